@@ -1,0 +1,33 @@
+import Koa, { type Context } from 'koa';
+import Router from '@koa/router';
+
+export interface AdminDeps {
+  /** False while draining or while the policy could not be loaded. */
+  readonly ready: () => { ready: boolean; reason?: string };
+}
+
+/**
+ * The admin listener: health for orchestrators. It binds to its own port (loopback by default) and
+ * is never reachable through the public listener.
+ */
+export function createAdminApp(deps: AdminDeps): Koa {
+  const app = new Koa({ proxy: false });
+  const router = new Router({ sensitive: true });
+  router.get('/healthz', (ctx: Context) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', (ctx: Context) => {
+    const state = deps.ready();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = state.ready ? 200 : 503;
+    ctx.body = state.ready ? { status: 'ready' } : { status: 'not_ready', reason: state.reason };
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use((ctx: Context) => {
+    ctx.status = 404;
+    ctx.body = { error: 'not_found', message: 'No such admin endpoint.' };
+  });
+  return app;
+}

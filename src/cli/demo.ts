@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { startDemoApp } from '../../demo/app.ts';
+import { loadConfig } from '../config/load.ts';
+import { handleSignals, startGuard } from '../server/start.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * `npm start`: the legacy demo app on 127.0.0.1:8081 and the sidecar in front of it. With
+ * GUARD_UPSTREAM set, the demo app is not started and the sidecar fronts that URL instead.
+ */
+export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
+  const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
+  const upstream = new URL(loaded.config.upstream.url);
+  let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;
+  if (!env['GUARD_UPSTREAM']) {
+    demoApp = await startDemoApp({ host: upstream.hostname, port: Number(upstream.port || 80) });
+  }
+  const guard = await startGuard(loaded);
+  handleSignals(guard);
+  guard.server.once('close', () => void demoApp?.close());
+  process.stdout.write(
+    [
+      '',
+      '  SmartPush demo behind smartpush-guard',
+      `  Open            ${guard.url}/dashboard`,
+      `  Sign in         merchant@example.com or owner@example.com, password smartpush-demo`,
+      `  Legacy app      ${loaded.config.upstream.url}${demoApp ? ' (bundled demo)' : ''}`,
+      `  Admin listener  ${guard.adminUrl} (/healthz, /readyz)`,
+      '',
+    ].join('\n') + '\n',
+  );
+  await new Promise<void>((resolve) => guard.server.once('close', () => resolve()));
+  return 0;
+}

@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.ts';
+
+/** A config that cannot be used; every issue names the key (and its place in the file) and the problem. */
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(issues.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Absolute path of the config file; relative paths inside it are resolved against its folder. */
+  readonly file: string;
+  readonly policyPath: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Environment variables of DESIGN §5 that override the file, so one image serves every deployment. */
+const ENV_OVERRIDES: ReadonlyArray<{ name: string; key: readonly string[]; parse: (v: string) => unknown }> = [
+  { name: 'GUARD_PORT', key: ['listen', 'port'], parse: parsePort },
+  { name: 'GUARD_ADMIN_PORT', key: ['admin', 'port'], parse: parsePort },
+  { name: 'GUARD_UPSTREAM', key: ['upstream', 'url'], parse: (v) => v },
+];
+
+function parsePort(value: string): unknown {
+  // A non-numeric value is passed through as text so the schema reports it against the variable.
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function setIn(target: Record<string, unknown>, key: readonly string[], value: unknown): void {
+  let node = target;
+  for (const part of key.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[key[key.length - 1] as string] = value;
+}
+
+export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${file}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+  }
+  return parseConfig(text, absolute, env);
+}
+
+export function parseConfig(text: string, file: string, env: Env = process.env): LoadedConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const where = (offset: number | undefined): string => {
+    if (offset === undefined) return file;
+    const pos = lines.linePos(offset);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
+  }
+  const raw = doc.toJS() as unknown;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([`${file}: the config must be a YAML mapping`]);
+  }
+  const input = raw as Record<string, unknown>;
+  const fromEnv = new Map<string, string>();
+  for (const o of ENV_OVERRIDES) {
+    const value = env[o.name];
+    if (value === undefined || value === '') continue;
+    setIn(input, o.key, o.parse(value));
+    fromEnv.set(o.key.join('.'), o.name);
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, doc, where, fromEnv)));
+  }
+  const config = result.data;
+  return { config, file, policyPath: resolve(dirname(file), config.policy) };
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  doc: ReturnType<typeof parseDocument>,
+  where: (offset: number | undefined) => string,
+  fromEnv: ReadonlyMap<string, string>,
+): string {
+  const path = issue.path.map(String);
+  const key = path.join('.') || '(top level)';
+  const envName = fromEnv.get(key);
+  if (envName) return `${envName}: ${issue.message}`;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    const node = doc.getIn([...path, issue.keys[0] as string], true);
+    const keyNode = findKeyNode(doc, path, issue.keys[0] as string);
+    return `${where(keyNode ?? (isNode(node) ? node.range?.[0] : undefined))}: ${key === '(top level)' ? '' : key + ': '}${message}`;
+  }
+  // Point at the deepest node that exists: a missing key is reported where its parent is.
+  let offset: number | undefined;
+  for (let n = path.length; n >= 0 && offset === undefined; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node)) offset = node.range?.[0];
+  }
+  return `${where(offset)}: ${key}: ${message}`;
+}
+
+function findKeyNode(doc: ReturnType<typeof parseDocument>, path: readonly string[], key: string): number | undefined {
+  const parent = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray(parent.items)) {
+    for (const pair of parent.items as Array<{ key?: { value?: unknown; range?: [number, number, number] } }>) {
+      if (pair.key?.value === key) return pair.key.range?.[0];
+    }
+  }
+  return undefined;
+}
+
+/** Reads a secret named by env var or file (relative to the config file); empty values are refused. */
+export function resolveSecret(ref: { env: string } | { file: string }, configFile: string, env: Env = process.env): string {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (!value) throw new ConfigError([`environment variable ${ref.env} is not set (a secret the config refers to)`]);
+    return value;
+  }
+  const path = resolve(dirname(configFile), ref.file);
+  let value: string;
+  try {
+    value = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read secret file (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+  }
+  if (!value) throw new ConfigError([`${path}: secret file is empty`]);
+  return value;
+}

@@ -1,0 +1,80 @@
+/**
+ * The one pure decision function: the HTTP enforcement point, websocket upgrades, `policy explain`
+ * and `policy test` all decide through it, so they cannot disagree.
+ */
+import { formatDuration } from './duration.ts';
+import type { CompiledRule, Decision, Explanation, PolicyMatch, RiskLevel, StepUpAction, UserState } from './types.ts';
+import { DEFAULT_RULE_NAME, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';
+
+const PASS: Decision = Object.freeze({ kind: 'pass' });
+const DENY: Decision = Object.freeze({ kind: 'deny' });
+const LOGIN_REQUIRED: Decision = Object.freeze({ kind: 'login_required' });
+const INTERCEPT_LOGIN: Decision = Object.freeze({ kind: 'intercept', intercept: 'login' });
+const INTERCEPT_LOGOUT: Decision = Object.freeze({ kind: 'intercept', intercept: 'logout' });
+const STEP_UP: Readonly<Record<'email_code' | 'fresh_code', Decision>> = Object.freeze({
+  email_code: Object.freeze({ kind: 'step_up_required', action: 'email_code' }),
+  fresh_code: Object.freeze({ kind: 'step_up_required', action: 'fresh_code' }),
+});
+
+/** Why this rule applies, as the first reason. */
+export function ruleReason(rule: CompiledRule): string {
+  if (rule.name === UNKNOWN_METHOD_RULE_NAME) return 'the method is not one of settings.known_methods';
+  const where = rule.source ? ` (${rule.source.file}${rule.source.line > 0 ? `:${rule.source.line}:${rule.source.column}` : ''})` : '';
+  if (rule.name === DEFAULT_RULE_NAME) return `no rule matched; the default applies${where}`;
+  return `matched rule "${rule.name}"${where}`;
+}
+
+export function decide(match: PolicyMatch, user: UserState): Explanation {
+  const { rule, params } = match;
+  const reasons: string[] = [ruleReason(rule)];
+  const result = (decision: Decision): Explanation => ({ rule, params, decision, reasons });
+
+  if (rule.intercept !== null) {
+    reasons.push(`the sidecar takes over this route for its ${rule.intercept} flow`);
+    return result(rule.intercept === 'login' ? INTERCEPT_LOGIN : INTERCEPT_LOGOUT);
+  }
+  if (rule.access === 'deny') {
+    reasons.push('access is denied to everyone');
+    return result(DENY);
+  }
+  if (rule.access === 'public') {
+    reasons.push('access is public');
+    return result(PASS);
+  }
+  // Anything else is treated as 'authenticated': fail safe.
+  if (!user.authenticated) {
+    reasons.push('rule requires an authenticated session; none present');
+    return result(LOGIN_REQUIRED);
+  }
+  reasons.push('an authenticated session is present');
+  const sensitive = rule.sensitive;
+  if (sensitive === null) return result(PASS);
+
+  const twoFactor = user.twoFactorEnabled === true;
+  // A risk that could not be assessed counts as high.
+  const level: RiskLevel = user.risk ?? 'high';
+  const action: StepUpAction = (twoFactor ? sensitive.withTwoFactor : sensitive.withoutTwoFactor)[level];
+  reasons.push(
+    `sensitive operation (category ${sensitive.category}, verification fresh for ${formatDuration(sensitive.freshForMs)})`,
+    `${twoFactor ? '2FA enabled' : '2FA not enabled'}, risk ${user.risk ?? 'not assessed, counted as high'} → ${action}`,
+  );
+  switch (action) {
+    case 'pass':
+      return result(PASS);
+    case 'deny':
+      reasons.push('the policy denies this operation at this risk level');
+      return result(DENY);
+    case 'email_code':
+    case 'fresh_code':
+      if (user.fresh === true) {
+        reasons.push(`verification for category ${sensitive.category} is fresh`);
+        return result(PASS);
+      }
+      reasons.push(`no fresh verification for category ${sensitive.category}; step-up required`);
+      return result(STEP_UP[action]);
+    default:
+      // An action this version does not know: refuse rather than pass.
+      reasons.push('unknown step-up action; denied');
+      return result(DENY);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `policy explain`: which rule decides a request and why, computed exactly as the enforcement point
+ * does it (canonical target first, then match, then decide).
+ */
+import { canonicaliseTarget } from '../proxy/canonical-target.ts';
+import { decide } from './decide.ts';
+import type { CompiledPolicy, Explanation, UserState } from './types.ts';
+
+export interface ExplainRequest {
+  readonly method: string;
+  /** The request target as sent by the client (may hold `//`, `..`, escapes, a query). */
+  readonly rawPath: string;
+  /** Host the request was addressed to; case and port are ignored. */
+  readonly host?: string | undefined;
+  readonly user: UserState;
+}
+
+interface ExplainCommon {
+  readonly method: string;
+  readonly rawPath: string;
+  readonly host: string | null;
+}
+
+/** The target was refused before any rule was consulted: the sidecar answers 400. */
+export interface ExplainRejected extends ExplainCommon {
+  readonly rejected: string;
+}
+
+export interface ExplainDecided extends ExplainCommon, Explanation {
+  readonly rejected: null;
+  /** The canonical path that was matched (and would be forwarded). */
+  readonly path: string;
+  /** Set when the method was decided as another (HEAD and OPTIONS are decided as GET). */
+  readonly decidedAs: string | null;
+}
+
+export type ExplainResult = ExplainRejected | ExplainDecided;
+
+/** `App.Example.com:8080` → `app.example.com`; `[::1]:80` → `[::1]`. */
+export function normaliseHost(host: string): string {
+  const lower = host.trim().toLowerCase();
+  if (lower.startsWith('[')) {
+    const close = lower.indexOf(']');
+    return close === -1 ? lower : lower.slice(0, close + 1);
+  }
+  const colon = lower.indexOf(':');
+  return colon === -1 ? lower : lower.slice(0, colon);
+}
+
+export function explainRequest(policy: CompiledPolicy, request: ExplainRequest): ExplainResult {
+  const host = request.host ? normaliseHost(request.host) : null;
+  const common: ExplainCommon = { method: request.method, rawPath: request.rawPath, host };
+  const canonical = canonicaliseTarget(request.rawPath, {
+    pathParameters: policy.settings.pathParameters,
+    host: host ?? undefined,
+  });
+  if (!canonical.ok) return { ...common, rejected: canonical.reason };
+  const path = canonical.target.path;
+  const match = policy.match(request.method, path, host ?? undefined);
+  const explanation = decide(match, request.user);
+  const decidedAs =
+    (request.method === 'HEAD' || request.method === 'OPTIONS') && policy.settings.knownMethods.has(request.method)
+      ? 'GET'
+      : null;
+  const reasons = decidedAs ? [`${request.method} is decided as ${decidedAs}`, ...explanation.reasons] : explanation.reasons;
+  return { ...common, ...explanation, reasons, rejected: null, path, decidedAs };
+}
+
+function describeUser(user: UserState): string {
+  if (!user.authenticated) return 'anonymous';
+  const parts = ['authenticated', user.twoFactorEnabled ? '2FA on' : '2FA off', `risk ${user.risk ?? 'not assessed'}`];
+  if (user.fresh !== undefined) parts.push(user.fresh ? 'verification fresh' : 'verification not fresh');
+  return parts.join(', ');
+}
+
+/** Several lines for humans (the CLI). */
+export function formatExplanation(result: ExplainResult, user?: UserState): string {
+  const head = `${result.method} ${result.rawPath}${result.host ? ` (host ${result.host})` : ''}`;
+  if (result.rejected !== null) {
+    return `${head}\n  rejected with 400 before any rule is consulted: ${result.rejected}\n`;
+  }
+  const lines = [head];
+  if (result.path !== result.rawPath) lines.push(`  canonical path: ${result.path}`);
+  if (user) lines.push(`  user:           ${describeUser(user)}`);
+  const source = result.rule.source;
+  lines.push(
+    `  rule:           ${result.rule.name}${source ? ` (${source.file}${source.line > 0 ? `:${source.line}:${source.column}` : ''})` : ''}`,
+  );
+  const params = Object.entries(result.params);
+  if (params.length > 0) lines.push(`  params:         ${params.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const d = result.decision;
+  const decision =
+    d.kind === 'step_up_required' ? `step_up_required (${d.action})` : d.kind === 'intercept' ? `intercept (${d.intercept})` : d.kind;
+  lines.push(`  decision:       ${decision}`, '  because:');
+  for (const reason of result.reasons) lines.push(`    - ${reason}`);
+  return `${lines.join('\n')}\n`;
+}

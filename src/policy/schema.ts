@@ -1,0 +1,177 @@
+/**
+ * The one source of the policy document's shape. Validation in `load.ts`, the exported types, and
+ * the JSON Schema that editors use (`schema/policy.schema.json`) all come from here.
+ *
+ * Unknown keys are errors: a misspelt `sensitiv:` silently ignored would leave an export unprotected.
+ * Custom error messages are written as predicates ("must be …") because the loader prefixes them
+ * with the path of the offending value (`rules[2].access must be …`).
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN } from './duration.ts';
+
+export const ACCESS_VALUES = ['public', 'authenticated', 'deny'] as const;
+export const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'deny'] as const;
+export const DEFAULT_KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export const RULE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+export const CATEGORY_PATTERN = /^[a-z0-9-]+$/;
+export const METHOD_PATTERN = /^[A-Z][A-Z0-9_-]*$/;
+/** A host name or IPv4 address, optionally `*.` for "any subdomain"; no port. Compared lower-case. */
+export const HOST_PATTERN =
+  /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[[0-9A-Fa-f:.]+\]$/;
+
+const access = z.enum(ACCESS_VALUES).describe('public: anyone; authenticated: a full sidecar session; deny: 403 for everyone');
+const stepUpAction = z
+  .enum(STEP_UP_ACTIONS)
+  .describe('pass: no verification; email_code: a code sent by email; fresh_code: a fresh code of the enrolled 2FA method; deny: refuse');
+
+const duration = z
+  .string({ error: 'must be a duration string such as 30s, 10m, 12h or 1d' })
+  .regex(DURATION_PATTERN, { error: 'must be a duration such as 30s, 10m, 12h or 1d (an integer and one of ms, s, m, h, d)' });
+
+const method = z
+  .string()
+  .regex(METHOD_PATTERN, { error: 'must be an upper-case HTTP method name such as GET or POST' });
+
+const methods = z
+  .array(method)
+  .min(1, { error: 'must list at least one method (leave it out to mean every method)' })
+  .describe('Upper-case HTTP methods; omitted = every known method. HEAD and OPTIONS are decided as GET and may not be listed.');
+
+const host = z
+  .string()
+  .regex(HOST_PATTERN, { error: 'must be a host name without port, optionally starting with "*." (e.g. app.example.com, *.example.com)' });
+
+const hosts = z
+  .array(host)
+  .min(1, { error: 'must list at least one host (leave it out to mean every host)' })
+  .describe('Host names (without port) the rule applies to; "*.example.com" matches any subdomain but not example.com itself. Omitted = every host.');
+
+const pathPattern = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .describe('A path pattern: /literal, /:param (one segment, captured), /* (one segment), /report-*.csv (glob within one segment), /prefix/** (zero or more segments; last only)');
+
+const paths = z.array(pathPattern).min(1, { error: 'must list at least one path pattern' });
+
+const actionWithout2fa = z
+  .enum(['pass', 'email_code', 'deny'], {
+    error: 'must be one of pass, email_code, deny: fresh_code is not possible without 2FA (no method is enrolled to send it to)',
+  })
+  .describe('pass: no verification; email_code: a code sent by email; deny: refuse');
+
+export const WITHOUT_2FA_DEFAULTS = { low: 'email_code', medium: 'email_code', high: 'email_code' } as const;
+export const WITH_2FA_DEFAULTS = { low: 'pass', medium: 'pass', high: 'fresh_code' } as const;
+
+const without2faTable = z
+  .object({
+    low: actionWithout2fa.default(WITHOUT_2FA_DEFAULTS.low),
+    medium: actionWithout2fa.default(WITHOUT_2FA_DEFAULTS.medium),
+    high: actionWithout2fa.default(WITHOUT_2FA_DEFAULTS.high),
+  })
+  .strict();
+
+const with2faTable = z
+  .object({
+    low: stepUpAction.default(WITH_2FA_DEFAULTS.low),
+    medium: stepUpAction.default(WITH_2FA_DEFAULTS.medium),
+    high: stepUpAction.default(WITH_2FA_DEFAULTS.high),
+  })
+  .strict();
+
+const sensitive = z
+  .object({
+    category: z
+      .string()
+      .regex(CATEGORY_PATTERN, { error: 'must be lower-case letters, digits and "-"' })
+      .describe('Verifications are bound to a category: one for contact exports does not cover campaign exports.'),
+    fresh_for: duration.describe('How long a verification stays fresh, between 1m and 24h.'),
+    without_2fa: without2faTable
+      .default(WITHOUT_2FA_DEFAULTS)
+      .describe('Action per risk level for users without 2FA; fresh_code is not possible (no method enrolled).'),
+    with_2fa: with2faTable.default(WITH_2FA_DEFAULTS).describe('Action per risk level for users with 2FA.'),
+    nudge_enable_2fa: z.boolean().default(true).describe('After a verification without 2FA, invite the user to enable 2FA.'),
+  })
+  .strict()
+  .describe('Step-up verification for a sensitive operation; only with access: authenticated.');
+
+export const ruleSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(RULE_NAME_PATTERN, { error: 'must be lower-case letters, digits, ".", "_" or "-", starting with a letter or digit' })
+      .describe('Unique name, shown in explanations and the audit log.'),
+    description: z.string().optional(),
+    paths,
+    methods: methods.optional(),
+    hosts: hosts.optional(),
+    access,
+    sensitive: sensitive.optional(),
+  })
+  .strict();
+
+const interceptRoute = z
+  .object({
+    paths,
+    methods: methods.optional(),
+    hosts: hosts.optional(),
+  })
+  .strict();
+
+export const policyDocumentSchema = z
+  .object({
+    version: z.literal(1).describe('Format version of this document; always 1.'),
+    settings: z
+      .object({
+        case_sensitive: z
+          .boolean()
+          .default(false)
+          .describe('Compare paths case-sensitively. Default false, because legacy routers (koa-router, Express) are case-insensitive.'),
+        path_parameters: z
+          .enum(['reject', 'allow'])
+          .default('reject')
+          .describe("';' inside a path: reject (400, default) or allow as an ordinary character."),
+        known_methods: z
+          .array(method)
+          .min(1, { error: 'must list at least one method' })
+          .default([...DEFAULT_KNOWN_METHODS])
+          .describe('Methods the policy knows; any other method is denied before matching.'),
+      })
+      .strict()
+      .optional(),
+    default: z
+      .object({ access: access.default('authenticated') })
+      .strict()
+      .optional()
+      .describe('What applies when no rule matches.'),
+    intercept: z
+      .object({
+        login: interceptRoute.optional().describe("The upstream's own login form route, taken over by the sidecar's login flow."),
+        logout: interceptRoute.optional().describe("The upstream's logout route; the sidecar ends both sessions."),
+      })
+      .strict()
+      .optional()
+      .describe('Routes of the upstream that the sidecar takes over. Decided before every rule.'),
+    rules: z.array(ruleSchema).optional().describe('Route rules in first-match order: the first rule whose path, method and host match decides.'),
+  })
+  .strict()
+  .describe('smartpush-guard route policy');
+
+/** A policy document as written (defaults not applied). */
+export type PolicyDocumentInput = z.input<typeof policyDocumentSchema>;
+/** A validated policy document with defaults applied. */
+export type PolicyDocument = z.output<typeof policyDocumentSchema>;
+export type RuleDocument = z.output<typeof ruleSchema>;
+export type SensitiveDocument = NonNullable<RuleDocument['sensitive']>;
+export type InterceptRouteDocument = z.output<typeof interceptRoute>;
+
+/** JSON Schema (draft 2020-12) of a policy document as written, for editors and `schema/policy.schema.json`. */
+export function policyJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(policyDocumentSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  const { $schema, ...rest } = generated;
+  return {
+    $schema,
+    title: 'smartpush-guard route policy',
+    ...rest,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The compiled form of the route policies and the decisions the enforcement point applies.
+ * One pure evaluator produces these; the HTTP middleware, the websocket upgrade handler,
+ * `policy explain` and `policy test` all consume the same values.
+ */
+
+export type Access = 'public' | 'authenticated' | 'deny';
+export type RiskLevel = 'low' | 'medium' | 'high';
+export type InterceptKind = 'login' | 'logout';
+
+/** What a sensitive rule asks for at one risk level. Enforced by the step-up capability. */
+export type StepUpAction = 'pass' | 'email_code' | 'fresh_code' | 'deny';
+
+export interface SensitiveSpec {
+  /** Verifications are bound to a category: one for contact exports need not cover campaigns. */
+  readonly category: string;
+  /** How long a verification stays fresh, in milliseconds. */
+  readonly freshForMs: number;
+  readonly withoutTwoFactor: Readonly<Record<RiskLevel, StepUpAction>>;
+  readonly withTwoFactor: Readonly<Record<RiskLevel, StepUpAction>>;
+  /** After a verification without 2FA, invite the user to enable 2FA. */
+  readonly nudgeEnableTwoFactor: boolean;
+}
+
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export interface CompiledRule {
+  /** Position in first-match order (0 = first). */
+  readonly index: number;
+  readonly name: string;
+  readonly access: Access;
+  /** Upper-case methods; null means every known method. Never contains HEAD or OPTIONS (decided as GET). */
+  readonly methods: ReadonlySet<string> | null;
+  /** Lower-case host patterns ('*.example.com' allowed); null means any host. */
+  readonly hosts: readonly string[] | null;
+  readonly paths: readonly string[];
+  readonly sensitive: SensitiveSpec | null;
+  readonly intercept: InterceptKind | null;
+  readonly source: SourceLocation | null;
+}
+
+export interface PolicySettings {
+  readonly caseSensitive: boolean;
+  readonly pathParameters: 'reject' | 'allow';
+  /** Upper-case methods the policy knows; any other method is denied before matching. */
+  readonly knownMethods: ReadonlySet<string>;
+}
+
+export interface PolicyMatch {
+  readonly rule: CompiledRule;
+  /** Named parameters (':id') captured from the path. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface CompiledPolicy {
+  readonly settings: PolicySettings;
+  readonly rules: readonly CompiledRule[];
+  /** Used when no rule matches. */
+  readonly defaultRule: CompiledRule;
+  /** Used for methods outside settings.knownMethods. */
+  readonly unknownMethodRule: CompiledRule;
+  /** Where the policy came from (file or directory), for messages. */
+  readonly origin: string;
+  /** `path` is the canonical path (see proxy/canonical-target.ts); host lower-case without port. */
+  match(method: string, path: string, host?: string): PolicyMatch;
+}
+
+/** What the enforcement point knows about the requester when it decides. */
+export interface UserState {
+  readonly authenticated: boolean;
+  readonly twoFactorEnabled?: boolean;
+  readonly risk?: RiskLevel;
+  /** A verification for the matched rule's category is still fresh in this session. */
+  readonly fresh?: boolean;
+}
+
+export type Decision =
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'login_required' }
+  | { readonly kind: 'deny' }
+  | { readonly kind: 'intercept'; readonly intercept: InterceptKind }
+  | { readonly kind: 'step_up_required'; readonly action: Exclude<StepUpAction, 'pass' | 'deny'> };
+
+export interface Explanation {
+  readonly rule: CompiledRule;
+  readonly params: Readonly<Record<string, string>>;
+  readonly decision: Decision;
+  /** Plain sentences, in order, that say why. */
+  readonly reasons: readonly string[];
+}

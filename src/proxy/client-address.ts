@@ -1,0 +1,69 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Who is really asking. Client-supplied X-Forwarded-* are believed only when the TCP peer is a
+ * configured trusted proxy (THREATS T3); rate limits and risk key on the result of this, never on
+ * a raw header.
+ */
+export interface ClientFacts {
+  /** The client's address as far as trusted hops can tell. */
+  readonly address: string;
+  /** X-Forwarded-For to send upstream: the trusted chain plus the TCP peer. */
+  readonly forwardedFor: string;
+  readonly proto: 'http' | 'https';
+  /** Host the client addressed, lower-case, with port if one was given. */
+  readonly host: string;
+  /** `host` without the port, for policy host matching and absolute-form targets. */
+  readonly hostname: string;
+}
+
+export function normaliseAddress(address: string | undefined): string {
+  if (!address) return '0.0.0.0';
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+function familyOf(address: string): 'ipv4' | 'ipv6' {
+  return isIP(address) === 6 ? 'ipv6' : 'ipv4';
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+export function hostnameOf(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+export function clientFacts(
+  peerAddress: string | undefined,
+  encrypted: boolean,
+  headers: IncomingHttpHeaders,
+  trusted: BlockList,
+  hasTrusted: boolean,
+): ClientFacts {
+  const peer = normaliseAddress(peerAddress);
+  const directHost = (headers.host ?? '').toLowerCase();
+  const directProto = encrypted ? 'https' : 'http';
+  if (!hasTrusted || !trusted.check(peer, familyOf(peer))) {
+    return { address: peer, forwardedFor: peer, proto: directProto, host: directHost, hostname: hostnameOf(directHost) };
+  }
+  // Walk the chain from the right: the first address not itself a trusted proxy is the client.
+  const chain = (firstValue(headers['x-forwarded-for']) ?? '')
+    .split(',')
+    .map((a) => normaliseAddress(a.trim()))
+    .filter((a) => isIP(a) !== 0);
+  let address = peer;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const hop = chain[i] as string;
+    address = hop;
+    if (!trusted.check(hop, familyOf(hop))) break;
+  }
+  const fwdProto = firstValue(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
+  const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : directProto;
+  const fwdHost = firstValue(headers['x-forwarded-host'])?.split(',')[0]?.trim().toLowerCase();
+  const host = fwdHost && /^[a-z0-9.\-[\]:]+$/.test(fwdHost) ? fwdHost : directHost;
+  return { address, forwardedFor: [...chain, peer].join(', '), proto, host, hostname: hostnameOf(host) };
+}

@@ -1,0 +1,144 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import {
+  asSetCookieList,
+  sanitiseRequestHeaders,
+  sanitiseResponseHeaders,
+  type ForwardingFacts,
+  type HeaderFilter,
+} from './headers.ts';
+
+/**
+ * Streams requests to the upstream through http-proxy-3. Bodies are piped both ways (never
+ * buffered); the request-target sent is exactly the canonical one the policy decided on.
+ */
+
+export type UpstreamFailure = 'connect' | 'timeout' | 'reset';
+
+export class UpstreamError extends Error {
+  constructor(readonly failure: UpstreamFailure, detail: unknown) {
+    super(`upstream ${failure}`, { cause: detail });
+  }
+}
+
+export interface UpstreamOptions {
+  readonly url: URL;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly maxSockets: number;
+  readonly stripped: HeaderFilter;
+  readonly ownCookie: (name: string) => boolean;
+  readonly requestIdHeader: string;
+}
+
+export interface ForwardResult {
+  readonly status: number;
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+export class Upstream {
+  private readonly proxy: ProxyServer;
+  private readonly agent: http.Agent;
+  private readonly basePath: string;
+
+  constructor(private readonly options: UpstreamOptions) {
+    const secure = options.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.basePath = options.url.pathname.replace(/\/$/, '');
+    this.proxy = new ProxyServer({
+      target: new URL(options.url.origin),
+      agent: this.agent,
+      // The request-target is already canonical: toProxy makes http-proxy-3 take req.url verbatim
+      // instead of re-parsing it with WHATWG URL rules (which turn '\' into '/' and fold dots).
+      toProxy: true,
+      prependPath: false,
+      xfwd: false,
+      ws: true,
+    });
+    // http-proxy's deleteLength pass rewrites a chunked DELETE/OPTIONS to Content-Length: 0 and
+    // still pipes the body, so the body's bytes would reach the upstream as a second request
+    // (node-http-proxy #1720). Framing is set by sanitiseRequestHeaders instead.
+    const passes = (this.proxy as unknown as { webPasses: Array<{ name: string }> }).webPasses;
+    const index = passes.findIndex((p) => p.name === 'deleteLength');
+    if (index === -1) throw new Error('http-proxy-3 no longer has a deleteLength pass: re-check the smuggling guard');
+    passes.splice(index, 1);
+    this.proxy.on('proxyRes', (proxyRes, _req, res) => {
+      const own = asSetCookieList(res.getHeader('set-cookie'));
+      sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+    });
+    this.proxy.on('proxyReq', (proxyReq, _req, _res, _options, socket) => this.armTimeouts(proxyReq, socket));
+    this.proxy.on('proxyReqWs', (proxyReq) => {
+      proxyReq.on('socket', (socket) => this.armTimeouts(proxyReq, socket));
+    });
+    // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
+    this.proxy.on('error', () => undefined);
+  }
+
+  private armTimeouts(proxyReq: http.ClientRequest, socket: import('node:net').Socket): void {
+    if (socket.connecting) {
+      const timer = setTimeout(() => {
+        proxyReq.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UPSTREAM_CONNECT_TIMEOUT' }));
+      }, this.options.connectTimeoutMs);
+      timer.unref();
+      socket.once('connect', () => clearTimeout(timer));
+      proxyReq.once('close', () => clearTimeout(timer));
+    }
+    proxyReq.setTimeout(this.options.responseTimeoutMs, () => {
+      proxyReq.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' }));
+    });
+  }
+
+  private classify(error: unknown): UpstreamFailure {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+    if (code === 'UPSTREAM_TIMEOUT' || code === 'UPSTREAM_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
+    if (CONNECT_FAILURES.has(code)) return 'connect';
+    return 'reset';
+  }
+
+  /**
+   * Forwards one request. Resolves when the response has been fully written; rejects with an
+   * UpstreamError when the upstream failed before a response started (the caller answers 502/504).
+   * A failure after the response started ends the client connection, as there is no honest way to
+   * signal it within a half-sent body.
+   */
+  web(req: http.IncomingMessage, res: http.ServerResponse, target: string, facts: ForwardingFacts): Promise<ForwardResult> {
+    req.url = this.basePath + target;
+    sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        resolve({ status: res.statusCode });
+      };
+      res.once('finish', done);
+      res.once('close', done);
+      this.proxy.web(req, res, {}, (error) => {
+        if (settled) return;
+        if (res.headersSent) {
+          settled = true;
+          res.destroy();
+          resolve({ status: res.statusCode });
+          return;
+        }
+        settled = true;
+        reject(new UpstreamError(this.classify(error), error));
+      });
+    });
+  }
+
+  /** Forwards an already authorised websocket hand-shake and pipes the sockets. */
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: string, facts: ForwardingFacts, onError: (failure: UpstreamFailure) => void): void {
+    req.url = this.basePath + target;
+    sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie, websocket: true });
+    this.proxy.ws(req, socket, head, {}, (error) => onError(this.classify(error)));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

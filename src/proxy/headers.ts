@@ -1,0 +1,190 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Header hygiene between the client and the upstream. The upstream trusts whatever arrives, so
+ * the sidecar is the only place where client-controlled framing, forwarding and identity headers
+ * are removed and its own are written (THREATS T3, T4).
+ */
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus legacy ones proxies still see. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'transfer-encoding',
+  'http2-settings',
+]);
+
+/**
+ * Identity and routing headers an upstream (or a framework in front of it) may believe. Compared
+ * after lower-casing and folding '_' and '.' to '-', because servers such as PHP/CGI, Traefik and
+ * WSGI treat X_Auth_User or X.Auth.User as X-Auth-User (Traefik CVE-2026-39858).
+ */
+export const BUILTIN_STRIPPED_HEADERS: readonly string[] = [
+  'forwarded',
+  'x-forwarded-*',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-method',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-auth-*',
+  'x-authenticated-*',
+  'x-remote-*',
+  'remote-user',
+  'x-user',
+  'x-user-*',
+  'x-email',
+  'x-guard-*',
+];
+
+export type HeaderFilter = (name: string) => boolean;
+
+/** Compiles patterns ('x-auth-*') into one predicate over raw header names. */
+export function compileHeaderFilter(patterns: readonly string[]): HeaderFilter {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const p of patterns) {
+    const folded = foldHeaderName(p);
+    if (folded.endsWith('*') && !folded.slice(0, -1).includes('*')) prefixes.push(folded.slice(0, -1));
+    else if (!folded.includes('*')) exact.add(folded);
+    else throw new Error(`header pattern "${p}": '*' is allowed only at the end`);
+  }
+  return (name) => {
+    const folded = foldHeaderName(name);
+    if (exact.has(folded)) return true;
+    for (const prefix of prefixes) if (folded.startsWith(prefix)) return true;
+    return false;
+  };
+}
+
+export function foldHeaderName(name: string): string {
+  return name.toLowerCase().replace(/[_.]/g, '-');
+}
+
+/** Names listed in Connection (lower-case): a client may name any header there to make proxies drop it. */
+function connectionListed(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return joined
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t.length > 0);
+}
+
+export interface ForwardingFacts {
+  /** Client address chain to send as X-Forwarded-For (already decided by the trusted-proxy logic). */
+  readonly forwardedFor: string;
+  readonly proto: 'http' | 'https';
+  /** The host the client asked for (Host header, or a trusted proxy's X-Forwarded-Host). */
+  readonly host: string;
+  readonly requestId: string;
+  readonly requestIdHeader: string;
+}
+
+export interface RequestHeaderOptions {
+  readonly stripped: HeaderFilter;
+  /** Cookie names that belong to the sidecar and never reach the upstream. */
+  readonly ownCookie: (name: string) => boolean;
+  /** Keep `Connection: Upgrade` and `Upgrade: websocket` (websocket hand-shake only). */
+  readonly websocket?: boolean;
+}
+
+/**
+ * Rewrites the incoming request's headers in place into what the upstream may see. The request
+ * body framing is kept as exactly one of Content-Length or `Transfer-Encoding: chunked`, matching
+ * what Node's parser used, so the upstream frames the body the same way we did (THREATS T1).
+ */
+export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: ForwardingFacts, options: RequestHeaderOptions): void {
+  const chunked = headers['transfer-encoding'] !== undefined;
+  const contentLength = headers['content-length'];
+  const host = headers.host;
+  for (const name of connectionListed(headers.connection)) delete headers[name];
+  for (const name of Object.keys(headers)) {
+    if (HOP_BY_HOP.has(name) || options.stripped(name)) delete headers[name];
+  }
+  // Framing and Host cannot be dropped by naming them in Connection: the body must be framed
+  // upstream exactly as Node's parser framed it, or the bytes after it become a second request.
+  if (host !== undefined) headers.host = host;
+  if (chunked) {
+    // Node already rejected every TE that is not a final "chunked"; never send CL alongside it.
+    headers['transfer-encoding'] = 'chunked';
+    delete headers['content-length'];
+  } else if (contentLength !== undefined) {
+    headers['content-length'] = contentLength;
+  }
+  if (options.websocket) {
+    headers.connection = 'Upgrade';
+    headers.upgrade = 'websocket';
+  }
+  const cookie = headers.cookie;
+  if (cookie !== undefined) {
+    const kept = filterCookieHeader(cookie, options.ownCookie);
+    if (kept) headers.cookie = kept;
+    else delete headers.cookie;
+  }
+  headers['x-forwarded-for'] = facts.forwardedFor;
+  headers['x-forwarded-proto'] = facts.proto;
+  headers['x-forwarded-host'] = facts.host;
+  headers[facts.requestIdHeader] = facts.requestId;
+}
+
+/** Drops the named cookies from a Cookie header, keeping the others byte for byte and in order. */
+export function filterCookieHeader(header: string, drop: (name: string) => boolean): string {
+  return header
+    .split(';')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      return name.length > 0 && !drop(name);
+    })
+    .map((pair) => pair.trim())
+    .join('; ');
+}
+
+/** Name of the cookie a Set-Cookie header sets. */
+export function setCookieName(header: string): string {
+  const eq = header.indexOf('=');
+  const semi = header.indexOf(';');
+  const end = eq === -1 ? (semi === -1 ? header.length : semi) : eq;
+  return header.slice(0, end).trim();
+}
+
+/**
+ * Cleans the upstream response headers in place: hop-by-hop and Connection-listed headers go, and
+ * upstream cookies may not overwrite the sidecar's own. The sidecar's cookies already set on the
+ * response are merged in rather than replaced.
+ */
+export function sanitiseResponseHeaders(
+  headers: IncomingHttpHeaders,
+  ownSetCookies: readonly string[],
+  ownCookie: (name: string) => boolean,
+  keepAlive: boolean,
+): void {
+  for (const name of connectionListed(headers.connection)) delete headers[name];
+  for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name)) delete headers[name];
+  const upstreamCookies = (headers['set-cookie'] ?? []).filter((c) => !ownCookie(setCookieName(c)));
+  const merged = [...upstreamCookies, ...ownSetCookies];
+  if (merged.length > 0) headers['set-cookie'] = merged;
+  else delete headers['set-cookie'];
+  // The client connection's fate is ours to decide, not the upstream's keep-alive state.
+  headers.connection = keepAlive ? 'keep-alive' : 'close';
+}
+
+export function asSetCookieList(value: OutgoingHttpHeaders[string]): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value.map(String);
+  return [String(value)];
+}

@@ -1,0 +1,317 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { BlockList } from 'node:net';
+import type { Duplex } from 'node:stream';
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import type { Logger } from '../observability/logger.ts';
+import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
+import type { ForwardingFacts } from '../proxy/headers.ts';
+import { Upstream, UpstreamError } from '../proxy/forward.ts';
+import type { CanonicalTarget } from '../proxy/canonical-target.ts';
+import type { CompiledPolicy, Explanation, InterceptKind, UserState } from '../policy/types.ts';
+import { GUARD_PREFIX, GuardRouteTable, evaluate, needsIdentity, route, type GuardRoute, type Routing } from './enforce.ts';
+import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
+import type { Random } from './providers.ts';
+import { GUARD_CSS } from '../pages/assets.ts';
+
+/** Per-request facts every later stage reads; set once by the first middleware. */
+export interface GuardState {
+  requestId: string;
+  client: ClientFacts;
+  user: UserState;
+  routing?: Routing;
+  explanation?: Explanation;
+}
+
+export interface IdentityResolver {
+  /** Who the request's sidecar cookie says this is; anonymous when none or invalid. */
+  resolve(req: IncomingMessage, client: ClientFacts): Promise<UserState>;
+}
+
+export interface InterceptHandler {
+  handle(kind: InterceptKind, ctx: Context, target: CanonicalTarget): Promise<void>;
+}
+
+export interface GuardAppDeps {
+  readonly policy: () => CompiledPolicy;
+  readonly upstream: Upstream;
+  readonly logger: Logger;
+  readonly random: Random;
+  readonly trustedProxies: BlockList;
+  readonly hasTrustedProxies: boolean;
+  readonly requestIdHeader: string;
+  readonly identity?: IdentityResolver;
+  readonly intercept?: InterceptHandler;
+  /** Extra sidecar routes (login, verify, …) mounted under /_guard/. */
+  readonly routes?: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
+  readonly accessLog?: boolean;
+}
+
+export interface GuardApp {
+  readonly app: Koa;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Requests and upgrades still being handled (for graceful shutdown). */
+  inFlight(): number;
+  /** Once set, responses ask clients to close their connections. */
+  startDraining(): void;
+}
+
+const ANONYMOUS: UserState = { authenticated: false };
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function loginUrl(target: CanonicalTarget): string {
+  return `${GUARD_PREFIX}/login?return_to=${encodeURIComponent(target.forwarded)}`;
+}
+
+export function createGuardApp(deps: GuardAppDeps): GuardApp {
+  const app = new Koa({ proxy: false });
+  let inFlight = 0;
+  let draining = false;
+  const log = deps.logger;
+
+  const baseRoutes: Array<GuardRoute & { register(router: Router): void }> = [
+    {
+      path: `${GUARD_PREFIX}/assets/guard.css`,
+      access: 'public',
+      register: (router) =>
+        router.get(`${GUARD_PREFIX}/assets/guard.css`, (ctx) => {
+          ctx.type = 'text/css; charset=utf-8';
+          ctx.set('Cache-Control', 'public, max-age=3600');
+          ctx.set('X-Content-Type-Options', 'nosniff');
+          ctx.body = GUARD_CSS;
+        }),
+    },
+    ...(deps.routes ?? []),
+  ];
+  const guardRoutes = new GuardRouteTable(baseRoutes);
+  const router = new Router({ sensitive: true, strict: false });
+  for (const route of baseRoutes) route.register(router);
+
+  const newRequestId = (headers: IncomingMessage['headers'], client: ClientFacts, peerTrusted: boolean): string => {
+    const incoming = headers[deps.requestIdHeader];
+    if (peerTrusted && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
+    void client;
+    return deps.random.bytes(12).toString('hex');
+  };
+
+  const factsOf = (req: IncomingMessage): { client: ClientFacts; requestId: string } => {
+    const client = clientFacts(
+      req.socket.remoteAddress,
+      'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      req.headers,
+      deps.trustedProxies,
+      deps.hasTrustedProxies,
+    );
+    const peerTrusted = deps.hasTrustedProxies && client.forwardedFor.includes(',');
+    return { client, requestId: newRequestId(req.headers, client, peerTrusted) };
+  };
+
+  const forwarding = (state: GuardState): ForwardingFacts => ({
+    forwardedFor: state.client.forwardedFor,
+    proto: state.client.proto,
+    host: state.client.host,
+    requestId: state.requestId,
+    requestIdHeader: deps.requestIdHeader,
+  });
+
+  // 1. Request facts, access log, in-flight accounting.
+  app.use(async (ctx: Context, next: Next) => {
+    const started = process.hrtime.bigint();
+    inFlight++;
+    const { client, requestId } = factsOf(ctx.req);
+    const state = ctx.state as GuardState;
+    state.client = client;
+    state.requestId = requestId;
+    state.user = ANONYMOUS;
+    if (draining) ctx.set('Connection', 'close');
+    try {
+      await next();
+    } catch (error) {
+      log.error({ err: error, requestId }, 'unhandled error');
+      if (!ctx.headerSent) {
+        ctx.respond = true;
+        sendError(ctx, 500, 'internal_error', 'Something went wrong on our side. Please try again.');
+      }
+    } finally {
+      inFlight--;
+      if (deps.accessLog !== false) {
+        const routing = state.routing;
+        log.info(
+          {
+            requestId,
+            method: ctx.method,
+            path: routing?.kind === 'routed' ? routing.target.path : undefined,
+            status: ctx.res.statusCode,
+            rule: routing?.kind === 'routed' ? routing.match.rule.name : undefined,
+            decision: state.explanation?.decision.kind ?? routing?.kind,
+            client: client.address,
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+          },
+          'request',
+        );
+      }
+    }
+  });
+
+  // 2. The central enforcement point: canonical target → policy rule → identity → decision.
+  app.use(async (ctx: Context, next: Next) => {
+    const state = ctx.state as GuardState;
+    const routing = route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client.hostname);
+    state.routing = routing;
+    if (routing.kind === 'reject') {
+      sendError(ctx, 400, 'bad_request', `The request path was refused: ${routing.reason}.`);
+      return;
+    }
+    if (deps.identity && needsIdentity(routing.match)) state.user = await deps.identity.resolve(ctx.req, state.client);
+    const explanation = evaluate(routing, state.user);
+    state.explanation = explanation;
+    await apply(ctx, routing.target, explanation, routing.internal, next);
+  });
+
+  async function apply(ctx: Context, target: CanonicalTarget, explanation: Explanation, internal: boolean, next: Next): Promise<void> {
+    const decision = explanation.decision;
+    switch (decision.kind) {
+      case 'pass':
+        if (internal) {
+          await next();
+          return;
+        }
+        await proxyToUpstream(ctx, target);
+        return;
+      case 'login_required': {
+        const url = loginUrl(target);
+        if (wantsHtml(ctx.req.headers)) {
+          setOwnResponseHeaders(ctx);
+          ctx.status = 303;
+          ctx.redirect(url);
+        } else {
+          sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: url });
+        }
+        return;
+      }
+      case 'deny':
+        sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
+        return;
+      case 'step_up_required':
+        // Until the step-up flow exists the safe answer is a refusal, never a pass.
+        sendError(ctx, 403, 'step_up_unavailable', 'This operation needs an extra verification that is not available.');
+        return;
+      case 'intercept':
+        if (deps.intercept) {
+          await deps.intercept.handle(decision.intercept, ctx, target);
+          return;
+        }
+        // Without a login flow, a credential must not reach the upstream unseen: send people to sign in.
+        if (wantsHtml(ctx.req.headers)) {
+          setOwnResponseHeaders(ctx);
+          ctx.status = 303;
+          ctx.redirect(`${GUARD_PREFIX}/login`);
+        } else {
+          sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: `${GUARD_PREFIX}/login` });
+        }
+        return;
+    }
+  }
+
+  async function proxyToUpstream(ctx: Context, target: CanonicalTarget): Promise<void> {
+    const state = ctx.state as GuardState;
+    ctx.respond = false;
+    if (draining) (ctx.res as { shouldKeepAlive?: boolean }).shouldKeepAlive = false;
+    try {
+      await deps.upstream.web(ctx.req, ctx.res, target.forwarded, forwarding(state));
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw error;
+      ctx.respond = true;
+      log.warn({ requestId: state.requestId, failure: error.failure, err: error.cause }, 'upstream failed');
+      if (error.failure === 'timeout') {
+        sendError(ctx, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.');
+      } else {
+        sendError(ctx, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.');
+      }
+    }
+  }
+
+  // 3. The sidecar's own pages and API (reached only after the enforcement point let them pass).
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+  app.use(async (ctx: Context) => {
+    if (ctx.status === 404 && !ctx.body) sendError(ctx, 404, 'not_found', 'There is no such page.');
+  });
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    inFlight++;
+    let counted = true;
+    const release = (): void => {
+      if (counted) {
+        counted = false;
+        inFlight--;
+      }
+    };
+    socket.once('close', release);
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      const { client, requestId } = factsOf(req);
+      const refuse = (status: number, error: string, extra: Record<string, unknown> = {}): void => {
+        const body = JSON.stringify({ error, ...extra });
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+        socket.destroy();
+        log.info({ requestId, method: req.method, status, client: client.address, upgrade: true, error }, 'upgrade refused');
+      };
+      const protocol = (req.headers.upgrade ?? '').toLowerCase();
+      if (protocol !== 'websocket' || req.method !== 'GET') {
+        refuse(400, 'unsupported_upgrade');
+        return;
+      }
+      if (draining) {
+        refuse(503, 'shutting_down');
+        return;
+      }
+      const routing = route(deps.policy(), guardRoutes, 'GET', req.url ?? '', client.hostname);
+      if (routing.kind === 'reject') {
+        refuse(400, 'bad_request', { message: routing.reason });
+        return;
+      }
+      if (routing.internal) {
+        refuse(404, 'not_found');
+        return;
+      }
+      const user = deps.identity && needsIdentity(routing.match) ? await deps.identity.resolve(req, client) : ANONYMOUS;
+      const explanation = evaluate(routing, user);
+      const decision = explanation.decision;
+      if (decision.kind === 'login_required') {
+        refuse(401, 'login_required', { login_url: loginUrl(routing.target) });
+        return;
+      }
+      if (decision.kind !== 'pass') {
+        refuse(403, 'forbidden');
+        return;
+      }
+      deps.upstream.ws(req, socket, head, routing.target.forwarded, {
+        forwardedFor: client.forwardedFor,
+        proto: client.proto,
+        host: client.host,
+        requestId,
+        requestIdHeader: deps.requestIdHeader,
+      }, (failure) => {
+        if (socket.writable) refuse(502, `upstream_${failure}`);
+        else socket.destroy();
+      });
+      log.info({ requestId, method: 'GET', path: routing.target.path, rule: routing.match.rule.name, client: client.address, upgrade: true }, 'upgrade');
+    })().catch((error: unknown) => {
+      log.error({ err: error, upgrade: true }, 'upgrade failed');
+      socket.destroy();
+    });
+  }
+
+  return {
+    app,
+    handleUpgrade,
+    inFlight: () => inFlight,
+    startDraining: () => {
+      draining = true;
+    },
+  };
+}

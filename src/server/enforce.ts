@@ -1,0 +1,87 @@
+import { canonicaliseTarget, type CanonicalTarget } from '../proxy/canonical-target.ts';
+import { decide } from '../policy/decide.ts';
+import type { Access, CompiledPolicy, CompiledRule, Explanation, PolicyMatch, UserState } from '../policy/types.ts';
+
+/**
+ * The central enforcement point's decision, shared by HTTP requests and websocket upgrades: one
+ * canonical target, one policy match, one decision. Handlers never check access themselves.
+ */
+
+export const GUARD_PREFIX = '/_guard';
+
+/** The sidecar's own routes, decided by the same `decide` as upstream routes. */
+export interface GuardRoute {
+  readonly path: string;
+  readonly access: Access;
+}
+
+export type Routing =
+  | { readonly kind: 'reject'; readonly reason: string }
+  | {
+      readonly kind: 'routed';
+      readonly target: CanonicalTarget;
+      readonly match: PolicyMatch;
+      /** True for /_guard/ routes served by the sidecar itself. */
+      readonly internal: boolean;
+    };
+
+function internalRule(index: number, route: GuardRoute): CompiledRule {
+  return {
+    index,
+    name: `guard:${route.path.slice(GUARD_PREFIX.length + 1) || 'root'}`,
+    access: route.access,
+    methods: null,
+    hosts: null,
+    paths: [route.path],
+    sensitive: null,
+    intercept: null,
+    source: null,
+  };
+}
+
+const UNKNOWN_GUARD_ROUTE: CompiledRule = { ...internalRule(-1, { path: `${GUARD_PREFIX}/`, access: 'public' }), name: 'guard:not-found' };
+
+export class GuardRouteTable {
+  private readonly rules = new Map<string, CompiledRule>();
+
+  constructor(routes: readonly GuardRoute[]) {
+    routes.forEach((route, i) => this.rules.set(route.path, internalRule(i, route)));
+  }
+
+  /** Unknown sidecar paths are public so the router can answer 404 without a login detour. */
+  lookup(path: string): CompiledRule {
+    return this.rules.get(path) ?? this.rules.get(path.replace(/\/$/, '')) ?? UNKNOWN_GUARD_ROUTE;
+  }
+}
+
+export function isGuardPath(path: string): boolean {
+  return path.length >= GUARD_PREFIX.length &&
+    path.slice(0, GUARD_PREFIX.length).toLowerCase() === GUARD_PREFIX &&
+    (path.length === GUARD_PREFIX.length || path[GUARD_PREFIX.length] === '/');
+}
+
+/** Canonicalises the target and finds its rule; identity is not needed for this part. */
+export function route(
+  policy: CompiledPolicy,
+  guardRoutes: GuardRouteTable,
+  method: string,
+  rawTarget: string,
+  hostname: string,
+): Routing {
+  const canonical = canonicaliseTarget(rawTarget, { pathParameters: policy.settings.pathParameters, host: hostname });
+  if (!canonical.ok) return { kind: 'reject', reason: canonical.reason };
+  const target = canonical.target;
+  if (isGuardPath(target.path)) {
+    return { kind: 'routed', target, internal: true, match: { rule: guardRoutes.lookup(target.path), params: {} } };
+  }
+  return { kind: 'routed', target, internal: false, match: policy.match(method, target.path, hostname) };
+}
+
+/** Only rules that depend on who is asking need the session looked up. */
+export function needsIdentity(match: PolicyMatch): boolean {
+  return match.rule.access === 'authenticated' && match.rule.intercept === null;
+}
+
+export function evaluate(routing: Extract<Routing, { kind: 'routed' }>, user: UserState): Explanation {
+  return decide(routing.match, user);
+}

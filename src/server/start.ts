@@ -1,0 +1,166 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { once } from 'node:events';
+import { createAdminApp } from '../admin/app.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { trustedProxyList } from '../config/schema.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { PolicyHolder } from '../policy/watch.ts';
+import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
+import { Upstream } from '../proxy/forward.ts';
+import { createGuardApp, type GuardAppDeps } from './app.ts';
+import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
+
+/** The composition root: config in, two listening servers out. */
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  /** Watch the policy files for changes (default true). */
+  readonly watchPolicy?: boolean;
+  /** Hooks for capabilities that plug into the enforcement point (identity, login interception, pages). */
+  readonly extend?: Partial<Pick<GuardAppDeps, 'identity' | 'intercept' | 'routes'>>;
+}
+
+export interface RunningGuard {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly server: http.Server;
+  readonly adminServer: http.Server;
+  readonly policy: PolicyHolder;
+  readonly logger: Logger;
+  /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
+  close(): Promise<void>;
+}
+
+/** Cookie names the sidecar owns; none of them is ever forwarded upstream. */
+export const OWN_COOKIE = /^(__Host-)?spg_/;
+
+function listen(server: http.Server, host: string, port: number): Promise<string> {
+  server.listen(port, host);
+  return once(server, 'listening').then(() => {
+    const address = server.address() as AddressInfo;
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${shown}:${address.port}`;
+  });
+}
+
+/** Answers malformed requests (smuggling attempts, bad framing, oversized headers) and closes the socket. */
+function onClientError(logger: Logger) {
+  return (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void => {
+    const code = error.code ?? '';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
+    if (socket.writable && !socket.destroyed) {
+      const body = JSON.stringify({ error: 'bad_request', message: 'The request could not be parsed.' });
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+}
+
+export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
+  const { config } = loaded;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const random = options.random ?? cryptoRandom;
+  void (options.clock ?? systemClock);
+
+  const policy = await PolicyHolder.open(loaded.policyPath);
+  if (options.watchPolicy !== false) {
+    policy.watch((event) => {
+      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
+      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+    });
+  }
+
+  const ownCookie = (name: string): boolean => OWN_COOKIE.test(name);
+  const upstream = new Upstream({
+    url: new URL(config.upstream.url),
+    connectTimeoutMs: config.upstream.connect_timeout,
+    responseTimeoutMs: config.upstream.response_timeout,
+    maxSockets: config.upstream.max_sockets,
+    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
+    ownCookie,
+    requestIdHeader: config.headers.request_id,
+  });
+
+  const guard = createGuardApp({
+    policy: () => policy.current,
+    upstream,
+    logger,
+    random,
+    trustedProxies: trustedProxyList(config.trusted_proxies),
+    hasTrustedProxies: config.trusted_proxies.length > 0,
+    requestIdHeader: config.headers.request_id,
+    ...options.extend,
+  });
+
+  // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow
+  // header senders are cut off by headersTimeout and idle sockets by the socket timeout.
+  const server = http.createServer(
+    { headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000, insecureHTTPParser: false, requireHostHeader: true },
+    guard.app.callback(),
+  );
+  server.timeout = 120_000;
+  server.on('upgrade', guard.handleUpgrade);
+  server.on('clientError', onClientError(logger));
+
+  let draining = false;
+  const adminServer = http.createServer(
+    createAdminApp({ ready: () => (draining ? { ready: false, reason: 'shutting down' } : { ready: true }) }).callback(),
+  );
+
+  const url = await listen(server, config.listen.host, config.listen.port);
+  let adminUrl: string;
+  try {
+    adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  logger.info({ url, adminUrl, upstream: config.upstream.url, policy: loaded.policyPath }, 'smartpush-guard listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      guard.startDraining();
+      server.close();
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.shutdown_grace;
+      while (guard.inFlight() > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        server.closeIdleConnections();
+      }
+      server.closeAllConnections();
+      upstream.close();
+      policy.close();
+      adminServer.close();
+      adminServer.closeAllConnections();
+      logger.info({ unfinished: guard.inFlight() }, 'smartpush-guard stopped');
+    })();
+    return closing;
+  };
+
+  return { url, adminUrl, server, adminServer, policy, logger, close };
+}
+
+/** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */
+export function handleSignals(guard: RunningGuard): void {
+  const stop = (signal: string): void => {
+    guard.logger.info({ signal }, 'shutting down');
+    guard.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    void guard.policy.reload();
+  });
+}

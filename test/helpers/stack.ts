@@ -1,0 +1,86 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startDemoApp } from '../../demo/app.ts';
+import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
+import type { LoadedConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { startGuard, type RunningGuard, type StartOptions } from '../../src/server/start.ts';
+
+/**
+ * A real stack for integration and security tests: the demo app (or a given upstream) on an
+ * ephemeral port and the sidecar in front of it, with its logs captured as parsed JSON lines.
+ */
+
+export const OPEN_POLICY = `version: 1
+rules:
+  - name: everything-public
+    paths: ["/**"]
+    access: public
+`;
+
+export interface Stack {
+  readonly guard: RunningGuard;
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly upstreamUrl: string;
+  readonly policyFile: string;
+  readonly logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Policy YAML text (default: the demo policy file). */
+  readonly policy?: string;
+  /** An upstream URL to use instead of starting the demo app. */
+  readonly upstreamUrl?: string;
+  /** Config keys merged over the defaults (upstream and policy are filled in). */
+  readonly config?: Partial<ConfigInput>;
+  readonly start?: StartOptions;
+}
+
+export function memoryLogger(level = 'info'): { logger: ReturnType<typeof createLogger>; logs: Array<Record<string, unknown>> } {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { logger: createLogger(level, sink), logs };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'spg-test-'));
+  const demo = options.upstreamUrl ? undefined : await startDemoApp({ host: '127.0.0.1', port: 0 });
+  const upstreamUrl = options.upstreamUrl ?? (demo as { url: string }).url;
+  let policyFile = join(process.cwd(), 'policies', 'smartpush.yaml');
+  if (options.policy !== undefined) {
+    policyFile = join(dir, 'policy.yaml');
+    writeFileSync(policyFile, options.policy);
+  }
+  const config = configSchema.parse({
+    version: 1,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    ...options.config,
+    upstream: { ...options.config?.upstream, url: upstreamUrl },
+    policy: policyFile,
+  });
+  const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: policyFile };
+  const { logger, logs } = memoryLogger();
+  const guard = await startGuard(loaded, { logger, watchPolicy: false, ...options.start });
+  return {
+    guard,
+    url: guard.url,
+    adminUrl: guard.adminUrl,
+    upstreamUrl,
+    policyFile,
+    logs,
+    close: async () => {
+      await guard.close();
+      await demo?.close();
+    },
+  };
+}
