@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
+import { ensureSecretFile, newSessionKeys } from './demo-secrets.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -13,6 +14,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
  */
 export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
+  ensureSecretFile(join(ROOT, 'var', 'session-keys.json'), newSessionKeys);
   const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
   const upstream = new URL(loaded.config.upstream.url);
   let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;

@@ -71,6 +71,86 @@ export const configSchema = z
       })
       .strict()
       .default({ strip: [], request_id: 'x-request-id' }),
+    session: z
+      .object({
+        /**
+         * iron-session passwords (32+ characters each): a JSON object {"2": "...", "1": "..."} for
+         * rotation (the highest id seals, all unseal) or a single password.
+         */
+        keys: secretRef,
+        idle_timeout: duration.prefault('30m'),
+        absolute_lifetime: duration.prefault('12h'),
+        same_site: z.enum(['lax', 'strict']).default('lax'),
+      })
+      .strict(),
+    login: z
+      .object({
+        /** Where and how the sidecar replays credentials to the upstream. */
+        upstream: z
+          .object({
+            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /login'),
+            encoding: z.enum(['form', 'json']).default('form'),
+            fields: z
+              .object({ email: z.string().min(1).default('email'), password: z.string().min(1).default('password') })
+              .strict()
+              .prefault({}),
+            timeout: duration.prefault('10s'),
+          })
+          .strict(),
+        /** What an accepted login looks like: every listed condition must hold. */
+        success: z
+          .object({
+            status: z.array(z.number().int().min(100).max(599)).min(1).default([302, 303]),
+            location: z
+              .string()
+              .refine((v) => {
+                try {
+                  new RegExp(v);
+                  return true;
+                } catch {
+                  return false;
+                }
+              }, 'must be a valid regular expression')
+              .optional(),
+            cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name'),
+          })
+          .strict(),
+        /** Content types accepted on intercepted upstream login forms (others get 415). */
+        accept: z.array(z.enum(['form', 'json'])).min(1).default(['form', 'json']),
+        /** The upstream's logout route, replayed server-side when a user logs out. */
+        logout: z
+          .object({ path: z.string().regex(/^\/[^?#]*$/), method: z.enum(['GET', 'POST']).default('GET') })
+          .strict()
+          .optional(),
+        /** Where people land after signing in when no return_to was given. */
+        landing: z.string().regex(/^\/(?![/\\])/, 'must be a path on this site').default('/'),
+        /** Every login answer takes at least this long, so timing tells nothing about accounts. */
+        min_response_time: duration.prefault('250ms'),
+      })
+      .strict(),
+    regulation: z
+      .object({
+        account: z
+          .object({
+            max_failures: z.number().int().min(1).max(100).default(3),
+            window: duration.prefault('2m'),
+            ban: duration.prefault('5m'),
+            max_ban: duration.prefault('24h'),
+          })
+          .strict()
+          .prefault({}),
+        address: z
+          .object({
+            max_failures: z.number().int().min(1).max(10_000).default(20),
+            window: duration.prefault('2m'),
+            ban: duration.prefault('5m'),
+            max_ban: duration.prefault('24h'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     shutdown_grace: duration.prefault('10s'),
     log: z
       .object({

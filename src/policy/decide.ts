@@ -16,8 +16,19 @@ const STEP_UP: Readonly<Record<'email_code' | 'fresh_code', Decision>> = Object.
   fresh_code: Object.freeze({ kind: 'step_up_required', action: 'fresh_code' }),
 });
 
-/** Why this rule applies, as the first reason. */
+const ruleReasons = new WeakMap<CompiledRule, string>();
+
+/** Why this rule applies, as the first reason (computed once per rule: decide runs on every request). */
 export function ruleReason(rule: CompiledRule): string {
+  let reason = ruleReasons.get(rule);
+  if (reason === undefined) {
+    reason = describeRule(rule);
+    ruleReasons.set(rule, reason);
+  }
+  return reason;
+}
+
+function describeRule(rule: CompiledRule): string {
   if (rule.name === UNKNOWN_METHOD_RULE_NAME) return 'the method is not one of settings.known_methods';
   const where = rule.source ? ` (${rule.source.file}${rule.source.line > 0 ? `:${rule.source.line}:${rule.source.column}` : ''})` : '';
   if (rule.name === DEFAULT_RULE_NAME) return `no rule matched; the default applies${where}`;

@@ -9,6 +9,8 @@
  *       path: /static/app.css                # raw request target: //x, /a/../b, %2e… are canonicalised first
  *       host: app.example.com                # optional
  *       user: anonymous                      # anonymous | authenticated | {authenticated, two_factor, risk, fresh}
+ *                                            # (in the mapping form authenticated defaults to true, risk to
+ *                                            # "not assessed", which is decided as high)
  *       expect:
  *         rule: static-assets                # optional
  *         decision: pass                     # pass | login_required | deny | reject | intercept_login
@@ -72,14 +74,14 @@ const caseSchema = z
         action: z.enum(['email_code', 'fresh_code']).optional(),
         params: z.record(z.string(), z.string()).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((expect, ctx) => {
+        if (expect.action !== undefined && expect.decision !== 'step_up_required') {
+          ctx.addIssue({ code: 'custom', path: ['action'], message: 'must only be given with decision: step_up_required' });
+        }
+      }),
   })
-  .strict()
-  .superRefine((value, ctx) => {
-    if (value.expect.action !== undefined && value.expect.decision !== 'step_up_required') {
-      ctx.addIssue({ code: 'custom', path: ['expect', 'action'], message: 'must only be given with decision: step_up_required' });
-    }
-  });
+  .strict();
 
 export const policyTestFileSchema = z
   .object({

@@ -43,6 +43,7 @@ export class Upstream {
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly basePath: string;
+  private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
 
   constructor(private readonly options: UpstreamOptions) {
     const secure = options.url.protocol === 'https:';
@@ -66,7 +67,9 @@ export class Upstream {
     const index = passes.findIndex((p) => p.name === 'deleteLength');
     if (index === -1) throw new Error('http-proxy-3 no longer has a deleteLength pass: re-check the smuggling guard');
     passes.splice(index, 1);
-    this.proxy.on('proxyRes', (proxyRes, _req, res) => {
+    this.proxy.on('proxyRes', (proxyRes, req, res) => {
+      const observe = this.observers.get(req);
+      if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
       const own = asSetCookieList(res.getHeader('set-cookie'));
       sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
     });
@@ -105,8 +108,15 @@ export class Upstream {
    * A failure after the response started ends the client connection, as there is no honest way to
    * signal it within a half-sent body.
    */
-  web(req: http.IncomingMessage, res: http.ServerResponse, target: string, facts: ForwardingFacts): Promise<ForwardResult> {
+  web(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: string,
+    facts: ForwardingFacts,
+    observeSetCookies?: (setCookies: readonly string[]) => void,
+  ): Promise<ForwardResult> {
     req.url = this.basePath + target;
+    if (observeSetCookies) this.observers.set(req, observeSetCookies);
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
     return new Promise((resolve, reject) => {
       let settled = false;

@@ -9,7 +9,8 @@ import type { ForwardingFacts } from '../proxy/headers.ts';
 import { Upstream, UpstreamError } from '../proxy/forward.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { CompiledPolicy, Explanation, InterceptKind, UserState } from '../policy/types.ts';
-import { GUARD_PREFIX, GuardRouteTable, evaluate, needsIdentity, route, type GuardRoute, type Routing } from './enforce.ts';
+import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type Routing } from './enforce.ts';
+import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
 import type { Random } from './providers.ts';
 import { GUARD_CSS } from '../pages/assets.ts';
@@ -18,14 +19,26 @@ import { GUARD_CSS } from '../pages/assets.ts';
 export interface GuardState {
   requestId: string;
   client: ClientFacts;
-  user: UserState;
+  identity: Identity;
   routing?: Routing;
   explanation?: Explanation;
 }
 
+export interface Identity {
+  readonly user: UserState;
+  readonly session: SessionRecord | null;
+}
+
 export interface IdentityResolver {
   /** Who the request's sidecar cookie says this is; anonymous when none or invalid. */
-  resolve(req: IncomingMessage, client: ClientFacts): Promise<UserState>;
+  resolve(req: IncomingMessage, client: ClientFacts): Promise<Identity>;
+  /**
+   * The Cookie header the upstream may see: its session cookies only as bound to a fully
+   * authenticated sidecar session, never as the client sent them (cookie binding, DESIGN §2).
+   */
+  upstreamCookieHeader(header: string | undefined, identity: Identity): string | undefined;
+  /** The upstream answered a proxied request of this identity (it may have rotated its cookie). */
+  observeUpstreamResponse?(identity: Identity, setCookies: readonly string[]): void;
 }
 
 export interface InterceptHandler {
@@ -56,7 +69,7 @@ export interface GuardApp {
   startDraining(): void;
 }
 
-const ANONYMOUS: UserState = { authenticated: false };
+const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function loginUrl(target: CanonicalTarget): string {
@@ -122,7 +135,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const state = ctx.state as GuardState;
     state.client = client;
     state.requestId = requestId;
-    state.user = ANONYMOUS;
+    state.identity = ANONYMOUS;
     if (draining) ctx.set('Connection', 'close');
     try {
       await next();
@@ -162,8 +175,10 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       sendError(ctx, 400, 'bad_request', `The request path was refused: ${routing.reason}.`);
       return;
     }
-    if (deps.identity && needsIdentity(routing.match)) state.user = await deps.identity.resolve(ctx.req, state.client);
-    const explanation = evaluate(routing, state.user);
+    // Identity is resolved for every request that carries a session, not only for protected rules:
+    // the upstream cookie binding applies to public routes too.
+    if (deps.identity) state.identity = await deps.identity.resolve(ctx.req, state.client);
+    const explanation = evaluate(routing, state.identity.user);
     state.explanation = explanation;
     await apply(ctx, routing.target, explanation, routing.internal, next);
   });
@@ -217,8 +232,18 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const state = ctx.state as GuardState;
     ctx.respond = false;
     if (draining) (ctx.res as { shouldKeepAlive?: boolean }).shouldKeepAlive = false;
+    const identity = deps.identity;
+    let observe: ((setCookies: readonly string[]) => void) | undefined;
+    if (identity) {
+      const cookie = identity.upstreamCookieHeader(ctx.req.headers.cookie, state.identity);
+      if (cookie === undefined) delete ctx.req.headers.cookie;
+      else ctx.req.headers.cookie = cookie;
+      if (identity.observeUpstreamResponse && state.identity.session) {
+        observe = (setCookies) => identity.observeUpstreamResponse?.(state.identity, setCookies);
+      }
+    }
     try {
-      await deps.upstream.web(ctx.req, ctx.res, target.forwarded, forwarding(state));
+      await deps.upstream.web(ctx.req, ctx.res, target.forwarded, forwarding(state), observe);
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       ctx.respond = true;
@@ -278,8 +303,8 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(404, 'not_found');
         return;
       }
-      const user = deps.identity && needsIdentity(routing.match) ? await deps.identity.resolve(req, client) : ANONYMOUS;
-      const explanation = evaluate(routing, user);
+      const identity = deps.identity ? await deps.identity.resolve(req, client) : ANONYMOUS;
+      const explanation = evaluate(routing, identity.user);
       const decision = explanation.decision;
       if (decision.kind === 'login_required') {
         refuse(401, 'login_required', { login_url: loginUrl(routing.target) });
@@ -288,6 +313,11 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       if (decision.kind !== 'pass') {
         refuse(403, 'forbidden');
         return;
+      }
+      if (deps.identity) {
+        const cookie = deps.identity.upstreamCookieHeader(req.headers.cookie, identity);
+        if (cookie === undefined) delete req.headers.cookie;
+        else req.headers.cookie = cookie;
       }
       deps.upstream.ws(req, socket, head, routing.target.forwarded, {
         forwardedFor: client.forwardedFor,

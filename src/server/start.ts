@@ -8,7 +8,16 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
 import { Upstream } from '../proxy/forward.ts';
-import { createGuardApp, type GuardAppDeps } from './app.ts';
+import { createGuardApp } from './app.ts';
+import { createAuth } from './auth-routes.ts';
+import { ConfigError, resolveSecret } from '../config/load.ts';
+import { LoginFlow } from '../flows/login.ts';
+import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
+import { UpstreamAccount } from '../flows/upstream-account.ts';
+import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
+import { SessionService } from '../session/sessions.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+import { MemoryStore } from '../store/memory.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -19,8 +28,8 @@ export interface StartOptions {
   readonly random?: Random;
   /** Watch the policy files for changes (default true). */
   readonly watchPolicy?: boolean;
-  /** Hooks for capabilities that plug into the enforcement point (identity, login interception, pages). */
-  readonly extend?: Partial<Pick<GuardAppDeps, 'identity' | 'intercept' | 'routes'>>;
+  /** The ephemeral store (default: in-memory). */
+  readonly store?: EphemeralStore;
 }
 
 export interface RunningGuard {
@@ -30,6 +39,9 @@ export interface RunningGuard {
   readonly adminServer: http.Server;
   readonly policy: PolicyHolder;
   readonly logger: Logger;
+  readonly sessions: SessionService;
+  readonly regulation: Regulation;
+  readonly store: EphemeralStore;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -63,11 +75,14 @@ function onClientError(logger: Logger) {
   };
 }
 
+function limitsOf(l: { max_failures: number; window: number; ban: number; max_ban: number }): RegulationLimits {
+  return { maxFailures: l.max_failures, windowMs: l.window, banMs: l.ban, maxBanMs: l.max_ban };
+}
+
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
-  void (options.clock ?? systemClock);
 
   const policy = await PolicyHolder.open(loaded.policyPath);
   if (options.watchPolicy !== false) {
@@ -77,9 +92,58 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     });
   }
 
+  const clock = options.clock ?? systemClock;
+  let keys: SessionKeys;
+  try {
+    keys = parseSessionKeys(resolveSecret(config.session.keys, loaded.file));
+  } catch (error) {
+    if (error instanceof SessionKeyError) throw new ConfigError([error.message]);
+    throw error;
+  }
+  const store = options.store ?? new MemoryStore(clock);
+  const sessions = new SessionService(store, keys, clock, random, {
+    idleTimeoutMs: config.session.idle_timeout,
+    absoluteLifetimeMs: config.session.absolute_lifetime,
+  });
+  const upstreamUrl = new URL(config.upstream.url);
+  const account = new UpstreamAccount({
+    upstream: upstreamUrl,
+    path: config.login.upstream.path,
+    encoding: config.login.upstream.encoding,
+    fields: config.login.upstream.fields,
+    timeoutMs: config.login.upstream.timeout,
+    success: {
+      status: config.login.success.status,
+      cookie: config.login.success.cookie,
+      ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
+    },
+    ...(config.login.logout ? { logout: config.login.logout } : {}),
+  });
+  const regulation = new Regulation(store, {
+    account: limitsOf(config.regulation.account),
+    address: limitsOf(config.regulation.address),
+  });
+  const login = new LoginFlow({ regulation, account, sessions, clock, logger, minResponseMs: config.login.min_response_time });
+  const auth = createAuth({
+    sessions,
+    login,
+    account,
+    keys,
+    random,
+    logger,
+    options: {
+      ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
+      sameSite: config.session.same_site,
+      landing: config.login.landing,
+      upstreamCookies: [config.login.success.cookie],
+      loginFields: config.login.upstream.fields,
+      accept: config.login.accept,
+    },
+  });
+
   const ownCookie = (name: string): boolean => OWN_COOKIE.test(name);
   const upstream = new Upstream({
-    url: new URL(config.upstream.url),
+    url: upstreamUrl,
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
     maxSockets: config.upstream.max_sockets,
@@ -96,7 +160,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     trustedProxies: trustedProxyList(config.trusted_proxies),
     hasTrustedProxies: config.trusted_proxies.length > 0,
     requestIdHeader: config.headers.request_id,
-    ...options.extend,
+    identity: auth.identity,
+    intercept: auth.intercept,
+    routes: auth.routes,
   });
 
   // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow
@@ -138,6 +204,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       }
       server.closeAllConnections();
       upstream.close();
+      account.close();
       policy.close();
       adminServer.close();
       adminServer.closeAllConnections();
@@ -146,7 +213,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +13,15 @@ import { startGuard, type RunningGuard, type StartOptions } from '../../src/serv
  * A real stack for integration and security tests: the demo app (or a given upstream) on an
  * ephemeral port and the sidecar in front of it, with its logs captured as parsed JSON lines.
  */
+
+/** How the sidecar talks to the bundled demo app's login (as in config/demo.yaml). */
+export const DEMO_LOGIN = {
+  upstream: { path: '/login', encoding: 'form', fields: { email: 'email', password: 'password' } },
+  success: { status: [302, 303], location: '^/dashboard', cookie: 'sp_session' },
+  logout: { path: '/logout', method: 'GET' },
+  landing: '/dashboard',
+  min_response_time: '0ms',
+} as const;
 
 export const OPEN_POLICY = `version: 1
 rules:
@@ -60,10 +70,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, options.policy);
   }
+  const keysFile = join(dir, 'session-keys.json');
+  writeFileSync(keysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
   const config = configSchema.parse({
     version: 1,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
+    session: { keys: { file: keysFile } },
+    login: DEMO_LOGIN,
     ...options.config,
     upstream: { ...options.config?.upstream, url: upstreamUrl },
     policy: policyFile,
@@ -83,4 +97,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await demo?.close();
     },
   };
+}
+
+/**
+ * Signs in through the sidecar's JSON API and returns the Cookie header a browser would then send
+ * (the sidecar session plus the released upstream cookies).
+ */
+export async function signIn(url: string, email = 'merchant@example.com', password = 'smartpush-demo'): Promise<string> {
+  const response = await fetch(`${url}/_guard/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200) throw new Error(`sign-in failed with ${response.status}: ${await response.text()}`);
+  return response.headers
+    .getSetCookie()
+    .map((c) => c.split(';', 1)[0] as string)
+    .filter((c) => !c.endsWith('='))
+    .join('; ');
 }

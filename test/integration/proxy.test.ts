@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { OPEN_POLICY, startStack, type Stack } from '../helpers/stack.ts';
+import { OPEN_POLICY, signIn, startStack, type Stack } from '../helpers/stack.ts';
 
 /** A hand-written upstream so tests control exactly when bytes flow. */
 async function rawUpstream(handler: http.RequestListener): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
@@ -111,10 +111,8 @@ test('a large upload and a large download pass intact', async () => {
   const payload = Buffer.alloc(size, 7);
   for (let i = 0; i < size; i += 4096) payload[i] = i % 251;
   const expected = createHash('sha256').update(payload).digest('hex');
-  // /api/upload of the demo app needs its session: log in to the demo app through the open policy.
-  const login = await request(`${stack.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'email=merchant%40example.com&password=smartpush-demo');
-  assert.equal(login.status, 302);
-  const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0] as string;
+  // /api/upload of the demo app needs its own session, which the sidecar releases at sign-in.
+  const cookie = await signIn(stack.url);
   const up = await request(`${stack.url}/api/upload`, { method: 'POST', headers: { cookie, 'content-type': 'application/octet-stream', 'content-length': String(size) } }, payload);
   assert.equal(up.status, 200);
   assert.deepEqual(JSON.parse(up.body.toString()), { bytes: size, sha256: expected });

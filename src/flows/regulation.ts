@@ -1,0 +1,124 @@
+import { isIP } from 'node:net';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+
+/**
+ * Failed-login regulation per account and per client address, with bans that grow on repeat.
+ * An attempt reserves its slot in the counter *before* the password is checked, so 200 parallel
+ * guesses let exactly `max_failures` of them reach the upstream: the counter is the gate, not a
+ * tally taken afterwards.
+ */
+
+export interface RegulationLimits {
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  readonly banMs: number;
+  readonly maxBanMs: number;
+}
+
+export type AttemptOutcome = 'success' | 'failure' | 'neutral';
+
+export type Reservation =
+  | { readonly ok: true; settle(outcome: AttemptOutcome): Promise<void> }
+  | { readonly ok: false; readonly retryAfterMs: number; readonly subject: 'account' | 'address' };
+
+interface Subject {
+  readonly kind: 'account' | 'address';
+  readonly key: string;
+  readonly limits: RegulationLimits;
+}
+
+const BAN_LEVEL_TTL_MS = 24 * 3_600_000;
+
+/** IPv6 clients get a whole /64 each, so one is counted per /64. */
+export function addressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const groups = expandIPv6(address);
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
+
+function expandIPv6(address: string): string[] {
+  const [head = '', tail] = address.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array<string>(missing).fill('0'), ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
+}
+
+export class Regulation {
+  constructor(
+    private readonly store: EphemeralStore,
+    private readonly limits: { readonly account: RegulationLimits; readonly address: RegulationLimits },
+  ) {}
+
+  private subjects(account: string, address: string): Subject[] {
+    return [
+      { kind: 'account', key: `acct:${account}`, limits: this.limits.account },
+      { kind: 'address', key: `addr:${addressKey(address)}`, limits: this.limits.address },
+    ];
+  }
+
+  /** Remaining ban of the account or the address, if any (no slot is taken). */
+  async banned(account: string, address: string): Promise<{ retryAfterMs: number; subject: 'account' | 'address' } | null> {
+    for (const subject of this.subjects(account, address)) {
+      const left = await this.store.ttl(`ban:${subject.key}`);
+      if (left !== null) return { retryAfterMs: left, subject: subject.kind };
+    }
+    return null;
+  }
+
+  private async ban(subject: Subject): Promise<number> {
+    const level = await this.store.increment(`banlevel:${subject.key}`, 1, BAN_LEVEL_TTL_MS, 'sliding');
+    const ms = Math.min(subject.limits.banMs * 2 ** Math.min(level - 1, 20), subject.limits.maxBanMs);
+    await this.store.set(`ban:${subject.key}`, '1', ms);
+    await this.store.delete(`fail:${subject.key}`);
+    return ms;
+  }
+
+  async reserve(account: string, address: string): Promise<Reservation> {
+    const existing = await this.banned(account, address);
+    if (existing) return { ok: false, ...existing };
+    const subjects = this.subjects(account, address);
+    const taken: Array<{ subject: Subject; count: number }> = [];
+    for (const subject of subjects) {
+      const count = await this.store.increment(`fail:${subject.key}`, 1, subject.limits.windowMs);
+      taken.push({ subject, count });
+      if (count > subject.limits.maxFailures) {
+        // More attempts in flight than failures allowed: this one never reaches the upstream.
+        for (const t of taken) await this.store.increment(`fail:${t.subject.key}`, -1, t.subject.limits.windowMs);
+        const left = (await this.store.ttl(`ban:${subject.key}`)) ?? subject.limits.windowMs;
+        return { ok: false, retryAfterMs: left, subject: subject.kind };
+      }
+    }
+    let settled = false;
+    return {
+      ok: true,
+      settle: async (outcome) => {
+        if (settled) return;
+        settled = true;
+        if (outcome === 'neutral') {
+          for (const t of taken) await this.store.increment(`fail:${t.subject.key}`, -1, t.subject.limits.windowMs);
+          return;
+        }
+        if (outcome === 'success') {
+          // Only the account's slate is wiped: one valid account must not launder an address's failures.
+          await this.store.delete(`fail:acct:${account}`);
+          await this.store.increment(`fail:${taken[1]?.subject.key}`, -1, this.limits.address.windowMs);
+          return;
+        }
+        for (const t of taken) {
+          if (t.count >= t.subject.limits.maxFailures) await this.ban(t.subject);
+        }
+      },
+    };
+  }
+
+  /** Support's unlock: clears counters and bans of an account (and optionally an address). */
+  async unlock(account: string, address?: string): Promise<void> {
+    const keys = [`acct:${account}`, ...(address ? [`addr:${addressKey(address)}`] : [])];
+    for (const key of keys) {
+      await this.store.delete(`ban:${key}`);
+      await this.store.delete(`fail:${key}`);
+      await this.store.delete(`banlevel:${key}`);
+    }
+  }
+}

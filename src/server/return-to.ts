@@ -1,0 +1,18 @@
+import { canonicaliseTarget } from '../proxy/canonical-target.ts';
+import { isGuardPath } from './enforce.ts';
+
+/**
+ * Where to send someone after signing in. Only a same-origin path survives (THREATS T5): it must
+ * start with exactly one '/', hold nothing a browser would strip or reinterpret (tabs, newlines,
+ * backslashes), and canonicalise cleanly; anything else, and the sidecar's own pages, land on the
+ * fallback.
+ */
+export function safeReturnTo(value: unknown, fallback: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return fallback;
+  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
+  if (/[\u0000-\u001f\u007f\\\s]/.test(value)) return fallback;
+  const canonical = canonicaliseTarget(value, { pathParameters: 'allow' });
+  if (!canonical.ok || canonical.target.forwarded.startsWith('//')) return fallback;
+  if (isGuardPath(canonical.target.path)) return fallback;
+  return canonical.target.forwarded;
+}

@@ -1,0 +1,40 @@
+import { parseCookie, stringifySetCookie } from 'cookie';
+
+/**
+ * The sidecar's cookies. Over https they get the __Host- prefix (Secure, Path=/, no Domain), which
+ * stops a sibling subdomain from planting or overwriting them (cookie tossing, THREATS T6).
+ */
+export type CookieKind = 'session' | 'csrf';
+
+const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf' };
+
+export function cookieName(kind: CookieKind, secure: boolean): string {
+  return secure ? `__Host-${BASE_NAMES[kind]}` : BASE_NAMES[kind];
+}
+
+export function readCookies(header: string | undefined): Record<string, string | undefined> {
+  return header ? parseCookie(header) : {};
+}
+
+export interface CookieOptions {
+  readonly secure: boolean;
+  readonly sameSite: 'lax' | 'strict';
+  /** Seconds; omitted means a browser-session cookie. */
+  readonly maxAge?: number;
+}
+
+export function setCookieHeader(kind: CookieKind, value: string, options: CookieOptions): string {
+  return stringifySetCookie({
+    name: cookieName(kind, options.secure),
+    value,
+    path: '/',
+    httpOnly: true,
+    secure: options.secure,
+    sameSite: options.sameSite,
+    ...(options.maxAge !== undefined ? { maxAge: options.maxAge } : {}),
+  });
+}
+
+export function clearCookieHeader(kind: CookieKind, options: Omit<CookieOptions, 'maxAge'>): string {
+  return setCookieHeader(kind, '', { ...options, maxAge: 0 });
+}

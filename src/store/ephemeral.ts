@@ -1,0 +1,36 @@
+/**
+ * The ephemeral store: sessions, pending logins, CSRF-bound flow records, counters and bans. Every
+ * operation that a race could abuse (counting attempts, consuming a single-use value, claiming a
+ * key) is one atomic call here, so each backend (memory now, Redis for several replicas) keeps the
+ * guarantee itself rather than relying on callers to read-then-write.
+ */
+export interface EphemeralStore {
+  get(key: string): Promise<string | null>;
+  /** Several keys in one round trip; missing keys are null. */
+  getMany(keys: readonly string[]): Promise<Array<string | null>>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets only when the key does not exist; true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
+  /** Deletes only when the current value equals `expected` (single-use consumption). */
+  compareAndDelete(key: string, expected: string): Promise<boolean>;
+  /**
+   * Adds `by` to an integer counter and returns the new value. A new counter starts at 0 and gets
+   * `ttlMs`; an existing one keeps its expiry ('fixed', a counting window) or gets `ttlMs` again
+   * ('sliding', for values that must outlive their last change).
+   */
+  increment(key: string, by: number, ttlMs: number, expiry?: 'fixed' | 'sliding'): Promise<number>;
+  /** Milliseconds until the key expires; null when it does not exist. */
+  ttl(key: string): Promise<number | null>;
+  /** Throws when the store cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Raised when a store backend cannot answer: the enforcement point fails closed (503). */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,0 +1,82 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../server/providers.ts';
+import type { EphemeralStore } from './ephemeral.ts';
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * The embedded ephemeral store: a bounded LRU in this process. Expiry follows the injected clock
+ * (not lru-cache's own timer), so tests move time by hand. Each call completes synchronously inside
+ * one tick, which is what makes its read-modify-write operations atomic.
+ */
+export class MemoryStore implements EphemeralStore {
+  private readonly cache: LRUCache<string, Entry>;
+
+  constructor(private readonly clock: Clock, max = 200_000) {
+    this.cache = new LRUCache<string, Entry>({ max });
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.cache.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.clock.now()) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.live(key)?.value ?? null;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<string | null>> {
+    return keys.map((key) => this.live(key)?.value ?? null);
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.cache.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(key)) return false;
+    this.cache.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const existed = this.live(key) !== undefined;
+    this.cache.delete(key);
+    return existed;
+  }
+
+  async compareAndDelete(key: string, expected: string): Promise<boolean> {
+    const entry = this.live(key);
+    if (!entry || entry.value !== expected) return false;
+    this.cache.delete(key);
+    return true;
+  }
+
+  async increment(key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding' = 'fixed'): Promise<number> {
+    const entry = this.live(key);
+    const current = entry ? Number(entry.value) : 0;
+    const next = (Number.isFinite(current) ? current : 0) + by;
+    const expiresAt = entry && expiry === 'fixed' ? entry.expiresAt : this.clock.now() + ttlMs;
+    this.cache.set(key, { value: String(next), expiresAt });
+    return next;
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const entry = this.live(key);
+    return entry ? entry.expiresAt - this.clock.now() : null;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.cache.clear();
+  }
+}
