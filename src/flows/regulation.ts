@@ -67,7 +67,9 @@ export class Regulation {
   }
 
   private async ban(subject: Subject): Promise<number> {
-    const level = await this.store.increment(`banlevel:${subject.key}`, 1, BAN_LEVEL_TTL_MS, 'sliding');
+    // The level must outlive the longest ban, or a ban at the cap would be followed by the shortest.
+    const levelTtl = Math.max(BAN_LEVEL_TTL_MS, 2 * subject.limits.maxBanMs + subject.limits.windowMs);
+    const level = await this.store.increment(`banlevel:${subject.key}`, 1, levelTtl, 'sliding');
     const ms = Math.min(subject.limits.banMs * 2 ** Math.min(level - 1, 20), subject.limits.maxBanMs);
     await this.store.set(`ban:${subject.key}`, '1', ms);
     await this.store.delete(`fail:${subject.key}`);
@@ -84,7 +86,7 @@ export class Regulation {
       taken.push({ subject, count });
       if (count > subject.limits.maxFailures) {
         // More attempts in flight than failures allowed: this one never reaches the upstream.
-        for (const t of taken) await this.store.increment(`fail:${t.subject.key}`, -1, t.subject.limits.windowMs);
+        for (const t of taken) await this.store.decrementIfPresent(`fail:${t.subject.key}`);
         const left = (await this.store.ttl(`ban:${subject.key}`)) ?? subject.limits.windowMs;
         return { ok: false, retryAfterMs: left, subject: subject.kind };
       }
@@ -96,13 +98,14 @@ export class Regulation {
         if (settled) return;
         settled = true;
         if (outcome === 'neutral') {
-          for (const t of taken) await this.store.increment(`fail:${t.subject.key}`, -1, t.subject.limits.windowMs);
+          for (const t of taken) await this.store.decrementIfPresent(`fail:${t.subject.key}`);
           return;
         }
         if (outcome === 'success') {
           // Only the account's slate is wiped: one valid account must not launder an address's failures.
           await this.store.delete(`fail:acct:${account}`);
-          await this.store.increment(`fail:${taken[1]?.subject.key}`, -1, this.limits.address.windowMs);
+          const address = taken.find((t) => t.subject.kind === 'address');
+          if (address) await this.store.decrementIfPresent(`fail:${address.subject.key}`);
           return;
         }
         for (const t of taken) {

@@ -15,6 +15,7 @@ export class SessionKeyError extends Error {}
 export function parseSessionKeys(text: string): SessionKeys {
   let passwords: Record<string, string>;
   const trimmed = text.trim();
+  if (trimmed.startsWith('[')) throw new SessionKeyError('session keys: expected a JSON object of id → password, not a list');
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
     try {

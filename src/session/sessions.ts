@@ -60,6 +60,10 @@ export class SessionService {
     return Math.ceil(this.options.absoluteLifetimeMs / 1000) + 60;
   }
 
+  private generationTtl(): number {
+    return this.options.absoluteLifetimeMs + 60_000;
+  }
+
   private recordTtl(record: SessionRecord, now: number): number {
     const absoluteLeft = record.createdAt + this.options.absoluteLifetimeMs - now;
     return Math.max(1, Math.min(this.options.idleTimeoutMs, absoluteLeft));
@@ -74,7 +78,9 @@ export class SessionService {
   }): Promise<{ record: SessionRecord; cookieValue: string }> {
     const now = this.clock.now();
     const id = this.random.bytes(32).toString('base64url');
-    const generation = Number((await this.store.get(GENERATION(input.user))) ?? '0');
+    // Reading the generation through a 0-increment also extends its life past this session's
+    // absolute lifetime, so a later revokeUser always finds the counter this session was born under.
+    const generation = await this.store.increment(GENERATION(input.user), 0, this.generationTtl(), 'sliding');
     const record: SessionRecord = {
       id,
       user: input.user,
@@ -127,14 +133,15 @@ export class SessionService {
     }
     if (now - record.lastSeenAt >= Math.min(TOUCH_GRANULARITY_MS, this.options.idleTimeoutMs / 10)) {
       record.lastSeenAt = now;
-      await this.save(record);
+      if (!(await this.save(record))) return null;
     }
     return record;
   }
 
-  async save(record: SessionRecord): Promise<void> {
+  /** Writes an existing record back; false (and nothing written) when it was revoked meanwhile. */
+  async save(record: SessionRecord): Promise<boolean> {
     const now = this.clock.now();
-    await this.store.set(RECORD(record.id), JSON.stringify(record), this.recordTtl(record, now));
+    return this.store.setIfPresent(RECORD(record.id), JSON.stringify(record), this.recordTtl(record, now));
   }
 
   async revoke(sid: string): Promise<void> {
@@ -146,7 +153,7 @@ export class SessionService {
    * factor change) is carried over to the new generation.
    */
   async revokeUser(user: string, keep?: SessionRecord): Promise<void> {
-    const generation = await this.store.increment(GENERATION(user), 1, this.options.absoluteLifetimeMs + 60_000, 'sliding');
+    const generation = await this.store.increment(GENERATION(user), 1, this.generationTtl(), 'sliding');
     if (keep) {
       keep.generation = generation;
       await this.save(keep);

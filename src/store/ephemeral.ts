@@ -11,6 +11,11 @@ export interface EphemeralStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when the key does not exist; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Sets only when the key exists; true when this call set it. Updates of records that another
+   * request may delete meanwhile (a session being revoked) use this, so they cannot resurrect it.
+   */
+  setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
   /** Deletes only when the current value equals `expected` (single-use consumption). */
   compareAndDelete(key: string, expected: string): Promise<boolean>;
@@ -20,6 +25,11 @@ export interface EphemeralStore {
    * ('sliding', for values that must outlive their last change).
    */
   increment(key: string, by: number, ttlMs: number, expiry?: 'fixed' | 'sliding'): Promise<number>;
+  /**
+   * Gives back one unit of a counter that still exists and is above 0, keeping its expiry; a
+   * counter whose window has closed stays closed (no negative credit). Returns the new value.
+   */
+  decrementIfPresent(key: string): Promise<number>;
   /** Milliseconds until the key expires; null when it does not exist. */
   ttl(key: string): Promise<number | null>;
   /** Throws when the store cannot serve requests (readiness). */

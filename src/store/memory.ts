@@ -47,6 +47,21 @@ export class MemoryStore implements EphemeralStore {
     return true;
   }
 
+  async setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (!this.live(key)) return false;
+    this.cache.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
+  async decrementIfPresent(key: string): Promise<number> {
+    const entry = this.live(key);
+    if (!entry) return 0;
+    const current = Number(entry.value);
+    if (!Number.isFinite(current) || current <= 0) return Number.isFinite(current) ? current : 0;
+    entry.value = String(current - 1);
+    return current - 1;
+  }
+
   async delete(key: string): Promise<boolean> {
     const existed = this.live(key) !== undefined;
     this.cache.delete(key);
