@@ -16,6 +16,8 @@ export interface ClientFacts {
   readonly host: string;
   /** `host` without the port, for policy host matching and absolute-form targets. */
   readonly hostname: string;
+  /** The TCP peer is a configured trusted proxy (its forwarding headers were believed). */
+  readonly peerTrusted: boolean;
 }
 
 export function normaliseAddress(address: string | undefined): string {
@@ -48,7 +50,7 @@ export function clientFacts(
   const directHost = (headers.host ?? '').toLowerCase();
   const directProto = encrypted ? 'https' : 'http';
   if (!hasTrusted || !trusted.check(peer, familyOf(peer))) {
-    return { address: peer, forwardedFor: peer, proto: directProto, host: directHost, hostname: hostnameOf(directHost) };
+    return { address: peer, forwardedFor: peer, proto: directProto, host: directHost, hostname: hostnameOf(directHost), peerTrusted: false };
   }
   // Walk the chain from the right: the first address not itself a trusted proxy is the client.
   const chain = (firstValue(headers['x-forwarded-for']) ?? '')
@@ -65,5 +67,5 @@ export function clientFacts(
   const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : directProto;
   const fwdHost = firstValue(headers['x-forwarded-host'])?.split(',')[0]?.trim().toLowerCase();
   const host = fwdHost && /^[a-z0-9.\-[\]:]+$/.test(fwdHost) ? fwdHost : directHost;
-  return { address, forwardedFor: [...chain, peer].join(', '), proto, host, hostname: hostnameOf(host) };
+  return { address, forwardedFor: [...chain, peer].join(', '), proto, host, hostname: hostnameOf(host), peerTrusted: true };
 }

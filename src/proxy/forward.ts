@@ -76,6 +76,17 @@ export class Upstream {
     this.proxy.on('proxyReq', (proxyReq, _req, _res, _options, socket) => this.armTimeouts(proxyReq, socket));
     this.proxy.on('proxyReqWs', (proxyReq) => {
       proxyReq.on('socket', (socket) => this.armTimeouts(proxyReq, socket));
+      // http-proxy-3 copies the upstream's hand-shake answer to the client without emitting
+      // proxyRes; these listeners run before its own (registration order), so the headers are
+      // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
+      proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
+        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, true);
+        proxyRes.headers.connection = 'Upgrade';
+        proxyRes.headers.upgrade = 'websocket';
+      });
+      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
+        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, false);
+      });
     });
     // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
     this.proxy.on('error', () => undefined);

@@ -26,13 +26,24 @@ const HOP_BY_HOP = new Set([
  * WSGI treat X_Auth_User or X.Auth.User as X-Auth-User (Traefik CVE-2026-39858).
  */
 export const BUILTIN_STRIPPED_HEADERS: readonly string[] = [
+  // client address, scheme and host, as frameworks read them
   'forwarded',
+  'forwarded-*',
+  'x-forwarded',
   'x-forwarded-*',
   'x-real-ip',
   'x-client-ip',
+  'client-ip',
   'true-client-ip',
   'x-cluster-client-ip',
+  'x-originating-ip',
+  'x-proxyuser-ip',
   'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-original-host',
+  'x-host',
+  'x-http-host-override',
+  // request rewriting
   'x-original-url',
   'x-original-uri',
   'x-rewrite-url',
@@ -40,13 +51,27 @@ export const BUILTIN_STRIPPED_HEADERS: readonly string[] = [
   'x-http-method-override',
   'x-http-method',
   'x-method-override',
+  // identity as auth proxies and gateways pass it on
   'x-auth-*',
   'x-authenticated-*',
   'x-remote-*',
   'remote-user',
   'x-user',
   'x-user-*',
+  'x-userinfo',
   'x-email',
+  'x-webauth-*',
+  'x-ms-client-principal*',
+  'x-ms-token-*',
+  'oidc-*',
+  'x-amzn-oidc-*',
+  'cf-access-*',
+  'x-goog-authenticated-user-*',
+  'x-consumer-*',
+  'x-credential-*',
+  'x-anonymous-consumer',
+  'x-id-token',
+  'x-access-token',
   'x-guard-*',
 ];
 

@@ -100,10 +100,10 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const router = new Router({ sensitive: true, strict: false });
   for (const route of baseRoutes) route.register(router);
 
-  const newRequestId = (headers: IncomingMessage['headers'], client: ClientFacts, peerTrusted: boolean): string => {
+  /** A trusted proxy's request id is kept so one id follows the request end to end. */
+  const newRequestId = (headers: IncomingMessage['headers'], client: ClientFacts): string => {
     const incoming = headers[deps.requestIdHeader];
-    if (peerTrusted && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
-    void client;
+    if (client.peerTrusted && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
     return deps.random.bytes(12).toString('hex');
   };
 
@@ -115,8 +115,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       deps.trustedProxies,
       deps.hasTrustedProxies,
     );
-    const peerTrusted = deps.hasTrustedProxies && client.forwardedFor.includes(',');
-    return { client, requestId: newRequestId(req.headers, client, peerTrusted) };
+    return { client, requestId: newRequestId(req.headers, client) };
   };
 
   const forwarding = (state: GuardState): ForwardingFacts => ({

@@ -72,7 +72,9 @@ export function route(
   if (!canonical.ok) return { kind: 'reject', reason: canonical.reason };
   const target = canonical.target;
   if (isGuardPath(target.path)) {
-    return { kind: 'routed', target, internal: true, match: { rule: guardRoutes.lookup(target.path), params: {} } };
+    // The sidecar's own routes obey the policy's method list too: an unknown method is denied.
+    const rule = policy.settings.knownMethods.has(method) ? guardRoutes.lookup(target.path) : policy.unknownMethodRule;
+    return { kind: 'routed', target, internal: true, match: { rule, params: {} } };
   }
   return { kind: 'routed', target, internal: false, match: policy.match(method, target.path, hostname) };
 }

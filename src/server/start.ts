@@ -64,7 +64,10 @@ function onClientError(logger: Logger) {
     const code = error.code ?? '';
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
-    if (socket.writable && !socket.destroyed) {
+    // A response may still be streaming on this connection (pipelining): writing a 400 now would
+    // splice it into that body, so the connection is only cut (as Node itself does).
+    const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !socket.destroyed && !current?.headersSent) {
       const body = JSON.stringify({ error: 'bad_request', message: 'The request could not be parsed.' });
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
