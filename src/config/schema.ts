@@ -122,6 +122,18 @@ export const configSchema = z
           .object({ path: z.string().regex(/^\/[^?#]*$/), method: z.enum(['GET', 'POST']).default('GET') })
           .strict()
           .optional(),
+        /**
+         * The upstream's profile endpoint (JSON), read with the user's upstream session: it tells
+         * which account an upstream session belongs to (and, later, the phone number).
+         */
+        profile: z
+          .object({
+            path: z.string().regex(/^\/[^#]*$/, 'must be an absolute path such as /api/me'),
+            email_field: z.string().min(1).default('email'),
+            phone_field: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
         /** Where people land after signing in when no return_to was given. */
         landing: z.string().regex(/^\/(?![/\\])/, 'must be a path on this site').default('/'),
         /** Every login answer takes at least this long, so timing tells nothing about accounts. */

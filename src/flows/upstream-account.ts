@@ -16,6 +16,12 @@ export interface UpstreamAccountConfig {
   readonly timeoutMs: number;
   readonly success: { readonly status: readonly number[]; readonly location?: RegExp; readonly cookie: string };
   readonly logout?: { readonly path: string; readonly method: 'GET' | 'POST' };
+  readonly profile?: { readonly path: string; readonly emailField: string; readonly phoneField?: string | undefined };
+}
+
+export interface UpstreamProfile {
+  readonly email: string | null;
+  readonly phone: string | null;
 }
 
 export type PasswordCheckResult =
@@ -156,6 +162,61 @@ export class UpstreamAccount {
       );
       req.setTimeout(this.config.timeoutMs, () => req.destroy(new Error('timeout')));
       req.on('error', () => resolve({ ok: false, setCookies: [] }));
+      req.end();
+    });
+  }
+
+  /** Whether a profile endpoint is configured (so an upstream session's account can be told). */
+  get hasProfile(): boolean {
+    return this.config.profile !== undefined;
+  }
+
+  /** The account behind an upstream session, from the configured JSON profile endpoint; null when unknown. */
+  profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
+    const profile = this.config.profile;
+    if (!profile) return Promise.resolve(null);
+    const secure = this.config.upstream.protocol === 'https:';
+    const request = secure ? https.request : http.request;
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          hostname: this.config.upstream.hostname.replace(/^\[|\]$/g, ''),
+          port: this.config.upstream.port || (secure ? 443 : 80),
+          method: 'GET',
+          path: this.config.upstream.pathname.replace(/\/$/, '') + profile.path,
+          agent: this.agent,
+          headers: {
+            host: this.config.upstream.host,
+            accept: 'application/json',
+            cookie: Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; '),
+            'x-forwarded-for': context.forwardedFor,
+            'x-request-id': context.requestId,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > 64 * 1024) req.destroy(new Error('profile too large'));
+            else chunks.push(chunk);
+          });
+          res.on('error', () => resolve(null));
+          res.on('end', () => {
+            if (res.statusCode !== 200) return resolve(null);
+            try {
+              const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+              const email = body[profile.emailField];
+              const phone = profile.phoneField ? body[profile.phoneField] : null;
+              resolve({ email: typeof email === 'string' ? email : null, phone: typeof phone === 'string' ? phone : null });
+            } catch {
+              resolve(null);
+            }
+          });
+        },
+      );
+      req.setTimeout(this.config.timeoutMs, () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(null));
       req.end();
     });
   }

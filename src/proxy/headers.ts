@@ -166,14 +166,24 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   headers[facts.requestIdHeader] = facts.requestId;
 }
 
-/** Drops the named cookies from a Cookie header, keeping the others byte for byte and in order. */
+/**
+ * Drops the named cookies from a Cookie header, keeping the others byte for byte and in order.
+ * A pair is dropped when any name in it matches, also after a ',' (Tomcat's legacy parser and
+ * RFC 2965 servers split there too), so `a=1,sp_session=x` cannot carry a cookie past the filter.
+ */
 export function filterCookieHeader(header: string, drop: (name: string) => boolean): string {
   return header
     .split(';')
     .filter((pair) => {
-      const eq = pair.indexOf('=');
-      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
-      return name.length > 0 && !drop(name);
+      let first = true;
+      for (const piece of pair.split(',')) {
+        const eq = piece.indexOf('=');
+        const name = (eq === -1 ? piece : piece.slice(0, eq)).trim();
+        if (first && name.length === 0) return false;
+        first = false;
+        if (name.length > 0 && drop(name)) return false;
+      }
+      return true;
     })
     .map((pair) => pair.trim())
     .join('; ');

@@ -55,7 +55,7 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
-const formSchema = credentialsSchema.extend({ _csrf: z.string(), return_to: z.string().optional() });
+const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
 
 const parseBody = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb', encoding: 'utf-8' });
 
@@ -75,6 +75,12 @@ async function readBody(ctx: Context, accepted: readonly BodyKind[]): Promise<{ 
     sendError(ctx, 415, 'unsupported_media_type', `Send this as ${accepted.map((k) => (k === 'json' ? 'application/json' : 'application/x-www-form-urlencoded')).join(' or ')}.`);
     return null;
   }
+  const charset = ctx.request.charset.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+    // Decoding another charset as UTF-8 would garble credentials; say so instead of failing oddly.
+    sendError(ctx, 415, 'unsupported_media_type', 'Send this body encoded as UTF-8.');
+    return null;
+  }
   try {
     await parseBody(ctx, async () => undefined);
   } catch (error) {
@@ -89,7 +95,9 @@ async function readBody(ctx: Context, accepted: readonly BodyKind[]): Promise<{ 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
   const { sessions, options, keys, logger } = deps;
   const upstreamNames = new Set(options.upstreamCookies);
-  const isUpstreamSessionCookie = (name: string): boolean => upstreamNames.has(name);
+  // Matched without case: an upstream framework that ignores case must not read a client's copy.
+  const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
+  const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
 
   const secure = (ctx: Context): boolean =>
     options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : (ctx.state as GuardState).client.proto === 'https';
@@ -143,7 +151,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
 
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
-    appendSetCookie(ctx, [...result.upstreamSetCookies, setCookieHeader('session', result.cookieValue, cookieOptions(ctx))]);
+    // Over https the released upstream cookies get Secure too: the upstream may not know it is behind TLS.
+    const released = secure(ctx) ? result.upstreamSetCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : result.upstreamSetCookies;
+    appendSetCookie(ctx, [...released, setCookieHeader('session', result.cookieValue, cookieOptions(ctx))]);
   };
 
   const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
@@ -229,52 +239,72 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       const joined = [kept, ...pairs].filter((part) => part.length > 0).join('; ');
       return joined.length > 0 ? joined : undefined;
     },
+    /**
+     * The upstream changed or ended its session during a proxied request. An ended upstream
+     * session ends the sidecar session; a new one is adopted only when the profile endpoint says
+     * it is the same account (a password-reset auto-login into another account must not inherit
+     * this session's verified factors), otherwise the sidecar session ends (fail closed).
+     */
     observeUpstreamResponse(who, setCookies) {
       const session = who.session;
       if (!session) return;
-      let changed = false;
+      const changes: Record<string, string | null> = {};
       for (const header of setCookies) {
         const name = header.split('=', 1)[0]?.trim() ?? '';
         if (!upstreamNames.has(name)) continue;
         const cookie = cookieFromSetCookie(header);
-        if (cookie === null) {
-          if (name in session.upstreamCookies) {
-            delete session.upstreamCookies[name];
-            changed = true;
-          }
-        } else if (session.upstreamCookies[name] !== cookie.value) {
-          session.upstreamCookies[name] = cookie.value;
-          changed = true;
-        }
+        if (cookie === null) changes[name] = null;
+        else if (session.upstreamCookies[name] !== cookie.value) changes[name] = cookie.value;
       }
-      if (changed) {
-        sessions.save(session).catch((error: unknown) => logger.error({ err: error }, 'could not update the upstream cookie binding'));
-      }
+      if (Object.keys(changes).length === 0) return;
+      const end = (reason: string): Promise<void> => {
+        logger.warn({ event: 'session_ended', user: session.user, reason }, 'upstream session changed; sidecar session ended');
+        return sessions.revoke(session.id);
+      };
+      const adopt = async (): Promise<void> => {
+        if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
+        const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
+        const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
+        if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
+        session.upstreamCookies = next;
+        await sessions.save(session);
+      };
+      adopt().catch((error: unknown) => logger.error({ err: error }, 'could not update the upstream cookie binding'));
     },
+  };
+
+  const redirect = (ctx: Context, location: string): void => {
+    setOwnResponseHeaders(ctx);
+    ctx.status = 303;
+    ctx.redirect(location);
   };
 
   const intercept: InterceptHandler = {
     async handle(kind: InterceptKind, ctx: Context, _target: CanonicalTarget): Promise<void> {
-      const unsafe = ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'OPTIONS';
-      if (kind === 'logout') {
-        if (!unsafe) {
-          setOwnResponseHeaders(ctx);
-          ctx.status = 303;
-          ctx.redirect('/_guard/logout');
-          return;
-        }
-        if (refuseCrossSite(ctx)) return;
-        await logout(ctx);
-        setOwnResponseHeaders(ctx);
-        ctx.status = 303;
-        ctx.redirect('/_guard/login?logged_out=1');
+      const safe = ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS';
+      // An intercepted route never reaches the upstream, whatever the method: a login handler that
+      // accepts PUT would otherwise check passwords unseen and unregulated.
+      if (!safe && ctx.method !== 'POST') {
+        ctx.set('Allow', 'GET, HEAD, POST');
+        sendError(ctx, 405, 'method_not_allowed', `${ctx.method} is not supported here.`);
         return;
       }
-      if (!unsafe) {
-        setOwnResponseHeaders(ctx);
-        ctx.status = 303;
-        ctx.redirect('/_guard/login');
-        return;
+      if (kind === 'logout') {
+        if (safe) return redirect(ctx, '/_guard/logout');
+        if (refuseCrossSite(ctx)) return;
+        await logout(ctx);
+        return redirect(ctx, '/_guard/login?logged_out=1');
+      }
+      if (safe) {
+        // The upstream sends people to its login page when its own session is gone. A sidecar
+        // session without an upstream one is useless (and would loop), so it ends here too.
+        const session = state(ctx).identity.session;
+        if (session && ctx.method === 'GET') {
+          await sessions.revoke(session.id);
+          appendSetCookie(ctx, [clearCookieHeader('session', cookieOptions(ctx))]);
+          logger.info({ event: 'session_ended', user: session.user, reason: 'upstream_login_page', requestId: state(ctx).requestId }, 'upstream session gone; sidecar session ended');
+        }
+        return redirect(ctx, '/_guard/login');
       }
       // The legacy form has no sidecar token; the browser's own Origin/Sec-Fetch-Site must vouch.
       if (refuseCrossSite(ctx)) return;
@@ -312,16 +342,21 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (refuseCrossSite(ctx)) return;
           const read = await readBody(ctx, ['form']);
           if (!read) return;
+          const fields = read.body as Record<string, unknown>;
+          // The token is checked first: a forged form gets 403 whatever else it holds or lacks.
+          if (!csrfTokenValid(keys.csrfKey, csrfBinding(ctx, null), fields['_csrf'])) {
+            loginPage(ctx, 403, {
+              returnTo: safeReturnTo(fields['return_to'], options.landing),
+              error: 'This form has expired. Please sign in again.',
+            });
+            return;
+          }
           const form = formSchema.safeParse(read.body);
           if (!form.success) {
             sendError(ctx, 400, 'bad_request', 'Email and password are required.');
             return;
           }
           const returnTo = safeReturnTo(form.data.return_to, options.landing);
-          if (!csrfTokenValid(keys.csrfKey, csrfBinding(ctx, null), form.data._csrf)) {
-            loginPage(ctx, 403, { returnTo, email: form.data.email, error: 'This form has expired. Please sign in again.' });
-            return;
-          }
           answerHtml(ctx, await attempt(ctx, form.data.email, form.data.password), form.data.email, returnTo);
         });
       },

@@ -47,7 +47,8 @@ export interface RunningGuard {
 }
 
 /** Cookie names the sidecar owns; none of them is ever forwarded upstream. */
-export const OWN_COOKIE = /^(__Host-)?spg_/;
+// Case-insensitive: some upstream frameworks (ASP.NET Core) match cookie names without case.
+export const OWN_COOKIE = /^(__host-)?spg_/i;
 
 function listen(server: http.Server, host: string, port: number): Promise<string> {
   server.listen(port, host);
@@ -121,6 +122,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
     },
     ...(config.login.logout ? { logout: config.login.logout } : {}),
+    ...(config.login.profile
+      ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
+      : {}),
   });
   const regulation = new Regulation(store, {
     account: limitsOf(config.regulation.account),

@@ -19,6 +19,7 @@ export const DEMO_LOGIN = {
   upstream: { path: '/login', encoding: 'form', fields: { email: 'email', password: 'password' } },
   success: { status: [302, 303], location: '^/dashboard', cookie: 'sp_session' },
   logout: { path: '/logout', method: 'GET' },
+  profile: { path: '/api/me', email_field: 'email', phone_field: 'phone' },
   landing: '/dashboard',
   min_response_time: '0ms',
 } as const;
