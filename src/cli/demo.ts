@@ -5,6 +5,7 @@ import { startDemoApp } from '../../demo/app.ts';
 import { loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
 import { ensureSecretFile, newSessionKeys } from './demo-secrets.ts';
+import { newEncryptionKeys } from '../factors/secret-box.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -15,6 +16,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
   ensureSecretFile(join(ROOT, 'var', 'session-keys.json'), newSessionKeys);
+  ensureSecretFile(join(ROOT, 'var', 'encryption-keys.json'), () => `${newEncryptionKeys()}\n`);
   const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
   const upstream = new URL(loaded.config.upstream.url);
   let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;
@@ -32,6 +34,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
       `  Sign in         merchant@example.com or owner@example.com, password smartpush-demo`,
       `  Legacy app      ${loaded.config.upstream.url}${demoApp ? ' (bundled demo)' : ''}`,
       `  Admin listener  ${guard.adminUrl} (/healthz, /readyz)`,
+      `  Codes (outbox)  var/outbox.jsonl — every SMS and email code of the demo lands here`,
       '',
     ].join('\n') + '\n',
   );

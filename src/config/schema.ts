@@ -36,6 +36,44 @@ const headerPattern = z
   .string()
   .regex(/^[a-z0-9*!#$%&'+.^_`|~-]+$/, 'must be a lower-case header name, * allowed as a wildcard');
 
+const channelSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('outbox') }).strict(),
+  z
+    .object({
+      kind: z.literal('smtp'),
+      host: z.string().min(1),
+      port: port.default(587),
+      /** true: TLS from the first byte (465); false: STARTTLS when offered. */
+      secure: z.boolean().default(false),
+      user: z.string().min(1).optional(),
+      password: secretRef.optional(),
+      from: z.string().min(3),
+      timeout: duration.prefault('10s'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('twilio'),
+      account_sid: z.string().regex(/^AC[0-9a-fA-F]{32}$|^AC\w+$/, 'must be a Twilio account SID (AC…)'),
+      auth_token: secretRef,
+      from: z.string().min(1).optional(),
+      messaging_service_sid: z.string().min(1).optional(),
+      base_url: z.url().default('https://api.twilio.com'),
+      timeout: duration.prefault('10s'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('webhook'),
+      url: z.url({ protocol: /^https?$/ }),
+      /** HMAC-SHA256 signing secret (X-Guard-Signature). */
+      secret: secretRef.optional(),
+      headers: z.record(z.string(), z.string()).default({}),
+      timeout: duration.prefault('10s'),
+    })
+    .strict(),
+]);
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -163,6 +201,71 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Where durable records (2FA enrollments, encrypted secrets, recovery codes) live. */
+    store: z
+      .object({
+        /** SQLite file for the durable records, relative to this config file. */
+        sqlite: z.string().min(1).default('../var/guard.db'),
+      })
+      .strict()
+      .prefault({}),
+    product: z
+      .object({
+        name: z.string().min(1).max(60).default('SmartPush'),
+        /** Shown on pages and in notifications: how to reach support (lost device, new phone). */
+        support: z.string().min(1).max(200).default('your SmartPush administrator'),
+      })
+      .strict()
+      .prefault({}),
+    factors: z
+      .object({
+        /**
+         * AES-256-GCM keys for TOTP secrets at rest (and the key material code hashes derive
+         * from): JSON {"1": "<base64 of 32 bytes>"}; the highest id encrypts, all decrypt.
+         */
+        encryption_keys: secretRef,
+        /** Methods merchants may enable, strongest first. */
+        methods: z.array(z.enum(['totp', 'sms', 'email'])).min(1).default(['totp', 'sms', 'email']),
+        /** Issuer shown in authenticator apps. */
+        issuer: z.string().min(1).max(60).default('SmartPush'),
+        code_lifetime: duration.refine((ms) => ms >= 60_000 && ms <= 600_000, 'must be between 1m and 10m (NIST 800-63B)').prefault('5m'),
+        code_attempts: z.number().int().min(1).max(10).default(5),
+        resend_cooldown: duration.prefault('60s'),
+        /** A password verified this recently is not asked again to start enabling 2FA. */
+        reauth_window: duration.prefault('5m'),
+        /** How long a pending sign-in (password done, code not yet) may wait. */
+        pending_login: duration.refine((ms) => ms <= 30 * 60_000, 'must be at most 30m').prefault('10m'),
+        /** Consecutive wrong codes per account, across every factor (NIST: at most 100). */
+        failures: z
+          .object({
+            max_failures: z.number().int().min(1).max(100).default(10),
+            window: duration.prefault('15m'),
+            ban: duration.prefault('15m'),
+            max_ban: duration.prefault('24h'),
+          })
+          .strict()
+          .prefault({}),
+        /** ISO 3166 country codes SMS may be sent to; omit for every country. */
+        sms_countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code such as US')).min(1).optional(),
+        send_budget: z
+          .object({
+            per_account: z.object({ max: z.number().int().min(1), window: duration }).strict().prefault({ max: 10, window: '1h' }),
+            per_destination: z.object({ max: z.number().int().min(1), window: duration }).strict().prefault({ max: 3, window: '10m' }),
+            per_address: z.object({ max: z.number().int().min(1), window: duration }).strict().prefault({ max: 20, window: '1h' }),
+            global: z.object({ max: z.number().int().min(1), window: duration }).strict().prefault({ max: 1000, window: '1h' }),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict(),
+    channels: z
+      .object({
+        /** The outbox (development and demo): JSON lines plus a console line per message. */
+        outbox_file: z.string().min(1).default('../var/outbox.jsonl'),
+        email: channelSchema,
+        sms: channelSchema,
+      })
+      .strict(),
     shutdown_grace: duration.prefault('10s'),
     log: z
       .object({

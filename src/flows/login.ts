@@ -1,13 +1,19 @@
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock, Random } from '../server/providers.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
+import type { DurableStore, FactorMethod } from '../store/durable.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Regulation } from './regulation.ts';
+import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
 
 /**
- * The login state machine: regulation → the upstream's password check → a new session. Every
- * answer is padded to the same minimum duration and none says whether the account exists.
+ * The login state machine: regulation → the upstream's password check → (a code of the user's
+ * second factor) → a new session. Between the two steps a pending login holds the upstream's
+ * cookies server-side; they reach the browser only when every required step has passed. Every
+ * answer of the password step is padded to the same minimum duration and none says whether the
+ * account exists.
  */
 
 export type LoginResult =
@@ -18,9 +24,27 @@ export type LoginResult =
       /** The upstream's Set-Cookie headers, withheld until now. */
       readonly upstreamSetCookies: readonly string[];
     }
+  | {
+      readonly kind: 'verification_required';
+      readonly pendingId: string;
+      readonly method: FactorMethod;
+      /** Masked phone or address the code went to; null for an authenticator app. */
+      readonly destination: string | null;
+      /** For sms/email: how sending the first code went. */
+      readonly send: SendResult | null;
+    }
   | { readonly kind: 'invalid_credentials' }
   | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
   | { readonly kind: 'unavailable' };
+
+export type LoginVerifyResult =
+  | Extract<LoginResult, { kind: 'authenticated' }>
+  | { readonly kind: 'invalid_code'; readonly attemptsLeft: number }
+  | { readonly kind: 'code_expired' }
+  | { readonly kind: 'malformed' }
+  | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
+  /** No pending login (never started, finished, or expired): start again with the password. */
+  | { readonly kind: 'no_pending_login' };
 
 export interface LoginAttempt {
   readonly email: string;
@@ -30,13 +54,29 @@ export interface LoginAttempt {
   readonly userAgent?: string | undefined;
 }
 
+/** Password done, second factor not yet. Kept server-side only; the browser holds its random id. */
+export interface PendingLogin {
+  readonly id: string;
+  readonly user: string;
+  readonly method: FactorMethod;
+  readonly destination: string | null;
+  readonly passwordAt: number;
+  readonly upstreamSetCookies: readonly string[];
+  readonly upstreamCookies: Record<string, string>;
+}
+
 export interface LoginFlowDeps {
   readonly regulation: Regulation;
   readonly account: UpstreamAccount;
   readonly sessions: SessionService;
+  readonly durable: DurableStore;
+  readonly factor: SecondFactor;
+  readonly store: EphemeralStore;
   readonly clock: Clock;
+  readonly random: Random;
   readonly logger: Logger;
   readonly minResponseMs: number;
+  readonly pendingMs: number;
   /** Waits in real time; injected so tests of the padding need not sleep. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -45,6 +85,7 @@ export function normaliseAccount(email: string): string {
   return email.trim().toLowerCase();
 }
 
+const PENDING = (id: string): string => `pending:${id}`;
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LoginFlow {
@@ -88,12 +129,107 @@ export class LoginFlow {
     }
     await reservation.settle('success');
     const now = this.deps.clock.now();
-    const { record, cookieValue } = await this.deps.sessions.create({
+    const enrollment = await this.deps.durable.getEnrollment(account);
+    if (!enrollment) {
+      log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
+      return this.complete(account, now, null, check.setCookies, check.upstreamCookies);
+    }
+    const pending: PendingLogin = {
+      id: this.deps.random.bytes(32).toString('base64url'),
       user: account,
-      factors: { password: now },
+      method: enrollment.method,
+      destination: enrollment.destination,
+      passwordAt: now,
+      upstreamSetCookies: check.setCookies,
       upstreamCookies: check.upstreamCookies,
+    };
+    await this.deps.store.set(PENDING(pending.id), JSON.stringify(pending), this.deps.pendingMs);
+    log.info({ event: 'login_password_ok', user: account, method: enrollment.method, requestId: input.requestId }, 'password accepted; second factor required');
+    const send = await this.sendIfNeeded(pending, input.client.address);
+    return {
+      kind: 'verification_required',
+      pendingId: pending.id,
+      method: enrollment.method,
+      destination: maskDestination(enrollment.method, enrollment.destination),
+      send,
+    };
+  }
+
+  private async sendIfNeeded(pending: PendingLogin, clientAddress: string): Promise<SendResult | null> {
+    if (pending.method === 'totp' || pending.destination === null) return null;
+    return this.deps.factor.sendCode({
+      flowKey: `login:${pending.id}`,
+      method: pending.method,
+      destination: pending.destination,
+      account: pending.user,
+      clientAddress,
+      purpose: 'login',
     });
-    log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-    return { kind: 'authenticated', session: record, cookieValue, upstreamSetCookies: check.setCookies };
+  }
+
+  private async complete(
+    user: string,
+    passwordAt: number,
+    second: { at: number; method: FactorMethod } | null,
+    upstreamSetCookies: readonly string[],
+    upstreamCookies: Record<string, string>,
+  ): Promise<Extract<LoginResult, { kind: 'authenticated' }>> {
+    const { record, cookieValue } = await this.deps.sessions.create({
+      user,
+      factors: second ? { password: passwordAt, secondFactor: second.at } : { password: passwordAt },
+      upstreamCookies,
+      twoFactor: second?.method ?? null,
+    });
+    return { kind: 'authenticated', session: record, cookieValue, upstreamSetCookies };
+  }
+
+  async pending(pendingId: string | undefined): Promise<PendingLogin | null> {
+    if (!pendingId || pendingId.length > 64) return null;
+    const raw = await this.deps.store.get(PENDING(pendingId));
+    return raw ? (JSON.parse(raw) as PendingLogin) : null;
+  }
+
+  /** The second step: a code of the enrolled method, or a recovery code. */
+  async verify(pendingId: string | undefined, code: unknown, client: ClientFacts, requestId: string): Promise<LoginVerifyResult> {
+    const pending = await this.pending(pendingId);
+    if (!pending) return { kind: 'no_pending_login' };
+    const enrollment = await this.deps.durable.getEnrollment(pending.user);
+    if (!enrollment) {
+      // Support reset the user's 2FA while they were signing in: the password step stands alone.
+      if (!(await this.deps.store.delete(PENDING(pending.id)))) return { kind: 'no_pending_login' };
+      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies);
+    }
+    const result = await this.deps.factor.verify({
+      flowKey: `login:${pending.id}`,
+      target: { kind: 'enrolled', enrollment },
+      code,
+      account: pending.user,
+      clientAddress: client.address,
+      allowRecovery: true,
+    });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'invalid':
+          return { kind: 'invalid_code', attemptsLeft: result.attemptsLeft };
+        case 'expired':
+          return { kind: 'code_expired' };
+        case 'malformed':
+          return { kind: 'malformed' };
+        case 'too_many_attempts':
+          return { kind: 'too_many_attempts', retryAfterMs: result.retryAfterMs };
+      }
+    }
+    // Single use: of two concurrent correct submissions only one completes the login.
+    if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
+    this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, client: client.address, requestId }, 'login succeeded with a second factor');
+    return this.complete(pending.user, pending.passwordAt, { at: this.deps.clock.now(), method: enrollment.method }, pending.upstreamSetCookies, pending.upstreamCookies);
+  }
+
+  /** A new code for the pending login (sms/email); the previous code dies. */
+  async resend(pendingId: string | undefined, client: ClientFacts): Promise<SendResult | { ok: false; reason: 'no_pending_login' | 'not_applicable' }> {
+    const pending = await this.pending(pendingId);
+    if (!pending) return { ok: false, reason: 'no_pending_login' };
+    const sent = await this.sendIfNeeded(pending, client.address);
+    return sent ?? { ok: false, reason: 'not_applicable' };
   }
 }

@@ -18,7 +18,12 @@ export interface RegulationLimits {
 export type AttemptOutcome = 'success' | 'failure' | 'neutral';
 
 export type Reservation =
-  | { readonly ok: true; settle(outcome: AttemptOutcome): Promise<void> }
+  | {
+      readonly ok: true;
+      /** Failures still allowed after this attempt, should it fail (the smallest over the subjects). */
+      readonly remaining: number;
+      settle(outcome: AttemptOutcome): Promise<void>;
+    }
   | { readonly ok: false; readonly retryAfterMs: number; readonly subject: 'account' | 'address' };
 
 interface Subject {
@@ -45,15 +50,20 @@ function expandIPv6(address: string): string[] {
 }
 
 export class Regulation {
+  /**
+   * `namespace` keeps separate counters for separate things counted the same way: password
+   * failures ('') and second-factor failures ('factor:').
+   */
   constructor(
     private readonly store: EphemeralStore,
     private readonly limits: { readonly account: RegulationLimits; readonly address: RegulationLimits },
+    private readonly namespace = '',
   ) {}
 
   private subjects(account: string, address: string): Subject[] {
     return [
-      { kind: 'account', key: `acct:${account}`, limits: this.limits.account },
-      { kind: 'address', key: `addr:${addressKey(address)}`, limits: this.limits.address },
+      { kind: 'account', key: `${this.namespace}acct:${account}`, limits: this.limits.account },
+      { kind: 'address', key: `${this.namespace}addr:${addressKey(address)}`, limits: this.limits.address },
     ];
   }
 
@@ -94,6 +104,7 @@ export class Regulation {
     let settled = false;
     return {
       ok: true,
+      remaining: Math.min(...taken.map((t) => t.subject.limits.maxFailures - t.count)),
       settle: async (outcome) => {
         if (settled) return;
         settled = true;
@@ -103,7 +114,7 @@ export class Regulation {
         }
         if (outcome === 'success') {
           // Only the account's slate is wiped: one valid account must not launder an address's failures.
-          await this.store.delete(`fail:acct:${account}`);
+          await this.store.delete(`fail:${this.namespace}acct:${account}`);
           const address = taken.find((t) => t.subject.kind === 'address');
           if (address) await this.store.decrementIfPresent(`fail:${address.subject.key}`);
           return;
@@ -117,7 +128,7 @@ export class Regulation {
 
   /** Support's unlock: clears counters and bans of an account (and optionally an address). */
   async unlock(account: string, address?: string): Promise<void> {
-    const keys = [`acct:${account}`, ...(address ? [`addr:${addressKey(address)}`] : [])];
+    const keys = [`${this.namespace}acct:${account}`, ...(address ? [`${this.namespace}addr:${addressKey(address)}`] : [])];
     for (const key of keys) {
       await this.store.delete(`ban:${key}`);
       await this.store.delete(`fail:${key}`);

@@ -1,51 +1,49 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
 import { filterCookieHeader } from '../proxy/headers.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
-import type { LoginFlow, LoginResult } from '../flows/login.ts';
+import type { LoginFlow, LoginResult, LoginVerifyResult } from '../flows/login.ts';
+import type { SendResult } from '../flows/second-factor.ts';
 import { cookieFromSetCookie, type UpstreamAccount } from '../flows/upstream-account.ts';
 import { clearCookieHeader, cookieName, readCookies, setCookieHeader } from '../session/cookies.ts';
-import { crossSite, csrfToken, csrfTokenValid } from '../session/csrf.ts';
-import type { SessionKeys } from '../session/keys.ts';
-import type { SessionRecord, SessionService } from '../session/sessions.ts';
+import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
-import type { Random } from './providers.ts';
+import { renderVerifyPage } from '../pages/verify-page.tsx';
 import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
+import type { GuardHttp } from './guard-http.ts';
 
 /**
- * Sign-in and sign-out over HTTP: the sidecar's login page and JSON API, the upstream's own login
- * and logout routes taken over (so old forms and bookmarks take the same path), the identity
- * resolver the enforcement point consults, and the upstream cookie binding.
+ * Sign-in and sign-out over HTTP: the sidecar's login and verification pages and JSON API, the
+ * upstream's own login and logout routes taken over (so old forms and bookmarks take the same
+ * path), the identity resolver the enforcement point consults, and the upstream cookie binding.
  */
 
 export interface AuthOptions {
-  /** Scheme decided by config (public_url); undefined means "as the request arrived". */
   readonly publicOrigin?: string;
-  readonly sameSite: 'lax' | 'strict';
   readonly landing: string;
   /** The upstream's session cookie names: withheld, bound and never taken from the client. */
   readonly upstreamCookies: readonly string[];
   /** Field names of the upstream's own login form (for intercepted posts). */
   readonly loginFields: { readonly email: string; readonly password: string };
   readonly accept: ReadonlyArray<'form' | 'json'>;
+  readonly pendingMs: number;
+  readonly product: string;
 }
 
 export interface AuthDeps {
   readonly sessions: SessionService;
   readonly login: LoginFlow;
   readonly account: UpstreamAccount;
-  readonly keys: SessionKeys;
-  readonly random: Random;
+  readonly http: GuardHttp;
   readonly logger: Logger;
   readonly options: AuthOptions;
 }
@@ -54,90 +52,24 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
+const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
-
-const parseBody = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb', encoding: 'utf-8' });
-
-type BodyKind = 'json' | 'form';
-
-function bodyKind(ctx: Context): BodyKind | null {
-  const type = ctx.request.is('application/json', 'application/x-www-form-urlencoded');
-  if (type === 'application/json') return 'json';
-  if (type === 'application/x-www-form-urlencoded') return 'form';
-  return null;
-}
-
-/** Reads a body of one of the accepted kinds; answers 415/413/400 itself and returns null then. */
-async function readBody(ctx: Context, accepted: readonly BodyKind[]): Promise<{ kind: BodyKind; body: unknown } | null> {
-  const kind = bodyKind(ctx);
-  if (kind === null || !accepted.includes(kind)) {
-    sendError(ctx, 415, 'unsupported_media_type', `Send this as ${accepted.map((k) => (k === 'json' ? 'application/json' : 'application/x-www-form-urlencoded')).join(' or ')}.`);
-    return null;
-  }
-  const charset = ctx.request.charset.toLowerCase();
-  if (charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
-    // Decoding another charset as UTF-8 would garble credentials; say so instead of failing oddly.
-    sendError(ctx, 415, 'unsupported_media_type', 'Send this body encoded as UTF-8.');
-    return null;
-  }
-  try {
-    await parseBody(ctx, async () => undefined);
-  } catch (error) {
-    const status = (error as { status?: number }).status;
-    if (status === 413) sendError(ctx, 413, 'payload_too_large', 'The request body is too large.');
-    else sendError(ctx, 400, 'bad_request', 'The request body could not be read.');
-    return null;
-  }
-  return { kind, body: (ctx.request as { body?: unknown }).body };
-}
+const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
-  const { sessions, options, keys, logger } = deps;
+  const { sessions, options, logger, http } = deps;
+  const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
   // Matched without case: an upstream framework that ignores case must not read a client's copy.
   const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
   const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
 
-  const secure = (ctx: Context): boolean =>
-    options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : (ctx.state as GuardState).client.proto === 'https';
-  const ownOrigin = (ctx: Context): string => {
-    if (options.publicOrigin !== undefined) return options.publicOrigin;
-    const client = (ctx.state as GuardState).client;
-    return `${client.proto}://${client.host}`;
-  };
-  const cookieOptions = (ctx: Context) => ({ secure: secure(ctx), sameSite: options.sameSite });
-  const state = (ctx: Context): GuardState => ctx.state as GuardState;
-  const appendSetCookie = (ctx: Context, values: readonly string[]): void => {
-    if (values.length > 0) ctx.append('Set-Cookie', [...values]);
-  };
-
-  /** The pre-login nonce that form tokens are bound to (set when the visitor has none). */
-  const preLoginNonce = (ctx: Context): string => {
-    const name = cookieName('csrf', secure(ctx));
-    const existing = readCookies(ctx.get('cookie'))[name];
-    if (existing && /^[A-Za-z0-9_-]{22,64}$/.test(existing)) return existing;
-    const nonce = deps.random.bytes(24).toString('base64url');
-    appendSetCookie(ctx, [setCookieHeader('csrf', nonce, cookieOptions(ctx))]);
-    return nonce;
-  };
-  const csrfBinding = (ctx: Context, session: SessionRecord | null): string =>
-    session ? `session:${session.id}` : `pre:${preLoginNonce(ctx)}`;
-
-  /** Browsers say where a request comes from; a cross-site unsafe request is refused (THREATS T7). */
-  const refuseCrossSite = (ctx: Context): boolean => {
-    const why = crossSite(ctx.req.headers, ownOrigin(ctx));
-    if (why === null) return false;
-    logger.warn({ requestId: state(ctx).requestId, why }, 'cross-site request refused');
-    sendError(ctx, 403, 'cross_site_request', 'This request came from another site and was refused.');
-    return true;
-  };
-
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     setOwnResponseHeaders(ctx);
     ctx.status = status;
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderLoginPage({ csrf: csrfToken(keys.csrfKey, csrfBinding(ctx, null)), ...props });
+    ctx.body = renderLoginPage({ csrf: http.formToken(ctx, null), ...props });
   };
 
   const attempt = (ctx: Context, email: string, password: string): Promise<LoginResult> =>
@@ -158,6 +90,14 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
 
   const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
+  /** Password accepted, code pending: the browser gets the pending login's id, nothing else. */
+  const startVerification = (ctx: Context, result: Extract<LoginResult, { kind: 'verification_required' }>): void => {
+    appendSetCookie(ctx, [setCookieHeader('pending', result.pendingId, { ...cookieOptions(ctx), maxAge: Math.floor(options.pendingMs / 1000) })]);
+  };
+
+  const sendProblem = (send: SendResult | null): string | undefined =>
+    send && !send.ok ? (send.reason === 'delivery' ? send.message : 'We could not send a new code right now. Use the code you already have, or try again shortly.') : undefined;
+
   const answerJson = (ctx: Context, result: LoginResult): void => {
     setOwnResponseHeaders(ctx);
     switch (result.kind) {
@@ -166,6 +106,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         ctx.status = 200;
         ctx.body = { status: 'authenticated' };
         return;
+      case 'verification_required': {
+        startVerification(ctx, result);
+        ctx.status = 200;
+        const problem = sendProblem(result.send);
+        ctx.body = {
+          status: 'verification_required',
+          reason: '2fa',
+          method: result.method,
+          destination: result.destination,
+          ...(result.send?.ok ? { resend_after: retryAfterSeconds(result.send.resendAfter - Date.now()) } : {}),
+          ...(problem ? { delivery_error: problem } : {}),
+        };
+        return;
+      }
       case 'invalid_credentials':
         sendError(ctx, 401, 'invalid_credentials', GENERIC_FAILURE);
         return;
@@ -176,7 +130,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'unavailable':
-        sendError(ctx, 503, 'login_unavailable', 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.');
+        sendError(ctx, 503, 'login_unavailable', UNAVAILABLE);
         return;
     }
   };
@@ -189,6 +143,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         ctx.status = 303;
         ctx.redirect(returnTo);
         return;
+      case 'verification_required':
+        startVerification(ctx, result);
+        redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}`);
+        return;
       case 'invalid_credentials':
         loginPage(ctx, 401, { returnTo, email, error: GENERIC_FAILURE });
         return;
@@ -199,8 +157,57 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'unavailable':
-        loginPage(ctx, 503, { returnTo, email, error: 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.' });
+        loginPage(ctx, 503, { returnTo, email, error: UNAVAILABLE });
         return;
+    }
+  };
+
+  const verifyPage = (
+    ctx: Context,
+    status: number,
+    method: 'totp' | 'sms' | 'email',
+    returnTo: string,
+    message: { error?: string | undefined; notice?: string | undefined },
+  ): void => {
+    setOwnResponseHeaders(ctx);
+    ctx.status = status;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderVerifyPage({
+      csrf: http.formToken(ctx, null),
+      method,
+      returnTo,
+      product: options.product,
+      ...(message.error ? { error: message.error } : {}),
+      ...(message.notice ? { notice: message.notice } : {}),
+    });
+  };
+
+  const verifyProblem = (result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+    switch (result.kind) {
+      case 'invalid_code':
+        return [401, `That code is not correct. ${result.attemptsLeft > 0 ? `${result.attemptsLeft} attempt${result.attemptsLeft === 1 ? '' : 's'} left.` : ''}`.trim()];
+      case 'code_expired':
+        return [410, 'That code has expired. Ask for a new one.'];
+      case 'malformed':
+        return [400, 'Enter the 6-digit code, or one of your recovery codes.'];
+      case 'too_many_attempts':
+        return [429, 'Too many wrong codes. Wait a while, then sign in again.'];
+    }
+  };
+
+  const resendProblem = (sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>): string => {
+    switch (sent.reason) {
+      case 'cooldown':
+      case 'budget':
+        return `A code was sent recently. You can ask for another in ${retryAfterSeconds(sent.retryAfterMs)} seconds.`;
+      case 'delivery':
+        return sent.message;
+      case 'country':
+        return 'Text messages cannot be sent to this country.';
+      case 'not_applicable':
+        return 'Your authenticator app shows the code; nothing is sent.';
+      case 'no_pending_login':
+        return 'This sign-in has expired. Start again with your email and password.';
     }
   };
 
@@ -230,7 +237,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       if (!value) return ANONYMOUS;
       const session = await sessions.resolve(value);
       if (!session) return ANONYMOUS;
-      return { user: { authenticated: true, twoFactorEnabled: false }, session };
+      return { user: { authenticated: true, twoFactorEnabled: session.twoFactor !== null }, session };
     },
     upstreamCookieHeader(header, who) {
       const bound = who.session?.upstreamCookies ?? {};
@@ -271,12 +278,6 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       };
       adopt().catch((error: unknown) => logger.error({ err: error }, 'could not update the upstream cookie binding'));
     },
-  };
-
-  const redirect = (ctx: Context, location: string): void => {
-    setOwnResponseHeaders(ctx);
-    ctx.status = 303;
-    ctx.redirect(location);
   };
 
   const intercept: InterceptHandler = {
@@ -344,7 +345,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (!read) return;
           const fields = read.body as Record<string, unknown>;
           // The token is checked first: a forged form gets 403 whatever else it holds or lacks.
-          if (!csrfTokenValid(keys.csrfKey, csrfBinding(ctx, null), fields['_csrf'])) {
+          if (!http.formTokenValid(ctx, null, fields['_csrf'])) {
             loginPage(ctx, 403, {
               returnTo: safeReturnTo(fields['return_to'], options.landing),
               error: 'This form has expired. Please sign in again.',
@@ -391,7 +392,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return;
           }
           ctx.type = 'text/html; charset=utf-8';
-          ctx.body = renderLogoutPage({ csrf: csrfToken(keys.csrfKey, csrfBinding(ctx, session)) });
+          ctx.body = renderLogoutPage({ csrf: http.formToken(ctx, session) });
         });
         router.post('/_guard/logout', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -399,7 +400,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (!read) return;
           const session = state(ctx).identity.session;
           const token = (read.body as Record<string, unknown>)['_csrf'];
-          if (session && !csrfTokenValid(keys.csrfKey, csrfBinding(ctx, session), token)) {
+          if (session && !http.formTokenValid(ctx, session, token)) {
             sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
             return;
           }
@@ -415,18 +416,128 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       access: 'public',
       register(router) {
         router.post('/_guard/api/logout', async (ctx) => {
-          if (refuseCrossSite(ctx)) return;
-          if (ctx.request.length && !ctx.request.is('application/json')) {
-            sendError(ctx, 415, 'unsupported_media_type', 'Send this as application/json.');
-            return;
-          }
-          if (!ctx.request.length && ctx.get('content-type') && !ctx.request.is('application/json')) {
-            sendError(ctx, 415, 'unsupported_media_type', 'Send this as application/json.');
-            return;
-          }
+          if ((await http.readJsonCall(ctx)) === null) return;
           await logout(ctx);
           setOwnResponseHeaders(ctx);
           ctx.body = { status: 'logged_out' };
+        });
+      },
+    },
+    {
+      path: '/_guard/verify',
+      access: 'public',
+      register(router) {
+        router.get('/_guard/verify', async (ctx) => {
+          const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
+          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
+          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          verifyPage(ctx, 200, pending.method, returnTo, {});
+        });
+        router.post('/_guard/verify', async (ctx) => {
+          if (refuseCrossSite(ctx)) return;
+          const read = await readBody(ctx, ['form']);
+          if (!read) return;
+          const returnTo = safeReturnTo(read.body['return_to'], options.landing);
+          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
+          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
+            verifyPage(ctx, 403, pending.method, returnTo, { error: 'This form has expired. Please try again.' });
+            return;
+          }
+          if (read.body['action'] === 'resend') {
+            const sent = await deps.login.resend(http.cookie(ctx, 'pending'), state(ctx).client);
+            const notice = sent.ok ? 'A new code is on its way. The previous code no longer works.' : undefined;
+            const error = sent.ok ? undefined : resendProblem(sent);
+            verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
+            return;
+          }
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], state(ctx).client, state(ctx).requestId);
+          if (result.kind === 'authenticated') {
+            appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+            completeLogin(ctx, result);
+            return redirect(ctx, returnTo);
+          }
+          if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const [status, error] = verifyProblem(result);
+          verifyPage(ctx, status, pending.method, returnTo, { error });
+        });
+      },
+    },
+    {
+      path: '/_guard/api/login/verify',
+      access: 'public',
+      register(router) {
+        router.post('/_guard/api/login/verify', async (ctx) => {
+          const body = await http.readJsonCall(ctx);
+          if (body === null) return;
+          const code = body['code'];
+          if (typeof code !== 'string') {
+            sendError(ctx, 400, 'invalid_code_format', 'Send {"code": "123456"} with the code as a string.');
+            return;
+          }
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, state(ctx).client, state(ctx).requestId);
+          setOwnResponseHeaders(ctx);
+          switch (result.kind) {
+            case 'authenticated':
+              appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+              completeLogin(ctx, result);
+              ctx.body = { status: 'authenticated' };
+              return;
+            case 'invalid_code':
+              sendError(ctx, 401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
+              return;
+            case 'code_expired':
+              sendError(ctx, 410, 'code_expired', 'That code has expired. Ask for a new one.');
+              return;
+            case 'malformed':
+              sendError(ctx, 400, 'invalid_code_format', 'Enter the code as digits only (or a recovery code).');
+              return;
+            case 'too_many_attempts': {
+              const seconds = retryAfterSeconds(result.retryAfterMs);
+              ctx.set('Retry-After', String(seconds));
+              sendError(ctx, 429, 'too_many_attempts', 'Too many wrong codes. Try again later.', { retry_after: seconds });
+              return;
+            }
+            case 'no_pending_login':
+              sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+          }
+        });
+      },
+    },
+    {
+      path: '/_guard/api/login/resend',
+      access: 'public',
+      register(router) {
+        router.post('/_guard/api/login/resend', async (ctx) => {
+          if ((await http.readJsonCall(ctx)) === null) return;
+          const sent = await deps.login.resend(http.cookie(ctx, 'pending'), state(ctx).client);
+          setOwnResponseHeaders(ctx);
+          if (sent.ok) {
+            ctx.body = { status: 'sent', destination: sent.destination, resend_after: retryAfterSeconds(sent.resendAfter - Date.now()) };
+            return;
+          }
+          switch (sent.reason) {
+            case 'no_pending_login':
+              sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+            case 'not_applicable':
+              sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');
+              return;
+            case 'cooldown':
+            case 'budget': {
+              const seconds = retryAfterSeconds(sent.retryAfterMs);
+              ctx.set('Retry-After', String(seconds));
+              sendError(ctx, 429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', { retry_after: seconds });
+              return;
+            }
+            case 'country':
+              sendError(ctx, 400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country.');
+              return;
+            case 'delivery':
+              sendError(ctx, 502, 'delivery_failed', sent.message);
+              return;
+          }
         });
       },
     },

@@ -18,6 +18,13 @@ import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { MemoryStore } from '../store/memory.ts';
+import type { DurableStore } from '../store/durable.ts';
+import { SqliteDurableStore } from '../store/sqlite.ts';
+import { TwoFactorSettings } from '../flows/two-factor-settings.ts';
+import { buildSecondFactor } from './second-factor-wiring.ts';
+import { createGuardHttp } from './guard-http.ts';
+import { createTwoFactorApi } from './two-factor-routes.ts';
+import { dirname, resolve } from 'node:path';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -30,6 +37,8 @@ export interface StartOptions {
   readonly watchPolicy?: boolean;
   /** The ephemeral store (default: in-memory). */
   readonly store?: EphemeralStore;
+  /** The durable store (default: the SQLite file of the config). */
+  readonly durable?: DurableStore;
 }
 
 export interface RunningGuard {
@@ -42,6 +51,7 @@ export interface RunningGuard {
   readonly sessions: SessionService;
   readonly regulation: Regulation;
   readonly store: EphemeralStore;
+  readonly durable: DurableStore;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -130,21 +140,63 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
   });
-  const login = new LoginFlow({ regulation, account, sessions, clock, logger, minResponseMs: config.login.min_response_time });
-  const auth = createAuth({
-    sessions,
-    login,
+  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite));
+  const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger });
+  const login = new LoginFlow({
+    regulation,
     account,
+    sessions,
+    durable,
+    factor: factors.factor,
+    store,
+    clock,
+    random,
+    logger,
+    minResponseMs: config.login.min_response_time,
+    pendingMs: config.factors.pending_login,
+  });
+  const settings = new TwoFactorSettings({
+    durable,
+    store,
+    sessions,
+    factor: factors.factor,
+    account,
+    regulation,
+    box: factors.box,
+    email: factors.channels.email,
+    clock,
+    random,
+    logger,
+    methods: config.factors.methods,
+    issuer: config.factors.issuer,
+    product: config.product.name,
+    support: config.product.support,
+    reauthWindowMs: config.factors.reauth_window,
+    smsCountryAllowed: factors.smsCountryAllowed,
+  });
+  const guardHttp = createGuardHttp({
     keys,
     random,
     logger,
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       sameSite: config.session.same_site,
+    },
+  });
+  const auth = createAuth({
+    sessions,
+    login,
+    account,
+    http: guardHttp,
+    logger,
+    options: {
+      ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,
       upstreamCookies: [config.login.success.cookie],
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
+      pendingMs: config.factors.pending_login,
+      product: config.product.name,
     },
   });
 
@@ -169,7 +221,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     requestIdHeader: config.headers.request_id,
     identity: auth.identity,
     intercept: auth.intercept,
-    routes: auth.routes,
+    routes: [...auth.routes, ...createTwoFactorApi({ settings, http: guardHttp })],
   });
 
   // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow
@@ -212,6 +264,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       server.closeAllConnections();
       upstream.close();
       account.close();
+      await factors.close();
+      await durable.close();
       policy.close();
       adminServer.close();
       adminServer.closeAllConnections();
@@ -220,7 +274,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

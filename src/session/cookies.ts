@@ -4,9 +4,9 @@ import { parseCookie, stringifySetCookie } from 'cookie';
  * The sidecar's cookies. Over https they get the __Host- prefix (Secure, Path=/, no Domain), which
  * stops a sibling subdomain from planting or overwriting them (cookie tossing, THREATS T6).
  */
-export type CookieKind = 'session' | 'csrf';
+export type CookieKind = 'session' | 'csrf' | 'pending';
 
-const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf' };
+const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf', pending: 'spg_pending' };
 
 export function cookieName(kind: CookieKind, secure: boolean): string {
   return secure ? `__Host-${BASE_NAMES[kind]}` : BASE_NAMES[kind];

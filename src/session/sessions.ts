@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
+import type { FactorMethod } from '../store/durable.ts';
 
 /**
  * Server-side sessions named by a sealed cookie. The cookie only says which record to read; the
@@ -22,6 +23,8 @@ export interface SessionRecord {
   /** The user's session generation when this one was created; a higher current one revokes it. */
   generation: number;
   readonly deviceId?: string;
+  /** The 2FA method the user had enrolled when the session was made (kept current on changes). */
+  twoFactor: FactorMethod | null;
   /** The upstream's session cookies this session released, by name: the only ones forwarded. */
   upstreamCookies: Record<string, string>;
 }
@@ -74,6 +77,7 @@ export class SessionService {
     user: string;
     factors: SessionRecord['factors'];
     upstreamCookies: Record<string, string>;
+    twoFactor: FactorMethod | null;
     deviceId?: string;
   }): Promise<{ record: SessionRecord; cookieValue: string }> {
     const now = this.clock.now();
@@ -89,6 +93,7 @@ export class SessionService {
       factors: input.factors,
       generation,
       upstreamCookies: input.upstreamCookies,
+      twoFactor: input.twoFactor,
       ...(input.deviceId !== undefined ? { deviceId: input.deviceId } : {}),
     };
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));

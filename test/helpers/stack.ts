@@ -8,6 +8,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startGuard, type RunningGuard, type StartOptions } from '../../src/server/start.ts';
+import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 
 /**
  * A real stack for integration and security tests: the demo app (or a given upstream) on an
@@ -37,6 +38,8 @@ export interface Stack {
   readonly adminUrl: string;
   readonly upstreamUrl: string;
   readonly policyFile: string;
+  /** The outbox file every code and notification of this stack goes to. */
+  readonly outboxFile: string;
   readonly logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -73,12 +76,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const keysFile = join(dir, 'session-keys.json');
   writeFileSync(keysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
+  const encryptionKeysFile = join(dir, 'encryption-keys.json');
+  writeFileSync(encryptionKeysFile, newEncryptionKeys(), { mode: 0o600 });
   const config = configSchema.parse({
     version: 1,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
     session: { keys: { file: keysFile } },
     login: DEMO_LOGIN,
+    store: { sqlite: join(dir, 'guard.db') },
+    factors: { encryption_keys: { file: encryptionKeysFile } },
+    channels: { outbox_file: join(dir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
     ...options.config,
     upstream: { ...options.config?.upstream, url: upstreamUrl },
     policy: policyFile,
@@ -92,6 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     adminUrl: guard.adminUrl,
     upstreamUrl,
     policyFile,
+    outboxFile: join(dir, 'outbox.jsonl'),
     logs,
     close: async () => {
       await guard.close();

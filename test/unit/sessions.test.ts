@@ -43,6 +43,7 @@ function login(sessions: SessionService, clock: ManualClock, user = 'alice@examp
     user,
     factors: { password: clock.now(), secondFactor: clock.now() },
     upstreamCookies: { sp_session: `upstream-${user}` },
+    twoFactor: 'totp',
   });
 }
 
@@ -56,6 +57,7 @@ describe('SessionService: create and resolve', () => {
       user: 'alice@example.com',
       factors: { password: clock.now() },
       upstreamCookies: { sp_session: 'abc' },
+      twoFactor: null,
       deviceId: 'dev-1',
     });
     assert.ok(cookieValue.startsWith('Fe26.2*'), 'an iron seal');

@@ -1,0 +1,114 @@
+import type { Channel } from './channel.ts';
+import { OutboxChannel } from './outbox.ts';
+import { SmtpChannel } from './smtp.ts';
+import { TwilioChannel } from './twilio.ts';
+import { WebhookChannel } from './webhook.ts';
+
+export { ChannelError, type Channel, type ChannelKind, type Message } from './channel.ts';
+export { OutboxChannel } from './outbox.ts';
+export { SmtpChannel } from './smtp.ts';
+export { TwilioChannel } from './twilio.ts';
+export { WebhookChannel, webhookSignature } from './webhook.ts';
+export { maskEmail, maskPhone, normalisePhone, phoneCountryAllowed } from './phone.ts';
+export { codeMessage, notificationMessage } from './templates.tsx';
+
+/** Default deadline for one delivery attempt when a spec sets none. */
+export const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
+/** DESIGN §5: the demo's outbox. Relative to the working directory. */
+export const DEFAULT_OUTBOX_FILE = 'var/outbox.jsonl';
+
+/**
+ * Development / demo: JSON lines in `file` (default `var/outbox.jsonl`) plus a console line.
+ * Carries codes in the clear; never configure it in production.
+ */
+export interface OutboxSpec {
+  readonly kind: 'outbox';
+  readonly file?: string;
+}
+
+/**
+ * Email over SMTP. `starttls` defaults to `required` when `secure` is false. `user` and `password`
+ * go together (password already resolved from its secret source).
+ */
+export interface SmtpSpec {
+  readonly kind: 'smtp';
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly starttls?: 'required' | 'opportunistic';
+  readonly user?: string;
+  readonly password?: string;
+  /** From header, e.g. `SmartPush <no-reply@smartpush.example>`. */
+  readonly from: string;
+  readonly timeoutMs?: number;
+}
+
+/** SMS through Twilio. Exactly as Twilio names them; one of `from` / `messagingServiceSid` is required. */
+export interface TwilioSpec {
+  readonly kind: 'twilio';
+  readonly accountSid: string;
+  readonly authToken: string;
+  readonly from?: string;
+  readonly messagingServiceSid?: string;
+  /** Default `https://api.twilio.com`. */
+  readonly baseUrl?: string;
+  readonly timeoutMs?: number;
+}
+
+/** SMS through a signed JSON webhook (see webhook.ts for the wire format). */
+export interface WebhookSpec {
+  readonly kind: 'webhook';
+  /** https (http only to loopback). */
+  readonly url: string;
+  /** HMAC-SHA256 key for X-Guard-Signature; strongly recommended. */
+  readonly secret?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+export type ChannelSpec = OutboxSpec | SmtpSpec | TwilioSpec | WebhookSpec;
+
+export interface ChannelDeps {
+  readonly clock: { now(): number };
+  /** Where the outbox prints its console line; defaults to console.log. */
+  readonly console?: (line: string) => void;
+}
+
+/** Builds the channel a config entry describes. Throws (plain Error) on an unusable spec. */
+export function channelFromConfig(spec: ChannelSpec, deps: ChannelDeps): Channel {
+  switch (spec.kind) {
+    case 'outbox':
+      return new OutboxChannel(spec.file ?? DEFAULT_OUTBOX_FILE, {
+        clock: deps.clock,
+        ...(deps.console ? { console: deps.console } : {}),
+      });
+    case 'smtp':
+      return new SmtpChannel({
+        host: spec.host,
+        port: spec.port,
+        secure: spec.secure,
+        ...(spec.starttls !== undefined ? { starttls: spec.starttls } : {}),
+        ...(spec.user !== undefined ? { user: spec.user } : {}),
+        ...(spec.password !== undefined ? { password: spec.password } : {}),
+        from: spec.from,
+        timeoutMs: spec.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS,
+      });
+    case 'twilio':
+      return new TwilioChannel({
+        accountSid: spec.accountSid,
+        authToken: spec.authToken,
+        ...(spec.from !== undefined ? { from: spec.from } : {}),
+        ...(spec.messagingServiceSid !== undefined ? { messagingServiceSid: spec.messagingServiceSid } : {}),
+        ...(spec.baseUrl !== undefined ? { baseUrl: spec.baseUrl } : {}),
+        timeoutMs: spec.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS,
+      });
+    case 'webhook':
+      return new WebhookChannel({
+        url: spec.url,
+        ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
+        ...(spec.headers !== undefined ? { headers: spec.headers } : {}),
+        timeoutMs: spec.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS,
+        clock: deps.clock,
+      });
+  }
+}

@@ -1,0 +1,217 @@
+import { createHmac } from 'node:crypto';
+import type { Channel } from '../channels/channel.ts';
+import { ChannelError } from '../channels/channel.ts';
+import { maskEmail, maskPhone } from '../channels/phone.ts';
+import { codeMessage } from '../channels/templates.tsx';
+import type { Logger } from '../observability/logger.ts';
+import type { Clock } from '../server/providers.ts';
+import type { OneTimeCodes } from '../factors/one-time-codes.ts';
+import { hashRecoveryCode, normaliseRecoveryCode } from '../factors/recovery-codes.ts';
+import type { SecretBox } from '../factors/secret-box.ts';
+import type { SendBudget } from '../factors/send-budget.ts';
+import { verifyTotp } from '../factors/totp.ts';
+import type { DurableStore, Enrollment, FactorMethod, SealedSecret, TotpParameters } from '../store/durable.ts';
+import type { Regulation } from './regulation.ts';
+
+/**
+ * The second factors behind one interface: send a code (sms/email), verify a code of any method
+ * (TOTP with a replay guard, one-time codes, recovery codes), and count failures per account across
+ * all of them (THREATS T8). Flows (login, enable, disable, step-up) only say which purpose a code is
+ * for; they never compare codes themselves.
+ */
+
+export type CodePurpose = 'login' | 'enable' | 'disable' | 'identity' | 'step_up' | 'risk' | 'recovery';
+
+export type SendResult =
+  | { readonly ok: true; readonly destination: string; readonly resendAfter: number; readonly expiresAt: number }
+  | { readonly ok: false; readonly reason: 'cooldown' | 'budget'; readonly retryAfterMs: number }
+  | { readonly ok: false; readonly reason: 'country' }
+  | { readonly ok: false; readonly reason: 'delivery'; readonly message: string };
+
+export type VerifyResult =
+  | { readonly ok: true; readonly via: FactorMethod | 'recovery' }
+  | { readonly ok: false; readonly reason: 'invalid'; readonly attemptsLeft: number }
+  | { readonly ok: false; readonly reason: 'expired' }
+  | { readonly ok: false; readonly reason: 'too_many_attempts'; readonly retryAfterMs: number }
+  | { readonly ok: false; readonly reason: 'malformed' };
+
+/** What a code can be checked against: an enrollment, or a secret/destination still being set up. */
+export type CodeTarget =
+  | { readonly kind: 'enrolled'; readonly enrollment: Enrollment }
+  | { readonly kind: 'totp_setup'; readonly secret: SealedSecret; readonly parameters: TotpParameters }
+  | { readonly kind: 'sent'; readonly method: 'sms' | 'email' };
+
+export interface SecondFactorDeps {
+  readonly durable: DurableStore;
+  readonly codes: OneTimeCodes;
+  readonly box: SecretBox;
+  readonly budget: SendBudget;
+  readonly failures: Regulation;
+  readonly channels: { readonly email: Channel; readonly sms: Channel };
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Keys recovery-code hashes are made with, by id; the highest id hashes new codes. */
+  readonly hashKeys: ReadonlyMap<string, Buffer>;
+  readonly product: string;
+  readonly codeLifetimeMs: number;
+  readonly smsCountryAllowed: (e164: string) => boolean;
+}
+
+export function maskDestination(method: FactorMethod, destination: string | null): string | null {
+  if (destination === null || method === 'totp') return null;
+  return method === 'sms' ? maskPhone(destination) : maskEmail(destination);
+}
+
+/** Derives a purpose-bound key from secret material, so one secret never serves two uses. */
+export function deriveKey(material: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', material).update(`smartpush-guard:${purpose}`).digest();
+}
+
+export class SecondFactor {
+  constructor(private readonly deps: SecondFactorDeps) {}
+
+  private newestHashKey(): [string, Buffer] {
+    const ids = [...this.deps.hashKeys.keys()].sort((a, b) => Number(b) - Number(a));
+    const id = ids[0] as string;
+    return [id, this.deps.hashKeys.get(id) as Buffer];
+  }
+
+  /** Recovery-code hashes carry the id of the key that made them, so the keys can rotate. */
+  hashRecovery(code: string): string {
+    const [id, key] = this.newestHashKey();
+    return `${id}:${hashRecoveryCode(key, code)}`;
+  }
+
+  /** Sends a one-time code for `flowKey` to a phone or address, within every send budget (T9). */
+  async sendCode(input: {
+    flowKey: string;
+    method: 'sms' | 'email';
+    destination: string;
+    account: string;
+    clientAddress: string;
+    purpose: CodePurpose;
+  }): Promise<SendResult> {
+    if (input.method === 'sms' && !this.deps.smsCountryAllowed(input.destination)) return { ok: false, reason: 'country' };
+    const budget = await this.deps.budget.reserve(input.account, input.destination, input.clientAddress);
+    if (!budget.ok) return { ok: false, reason: 'budget', retryAfterMs: budget.retryAfterMs };
+    const issued = await this.deps.codes.issue(input.flowKey);
+    if ('refused' in issued) return { ok: false, reason: 'cooldown', retryAfterMs: issued.retryAfterMs };
+    const message = codeMessage({
+      code: issued.code,
+      purpose: input.purpose,
+      minutes: Math.round(this.deps.codeLifetimeMs / 60_000),
+      product: this.deps.product,
+    });
+    const channel = input.method === 'sms' ? this.deps.channels.sms : this.deps.channels.email;
+    try {
+      await channel.send({
+        kind: input.method,
+        to: input.destination,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        purpose: 'code',
+      });
+    } catch (error) {
+      // No live code may outlive a failed send: the user would wait for a code that never comes.
+      await this.deps.codes.discard(input.flowKey);
+      this.deps.logger.error({ err: error, channel: channel.name, purpose: input.purpose }, 'code delivery failed');
+      const message =
+        error instanceof ChannelError
+          ? error.message
+          : 'The code could not be sent. Please try again in a moment.';
+      return { ok: false, reason: 'delivery', message };
+    }
+    this.deps.logger.info({ event: 'code_sent', channel: channel.name, method: input.method, purpose: input.purpose, user: input.account }, 'code sent');
+    return {
+      ok: true,
+      destination: maskDestination(input.method, input.destination) as string,
+      resendAfter: issued.resendAfter,
+      expiresAt: issued.expiresAt,
+    };
+  }
+
+  /**
+   * Checks a code for `flowKey` against the target. Every failure counts toward the account's
+   * cap across all factors; the slot is reserved before the comparison, so parallel guesses cannot
+   * exceed it.
+   */
+  async verify(input: {
+    flowKey: string;
+    target: CodeTarget;
+    code: unknown;
+    account: string;
+    clientAddress: string;
+    allowRecovery: boolean;
+  }): Promise<VerifyResult> {
+    if (typeof input.code !== 'string' || input.code.length === 0 || input.code.length > 32) return { ok: false, reason: 'malformed' };
+    const reservation = await this.deps.failures.reserve(input.account, input.clientAddress);
+    if (!reservation.ok) return { ok: false, reason: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+    let result: VerifyResult;
+    try {
+      result = await this.check(input);
+    } catch (error) {
+      await reservation.settle('neutral');
+      throw error;
+    }
+    if (!result.ok && result.reason === 'invalid') {
+      // What the person may still try: the code's own attempts or the account's, whichever ends first.
+      const own = result.attemptsLeft < 0 ? reservation.remaining : Math.min(result.attemptsLeft, reservation.remaining);
+      result = { ok: false, reason: 'invalid', attemptsLeft: own };
+    }
+    if (result.ok) await reservation.settle('success');
+    else if (result.reason === 'malformed') await reservation.settle('neutral');
+    else await reservation.settle('failure');
+    this.deps.logger.info(
+      { event: result.ok ? 'verification_success' : 'verification_failure', user: input.account, via: result.ok ? result.via : undefined, reason: result.ok ? undefined : result.reason },
+      result.ok ? 'code verified' : 'code rejected',
+    );
+    return result;
+  }
+
+  private async check(input: { flowKey: string; target: CodeTarget; code: unknown; account: string; allowRecovery: boolean }): Promise<VerifyResult> {
+    const code = (input.code as string).replace(/\s+/g, '');
+    const isDigits = /^\d{6,8}$/.test(code);
+    if (!isDigits) {
+      if (!input.allowRecovery || input.target.kind !== 'enrolled') return { ok: false, reason: 'malformed' };
+      const normalised = normaliseRecoveryCode(code);
+      if (normalised === null) return { ok: false, reason: 'malformed' };
+      return this.useRecoveryCode(input.account, normalised);
+    }
+    const target = input.target;
+    if (target.kind === 'totp_setup') return this.checkTotp(input.account, target.secret, target.parameters, code);
+    if (target.kind === 'enrolled' && target.enrollment.method === 'totp' && target.enrollment.totp) {
+      return this.checkTotp(input.account, target.enrollment.totp.secret, target.enrollment.totp.parameters, code);
+    }
+    const method = target.kind === 'sent' ? target.method : (target.enrollment.method as 'sms' | 'email');
+    const verdict = await this.deps.codes.verify(input.flowKey, code);
+    if (verdict.ok) return { ok: true, via: method };
+    if (verdict.reason === 'invalid') return { ok: false, reason: 'invalid', attemptsLeft: verdict.attemptsLeft };
+    if (verdict.reason === 'too_many_attempts') return { ok: false, reason: 'too_many_attempts', retryAfterMs: 0 };
+    if (verdict.reason === 'malformed') return { ok: false, reason: 'malformed' };
+    return { ok: false, reason: 'expired' };
+  }
+
+  private async checkTotp(account: string, sealed: SealedSecret, parameters: TotpParameters, code: string): Promise<VerifyResult> {
+    const secret = this.deps.box.open(sealed, `totp:${account}`);
+    const now = this.deps.clock.now();
+    const result = verifyTotp(secret, code, now, parameters);
+    secret.fill(0);
+    if (!result.ok) return { ok: false, reason: 'invalid', attemptsLeft: -1 };
+    // A code is good for one use: its time step is recorded, and a replay (or a second tab) fails.
+    const keepUntil = now + 3 * parameters.period * 1000;
+    if (!(await this.deps.durable.useTotpStep(account, result.step, keepUntil))) return { ok: false, reason: 'invalid', attemptsLeft: -1 };
+    return { ok: true, via: 'totp' };
+  }
+
+  private async useRecoveryCode(account: string, code: string): Promise<VerifyResult> {
+    const now = this.deps.clock.now();
+    for (const [id, key] of this.deps.hashKeys) {
+      if (await this.deps.durable.consumeRecoveryCode(account, `${id}:${hashRecoveryCode(key, code)}`, now)) {
+        this.deps.logger.warn({ event: 'recovery_code_used', user: account }, 'recovery code used');
+        return { ok: true, via: 'recovery' };
+      }
+    }
+    return { ok: false, reason: 'invalid', attemptsLeft: -1 };
+  }
+}

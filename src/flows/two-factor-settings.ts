@@ -1,0 +1,396 @@
+import type { Channel } from '../channels/channel.ts';
+import { normalisePhone } from '../channels/phone.ts';
+import { notificationMessage } from '../channels/templates.tsx';
+import type { Logger } from '../observability/logger.ts';
+import type { ClientFacts } from '../proxy/client-address.ts';
+import type { Clock, Random } from '../server/providers.ts';
+import type { SessionRecord, SessionService } from '../session/sessions.ts';
+import type { SecretBox } from '../factors/secret-box.ts';
+import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
+import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
+import type { DurableStore, FactorMethod, SealedSecret } from '../store/durable.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+import { FlowError, stepOutOfOrder } from './flow-error.ts';
+import type { Regulation } from './regulation.ts';
+import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
+import type { UpstreamAccount } from './upstream-account.ts';
+
+/**
+ * Enabling and disabling 2FA and regenerating recovery codes: state machines whose records live
+ * server-side, keyed by the session that started them, so no step can be skipped, replayed out of
+ * order, or continued from another session. Every change is notified by email, and every other
+ * session of the user ends (ASVS 5.0 7.4.3); the acting session gets a new id.
+ */
+
+type EnableStep = 'identity' | 'identity_code' | 'choose_method' | 'confirm';
+
+interface EnableRecord {
+  readonly step: EnableStep;
+  readonly phone: string | null;
+  readonly identityChannel?: 'email' | 'sms';
+  readonly method?: FactorMethod;
+  readonly destination?: string | null;
+  readonly totpSecret?: SealedSecret;
+}
+
+interface VerifyRecord {
+  readonly step: 'verify' | 'confirm';
+}
+
+export interface SettingsDeps {
+  readonly durable: DurableStore;
+  readonly store: EphemeralStore;
+  readonly sessions: SessionService;
+  readonly factor: SecondFactor;
+  readonly account: UpstreamAccount;
+  readonly regulation: Regulation;
+  readonly box: SecretBox;
+  readonly email: Channel;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly methods: readonly FactorMethod[];
+  readonly issuer: string;
+  readonly product: string;
+  readonly support: string;
+  readonly reauthWindowMs: number;
+  readonly smsCountryAllowed: (e164: string) => boolean;
+}
+
+export interface Actor {
+  readonly session: SessionRecord;
+  readonly client: ClientFacts;
+  readonly requestId: string;
+}
+
+/** A factor change hands the acting browser a new session; the route layer sets its cookie. */
+export interface Rotated {
+  readonly session: SessionRecord;
+  readonly cookieValue: string;
+}
+
+const FLOW_TTL_MS = 15 * 60_000;
+const flowKey = (kind: 'enable' | 'disable' | 'recovery', sid: string): string => `flow:${kind}:${sid}`;
+
+export class TwoFactorSettings {
+  constructor(private readonly deps: SettingsDeps) {}
+
+  private async load<T>(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<T | null> {
+    const raw = await this.deps.store.get(flowKey(kind, actor.session.id));
+    return raw ? (JSON.parse(raw) as T) : null;
+  }
+
+  private save(kind: 'enable' | 'disable' | 'recovery', actor: Actor, record: EnableRecord | VerifyRecord): Promise<void> {
+    return this.deps.store.set(flowKey(kind, actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
+  }
+
+  private async end(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<void> {
+    await this.deps.store.delete(flowKey(kind, actor.session.id));
+  }
+
+  async status(user: string): Promise<{ enabled: boolean; method: FactorMethod | null; destination: string | null; recoveryCodesLeft: number | null }> {
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    if (!enrollment) return { enabled: false, method: null, destination: null, recoveryCodesLeft: null };
+    return {
+      enabled: true,
+      method: enrollment.method,
+      destination: maskDestination(enrollment.method, enrollment.destination),
+      recoveryCodesLeft: await this.deps.durable.remainingRecoveryCodes(user),
+    };
+  }
+
+  /** Re-checks the password against the upstream (regulated like a sign-in). */
+  private async checkPassword(actor: Actor, password: unknown): Promise<void> {
+    if (typeof password !== 'string' || password.length === 0 || password.length > 1024) {
+      throw new FlowError(400, 'password_required', 'Enter your password to continue.');
+    }
+    const reservation = await this.deps.regulation.reserve(actor.session.user, actor.client.address);
+    if (!reservation.ok) {
+      throw new FlowError(429, 'too_many_attempts', 'Too many failed attempts. Try again later.', {
+        retry_after: Math.ceil(reservation.retryAfterMs / 1000),
+      });
+    }
+    const check = await this.deps.account.checkPassword(actor.session.user, password, {
+      forwardedFor: actor.client.forwardedFor,
+      requestId: actor.requestId,
+    });
+    if (check.ok) {
+      await reservation.settle('success');
+      return;
+    }
+    if (check.reason === 'unavailable') {
+      await reservation.settle('neutral');
+      throw new FlowError(503, 'upstream_unavailable', 'Your password cannot be checked right now. Please try again in a moment.');
+    }
+    await reservation.settle('failure');
+    throw new FlowError(401, 'invalid_credentials', 'The password is not correct.');
+  }
+
+  private verifyError(result: Exclude<VerifyResult, { ok: true }>): FlowError {
+    switch (result.reason) {
+      case 'invalid':
+        return new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
+      case 'expired':
+        return new FlowError(410, 'code_expired', 'That code has expired. Ask for a new one.');
+      case 'malformed':
+        return new FlowError(400, 'invalid_code_format', 'Enter the code as digits only.');
+      case 'too_many_attempts':
+        return new FlowError(429, 'too_many_attempts', 'Too many wrong codes. Try again later.', {
+          retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
+        });
+    }
+  }
+
+  private sendError(result: Exclude<SendResult, { ok: true }>): FlowError {
+    switch (result.reason) {
+      case 'cooldown':
+      case 'budget':
+        return new FlowError(429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', {
+          retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
+        });
+      case 'country':
+        return new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
+      case 'delivery':
+        return new FlowError(502, 'delivery_failed', result.message);
+    }
+  }
+
+  private async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
+    const sent = await this.deps.factor.sendCode({
+      flowKey: key,
+      method,
+      destination,
+      account: actor.session.user,
+      clientAddress: actor.client.address,
+      purpose,
+    });
+    if (!sent.ok) throw this.sendError(sent);
+    return sent;
+  }
+
+  private async notify(user: string, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
+    const message = notificationMessage({
+      event,
+      ...(method ? { method } : {}),
+      time: new Date(this.deps.clock.now()),
+      product: this.deps.product,
+      support: this.deps.support,
+    });
+    try {
+      await this.deps.email.send({ kind: 'email', to: user, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
+    } catch (error) {
+      // The change stands; a lost notification is logged for support rather than undoing it.
+      this.deps.logger.error({ err: error, user, event }, 'security notification could not be sent');
+    }
+  }
+
+  /** Ends every other session of the user and gives this browser a new session id. */
+  private async rotate(actor: Actor, twoFactor: FactorMethod | null, secondFactorAt: number | null): Promise<Rotated> {
+    const old = actor.session;
+    await this.deps.sessions.revokeUser(old.user);
+    const { record, cookieValue } = await this.deps.sessions.create({
+      user: old.user,
+      factors: secondFactorAt !== null ? { password: old.factors.password, secondFactor: secondFactorAt } : { password: old.factors.password },
+      upstreamCookies: old.upstreamCookies,
+      twoFactor,
+      ...(old.deviceId !== undefined ? { deviceId: old.deviceId } : {}),
+    });
+    return { session: record, cookieValue };
+  }
+
+  // ---- enable --------------------------------------------------------------------------------
+
+  async enableStart(actor: Actor, password: unknown): Promise<{ status: 'identity_verification_required'; channels: Array<'email' | 'sms'> }> {
+    if (await this.deps.durable.getEnrollment(actor.session.user)) {
+      throw new FlowError(409, 'already_enabled', 'Two-factor authentication is already on. Turn it off first to change the method.');
+    }
+    const recent = this.deps.clock.now() - actor.session.factors.password < this.deps.reauthWindowMs;
+    if (!(recent && (password === undefined || password === ''))) await this.checkPassword(actor, password);
+    const profile = await this.deps.account.profile(actor.session.upstreamCookies, { forwardedFor: actor.client.forwardedFor, requestId: actor.requestId });
+    const phone = profile?.phone ? (normalisePhone(profile.phone)?.e164 ?? null) : null;
+    await this.save('enable', actor, { step: 'identity', phone });
+    const channels: Array<'email' | 'sms'> = phone && this.deps.smsCountryAllowed(phone) ? ['email', 'sms'] : ['email'];
+    return { status: 'identity_verification_required', channels };
+  }
+
+  async enableIdentity(actor: Actor, channel: unknown) {
+    const record = await this.load<EnableRecord>('enable', actor);
+    if (!record || (record.step !== 'identity' && record.step !== 'identity_code')) throw stepOutOfOrder();
+    if (channel !== 'email' && channel !== 'sms') throw new FlowError(400, 'invalid_channel', 'Choose email or sms.');
+    const destination = channel === 'email' ? actor.session.user : record.phone;
+    if (!destination) throw new FlowError(400, 'invalid_channel', 'No phone number is known for your account. Use email.');
+    const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
+    await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel });
+    return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+  }
+
+  async enableIdentityVerify(actor: Actor, code: unknown): Promise<{ status: 'choose_method'; methods: readonly FactorMethod[] }> {
+    const record = await this.load<EnableRecord>('enable', actor);
+    if (!record || record.step !== 'identity_code' || !record.identityChannel) throw stepOutOfOrder();
+    const result = await this.deps.factor.verify({
+      flowKey: `identity:${actor.session.id}`,
+      target: { kind: 'sent', method: record.identityChannel },
+      code,
+      account: actor.session.user,
+      clientAddress: actor.client.address,
+      allowRecovery: false,
+    });
+    if (!result.ok) throw this.verifyError(result);
+    await this.save('enable', actor, { ...record, step: 'choose_method' });
+    return { status: 'choose_method', methods: this.methodsFor(record) };
+  }
+
+  private methodsFor(record: EnableRecord): FactorMethod[] {
+    return this.deps.methods.filter((m) => m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone));
+  }
+
+  async enableMethod(actor: Actor, method: unknown, phone: unknown) {
+    const record = await this.load<EnableRecord>('enable', actor);
+    if (!record || (record.step !== 'choose_method' && record.step !== 'confirm')) throw stepOutOfOrder();
+    if (method !== 'totp' && method !== 'sms' && method !== 'email') throw new FlowError(400, 'invalid_method', 'Choose totp, sms or email.');
+    if (!this.deps.methods.includes(method)) throw new FlowError(400, 'method_not_offered', 'That method is not offered.');
+    const user = actor.session.user;
+    if (method === 'totp') {
+      const secret = generateTotpSecret(this.deps.random);
+      const sealed = this.deps.box.seal(secret, `totp:${user}`);
+      const uri = otpauthUri({ issuer: this.deps.issuer, account: user, secret, params: DEFAULT_TOTP });
+      const key = base32(secret);
+      secret.fill(0);
+      await this.save('enable', actor, { ...record, step: 'confirm', method, destination: null, totpSecret: sealed });
+      return { status: 'confirm_code_required' as const, method, secret: key, otpauth_uri: uri, qr_svg: await qrSvg(uri) };
+    }
+    let destination: string;
+    if (method === 'email') {
+      destination = user;
+    } else {
+      // The phone on file wins: a different number can only be set by support (DESIGN §3).
+      const given = typeof phone === 'string' && phone.length > 0 ? normalisePhone(phone) : null;
+      if (typeof phone === 'string' && phone.length > 0 && given === null) {
+        throw new FlowError(400, 'invalid_phone', 'Enter the phone number in international format, e.g. +1 555 555 0189.');
+      }
+      if (record.phone && given && given.e164 !== record.phone) {
+        throw new FlowError(400, 'phone_mismatch', 'Codes go to the phone number on your account. Contact support to change it.');
+      }
+      const chosen = record.phone ?? given?.e164 ?? null;
+      if (!chosen) throw new FlowError(400, 'phone_required', 'Enter the phone number that should receive codes.');
+      if (!this.deps.smsCountryAllowed(chosen)) throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
+      destination = chosen;
+    }
+    const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
+    await this.save('enable', actor, { step: 'confirm', phone: record.phone, ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}), method, destination });
+    return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+  }
+
+  async enableConfirm(actor: Actor, code: unknown): Promise<{ result: { enabled: true; method: FactorMethod; recovery_codes: string[] }; rotated: Rotated }> {
+    const record = await this.load<EnableRecord>('enable', actor);
+    if (!record || record.step !== 'confirm' || !record.method) throw stepOutOfOrder();
+    const user = actor.session.user;
+    const method = record.method;
+    const result = await this.deps.factor.verify({
+      flowKey: `enable:${actor.session.id}`,
+      target: method === 'totp' && record.totpSecret ? { kind: 'totp_setup', secret: record.totpSecret, parameters: DEFAULT_TOTP } : { kind: 'sent', method: method as 'sms' | 'email' },
+      code,
+      account: user,
+      clientAddress: actor.client.address,
+      allowRecovery: false,
+    });
+    if (!result.ok) throw this.verifyError(result);
+    const codes = generateRecoveryCodes(this.deps.random);
+    const now = this.deps.clock.now();
+    await this.deps.durable.enable(
+      {
+        user,
+        method,
+        destination: method === 'totp' ? null : (record.destination ?? null),
+        totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
+        createdAt: now,
+        updatedAt: now,
+      },
+      codes.map((c) => this.deps.factor.hashRecovery(c)),
+    );
+    await this.end('enable', actor);
+    this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
+    await this.notify(user, '2fa_enabled', method);
+    const rotated = await this.rotate(actor, method, now);
+    return { result: { enabled: true, method, recovery_codes: codes }, rotated };
+  }
+
+  // ---- disable -------------------------------------------------------------------------------
+
+  async disableStart(actor: Actor, password: unknown) {
+    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    await this.checkPassword(actor, password);
+    await this.save('disable', actor, { step: 'verify' });
+    if (enrollment.method === 'totp' || !enrollment.destination) {
+      return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    }
+    const sent = await this.send(actor, `disable:${actor.session.id}`, enrollment.method, enrollment.destination, 'disable');
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+  }
+
+  async disableVerify(actor: Actor, code: unknown): Promise<{ status: 'confirm' }> {
+    const record = await this.load<VerifyRecord>('disable', actor);
+    if (!record || record.step !== 'verify') throw stepOutOfOrder();
+    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    const result = await this.deps.factor.verify({
+      flowKey: `disable:${actor.session.id}`,
+      target: { kind: 'enrolled', enrollment },
+      code,
+      account: actor.session.user,
+      clientAddress: actor.client.address,
+      allowRecovery: true,
+    });
+    if (!result.ok) throw this.verifyError(result);
+    await this.save('disable', actor, { step: 'confirm' });
+    return { status: 'confirm' };
+  }
+
+  async disableConfirm(actor: Actor): Promise<{ result: { enabled: false }; rotated: Rotated }> {
+    const record = await this.load<VerifyRecord>('disable', actor);
+    if (!record || record.step !== 'confirm') throw stepOutOfOrder();
+    // Consuming the record first makes a double-submitted confirm a no-op.
+    if (!(await this.deps.store.compareAndDelete(flowKey('disable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
+    const user = actor.session.user;
+    await this.deps.durable.disable(user);
+    this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
+    await this.notify(user, '2fa_disabled');
+    const rotated = await this.rotate(actor, null, null);
+    return { result: { enabled: false }, rotated };
+  }
+
+  // ---- recovery codes ------------------------------------------------------------------------
+
+  async recoveryStart(actor: Actor) {
+    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    await this.save('recovery', actor, { step: 'verify' });
+    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+  }
+
+  async recoveryConfirm(actor: Actor, code: unknown): Promise<{ recovery_codes: string[] }> {
+    const record = await this.load<VerifyRecord>('recovery', actor);
+    if (!record || record.step !== 'verify') throw stepOutOfOrder();
+    const user = actor.session.user;
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    const result = await this.deps.factor.verify({
+      flowKey: `recovery:${actor.session.id}`,
+      target: { kind: 'enrolled', enrollment },
+      code,
+      account: user,
+      clientAddress: actor.client.address,
+      allowRecovery: false,
+    });
+    if (!result.ok) throw this.verifyError(result);
+    const codes = generateRecoveryCodes(this.deps.random);
+    await this.deps.durable.replaceRecoveryCodes(user, codes.map((c) => this.deps.factor.hashRecovery(c)));
+    await this.end('recovery', actor);
+    this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
+    await this.notify(user, 'recovery_codes_regenerated');
+    return { recovery_codes: codes };
+  }
+}

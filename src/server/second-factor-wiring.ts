@@ -1,0 +1,138 @@
+import { dirname, resolve } from 'node:path';
+import type { Channel } from '../channels/channel.ts';
+import { channelFromConfig } from '../channels/index.ts';
+import { OutboxChannel } from '../channels/outbox.ts';
+import { phoneCountryAllowed } from '../channels/phone.ts';
+import { ConfigError, resolveSecret } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { OneTimeCodes } from '../factors/one-time-codes.ts';
+import { parseEncryptionKeys, SecretBox, SecretBoxError } from '../factors/secret-box.ts';
+import { SendBudget } from '../factors/send-budget.ts';
+import { Regulation } from '../flows/regulation.ts';
+import { deriveKey, SecondFactor } from '../flows/second-factor.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { DurableStore } from '../store/durable.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+import type { Clock, Random } from './providers.ts';
+
+/**
+ * Composition of the second factors from the config: keys, channels, code issuing, budgets and
+ * failure regulation. Kept apart from start.ts so the composition root reads as a list of parts.
+ */
+export function buildSecondFactor(input: {
+  config: Config;
+  configFile: string;
+  store: EphemeralStore;
+  durable: DurableStore;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}) {
+  const { config, configFile, store, durable, clock, random, logger } = input;
+  const factors = config.factors;
+  let keysText: string;
+  let box: SecretBox;
+  let rawKeys: ReadonlyMap<string, Buffer>;
+  try {
+    keysText = resolveSecret(factors.encryption_keys, configFile);
+    const keys = parseEncryptionKeys(keysText);
+    box = new SecretBox(keys, random);
+    rawKeys = keys.keys;
+  } catch (error) {
+    if (error instanceof SecretBoxError) throw new ConfigError([(error as Error).message]);
+    throw error;
+  }
+  // Code and recovery-code hashes use keys derived from the encryption keys, never the keys themselves.
+  const hashKeys = new Map([...rawKeys].map(([id, key]) => [id, deriveKey(key, 'recovery-code-hash')]));
+  const newestId = [...rawKeys.keys()].sort((a, b) => Number(b) - Number(a))[0] as string;
+  const codes = new OneTimeCodes(store, clock, random, deriveKey(rawKeys.get(newestId) as Buffer, 'one-time-code-hash'), {
+    lifetimeMs: factors.code_lifetime,
+    maxAttempts: factors.code_attempts,
+    resendCooldownMs: factors.resend_cooldown,
+    digits: 6,
+  });
+  const budget = new SendBudget(store, {
+    perAccount: { max: factors.send_budget.per_account.max, windowMs: factors.send_budget.per_account.window },
+    perDestination: { max: factors.send_budget.per_destination.max, windowMs: factors.send_budget.per_destination.window },
+    perAddress: { max: factors.send_budget.per_address.max, windowMs: factors.send_budget.per_address.window },
+    global: { max: factors.send_budget.global.max, windowMs: factors.send_budget.global.window },
+  });
+  const failureLimits = {
+    maxFailures: factors.failures.max_failures,
+    windowMs: factors.failures.window,
+    banMs: factors.failures.ban,
+    maxBanMs: factors.failures.max_ban,
+  };
+  // Per account the cap is the configured one; per address it is higher, as many accounts may share one.
+  const failures = new Regulation(store, { account: failureLimits, address: { ...failureLimits, maxFailures: failureLimits.maxFailures * 5 } }, 'factor:');
+  const outboxFile = resolve(dirname(configFile), config.channels.outbox_file);
+  let outbox: OutboxChannel | undefined;
+  const channelFor = (spec: Config['channels']['email']): Channel => {
+    if (spec.kind === 'outbox') {
+      outbox ??= new OutboxChannel(outboxFile, { clock, console: (line) => logger.info({ outbox: true }, line) });
+      return outbox;
+    }
+    return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });
+  };
+  const channels = { email: channelFor(config.channels.email), sms: channelFor(config.channels.sms) };
+  const allowList = factors.sms_countries ?? null;
+  const smsCountryAllowed = (e164: string): boolean => phoneCountryAllowed(e164, allowList);
+  const factor = new SecondFactor({
+    durable,
+    codes,
+    box,
+    budget,
+    failures,
+    channels,
+    clock,
+    logger,
+    hashKeys,
+    product: config.product.name,
+    codeLifetimeMs: factors.code_lifetime,
+    smsCountryAllowed,
+  });
+  return {
+    factor,
+    box,
+    channels,
+    smsCountryAllowed,
+    close: async (): Promise<void> => {
+      await channels.email.close();
+      if (channels.sms !== channels.email) await channels.sms.close();
+    },
+  };
+}
+
+function resolveChannelSecrets(spec: Exclude<Config['channels']['email'], { kind: 'outbox' }>, configFile: string) {
+  switch (spec.kind) {
+    case 'smtp':
+      return {
+        kind: 'smtp' as const,
+        host: spec.host,
+        port: spec.port,
+        secure: spec.secure,
+        from: spec.from,
+        timeoutMs: spec.timeout,
+        ...(spec.user !== undefined ? { user: spec.user } : {}),
+        ...(spec.password !== undefined ? { password: resolveSecret(spec.password, configFile) } : {}),
+      };
+    case 'twilio':
+      return {
+        kind: 'twilio' as const,
+        accountSid: spec.account_sid,
+        authToken: resolveSecret(spec.auth_token, configFile),
+        baseUrl: spec.base_url,
+        timeoutMs: spec.timeout,
+        ...(spec.from !== undefined ? { from: spec.from } : {}),
+        ...(spec.messaging_service_sid !== undefined ? { messagingServiceSid: spec.messaging_service_sid } : {}),
+      };
+    case 'webhook':
+      return {
+        kind: 'webhook' as const,
+        url: spec.url,
+        headers: spec.headers,
+        timeoutMs: spec.timeout,
+        ...(spec.secret !== undefined ? { secret: resolveSecret(spec.secret, configFile) } : {}),
+      };
+  }
+}

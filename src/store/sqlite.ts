@@ -1,0 +1,346 @@
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../server/providers.ts';
+import { systemClock } from '../server/providers.ts';
+import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
+
+/**
+ * The embedded durable store (DESIGN §4): one SQLite file, shared safely by several processes
+ * (WAL + busy timeout), with every multi-row change in one transaction.
+ *
+ * better-sqlite3 is synchronous; the methods are `async` only to meet the DurableStore interface
+ * (and so every error surfaces as a rejected promise). Because each statement runs to completion
+ * before the event loop moves on, and SQLite serialises writers across processes, the single-use
+ * operations (`consumeRecoveryCode`, `useTotpStep`) are atomic between processes too: each is one
+ * statement whose `changes` count decides the outcome — never a read followed by a write.
+ */
+
+/**
+ * Ordered schema steps. Step i brings the file from `user_version` i to i + 1, in its own
+ * transaction. Never edit a released step; append a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE enrollments (
+    user TEXT PRIMARY KEY,
+    method TEXT NOT NULL CHECK (method IN ('totp', 'sms', 'email')),
+    destination TEXT,
+    totp_key_id TEXT,
+    totp_secret TEXT,
+    totp_algorithm TEXT,
+    totp_digits INTEGER,
+    totp_period INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    -- TOTP columns are all set for a totp enrollment and all NULL otherwise.
+    CHECK (
+      (method = 'totp' AND totp_key_id IS NOT NULL AND totp_secret IS NOT NULL AND totp_algorithm IS NOT NULL
+        AND totp_digits IS NOT NULL AND totp_period IS NOT NULL)
+      OR
+      (method <> 'totp' AND totp_key_id IS NULL AND totp_secret IS NULL AND totp_algorithm IS NULL
+        AND totp_digits IS NULL AND totp_period IS NULL)
+    )
+  );
+  CREATE TABLE recovery_codes (
+    user TEXT NOT NULL REFERENCES enrollments(user) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    used_at INTEGER,
+    PRIMARY KEY (user, hash)
+  );
+  -- No foreign key: a step is also recorded while a TOTP enrollment is being confirmed.
+  CREATE TABLE used_totp_steps (
+    user TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    keep_until INTEGER NOT NULL,
+    PRIMARY KEY (user, step)
+  );
+  CREATE INDEX used_totp_steps_keep_until ON used_totp_steps (keep_until);
+  `,
+];
+
+/** The schema version this build writes (`PRAGMA user_version`). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Prune expired used TOTP steps once per this many `useTotpStep` calls (per open store). */
+const PRUNE_EVERY = 100;
+
+export class SqliteSchemaError extends Error {
+  override readonly name = 'SqliteSchemaError';
+}
+
+export interface SqliteOpenOptions {
+  /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
+  readonly clock?: Clock;
+}
+
+export interface SqliteSettings {
+  readonly journalMode: string;
+  readonly synchronous: string;
+  readonly foreignKeys: boolean;
+  readonly busyTimeoutMs: number;
+  readonly schemaVersion: number;
+}
+
+const SYNCHRONOUS: readonly string[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+interface EnrollmentRow {
+  user: string;
+  method: string;
+  destination: string | null;
+  totp_key_id: string | null;
+  totp_secret: string | null;
+  totp_algorithm: string | null;
+  totp_digits: number | null;
+  totp_period: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const METHODS: ReadonlySet<string> = new Set<FactorMethod>(['totp', 'sms', 'email']);
+const ALGORITHMS: ReadonlySet<string> = new Set<TotpParameters['algorithm']>(['SHA1', 'SHA256', 'SHA512']);
+
+function rowToEnrollment(row: EnrollmentRow): Enrollment {
+  if (!METHODS.has(row.method)) throw new SqliteSchemaError(`sqlite: enrollment row has unknown method ${JSON.stringify(row.method)}`);
+  const method = row.method as FactorMethod;
+  let totp: Enrollment['totp'] = null;
+  if (method === 'totp') {
+    const { totp_key_id: keyId, totp_secret: data, totp_algorithm: algorithm, totp_digits: digits, totp_period: period } = row;
+    if (
+      keyId === null ||
+      data === null ||
+      algorithm === null ||
+      !ALGORITHMS.has(algorithm) ||
+      (digits !== 6 && digits !== 8) ||
+      period === null ||
+      !Number.isInteger(period) ||
+      period <= 0
+    ) {
+      throw new SqliteSchemaError('sqlite: totp enrollment row has missing or invalid TOTP columns');
+    }
+    totp = {
+      secret: { keyId, data },
+      parameters: { algorithm: algorithm as TotpParameters['algorithm'], digits, period },
+    };
+  }
+  return {
+    user: row.user,
+    method,
+    destination: row.destination,
+    totp,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function enrollmentToParams(e: Enrollment): Record<string, string | number | null> {
+  if ((e.method === 'totp') !== (e.totp !== null)) {
+    throw new TypeError(`sqlite: a ${e.method} enrollment must ${e.method === 'totp' ? 'have' : 'not have'} TOTP parameters`);
+  }
+  return {
+    user: e.user,
+    method: e.method,
+    destination: e.destination,
+    totp_key_id: e.totp?.secret.keyId ?? null,
+    totp_secret: e.totp?.secret.data ?? null,
+    totp_algorithm: e.totp?.parameters.algorithm ?? null,
+    totp_digits: e.totp?.parameters.digits ?? null,
+    totp_period: e.totp?.parameters.period ?? null,
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  };
+}
+
+/** Creates the parent directory (0700) and the file (0600) before SQLite opens it. */
+function prepareFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // 'a' creates the file when missing and never truncates an existing one.
+  closeSync(openSync(file, 'a', 0o600));
+  // The mode passed to open() is filtered by the umask, and an existing file may be looser: make
+  // sure it is owner-only. SQLite gives the -wal and -shm files the main file's permissions.
+  chmodSync(file, 0o600);
+}
+
+function migrate(db: Database.Database, file: string): void {
+  const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
+  const check = (version: number): void => {
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new SqliteSchemaError(
+        `sqlite: ${file} has schema version ${version}, but this build only knows up to ${SQLITE_SCHEMA_VERSION}; ` +
+          'it was written by a newer smartpush-guard — upgrade instead of downgrading',
+      );
+    }
+  };
+  check(readVersion());
+  for (;;) {
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening a fresh
+    // file at once do not both apply the same step: the second waits, then sees the new version.
+    const applied = db
+      .transaction((): boolean => {
+        const version = readVersion();
+        check(version);
+        const step = MIGRATIONS[version];
+        if (step === undefined) return false;
+        db.exec(step);
+        db.pragma(`user_version = ${version + 1}`);
+        return true;
+      })
+      .immediate();
+    if (!applied) return;
+  }
+}
+
+export class SqliteDurableStore implements DurableStore {
+  private readonly statements;
+  private readonly enableTx;
+  private readonly disableTx;
+  private readonly replaceCodesTx;
+  private totpCalls = 0;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+  ) {
+    const s = {
+      getEnrollment: db.prepare<[string], EnrollmentRow>('SELECT * FROM enrollments WHERE user = ?'),
+      upsertEnrollment: db.prepare<[Record<string, string | number | null>]>(
+        `INSERT INTO enrollments (user, method, destination, totp_key_id, totp_secret, totp_algorithm, totp_digits,
+           totp_period, created_at, updated_at)
+         VALUES (@user, @method, @destination, @totp_key_id, @totp_secret, @totp_algorithm, @totp_digits,
+           @totp_period, @created_at, @updated_at)
+         ON CONFLICT (user) DO UPDATE SET
+           method = excluded.method, destination = excluded.destination, totp_key_id = excluded.totp_key_id,
+           totp_secret = excluded.totp_secret, totp_algorithm = excluded.totp_algorithm,
+           totp_digits = excluded.totp_digits, totp_period = excluded.totp_period,
+           created_at = excluded.created_at, updated_at = excluded.updated_at`,
+      ),
+      enrollmentExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM enrollments WHERE user = ?'),
+      deleteEnrollment: db.prepare<[string]>('DELETE FROM enrollments WHERE user = ?'),
+      deleteCodes: db.prepare<[string]>('DELETE FROM recovery_codes WHERE user = ?'),
+      insertCode: db.prepare<[string, string]>('INSERT INTO recovery_codes (user, hash, used_at) VALUES (?, ?, NULL)'),
+      consumeCode: db.prepare<[number, string, string]>(
+        'UPDATE recovery_codes SET used_at = ? WHERE user = ? AND hash = ? AND used_at IS NULL',
+      ),
+      remainingCodes: db.prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM recovery_codes WHERE user = ? AND used_at IS NULL',
+      ),
+      setDestination: db.prepare<[string, number, string]>(
+        "UPDATE enrollments SET destination = ?, updated_at = ? WHERE user = ? AND method IN ('sms', 'email')",
+      ),
+      useStep: db.prepare<[string, number, number]>(
+        'INSERT OR IGNORE INTO used_totp_steps (user, step, keep_until) VALUES (?, ?, ?)',
+      ),
+      deleteSteps: db.prepare<[string]>('DELETE FROM used_totp_steps WHERE user = ?'),
+      pruneSteps: db.prepare<[number]>('DELETE FROM used_totp_steps WHERE keep_until < ?'),
+      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+    };
+    this.statements = s;
+
+    const insertCodes = (user: string, hashes: readonly string[]): void => {
+      s.deleteCodes.run(user);
+      for (const hash of hashes) s.insertCode.run(user, hash);
+    };
+    this.enableTx = db.transaction((enrollment: Enrollment, hashes: readonly string[]): void => {
+      s.upsertEnrollment.run(enrollmentToParams(enrollment));
+      insertCodes(enrollment.user, hashes);
+    });
+    this.disableTx = db.transaction((user: string): boolean => {
+      // ON DELETE CASCADE removes the recovery codes with the enrollment.
+      const removed = s.deleteEnrollment.run(user).changes === 1;
+      s.deleteSteps.run(user);
+      return removed;
+    });
+    this.replaceCodesTx = db.transaction((user: string, hashes: readonly string[]): void => {
+      if (s.enrollmentExists.get(user) === undefined) {
+        throw new Error('sqlite: replaceRecoveryCodes for a user without an enrollment');
+      }
+      insertCodes(user, hashes);
+    });
+  }
+
+  /**
+   * Opens (creating when needed) the store at `file`, or an in-memory one for `':memory:'`, and
+   * brings its schema up to date. Throws SqliteSchemaError for a file written by a newer build.
+   */
+  static open(file: string, options: SqliteOpenOptions = {}): SqliteDurableStore {
+    const memory = file === ':memory:';
+    if (!memory) prepareFile(file);
+    const db = new Database(file);
+    try {
+      // First, so the pragmas and migrations below wait for other processes instead of failing.
+      db.pragma('busy_timeout = 5000');
+      if (!memory) {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (mode !== 'wal') throw new Error(`sqlite: could not switch ${file} to WAL (journal_mode is ${String(mode)})`);
+      }
+      // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss or an OS crash.
+      // Here a lost commit is not just lost data: a consumed recovery code or a used TOTP step would
+      // become usable again (a replay), and an enrollment the user was told is active (recovery codes
+      // shown once) would silently vanish. Writes are rare (enrollments, logins), so one fsync per
+      // commit costs nothing noticeable.
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, file);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new SqliteDurableStore(db, options.clock ?? systemClock);
+  }
+
+  async getEnrollment(user: string): Promise<Enrollment | null> {
+    const row = this.statements.getEnrollment.get(user);
+    return row === undefined ? null : rowToEnrollment(row);
+  }
+
+  async enable(enrollment: Enrollment, recoveryCodeHashes: readonly string[]): Promise<void> {
+    this.enableTx(enrollment, recoveryCodeHashes);
+  }
+
+  async disable(user: string): Promise<boolean> {
+    return this.disableTx(user);
+  }
+
+  async setDestination(user: string, destination: string, now: number): Promise<boolean> {
+    return this.statements.setDestination.run(destination, now, user).changes === 1;
+  }
+
+  async replaceRecoveryCodes(user: string, hashes: readonly string[]): Promise<void> {
+    this.replaceCodesTx(user, hashes);
+  }
+
+  async consumeRecoveryCode(user: string, hash: string, now: number): Promise<boolean> {
+    return this.statements.consumeCode.run(now, user, hash).changes === 1;
+  }
+
+  async remainingRecoveryCodes(user: string): Promise<number> {
+    return this.statements.remainingCodes.get(user)?.n ?? 0;
+  }
+
+  async useTotpStep(user: string, step: number, keepUntil: number): Promise<boolean> {
+    const first = this.statements.useStep.run(user, step, keepUntil).changes === 1;
+    this.totpCalls += 1;
+    if (this.totpCalls % PRUNE_EVERY === 0) this.statements.pruneSteps.run(this.clock.now());
+    return first;
+  }
+
+  /** The connection's settings, for diagnostics (and the tests that pin them). */
+  settings(): SqliteSettings {
+    const pragma = (name: string): unknown => this.db.pragma(name, { simple: true });
+    return {
+      journalMode: String(pragma('journal_mode')),
+      synchronous: SYNCHRONOUS[Number(pragma('synchronous'))] ?? String(pragma('synchronous')),
+      foreignKeys: pragma('foreign_keys') === 1,
+      busyTimeoutMs: Number(pragma('busy_timeout')),
+      schemaVersion: Number(pragma('user_version')),
+    };
+  }
+
+  async ping(): Promise<void> {
+    if (this.statements.ping.get()?.ok !== 1) throw new Error('sqlite: ping failed');
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
