@@ -43,14 +43,20 @@ const channelSchema = z.discriminatedUnion('kind', [
       kind: z.literal('smtp'),
       host: z.string().min(1),
       port: port.default(587),
-      /** true: TLS from the first byte (465); false: STARTTLS when offered. */
+      /** true: TLS from the first byte (465); false: plain connection upgraded with STARTTLS. */
       secure: z.boolean().default(false),
+      /** With secure: false, whether STARTTLS is required (default) or used only when offered. */
+      starttls: z.enum(['required', 'opportunistic']).default('required'),
       user: z.string().min(1).optional(),
       password: secretRef.optional(),
       from: z.string().min(3),
       timeout: duration.prefault('10s'),
     })
-    .strict(),
+    .strict()
+    .refine((smtp) => (smtp.user === undefined) === (smtp.password === undefined), {
+      message: 'user and password go together: give both or neither',
+      path: ['password'],
+    }),
   z
     .object({
       kind: z.literal('twilio'),
@@ -65,7 +71,10 @@ const channelSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('webhook'),
-      url: z.url({ protocol: /^https?$/ }),
+      url: z.url({ protocol: /^https?$/ }).refine((u) => {
+        const url = new URL(u);
+        return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      }, 'must be https:// (http:// only to localhost)'),
       /** HMAC-SHA256 signing secret (X-Guard-Signature). */
       secret: secretRef.optional(),
       headers: z.record(z.string(), z.string()).default({}),

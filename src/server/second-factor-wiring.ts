@@ -69,7 +69,10 @@ export function buildSecondFactor(input: {
   let outbox: OutboxChannel | undefined;
   const channelFor = (spec: Config['channels']['email']): Channel => {
     if (spec.kind === 'outbox') {
-      outbox ??= new OutboxChannel(outboxFile, { clock, console: (line) => logger.info({ outbox: true }, line) });
+      // The outbox prints codes by design (development and the demo), so it writes to the terminal,
+      // never into the structured logs that production ships elsewhere (THREATS T15).
+      if (!outbox) logger.warn({ file: outboxFile }, 'outbox channel: codes go to a file and the terminal; use smtp/twilio/webhook in production');
+      outbox ??= new OutboxChannel(outboxFile, { clock, console: (line) => process.stdout.write(`${line}\n`) });
       return outbox;
     }
     return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });
@@ -111,6 +114,7 @@ function resolveChannelSecrets(spec: Exclude<Config['channels']['email'], { kind
         host: spec.host,
         port: spec.port,
         secure: spec.secure,
+        starttls: spec.starttls,
         from: spec.from,
         timeoutMs: spec.timeout,
         ...(spec.user !== undefined ? { user: spec.user } : {}),

@@ -161,6 +161,26 @@ function prepareFile(file: string): void {
   chmodSync(file, 0o600);
 }
 
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Runs `fn` again while SQLite reports SQLITE_BUSY, for up to the busy timeout. Only for opening:
+ * it blocks the thread (the store is opened once, at start-up, before serving).
+ */
+function retryWhileBusy<T>(fn: () => T): T {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
+    try {
+      return fn();
+    } catch (error) {
+      const busy = error instanceof Database.SqliteError && (error.code === 'SQLITE_BUSY' || error.code.startsWith('SQLITE_BUSY_'));
+      if (!busy || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, delayMs);
+    }
+  }
+}
+
 function migrate(db: Database.Database, file: string): void {
   const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
   const check = (version: number): void => {
@@ -268,9 +288,11 @@ export class SqliteDurableStore implements DurableStore {
     const db = new Database(file);
     try {
       // First, so the pragmas and migrations below wait for other processes instead of failing.
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       if (!memory) {
-        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        // Switching a fresh file to WAL can fail with SQLITE_BUSY at once, without the busy handler,
+        // while another process opens the same file (seen in the tests): retry for a while.
+        const mode = retryWhileBusy(() => db.pragma('journal_mode = WAL', { simple: true }));
         if (mode !== 'wal') throw new Error(`sqlite: could not switch ${file} to WAL (journal_mode is ${String(mode)})`);
       }
       // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss or an OS crash.
@@ -280,7 +302,7 @@ export class SqliteDurableStore implements DurableStore {
       // commit costs nothing noticeable.
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
-      migrate(db, file);
+      retryWhileBusy(() => migrate(db, file));
     } catch (error) {
       db.close();
       throw error;
