@@ -23,7 +23,14 @@ import type { Regulation } from './regulation.ts';
 export type CodePurpose = 'login' | 'enable' | 'disable' | 'identity' | 'step_up' | 'risk' | 'recovery';
 
 export type SendResult =
-  | { readonly ok: true; readonly destination: string; readonly resendAfter: number; readonly expiresAt: number }
+  | {
+      readonly ok: true;
+      readonly destination: string;
+      readonly resendAfter: number;
+      /** Milliseconds until a resend is allowed, by the injected clock (for `resend_after`). */
+      readonly resendInMs: number;
+      readonly expiresAt: number;
+    }
   | { readonly ok: false; readonly reason: 'cooldown' | 'budget'; readonly retryAfterMs: number }
   | { readonly ok: false; readonly reason: 'country' }
   | { readonly ok: false; readonly reason: 'delivery'; readonly message: string };
@@ -127,6 +134,7 @@ export class SecondFactor {
       ok: true,
       destination: maskDestination(input.method, input.destination) as string,
       resendAfter: issued.resendAfter,
+      resendInMs: issued.resendAfter - this.deps.clock.now(),
       expiresAt: issued.expiresAt,
     };
   }

@@ -221,7 +221,7 @@ export class TwoFactorSettings {
     if (!destination) throw new FlowError(400, 'invalid_channel', 'No phone number is known for your account. Use email.');
     const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
     await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel });
-    return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+    return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
   async enableIdentityVerify(actor: Actor, code: unknown): Promise<{ status: 'choose_method'; methods: readonly FactorMethod[] }> {
@@ -278,7 +278,7 @@ export class TwoFactorSettings {
     }
     const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
     await this.save('enable', actor, { step: 'confirm', phone: record.phone, ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}), method, destination });
-    return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+    return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
   async enableConfirm(actor: Actor, code: unknown): Promise<{ result: { enabled: true; method: FactorMethod; recovery_codes: string[] }; rotated: Rotated }> {
@@ -326,7 +326,7 @@ export class TwoFactorSettings {
       return { status: 'code_required' as const, method: enrollment.method, destination: null };
     }
     const sent = await this.send(actor, `disable:${actor.session.id}`, enrollment.method, enrollment.destination, 'disable');
-    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
   async disableVerify(actor: Actor, code: unknown): Promise<{ status: 'confirm' }> {
@@ -368,7 +368,7 @@ export class TwoFactorSettings {
     await this.save('recovery', actor, { step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
-    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil((sent.resendAfter - this.deps.clock.now()) / 1000) };
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
   async recoveryConfirm(actor: Actor, code: unknown): Promise<{ recovery_codes: string[] }> {

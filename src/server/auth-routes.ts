@@ -115,7 +115,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           reason: '2fa',
           method: result.method,
           destination: result.destination,
-          ...(result.send?.ok ? { resend_after: retryAfterSeconds(result.send.resendAfter - Date.now()) } : {}),
+          ...(result.send?.ok ? { resend_after: retryAfterSeconds(result.send.resendInMs) } : {}),
           ...(problem ? { delivery_error: problem } : {}),
         };
         return;
@@ -514,7 +514,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const sent = await deps.login.resend(http.cookie(ctx, 'pending'), state(ctx).client);
           setOwnResponseHeaders(ctx);
           if (sent.ok) {
-            ctx.body = { status: 'sent', destination: sent.destination, resend_after: retryAfterSeconds(sent.resendAfter - Date.now()) };
+            ctx.body = { status: 'sent', destination: sent.destination, resend_after: retryAfterSeconds(sent.resendInMs) };
             return;
           }
           switch (sent.reason) {

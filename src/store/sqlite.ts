@@ -191,7 +191,9 @@ function migrate(db: Database.Database, file: string): void {
       );
     }
   };
-  check(readVersion());
+  const initial = readVersion();
+  check(initial);
+  if (initial === SQLITE_SCHEMA_VERSION) return; // up to date: no write lock needed
   for (;;) {
     // IMMEDIATE takes the write lock before reading the version, so two processes opening a fresh
     // file at once do not both apply the same step: the second waits, then sees the new version.
