@@ -99,6 +99,9 @@ export class SecondFactor {
     purpose: CodePurpose;
   }): Promise<SendResult> {
     if (input.method === 'sms' && !this.deps.smsCountryAllowed(input.destination)) return { ok: false, reason: 'country' };
+    // A resend refused by the cooldown must not spend the send budget (it sends nothing).
+    const cooldown = await this.deps.codes.canResend(input.flowKey);
+    if (!cooldown.ok) return { ok: false, reason: 'cooldown', retryAfterMs: cooldown.retryAfterMs };
     const budget = await this.deps.budget.reserve(input.account, input.destination, input.clientAddress);
     if (!budget.ok) return { ok: false, reason: 'budget', retryAfterMs: budget.retryAfterMs };
     const issued = await this.deps.codes.issue(input.flowKey);

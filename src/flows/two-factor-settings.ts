@@ -371,7 +371,7 @@ export class TwoFactorSettings {
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
-  async recoveryConfirm(actor: Actor, code: unknown): Promise<{ recovery_codes: string[] }> {
+  async recoveryConfirm(actor: Actor, code: unknown): Promise<{ result: { recovery_codes: string[] }; rotated: Rotated }> {
     const record = await this.load<VerifyRecord>('recovery', actor);
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const user = actor.session.user;
@@ -391,6 +391,8 @@ export class TwoFactorSettings {
     await this.end('recovery', actor);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
     await this.notify(user, 'recovery_codes_regenerated');
-    return { recovery_codes: codes };
+    // New recovery codes are new authenticators: other sessions end as after any factor change.
+    const rotated = await this.rotate(actor, enrollment.method, actor.session.factors.secondFactor ?? this.deps.clock.now());
+    return { result: { recovery_codes: codes }, rotated };
   }
 }

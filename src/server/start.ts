@@ -24,6 +24,7 @@ import { TwoFactorSettings } from '../flows/two-factor-settings.ts';
 import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
 import { createTwoFactorApi } from './two-factor-routes.ts';
+import { createSecurityPages } from './security-pages.ts';
 import { dirname, resolve } from 'node:path';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
@@ -140,7 +141,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
   });
-  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite));
+  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite), { clock });
   const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger });
   const login = new LoginFlow({
     regulation,
@@ -221,7 +222,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     requestIdHeader: config.headers.request_id,
     identity: auth.identity,
     intercept: auth.intercept,
-    routes: [...auth.routes, ...createTwoFactorApi({ settings, http: guardHttp })],
+    routes: [
+      ...auth.routes,
+      ...createTwoFactorApi({ settings, http: guardHttp }),
+      ...createSecurityPages({ settings, http: guardHttp, product: config.product.name, support: config.product.support }),
+    ],
   });
 
   // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow

@@ -85,6 +85,9 @@ export function createTwoFactorApi(deps: { settings: TwoFactorSettings; http: Gu
       return { body: result, rotated };
     }),
     post('/_guard/api/2fa/recovery-codes/start', async (actor) => ({ body: await settings.recoveryStart(actor) })),
-    post('/_guard/api/2fa/recovery-codes/confirm', async (actor, body) => ({ body: await settings.recoveryConfirm(actor, body['code']) })),
+    post('/_guard/api/2fa/recovery-codes/confirm', async (actor, body) => {
+      const { result, rotated } = await settings.recoveryConfirm(actor, body['code']);
+      return { body: result, rotated };
+    }),
   ];
 }

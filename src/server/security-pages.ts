@@ -1,0 +1,472 @@
+import type { Context } from 'koa';
+import { maskEmail } from '../channels/phone.ts';
+import { FlowError } from '../flows/flow-error.ts';
+import type { Actor, Rotated, TwoFactorSettings } from '../flows/two-factor-settings.ts';
+import { formatKeyForDisplay } from '../factors/totp.ts';
+import { renderOtpHelpPage } from '../pages/otp-help-page.tsx';
+import { renderRecoveryCodesPage, type RecoveryView } from '../pages/recovery-codes-page.tsx';
+import { renderDisablePage, type DisableView } from '../pages/security-disable-page.tsx';
+import { renderEnablePage, type EnableView } from '../pages/security-enable-page.tsx';
+import { renderSecurityPage } from '../pages/security-page.tsx';
+import type { PageMessage, PageMethod } from '../pages/security-parts.tsx';
+import { setCookieHeader } from '../session/cookies.ts';
+import type { SessionRecord } from '../session/sessions.ts';
+import type { RouteDefinition } from './auth-routes.ts';
+import type { GuardHttp } from './guard-http.ts';
+import { setOwnResponseHeaders } from './respond.ts';
+
+/**
+ * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
+ * (two-factor-routes.ts), as plain HTML forms that work without JavaScript. Each step is a POST
+ * answered with a 303 to the next step's GET (Post/Redirect/Get); the step a browser is on lives in
+ * the URL, and the flow, which keeps the real state server-side, refuses a step out of order. What
+ * must be seen only once (the TOTP key and QR code, recovery codes) is the answer to the POST
+ * itself, never something a later GET could show again. Access is decided by the enforcement point
+ * (`access: 'authenticated'`); the handlers only translate between forms and the flows.
+ */
+
+export interface SecurityPagesDeps {
+  readonly settings: TwoFactorSettings;
+  readonly http: GuardHttp;
+  readonly product: string;
+  readonly support: string;
+}
+
+const SECURITY = '/_guard/security';
+const ENABLE = '/_guard/security/enable';
+const DISABLE = '/_guard/security/disable';
+const RECOVERY = '/_guard/security/recovery-codes';
+const HELP = '/_guard/help/otp';
+
+const FORGED = 'This form has expired or did not come from this page, so nothing was changed. Please try again.';
+const NEW_CODE_SENT = 'A new code is on its way. The previous code no longer works.';
+const METHODS: readonly PageMethod[] = ['totp', 'sms', 'email'];
+const PHONE_ERRORS = new Set(['phone_required', 'invalid_phone', 'phone_mismatch']);
+
+type Body = Record<string, unknown>;
+
+const one = (value: unknown): string | undefined => (typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined);
+const asMethod = (value: unknown): PageMethod | undefined => {
+  const v = one(value);
+  return v === 'totp' || v === 'sms' || v === 'email' ? v : undefined;
+};
+const asChannel = (value: unknown): 'email' | 'sms' => (one(value) === 'sms' ? 'sms' : 'email');
+const parseMethods = (value: unknown): PageMethod[] => {
+  const listed = (one(value) ?? '').split(',').filter((m): m is PageMethod => (METHODS as readonly string[]).includes(m));
+  const unique = METHODS.filter((m) => listed.includes(m));
+  return unique.length > 0 ? unique : [...METHODS];
+};
+
+/** The flow's message, with what the person can still do where the flow says so. */
+function describe(error: FlowError): string {
+  const attempts = error.extra['attempts_left'];
+  if (error.code === 'invalid_code' && typeof attempts === 'number' && attempts > 0) {
+    return `${error.message} ${attempts} attempt${attempts === 1 ? '' : 's'} left.`;
+  }
+  const retry = error.extra['retry_after'];
+  if (typeof retry === 'number' && (error.code === 'too_many_codes' || error.code === 'too_many_attempts')) {
+    const wait = retry < 90 ? `${retry} second${retry === 1 ? '' : 's'}` : `${Math.ceil(retry / 60)} minutes`;
+    return `${error.message} (You can try again in about ${wait}.)`;
+  }
+  return error.message;
+}
+
+export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] {
+  const { settings, http, product, support } = deps;
+
+  const actorOf = (ctx: Context): Actor | null => {
+    const state = http.state(ctx);
+    const session = state.identity.session;
+    return session ? { session, client: state.client, requestId: state.requestId } : null;
+  };
+
+  const html = (ctx: Context, status: number, body: string): void => {
+    setOwnResponseHeaders(ctx);
+    ctx.status = status;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = body;
+  };
+
+  const setRotated = (ctx: Context, rotated: Rotated): void => {
+    http.appendSetCookie(ctx, [setCookieHeader('session', rotated.cookieValue, http.cookieOptions(ctx))]);
+  };
+
+  /** Status and message of a flow error (other errors go on to the app's error handler). */
+  const problem = (ctx: Context, error: unknown): { status: number; message: PageMessage; code: string } => {
+    if (!(error instanceof FlowError)) throw error;
+    const retry = error.extra['retry_after'];
+    if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
+    return { status: error.status, message: { error: describe(error) }, code: error.code };
+  };
+
+  /**
+   * A GET page of a flow. The enforcement point lets only signed-in browsers here; the session
+   * check is for the type system (and sends anyone else to sign in rather than failing).
+   */
+  const page = (path: string, handler: (ctx: Context, actor: Actor) => Promise<void>): ((ctx: Context) => Promise<void>) => async (ctx) => {
+    const actor = actorOf(ctx);
+    if (!actor) return http.redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(path)}`);
+    await handler(ctx, actor);
+  };
+
+  /**
+   * A form POST: same-site only, a form body, and the form token bound to this session — checked
+   * before anything else, so a forged or stale form changes nothing (403).
+   */
+  const formPost =
+    (path: string, forged: (ctx: Context, session: SessionRecord) => string, handler: (ctx: Context, actor: Actor, body: Body) => Promise<void>) =>
+    async (ctx: Context): Promise<void> => {
+      if (http.refuseCrossSite(ctx)) return;
+      const read = await http.readBody(ctx, ['form']);
+      if (!read) return;
+      const actor = actorOf(ctx);
+      if (!actor) return http.redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(path)}`);
+      if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
+        html(ctx, 403, forged(ctx, actor.session));
+        return;
+      }
+      await handler(ctx, actor, read.body);
+    };
+
+  // ---- Login & Security ------------------------------------------------------------------------
+
+  const NOTICES: Readonly<Record<string, string>> = {
+    enabled: 'Two-factor authentication is on.',
+    disabled: 'Two-factor authentication is off. Your other sessions were signed out.',
+    codes: 'Your new recovery codes are ready. The old ones no longer work.',
+  };
+
+  const overview: RouteDefinition = {
+    path: SECURITY,
+    access: 'authenticated',
+    register(router) {
+      router.get(
+        SECURITY,
+        page(SECURITY, async (ctx, actor) => {
+          const status = await settings.status(actor.session.user);
+          const done = one(ctx.query['done']);
+          const notice = done !== undefined ? NOTICES[done] : undefined;
+          html(
+            ctx,
+            200,
+            renderSecurityPage({
+              csrf: http.formToken(ctx, actor.session),
+              email: actor.session.user,
+              product,
+              support,
+              enabled: status.enabled,
+              method: status.method,
+              destination: status.destination,
+              recoveryCodesLeft: status.recoveryCodesLeft,
+              ...(notice ? { notice } : {}),
+            }),
+          );
+        }),
+      );
+    },
+  };
+
+  // ---- enable ------------------------------------------------------------------------------------
+
+  const enableUrl = (query: Record<string, string | undefined>): string => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
+    const text = params.toString();
+    return text ? `${ENABLE}?${text}` : ENABLE;
+  };
+
+  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage = {}): void =>
+    html(ctx, status, renderEnablePage({ csrf: http.formToken(ctx, session), product, view, ...message }));
+
+  /** Where a failed step is shown: its own page, or "start again" when the flow lost its place. */
+  const enableFailure = (ctx: Context, actor: Actor, error: unknown, view: EnableView): void => {
+    const { status, message, code } = problem(ctx, error);
+    if (code === 'step_out_of_order') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: false }, message);
+    if (code === 'already_enabled') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: true }, message);
+    enablePage(ctx, actor.session, status, view, message);
+  };
+
+  const enable: RouteDefinition = {
+    path: ENABLE,
+    access: 'authenticated',
+    register(router) {
+      router.get(
+        ENABLE,
+        page(ENABLE, async (ctx, actor) => {
+          const phoneOnFile = one(ctx.query['sms']) === '1';
+          const maskedEmail = maskEmail(actor.session.user);
+          const notice = one(ctx.query['sent']) === '1' ? { notice: NEW_CODE_SENT } : {};
+          switch (one(ctx.query['step'])) {
+            case 'identity':
+              return enablePage(ctx, actor.session, 200, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
+            case 'code':
+              return enablePage(ctx, actor.session, 200, { step: 'code', channel: asChannel(ctx.query['channel']), maskedEmail, phoneOnFile }, notice);
+            case 'method':
+              return enablePage(ctx, actor.session, 200, { step: 'method', methods: parseMethods(ctx.query['methods']), phoneOnFile, askPhone: !phoneOnFile });
+            case 'confirm':
+              return enablePage(ctx, actor.session, 200, { step: 'confirm', method: asMethod(ctx.query['method']) ?? 'totp', maskedEmail, phoneOnFile }, notice);
+            default: {
+              const status = await settings.status(actor.session.user);
+              if (status.enabled) {
+                return enablePage(ctx, actor.session, 200, { step: 'restart', alreadyEnabled: true }, {
+                  notice: 'Two-factor authentication is already on. To change the method, turn it off first, then enable it again.',
+                });
+              }
+              return enablePage(ctx, actor.session, 200, { step: 'password' });
+            }
+          }
+        }),
+      );
+
+      router.post(
+        ENABLE,
+        formPost(
+          ENABLE,
+          (ctx, session) => renderEnablePage({ csrf: http.formToken(ctx, session), product, view: { step: 'restart', alreadyEnabled: false }, error: FORGED }),
+          async (ctx, actor, body) => {
+            const phoneOnFile = one(body['sms']) === '1';
+            const sms = phoneOnFile ? '1' : undefined;
+            const maskedEmail = maskEmail(actor.session.user);
+            const action = one(body['action']);
+            switch (one(body['step'])) {
+              case 'password':
+                try {
+                  const started = await settings.enableStart(actor, body['password'] ?? '');
+                  return http.redirect(ctx, enableUrl({ step: 'identity', sms: started.channels.includes('sms') ? '1' : undefined }));
+                } catch (error) {
+                  return enableFailure(ctx, actor, error, { step: 'password' });
+                }
+
+              case 'identity': {
+                const channel = body['channel'];
+                try {
+                  const sent = await settings.enableIdentity(actor, channel);
+                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms }));
+                } catch (error) {
+                  return enableFailure(ctx, actor, error, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
+                }
+              }
+
+              case 'code': {
+                const channel = asChannel(body['channel']);
+                const view: EnableView = { step: 'code', channel, maskedEmail, phoneOnFile };
+                try {
+                  if (action === 'resend') {
+                    await settings.enableIdentity(actor, channel);
+                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1' }));
+                  }
+                  const verified = await settings.enableIdentityVerify(actor, body['code']);
+                  return http.redirect(ctx, enableUrl({ step: 'method', methods: verified.methods.join(','), sms }));
+                } catch (error) {
+                  return enableFailure(ctx, actor, error, view);
+                }
+              }
+
+              case 'method': {
+                const methods = parseMethods(body['methods']);
+                try {
+                  const chosen = await settings.enableMethod(actor, body['method'], body['phone']);
+                  if (chosen.status === 'confirm_code_required') {
+                    // The key is shown in this answer only: a later GET cannot show it again.
+                    return enablePage(ctx, actor.session, 200, {
+                      step: 'totp',
+                      key: formatKeyForDisplay(chosen.secret),
+                      qrSvg: chosen.qr_svg,
+                      otpauthUri: chosen.otpauth_uri,
+                    });
+                  }
+                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms }));
+                } catch (error) {
+                  const askPhone = !phoneOnFile || (error instanceof FlowError && PHONE_ERRORS.has(error.code));
+                  return enableFailure(ctx, actor, error, { step: 'method', methods, phoneOnFile, askPhone });
+                }
+              }
+
+              case 'confirm': {
+                const method = asMethod(body['method']) ?? 'totp';
+                try {
+                  if (action === 'resend' && method !== 'totp') {
+                    await settings.enableMethod(actor, method, body['phone']);
+                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1' }));
+                  }
+                  const { result, rotated } = await settings.enableConfirm(actor, body['code']);
+                  setRotated(ctx, rotated);
+                  const status = await settings.status(actor.session.user);
+                  // The recovery codes are in this answer only, never in anything a GET can show.
+                  return enablePage(ctx, rotated.session, 200, {
+                    step: 'done',
+                    method: result.method,
+                    destination: status.destination,
+                    recoveryCodes: result.recovery_codes,
+                  });
+                } catch (error) {
+                  if (error instanceof FlowError && PHONE_ERRORS.has(error.code)) {
+                    return enableFailure(ctx, actor, error, { step: 'method', methods: [...METHODS], phoneOnFile, askPhone: true });
+                  }
+                  return enableFailure(ctx, actor, error, { step: 'confirm', method, maskedEmail, phoneOnFile });
+                }
+              }
+
+              default:
+                return enablePage(ctx, actor.session, 400, { step: 'restart', alreadyEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+            }
+          },
+        ),
+      );
+    },
+  };
+
+  // ---- disable -----------------------------------------------------------------------------------
+
+  const disablePage = (ctx: Context, session: SessionRecord, status: number, view: DisableView, message: PageMessage = {}): void =>
+    html(ctx, status, renderDisablePage({ csrf: http.formToken(ctx, session), product, view, ...message }));
+
+  const disableFailure = (ctx: Context, actor: Actor, error: unknown, view: DisableView): void => {
+    const { status, message, code } = problem(ctx, error);
+    if (code === 'step_out_of_order') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
+    if (code === 'not_enabled') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
+    disablePage(ctx, actor.session, status, view, message);
+  };
+
+  /** The code view names the current method; the enrollment (not the URL) says which. */
+  const disableCodeView = async (actor: Actor): Promise<DisableView> => {
+    const status = await settings.status(actor.session.user);
+    return status.enabled && status.method ? { step: 'code', method: status.method, destination: status.destination } : { step: 'restart', notEnabled: true };
+  };
+
+  const disable: RouteDefinition = {
+    path: DISABLE,
+    access: 'authenticated',
+    register(router) {
+      router.get(
+        DISABLE,
+        page(DISABLE, async (ctx, actor) => {
+          const status = await settings.status(actor.session.user);
+          if (!status.enabled || !status.method) {
+            return disablePage(ctx, actor.session, 200, { step: 'restart', notEnabled: true }, { notice: 'Two-factor authentication is not on.' });
+          }
+          switch (one(ctx.query['step'])) {
+            case 'code':
+              return disablePage(ctx, actor.session, 200, { step: 'code', method: status.method, destination: status.destination });
+            case 'confirm':
+              return disablePage(ctx, actor.session, 200, { step: 'confirm' });
+            default:
+              return disablePage(ctx, actor.session, 200, { step: 'password' });
+          }
+        }),
+      );
+
+      router.post(
+        DISABLE,
+        formPost(
+          DISABLE,
+          (ctx, session) => renderDisablePage({ csrf: http.formToken(ctx, session), product, view: { step: 'restart', notEnabled: false }, error: FORGED }),
+          async (ctx, actor, body) => {
+            switch (one(body['step'])) {
+              case 'password':
+                try {
+                  await settings.disableStart(actor, body['password']);
+                  return http.redirect(ctx, `${DISABLE}?step=code`);
+                } catch (error) {
+                  return disableFailure(ctx, actor, error, { step: 'password' });
+                }
+              case 'code':
+                try {
+                  await settings.disableVerify(actor, body['code']);
+                  return http.redirect(ctx, `${DISABLE}?step=confirm`);
+                } catch (error) {
+                  return disableFailure(ctx, actor, error, await disableCodeView(actor));
+                }
+              case 'confirm':
+                try {
+                  const { rotated } = await settings.disableConfirm(actor);
+                  setRotated(ctx, rotated);
+                  return http.redirect(ctx, `${SECURITY}?done=disabled`);
+                } catch (error) {
+                  return disableFailure(ctx, actor, error, { step: 'confirm' });
+                }
+              default:
+                return disablePage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+            }
+          },
+        ),
+      );
+    },
+  };
+
+  // ---- recovery codes ----------------------------------------------------------------------------
+
+  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage = {}): void =>
+    html(ctx, status, renderRecoveryCodesPage({ csrf: http.formToken(ctx, session), view, ...message }));
+
+  const recoveryView = async (actor: Actor, step: 'start' | 'code'): Promise<RecoveryView> => {
+    const status = await settings.status(actor.session.user);
+    return status.enabled && status.method ? { step, method: status.method, destination: status.destination } : { step: 'restart', notEnabled: true };
+  };
+
+  const recoveryFailure = async (ctx: Context, actor: Actor, error: unknown, step: 'start' | 'code'): Promise<void> => {
+    const { status, message, code } = problem(ctx, error);
+    if (code === 'step_out_of_order') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
+    if (code === 'not_enabled') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
+    recoveryPage(ctx, actor.session, status, await recoveryView(actor, step), message);
+  };
+
+  const recovery: RouteDefinition = {
+    path: RECOVERY,
+    access: 'authenticated',
+    register(router) {
+      router.get(
+        RECOVERY,
+        page(RECOVERY, async (ctx, actor) => {
+          const step = one(ctx.query['step']) === 'code' ? 'code' : 'start';
+          const view = await recoveryView(actor, step);
+          const message = view.step === 'restart' ? { notice: 'Two-factor authentication is not on, so there are no recovery codes.' } : one(ctx.query['sent']) === '1' ? { notice: NEW_CODE_SENT } : {};
+          recoveryPage(ctx, actor.session, 200, view, message);
+        }),
+      );
+
+      router.post(
+        RECOVERY,
+        formPost(
+          RECOVERY,
+          (ctx, session) => renderRecoveryCodesPage({ csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: FORGED }),
+          async (ctx, actor, body) => {
+            const step = one(body['step']);
+            if (step === 'start' || (step === 'code' && one(body['action']) === 'resend')) {
+              try {
+                await settings.recoveryStart(actor);
+                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}`);
+              } catch (error) {
+                return recoveryFailure(ctx, actor, error, step);
+              }
+            }
+            if (step === 'code') {
+              try {
+                const { result, rotated } = await settings.recoveryConfirm(actor, body['code']);
+                // New codes end the other sessions; this browser continues under a new session id.
+                setRotated(ctx, rotated);
+                // Shown in this answer only.
+                return recoveryPage(ctx, rotated.session, 200, { step: 'codes', recoveryCodes: result.recovery_codes });
+              } catch (error) {
+                return recoveryFailure(ctx, actor, error, 'code');
+              }
+            }
+            return recoveryPage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+          },
+        ),
+      );
+    },
+  };
+
+  // ---- help --------------------------------------------------------------------------------------
+
+  const help: RouteDefinition = {
+    path: HELP,
+    access: 'public',
+    register(router) {
+      router.get(HELP, (ctx) => html(ctx, 200, renderOtpHelpPage({ product, support })));
+    },
+  };
+
+  return [overview, enable, disable, recovery, help];
+}
