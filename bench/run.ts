@@ -1,0 +1,666 @@
+/**
+ * `npm run bench`: the sidecar's cost, measured as ratios against baselines run side by side in
+ * one run (absolute numbers on a shared 2-core machine are too noisy to compare across runs).
+ *
+ *   1. pass-through: direct upstream vs bare http-proxy-3 vs the sidecar, interleaved rounds,
+ *      then latency at half of the bare proxy's throughput;
+ *   2. policy size: the sidecar with a 10-rule vs a 10,000-rule policy (in the same rounds);
+ *   3. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
+ *      sidecar's peak RSS.
+ *
+ * Results: console table + var/bench/latest.json. See bench/README.md.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatProfileSummary, summariseProfile, type ProfileSummary } from './cpu-profile-summary.ts';
+import { download, loginThroughSidecar, loginToDemo, type Download } from './export-download.ts';
+import { fixed, int, mib, signedMs, table } from './format-table.ts';
+import { applyLoad, type LoadOptions, type LoadResult } from './load.ts';
+import { writePolicyFiles } from './policy-files.ts';
+import { procStatusKiB, sampleRss, type RssSamples } from './rss-sampler.ts';
+import { startServer, stopAllServers, type ServerProcess } from './server-processes.ts';
+import { median, relativeSpread } from './stats.ts';
+import { STATIC_BODY_BYTES } from './upstream-body.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+function envNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number (got ${JSON.stringify(text)})`);
+  return value;
+}
+
+const KNOWN_CASES = ['passthrough', 'export'];
+const CASES = new Set((process.env['BENCH_CASES'] ?? KNOWN_CASES.join(',')).split(',').map((s) => s.trim()));
+for (const name of CASES) {
+  if (!KNOWN_CASES.includes(name)) throw new Error(`BENCH_CASES: unknown case "${name}" (known: ${KNOWN_CASES.join(', ')})`);
+}
+const settings = {
+  seconds: envNumber('BENCH_SECONDS', 8),
+  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2),
+  connections: Math.round(envNumber('BENCH_CONNECTIONS', 32)),
+  rounds: Math.round(envNumber('BENCH_ROUNDS', 3)),
+  halfLoadSeconds: envNumber('BENCH_HALF_LOAD_SECONDS', 3),
+  halfLoadWarmupSeconds: 0.5,
+  halfLoadFraction: 0.5,
+  smallPolicyRules: 10,
+  largePolicyRules: Math.round(envNumber('BENCH_POLICY_RULES', 10_000)),
+  exportRows: Math.round(envNumber('BENCH_EXPORT_ROWS', 16_777_216)),
+  exportRounds: Math.round(envNumber('BENCH_EXPORT_ROUNDS', 2)),
+  rssIntervalMs: 50,
+  cpuProfile: process.env['BENCH_CPU_PROF'] === '1',
+  cases: [...CASES],
+};
+
+const PATH = '/static/app.css';
+const ROOT = resolve(import.meta.dirname, '..');
+const OUT_DIR = join(ROOT, 'var', 'bench');
+const PROFILE_DIR = join(OUT_DIR, 'profiles');
+/** Files the sidecars write (SQLite store, outbox), one folder each; emptied at the start of a run. */
+const STATE_DIR = join(OUT_DIR, 'state');
+
+/** Targets (informational: the bench exits 0 either way). */
+const TARGETS = {
+  sidecarOverBare: 0.9,
+  p99AddedMs: 1,
+  largeOverSmallPolicy: 0.95,
+  exportSidecarOverDirect: 0.8,
+  exportPeakRssMiB: 150,
+};
+
+const log = (line = ''): void => console.log(line);
+
+// ---------------------------------------------------------------------------------------------
+// Pass-through
+
+type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k';
+type HalfLoadName = 'bare-proxy' | 'sidecar';
+
+interface Target {
+  readonly name: TargetName;
+  readonly label: string;
+  readonly server: ServerProcess;
+}
+
+interface Measurement extends LoadResult {
+  /** CPU time (user + system, all threads) of the server under test per successful request, µs. */
+  readonly serverCpuUs: number | undefined;
+  /** The same for the upstream process (for `direct`, the upstream is the server under test). */
+  readonly upstreamCpuUs: number | undefined;
+}
+
+interface MedianMeasurement {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** (max − min) / median of req/s over the rounds. */
+  readonly rpsSpread: number;
+  readonly serverCpuUs: number;
+  readonly upstreamCpuUs: number;
+  readonly errors: number;
+  readonly non2xx: number;
+}
+
+interface PassThroughResult {
+  readonly labels: Record<TargetName, string>;
+  readonly rounds: Array<Record<TargetName, Measurement>>;
+  readonly median: Record<TargetName, MedianMeasurement>;
+  readonly halfLoad: {
+    readonly rate: number;
+    readonly rounds: Array<Record<HalfLoadName, Measurement>>;
+    readonly median: Record<HalfLoadName, MedianMeasurement>;
+  };
+  readonly memory: Record<'bare-proxy' | 'sidecar' | 'sidecar-10k', { rssKiB: number | undefined; hwmKiB: number | undefined; startMs: unknown }>;
+  readonly profiles: Partial<Record<'bare-proxy' | 'sidecar' | 'sidecar-10k', { file: string; summary: ProfileSummary }>>;
+}
+
+async function checkTarget(target: Target): Promise<void> {
+  const response = await fetch(new URL(PATH, target.server.url), { headers: { Accept: 'text/css' } });
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200 || body.length !== STATIC_BODY_BYTES) {
+    throw new Error(`${target.label}: GET ${PATH} answered ${response.status} with ${body.length} bytes: ${body.toString('utf8', 0, 300)}`);
+  }
+}
+
+function describe(result: Measurement): string {
+  const problems = result.errors + result.non2xx > 0 ? `  (errors ${result.errors}, non-2xx ${result.non2xx})` : '';
+  return (
+    `${int(result.rps).padStart(7)} req/s  p50 ${fixed(result.p50Ms, 3)} ms  p99 ${fixed(result.p99Ms, 3)} ms  ` +
+    `CPU ${fixed(result.serverCpuUs ?? Number.NaN, 1)} µs/req${problems}`
+  );
+}
+
+async function cpuMicros(server: ServerProcess): Promise<number | undefined> {
+  const stats = await server.stats();
+  return stats ? stats.cpu.user + stats.cpu.system : undefined;
+}
+
+/** Warm up, then one measured autocannon run, with the CPU time the server and the upstream spent on it. */
+async function measure(target: Target, upstream: ServerProcess, options: LoadOptions, warmupSeconds: number): Promise<Measurement> {
+  const url = `${target.server.url}${PATH}`;
+  if (warmupSeconds > 0) await applyLoad(url, { ...options, seconds: warmupSeconds });
+  const before = await Promise.all([cpuMicros(target.server), cpuMicros(upstream)]);
+  const result = await applyLoad(url, options);
+  const after = await Promise.all([cpuMicros(target.server), cpuMicros(upstream)]);
+  const perRequest = (i: 0 | 1): number | undefined => {
+    const a = after[i];
+    const b = before[i];
+    return a === undefined || b === undefined ? undefined : (a - b) / result.requests;
+  };
+  return { ...result, serverCpuUs: perRequest(0), upstreamCpuUs: perRequest(1) };
+}
+
+function medianOf<K extends string>(rounds: ReadonlyArray<Record<K, Measurement>>, name: K): MedianMeasurement {
+  const runs = rounds.map((r) => r[name]);
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    rpsSpread: relativeSpread(runs.map((r) => r.rps)),
+    serverCpuUs: median(runs.map((r) => r.serverCpuUs ?? Number.NaN)),
+    upstreamCpuUs: median(runs.map((r) => r.upstreamCpuUs ?? Number.NaN)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+  };
+}
+
+/** The main thread's profile of a process (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; tsx's loader is thread 1). */
+function latestProfile(pid: number): string | undefined {
+  try {
+    const files = readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`));
+    return files.length > 0 ? join(PROFILE_DIR, files.sort().at(-1) as string) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function passThrough(): Promise<PassThroughResult> {
+  const policies = writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules);
+  const profileFlags = settings.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+
+  log('starting servers (each in its own process) …');
+  const upstream = await startServer('upstream', './upstream.ts', []);
+  const bare = await startServer('bare-proxy', './bare-proxy.ts', [upstream.url], { nodeFlags: profileFlags });
+  const sidecar = await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(STATE_DIR, 'sidecar')], {
+    nodeFlags: profileFlags,
+  });
+  const sidecarLarge = await startServer('sidecar-10k', './sidecar.ts', [upstream.url, policies.large, join(STATE_DIR, 'sidecar-10k')], {
+    nodeFlags: profileFlags,
+  });
+  const labels: Record<TargetName, string> = {
+    direct: 'direct',
+    'bare-proxy': 'bare-proxy',
+    sidecar: `sidecar (${policies.smallRules} rules)`,
+    'sidecar-10k': `sidecar (${policies.largeRules.toLocaleString('en-US')} rules)`,
+  };
+  const targets: Target[] = [
+    { name: 'direct', label: labels.direct, server: upstream },
+    { name: 'bare-proxy', label: labels['bare-proxy'], server: bare },
+    { name: 'sidecar', label: labels.sidecar, server: sidecar },
+    { name: 'sidecar-10k', label: labels['sidecar-10k'], server: sidecarLarge },
+  ];
+  for (const target of targets) await checkTarget(target);
+  log(
+    `  upstream pid ${upstream.pid}, bare-proxy pid ${bare.pid}, sidecar pid ${sidecar.pid} (started in ${String(sidecar.info['startMs'])} ms), ` +
+      `sidecar-10k pid ${sidecarLarge.pid} (started in ${String(sidecarLarge.info['startMs'])} ms)`,
+  );
+
+  // Full-speed rounds, interleaved so slow phases of the machine hit every target alike.
+  const rounds: Array<Record<TargetName, Measurement>> = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const results = {} as Record<TargetName, Measurement>;
+    for (const target of targets) {
+      const result = await measure(target, upstream, { seconds: settings.seconds, connections: settings.connections }, settings.warmupSeconds);
+      results[target.name] = result;
+      log(`  round ${round}/${settings.rounds}  ${target.label.padEnd(22)} ${describe(result)}`);
+    }
+    rounds.push(results);
+  }
+  const medians = {
+    direct: medianOf(rounds, 'direct'),
+    'bare-proxy': medianOf(rounds, 'bare-proxy'),
+    sidecar: medianOf(rounds, 'sidecar'),
+    'sidecar-10k': medianOf(rounds, 'sidecar-10k'),
+  };
+
+  // Latency at half load: the same offered rate for both proxies.
+  const rate = Math.round(medians['bare-proxy'].rps * settings.halfLoadFraction);
+  log(`  half load: overallRate ${int(rate)} req/s (${settings.halfLoadFraction * 100} % of bare-proxy)`);
+  const halfRounds: Array<Record<HalfLoadName, Measurement>> = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const results = {} as Record<HalfLoadName, Measurement>;
+    for (const target of targets) {
+      if (target.name !== 'bare-proxy' && target.name !== 'sidecar') continue;
+      const options = { seconds: settings.halfLoadSeconds, connections: settings.connections, overallRate: rate };
+      const result = await measure(target, upstream, options, settings.halfLoadWarmupSeconds);
+      results[target.name] = result;
+      log(`  half-load round ${round}/${settings.rounds}  ${target.label.padEnd(22)} ${describe(result)}`);
+    }
+    halfRounds.push(results);
+  }
+
+  const memoryOf = (server: ServerProcess) => ({
+    rssKiB: procStatusKiB(server.pid, 'VmRSS'),
+    hwmKiB: procStatusKiB(server.pid, 'VmHWM'),
+    startMs: server.info['startMs'],
+  });
+  const memory = { 'bare-proxy': memoryOf(bare), sidecar: memoryOf(sidecar), 'sidecar-10k': memoryOf(sidecarLarge) };
+
+  for (const server of [sidecar, sidecarLarge, bare, upstream]) await server.stop();
+  const profiles: PassThroughResult['profiles'] = {};
+  if (settings.cpuProfile) {
+    for (const [name, server] of [['bare-proxy', bare], ['sidecar', sidecar], ['sidecar-10k', sidecarLarge]] as const) {
+      const file = latestProfile(server.pid);
+      if (file) profiles[name] = { file, summary: summariseProfile(file) };
+    }
+  }
+
+  return {
+    labels,
+    rounds,
+    median: medians,
+    halfLoad: { rate, rounds: halfRounds, median: { 'bare-proxy': medianOf(halfRounds, 'bare-proxy'), sidecar: medianOf(halfRounds, 'sidecar') } },
+    memory,
+    profiles,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streamed export
+
+type ExportPath = 'direct' | 'bare-proxy' | 'sidecar';
+
+interface ExportTransfer extends Download {
+  /** CPU time of the proxy process per MB moved, ms; undefined for direct. */
+  readonly proxyCpuMsPerMB: number | undefined;
+  /** RSS of the proxy process during the transfer; undefined for direct. */
+  readonly proxyRss: RssSamples | undefined;
+}
+
+interface ExportResult {
+  readonly rows: number;
+  readonly bytes: number;
+  /** Every transfer, round by round (direct → bare-proxy → sidecar in each round). */
+  readonly rounds: Array<Record<ExportPath, ExportTransfer>>;
+  /** The fastest transfer per path: machine noise only ever slows a transfer down. */
+  readonly best: Record<ExportPath, ExportTransfer>;
+  /** Highest RSS of the proxy over all its transfers: max(sampled VmRSS, VmHWM). */
+  readonly peakKiB: Record<'bare-proxy' | 'sidecar', number | undefined>;
+  readonly rssBeforeKiB: Record<'bare-proxy' | 'sidecar', number | undefined>;
+  /** process.memoryUsage() of the sidecar right after its last transfer. */
+  readonly sidecarMemoryAfter: NodeJS.MemoryUsage | undefined;
+}
+
+function checkDownload(label: string, result: Download, expected: number): void {
+  if (result.status !== 200) throw new Error(`export ${label}: HTTP ${result.status}`);
+  if (result.bytes !== expected || result.expectedBytes !== expected) {
+    throw new Error(`export ${label}: got ${result.bytes} bytes (Content-Length ${result.expectedBytes}), expected ${expected}`);
+  }
+}
+
+async function transfer(label: string, url: string, cookie: string, expected: number, proxy?: ServerProcess): Promise<ExportTransfer> {
+  const before = proxy ? await cpuMicros(proxy) : undefined;
+  const sampler = proxy ? sampleRss(proxy.pid, settings.rssIntervalMs) : undefined;
+  let result: Download;
+  let proxyRss: RssSamples | undefined;
+  try {
+    result = await download(url, cookie);
+  } finally {
+    proxyRss = sampler?.stop();
+  }
+  const after = proxy ? await cpuMicros(proxy) : undefined;
+  checkDownload(label, result, expected);
+  const proxyCpuMsPerMB = before === undefined || after === undefined ? undefined : (after - before) / 1000 / (result.bytes / 1e6);
+  const extra = proxyCpuMsPerMB === undefined ? '' : `, proxy CPU ${fixed(proxyCpuMsPerMB, 2)} ms/MB, proxy peak RSS ${mib(peakOf(proxyRss))}`;
+  log(`  ${label.padEnd(20)} ${int(result.bytes)} bytes in ${fixed(result.seconds)} s = ${fixed(result.mbPerSecond, 0).padStart(4)} MB/s${extra}`);
+  return { ...result, proxyCpuMsPerMB, proxyRss };
+}
+
+function peakOf(rss: RssSamples | undefined): number | undefined {
+  const values = [rss?.peakSampledKiB, rss?.hwmKiB].filter((v): v is number => v !== undefined);
+  return values.length > 0 ? Math.max(...values) : undefined;
+}
+
+async function streamedExport(): Promise<ExportResult> {
+  const policies = writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules);
+  log('starting the demo app, a bare proxy and a sidecar (open policy) in front of it; signing in …');
+  const demo = await startServer('demo-app', './demo-app.ts', []);
+  const bare = await startServer('bare-proxy-export', './bare-proxy.ts', [demo.url]);
+  const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')]);
+  // The bare proxy forwards the demo's own cookie; the sidecar withholds it unless it comes with a sidecar session.
+  const directCookie = await loginToDemo(demo.url);
+  const sidecarCookie = await loginThroughSidecar(sidecar.url);
+  const path = `/api/contacts/export?rows=${settings.exportRows}`;
+  const expected = 29 + 64 * settings.exportRows;
+  const rssBeforeKiB = { 'bare-proxy': procStatusKiB(bare.pid, 'VmRSS'), sidecar: procStatusKiB(sidecar.pid, 'VmRSS') };
+
+  // A small export through every path first: connections, JIT, and a check that the cookies pass.
+  const small = '/api/contacts/export?rows=10000';
+  checkDownload('warm-up direct', await download(`${demo.url}${small}`, directCookie), 29 + 64 * 10_000);
+  checkDownload('warm-up via bare-proxy', await download(`${bare.url}${small}`, directCookie), 29 + 64 * 10_000);
+  checkDownload('warm-up via sidecar', await download(`${sidecar.url}${small}`, sidecarCookie), 29 + 64 * 10_000);
+
+  const rounds: Array<Record<ExportPath, ExportTransfer>> = [];
+  for (let round = 1; round <= settings.exportRounds; round++) {
+    const tag = `round ${round}/${settings.exportRounds}`;
+    rounds.push({
+      direct: await transfer(`${tag} direct`, `${demo.url}${path}`, directCookie, expected),
+      'bare-proxy': await transfer(`${tag} bare-proxy`, `${bare.url}${path}`, directCookie, expected, bare),
+      sidecar: await transfer(`${tag} sidecar`, `${sidecar.url}${path}`, sidecarCookie, expected, sidecar),
+    });
+  }
+  const sidecarMemoryAfter = (await sidecar.stats())?.memory;
+  await Promise.all([sidecar.stop(), bare.stop()]);
+  await demo.stop();
+
+  const fastest = (name: ExportPath): ExportTransfer =>
+    rounds.map((r) => r[name]).reduce((a, b) => (b.mbPerSecond > a.mbPerSecond ? b : a));
+  const peakOver = (name: 'bare-proxy' | 'sidecar'): number | undefined => {
+    const peaks = rounds.map((r) => peakOf(r[name].proxyRss)).filter((v): v is number => v !== undefined);
+    return peaks.length > 0 ? Math.max(...peaks) : undefined;
+  };
+  return {
+    rows: settings.exportRows,
+    bytes: expected,
+    rounds,
+    best: { direct: fastest('direct'), 'bare-proxy': fastest('bare-proxy'), sidecar: fastest('sidecar') },
+    peakKiB: { 'bare-proxy': peakOver('bare-proxy'), sidecar: peakOver('sidecar') },
+    rssBeforeKiB,
+    sidecarMemoryAfter,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface TargetCheck {
+  readonly name: string;
+  readonly value: number | undefined;
+  readonly shown: string;
+  readonly target: string;
+  readonly pass: boolean | undefined;
+  /** NOISY: the per-round values fall on both sides of the target, so this run cannot tell. */
+  readonly verdict: 'PASS' | 'MISS' | 'NOISY' | 'n/a';
+}
+
+function report(pass: PassThroughResult | undefined, exp: ExportResult | undefined): { ratios: Record<string, number>; targets: TargetCheck[] } {
+  const ratios: Record<string, number> = {};
+  const targets: TargetCheck[] = [];
+  const check = (
+    name: string,
+    value: number | undefined,
+    shown: string,
+    target: string,
+    ok: (v: number) => boolean,
+    perRound: readonly number[] = [],
+  ): void => {
+    const pass = value === undefined || !Number.isFinite(value) ? undefined : ok(value);
+    const straddles = perRound.some(ok) && perRound.some((v) => !ok(v));
+    const verdict = pass === undefined ? 'n/a' : straddles ? 'NOISY' : pass ? 'PASS' : 'MISS';
+    targets.push({ name, value, shown, target, pass, verdict });
+  };
+
+  if (pass) {
+    const m = pass.median;
+    const labels = pass.labels;
+    log();
+    log(
+      `PASS-THROUGH  GET ${PATH} (${STATIC_BODY_BYTES} B body), ${settings.connections} connections, pipelining 1, ` +
+        `median of ${settings.rounds} interleaved rounds × ${settings.seconds} s (after ${settings.warmupSeconds} s warm-up each)`,
+    );
+    log(
+      table(
+        ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'upstream µs/req', 'errors', 'non-2xx'],
+        (Object.keys(labels) as TargetName[]).map((name) => [
+          labels[name],
+          int(m[name].rps),
+          `±${fixed((m[name].rpsSpread * 100) / 2, 1)} %`,
+          fixed(m[name].p50Ms, 3),
+          fixed(m[name].p99Ms, 3),
+          fixed(m[name].serverCpuUs, 1),
+          name === 'direct' ? '(same)' : fixed(m[name].upstreamCpuUs, 1),
+          String(m[name].errors),
+          String(m[name].non2xx),
+        ]),
+      ),
+    );
+    log('  CPU µs/req: user+system CPU of the process under test (all its threads) per successful request, measured window only.');
+    const h = pass.halfLoad;
+    log();
+    log(`HALF LOAD  autocannon overallRate ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
+    log(
+      table(
+        ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
+        (['bare-proxy', 'sidecar'] as const).map((name) => [
+          labels[name],
+          int(h.median[name].rps),
+          fixed(h.median[name].p50Ms, 3),
+          fixed(h.median[name].p99Ms, 3),
+          fixed(h.median[name].serverCpuUs, 1),
+        ]),
+      ),
+    );
+    log('  autocannon paces per connection and per second (each connection sends its quota back to back, then waits),');
+    log('  so "half load" is bursts at full speed with pauses; latencies include queueing inside those bursts.');
+    log();
+    log('MEMORY after the pass-through load (all servers run under tsx as bin/smartpush-guard.js does; bare-proxy shows that floor)');
+    log(
+      table(
+        ['process', 'start ms', 'RSS now', 'peak RSS (VmHWM)'],
+        (['bare-proxy', 'sidecar', 'sidecar-10k'] as const).map((name) => [
+          labels[name],
+          String(pass.memory[name].startMs ?? '–'),
+          mib(pass.memory[name].rssKiB),
+          mib(pass.memory[name].hwmKiB),
+        ]),
+      ),
+    );
+
+    ratios['sidecarOverBare'] = m.sidecar.rps / m['bare-proxy'].rps;
+    ratios['sidecarOverDirect'] = m.sidecar.rps / m.direct.rps;
+    ratios['bareOverDirect'] = m['bare-proxy'].rps / m.direct.rps;
+    // Added latency: the median of the per-round paired differences (each pair ran back to back).
+    ratios['p99AddedHalfLoadMs'] = median(h.rounds.map((r) => r.sidecar.p99Ms - r['bare-proxy'].p99Ms));
+    ratios['p50AddedHalfLoadMs'] = median(h.rounds.map((r) => r.sidecar.p50Ms - r['bare-proxy'].p50Ms));
+    ratios['largeOverSmallPolicy'] = m['sidecar-10k'].rps / m.sidecar.rps;
+    ratios['sidecarOverBareCpuPerRequest'] = m.sidecar.serverCpuUs / m['bare-proxy'].serverCpuUs;
+    ratios['largeOverSmallPolicyCpuPerRequest'] = m['sidecar-10k'].serverCpuUs / m.sidecar.serverCpuUs;
+    // Per-round ratios show how much of the median ratio is noise.
+    const perRound = (a: TargetName, b: TargetName): string => pass.rounds.map((r) => fixed(r[a].rps / r[b].rps)).join(' ');
+    log();
+    log('RATIOS (per-round values in brackets)');
+    log(
+      table(
+        ['ratio', 'value', 'rounds'],
+        [
+          ['sidecar / bare-proxy req/s', fixed(ratios['sidecarOverBare']), `[${perRound('sidecar', 'bare-proxy')}]`],
+          ['sidecar / direct req/s', fixed(ratios['sidecarOverDirect']), `[${perRound('sidecar', 'direct')}]`],
+          ['bare-proxy / direct req/s', fixed(ratios['bareOverDirect']), `[${perRound('bare-proxy', 'direct')}]`],
+          [
+            `${settings.largePolicyRules.toLocaleString('en-US')} / ${settings.smallPolicyRules} rules req/s`,
+            fixed(ratios['largeOverSmallPolicy']),
+            `[${perRound('sidecar-10k', 'sidecar')}]`,
+          ],
+          [
+            'CPU per request, sidecar / bare-proxy',
+            fixed(ratios['sidecarOverBareCpuPerRequest']),
+            `[${pass.rounds.map((r) => fixed((r.sidecar.serverCpuUs ?? Number.NaN) / (r['bare-proxy'].serverCpuUs ?? Number.NaN))).join(' ')}]`,
+          ],
+          [
+            'implied CPU-bound ceiling, sidecar / bare',
+            fixed(1 / ratios['sidecarOverBareCpuPerRequest']),
+            '(= 1 / CPU ratio: req/s ratio when the proxy process is the bottleneck)',
+          ],
+          [
+            `CPU per request, ${settings.largePolicyRules.toLocaleString('en-US')} / ${settings.smallPolicyRules} rules`,
+            fixed(ratios['largeOverSmallPolicyCpuPerRequest']),
+            `[${pass.rounds.map((r) => fixed((r['sidecar-10k'].serverCpuUs ?? Number.NaN) / (r.sidecar.serverCpuUs ?? Number.NaN))).join(' ')}]`,
+          ],
+          ['p50 added at half load', signedMs(ratios['p50AddedHalfLoadMs']), `[${h.rounds.map((r) => fixed(r.sidecar.p50Ms - r['bare-proxy'].p50Ms, 3)).join(' ')}]`],
+          [
+            'p99 added at half load',
+            signedMs(ratios['p99AddedHalfLoadMs']),
+            `[${h.rounds.map((r) => fixed(r.sidecar.p99Ms - r['bare-proxy'].p99Ms, 3)).join(' ')}]`,
+          ],
+        ],
+      ),
+    );
+    check(
+      'sidecar / bare-proxy req/s',
+      ratios['sidecarOverBare'],
+      fixed(ratios['sidecarOverBare']),
+      `≥ ${TARGETS.sidecarOverBare}`,
+      (v) => v >= TARGETS.sidecarOverBare,
+      pass.rounds.map((r) => r.sidecar.rps / r['bare-proxy'].rps),
+    );
+    check(
+      'p99 added at half load',
+      ratios['p99AddedHalfLoadMs'],
+      signedMs(ratios['p99AddedHalfLoadMs']),
+      `≤ ${TARGETS.p99AddedMs} ms`,
+      (v) => v <= TARGETS.p99AddedMs,
+      h.rounds.map((r) => r.sidecar.p99Ms - r['bare-proxy'].p99Ms),
+    );
+    check(
+      `${settings.largePolicyRules.toLocaleString('en-US')}-rule / ${settings.smallPolicyRules}-rule policy req/s`,
+      ratios['largeOverSmallPolicy'],
+      fixed(ratios['largeOverSmallPolicy']),
+      `≥ ${TARGETS.largeOverSmallPolicy}`,
+      (v) => v >= TARGETS.largeOverSmallPolicy,
+      pass.rounds.map((r) => r['sidecar-10k'].rps / r.sidecar.rps),
+    );
+
+    for (const [name, profile] of Object.entries(pass.profiles)) {
+      log();
+      log(`CPU PROFILE of ${name} (${profile.file})`);
+      log(formatProfileSummary(profile.summary));
+    }
+  }
+
+  if (exp) {
+    log();
+    log(
+      `STREAMED EXPORT  GET /api/contacts/export?rows=${exp.rows} (${int(exp.bytes)} bytes), ` +
+        `fastest of ${settings.exportRounds} round(s) per path, body counted and discarded`,
+    );
+    const paths: Array<[ExportPath, string]> = [
+      ['direct', 'direct (demo app)'],
+      ['bare-proxy', 'via bare-proxy (baseline)'],
+      ['sidecar', 'via sidecar'],
+    ];
+    log(
+      table(
+        ['path', 'MB/s', 'all rounds MB/s', 'proxy CPU ms/MB', 'proxy RSS before', 'proxy peak RSS'],
+        paths.map(([name, label]) => [
+          label,
+          fixed(exp.best[name].mbPerSecond, 0),
+          exp.rounds.map((r) => fixed(r[name].mbPerSecond, 0)).join(' '),
+          name === 'direct' ? '–' : exp.rounds.map((r) => fixed(r[name].proxyCpuMsPerMB ?? Number.NaN, 2)).join(' '),
+          name === 'direct' ? '–' : mib(exp.rssBeforeKiB[name]),
+          name === 'direct' ? '–' : mib(exp.peakKiB[name]),
+        ]),
+      ),
+    );
+    log(`  peak RSS = max(VmRSS sampled every ${settings.rssIntervalMs} ms during the transfers, VmHWM after them)`);
+    const after = exp.sidecarMemoryAfter;
+    if (after) {
+      const m = (bytes: number): string => mib(bytes / 1024);
+      log(
+        `  sidecar right after: rss ${m(after.rss)} = heap ${m(after.heapTotal)} (used ${m(after.heapUsed)}) + ` +
+          `external ${m(after.external)} (array buffers ${m(after.arrayBuffers)}) + code, stacks, allocator slack`,
+      );
+    }
+    ratios['exportSidecarOverDirect'] = exp.best.sidecar.mbPerSecond / exp.best.direct.mbPerSecond;
+    ratios['exportBareOverDirect'] = exp.best['bare-proxy'].mbPerSecond / exp.best.direct.mbPerSecond;
+    ratios['exportSidecarOverBare'] = exp.best.sidecar.mbPerSecond / exp.best['bare-proxy'].mbPerSecond;
+    log(
+      `  ratios MB/s: sidecar / direct ${fixed(ratios['exportSidecarOverDirect'])}, bare-proxy / direct ${fixed(ratios['exportBareOverDirect'])}, ` +
+        `sidecar / bare-proxy ${fixed(ratios['exportSidecarOverBare'])}`,
+    );
+    check(
+      'export sidecar / direct MB/s',
+      ratios['exportSidecarOverDirect'],
+      fixed(ratios['exportSidecarOverDirect']),
+      `≥ ${TARGETS.exportSidecarOverDirect}`,
+      (v) => v >= TARGETS.exportSidecarOverDirect,
+      exp.rounds.map((r) => r.sidecar.mbPerSecond / r.direct.mbPerSecond),
+    );
+    const peakMiB = exp.peakKiB.sidecar === undefined ? undefined : exp.peakKiB.sidecar / 1024;
+    check('sidecar peak RSS during export', peakMiB, mib(exp.peakKiB.sidecar), `< ${TARGETS.exportPeakRssMiB} MiB`, (v) => v < TARGETS.exportPeakRssMiB);
+  }
+
+  log();
+  log('TARGETS (informational; 2 shared cores: load generator, proxy and upstream compete for CPU;');
+  log('NOISY = the per-round values fall on both sides of the target, so this run cannot tell)');
+  log(
+    table(
+      ['target', 'measured', 'wanted', 'result'],
+      targets.map((t) => [t.name, t.shown, t.target, t.verdict]),
+    ),
+  );
+  return { ratios, targets };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Runs one case; a crash is reported and recorded, and the other cases still run. */
+async function runCase<T>(name: string, failures: Record<string, string>, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (error) {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    console.error(`\nbench: case ${name} failed: ${text}`);
+    failures[name] = text;
+    await stopAllServers();
+    return undefined;
+  }
+}
+
+async function main(): Promise<boolean> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  if (settings.cpuProfile) mkdirSync(PROFILE_DIR, { recursive: true });
+  const startedAt = new Date();
+  log(
+    `smartpush-guard bench — node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}, cases: ${settings.cases.join(', ')}`,
+  );
+  const failures: Record<string, string> = {};
+  const pass = CASES.has('passthrough') ? await runCase('passthrough', failures, passThrough) : undefined;
+  const exp = CASES.has('export') ? await runCase('export', failures, streamedExport) : undefined;
+  const { ratios, targets } = report(pass, exp);
+
+  const file = join(OUT_DIR, 'latest.json');
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    environment: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
+    settings: { ...settings, path: PATH, bodyBytes: STATIC_BODY_BYTES },
+    passThrough: pass,
+    streamedExport: exp,
+    ratios,
+    targets,
+    failures,
+  };
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  log();
+  const failed = Object.keys(failures);
+  if (failed.length > 0) log(`FAILED cases (crashed, see above): ${failed.join(', ')}`);
+  log(`results written to ${file} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
+  return failed.length === 0;
+}
+
+let ok = false;
+try {
+  ok = await main();
+} catch (error) {
+  console.error('bench failed:', error instanceof Error ? (error.stack ?? error.message) : error);
+} finally {
+  await stopAllServers();
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,138 @@
+/**
+ * Parent side: start each server of the benchmark as its own `node --import tsx bench/<script>`
+ * process, wait for its URL over IPC, and make sure none of them outlives the run, whatever way
+ * the run ends (normal end, exception, Ctrl-C). The children also exit on their own when the IPC
+ * channel closes (announce-ready.ts), which covers the parent being SIGKILLed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { ReadyMessage, StatsMessage } from './announce-ready.ts';
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly url: string;
+  readonly info: Record<string, unknown>;
+  /** The child's process.memoryUsage() and process.cpuUsage(), asked over IPC. */
+  stats(): Promise<Pick<StatsMessage, 'memory' | 'cpu'> | undefined>;
+  /** SIGTERM, then SIGKILL after a grace period. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
+  readonly nodeFlags?: readonly string[];
+  readonly startTimeoutMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+const stopping = new WeakSet<ChildProcess>();
+const STDERR_KEPT = 8 * 1024;
+
+function killAllNow(): void {
+  for (const child of running) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  running.clear();
+}
+
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}, stopping the servers`);
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((child) => stopChild(child)));
+}
+
+async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    running.delete(child);
+    return;
+  }
+  stopping.add(child);
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+  running.delete(child);
+}
+
+function askStats(child: ChildProcess): Promise<StatsMessage | undefined> {
+  if (!child.connected) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish(undefined), 2_000);
+    const onMessage = (message: StatsMessage): void => {
+      if (message?.type === 'stats') finish(message);
+    };
+    const finish = (stats: StatsMessage | undefined): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(stats);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'stats' });
+  });
+}
+
+export async function startServer(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): Promise<ServerProcess> {
+  const file = fileURLToPath(new URL(script, import.meta.url));
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', file, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  running.add(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEPT);
+  });
+
+  const ready = new Promise<ReadyMessage>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name}: no ready message within ${options.startTimeoutMs ?? 60_000} ms\n${stderr}`)),
+      options.startTimeoutMs ?? 60_000,
+    );
+    child.on('message', (message: ReadyMessage) => {
+      if (message?.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve(message);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited during startup (code ${code}, signal ${signal})\n${stderr.trim()}`));
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+
+  let message: ReadyMessage;
+  try {
+    message = await ready;
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  child.once('exit', (code, signal) => {
+    if (!stopping.has(child)) {
+      running.delete(child);
+      console.error(`bench: ${name} (pid ${child.pid}) exited unexpectedly (code ${code}, signal ${signal})\n${stderr.trim()}`);
+    }
+  });
+  return {
+    name,
+    pid: child.pid as number,
+    url: message.url,
+    info: message.info ?? {},
+    stats: () => askStats(child),
+    stop: () => stopChild(child),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The sidecar configuration of the benchmark, built with the real schema (as test/helpers/stack.ts
+ * does) and shaped like config/demo.yaml: demo-app login, outbox channels, access log at info.
+ * Secrets come from environment variables generated per process; every file the sidecar writes
+ * (SQLite store, outbox) goes to a per-sidecar state folder, never to the demo's var/ files.
+ *
+ * When the config schema gains a required section, this is the one place to add it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../src/config/load.ts';
+import { configSchema } from '../src/config/schema.ts';
+
+const SESSION_KEYS_ENV = 'SPG_BENCH_SESSION_KEYS';
+const ENCRYPTION_KEYS_ENV = 'SPG_BENCH_ENCRYPTION_KEYS';
+
+export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stateDir: string): LoadedConfig {
+  mkdirSync(stateDir, { recursive: true });
+  process.env[SESSION_KEYS_ENV] ??= JSON.stringify({ '1': randomBytes(32).toString('base64url') });
+  process.env[ENCRYPTION_KEYS_ENV] ??= JSON.stringify({ '1': randomBytes(32).toString('base64') });
+  const config = configSchema.parse({
+    version: 1,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    upstream: { url: upstreamUrl },
+    policy: policyFile,
+    log: { level: 'info' },
+    session: { keys: { env: SESSION_KEYS_ENV } },
+    login: {
+      upstream: { path: '/login', encoding: 'form', fields: { email: 'email', password: 'password' } },
+      success: { status: [302, 303], location: '^/dashboard', cookie: 'sp_session' },
+      logout: { path: '/logout', method: 'GET' },
+      landing: '/dashboard',
+    },
+    store: { sqlite: join(stateDir, 'guard.db') },
+    factors: { encryption_keys: { env: ENCRYPTION_KEYS_ENV } },
+    channels: { outbox_file: join(stateDir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
+  });
+  // No config file exists: `file` only anchors relative paths, and every path above is absolute.
+  return { config, file: join(stateDir, 'config.yaml'), policyPath: policyFile };
+}

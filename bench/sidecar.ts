@@ -1,0 +1,26 @@
+/**
+ * The real sidecar, as production runs it: startGuard() with a config parsed by the real schema
+ * (sidecar-config.ts), the pino logger at level info (access log on) writing to /dev/null.
+ * Usage: node --import tsx bench/sidecar.ts <upstream-url> <policy-file> <state-dir>
+ */
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { createLogger } from '../src/observability/logger.ts';
+import { startGuard } from '../src/server/start.ts';
+import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
+import { benchSidecarConfig } from './sidecar-config.ts';
+
+exitWithParent();
+
+const [upstreamUrl, policyFile, stateDir] = process.argv.slice(2);
+if (!upstreamUrl || !policyFile || !stateDir) failStartup(new Error('usage: sidecar.ts <upstream-url> <policy-file> <state-dir>'));
+
+try {
+  const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir);
+  const logger = createLogger('info', pino.destination('/dev/null'));
+  const started = performance.now();
+  const guard = await startGuard(loaded, { logger, watchPolicy: false });
+  announceReady(guard.url, { startMs: Math.round(performance.now() - started) });
+} catch (error) {
+  failStartup(error);
+}
