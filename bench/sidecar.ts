@@ -4,7 +4,6 @@
  * Usage: node --import tsx bench/sidecar.ts <upstream-url> <policy-file> <state-dir>
  */
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { createLogger } from '../src/observability/logger.ts';
 import { startGuard } from '../src/server/start.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
@@ -17,7 +16,8 @@ if (!upstreamUrl || !policyFile || !stateDir) failStartup(new Error('usage: side
 
 try {
   const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir);
-  const logger = createLogger('info', pino.destination('/dev/null'));
+  // The same buffered writer production uses for stdout, pointed at /dev/null.
+  const logger = createLogger('info', '/dev/null');
   const started = performance.now();
   const guard = await startGuard(loaded, { logger, watchPolicy: false });
   announceReady(guard.url, { startMs: Math.round(performance.now() - started) });

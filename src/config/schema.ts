@@ -251,6 +251,12 @@ export const configSchema = z
             window: duration.prefault('15m'),
             ban: duration.prefault('15m'),
             max_ban: duration.prefault('24h'),
+            /**
+             * Consecutive wrong codes (across windows) after which the account's second factor is
+             * locked until a correct code... which it can no longer give: support unlocks it, or
+             * it unlocks 30 days after the last failure. NIST 800-63B allows at most 100.
+             */
+            lockout_after: z.number().int().min(1).max(100).default(50),
           })
           .strict()
           .prefault({}),

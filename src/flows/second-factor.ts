@@ -12,6 +12,7 @@ import type { SendBudget } from '../factors/send-budget.ts';
 import { verifyTotp } from '../factors/totp.ts';
 import type { DurableStore, Enrollment, FactorMethod, SealedSecret, TotpParameters } from '../store/durable.ts';
 import type { Regulation } from './regulation.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
 
 /**
  * The second factors behind one interface: send a code (sms/email), verify a code of any method
@@ -62,7 +63,14 @@ export interface SecondFactorDeps {
   readonly product: string;
   readonly codeLifetimeMs: number;
   readonly smsCountryAllowed: (e164: string) => boolean;
+  /** Counts consecutive failures per account beyond any window (the NIST 800-63B cap). */
+  readonly store: EphemeralStore;
+  readonly lockoutAfter: number;
 }
+
+const CONSECUTIVE = (account: string): string => `factor:consecutive:${account}`;
+/** A locked second factor opens again this long after its last failure (support can unlock sooner). */
+export const LOCKOUT_MS = 30 * 24 * 3_600_000;
 
 export function maskDestination(method: FactorMethod, destination: string | null): string | null {
   if (destination === null || method === 'totp') return null;
@@ -156,6 +164,13 @@ export class SecondFactor {
     allowRecovery: boolean;
   }): Promise<VerifyResult> {
     if (typeof input.code !== 'string' || input.code.length === 0 || input.code.length > 32) return { ok: false, reason: 'malformed' };
+    // Windows alone let a patient attacker guess forever (9 guesses every 16 minutes); consecutive
+    // failures are also counted without a window, and at the cap the factor is locked.
+    const consecutive = Number((await this.deps.store.get(CONSECUTIVE(input.account))) ?? '0');
+    if (consecutive >= this.deps.lockoutAfter) {
+      this.deps.logger.warn({ event: 'factor_locked', user: input.account }, 'second factor locked after consecutive failures');
+      return { ok: false, reason: 'too_many_attempts', retryAfterMs: (await this.deps.store.ttl(CONSECUTIVE(input.account))) ?? LOCKOUT_MS };
+    }
     const reservation = await this.deps.failures.reserve(input.account, input.clientAddress);
     if (!reservation.ok) return { ok: false, reason: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
     let result: VerifyResult;
@@ -170,9 +185,15 @@ export class SecondFactor {
       const own = result.attemptsLeft < 0 ? reservation.remaining : Math.min(result.attemptsLeft, reservation.remaining);
       result = { ok: false, reason: 'invalid', attemptsLeft: own };
     }
-    if (result.ok) await reservation.settle('success');
-    else if (result.reason === 'malformed') await reservation.settle('neutral');
-    else await reservation.settle('failure');
+    if (result.ok) {
+      await reservation.settle('success');
+      await this.deps.store.delete(CONSECUTIVE(input.account));
+    } else if (result.reason === 'malformed') {
+      await reservation.settle('neutral');
+    } else {
+      await reservation.settle('failure');
+      if (result.reason === 'invalid') await this.deps.store.increment(CONSECUTIVE(input.account), 1, LOCKOUT_MS, 'sliding');
+    }
     this.deps.logger.info(
       { event: result.ok ? 'verification_success' : 'verification_failure', user: input.account, via: result.ok ? result.via : undefined, reason: result.ok ? undefined : result.reason },
       result.ok ? 'code verified' : 'code rejected',

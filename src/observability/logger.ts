@@ -19,12 +19,30 @@ export const REDACTED_PATHS = [
 
 export type { Logger };
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * A stream is used as given (tests capture lines); a file descriptor or path gets a buffered
+ * asynchronous writer, because a synchronous write per access-log line is a system call per
+ * request on the hot path. Buffered lines are flushed when the process exits.
+ */
+export function createLogger(level: string, destination: DestinationStream | number | string = 1): Logger {
   const options = {
     level,
     base: { service: 'smartpush-guard' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (typeof destination === 'object') return pino(options, destination);
+  const stream = pino.destination({ dest: destination, sync: false, minLength: 4096 });
+  // A quiet sidecar must not hold its lines back: what is buffered is written at least every second.
+  setInterval(() => {
+    stream.flush();
+  }, 1000).unref();
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // Nothing more can be done for log lines at exit.
+    }
+  });
+  return pino(options, stream);
 }

@@ -95,8 +95,18 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     appendSetCookie(ctx, [setCookieHeader('pending', result.pendingId, { ...cookieOptions(ctx), maxAge: Math.floor(options.pendingMs / 1000) })]);
   };
 
-  const sendProblem = (send: SendResult | null): string | undefined =>
-    send && !send.ok ? (send.reason === 'delivery' ? send.message : 'We could not send a new code right now. Use the code you already have, or try again shortly.') : undefined;
+  const sendProblem = (send: SendResult | null): string | undefined => {
+    if (!send || send.ok) return undefined;
+    switch (send.reason) {
+      case 'delivery':
+        return send.message;
+      case 'country':
+        return 'Text messages cannot be sent to your phone number. Use a recovery code, or contact support.';
+      case 'cooldown':
+      case 'budget':
+        return `Too many codes were sent recently. Ask for a new code in ${Math.ceil(send.retryAfterMs / 60_000)} minute(s), or use a recovery code.`;
+    }
+  };
 
   const answerJson = (ctx: Context, result: LoginResult): void => {
     setOwnResponseHeaders(ctx);

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { renderErrorPage } from '../pages/error-page.tsx';
 
@@ -13,15 +13,17 @@ export function wantsHtml(headers: IncomingHttpHeaders): boolean {
 }
 
 /** Headers on every response the sidecar writes itself (not on proxied upstream responses). */
-export function setOwnResponseHeaders(ctx: Context): void {
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set(
-    'Content-Security-Policy',
+export const OWN_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy':
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  );
+};
+
+export function setOwnResponseHeaders(ctx: Context): void {
+  ctx.set(OWN_RESPONSE_HEADERS);
 }
 
 export const ERROR_TITLES: Readonly<Record<number, string>> = {
@@ -39,6 +41,24 @@ export const ERROR_TITLES: Readonly<Record<number, string>> = {
   504: 'SmartPush took too long to answer',
 };
 
+/** An error answer as a page for people and JSON for programs (DESIGN §5). */
+export function errorResponse(
+  headers: IncomingHttpHeaders,
+  status: number,
+  error: string,
+  message: string,
+  extra: Readonly<Record<string, unknown>> = {},
+  requestId?: string,
+): { type: string; body: string } {
+  if (wantsHtml(headers)) {
+    return {
+      type: 'text/html; charset=utf-8',
+      body: renderErrorPage({ status, title: ERROR_TITLES[status] ?? 'Error', message, ...(requestId ? { requestId } : {}) }),
+    };
+  }
+  return { type: 'application/json; charset=utf-8', body: JSON.stringify({ error, message, ...extra }) };
+}
+
 export function sendError(
   ctx: Context,
   status: number,
@@ -47,17 +67,22 @@ export function sendError(
   extra: Readonly<Record<string, unknown>> = {},
 ): void {
   setOwnResponseHeaders(ctx);
+  const answer = errorResponse(ctx.req.headers, status, error, message, extra, (ctx.state as { requestId?: string }).requestId);
   ctx.status = status;
-  const requestId = (ctx.state as { requestId?: string }).requestId;
-  if (wantsHtml(ctx.req.headers)) {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderErrorPage({
-      status,
-      title: ERROR_TITLES[status] ?? 'Error',
-      message,
-      ...(requestId ? { requestId } : {}),
-    });
-  } else {
-    ctx.body = { error, message, ...extra };
-  }
+  ctx.type = answer.type;
+  ctx.body = answer.body;
+}
+
+/** The same answer written straight to a Node response (the proxy fast path has no Koa context). */
+export function writeError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  error: string,
+  message: string,
+  requestId: string,
+): void {
+  const answer = errorResponse(req.headers, status, error, message, {}, requestId);
+  res.writeHead(status, { ...OWN_RESPONSE_HEADERS, 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body) });
+  res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

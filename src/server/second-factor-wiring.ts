@@ -93,6 +93,8 @@ export function buildSecondFactor(input: {
     product: config.product.name,
     codeLifetimeMs: factors.code_lifetime,
     smsCountryAllowed,
+    store,
+    lockoutAfter: factors.failures.lockout_after,
   });
   return {
     factor,

@@ -233,7 +233,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   // header senders are cut off by headersTimeout and idle sockets by the socket timeout.
   const server = http.createServer(
     { headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000, insecureHTTPParser: false, requireHostHeader: true },
-    guard.app.callback(),
+    guard.handleRequest,
   );
   server.timeout = 120_000;
   server.on('upgrade', guard.handleUpgrade);
