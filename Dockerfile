@@ -5,8 +5,10 @@
 #   docker run -p 8080:8080 -p 9090:9090 \
 #     -v "$PWD/guard.yaml:/etc/smartpush-guard/config.yaml:ro" smartpush-guard
 #
-# There is no build step: the TypeScript sources run through tsx (a runtime dependency), so the
-# image holds the sources plus production node_modules and nothing else.
+# The TypeScript sources are bundled by esbuild into dist/smartpush-guard.mjs (built in the runtime
+# stage, before dropping root),
+# so the running process needs no TypeScript loader; the sources ship too, for the policy/config
+# tools and as the fallback bin/smartpush-guard.js uses when the bundle is missing.
 #
 # The mounted config must listen on 0.0.0.0 (listen.host, and admin.host if the admin listener is
 # to be reached from outside the container) and name its policy by a path that exists in the
@@ -53,13 +55,16 @@ COPY package.json ./
 # directory; without it every page fails at runtime with "React is not defined".
 COPY tsconfig.json ./
 COPY bin ./bin
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 COPY demo ./demo
 COPY config ./config
 COPY policies ./policies
 COPY schema ./schema
 # The demo writes its generated secrets, outbox and audit log to /app/var (mode 0700).
-RUN mkdir -p /app/var /etc/smartpush-guard \
+# The bundle is built here, after every source it comes from, so it is never older than them.
+RUN node scripts/build.mjs \
+ && mkdir -p /app/var /etc/smartpush-guard \
  && chown node:node /app/var \
  && chmod 0700 /app/var
 # The official image's unprivileged `node` user (uid 1000).

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
@@ -7,7 +7,14 @@ import { handleSignals, startGuard } from '../server/start.ts';
 import { ensureSecretFile, newSessionKeys } from './demo-secrets.ts';
 import { newEncryptionKeys } from '../factors/secret-box.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The checkout: found upwards from this module, which runs from src/cli/ or from the dist/ bundle. */
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'config', 'demo.yaml'))) return dir;
+    if (dirname(dir) === dir) throw new Error('cannot find the smartpush-guard checkout (config/demo.yaml)');
+  }
+}
+const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 /**
  * `npm start`: the legacy demo app on 127.0.0.1:8081 and the sidecar in front of it. With
