@@ -3,12 +3,15 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { formatDuration, parseDuration } from '../../src/policy/duration.ts';
 import { policyJsonSchema } from '../../src/policy/schema.ts';
-import { POLICY_JSON_SCHEMA_FILE, renderPolicyJsonSchema } from '../../src/policy/write-json-schema.ts';
+import { JSON_SCHEMAS } from '../../scripts/write-schemas.ts';
 
 describe('policy JSON Schema', () => {
-  it('the committed schema/policy.schema.json is up to date (run: npx tsx src/policy/write-json-schema.ts)', async () => {
-    const committed = await readFile(POLICY_JSON_SCHEMA_FILE, 'utf8');
-    assert.equal(committed, renderPolicyJsonSchema());
+  it('the committed schema/*.schema.json files are up to date (run: npm run schema)', async () => {
+    assert.equal(JSON_SCHEMAS.length, 2);
+    for (const schema of JSON_SCHEMAS) {
+      const committed = await readFile(schema.file, 'utf8');
+      assert.equal(committed, schema.render(), `${schema.file} is stale`);
+    }
   });
 
   it('is draft 2020-12, closed to unknown keys, with the required fields', () => {
