@@ -47,6 +47,11 @@ export function cookieFromSetCookie(header: string): { name: string; value: stri
   return { name, value };
 }
 
+const cookieHeader = (cookies: Readonly<Record<string, string>>): string =>
+  Object.entries(cookies)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('; ');
+
 export class UpstreamAccount {
   private readonly agent: http.Agent;
 
@@ -55,115 +60,106 @@ export class UpstreamAccount {
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
   }
 
-  checkPassword(email: string, password: string, context: ReplayContext): Promise<PasswordCheckResult> {
-    const { fields } = this.config;
-    const body =
-      this.config.encoding === 'json'
-        ? JSON.stringify({ [fields.email]: email, [fields.password]: password })
-        : new URLSearchParams([
-            [fields.email, email],
-            [fields.password, password],
-          ]).toString();
-    const secure = this.config.upstream.protocol === 'https:';
+  /**
+   * One server-side request to the upstream: the only place that knows how to reach it. The body
+   * is read up to 64 KiB (a login page or a profile); a failure or timeout resolves as `error`.
+   */
+  private send(
+    method: 'GET' | 'POST',
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    context: ReplayContext,
+    body?: string,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer } | { error: string }> {
+    const upstream = this.config.upstream;
+    const secure = upstream.protocol === 'https:';
     const request = secure ? https.request : http.request;
     return new Promise((resolve) => {
-      let finished = false;
-      const finish = (result: PasswordCheckResult): void => {
-        if (!finished) {
-          finished = true;
+      let settled = false;
+      const settle = (result: { status: number; headers: http.IncomingHttpHeaders; body: Buffer } | { error: string }): void => {
+        if (!settled) {
+          settled = true;
           resolve(result);
         }
       };
       const req = request(
         {
-          protocol: this.config.upstream.protocol,
-          hostname: this.config.upstream.hostname.replace(/^\[|\]$/g, ''),
-          port: this.config.upstream.port || (secure ? 443 : 80),
-          method: 'POST',
-          path: this.config.upstream.pathname.replace(/\/$/, '') + this.config.path,
+          hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+          port: upstream.port || (secure ? 443 : 80),
+          method,
+          path: upstream.pathname.replace(/\/$/, '') + path,
           agent: this.agent,
           headers: {
-            host: this.config.upstream.host,
-            'content-type': this.config.encoding === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
-            'content-length': Buffer.byteLength(body),
-            accept: 'text/html,application/json;q=0.9',
+            host: upstream.host,
             'x-forwarded-for': context.forwardedFor,
             'x-request-id': context.requestId,
             ...(context.userAgent ? { 'user-agent': context.userAgent } : {}),
+            ...(body !== undefined || method === 'POST' ? { 'content-length': Buffer.byteLength(body ?? '') } : {}),
+            ...headers,
           },
         },
         (res) => {
-          // The body is of no interest; drain it so the keep-alive socket can be reused.
-          res.resume();
-          res.on('error', () => finish({ ok: false, reason: 'unavailable', detail: 'response error' }));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            const location = typeof res.headers.location === 'string' ? res.headers.location : '';
-            const setCookies = res.headers['set-cookie'] ?? [];
-            const cookies: Record<string, string> = {};
-            for (const header of setCookies) {
-              const cookie = cookieFromSetCookie(header);
-              if (cookie) cookies[cookie.name] = cookie.value;
-            }
-            const { success } = this.config;
-            const accepted =
-              success.status.includes(status) &&
-              (success.location === undefined || success.location.test(location)) &&
-              cookies[success.cookie] !== undefined;
-            if (accepted) {
-              finish({ ok: true, setCookies, upstreamCookies: { [success.cookie]: cookies[success.cookie] as string } });
-            } else if (status >= 500) {
-              finish({ ok: false, reason: 'unavailable', detail: `upstream answered ${status}` });
-            } else {
-              finish({ ok: false, reason: 'rejected' });
-            }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            // Keep reading (so the keep-alive socket can be reused) but keep at most 64 KiB.
+            if (size <= 64 * 1024) chunks.push(chunk);
           });
+          res.on('error', () => settle({ error: 'response error' }));
+          res.on('end', () => settle({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         },
       );
-      req.setTimeout(this.config.timeoutMs, () => {
-        req.destroy(new Error('timeout'));
-      });
-      req.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, reason: 'unavailable', detail: error.code ?? error.message }));
+      req.setTimeout(this.config.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (error: NodeJS.ErrnoException) => settle({ error: error.code ?? error.message }));
       req.end(body);
     });
+  }
+
+  async checkPassword(email: string, password: string, context: ReplayContext): Promise<PasswordCheckResult> {
+    const { fields } = this.config;
+    const json = this.config.encoding === 'json';
+    const body = json
+      ? JSON.stringify({ [fields.email]: email, [fields.password]: password })
+      : new URLSearchParams([
+          [fields.email, email],
+          [fields.password, password],
+        ]).toString();
+    const answer = await this.send(
+      'POST',
+      this.config.path,
+      { 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded', accept: 'text/html,application/json;q=0.9' },
+      context,
+      body,
+    );
+    if ('error' in answer) return { ok: false, reason: 'unavailable', detail: answer.error };
+    const location = typeof answer.headers.location === 'string' ? answer.headers.location : '';
+    const setCookies = answer.headers['set-cookie'] ?? [];
+    const cookies: Record<string, string> = {};
+    for (const header of setCookies) {
+      const cookie = cookieFromSetCookie(header);
+      if (cookie) cookies[cookie.name] = cookie.value;
+    }
+    const { success } = this.config;
+    const accepted =
+      success.status.includes(answer.status) &&
+      (success.location === undefined || success.location.test(location)) &&
+      cookies[success.cookie] !== undefined;
+    if (accepted) return { ok: true, setCookies, upstreamCookies: { [success.cookie]: cookies[success.cookie] as string } };
+    if (answer.status >= 500) return { ok: false, reason: 'unavailable', detail: `upstream answered ${answer.status}` };
+    return { ok: false, reason: 'rejected' };
   }
 
   /**
    * Ends the upstream session named by `cookies` (best effort: a failure is reported, the sidecar
    * session ends regardless). Returns the upstream's Set-Cookie headers to pass on.
    */
-  logout(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<{ ok: boolean; setCookies: readonly string[] }> {
+  async logout(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<{ ok: boolean; setCookies: readonly string[] }> {
     const logout = this.config.logout;
-    const pairs = Object.entries(cookies);
-    if (!logout || pairs.length === 0) return Promise.resolve({ ok: true, setCookies: [] });
-    const secure = this.config.upstream.protocol === 'https:';
-    const request = secure ? https.request : http.request;
-    return new Promise((resolve) => {
-      const req = request(
-        {
-          hostname: this.config.upstream.hostname.replace(/^\[|\]$/g, ''),
-          port: this.config.upstream.port || (secure ? 443 : 80),
-          method: logout.method,
-          path: this.config.upstream.pathname.replace(/\/$/, '') + logout.path,
-          agent: this.agent,
-          headers: {
-            host: this.config.upstream.host,
-            cookie: pairs.map(([name, value]) => `${name}=${value}`).join('; '),
-            'x-forwarded-for': context.forwardedFor,
-            'x-request-id': context.requestId,
-            ...(logout.method === 'POST' ? { 'content-length': 0 } : {}),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve({ ok: (res.statusCode ?? 500) < 500, setCookies: res.headers['set-cookie'] ?? [] }));
-          res.on('error', () => resolve({ ok: false, setCookies: [] }));
-        },
-      );
-      req.setTimeout(this.config.timeoutMs, () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve({ ok: false, setCookies: [] }));
-      req.end();
-    });
+    if (!logout || Object.keys(cookies).length === 0) return { ok: true, setCookies: [] };
+    const answer = await this.send(logout.method, logout.path, { cookie: cookieHeader(cookies) }, context);
+    if ('error' in answer) return { ok: false, setCookies: [] };
+    return { ok: answer.status < 500, setCookies: answer.headers['set-cookie'] ?? [] };
   }
 
   /** Whether a profile endpoint is configured (so an upstream session's account can be told). */
@@ -172,53 +168,19 @@ export class UpstreamAccount {
   }
 
   /** The account behind an upstream session, from the configured JSON profile endpoint; null when unknown. */
-  profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
+  async profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
     const profile = this.config.profile;
-    if (!profile) return Promise.resolve(null);
-    const secure = this.config.upstream.protocol === 'https:';
-    const request = secure ? https.request : http.request;
-    return new Promise((resolve) => {
-      const req = request(
-        {
-          hostname: this.config.upstream.hostname.replace(/^\[|\]$/g, ''),
-          port: this.config.upstream.port || (secure ? 443 : 80),
-          method: 'GET',
-          path: this.config.upstream.pathname.replace(/\/$/, '') + profile.path,
-          agent: this.agent,
-          headers: {
-            host: this.config.upstream.host,
-            accept: 'application/json',
-            cookie: Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; '),
-            'x-forwarded-for': context.forwardedFor,
-            'x-request-id': context.requestId,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > 64 * 1024) req.destroy(new Error('profile too large'));
-            else chunks.push(chunk);
-          });
-          res.on('error', () => resolve(null));
-          res.on('end', () => {
-            if (res.statusCode !== 200) return resolve(null);
-            try {
-              const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-              const email = body[profile.emailField];
-              const phone = profile.phoneField ? body[profile.phoneField] : null;
-              resolve({ email: typeof email === 'string' ? email : null, phone: typeof phone === 'string' ? phone : null });
-            } catch {
-              resolve(null);
-            }
-          });
-        },
-      );
-      req.setTimeout(this.config.timeoutMs, () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve(null));
-      req.end();
-    });
+    if (!profile) return null;
+    const answer = await this.send('GET', profile.path, { accept: 'application/json', cookie: cookieHeader(cookies) }, context);
+    if ('error' in answer || answer.status !== 200) return null;
+    try {
+      const body = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+      const email = body[profile.emailField];
+      const phone = profile.phoneField ? body[profile.phoneField] : null;
+      return { email: typeof email === 'string' ? email : null, phone: typeof phone === 'string' ? phone : null };
+    } catch {
+      return null;
+    }
   }
 
   close(): void {
