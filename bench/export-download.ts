@@ -1,6 +1,6 @@
 /**
- * The streamed-export case: log in (to the demo app directly, and through the sidecar), then download a CSV export as fast as the
- * socket delivers it, counting and discarding the bytes.
+ * The streamed-export case: log in to the demo app directly (through the sidecar: sidecar-login.ts), then download a CSV
+ * export as fast as the socket delivers it, counting and discarding the bytes.
  */
 import http from 'node:http';
 
@@ -23,29 +23,6 @@ export async function loginToDemo(demoUrl: string): Promise<string> {
     .find((pair) => pair.startsWith('sp_session=') && pair.length > 'sp_session='.length);
   if (response.status !== 302 || !cookie) throw new Error(`demo login failed: HTTP ${response.status}, no sp_session cookie`);
   return cookie;
-}
-
-/**
- * POST /_guard/api/login on the sidecar: it replays the credentials to the demo app and keeps the
- * demo's cookie bound to its own session (an upstream cookie sent without a sidecar session is
- * withheld from the upstream). Returns the Cookie header a browser would send afterwards.
- */
-export async function loginThroughSidecar(sidecarUrl: string): Promise<string> {
-  const response = await fetch(new URL('/_guard/api/login', sidecarUrl), {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ email: DEMO_EMAIL, password: DEMO_PASSWORD }),
-  });
-  const text = await response.text();
-  if (response.status !== 200 || !text.includes('"authenticated"')) {
-    throw new Error(`sidecar login failed: HTTP ${response.status} ${text.slice(0, 300)}`);
-  }
-  const cookies = response.headers
-    .getSetCookie()
-    .map((line) => line.split(';')[0] ?? '')
-    .filter((pair) => pair.includes('=') && !pair.endsWith('='));
-  if (cookies.length === 0) throw new Error('sidecar login: no session cookie in the answer');
-  return cookies.join('; ');
 }
 
 export interface Download {

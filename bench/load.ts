@@ -12,6 +12,8 @@ export interface LoadOptions {
   readonly connections: number;
   /** Requests per second over all connections (autocannon `overallRate`); omitted = as fast as possible. */
   readonly overallRate?: number;
+  /** Request headers, e.g. the Cookie of a session. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {
@@ -34,6 +36,7 @@ function run(url: string, options: LoadOptions, seconds: number): Promise<LoadRe
     pipelining: 1,
     duration: seconds,
     ...(options.overallRate !== undefined ? { overallRate: Math.max(1, Math.round(options.overallRate)) } : {}),
+    ...(options.headers !== undefined ? { headers: { ...options.headers } } : {}),
     renderProgressBar: false,
     renderResultsTable: false,
     renderLatencyTable: false,

@@ -1,7 +1,7 @@
 /**
- * Policy files of the benchmark, written to a temporary folder: the benchmarked `/static/**`
- * public rule placed LAST behind generated API rules, so the matcher has to rule out everything
- * else first, and an open policy for the export case.
+ * Policy files of the benchmark, written to a temporary folder: the benchmarked rules (`/app/**`
+ * authenticated, then `/static/**` public) placed LAST behind generated API rules, so the matcher
+ * has to rule out everything else first, and an open policy for the export case.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,13 @@ export const STATIC_RULE = `  - name: static-assets
     paths: ["/static/**"]
     methods: [GET]
     access: public
+`;
+
+/** The authenticated pass-through case (`GET /app/data` with a session); explicit, not left to `default`. */
+export const APP_RULE = `  - name: app-pages
+    paths: ["/app/**"]
+    methods: [GET]
+    access: authenticated
 `;
 
 export const OPEN_POLICY = `version: 1
@@ -22,10 +29,11 @@ rules:
 const METHOD_SETS = ['[GET]', '[POST]', '[PUT, PATCH]', '[DELETE]', '[GET, POST]', '[GET, PUT, DELETE]'] as const;
 const ACCESS = ['authenticated', 'authenticated', 'deny', 'public'] as const;
 
-/** `count` rules: `count - 1` generated API rules with varied methods and access, then the static rule. */
+/** `count` rules: `count - 2` generated API rules with varied methods and access, then the app and the static rule. */
 export function generatedPolicy(count: number): string {
+  if (count < 2) throw new Error(`a bench policy needs at least 2 rules (got ${count})`);
   const lines = ['version: 1', 'default:', '  access: authenticated', 'rules:'];
-  for (let i = 1; i < count; i++) {
+  for (let i = 1; i < count - 1; i++) {
     const methods = METHOD_SETS[i % METHOD_SETS.length] as string;
     const access = ACCESS[i % ACCESS.length] as string;
     // Mostly the brief's shape; every 7th rule a glob and every 11th a globstar, for variety.
@@ -37,7 +45,7 @@ export function generatedPolicy(count: number): string {
           : `/api/v1/resource-${i}/:id/items/*`;
     lines.push(`  - name: resource-${i}`, `    paths: ["${path}"]`, `    methods: ${methods}`, `    access: ${access}`);
   }
-  return `${lines.join('\n')}\n${STATIC_RULE}`;
+  return `${lines.join('\n')}\n${APP_RULE}${STATIC_RULE}`;
 }
 
 export interface PolicyFiles {

@@ -5,7 +5,9 @@
  *   1. pass-through: direct upstream vs bare http-proxy-3 vs the sidecar, interleaved rounds,
  *      then latency at half of the bare proxy's throughput;
  *   2. policy size: the sidecar with a 10-rule vs a 10,000-rule policy (in the same rounds);
- *   3. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
+ *   3. authenticated pass-through: GET /app/data with a real session's Cookie, through the bare
+ *      proxy and through the sidecar (in the same rounds), then the sidecar's CPU per login;
+ *   4. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
  *      sidecar's peak RSS.
  *
  * Results: console table + var/bench/latest.json. See bench/README.md.
@@ -14,14 +16,15 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatProfileSummary, summariseProfile, type ProfileSummary } from './cpu-profile-summary.ts';
-import { download, loginThroughSidecar, loginToDemo, type Download } from './export-download.ts';
+import { DEMO_EMAIL, DEMO_PASSWORD, download, loginToDemo, type Download } from './export-download.ts';
 import { fixed, int, mib, signedMs, table } from './format-table.ts';
 import { applyLoad, type LoadOptions, type LoadResult } from './load.ts';
 import { writePolicyFiles } from './policy-files.ts';
 import { procStatusKiB, sampleRss, type RssSamples } from './rss-sampler.ts';
 import { startServer, stopAllServers, type ServerProcess } from './server-processes.ts';
+import { loginThroughSidecar, sequentialLogins } from './sidecar-login.ts';
 import { median, relativeSpread } from './stats.ts';
-import { STATIC_BODY_BYTES } from './upstream-body.ts';
+import { BENCH_EMAIL, BENCH_PASSWORD, STATIC_BODY_BYTES } from './upstream-body.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -40,8 +43,8 @@ for (const name of CASES) {
   if (!KNOWN_CASES.includes(name)) throw new Error(`BENCH_CASES: unknown case "${name}" (known: ${KNOWN_CASES.join(', ')})`);
 }
 const settings = {
-  seconds: envNumber('BENCH_SECONDS', 8),
-  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2),
+  seconds: envNumber('BENCH_SECONDS', 6),
+  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 1.5),
   connections: Math.round(envNumber('BENCH_CONNECTIONS', 32)),
   rounds: Math.round(envNumber('BENCH_ROUNDS', 3)),
   halfLoadSeconds: envNumber('BENCH_HALF_LOAD_SECONDS', 3),
@@ -51,12 +54,17 @@ const settings = {
   largePolicyRules: Math.round(envNumber('BENCH_POLICY_RULES', 10_000)),
   exportRows: Math.round(envNumber('BENCH_EXPORT_ROWS', 16_777_216)),
   exportRounds: Math.round(envNumber('BENCH_EXPORT_ROUNDS', 2)),
+  logins: Math.round(envNumber('BENCH_LOGINS', 200)),
+  loginWarmup: 20,
+  loginBatches: 4,
   rssIntervalMs: 50,
   cpuProfile: process.env['BENCH_CPU_PROF'] === '1',
   cases: [...CASES],
 };
 
 const PATH = '/static/app.css';
+/** The authenticated pass-through case: an `/app/**` rule with `access: authenticated`. */
+const AUTH_PATH = '/app/data';
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, 'var', 'bench');
 const PROFILE_DIR = join(OUT_DIR, 'profiles');
@@ -66,6 +74,8 @@ const STATE_DIR = join(OUT_DIR, 'state');
 /** Targets (informational: the bench exits 0 either way). */
 const TARGETS = {
   sidecarOverBare: 0.9,
+  sidecarAuthOverBare: 0.9,
+  loginCpuMs: 2,
   p99AddedMs: 1,
   largeOverSmallPolicy: 0.95,
   exportSidecarOverDirect: 0.8,
@@ -77,13 +87,17 @@ const log = (line = ''): void => console.log(line);
 // ---------------------------------------------------------------------------------------------
 // Pass-through
 
-type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k';
+type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k' | 'bare-proxy-auth' | 'sidecar-auth';
 type HalfLoadName = 'bare-proxy' | 'sidecar';
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare-proxy', 'sidecar', 'sidecar-10k', 'bare-proxy-auth', 'sidecar-auth'];
 
 interface Target {
   readonly name: TargetName;
   readonly label: string;
   readonly server: ServerProcess;
+  /** What is requested: `/static/app.css` anonymously, or `/app/data` with a session's Cookie. */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 interface Measurement extends LoadResult {
@@ -105,8 +119,23 @@ interface MedianMeasurement {
   readonly non2xx: number;
 }
 
+/** Sequential logins through the sidecar (POST /_guard/api/login), after the pass-through rounds. */
+interface LoginResult {
+  readonly count: number;
+  readonly warmup: number;
+  /** Sidecar CPU (user + system, all threads) over all measured logins / count, ms. */
+  readonly sidecarCpuMsPerLogin: number;
+  /** The same per batch of count / batches logins (shows the noise). */
+  readonly batchCpuMsPerLogin: number[];
+  /** The upstream's CPU per login (the replayed POST /login), ms: not part of the sidecar's figure. */
+  readonly upstreamCpuMsPerLogin: number | undefined;
+  readonly wallMsMedian: number;
+  readonly wallMsP99: number;
+}
+
 interface PassThroughResult {
   readonly labels: Record<TargetName, string>;
+  readonly requests: Record<TargetName, string>;
   readonly rounds: Array<Record<TargetName, Measurement>>;
   readonly median: Record<TargetName, MedianMeasurement>;
   readonly halfLoad: {
@@ -116,13 +145,26 @@ interface PassThroughResult {
   };
   readonly memory: Record<'bare-proxy' | 'sidecar' | 'sidecar-10k', { rssKiB: number | undefined; hwmKiB: number | undefined; startMs: unknown }>;
   readonly profiles: Partial<Record<'bare-proxy' | 'sidecar' | 'sidecar-10k', { file: string; summary: ProfileSummary }>>;
+  /** Whether GET /app/data with the session's Cookie still answered 200 after all the rounds. */
+  readonly sessionValidAfterRounds: boolean;
+  readonly login: LoginResult | undefined;
+  readonly loginError: string | undefined;
+}
+
+async function get(target: Target, headers: Readonly<Record<string, string>> | undefined): Promise<{ status: number; body: Buffer }> {
+  const response = await fetch(new URL(target.path, target.server.url), { headers: { Accept: '*/*', ...headers }, redirect: 'manual' });
+  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
 }
 
 async function checkTarget(target: Target): Promise<void> {
-  const response = await fetch(new URL(PATH, target.server.url), { headers: { Accept: 'text/css' } });
-  const body = Buffer.from(await response.arrayBuffer());
-  if (response.status !== 200 || body.length !== STATIC_BODY_BYTES) {
-    throw new Error(`${target.label}: GET ${PATH} answered ${response.status} with ${body.length} bytes: ${body.toString('utf8', 0, 300)}`);
+  const { status, body } = await get(target, target.headers);
+  if (status !== 200 || body.length !== STATIC_BODY_BYTES) {
+    throw new Error(`${target.label}: GET ${target.path} answered ${status} with ${body.length} bytes: ${body.toString('utf8', 0, 300)}`);
+  }
+  if (target.name === 'sidecar-auth') {
+    // The measured path must really need the session: without the Cookie, no 200.
+    const anonymous = await get(target, undefined);
+    if (anonymous.status === 200) throw new Error(`${target.label}: GET ${target.path} without a session answered 200; the policy does not protect it`);
   }
 }
 
@@ -141,7 +183,8 @@ async function cpuMicros(server: ServerProcess): Promise<number | undefined> {
 
 /** Warm up, then one measured autocannon run, with the CPU time the server and the upstream spent on it. */
 async function measure(target: Target, upstream: ServerProcess, options: LoadOptions, warmupSeconds: number): Promise<Measurement> {
-  const url = `${target.server.url}${PATH}`;
+  const url = `${target.server.url}${target.path}`;
+  if (target.headers) options = { ...options, headers: target.headers };
   if (warmupSeconds > 0) await applyLoad(url, { ...options, seconds: warmupSeconds });
   const before = await Promise.all([cpuMicros(target.server), cpuMicros(upstream)]);
   const result = await applyLoad(url, options);
@@ -196,18 +239,35 @@ async function passThrough(): Promise<PassThroughResult> {
     'bare-proxy': 'bare-proxy',
     sidecar: `sidecar (${policies.smallRules} rules)`,
     'sidecar-10k': `sidecar (${policies.largeRules.toLocaleString('en-US')} rules)`,
+    'bare-proxy-auth': 'bare-proxy (auth req.)',
+    'sidecar-auth': 'sidecar (authenticated)',
+  };
+  // One real session, signed in once through the (10-rule) sidecar; the same Cookie header goes
+  // to the bare proxy too, so both proxies parse and forward the same request.
+  const cookie = await loginThroughSidecar(sidecar.url, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
+  const authHeaders = { Cookie: cookie };
+  const requests: Record<TargetName, string> = {
+    direct: `GET ${PATH}`,
+    'bare-proxy': `GET ${PATH}`,
+    sidecar: `GET ${PATH}`,
+    'sidecar-10k': `GET ${PATH}`,
+    'bare-proxy-auth': `GET ${AUTH_PATH} + Cookie`,
+    'sidecar-auth': `GET ${AUTH_PATH} + Cookie`,
   };
   const targets: Target[] = [
-    { name: 'direct', label: labels.direct, server: upstream },
-    { name: 'bare-proxy', label: labels['bare-proxy'], server: bare },
-    { name: 'sidecar', label: labels.sidecar, server: sidecar },
-    { name: 'sidecar-10k', label: labels['sidecar-10k'], server: sidecarLarge },
+    { name: 'direct', label: labels.direct, server: upstream, path: PATH },
+    { name: 'bare-proxy', label: labels['bare-proxy'], server: bare, path: PATH },
+    { name: 'sidecar', label: labels.sidecar, server: sidecar, path: PATH },
+    { name: 'sidecar-10k', label: labels['sidecar-10k'], server: sidecarLarge, path: PATH },
+    { name: 'bare-proxy-auth', label: labels['bare-proxy-auth'], server: bare, path: AUTH_PATH, headers: authHeaders },
+    { name: 'sidecar-auth', label: labels['sidecar-auth'], server: sidecar, path: AUTH_PATH, headers: authHeaders },
   ];
   for (const target of targets) await checkTarget(target);
   log(
     `  upstream pid ${upstream.pid}, bare-proxy pid ${bare.pid}, sidecar pid ${sidecar.pid} (started in ${String(sidecar.info['startMs'])} ms), ` +
       `sidecar-10k pid ${sidecarLarge.pid} (started in ${String(sidecarLarge.info['startMs'])} ms)`,
   );
+  log(`  session for ${AUTH_PATH}: Cookie with ${cookie.split('; ').length} cookie(s), ${cookie.length} bytes; GET ${AUTH_PATH} without it is refused`);
 
   // Full-speed rounds, interleaved so slow phases of the machine hit every target alike.
   const rounds: Array<Record<TargetName, Measurement>> = [];
@@ -216,16 +276,11 @@ async function passThrough(): Promise<PassThroughResult> {
     for (const target of targets) {
       const result = await measure(target, upstream, { seconds: settings.seconds, connections: settings.connections }, settings.warmupSeconds);
       results[target.name] = result;
-      log(`  round ${round}/${settings.rounds}  ${target.label.padEnd(22)} ${describe(result)}`);
+      log(`  round ${round}/${settings.rounds}  ${target.label.padEnd(23)} ${describe(result)}`);
     }
     rounds.push(results);
   }
-  const medians = {
-    direct: medianOf(rounds, 'direct'),
-    'bare-proxy': medianOf(rounds, 'bare-proxy'),
-    sidecar: medianOf(rounds, 'sidecar'),
-    'sidecar-10k': medianOf(rounds, 'sidecar-10k'),
-  };
+  const medians = Object.fromEntries(TARGET_NAMES.map((name) => [name, medianOf(rounds, name)])) as Record<TargetName, MedianMeasurement>;
 
   // Latency at half load: the same offered rate for both proxies.
   const rate = Math.round(medians['bare-proxy'].rps * settings.halfLoadFraction);
@@ -238,7 +293,7 @@ async function passThrough(): Promise<PassThroughResult> {
       const options = { seconds: settings.halfLoadSeconds, connections: settings.connections, overallRate: rate };
       const result = await measure(target, upstream, options, settings.halfLoadWarmupSeconds);
       results[target.name] = result;
-      log(`  half-load round ${round}/${settings.rounds}  ${target.label.padEnd(22)} ${describe(result)}`);
+      log(`  half-load round ${round}/${settings.rounds}  ${target.label.padEnd(23)} ${describe(result)}`);
     }
     halfRounds.push(results);
   }
@@ -249,6 +304,20 @@ async function passThrough(): Promise<PassThroughResult> {
     startMs: server.info['startMs'],
   });
   const memory = { 'bare-proxy': memoryOf(bare), sidecar: memoryOf(sidecar), 'sidecar-10k': memoryOf(sidecarLarge) };
+
+  // The session must have lasted through every round (a non-2xx answer is counted, but say so plainly).
+  const sidecarAuth = targets.find((t) => t.name === 'sidecar-auth') as Target;
+  const sessionValidAfterRounds = (await get(sidecarAuth, authHeaders)).status === 200;
+  if (!sessionValidAfterRounds) log(`  WARNING: GET ${AUTH_PATH} with the session no longer answers 200: the session ended during the run`);
+
+  let login: LoginResult | undefined;
+  let loginError: string | undefined;
+  try {
+    login = await measureLogins(sidecar, upstream);
+  } catch (error) {
+    loginError = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    console.error(`\nbench: the login measurement failed: ${loginError}`);
+  }
 
   for (const server of [sidecar, sidecarLarge, bare, upstream]) await server.stop();
   const profiles: PassThroughResult['profiles'] = {};
@@ -261,12 +330,56 @@ async function passThrough(): Promise<PassThroughResult> {
 
   return {
     labels,
+    requests,
     rounds,
     median: medians,
     halfLoad: { rate, rounds: halfRounds, median: { 'bare-proxy': medianOf(halfRounds, 'bare-proxy'), sidecar: medianOf(halfRounds, 'sidecar') } },
     memory,
     profiles,
+    sessionValidAfterRounds,
+    login,
+    loginError,
   };
+}
+
+/**
+ * CPU per login: sequential `POST /_guard/api/login` against the sidecar (after a warm-up), the
+ * sidecar's CPU delta over them / their number. The upstream that checks the password is its own
+ * process, so its CPU is not in the figure (it is reported beside it).
+ */
+async function measureLogins(sidecar: ServerProcess, upstream: ServerProcess): Promise<LoginResult> {
+  const credentials = { email: BENCH_EMAIL, password: BENCH_PASSWORD };
+  await sequentialLogins(sidecar.url, credentials, settings.loginWarmup);
+  const batches = Math.max(1, Math.min(settings.loginBatches, settings.logins));
+  const batchCpuMsPerLogin: number[] = [];
+  const wall: number[] = [];
+  let done = 0;
+  const [sidecarBefore, upstreamBefore] = await Promise.all([cpuMicros(sidecar), cpuMicros(upstream)]);
+  for (let batch = 0; batch < batches; batch++) {
+    const count = Math.round((settings.logins * (batch + 1)) / batches) - done;
+    const before = await cpuMicros(sidecar);
+    wall.push(...(await sequentialLogins(sidecar.url, credentials, count)));
+    const after = await cpuMicros(sidecar);
+    done += count;
+    if (before !== undefined && after !== undefined) batchCpuMsPerLogin.push((after - before) / 1000 / count);
+  }
+  const [sidecarAfter, upstreamAfter] = await Promise.all([cpuMicros(sidecar), cpuMicros(upstream)]);
+  if (sidecarBefore === undefined || sidecarAfter === undefined) throw new Error('login case: the sidecar did not report its CPU usage');
+  const sorted = [...wall].sort((a, b) => a - b);
+  const result: LoginResult = {
+    count: done,
+    warmup: settings.loginWarmup,
+    sidecarCpuMsPerLogin: (sidecarAfter - sidecarBefore) / 1000 / done,
+    batchCpuMsPerLogin,
+    upstreamCpuMsPerLogin: upstreamBefore === undefined || upstreamAfter === undefined ? undefined : (upstreamAfter - upstreamBefore) / 1000 / done,
+    wallMsMedian: median(wall),
+    wallMsP99: sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN,
+  };
+  log(
+    `  logins: ${done} sequential (after ${settings.loginWarmup} warm-up), sidecar CPU ${fixed(result.sidecarCpuMsPerLogin, 3)} ms/login ` +
+      `[batches ${batchCpuMsPerLogin.map((v) => fixed(v, 3)).join(' ')}], wall p50 ${fixed(result.wallMsMedian, 2)} ms`,
+  );
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +446,7 @@ async function streamedExport(): Promise<ExportResult> {
   const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')]);
   // The bare proxy forwards the demo's own cookie; the sidecar withholds it unless it comes with a sidecar session.
   const directCookie = await loginToDemo(demo.url);
-  const sidecarCookie = await loginThroughSidecar(sidecar.url);
+  const sidecarCookie = await loginThroughSidecar(sidecar.url, { email: DEMO_EMAIL, password: DEMO_PASSWORD });
   const path = `/api/contacts/export?rows=${settings.exportRows}`;
   const expected = 29 + 64 * settings.exportRows;
   const rssBeforeKiB = { 'bare-proxy': procStatusKiB(bare.pid, 'VmRSS'), sidecar: procStatusKiB(sidecar.pid, 'VmRSS') };
@@ -409,14 +522,15 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     const labels = pass.labels;
     log();
     log(
-      `PASS-THROUGH  GET ${PATH} (${STATIC_BODY_BYTES} B body), ${settings.connections} connections, pipelining 1, ` +
+      `PASS-THROUGH  ${STATIC_BODY_BYTES} B bodies, ${settings.connections} connections, pipelining 1, ` +
         `median of ${settings.rounds} interleaved rounds × ${settings.seconds} s (after ${settings.warmupSeconds} s warm-up each)`,
     );
     log(
       table(
-        ['target', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'upstream µs/req', 'errors', 'non-2xx'],
-        (Object.keys(labels) as TargetName[]).map((name) => [
+        ['target', 'request', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'upstream µs/req', 'errors', 'non-2xx'],
+        TARGET_NAMES.map((name) => [
           labels[name],
+          pass.requests[name],
           int(m[name].rps),
           `±${fixed((m[name].rpsSpread * 100) / 2, 1)} %`,
           fixed(m[name].p50Ms, 3),
@@ -429,6 +543,10 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       ),
     );
     log('  CPU µs/req: user+system CPU of the process under test (all its threads) per successful request, measured window only.');
+    log(`  "+ Cookie": the Cookie header of one real session (POST /_guard/api/login), to both proxies; non-2xx would mean a lost session.`);
+    if (m['sidecar-auth'].non2xx > 0 || !pass.sessionValidAfterRounds) {
+      log(`  WARNING: the authenticated sidecar answered non-2xx (${m['sidecar-auth'].non2xx}); the session ended during the run and its req/s is too low.`);
+    }
     const h = pass.halfLoad;
     log();
     log(`HALF LOAD  autocannon overallRate ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
@@ -469,8 +587,14 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     ratios['largeOverSmallPolicy'] = m['sidecar-10k'].rps / m.sidecar.rps;
     ratios['sidecarOverBareCpuPerRequest'] = m.sidecar.serverCpuUs / m['bare-proxy'].serverCpuUs;
     ratios['largeOverSmallPolicyCpuPerRequest'] = m['sidecar-10k'].serverCpuUs / m.sidecar.serverCpuUs;
+    ratios['sidecarAuthOverBare'] = m['sidecar-auth'].rps / m['bare-proxy-auth'].rps;
+    ratios['sidecarAuthOverBareCpuPerRequest'] = m['sidecar-auth'].serverCpuUs / m['bare-proxy-auth'].serverCpuUs;
+    ratios['sidecarAuthOverSidecarCpuPerRequest'] = m['sidecar-auth'].serverCpuUs / m.sidecar.serverCpuUs;
+    ratios['sessionCpuUsPerRequest'] = m['sidecar-auth'].serverCpuUs - m.sidecar.serverCpuUs;
     // Per-round ratios show how much of the median ratio is noise.
     const perRound = (a: TargetName, b: TargetName): string => pass.rounds.map((r) => fixed(r[a].rps / r[b].rps)).join(' ');
+    const perRoundCpu = (a: TargetName, b: TargetName): string =>
+      pass.rounds.map((r) => fixed((r[a].serverCpuUs ?? Number.NaN) / (r[b].serverCpuUs ?? Number.NaN))).join(' ');
     log();
     log('RATIOS (per-round values in brackets)');
     log(
@@ -478,6 +602,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
         ['ratio', 'value', 'rounds'],
         [
           ['sidecar / bare-proxy req/s', fixed(ratios['sidecarOverBare']), `[${perRound('sidecar', 'bare-proxy')}]`],
+          ['sidecar (authenticated) / bare-proxy req/s', fixed(ratios['sidecarAuthOverBare']), `[${perRound('sidecar-auth', 'bare-proxy-auth')}]`],
           ['sidecar / direct req/s', fixed(ratios['sidecarOverDirect']), `[${perRound('sidecar', 'direct')}]`],
           ['bare-proxy / direct req/s', fixed(ratios['bareOverDirect']), `[${perRound('bare-proxy', 'direct')}]`],
           [
@@ -494,6 +619,22 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
             'implied CPU-bound ceiling, sidecar / bare',
             fixed(1 / ratios['sidecarOverBareCpuPerRequest']),
             '(= 1 / CPU ratio: req/s ratio when the proxy process is the bottleneck)',
+          ],
+          [
+            'CPU per request, sidecar (auth) / bare-proxy',
+            fixed(ratios['sidecarAuthOverBareCpuPerRequest']),
+            `[${perRoundCpu('sidecar-auth', 'bare-proxy-auth')}]`,
+          ],
+          [
+            'implied CPU-bound ceiling, sidecar (auth) / bare',
+            fixed(1 / ratios['sidecarAuthOverBareCpuPerRequest']),
+            '(the same for the authenticated request)',
+          ],
+          ['CPU per request, sidecar auth / public', fixed(ratios['sidecarAuthOverSidecarCpuPerRequest']), `[${perRoundCpu('sidecar-auth', 'sidecar')}]`],
+          [
+            'session CPU per request, sidecar auth − public',
+            `${fixed(ratios['sessionCpuUsPerRequest'], 1)} µs`,
+            `[${pass.rounds.map((r) => fixed((r['sidecar-auth'].serverCpuUs ?? Number.NaN) - (r.sidecar.serverCpuUs ?? Number.NaN), 1)).join(' ')}]`,
           ],
           [
             `CPU per request, ${settings.largePolicyRules.toLocaleString('en-US')} / ${settings.smallPolicyRules} rules`,
@@ -518,6 +659,14 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       pass.rounds.map((r) => r.sidecar.rps / r['bare-proxy'].rps),
     );
     check(
+      'sidecar (authenticated) / bare-proxy req/s',
+      ratios['sidecarAuthOverBare'],
+      fixed(ratios['sidecarAuthOverBare']),
+      `≥ ${TARGETS.sidecarAuthOverBare}`,
+      (v) => v >= TARGETS.sidecarAuthOverBare,
+      pass.rounds.map((r) => r['sidecar-auth'].rps / r['bare-proxy-auth'].rps),
+    );
+    check(
       'p99 added at half load',
       ratios['p99AddedHalfLoadMs'],
       signedMs(ratios['p99AddedHalfLoadMs']),
@@ -532,6 +681,41 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       `≥ ${TARGETS.largeOverSmallPolicy}`,
       (v) => v >= TARGETS.largeOverSmallPolicy,
       pass.rounds.map((r) => r['sidecar-10k'].rps / r.sidecar.rps),
+    );
+
+    const login = pass.login;
+    log();
+    if (login) {
+      log(
+        `LOGINS  ${login.count} sequential POST /_guard/api/login (JSON) on the 10-rule sidecar after ${login.warmup} warm-up logins, ` +
+          'min_response_time 0ms; the password is checked by the upstream, in its own process',
+      );
+      log(
+        table(
+          ['sidecar CPU ms/login', 'per batch', 'upstream CPU ms/login', 'wall p50 ms', 'wall p99 ms'],
+          [
+            [
+              fixed(login.sidecarCpuMsPerLogin, 3),
+              login.batchCpuMsPerLogin.map((v) => fixed(v, 3)).join(' '),
+              fixed(login.upstreamCpuMsPerLogin ?? Number.NaN, 3),
+              fixed(login.wallMsMedian, 2),
+              fixed(login.wallMsP99, 2),
+            ],
+          ],
+        ),
+      );
+      log('  sidecar CPU ms/login: the sidecar process\'s CPU over all measured logins / their number (upstream excluded: another process).');
+      ratios['loginCpuMs'] = login.sidecarCpuMsPerLogin;
+    } else {
+      log('LOGINS  not measured (see the error above)');
+    }
+    check(
+      'sidecar CPU per login (upstream excluded)',
+      login?.sidecarCpuMsPerLogin,
+      login ? `${fixed(login.sidecarCpuMsPerLogin, 3)} ms` : 'n/a',
+      `≤ ${TARGETS.loginCpuMs} ms`,
+      (v) => v <= TARGETS.loginCpuMs,
+      login?.batchCpuMsPerLogin ?? [],
     );
 
     for (const [name, profile] of Object.entries(pass.profiles)) {
@@ -632,6 +816,7 @@ async function main(): Promise<boolean> {
   );
   const failures: Record<string, string> = {};
   const pass = CASES.has('passthrough') ? await runCase('passthrough', failures, passThrough) : undefined;
+  if (pass?.loginError) failures['passthrough/logins'] = pass.loginError;
   const exp = CASES.has('export') ? await runCase('export', failures, streamedExport) : undefined;
   const { ratios, targets } = report(pass, exp);
 
@@ -640,7 +825,7 @@ async function main(): Promise<boolean> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     environment: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
-    settings: { ...settings, path: PATH, bodyBytes: STATIC_BODY_BYTES },
+    settings: { ...settings, path: PATH, authPath: AUTH_PATH, bodyBytes: STATIC_BODY_BYTES },
     passThrough: pass,
     streamedExport: exp,
     ratios,

@@ -1,10 +1,12 @@
 /**
- * Parent side: start each server of the benchmark as its own `node --import tsx bench/<script>`
- * process, wait for its URL over IPC, and make sure none of them outlives the run, whatever way
+ * Parent side: start each server of the benchmark as its own node process (from an esbuild bundle
+ * of bench/<script>), wait for its URL over IPC, and make sure none of them outlives the run, whatever way
  * the run ends (normal end, exception, Ctrl-C). The children also exit on their own when the IPC
  * channel closes (announce-ready.ts), which covers the parent being SIGKILLed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { build } from 'esbuild';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { ReadyMessage, StatsMessage } from './announce-ready.ts';
@@ -81,9 +83,38 @@ function askStats(child: ChildProcess): Promise<StatsMessage | undefined> {
   });
 }
 
+const BUNDLE_DIR = fileURLToPath(new URL('../var/bench/bundles/', import.meta.url));
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * Every server runs from an esbuild bundle with plain node, as `bin/smartpush-guard.js` runs the
+ * sidecar in production: no TypeScript loader in the measured process (it costs ~40 MiB of RSS and
+ * some CPU), and the same treatment for the baseline servers.
+ */
+function bundled(file: string): Promise<string> {
+  let bundle = bundles.get(file);
+  if (!bundle) {
+    const outfile = join(BUNDLE_DIR, `${basename(file, '.ts')}.mjs`);
+    bundle = build({
+      entryPoints: [file],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      packages: 'external',
+      jsx: 'automatic',
+      jsxImportSource: 'preact',
+      outfile,
+      logLevel: 'warning',
+    }).then(() => outfile);
+    bundles.set(file, bundle);
+  }
+  return bundle;
+}
+
 export async function startServer(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): Promise<ServerProcess> {
-  const file = fileURLToPath(new URL(script, import.meta.url));
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', file, ...args], {
+  const file = await bundled(fileURLToPath(new URL(script, import.meta.url)));
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), file, ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });

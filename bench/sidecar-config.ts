@@ -1,6 +1,9 @@
 /**
  * The sidecar configuration of the benchmark, built with the real schema (as test/helpers/stack.ts
- * does) and shaped like config/demo.yaml: demo-app login, outbox channels, access log at info.
+ * does) and shaped like config/demo.yaml: login replayed to the upstream's `POST /login` (the
+ * demo app, or bench/upstream.ts which speaks the same protocol), profile at `/api/me`, outbox
+ * channels, access log at info. Unlike the demo, login answers are not padded (`min_response_time:
+ * 0ms`), so the CPU-per-login case measures work, not sleeping.
  * Secrets come from environment variables generated per process; every file the sidecar writes
  * (SQLite store, outbox) goes to a per-sidecar state folder, never to the demo's var/ files.
  *
@@ -29,9 +32,13 @@ export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stat
     session: { keys: { env: SESSION_KEYS_ENV } },
     login: {
       upstream: { path: '/login', encoding: 'form', fields: { email: 'email', password: 'password' } },
-      success: { status: [302, 303], location: '^/dashboard', cookie: 'sp_session' },
+      // Both upstreams (bench/upstream.ts and the demo app) answer an accepted login with 302 to /dashboard.
+      success: { status: [302], location: '^/dashboard', cookie: 'sp_session' },
       logout: { path: '/logout', method: 'GET' },
+      profile: { path: '/api/me', email_field: 'email' },
       landing: '/dashboard',
+      // No padding of login answers: the bench measures the sidecar's CPU per login, not the padding.
+      min_response_time: '0ms',
     },
     store: { sqlite: join(stateDir, 'guard.db') },
     factors: { encryption_keys: { env: ENCRYPTION_KEYS_ENV } },

@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import { ChannelError, type Channel, type Message } from './channel.ts';
 
@@ -41,7 +41,8 @@ const TRANSIENT_CODES = new Set(['ETIMEDOUT', 'ECONNECTION', 'ESOCKET', 'EDNS', 
 
 export class SmtpChannel implements Channel {
   readonly name = 'smtp';
-  readonly #transport;
+  // nodemailer is loaded only when an SMTP channel is configured (it costs ~15 MiB of memory).
+  readonly #transport: Promise<Transporter>;
   readonly #from: string;
   readonly #timeoutMs: number;
 
@@ -55,7 +56,7 @@ export class SmtpChannel implements Channel {
       : (options.starttls ?? 'required') === 'required'
         ? { requireTLS: true }
         : { requireTLS: false, opportunisticTLS: true };
-    this.#transport = createTransport({
+    const settings = {
       pool: true,
       maxConnections: options.maxConnections ?? 2,
       host: options.host,
@@ -73,9 +74,15 @@ export class SmtpChannel implements Channel {
       debug: false,
       disableFileAccess: true,
       disableUrlAccess: true,
+    };
+    this.#transport = import('nodemailer').then(({ createTransport }) => {
+      const transport = createTransport(settings);
+      // Transport-level errors are reported through each send's own rejection; never crash on them.
+      transport.on('error', () => {});
+      return transport;
     });
-    // Transport-level errors are reported through each send's own rejection; never crash on them.
-    this.#transport.on('error', () => {});
+    // A failure to load surfaces at the first send; until then it must not be an unhandled rejection.
+    this.#transport.catch(() => undefined);
     this.#from = options.from;
     this.#timeoutMs = options.timeoutMs;
   }
@@ -85,7 +92,8 @@ export class SmtpChannel implements Channel {
       throw new ChannelError(EMAIL_PERMANENT, false, { cause: new Error('smtp channel only sends email messages') });
     }
     try {
-      await this.#transport.sendMail({
+      const transport = await this.#transport;
+      await transport.sendMail({
         from: this.#from,
         to: message.to,
         subject: message.subject ?? '',
@@ -100,7 +108,7 @@ export class SmtpChannel implements Channel {
   }
 
   async close(): Promise<void> {
-    this.#transport.close();
+    (await this.#transport).close();
   }
 }
 

@@ -10,7 +10,6 @@
  *   guard in the ephemeral store; THREATS T8).
  */
 import { timingSafeEqual } from 'node:crypto';
-import QRCode from 'qrcode';
 import { generateSync, NobleCryptoPlugin, ScureBase32Plugin, type HashAlgorithm } from 'otplib';
 import type { Random } from '../server/providers.ts';
 import type { TotpParameters } from '../store/durable.ts';
@@ -170,6 +169,8 @@ export function otpauthUri(input: OtpauthUriInput): string {
 }
 
 /** The provisioning QR code as an SVG document. */
-export function qrSvg(uri: string): Promise<string> {
+export async function qrSvg(uri: string): Promise<string> {
+  // Loaded on first use: only enrollment draws QR codes, and the library costs ~10 MiB resident.
+  const { default: QRCode } = await import('qrcode');
   return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
 }
