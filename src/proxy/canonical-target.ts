@@ -42,6 +42,8 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 const QUERY_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%[\]|^`{}"<>]*$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** A segment that is '.', '..' or ends in a dot: needs dot-segment resolution or is refused. */
+const SEGMENT_ENDS_WITH_DOT = /\.(?:\/|$)/;
 
 /**
  * Percent-escapes are checked for shape, for decoded bytes that would change the path structure
@@ -131,6 +133,11 @@ export function canonicaliseTarget(rawTarget: string, options: CanonicalOptions)
   if (!QUERY_SAFE.test(query)) return fail('character in query that must be percent-encoded');
   if (rawPath.includes('//')) return fail('empty path segment (//)');
 
+  // Most paths hold no escape and no segment ending in '.': they are already canonical.
+  if (!rawPath.includes('%') && !SEGMENT_ENDS_WITH_DOT.test(rawPath)) {
+    if (options.pathParameters === 'reject' && rawPath.includes(';')) return fail("path parameters (';') are not allowed");
+    return { ok: true, target: { path: rawPath, query, forwarded: query ? `${rawPath}?${query}` : rawPath } };
+  }
   const escaped = normaliseEscapes(rawPath);
   if (!escaped.ok) return fail(escaped.reason);
   // Decoding may have produced '.' segments (e.g. %2e%2e), so dot segments are resolved afterwards.

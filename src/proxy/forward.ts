@@ -44,6 +44,7 @@ export class Upstream {
   private readonly agent: http.Agent;
   private readonly basePath: string;
   private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
+  private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
 
   constructor(private readonly options: UpstreamOptions) {
     const secure = options.url.protocol === 'https:';
@@ -101,9 +102,14 @@ export class Upstream {
       socket.once('connect', () => clearTimeout(timer));
       proxyReq.once('close', () => clearTimeout(timer));
     }
-    proxyReq.setTimeout(this.options.responseTimeoutMs, () => {
-      proxyReq.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' }));
-    });
+    // An idle timeout on the socket: its listener is attached once per socket, and each request
+    // only re-arms it (the agent disarms it while the socket waits in the pool). A timeout destroys
+    // the socket, which fails the request in flight with UPSTREAM_TIMEOUT (504).
+    if (!this.timeoutArmed.has(socket)) {
+      this.timeoutArmed.add(socket);
+      socket.on('timeout', () => socket.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' })));
+    }
+    socket.setTimeout(this.options.responseTimeoutMs);
   }
 
   private classify(error: unknown): UpstreamFailure {

@@ -87,11 +87,23 @@ export function compileHeaderFilter(patterns: readonly string[]): HeaderFilter {
     else if (!folded.includes('*')) exact.add(folded);
     else throw new Error(`header pattern "${p}": '*' is allowed only at the end`);
   }
-  return (name) => {
+  const decide = (name: string): boolean => {
     const folded = foldHeaderName(name);
     if (exact.has(folded)) return true;
     for (const prefix of prefixes) if (folded.startsWith(prefix)) return true;
     return false;
+  };
+  // Clients send the same few header names over and over: remember the answers (bounded, since
+  // names are client-chosen) instead of folding and scanning patterns for every header of every request.
+  const seen = new Map<string, boolean>();
+  return (name) => {
+    let answer = seen.get(name);
+    if (answer === undefined) {
+      answer = decide(name);
+      if (seen.size >= 4096) seen.clear();
+      seen.set(name, answer);
+    }
+    return answer;
   };
 }
 
@@ -155,7 +167,7 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
     headers.upgrade = 'websocket';
   }
   const cookie = headers.cookie;
-  if (cookie !== undefined) {
+  if (cookie !== undefined && /spg_/i.test(cookie)) {
     const kept = filterCookieHeader(cookie, options.ownCookie);
     if (kept) headers.cookie = kept;
     else delete headers.cookie;

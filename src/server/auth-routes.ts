@@ -64,6 +64,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   // Matched without case: an upstream framework that ignores case must not read a client's copy.
   const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
   const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
+  const mentionsUpstreamCookie = new RegExp(options.upstreamCookies.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     setOwnResponseHeaders(ctx);
@@ -250,6 +251,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       return { user: { authenticated: true, twoFactorEnabled: session.twoFactor !== null }, session };
     },
     upstreamCookieHeader(header, who) {
+      // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
+      if (!who.session && (header === undefined || !mentionsUpstreamCookie.test(header))) return header;
       const bound = who.session?.upstreamCookies ?? {};
       const kept = header ? filterCookieHeader(header, isUpstreamSessionCookie) : '';
       const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
