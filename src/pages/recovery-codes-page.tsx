@@ -1,5 +1,5 @@
 import { Layout, renderPage } from './layout.tsx';
-import { BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /** New recovery codes: a fresh code of the current method, then the ten new codes, shown once. */
 
@@ -88,15 +88,7 @@ function body(props: RecoveryProps) {
         <>
           <h1>Generate new recovery codes</h1>
           <Messages error={props.error} notice={props.notice} />
-          {view.notEnabled ? (
-            <BackToSecurity />
-          ) : (
-            <p>
-              <a class="button" href={ACTION}>
-                Start again
-              </a>
-            </p>
-          )}
+          <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
       );
   }

@@ -1,5 +1,5 @@
 import { Layout, renderPage } from './layout.tsx';
-import { BackToSecurity, CodeField, CsrfField, Messages, PasswordField, Steps, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CsrfField, Messages, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /** Turning 2FA off: password → a code of the current method (or a recovery code) → confirm. */
 
@@ -100,15 +100,7 @@ function body(props: DisableProps) {
         <>
           <h1>Turn off two-factor authentication</h1>
           <Messages error={props.error} notice={props.notice} />
-          {view.notEnabled ? (
-            <BackToSecurity />
-          ) : (
-            <p>
-              <a class="button" href={ACTION}>
-                Start again
-              </a>
-            </p>
-          )}
+          <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
       );
   }

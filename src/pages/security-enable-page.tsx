@@ -10,6 +10,7 @@ import {
   RecoveryCodeList,
   Steps,
   methodDescription,
+  StartAgainOrBack,
   type PageMessage,
   type PageMethod,
 } from './security-parts.tsx';
@@ -326,15 +327,7 @@ function RestartStep(props: EnableProps & { view: Extract<EnableView, { step: 'r
     <>
       <h1>Enable two-factor authentication</h1>
       <Messages error={props.error} notice={props.notice} />
-      {props.view.alreadyEnabled ? (
-        <BackToSecurity />
-      ) : (
-        <p>
-          <a class="button" href={ACTION}>
-            Start again
-          </a>
-        </p>
-      )}
+      <StartAgainOrBack href={ACTION} back={props.view.alreadyEnabled} />
     </>
   );
 }

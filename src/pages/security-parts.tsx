@@ -106,6 +106,18 @@ export function BackToSecurity(props: { label?: string }) {
   );
 }
 
+/** After a flow broke off: start it again, or (when it cannot apply) go back to Login & Security. */
+export function StartAgainOrBack(props: { href: string; back: boolean }) {
+  if (props.back) return <BackToSecurity />;
+  return (
+    <p>
+      <a class="button" href={props.href}>
+        Start again
+      </a>
+    </p>
+  );
+}
+
 export function Steps(props: { current: number; total: number; children?: ComponentChildren }) {
   return (
     <p class="steps">

@@ -128,7 +128,7 @@ describe('T15: the durable store (SQLite file and WAL)', () => {
         }
       }
 
-      const db = new Database(s.dbFile, { readonly: true, fileMustExist: true });
+      const db = new Database(s.dbFile, { 'readonly': true, fileMustExist: true });
       try {
         const row = db.prepare('SELECT method, totp_key_id, totp_secret FROM enrollments WHERE user = ?').get(MERCHANT) as
           | { method: string; totp_key_id: string; totp_secret: string }
@@ -164,7 +164,7 @@ describe('T15: the durable store (SQLite file and WAL)', () => {
         const text = bytes.toString('latin1');
         for (const code of recoveryCodes) for (const form of recoveryForms(code)) assert.ok(!text.includes(form), `recovery code ${form} is in ${file}`);
       }
-      const db = new Database(s.dbFile, { readonly: true, fileMustExist: true });
+      const db = new Database(s.dbFile, { 'readonly': true, fileMustExist: true });
       try {
         const rows = db.prepare('SELECT hash, used_at FROM recovery_codes WHERE user = ?').all(MERCHANT) as Array<{ hash: string; used_at: number | null }>;
         assert.equal(rows.length, 10);
