@@ -565,7 +565,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     log('  autocannon paces per connection and per second (each connection sends its quota back to back, then waits),');
     log('  so "half load" is bursts at full speed with pauses; latencies include queueing inside those bursts.');
     log();
-    log('MEMORY after the pass-through load (all servers run under tsx as bin/smartpush-guard.js does; bare-proxy shows that floor)');
+    log('MEMORY after the pass-through load (every server runs from a bundle with plain node, as bin/smartpush-guard.js does)');
     log(
       table(
         ['process', 'start ms', 'RSS now', 'peak RSS (VmHWM)'],
