@@ -2,8 +2,8 @@ import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 
 export interface AdminDeps {
-  /** False while draining or while the policy could not be loaded. */
-  readonly ready: () => { ready: boolean; reason?: string };
+  /** Not ready while draining or while a store cannot answer. */
+  readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
 }
 
 /**
@@ -17,8 +17,8 @@ export function createAdminApp(deps: AdminDeps): Koa {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', (ctx: Context) => {
-    const state = deps.ready();
+  router.get('/readyz', async (ctx: Context) => {
+    const state = await deps.ready();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = state.ready ? 200 : 503;
     ctx.body = state.ready ? { status: 'ready' } : { status: 'not_ready', reason: state.reason };

@@ -241,7 +241,18 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
 
   let draining = false;
   const adminServer = http.createServer(
-    createAdminApp({ ready: () => (draining ? { ready: false, reason: 'shutting down' } : { ready: true }) }).callback(),
+    createAdminApp({
+      ready: async () => {
+        if (draining) return { ready: false, reason: 'shutting down' };
+        try {
+          await Promise.all([store.ping(), durable.ping()]);
+        } catch (error) {
+          logger.error({ err: error }, 'readiness: a store cannot answer');
+          return { ready: false, reason: 'a store cannot answer' };
+        }
+        return { ready: true };
+      },
+    }).callback(),
   );
 
   const url = await listen(server, config.listen.host, config.listen.port);
