@@ -53,11 +53,10 @@ export interface GuardAppDeps {
   readonly trustedProxies: BlockList;
   readonly hasTrustedProxies: boolean;
   readonly requestIdHeader: string;
-  readonly identity?: IdentityResolver;
-  readonly intercept?: InterceptHandler;
-  /** Extra sidecar routes (login, verify, …) mounted under /_guard/. */
-  readonly routes?: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
-  readonly accessLog?: boolean;
+  readonly identity: IdentityResolver;
+  readonly intercept: InterceptHandler;
+  /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
+  readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
 }
 
 export interface GuardApp {
@@ -109,7 +108,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
           ctx.body = GUARD_CSS;
         }),
     },
-    ...(deps.routes ?? []),
+    ...deps.routes,
   ];
   const guardRoutes = new GuardRouteTable(baseRoutes);
   const router = new Router({ sensitive: true, strict: false });
@@ -147,7 +146,6 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   });
 
   const logAccess = (requestId: string, method: string | undefined, status: number, client: ClientFacts, started: bigint, routing?: Routing, explanation?: Explanation): void => {
-    if (deps.accessLog === false) return;
     accessLog.info(
       {
         requestId,
@@ -202,7 +200,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     // Identity is resolved for every request that carries a session, not only for protected rules:
     // the upstream cookie binding applies to public routes too.
     if (early?.identity) state.identity = early.identity;
-    else if (deps.identity) state.identity = await deps.identity.resolve(ctx.req, state.client);
+    else state.identity = await deps.identity.resolve(ctx.req, state.client);
     const explanation = evaluate(routing, state.identity.user);
     state.explanation = explanation;
     await apply(ctx, routing.target, explanation, routing.internal, next);
@@ -237,20 +235,16 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         sendError(ctx, 403, 'step_up_unavailable', 'This operation needs an extra verification that is not available.');
         return;
       case 'intercept':
-        if (deps.intercept) {
-          await deps.intercept.handle(decision.intercept, ctx, target);
-          return;
-        }
-        // Without a login flow, a credential must not reach the upstream unseen: send people to sign in.
-        if (wantsHtml(ctx.req.headers)) {
-          setOwnResponseHeaders(ctx);
-          ctx.status = 303;
-          ctx.redirect(`${GUARD_PREFIX}/login`);
-        } else {
-          sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: `${GUARD_PREFIX}/login` });
-        }
+        await deps.intercept.handle(decision.intercept, ctx, target);
         return;
     }
+  }
+
+  /** The upstream sees only the session cookies bound to this identity (HTTP and websockets alike). */
+  function bindUpstreamCookies(req: IncomingMessage, who: Identity): void {
+    const cookie = deps.identity.upstreamCookieHeader(req.headers.cookie, who);
+    if (cookie === undefined) delete req.headers.cookie;
+    else req.headers.cookie = cookie;
   }
 
   /**
@@ -260,15 +254,11 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   async function forward(req: IncomingMessage, res: ServerResponse, target: CanonicalTarget, client: ClientFacts, requestId: string, who: Identity): Promise<void> {
     if (draining) (res as { shouldKeepAlive?: boolean }).shouldKeepAlive = false;
     const identity = deps.identity;
-    let observe: ((setCookies: readonly string[]) => void) | undefined;
-    if (identity) {
-      const cookie = identity.upstreamCookieHeader(req.headers.cookie, who);
-      if (cookie === undefined) delete req.headers.cookie;
-      else req.headers.cookie = cookie;
-      if (identity.observeUpstreamResponse && who.session) {
-        observe = (setCookies) => identity.observeUpstreamResponse?.(who, setCookies);
-      }
-    }
+    bindUpstreamCookies(req, who);
+    const observe =
+      identity.observeUpstreamResponse && who.session
+        ? (setCookies: readonly string[]) => identity.observeUpstreamResponse?.(who, setCookies)
+        : undefined;
     const facts: ForwardingFacts = {
       forwardedFor: client.forwardedFor,
       proto: client.proto,
@@ -318,7 +308,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       decided.set(req, { client, requestId, started, routing, ...(identity ? { identity } : {}) });
       void koaHandler(req, res);
     };
-    if (routing.kind === 'reject' || routing.internal || !deps.identity) {
+    if (routing.kind === 'reject' || routing.internal) {
       toKoa(undefined);
       return;
     }
@@ -391,7 +381,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(404, 'not_found');
         return;
       }
-      const identity = deps.identity ? await deps.identity.resolve(req, client) : ANONYMOUS;
+      const identity = await deps.identity.resolve(req, client);
       const explanation = evaluate(routing, identity.user);
       const decision = explanation.decision;
       if (decision.kind === 'login_required') {
@@ -402,11 +392,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(403, 'forbidden');
         return;
       }
-      if (deps.identity) {
-        const cookie = deps.identity.upstreamCookieHeader(req.headers.cookie, identity);
-        if (cookie === undefined) delete req.headers.cookie;
-        else req.headers.cookie = cookie;
-      }
+      bindUpstreamCookies(req, identity);
       deps.upstream.ws(req, socket, head, routing.target.forwarded, {
         forwardedFor: client.forwardedFor,
         proto: client.proto,

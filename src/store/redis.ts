@@ -1,0 +1,274 @@
+import { Redis } from 'ioredis';
+import { StoreUnavailableError, type EphemeralStore } from './ephemeral.ts';
+
+/**
+ * The ephemeral store on Redis, for several replicas sharing sessions, counters and bans
+ * (DESIGN §4). Same contract as MemoryStore (test/helpers/store-contract.ts), with these choices:
+ *
+ * - Every key is written as `prefix + key`, so deployments sharing one Redis do not see each other.
+ * - TTLs are milliseconds (`PX` / `PEXPIRE`). Every write sets an expiry, so this store never leaves
+ *   a key that lives forever.
+ * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent) are Lua scripts,
+ *   which Redis runs atomically; the conditional writes are single `SET … NX|XX PX` commands.
+ * - Any failure of Redis (refused connection, timeout, error reply) is thrown as
+ *   StoreUnavailableError with the original error as `cause`, so the enforcement point fails closed
+ *   (503). Error messages name the operation, never the key (keys hold accounts and addresses).
+ *   Invalid arguments (a non-integer increment, a TTL that is not a positive number) are
+ *   programming errors and throw RangeError instead.
+ * - A client made by `connect` never queues commands while Redis is unreachable
+ *   (`enableOfflineQueue: false`), never re-sends a command that was in flight when the connection
+ *   dropped (`autoResendUnfulfilledCommands: false`: a timed-out INCRBY must not be applied later),
+ *   and times out every command (`commandTimeout`), so no call hangs. A client passed to the
+ *   constructor should be configured the same way; only `ping` adds its own timeout.
+ */
+
+export interface RedisStoreOptions {
+  /** Prepended to every key, e.g. `spg:<deployment>:`. Must not be empty. */
+  readonly prefix: string;
+}
+
+export interface RedisConnectOptions extends RedisStoreOptions {
+  /** Time allowed to establish the connection, and for `connect` to wait until Redis is ready (default 5000). */
+  readonly connectTimeoutMs?: number;
+  /** Time allowed for each command before it fails (default 1000). */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Receives the client's connection errors (refused, reset, …), e.g. for the log. These are
+   * reported while ioredis reconnects in the background; the calls made meanwhile reject on their own.
+   */
+  readonly onError?: (error: Error) => void;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
+
+/** KEYS[1]; ARGV[1] = expected value. Returns 1 when it deleted the key. */
+const COMPARE_AND_DELETE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
+/**
+ * KEYS[1]; ARGV[1] = by, ARGV[2] = ttl in ms, ARGV[3] = 'fixed' | 'sliding'. Returns the new value.
+ * A new counter (PTTL -2) gets the TTL; so does one without an expiry (-1, never written by this
+ * store), so a counting window can never become permanent.
+ */
+const INCREMENT = `
+local ttl = redis.call('PTTL', KEYS[1])
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if ttl < 0 or ARGV[3] == 'sliding' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return value
+`;
+
+/**
+ * KEYS[1]. Gives back one unit of a live counter above 0; DECRBY keeps the key's expiry. A missing
+ * counter is not created and a counter at or below 0 is left alone. Returns the value afterwards.
+ */
+const DECREMENT_IF_PRESENT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local current = tonumber(raw)
+if not current then return 0 end
+if current <= 0 then return current end
+return redis.call('DECRBY', KEYS[1], 1)
+`;
+
+/** Names under which the scripts are defined on the client (EVALSHA, falling back to EVAL). */
+const SCRIPTS = {
+  compareAndDelete: 'spgCompareAndDelete',
+  increment: 'spgIncrement',
+  decrementIfPresent: 'spgDecrementIfPresent',
+} as const;
+
+type ScriptedRedis = Redis & {
+  [SCRIPTS.compareAndDelete](key: string, expected: string): Promise<number>;
+  [SCRIPTS.increment](key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding'): Promise<number>;
+  [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
+};
+
+export class RedisStore implements EphemeralStore {
+  private readonly client: ScriptedRedis;
+  private readonly prefix: string;
+
+  constructor(client: Redis, options: RedisStoreOptions) {
+    if (options.prefix === '') throw new RangeError('RedisStore needs a key prefix (e.g. "spg:<deployment>:")');
+    this.prefix = options.prefix;
+    client.defineCommand(SCRIPTS.compareAndDelete, { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
+    client.defineCommand(SCRIPTS.increment, { numberOfKeys: 1, lua: INCREMENT });
+    client.defineCommand(SCRIPTS.decrementIfPresent, { numberOfKeys: 1, lua: DECREMENT_IF_PRESENT });
+    this.client = client as ScriptedRedis;
+  }
+
+  /**
+   * Connects to `url` (redis:// or rediss://) and resolves once Redis answers, or rejects with
+   * StoreUnavailableError when it does not within `connectTimeoutMs` (nothing is left running then).
+   * After that the client reconnects by itself whenever the connection drops.
+   */
+  static async connect(url: string, options: RedisConnectOptions): Promise<RedisStore> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    let client: Redis;
+    try {
+      client = new Redis(url, {
+        lazyConnect: false,
+        connectTimeout: connectTimeoutMs,
+        commandTimeout: commandTimeoutMs,
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 1,
+        // Reconnect quickly after an outage; failed calls meanwhile are the caller's 503s.
+        retryStrategy: (attempt) => Math.min(attempt * 50, 1_000),
+      });
+    } catch (error) {
+      throw new StoreUnavailableError('redis: invalid connection settings', { cause: error });
+    }
+    const onError = options.onError;
+    let lastError: unknown;
+    // Without a listener ioredis prints every reconnection error to the console.
+    client.on('error', (error: Error) => {
+      lastError = error;
+      onError?.(error);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new StoreUnavailableError(`redis: not ready within ${connectTimeoutMs} ms`, { cause: lastError }));
+        }, connectTimeoutMs);
+        const ready = (): void => {
+          cleanup();
+          resolve();
+        };
+        const ended = (): void => {
+          cleanup();
+          reject(new StoreUnavailableError('redis: connection closed while connecting', { cause: lastError }));
+        };
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          client.off('ready', ready);
+          client.off('end', ended);
+        };
+        client.once('ready', ready);
+        client.once('end', ended);
+      });
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+    return new RedisStore(client, options);
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+
+  /** Runs one Redis call, turning any failure into StoreUnavailableError. */
+  private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new StoreUnavailableError(`redis ${operation} failed: ${detail}`, { cause: error });
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.run('get', () => this.client.get(this.k(key)));
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return []; // MGET with no keys is an error reply
+    return this.run('getMany', () => this.client.mget(keys.map((key) => this.k(key))));
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    const px = milliseconds(ttlMs);
+    await this.run('set', () => this.client.set(this.k(key), value, 'PX', px));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const px = milliseconds(ttlMs);
+    const reply = await this.run('setIfAbsent', () => this.client.set(this.k(key), value, 'PX', px, 'NX'));
+    return reply === 'OK';
+  }
+
+  async setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const px = milliseconds(ttlMs);
+    const reply = await this.run('setIfPresent', () => this.client.set(this.k(key), value, 'PX', px, 'XX'));
+    return reply === 'OK';
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.run('delete', () => this.client.del(this.k(key)))) > 0;
+  }
+
+  async compareAndDelete(key: string, expected: string): Promise<boolean> {
+    const deleted = await this.run('compareAndDelete', () => this.client[SCRIPTS.compareAndDelete](this.k(key), expected));
+    return deleted === 1;
+  }
+
+  async increment(key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding' = 'fixed'): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new RangeError(`increment needs an integer step, got ${by}`);
+    const px = milliseconds(ttlMs);
+    return this.run('increment', () => this.client[SCRIPTS.increment](this.k(key), by, px, expiry));
+  }
+
+  async decrementIfPresent(key: string): Promise<number> {
+    return this.run('decrementIfPresent', () => this.client[SCRIPTS.decrementIfPresent](this.k(key)));
+  }
+
+  /**
+   * PTTL: -2 (no such key) is null. -1 (a key without expiry) cannot come from this store, which
+   * gives every key a TTL; it means something else wrote the key. It is NOT reported as null:
+   * callers read "null" as "no ban / no cooldown", which would fail open. It throws
+   * StoreUnavailableError instead (fail closed, and visible in the log).
+   */
+  async ttl(key: string): Promise<number | null> {
+    const left = await this.run('ttl', () => this.client.pttl(this.k(key)));
+    if (left === -2) return null;
+    if (left < 0) throw new StoreUnavailableError(`redis ttl: key has no expiry (PTTL ${left}); it was not written by RedisStore`);
+    return left;
+  }
+
+  /** PING, bounded by the client's command timeout even if the client was built without one. */
+  async ping(): Promise<void> {
+    const limitMs = this.client.options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`PING not answered within ${limitMs} ms`)), limitMs);
+    });
+    try {
+      await this.run('ping', () => Promise.race([this.client.ping(), timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * QUIT when connected (pending replies arrive first); otherwise, or when QUIT fails, drops the
+   * connection and stops reconnecting. Never throws: closing is best effort at shutdown.
+   */
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return;
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // fall through to disconnect
+      }
+    }
+    this.client.disconnect();
+  }
+}
+
+/** A TTL as whole milliseconds for PX / PEXPIRE (which reject 0, negatives and fractions). */
+function milliseconds(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`TTL must be a positive number of milliseconds, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
