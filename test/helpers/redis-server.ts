@@ -1,0 +1,127 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A real, throw-away `redis-server` on a free loopback port, without persistence. Tests drive the
+ * real binary (never a mock). `.ci/run` installs it in CI.
+ */
+export interface RedisServer {
+  /** redis://127.0.0.1:<port> */
+  readonly url: string;
+  readonly port: number;
+  /** Kills the server (SIGKILL: like a crash, connections drop at once). Idempotent. */
+  stop(): Promise<void>;
+  /** Starts a fresh, empty server on the same port (stopping the current one first if it runs). */
+  restart(): Promise<void>;
+}
+
+const BINARY = 'redis-server';
+const START_TIMEOUT_MS = 10_000;
+
+function binaryAvailable(): boolean {
+  const probe = spawnSync(BINARY, ['--version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('could not get a free port');
+  return address.port;
+}
+
+/** One PING over a raw socket; true on +PONG. */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let received = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (received.includes('\r\n')) done(received.startsWith('+PONG'));
+    });
+  });
+}
+
+/** Every child still running when the test process exits is killed, so none outlives a failed run. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+async function spawnServer(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    BINARY,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exited = false;
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+  child.once('exit', () => {
+    exited = true;
+    running.delete(child);
+  });
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`${BINARY} could not be started: ${spawnError.message}`);
+    if (exited) throw new Error(`${BINARY} exited during start-up (port ${port}):\n${output}`);
+    if (await answersPing(port)) return child;
+    await sleep(25);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${BINARY} did not answer PING on port ${port} within ${START_TIMEOUT_MS} ms:\n${output}`);
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Starts a server, or returns null when `redis-server` is not installed so the caller can skip
+ * (with a visible notice). In CI (`CI=true`) a missing binary is an error: the suite must not pass
+ * by skipping the Redis backend.
+ */
+export async function startRedisServer(): Promise<RedisServer | null> {
+  if (!binaryAvailable()) {
+    if (process.env['CI'] === 'true') {
+      throw new Error(`${BINARY} is not on PATH, but CI=true: the Redis tests must run in CI (.ci/run installs it)`);
+    }
+    return null;
+  }
+  const port = await freePort();
+  let child: ChildProcess | undefined = await spawnServer(port);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      if (child) await kill(child);
+      child = undefined;
+    },
+    async restart() {
+      if (child) await kill(child);
+      child = undefined;
+      child = await spawnServer(port);
+    },
+  };
+}
