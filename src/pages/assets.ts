@@ -23,9 +23,9 @@ a.button { display: block; margin-top: 1.25rem; padding: .75rem; text-align: cen
 .warning p { margin: .25rem 0; }
 .steps { color: var(--muted); font-size: .875rem; margin: 0 0 .25rem; }
 .steps-list { padding-left: 1.25rem; }
-.facts { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; margin: 0 0 1rem; }
+.facts { display: grid; grid-template-columns: minmax(0, 10rem) minmax(0, 1fr); gap: .25rem 1rem; margin: 0 0 1rem; }
 .facts dt { font-weight: 600; }
-.facts dd { margin: 0; }
+.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .codes { columns: 2; padding-left: 1.5rem; font-size: 1.05rem; }
 .codes code, code.key { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; letter-spacing: .05em; }
 code.key { display: inline-block; margin-top: .25rem; padding: .25rem .5rem; background: var(--bg); border-radius: 6px; word-break: break-all; }
