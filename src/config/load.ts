@@ -96,6 +96,7 @@ function describeIssue(
   const envName = fromEnv.get(key);
   if (envName) return `${envName}: ${issue.message}`;
   let message = issue.message;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) message = 'is required but missing';
   if (issue.code === 'unrecognized_keys') {
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     const node = doc.getIn([...path, issue.keys[0] as string], true);

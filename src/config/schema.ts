@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
+import { riskSchema } from '../risk/schema.ts';
 
 /**
  * The one source of the configuration's shape: validation at start, `config check`, and the JSON
@@ -281,6 +282,11 @@ export const configSchema = z
         sms: channelSchema,
       })
       .strict(),
+    /**
+     * Risk scoring (src/risk/): parsed and validated now; the enforcement point applies it once
+     * risk-based verification and step-up land.
+     */
+    risk: riskSchema,
     shutdown_grace: duration.prefault('10s'),
     log: z
       .object({
