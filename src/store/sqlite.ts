@@ -57,7 +57,28 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX used_totp_steps_keep_until ON used_totp_steps (keep_until);
   `,
+  // 2: the risk history (src/risk/sqlite-history.ts). No foreign keys: devices and logins are kept
+  // for accounts without a second factor too.
+  `
+  CREATE TABLE known_devices (
+    user TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (user, device_id)
+  );
+  CREATE TABLE login_history (
+    user TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    network TEXT NOT NULL,
+    user_agent TEXT NOT NULL
+  );
+  CREATE INDEX login_history_user_at ON login_history (user, at DESC);
+  `,
 ];
+
+/** The steps, in order, for tests that build a file at an older schema version. */
+export const SQLITE_MIGRATIONS: readonly string[] = Object.freeze([...MIGRATIONS]);
 
 /** The schema version this build writes (`PRAGMA user_version`). */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -346,6 +367,14 @@ export class SqliteDurableStore implements DurableStore {
     this.totpCalls += 1;
     if (this.totpCalls % PRUNE_EVERY === 0) this.statements.pruneSteps.run(this.clock.now());
     return first;
+  }
+
+  /**
+   * The underlying connection, for the other stores that share this file and its schema (the risk
+   * history). They must not close it: `close()` here does.
+   */
+  database(): Database.Database {
+    return this.db;
   }
 
   /** The connection's settings, for diagnostics (and the tests that pin them). */

@@ -1,0 +1,113 @@
+/**
+ * The risk history on the embedded SQLite file (DESIGN §4): the same file and connection as the
+ * `SqliteDurableStore`, tables `known_devices` and `login_history` (schema step 2 in
+ * `src/store/sqlite.ts`). Bounded per account like `MemoryRiskHistory`; unlike it, not bounded in
+ * accounts: forgetting whole accounts would make them look new, and the rows per account are capped.
+ *
+ * better-sqlite3 is synchronous; the methods are `async` to meet `RiskHistoryStore`, so every error
+ * (a closed store, a locked file past the busy timeout) surfaces as a rejected promise, which
+ * `gatherFacts` turns into `'unknown'` (fail safe). Each write and the trimming it calls for run in
+ * one transaction, so another process never sees an account above its bounds.
+ *
+ * Order: "newest" is by `at` (the injected clock), ties by insertion order; "least recently seen"
+ * is by `last_seen`, ties by first insertion. The device just remembered is never the one forgotten,
+ * even when its `now` is older than the others' (clocks of several processes may disagree).
+ */
+import type Database from 'better-sqlite3';
+import type { SqliteDurableStore } from '../store/sqlite.ts';
+import type { LoginRecord, RiskHistoryStore } from './history.ts';
+
+export interface SqliteRiskHistoryOptions {
+  /** Devices kept per account; the least recently seen is forgotten first. Default 20. */
+  readonly maxDevicesPerUser?: number;
+  /** Logins kept per account; the oldest is forgotten first. Default 100. */
+  readonly maxLoginsPerUser?: number;
+}
+
+interface LoginRow {
+  network: string;
+  user_agent: string;
+  at: number;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    knownDevice: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM known_devices WHERE user = ? AND device_id = ?',
+    ),
+    upsertDevice: db.prepare<[{ user: string; device: string; now: number }]>(
+      `INSERT INTO known_devices (user, device_id, first_seen, last_seen) VALUES (@user, @device, @now, @now)
+       ON CONFLICT (user, device_id) DO UPDATE SET last_seen = excluded.last_seen`,
+    ),
+    // Keeps the device just remembered and the `keep` most recently seen others.
+    evictDevices: db.prepare<[{ user: string; device: string; keep: number }]>(
+      `DELETE FROM known_devices WHERE user = @user AND device_id IN (
+         SELECT device_id FROM known_devices WHERE user = @user AND device_id <> @device
+         ORDER BY last_seen DESC, rowid DESC LIMIT -1 OFFSET @keep)`,
+    ),
+    insertLogin: db.prepare<[{ user: string; at: number; network: string; userAgent: string }]>(
+      'INSERT INTO login_history (user, at, network, user_agent) VALUES (@user, @at, @network, @userAgent)',
+    ),
+    trimLogins: db.prepare<[{ user: string; keep: number }]>(
+      `DELETE FROM login_history WHERE rowid IN (
+         SELECT rowid FROM login_history WHERE user = @user
+         ORDER BY at DESC, rowid DESC LIMIT -1 OFFSET @keep)`,
+    ),
+    recentLogins: db.prepare<[string, number], LoginRow>(
+      'SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?',
+    ),
+  };
+}
+
+/** Durable risk history in the SQLite file of `store`; closing the store closes it too. */
+export class SqliteRiskHistory implements RiskHistoryStore {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly rememberTx: (user: string, deviceId: string, now: number) => void;
+  private readonly recordTx: (user: string, entry: LoginRecord) => void;
+  private readonly maxDevices: number;
+  private readonly maxLogins: number;
+
+  /** `store` must be open (its schema is then at step 2 or later). */
+  constructor(store: SqliteDurableStore, options: SqliteRiskHistoryOptions = {}) {
+    this.maxDevices = positive(options.maxDevicesPerUser ?? 20, 'maxDevicesPerUser');
+    this.maxLogins = positive(options.maxLoginsPerUser ?? 100, 'maxLoginsPerUser');
+    const db = store.database();
+    const s = prepareStatements(db);
+    this.statements = s;
+    this.rememberTx = db.transaction((user: string, deviceId: string, now: number): void => {
+      s.upsertDevice.run({ user, device: deviceId, now });
+      s.evictDevices.run({ user, device: deviceId, keep: this.maxDevices - 1 });
+    });
+    this.recordTx = db.transaction((user: string, entry: LoginRecord): void => {
+      s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
+      s.trimLogins.run({ user, keep: this.maxLogins });
+    });
+  }
+
+  async knownDevice(user: string, deviceId: string): Promise<boolean> {
+    return this.statements.knownDevice.get(user, deviceId) !== undefined;
+  }
+
+  async rememberDevice(user: string, deviceId: string, now: number): Promise<void> {
+    this.rememberTx(user, deviceId, now);
+  }
+
+  async recentLogins(user: string, n: number): Promise<LoginRecord[]> {
+    // As `slice(0, floor(n))`: NaN and negatives are 0, Infinity is everything. SQLite's LIMIT
+    // takes integers only, and huge doubles are not bound as integers.
+    const limit = Number.isNaN(n) ? 0 : Math.min(Math.max(0, Math.floor(n)), Number.MAX_SAFE_INTEGER);
+    if (limit === 0) return [];
+    return this.statements.recentLogins
+      .all(user, limit)
+      .map((row) => ({ network: row.network, userAgent: row.user_agent, at: row.at }));
+  }
+
+  async recordLogin(user: string, entry: LoginRecord): Promise<void> {
+    this.recordTx(user, entry);
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
