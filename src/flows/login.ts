@@ -7,6 +7,8 @@ import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Regulation } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
+import type { RiskService } from '../risk/service.ts';
+import { explainRisk } from '../risk/assess.ts';
 
 /**
  * The login state machine: regulation → the upstream's password check → (a code of the user's
@@ -23,9 +25,13 @@ export type LoginResult =
       readonly cookieValue: string;
       /** The upstream's Set-Cookie headers, withheld until now. */
       readonly upstreamSetCookies: readonly string[];
+      /** A new signed device cookie to set (the browser had none that verified). */
+      readonly deviceCookie: string | null;
     }
   | {
       readonly kind: 'verification_required';
+      /** '2fa': the user's second factor; 'risk': an email code because the sign-in looked risky. */
+      readonly reason: '2fa' | 'risk';
       readonly pendingId: string;
       readonly method: FactorMethod;
       /** Masked phone or address the code went to; null for an authenticator app. */
@@ -52,11 +58,22 @@ export interface LoginAttempt {
   readonly client: ClientFacts;
   readonly requestId: string;
   readonly userAgent?: string | undefined;
+  /** The browser's device cookie, if any (verified by the risk service). */
+  readonly deviceCookie?: string | undefined;
+}
+
+/** The browser presenting the code (same one that sent the password, normally). */
+export interface Presenter {
+  readonly client: ClientFacts;
+  readonly requestId: string;
+  readonly userAgent?: string | undefined;
+  readonly deviceCookie?: string | undefined;
 }
 
 /** Password done, second factor not yet. Kept server-side only; the browser holds its random id. */
 export interface PendingLogin {
   readonly id: string;
+  readonly reason: '2fa' | 'risk';
   readonly user: string;
   readonly method: FactorMethod;
   readonly destination: string | null;
@@ -71,6 +88,7 @@ export interface LoginFlowDeps {
   readonly sessions: SessionService;
   readonly durable: DurableStore;
   readonly factor: SecondFactor;
+  readonly risk: RiskService;
   readonly store: EphemeralStore;
   readonly clock: Clock;
   readonly random: Random;
@@ -130,27 +148,53 @@ export class LoginFlow {
     await reservation.settle('success');
     const now = this.deps.clock.now();
     const enrollment = await this.deps.durable.getEnrollment(account);
+    const presenter: Presenter = input;
     if (!enrollment) {
-      log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-      return this.complete(account, now, null, check.setCookies, check.upstreamCookies);
+      // Without 2FA the password is the only factor: a risky-looking sign-in is verified by email first.
+      const assessment = await this.deps.risk.assess({
+        user: account,
+        deviceCookie: input.deviceCookie,
+        clientAddress: input.client.address,
+        userAgent: input.userAgent ?? '',
+      });
+      log.info(
+        { event: 'risk_assessed', user: account, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
+        'sign-in risk assessed',
+      );
+      if (assessment.level === 'low') {
+        log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
+        return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter);
+      }
+      return this.startPending(
+        { reason: 'risk', user: account, method: 'email', destination: account, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies },
+        input.client.address,
+      );
     }
-    const pending: PendingLogin = {
-      id: this.deps.random.bytes(32).toString('base64url'),
-      user: account,
-      method: enrollment.method,
-      destination: enrollment.destination,
-      passwordAt: now,
-      upstreamSetCookies: check.setCookies,
-      upstreamCookies: check.upstreamCookies,
-    };
+    return this.startPending(
+      {
+        reason: '2fa',
+        user: account,
+        method: enrollment.method,
+        destination: enrollment.destination,
+        passwordAt: now,
+        upstreamSetCookies: check.setCookies,
+        upstreamCookies: check.upstreamCookies,
+      },
+      input.client.address,
+    );
+  }
+
+  private async startPending(fields: Omit<PendingLogin, 'id'>, clientAddress: string): Promise<LoginResult> {
+    const pending: PendingLogin = { id: this.deps.random.bytes(32).toString('base64url'), ...fields };
     await this.deps.store.set(PENDING(pending.id), JSON.stringify(pending), this.deps.pendingMs);
-    log.info({ event: 'login_password_ok', user: account, method: enrollment.method, requestId: input.requestId }, 'password accepted; second factor required');
-    const send = await this.sendIfNeeded(pending, input.client.address);
+    this.deps.logger.info({ event: 'login_password_ok', user: pending.user, reason: pending.reason, method: pending.method }, 'password accepted; verification required');
+    const send = await this.sendIfNeeded(pending, clientAddress);
     return {
       kind: 'verification_required',
+      reason: pending.reason,
       pendingId: pending.id,
-      method: enrollment.method,
-      destination: maskDestination(enrollment.method, enrollment.destination),
+      method: pending.method,
+      destination: maskDestination(pending.method, pending.destination),
       send,
     };
   }
@@ -163,7 +207,7 @@ export class LoginFlow {
       destination: pending.destination,
       account: pending.user,
       clientAddress,
-      purpose: 'login',
+      purpose: pending.reason === 'risk' ? 'risk' : 'login',
     });
   }
 
@@ -173,6 +217,7 @@ export class LoginFlow {
     second: { at: number; method: FactorMethod } | null,
     upstreamSetCookies: readonly string[],
     upstreamCookies: Record<string, string>,
+    presenter: Presenter,
   ): Promise<Extract<LoginResult, { kind: 'authenticated' }>> {
     const { record, cookieValue } = await this.deps.sessions.create({
       user,
@@ -180,7 +225,14 @@ export class LoginFlow {
       upstreamCookies,
       twoFactor: second?.method ?? null,
     });
-    return { kind: 'authenticated', session: record, cookieValue, upstreamSetCookies };
+    // A verified sign-in makes this browser a known device and its network a known one.
+    const deviceCookie = await this.deps.risk.verifiedLogin({
+      user,
+      deviceCookie: presenter.deviceCookie,
+      clientAddress: presenter.client.address,
+      userAgent: presenter.userAgent ?? '',
+    });
+    return { kind: 'authenticated', session: record, cookieValue, upstreamSetCookies, deviceCookie };
   }
 
   async pending(pendingId: string | undefined): Promise<PendingLogin | null> {
@@ -189,23 +241,24 @@ export class LoginFlow {
     return raw ? (JSON.parse(raw) as PendingLogin) : null;
   }
 
-  /** The second step: a code of the enrolled method, or a recovery code. */
-  async verify(pendingId: string | undefined, code: unknown, client: ClientFacts, requestId: string): Promise<LoginVerifyResult> {
+  /** The second step: a code of the enrolled method, a recovery code, or the risk email code. */
+  async verify(pendingId: string | undefined, code: unknown, presenter: Presenter): Promise<LoginVerifyResult> {
+    const { client, requestId } = presenter;
     const pending = await this.pending(pendingId);
     if (!pending) return { kind: 'no_pending_login' };
-    const enrollment = await this.deps.durable.getEnrollment(pending.user);
-    if (!enrollment) {
+    const enrollment = pending.reason === '2fa' ? await this.deps.durable.getEnrollment(pending.user) : null;
+    if (pending.reason === '2fa' && !enrollment) {
       // Support reset the user's 2FA while they were signing in: the password step stands alone.
       if (!(await this.deps.store.delete(PENDING(pending.id)))) return { kind: 'no_pending_login' };
-      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies);
+      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies, presenter);
     }
     const result = await this.deps.factor.verify({
       flowKey: `login:${pending.id}`,
-      target: { kind: 'enrolled', enrollment },
+      target: enrollment ? { kind: 'enrolled', enrollment } : { kind: 'sent', method: 'email' },
       code,
       account: pending.user,
       clientAddress: client.address,
-      allowRecovery: true,
+      allowRecovery: enrollment !== null,
     });
     if (!result.ok) {
       switch (result.reason) {
@@ -221,8 +274,9 @@ export class LoginFlow {
     }
     // Single use: of two concurrent correct submissions only one completes the login.
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
-    this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, client: client.address, requestId }, 'login succeeded with a second factor');
-    return this.complete(pending.user, pending.passwordAt, { at: this.deps.clock.now(), method: enrollment.method }, pending.upstreamSetCookies, pending.upstreamCookies);
+    this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
+    const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
+    return this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter);
   }
 
   /** A new code for the pending login (sms/email); the previous code dies. */

@@ -7,10 +7,10 @@ import type { ClientFacts } from '../proxy/client-address.ts';
 import { filterCookieHeader } from '../proxy/headers.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
-import type { LoginFlow, LoginResult, LoginVerifyResult } from '../flows/login.ts';
+import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
 import type { SendResult } from '../flows/second-factor.ts';
 import { cookieFromSetCookie, type UpstreamAccount } from '../flows/upstream-account.ts';
-import { clearCookieHeader, cookieName, readCookies, setCookieHeader } from '../session/cookies.ts';
+import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, readCookies, setCookieHeader } from '../session/cookies.ts';
 import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
@@ -73,20 +73,26 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     ctx.body = renderLoginPage({ csrf: http.formToken(ctx, null), ...props });
   };
 
+  /** Who is presenting credentials or a code: the facts the risk engine and the device cookie need. */
+  const presenter = (ctx: Context): Presenter => ({
+    client: state(ctx).client,
+    requestId: state(ctx).requestId,
+    userAgent: ctx.get('user-agent') || undefined,
+    deviceCookie: http.cookie(ctx, 'device'),
+  });
+
   const attempt = (ctx: Context, email: string, password: string): Promise<LoginResult> =>
-    deps.login.attempt({
-      email,
-      password,
-      client: state(ctx).client,
-      requestId: state(ctx).requestId,
-      userAgent: ctx.get('user-agent') || undefined,
-    });
+    deps.login.attempt({ email, password, ...presenter(ctx) });
 
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
     // Over https the released upstream cookies get Secure too: the upstream may not know it is behind TLS.
     const released = secure(ctx) ? result.upstreamSetCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : result.upstreamSetCookies;
-    appendSetCookie(ctx, [...released, setCookieHeader('session', result.cookieValue, cookieOptions(ctx))]);
+    appendSetCookie(ctx, [
+      ...released,
+      setCookieHeader('session', result.cookieValue, cookieOptions(ctx)),
+      ...(result.deviceCookie ? [setCookieHeader('device', result.deviceCookie, { ...cookieOptions(ctx), maxAge: DEVICE_COOKIE_MAX_AGE })] : []),
+    ]);
   };
 
   const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
@@ -123,7 +129,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         const problem = sendProblem(result.send);
         ctx.body = {
           status: 'verification_required',
-          reason: '2fa',
+          reason: result.reason,
           method: result.method,
           destination: result.destination,
           ...(result.send?.ok ? { resend_after: retryAfterSeconds(result.send.resendInMs) } : {}),
@@ -464,7 +470,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
             return;
           }
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], state(ctx).client, state(ctx).requestId);
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
           if (result.kind === 'authenticated') {
             appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
             completeLogin(ctx, result);
@@ -488,7 +494,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             sendError(ctx, 400, 'invalid_code_format', 'Send {"code": "123456"} with the code as a string.');
             return;
           }
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, state(ctx).client, state(ctx).requestId);
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, presenter(ctx));
           setOwnResponseHeaders(ctx);
           switch (result.kind) {
             case 'authenticated':

@@ -46,7 +46,7 @@ export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logge
   const appendSetCookie = (ctx: Context, values: readonly string[]): void => {
     if (values.length > 0) ctx.append('Set-Cookie', [...values]);
   };
-  const cookie = (ctx: Context, kind: 'session' | 'csrf' | 'pending'): string | undefined =>
+  const cookie = (ctx: Context, kind: 'session' | 'csrf' | 'pending' | 'device'): string | undefined =>
     readCookies(ctx.get('cookie'))[cookieName(kind, secure(ctx))];
 
   /** The pre-login nonce that form tokens are bound to (set when the visitor has none). */

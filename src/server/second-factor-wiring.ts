@@ -96,9 +96,14 @@ export function buildSecondFactor(input: {
     store,
     lockoutAfter: factors.failures.lockout_after,
   });
+  // Device cookies are signed with keys derived from the same material, newest first (all verify).
+  const deviceKeys = [...rawKeys]
+    .sort(([a], [b]) => Number(b) - Number(a))
+    .map(([, key]) => deriveKey(key, 'device-id'));
   return {
     factor,
     box,
+    deviceKeys,
     channels,
     smsCountryAllowed,
     close: async (): Promise<void> => {

@@ -20,6 +20,9 @@ import type { EphemeralStore } from '../store/ephemeral.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
+import { MemoryRiskHistory } from '../risk/history.ts';
+import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { RiskService } from '../risk/service.ts';
 import { TwoFactorSettings } from '../flows/two-factor-settings.ts';
 import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
@@ -143,12 +146,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite), { clock });
   const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger });
+  const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
+  const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, deviceKeys: factors.deviceKeys });
   const login = new LoginFlow({
     regulation,
     account,
     sessions,
     durable,
     factor: factors.factor,
+    risk,
     store,
     clock,
     random,

@@ -4,9 +4,12 @@ import { parseCookie, stringifySetCookie } from 'cookie';
  * The sidecar's cookies. Over https they get the __Host- prefix (Secure, Path=/, no Domain), which
  * stops a sibling subdomain from planting or overwriting them (cookie tossing, THREATS T6).
  */
-export type CookieKind = 'session' | 'csrf' | 'pending';
+export type CookieKind = 'session' | 'csrf' | 'pending' | 'device';
 
-const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf', pending: 'spg_pending' };
+const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf', pending: 'spg_pending', device: 'spg_device' };
+
+/** The signed device cookie lives long: a browser stays "known" for the risk engine (400 days, the browsers' cap). */
+export const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;
 
 export function cookieName(kind: CookieKind, secure: boolean): string {
   return secure ? `__Host-${BASE_NAMES[kind]}` : BASE_NAMES[kind];

@@ -25,6 +25,9 @@ export const DEMO_LOGIN = {
   min_response_time: '0ms',
 } as const;
 
+/** Risk thresholds that no sign-in reaches (risk scoring stays out of tests that are not about it). */
+export const LOW_RISK = { levels: { medium: 1000, high: 2000 } } as const;
+
 export const OPEN_POLICY = `version: 1
 rules:
   - name: everything-public
@@ -87,6 +90,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     store: { sqlite: join(dir, 'guard.db') },
     factors: { encryption_keys: { file: encryptionKeysFile } },
     channels: { outbox_file: join(dir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
+    // Most tests sign in from "new devices" all the time: thresholds no sign-in reaches keep risk low.
+    // Risk tests pass their own `risk` block.
+    risk: LOW_RISK,
     ...options.config,
     upstream: { ...options.config?.upstream, url: upstreamUrl },
     policy: policyFile,

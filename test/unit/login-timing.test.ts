@@ -10,6 +10,9 @@ import { parseSessionKeys } from '../../src/session/keys.ts';
 import { SessionService } from '../../src/session/sessions.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
+import { RiskService } from '../../src/risk/service.ts';
+import { MemoryRiskHistory } from '../../src/risk/history.ts';
+import { riskSchema } from '../../src/risk/schema.ts';
 
 /**
  * Sign-in answers take the same minimum time whether the upstream said yes, no, or the account is
@@ -36,6 +39,16 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     sessions: new SessionService(store, parseSessionKeys('x'.repeat(40)), clock, cryptoRandom, { idleTimeoutMs: 60_000, absoluteLifetimeMs: 600_000 }),
     durable: SqliteDurableStore.open(':memory:'),
     factor: {} as SecondFactor,
+    // Risk scoring is out of this test: thresholds no sign-in reaches keep every sign-in low risk.
+    risk: new RiskService({
+      config: riskSchema.parse({ levels: { medium: 1000, high: 2000 } }),
+      history: new MemoryRiskHistory(),
+      store,
+      clock,
+      random: cryptoRandom,
+      logger: memoryLogger().logger,
+      deviceKeys: [Buffer.alloc(32, 7)],
+    }),
     store,
     clock,
     random: cryptoRandom,
