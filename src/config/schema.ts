@@ -243,6 +243,8 @@ export const configSchema = z
         resend_cooldown: duration.prefault('60s'),
         /** A password verified this recently is not asked again to start enabling 2FA. */
         reauth_window: duration.prefault('5m'),
+        /** "Not now" on the invitation to enable 2FA after a step-up is remembered this long. */
+        nudge_snooze: duration.prefault('7d'),
         /** How long a pending sign-in (password done, code not yet) may wait. */
         pending_login: duration.refine((ms) => ms <= 30 * 60_000, 'must be at most 30m').prefault('10m'),
         /** Consecutive wrong codes per account, across every factor (NIST: at most 100). */

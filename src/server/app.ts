@@ -8,7 +8,7 @@ import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
 import type { ForwardingFacts } from '../proxy/headers.ts';
 import { Upstream, UpstreamError } from '../proxy/forward.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
-import type { CompiledPolicy, Explanation, InterceptKind, UserState } from '../policy/types.ts';
+import type { CompiledPolicy, Explanation, InterceptKind, SensitiveSpec, UserState } from '../policy/types.ts';
 import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type Routing } from './enforce.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml, writeError } from './respond.ts';
@@ -41,6 +41,14 @@ export interface IdentityResolver {
   observeUpstreamResponse?(identity: Identity, setCookies: readonly string[]): void;
 }
 
+/** Sensitive rules (DESIGN §3): what the decision needs to know, and how a step-up is asked for. */
+export interface SensitiveGate {
+  /** The user state a sensitive rule is decided with: risk level, and freshness for its category. */
+  userState(identity: Identity, spec: SensitiveSpec, req: IncomingMessage, client: ClientFacts): Promise<UserState>;
+  /** Records the step-up this session owes and answers 303 (pages) or 401 (API). */
+  requireStepUp(ctx: Context, identity: Identity, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', target: CanonicalTarget): Promise<void>;
+}
+
 export interface InterceptHandler {
   handle(kind: InterceptKind, ctx: Context, target: CanonicalTarget): Promise<void>;
 }
@@ -55,6 +63,7 @@ export interface GuardAppDeps {
   readonly requestIdHeader: string;
   readonly identity: IdentityResolver;
   readonly intercept: InterceptHandler;
+  readonly sensitive: SensitiveGate;
   /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
   readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
 }
@@ -84,6 +93,8 @@ interface Decided {
   readonly started: bigint;
   readonly routing: Routing;
   readonly identity?: Identity;
+  /** The user state the decision was made with (differs from identity.user on sensitive rules). */
+  readonly user?: UserState;
 }
 
 export function createGuardApp(deps: GuardAppDeps): GuardApp {
@@ -201,7 +212,8 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     // the upstream cookie binding applies to public routes too.
     if (early?.identity) state.identity = early.identity;
     else state.identity = await deps.identity.resolve(ctx.req, state.client);
-    const explanation = evaluate(routing, state.identity.user);
+    const user = early?.user ?? (await userStateFor(routing, state.identity, ctx.req, state.client));
+    const explanation = evaluate(routing, user);
     state.explanation = explanation;
     await apply(ctx, routing.target, explanation, routing.internal, next);
   });
@@ -230,10 +242,16 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       case 'deny':
         sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
         return;
-      case 'step_up_required':
-        // Until the step-up flow exists the safe answer is a refusal, never a pass.
-        sendError(ctx, 403, 'step_up_unavailable', 'This operation needs an extra verification that is not available.');
+      case 'step_up_required': {
+        const spec = explanation.rule.sensitive;
+        const identity = (ctx.state as GuardState).identity;
+        if (!spec || !identity.session) {
+          sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
+          return;
+        }
+        await deps.sensitive.requireStepUp(ctx, identity, spec, decision.action, target);
         return;
+      }
       case 'intercept':
         await deps.intercept.handle(decision.intercept, ctx, target);
         return;
@@ -292,6 +310,13 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     if (ctx.status === 404 && !ctx.body) sendError(ctx, 404, 'not_found', 'There is no such page.');
   });
 
+  /** Sensitive rules are decided with the risk level and the freshness of a step-up; others need neither. */
+  async function userStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts): Promise<UserState> {
+    const spec = routing.kind === 'routed' && !routing.internal ? routing.match.rule.sensitive : null;
+    if (!spec || !identity.session) return identity.user;
+    return deps.sensitive.userState(identity, spec, req, client);
+  }
+
   const koaHandler = app.callback();
 
   /**
@@ -304,8 +329,8 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const started = process.hrtime.bigint();
     const { client, requestId } = factsOf(req);
     const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client.hostname);
-    const toKoa = (identity: Identity | undefined): void => {
-      decided.set(req, { client, requestId, started, routing, ...(identity ? { identity } : {}) });
+    const toKoa = (identity: Identity | undefined, user?: UserState): void => {
+      decided.set(req, { client, requestId, started, routing, ...(identity ? { identity } : {}), ...(user ? { user } : {}) });
       void koaHandler(req, res);
     };
     if (routing.kind === 'reject' || routing.internal) {
@@ -315,16 +340,18 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const resolver = deps.identity;
     void (async () => {
       let identity: Identity;
+      let user: UserState;
       try {
         identity = await resolver.resolve(req, client);
+        user = await userStateFor(routing, identity, req, client);
       } catch {
         // Koa resolves again and answers the failure with its error handling.
         toKoa(undefined);
         return;
       }
-      const explanation = evaluate(routing, identity.user);
+      const explanation = evaluate(routing, user);
       if (explanation.decision.kind !== 'pass') {
-        toKoa(identity);
+        toKoa(identity, user);
         return;
       }
       inFlight++;

@@ -23,6 +23,8 @@ import { SqliteDurableStore } from '../store/sqlite.ts';
 import { MemoryRiskHistory } from '../risk/history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { RiskService } from '../risk/service.ts';
+import { StepUpFlow } from '../flows/step-up.ts';
+import { createStepUp } from './step-up-routes.ts';
 import { TwoFactorSettings } from '../flows/two-factor-settings.ts';
 import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
@@ -218,6 +220,16 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     requestIdHeader: config.headers.request_id,
   });
 
+  const stepUp = createStepUp({
+    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    risk,
+    http: guardHttp,
+    clock,
+    logger,
+    ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
+    landing: config.login.landing,
+  });
+
   const guard = createGuardApp({
     policy: () => policy.current,
     upstream,
@@ -228,7 +240,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     requestIdHeader: config.headers.request_id,
     identity: auth.identity,
     intercept: auth.intercept,
+    sensitive: stepUp.gate,
     routes: [
+      ...stepUp.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...createSecurityPages({ settings, http: guardHttp, product: config.product.name, support: config.product.support }),

@@ -25,6 +25,8 @@ export interface SessionRecord {
   readonly deviceId?: string;
   /** The 2FA method the user had enrolled when the session was made (kept current on changes). */
   twoFactor: FactorMethod | null;
+  /** Step-up verifications of this session: sensitive category → when it was verified. */
+  stepUps?: Record<string, number>;
   /** The upstream's session cookies this session released, by name: the only ones forwarded. */
   upstreamCookies: Record<string, string>;
 }

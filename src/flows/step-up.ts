@@ -1,0 +1,149 @@
+import type { Logger } from '../observability/logger.ts';
+import type { Clock } from '../server/providers.ts';
+import type { SessionRecord, SessionService } from '../session/sessions.ts';
+import type { DurableStore, FactorMethod } from '../store/durable.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+import type { SensitiveSpec } from '../policy/types.ts';
+import { FlowError } from './flow-error.ts';
+import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
+import type { Actor } from './two-factor-settings.ts';
+
+/**
+ * Step-up verification for sensitive operations. The enforcement point records what a sensitive
+ * rule asked for (a fresh email code, or a fresh code of the user's own method) against the
+ * session; the person then proves it here, and the verification counts for that rule's category in
+ * that session only, for the rule's window. Request bodies are never stored: the operation is
+ * simply retried afterwards.
+ */
+
+export interface StepUpRecord {
+  readonly category: string;
+  readonly action: 'email_code' | 'fresh_code';
+  readonly method: FactorMethod;
+  readonly destination: string | null;
+  readonly freshForMs: number;
+  /** Invite the user to enable 2FA afterwards (rule asks for it and the user has no 2FA). */
+  readonly nudge: boolean;
+  readonly returnTo: string;
+}
+
+const RECORD = (sid: string): string => `stepup:${sid}`;
+const RECORD_TTL_MS = 15 * 60_000;
+const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
+
+export interface StepUpDeps {
+  readonly store: EphemeralStore;
+  readonly sessions: SessionService;
+  readonly durable: DurableStore;
+  readonly factor: SecondFactor;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly nudgeSnoozeMs: number;
+}
+
+export class StepUpFlow {
+  constructor(private readonly deps: StepUpDeps) {}
+
+  /** Called by the enforcement point when a rule requires a step-up; returns the method to ask for. */
+  async require(session: SessionRecord, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', returnTo: string): Promise<StepUpRecord> {
+    const enrollment = action === 'fresh_code' ? await this.deps.durable.getEnrollment(session.user) : null;
+    const record: StepUpRecord = enrollment
+      ? {
+          category: spec.category,
+          action,
+          method: enrollment.method,
+          destination: enrollment.destination,
+          freshForMs: spec.freshForMs,
+          nudge: false,
+          returnTo,
+        }
+      : {
+          category: spec.category,
+          // Without an enrolled method a "fresh code" can only be an email code.
+          action: 'email_code',
+          method: 'email',
+          destination: session.user,
+          freshForMs: spec.freshForMs,
+          nudge: spec.nudgeEnableTwoFactor && session.twoFactor === null,
+          returnTo,
+        };
+    await this.deps.store.set(RECORD(session.id), JSON.stringify(record), RECORD_TTL_MS);
+    return record;
+  }
+
+  async current(session: SessionRecord): Promise<StepUpRecord | null> {
+    const raw = await this.deps.store.get(RECORD(session.id));
+    return raw ? (JSON.parse(raw) as StepUpRecord) : null;
+  }
+
+  private async record(actor: Actor): Promise<StepUpRecord> {
+    const record = await this.current(actor.session);
+    if (!record) throw new FlowError(409, 'no_step_up', 'There is nothing to verify right now. Go back and try the operation again.');
+    return record;
+  }
+
+  async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
+    const record = await this.record(actor);
+    if (record.method === 'totp' || record.destination === null) return { status: 'code_required', method: record.method, destination: null };
+    const sent: SendResult = await this.deps.factor.sendCode({
+      flowKey: `stepup:${actor.session.id}`,
+      method: record.method,
+      destination: record.destination,
+      account: actor.session.user,
+      clientAddress: actor.client.address,
+      purpose: 'step_up',
+    });
+    if (!sent.ok) {
+      if (sent.reason === 'delivery') throw new FlowError(502, 'delivery_failed', sent.message);
+      if (sent.reason === 'country') throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country.');
+      throw new FlowError(429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', {
+        retry_after: Math.max(1, Math.ceil(sent.retryAfterMs / 1000)),
+      });
+    }
+    return { status: 'code_sent', method: record.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
+  }
+
+  async verify(actor: Actor, code: unknown): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string }> {
+    const record = await this.record(actor);
+    const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
+    const result: VerifyResult = await this.deps.factor.verify({
+      flowKey: `stepup:${actor.session.id}`,
+      target: enrollment ? { kind: 'enrolled', enrollment } : { kind: 'sent', method: 'email' },
+      code,
+      account: actor.session.user,
+      clientAddress: actor.client.address,
+      allowRecovery: enrollment !== null,
+    });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'invalid':
+          throw new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
+        case 'expired':
+          throw new FlowError(410, 'code_expired', 'That code has expired. Ask for a new one.');
+        case 'malformed':
+          throw new FlowError(400, 'invalid_code_format', 'Enter the code as digits only.');
+        case 'too_many_attempts':
+          throw new FlowError(429, 'too_many_attempts', 'Too many wrong codes. Try again later.', {
+            retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
+          });
+      }
+    }
+    const now = this.deps.clock.now();
+    const session = actor.session;
+    session.stepUps = { ...session.stepUps, [record.category]: now };
+    if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
+    await this.deps.store.delete(RECORD(session.id));
+    this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via: result.via, requestId: actor.requestId }, 'step-up verified');
+    const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
+    return { status: 'verified', valid_until: new Date(now + record.freshForMs).toISOString(), category: record.category, nudge_enable_2fa: nudge, return_to: record.returnTo };
+  }
+
+  /** "Not now" on the invitation to enable 2FA: remembered for the user, across sessions. */
+  async snoozeNudge(actor: Actor): Promise<void> {
+    await this.deps.store.set(SNOOZE(actor.session.user), '1', this.deps.nudgeSnoozeMs);
+  }
+
+  describe(record: StepUpRecord): { method: FactorMethod; destination: string | null } {
+    return { method: record.method, destination: maskDestination(record.method, record.destination) };
+  }
+}

@@ -1,0 +1,206 @@
+import type { Context } from 'koa';
+import { FlowError } from '../flows/flow-error.ts';
+import type { StepUpFlow } from '../flows/step-up.ts';
+import type { Actor } from '../flows/two-factor-settings.ts';
+import type { Logger } from '../observability/logger.ts';
+import { renderNudgePage, renderStepUpPage } from '../pages/step-up-page.tsx';
+import { explainRisk } from '../risk/assess.ts';
+import type { RiskService } from '../risk/service.ts';
+import { cookieName, readCookies } from '../session/cookies.ts';
+import type { Clock } from './providers.ts';
+import type { RouteDefinition } from './auth-routes.ts';
+import type { SensitiveGate } from './app.ts';
+import type { GuardHttp } from './guard-http.ts';
+import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
+import { safeReturnTo } from './return-to.ts';
+
+/**
+ * Sensitive operations over HTTP: the gate the enforcement point consults (risk level and step-up
+ * freshness), the answer when a step-up is owed (303 to the step-up page, or 401 for API
+ * clients), the step-up page and API, and the invitation to enable 2FA afterwards.
+ */
+export function createStepUp(deps: {
+  flow: StepUpFlow;
+  risk: RiskService;
+  http: GuardHttp;
+  clock: Clock;
+  logger: Logger;
+  publicOrigin?: string;
+  landing: string;
+}): { gate: SensitiveGate; routes: RouteDefinition[] } {
+  const { flow, risk, http, logger } = deps;
+  const stepUpUrl = (returnTo: string): string => `/_guard/step-up?return_to=${encodeURIComponent(returnTo)}`;
+
+  const gate: SensitiveGate = {
+    async userState(identity, spec, req, client) {
+      const session = identity.session;
+      if (!session) return identity.user;
+      // The operation is counted before it is assessed, so a burst includes the request at hand.
+      await risk.countSensitiveOperation(session.user);
+      const secure = deps.publicOrigin !== undefined ? deps.publicOrigin.startsWith('https:') : client.proto === 'https';
+      const assessment = await risk.assess({
+        user: session.user,
+        deviceCookie: readCookies(req.headers.cookie)[cookieName('device', secure)],
+        clientAddress: client.address,
+        userAgent: req.headers['user-agent'] ?? '',
+      });
+      if (assessment.level !== 'low') {
+        logger.info(
+          { event: 'risk_assessed', user: session.user, category: spec.category, level: assessment.level, score: assessment.score, signals: explainRisk(assessment) },
+          'sensitive operation risk assessed',
+        );
+      }
+      const at = session.stepUps?.[spec.category];
+      const fresh = at !== undefined && deps.clock.now() - at < spec.freshForMs;
+      return { ...identity.user, risk: assessment.level, fresh };
+    },
+    async requireStepUp(ctx, identity, spec, action, target) {
+      if (!identity.session) return;
+      const record = await flow.require(identity.session, spec, action, target.forwarded);
+      const url = stepUpUrl(target.forwarded);
+      setOwnResponseHeaders(ctx);
+      if (wantsHtml(ctx.req.headers)) {
+        ctx.status = 303;
+        ctx.redirect(url);
+        return;
+      }
+      sendError(ctx, 401, 'step_up_required', 'This operation needs a fresh verification.', { step_up_url: url, method: record.method });
+    },
+  };
+
+  const actorOf = (ctx: Context): Actor | null => {
+    const state = http.state(ctx);
+    return state.identity.session ? { session: state.identity.session, client: state.client, requestId: state.requestId } : null;
+  };
+
+  const page = (ctx: Context, status: number, html: string): void => {
+    setOwnResponseHeaders(ctx);
+    ctx.status = status;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = html;
+  };
+
+  const stepUpPage = async (ctx: Context, actor: Actor, status: number, extra: { codeSent: boolean; error?: string; notice?: string }): Promise<void> => {
+    const record = await flow.current(actor.session);
+    if (!record) return http.redirect(ctx, safeReturnTo(ctx.query['return_to'], deps.landing));
+    const shown = flow.describe(record);
+    page(
+      ctx,
+      status,
+      renderStepUpPage({
+        csrf: http.formToken(ctx, actor.session),
+        method: shown.method,
+        destination: shown.destination,
+        codeSent: extra.codeSent,
+        returnTo: record.returnTo,
+        ...(extra.error ? { error: extra.error } : {}),
+        ...(extra.notice ? { notice: extra.notice } : {}),
+      }),
+    );
+  };
+
+  const flowError = (ctx: Context, error: unknown): FlowError => {
+    if (!(error instanceof FlowError)) throw error;
+    const retry = error.extra['retry_after'];
+    if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
+    return error;
+  };
+
+  const jsonCall = (path: string, run: (actor: Actor, body: Record<string, unknown>) => Promise<unknown>): RouteDefinition => ({
+    path,
+    access: 'authenticated',
+    register(router) {
+      router.post(path, async (ctx) => {
+        const body = await http.readJsonCall(ctx);
+        if (body === null) return;
+        const actor = actorOf(ctx);
+        if (!actor) return sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: '/_guard/login' });
+        try {
+          const answer = await run(actor, body);
+          setOwnResponseHeaders(ctx);
+          ctx.body = answer;
+        } catch (error) {
+          const failure = flowError(ctx, error);
+          sendError(ctx, failure.status, failure.code, failure.message, failure.extra);
+        }
+      });
+    },
+  });
+
+  const routes: RouteDefinition[] = [
+    {
+      path: '/_guard/step-up',
+      access: 'authenticated',
+      register(router) {
+        router.get('/_guard/step-up', async (ctx) => {
+          const actor = actorOf(ctx);
+          if (!actor) return http.redirect(ctx, '/_guard/login');
+          await stepUpPage(ctx, actor, 200, { codeSent: false });
+        });
+        router.post('/_guard/step-up', async (ctx) => {
+          if (http.refuseCrossSite(ctx)) return;
+          const read = await http.readBody(ctx, ['form']);
+          if (!read) return;
+          const actor = actorOf(ctx);
+          if (!actor) return http.redirect(ctx, '/_guard/login');
+          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
+            return stepUpPage(ctx, actor, 403, { codeSent: false, error: 'This form has expired. Please try again.' });
+          }
+          if (read.body['action'] === 'send') {
+            try {
+              await flow.start(actor);
+              return stepUpPage(ctx, actor, 200, { codeSent: true, notice: 'A code is on its way. It expires in a few minutes.' });
+            } catch (error) {
+              const failure = flowError(ctx, error);
+              return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
+            }
+          }
+          try {
+            const verified = await flow.verify(actor, read.body['code']);
+            const back = safeReturnTo(verified.return_to, deps.landing);
+            return http.redirect(ctx, verified.nudge_enable_2fa ? `/_guard/step-up/nudge?return_to=${encodeURIComponent(back)}` : back);
+          } catch (error) {
+            const failure = flowError(ctx, error);
+            return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
+          }
+        });
+      },
+    },
+    {
+      path: '/_guard/step-up/nudge',
+      access: 'authenticated',
+      register(router) {
+        router.get('/_guard/step-up/nudge', (ctx) => {
+          const actor = actorOf(ctx);
+          if (!actor) return http.redirect(ctx, '/_guard/login');
+          page(ctx, 200, renderNudgePage({ csrf: http.formToken(ctx, actor.session), returnTo: safeReturnTo(ctx.query['return_to'], deps.landing) }));
+        });
+        router.post('/_guard/step-up/nudge', async (ctx) => {
+          if (http.refuseCrossSite(ctx)) return;
+          const read = await http.readBody(ctx, ['form']);
+          if (!read) return;
+          const actor = actorOf(ctx);
+          if (!actor) return http.redirect(ctx, '/_guard/login');
+          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
+            return sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
+          }
+          await flow.snoozeNudge(actor);
+          http.redirect(ctx, safeReturnTo(read.body['return_to'], deps.landing));
+        });
+      },
+    },
+    jsonCall('/_guard/api/step-up/start', (actor) => flow.start(actor)),
+    jsonCall('/_guard/api/step-up/verify', async (actor, body) => {
+      const code = body['code'];
+      if (typeof code !== 'string') throw new FlowError(400, 'invalid_code_format', 'Send {"code": "123456"} with the code as a string.');
+      const { return_to: _returnTo, ...answer } = await flow.verify(actor, code);
+      return answer;
+    }),
+    jsonCall('/_guard/api/step-up/nudge', async (actor) => {
+      await flow.snoozeNudge(actor);
+      return { status: 'snoozed' };
+    }),
+  ];
+
+  return { gate, routes };
+}
