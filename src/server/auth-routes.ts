@@ -56,6 +56,7 @@ const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cann
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+const RISK_NOTICE = 'This sign-in looks different from your usual ones (a new device or network), so we sent a code to your email to make sure it is you.';
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
   const { sessions, options, logger, http } = deps;
@@ -96,6 +97,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   };
 
   const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+const RISK_NOTICE = 'This sign-in looks different from your usual ones (a new device or network), so we sent a code to your email to make sure it is you.';
 
   /** Password accepted, code pending: the browser gets the pending login's id, nothing else. */
   const startVerification = (ctx: Context, result: Extract<LoginResult, { kind: 'verification_required' }>): void => {
@@ -450,7 +452,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
           const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
           if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          verifyPage(ctx, 200, pending.method, returnTo, {});
+          verifyPage(ctx, 200, pending.method, returnTo, pending.reason === 'risk' ? { notice: RISK_NOTICE } : {});
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
