@@ -142,6 +142,7 @@ export class LoginFlow {
         return { kind: 'unavailable' };
       }
       await reservation.settle('failure');
+      await this.deps.risk.recordLoginFailure(account);
       log.info({ event: 'login_failure', user: account, client: input.client.address, requestId: input.requestId }, 'login failed');
       return { kind: 'invalid_credentials' };
     }

@@ -86,7 +86,7 @@ export class StepUpFlow {
     const record = await this.record(actor);
     if (record.method === 'totp' || record.destination === null) return { status: 'code_required', method: record.method, destination: null };
     const sent: SendResult = await this.deps.factor.sendCode({
-      flowKey: `stepup:${actor.session.id}`,
+      flowKey: `stepup:${actor.session.id}:${record.category}`,
       method: record.method,
       destination: record.destination,
       account: actor.session.user,
@@ -107,7 +107,7 @@ export class StepUpFlow {
     const record = await this.record(actor);
     const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
     const result: VerifyResult = await this.deps.factor.verify({
-      flowKey: `stepup:${actor.session.id}`,
+      flowKey: `stepup:${actor.session.id}:${record.category}`,
       target: enrollment ? { kind: 'enrolled', enrollment } : { kind: 'sent', method: 'email' },
       code,
       account: actor.session.user,

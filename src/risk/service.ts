@@ -12,7 +12,14 @@ import type { RiskConfig } from './schema.ts';
  * cookie, and the record of a verified login. Scoring itself stays pure (assess.ts).
  */
 
-const SENSITIVE = (user: string): string => `risk:sensitive:${user}`;
+/**
+ * Sensitive operations are counted in buckets of a tenth of the burst window, so "more than N in
+ * the last window" is a sliding count, not a window that resets at a fixed time.
+ */
+const SENSITIVE = (user: string, bucket: number): string => `risk:sensitive:${user}:${bucket}`;
+const LOGIN_FAILURES = (user: string): string => `risk:login-failures:${user}`;
+/** Consecutive wrong codes across every factor (kept by SecondFactor, reset by a correct code). */
+const VERIFICATION_FAILURES = (user: string): string => `factor:consecutive:${user}`;
 
 export interface RiskRequest {
   readonly user: string;
@@ -38,12 +45,35 @@ export class RiskService {
     },
   ) {
     const count = async (key: string): Promise<number> => Number((await deps.store.get(key)) ?? '0');
-    // The regulation counters already count failures per account; the risk engine reads them.
     this.counters = {
-      loginFailures: (user) => count(`fail:acct:${user}`),
-      verificationFailures: (user) => count(`fail:factor:acct:${user}`),
-      sensitiveOperations: (user) => count(SENSITIVE(user)),
+      loginFailures: (user) => count(LOGIN_FAILURES(user)),
+      verificationFailures: (user) => count(VERIFICATION_FAILURES(user)),
+      sensitiveOperations: async (user) => {
+        const keys = this.sensitiveBuckets().map((bucket) => SENSITIVE(user, bucket));
+        const values = await deps.store.getMany(keys);
+        return values.reduce((sum, value) => sum + Number(value ?? '0'), 0);
+      },
     };
+  }
+
+  private bucketMs(): number {
+    return Math.max(1000, Math.ceil(this.deps.config.signals.sensitive_burst.window / 10));
+  }
+
+  /** The buckets that make up the burst window ending now (the current one included). */
+  private sensitiveBuckets(): number[] {
+    const size = this.bucketMs();
+    const current = Math.floor(this.deps.clock.now() / size);
+    const count = Math.ceil(this.deps.config.signals.sensitive_burst.window / size);
+    return Array.from({ length: count }, (_, i) => current - i);
+  }
+
+  /**
+   * A failed sign-in, for the risk signal (the regulation's own counter is wiped by a success and
+   * has the lockout's window, not the signal's).
+   */
+  async recordLoginFailure(user: string): Promise<void> {
+    await this.deps.store.increment(LOGIN_FAILURES(user), 1, this.deps.config.signals.recent_login_failures.window);
   }
 
   deviceId(cookie: string | undefined): string | null {
@@ -65,7 +95,8 @@ export class RiskService {
 
   /** Counts one sensitive operation (before it is assessed, so the burst includes it). */
   async countSensitiveOperation(user: string): Promise<void> {
-    await this.deps.store.increment(SENSITIVE(user), 1, this.deps.config.signals.sensitive_burst.window);
+    const [current] = this.sensitiveBuckets();
+    await this.deps.store.increment(SENSITIVE(user, current as number), 1, this.deps.config.signals.sensitive_burst.window + this.bucketMs());
   }
 
   /**

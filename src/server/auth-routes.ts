@@ -96,9 +96,6 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     ]);
   };
 
-  const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
-const RISK_NOTICE = 'This sign-in looks different from your usual ones (a new device or network), so we sent a code to your email to make sure it is you.';
-
   /** Password accepted, code pending: the browser gets the pending login's id, nothing else. */
   const startVerification = (ctx: Context, result: Extract<LoginResult, { kind: 'verification_required' }>): void => {
     appendSetCookie(ctx, [setCookieHeader('pending', result.pendingId, { ...cookieOptions(ctx), maxAge: Math.floor(options.pendingMs / 1000) })]);

@@ -148,8 +148,9 @@ export function createStepUp(deps: {
           }
           if (read.body['action'] === 'send') {
             try {
-              await flow.start(actor);
-              return stepUpPage(ctx, actor, 200, { codeSent: true, notice: 'A code is on its way. It expires in a few minutes.' });
+              const started = await flow.start(actor);
+              const notice = started.status === 'code_sent' ? 'A code is on its way. It expires in a few minutes.' : 'Enter the code your authenticator app shows.';
+              return stepUpPage(ctx, actor, 200, { codeSent: true, notice });
             } catch (error) {
               const failure = flowError(ctx, error);
               return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
