@@ -164,7 +164,7 @@ export class LoginFlow {
       );
       if (assessment.level === 'low') {
         log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-        return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter);
+        return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
       return this.startPending(
         { reason: 'risk', user: account, method: 'email', destination: account, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies },
@@ -219,6 +219,8 @@ export class LoginFlow {
     upstreamSetCookies: readonly string[],
     upstreamCookies: Record<string, string>,
     presenter: Presenter,
+    /** A code was verified in this sign-in (2FA or the risk email code). */
+    verified: boolean,
   ): Promise<Extract<LoginResult, { kind: 'authenticated' }>> {
     const { record, cookieValue } = await this.deps.sessions.create({
       user,
@@ -226,13 +228,16 @@ export class LoginFlow {
       upstreamCookies,
       twoFactor: second?.method ?? null,
     });
-    // A verified sign-in makes this browser a known device and its network a known one.
-    const deviceCookie = await this.deps.risk.verifiedLogin({
-      user,
-      deviceCookie: presenter.deviceCookie,
-      clientAddress: presenter.client.address,
-      userAgent: presenter.userAgent ?? '',
-    });
+    // Only a sign-in that proved more than the password makes this browser a known device and its
+    // network a known one: a stolen password alone must not build up a trusted history.
+    const deviceCookie = verified
+      ? await this.deps.risk.verifiedLogin({
+          user,
+          deviceCookie: presenter.deviceCookie,
+          clientAddress: presenter.client.address,
+          userAgent: presenter.userAgent ?? '',
+        })
+      : null;
     return { kind: 'authenticated', session: record, cookieValue, upstreamSetCookies, deviceCookie };
   }
 
@@ -251,7 +256,7 @@ export class LoginFlow {
     if (pending.reason === '2fa' && !enrollment) {
       // Support reset the user's 2FA while they were signing in: the password step stands alone.
       if (!(await this.deps.store.delete(PENDING(pending.id)))) return { kind: 'no_pending_login' };
-      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies, presenter);
+      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies, presenter, false);
     }
     const result = await this.deps.factor.verify({
       flowKey: `login:${pending.id}`,
@@ -277,7 +282,7 @@ export class LoginFlow {
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
     const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
-    return this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter);
+    return this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true);
   }
 
   /** A new code for the pending login (sms/email); the previous code dies. */
