@@ -122,7 +122,16 @@ export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logge
     /** A JSON API call: same-site and application/json (an empty body is allowed). */
     async readJsonCall(ctx: Context): Promise<Record<string, unknown> | null> {
       if (refuseCrossSite(ctx)) return null;
-      if (!ctx.request.length && !ctx.get('content-type')) return {};
+      const hasBody = (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
+      if (!hasBody) {
+        // A call without a body (start, resend, logout) may name JSON or nothing; never a form type.
+        const type = ctx.get('content-type');
+        if (type && !/^application\/json\s*(;|$)/i.test(type)) {
+          sendError(ctx, 415, 'unsupported_media_type', 'Send this as application/json.');
+          return null;
+        }
+        return {};
+      }
       const read = await readBody(ctx, ['json']);
       return read ? read.body : null;
     },

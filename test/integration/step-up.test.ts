@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { startStack } from '../helpers/stack.ts';
 import { explainRequest } from '../../src/policy/explain.ts';
 import { loadPolicy } from '../../src/policy/load.ts';
 import type { UserState } from '../../src/policy/types.ts';
@@ -531,4 +532,16 @@ describe('policy explain agrees with the enforcement point', () => {
     assert.equal(decision(CONTACT_PATH, user(false, 'low'), 'POST'), 'step_up_required email_code');
     assert.equal(decision(CONTACT_EXPORT, { authenticated: true, twoFactorEnabled: true }), 'step_up_required fresh_code', 'risk not assessed counts as high');
   });
+});
+
+test('a body-less JSON call (curl -X POST with a JSON content type and no body) is accepted; a form type is not', async () => {
+  const stack = await startStack({ policy: 'version: 1\nrules: []\n' });
+  try {
+    for (const [type, status] of [['application/json', 200], ['application/json; charset=utf-8', 200], [undefined, 200], ['application/x-www-form-urlencoded', 415], ['text/plain', 415]] as const) {
+      const r = await fetch(`${stack.url}/_guard/api/logout`, { method: 'POST', headers: type ? { 'content-type': type } : {} });
+      assert.equal(r.status, status, `content-type ${type ?? '(none)'}`);
+    }
+  } finally {
+    await stack.close();
+  }
 });
