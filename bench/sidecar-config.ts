@@ -43,6 +43,9 @@ export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stat
     store: { sqlite: join(stateDir, 'guard.db') },
     factors: { encryption_keys: { env: ENCRYPTION_KEYS_ENV } },
     channels: { outbox_file: join(stateDir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
+    // The bench signs in from a "new device" every time and measures the proxy, not risk scoring:
+    // thresholds no sign-in reaches keep every sign-in low risk (no email code step).
+    risk: { levels: { medium: 1000, high: 2000 } },
   });
   // No config file exists: `file` only anchors relative paths, and every path above is absolute.
   return { config, file: join(stateDir, 'config.yaml'), policyPath: policyFile };
