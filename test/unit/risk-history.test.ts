@@ -96,7 +96,7 @@ describe('SqliteRiskHistory', () => {
         await history.rememberDevice('zoe@example.com', 'device-1', T0 + 5000);
         for (let i = 0; i < 21; i++) await history.rememberDevice('sam@example.com', `device-${i}`, T0 + i);
         for (let i = 0; i < 101; i++) await history.recordLogin('sam@example.com', login(i));
-        const db = new Database(file, { readonly: true });
+        const db = new Database(file, { 'readonly': true });
         try {
           assert.deepEqual(
             db.prepare("SELECT device_id, first_seen, last_seen FROM known_devices WHERE user = 'zoe@example.com'").all(),
@@ -205,7 +205,7 @@ describe('SQLite schema step 2 (risk history)', () => {
         await store.close();
       }
 
-      const db = new Database(file, { readonly: true });
+      const db = new Database(file, { 'readonly': true });
       try {
         assert.equal(db.pragma('user_version', { simple: true }), 2);
         const tables = db
