@@ -1,5 +1,5 @@
 import { Layout, renderPage } from './layout.tsx';
-import { BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 /** New recovery codes: a fresh code of the current method, then the ten new codes, shown once. */
 
@@ -56,11 +56,7 @@ function body(props: RecoveryProps) {
             <button type="submit" name="action" value="confirm">
               Generate new codes
             </button>
-            {view.method !== 'totp' ? (
-              <button type="submit" name="action" value="resend" class="secondary" formnovalidate>
-                Send a new code
-              </button>
-            ) : null}
+            <ResendButton method={view.method} />
           </form>
           {view.method !== 'totp' ? (
             <p class="muted">

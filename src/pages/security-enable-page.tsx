@@ -13,6 +13,7 @@ import {
   StartAgainOrBack,
   type PageMessage,
   type PageMethod,
+  ResendButton,
 } from './security-parts.tsx';
 
 /**
@@ -276,11 +277,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
         <button type="submit" name="action" value="confirm">
           Turn on two-factor authentication
         </button>
-        {view.method !== 'totp' ? (
-          <button type="submit" name="action" value="resend" class="secondary" formnovalidate>
-            Send a new code
-          </button>
-        ) : null}
+        <ResendButton method={view.method} />
       </form>
       {view.method === 'totp' ? (
         <form method="post" action={ACTION}>

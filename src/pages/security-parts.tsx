@@ -106,6 +106,16 @@ export function BackToSecurity(props: { label?: string }) {
   );
 }
 
+/** "Send a new code" beside a code field: nothing to send for an authenticator app. */
+export function ResendButton(props: { method: PageMethod; value?: string }) {
+  if (props.method === 'totp') return null;
+  return (
+    <button type="submit" name="action" value={props.value ?? 'resend'} class="secondary" formnovalidate>
+      Send a new code
+    </button>
+  );
+}
+
 /** After a flow broke off: start it again, or (when it cannot apply) go back to Login & Security. */
 export function StartAgainOrBack(props: { href: string; back: boolean }) {
   if (props.back) return <BackToSecurity />;

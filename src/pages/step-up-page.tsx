@@ -1,5 +1,5 @@
 import { Layout, renderPage } from './layout.tsx';
-import { CodeField, CsrfField, Messages, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { CodeField, CsrfField, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
@@ -34,11 +34,7 @@ export function renderStepUpPage(props: StepUpPageProps): string {
             <button type="submit" name="action" value="verify">
               Verify and continue
             </button>
-            {props.method !== 'totp' ? (
-              <button type="submit" name="action" value="send" class="secondary" formnovalidate>
-                Send a new code
-              </button>
-            ) : null}
+            <ResendButton method={props.method} value="send" />
           </>
         ) : (
           <button type="submit" name="action" value="send">

@@ -1,4 +1,5 @@
 import { Layout, renderPage } from './layout.tsx';
+import { ResendButton } from './security-parts.tsx';
 
 export interface VerifyPageProps {
   readonly csrf: string;
@@ -44,11 +45,7 @@ export function renderVerifyPage(props: VerifyPageProps): string {
         <button type="submit" name="action" value="verify">
           Verify
         </button>
-        {props.method !== 'totp' ? (
-          <button type="submit" name="action" value="resend" class="secondary" formnovalidate>
-            Send a new code
-          </button>
-        ) : null}
+        <ResendButton method={props.method} />
       </form>
       <p class="muted">
         Lost your device? Enter one of your recovery codes instead.{' '}

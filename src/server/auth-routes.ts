@@ -10,7 +10,7 @@ import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
 import type { SendResult } from '../flows/second-factor.ts';
 import { cookieFromSetCookie, type UpstreamAccount } from '../flows/upstream-account.ts';
-import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, readCookies, setCookieHeader } from '../session/cookies.ts';
+import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
 import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
@@ -259,7 +259,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
       if (!who.session && (header === undefined || !mentionsUpstreamCookie.test(header))) return header;
       const bound = who.session?.upstreamCookies ?? {};
-      const kept = header ? filterCookieHeader(header, isUpstreamSessionCookie) : '';
+      // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
+      const kept = header ? filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name)) : '';
       const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
       const joined = [kept, ...pairs].filter((part) => part.length > 0).join('; ');
       return joined.length > 0 ? joined : undefined;

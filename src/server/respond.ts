@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { renderErrorPage } from '../pages/error-page.tsx';
+import { FlowError } from '../flows/flow-error.ts';
 
 /**
  * HTML for browsers, JSON for everything else (DESIGN §5): an `Accept` that names text/html and
@@ -85,4 +86,21 @@ export function writeError(
   const answer = errorResponse(req.headers, status, error, message, {}, requestId);
   res.writeHead(status, { ...OWN_RESPONSE_HEADERS, 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body) });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
+}
+
+/**
+ * Takes a flow's refusal for an HTTP answer: anything else is rethrown (the app's error handler
+ * answers it), and a refusal that says when to come back sets Retry-After.
+ */
+export function acceptFlowError(ctx: Context, error: unknown): FlowError {
+  if (!(error instanceof FlowError)) throw error;
+  const retry = error.extra['retry_after'];
+  if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
+  return error;
+}
+
+/** A flow's refusal as the JSON (or page) error answer. */
+export function sendFlowError(ctx: Context, error: unknown): void {
+  const failure = acceptFlowError(ctx, error);
+  sendError(ctx, failure.status, failure.code, failure.message, failure.extra);
 }

@@ -13,7 +13,7 @@ import { setCookieHeader } from '../session/cookies.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { setOwnResponseHeaders } from './respond.ts';
+import { acceptFlowError, setOwnResponseHeaders } from './respond.ts';
 
 /**
  * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
@@ -93,10 +93,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   /** Status and message of a flow error (other errors go on to the app's error handler). */
   const problem = (ctx: Context, error: unknown): { status: number; message: PageMessage; code: string } => {
-    if (!(error instanceof FlowError)) throw error;
-    const retry = error.extra['retry_after'];
-    if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
-    return { status: error.status, message: { error: describe(error) }, code: error.code };
+    const failure = acceptFlowError(ctx, error);
+    return { status: failure.status, message: { error: describe(failure) }, code: failure.code };
   };
 
   /**

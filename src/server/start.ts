@@ -18,6 +18,7 @@ import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { MemoryStore } from '../store/memory.ts';
+import { isOwnCookie } from '../session/cookies.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { MemoryRiskHistory } from '../risk/history.ts';
@@ -62,9 +63,6 @@ export interface RunningGuard {
   close(): Promise<void>;
 }
 
-/** Cookie names the sidecar owns; none of them is ever forwarded upstream. */
-// Case-insensitive: some upstream frameworks (ASP.NET Core) match cookie names without case.
-export const OWN_COOKIE = /^(__host-)?spg_/i;
 
 function listen(server: http.Server, host: string, port: number): Promise<string> {
   server.listen(port, host);
@@ -209,14 +207,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     },
   });
 
-  const ownCookie = (name: string): boolean => OWN_COOKIE.test(name);
   const upstream = new Upstream({
     url: upstreamUrl,
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
     maxSockets: config.upstream.max_sockets,
     stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
-    ownCookie,
+    ownCookie: isOwnCookie,
     requestIdHeader: config.headers.request_id,
   });
 

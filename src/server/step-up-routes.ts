@@ -11,7 +11,7 @@ import type { Clock } from './providers.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { SensitiveGate } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
+import { acceptFlowError, sendError, sendFlowError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 
 /**
@@ -99,13 +99,6 @@ export function createStepUp(deps: {
     );
   };
 
-  const flowError = (ctx: Context, error: unknown): FlowError => {
-    if (!(error instanceof FlowError)) throw error;
-    const retry = error.extra['retry_after'];
-    if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
-    return error;
-  };
-
   const jsonCall = (path: string, run: (actor: Actor, body: Record<string, unknown>) => Promise<unknown>): RouteDefinition => ({
     path,
     access: 'authenticated',
@@ -120,8 +113,7 @@ export function createStepUp(deps: {
           setOwnResponseHeaders(ctx);
           ctx.body = answer;
         } catch (error) {
-          const failure = flowError(ctx, error);
-          sendError(ctx, failure.status, failure.code, failure.message, failure.extra);
+          sendFlowError(ctx, error);
         }
       });
     },
@@ -152,7 +144,7 @@ export function createStepUp(deps: {
               const notice = started.status === 'code_sent' ? 'A code is on its way. It expires in a few minutes.' : 'Enter the code your authenticator app shows.';
               return stepUpPage(ctx, actor, 200, { codeSent: true, notice });
             } catch (error) {
-              const failure = flowError(ctx, error);
+              const failure = acceptFlowError(ctx, error);
               return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
             }
           }
@@ -161,7 +153,7 @@ export function createStepUp(deps: {
             const back = safeReturnTo(verified.return_to, deps.landing);
             return http.redirect(ctx, verified.nudge_enable_2fa ? `/_guard/step-up/nudge?return_to=${encodeURIComponent(back)}` : back);
           } catch (error) {
-            const failure = flowError(ctx, error);
+            const failure = acceptFlowError(ctx, error);
             return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
           }
         });

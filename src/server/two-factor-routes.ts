@@ -1,10 +1,9 @@
 import type { Context } from 'koa';
-import { FlowError } from '../flows/flow-error.ts';
 import type { Actor, Rotated, TwoFactorSettings } from '../flows/two-factor-settings.ts';
 import { setCookieHeader } from '../session/cookies.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, setOwnResponseHeaders } from './respond.ts';
+import { sendError, sendFlowError, setOwnResponseHeaders } from './respond.ts';
 
 /**
  * The JSON API of the 2FA settings flows (DESIGN §5). Access is decided by the enforcement point
@@ -20,13 +19,6 @@ export function createTwoFactorApi(deps: { settings: TwoFactorSettings; http: Gu
     const state = http.state(ctx);
     const session = state.identity.session;
     return session ? { session, client: state.client, requestId: state.requestId } : null;
-  };
-
-  const answerError = (ctx: Context, error: unknown): void => {
-    if (!(error instanceof FlowError)) throw error;
-    const retry = error.extra['retry_after'];
-    if (typeof retry === 'number') ctx.set('Retry-After', String(retry));
-    sendError(ctx, error.status, error.code, error.message, error.extra);
   };
 
   const post = (path: string, handler: Handler): RouteDefinition => ({
@@ -47,7 +39,7 @@ export function createTwoFactorApi(deps: { settings: TwoFactorSettings; http: Gu
           if (rotated) http.appendSetCookie(ctx, [setCookieHeader('session', rotated.cookieValue, http.cookieOptions(ctx))]);
           ctx.body = answer;
         } catch (error) {
-          answerError(ctx, error);
+          sendFlowError(ctx, error);
         }
       });
     },

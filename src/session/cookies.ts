@@ -11,6 +11,14 @@ const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: '
 /** The signed device cookie lives long: a browser stays "known" for the risk engine (400 days, the browsers' cap). */
 export const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;
 
+// Case-insensitive: some upstream frameworks (ASP.NET Core) match cookie names without case.
+const OWN_COOKIE = /^(__host-)?spg_/i;
+
+/** A cookie that belongs to the sidecar: never forwarded upstream, never settable by the upstream. */
+export function isOwnCookie(name: string): boolean {
+  return OWN_COOKIE.test(name);
+}
+
 export function cookieName(kind: CookieKind, secure: boolean): string {
   return secure ? `__Host-${BASE_NAMES[kind]}` : BASE_NAMES[kind];
 }
