@@ -77,6 +77,16 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     setIn(input, o.key, o.parse(value));
     fromEnv.set(o.key.join('.'), o.name);
   }
+  const redisUrl = env['GUARD_REDIS_URL'];
+  if (redisUrl !== undefined && redisUrl !== '') {
+    // The URL may carry a password, so it stays a secret reference, read when connecting.
+    const store = (typeof input['store'] === 'object' && input['store'] !== null ? input['store'] : {}) as Record<string, unknown>;
+    const redis = (typeof store['redis'] === 'object' && store['redis'] !== null ? store['redis'] : {}) as Record<string, unknown>;
+    delete redis['sentinel'];
+    delete redis['cluster'];
+    input['store'] = { ...store, kind: 'redis', redis: { ...redis, url: { env: 'GUARD_REDIS_URL' } } };
+    fromEnv.set('store.redis.url', 'GUARD_REDIS_URL');
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, doc, where, fromEnv)));

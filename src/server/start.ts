@@ -17,12 +17,8 @@ import { UpstreamAccount } from '../flows/upstream-account.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
-import { MemoryStore } from '../store/memory.ts';
 import { isOwnCookie } from '../session/cookies.ts';
 import type { DurableStore } from '../store/durable.ts';
-import { SqliteDurableStore } from '../store/sqlite.ts';
-import { MemoryRiskHistory } from '../risk/history.ts';
-import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { RiskService } from '../risk/service.ts';
 import { StepUpFlow } from '../flows/step-up.ts';
 import { createStepUp } from './step-up-routes.ts';
@@ -31,7 +27,7 @@ import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
 import { createTwoFactorApi } from './two-factor-routes.ts';
 import { createSecurityPages } from './security-pages.ts';
-import { dirname, resolve } from 'node:path';
+import { openStores } from './stores.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -118,7 +114,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     if (error instanceof SessionKeyError) throw new ConfigError([error.message]);
     throw error;
   }
-  const store = options.store ?? new MemoryStore(clock);
+  const stores = await openStores(loaded, {
+    clock,
+    logger,
+    ...(options.store ? { ephemeral: options.store } : {}),
+    ...(options.durable ? { durable: options.durable } : {}),
+  });
+  const { ephemeral: store, durable, riskHistory } = stores;
   const sessions = new SessionService(store, keys, clock, random, {
     idleTimeoutMs: config.session.idle_timeout,
     absoluteLifetimeMs: config.session.absolute_lifetime,
@@ -144,9 +146,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
   });
-  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite), { clock });
   const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger });
-  const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, deviceKeys: factors.deviceKeys });
   const login = new LoginFlow({
     regulation,
@@ -298,7 +298,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       upstream.close();
       account.close();
       await factors.close();
-      await durable.close();
+      await stores.close();
       policy.close();
       adminServer.close();
       adminServer.closeAllConnections();
