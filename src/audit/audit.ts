@@ -1,0 +1,110 @@
+/**
+ * The audit trail: one record per security event, for security teams (who signed in, from where,
+ * which code was sent and verified, who changed a factor, what support did and why). Records carry
+ * no secret: never a code, password, cookie, token or TOTP key, only facts about them.
+ *
+ * Recording never blocks nor fails a request: a sink that cannot write reports it to the log and
+ * the metrics, and the request goes on (the event is also in the service log).
+ */
+
+export const AUDIT_EVENTS = [
+  'login_success',
+  'login_failure',
+  'login_verification_required',
+  'ban',
+  'code_sent',
+  'verification_success',
+  'verification_failure',
+  'factor_locked',
+  'recovery_code_used',
+  '2fa_enabled',
+  '2fa_disabled',
+  '2fa_reset',
+  'destination_changed',
+  'recovery_codes_regenerated',
+  'step_up',
+  'logout',
+  'sessions_revoked',
+  'unlocked',
+  'risk_assessed',
+  'policy_reload',
+  'admin_action',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENTS)[number];
+
+export type AuditOutcome = 'success' | 'failure' | 'info';
+
+export interface AuditEvent {
+  /** ISO 8601 time from the injected clock. */
+  readonly time: string;
+  readonly event: AuditEventType;
+  readonly outcome: AuditOutcome;
+  /** Lower-case account email, when the event concerns an account. */
+  readonly user?: string;
+  /** The client's address as the sidecar decided it (trusted proxies applied). */
+  readonly client?: string;
+  readonly userAgent?: string;
+  /** The request id also sent upstream as X-Request-Id, to join audit, logs and upstream logs. */
+  readonly requestId?: string;
+  /** Why: the refusal's reason, or the reason support gave for an admin action. */
+  readonly reason?: string;
+  /** Who acted when it is not the user: `admin:<token name>` or `cli:<os user>`. */
+  readonly actor?: string;
+  readonly risk?: { readonly score: number; readonly level: string; readonly signals: readonly string[] };
+  /** Small facts (method, channel, category, purpose, masked destination…), never secrets. */
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** What emitters hand in; the time is added by the recorder from its clock. */
+export type AuditInput = Omit<AuditEvent, 'time'>;
+
+export interface AuditRecorder {
+  /** Never throws and never waits: a failing sink is reported, the request goes on. */
+  record(event: AuditInput): void;
+}
+
+export interface AuditFilter {
+  readonly user?: string;
+  readonly event?: AuditEventType;
+  /** Epoch ms: only events at or after it. */
+  readonly since?: number;
+  /** At most this many, newest first. */
+  readonly limit: number;
+}
+
+export interface AuditQuery {
+  recent(filter: AuditFilter): Promise<AuditEvent[]>;
+}
+
+/** In memory, bounded: for tests and as the query side when no durable audit store is set. */
+export class MemoryAudit implements AuditRecorder, AuditQuery {
+  private readonly events: AuditEvent[] = [];
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly max = 10_000,
+  ) {}
+
+  record(event: AuditInput): void {
+    this.events.push({ time: new Date(this.now()).toISOString(), ...event });
+    if (this.events.length > this.max) this.events.splice(0, this.events.length - this.max);
+  }
+
+  async recent(filter: AuditFilter): Promise<AuditEvent[]> {
+    const out: AuditEvent[] = [];
+    for (let i = this.events.length - 1; i >= 0 && out.length < filter.limit; i--) {
+      const e = this.events[i] as AuditEvent;
+      if (filter.user !== undefined && e.user !== filter.user) continue;
+      if (filter.event !== undefined && e.event !== filter.event) continue;
+      if (filter.since !== undefined && Date.parse(e.time) < filter.since) continue;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Everything recorded, oldest first (tests). */
+  all(): readonly AuditEvent[] {
+    return this.events;
+  }
+}
