@@ -14,6 +14,7 @@ import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml, writeError } from './respond.ts';
 import type { Random } from './providers.ts';
 import { GUARD_CSS } from '../pages/assets.ts';
+import { isStoreUnavailable } from '../store/ephemeral.ts';
 
 /** Per-request facts every later stage reads; set once by the first middleware. */
 export interface GuardState {
@@ -22,6 +23,8 @@ export interface GuardState {
   identity: Identity;
   routing?: Routing;
   explanation?: Explanation;
+  /** The store could not say who this is: only what anonymous visitors may do can go on. */
+  storeDown?: boolean;
 }
 
 export interface Identity {
@@ -95,7 +98,12 @@ interface Decided {
   readonly identity?: Identity;
   /** The user state the decision was made with (differs from identity.user on sensitive rules). */
   readonly user?: UserState;
+  readonly storeDown?: boolean;
 }
+
+const STORE_DOWN_MESSAGE = 'Sign-in and verification are temporarily unavailable. Nothing was changed; please try again in a minute.';
+/** Seconds a client is asked to wait before retrying while the store is unreachable. */
+const STORE_DOWN_RETRY_AFTER = '5';
 
 export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const app = new Koa({ proxy: false });
@@ -187,10 +195,18 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     try {
       await next();
     } catch (error) {
-      log.error({ err: error, requestId }, 'unhandled error');
-      if (!ctx.headerSent) {
-        ctx.respond = true;
-        sendError(ctx, 500, 'internal_error', 'Something went wrong on our side. Please try again.');
+      if (isStoreUnavailable(error)) {
+        log.error({ err: error, requestId }, 'store unavailable: request refused (fail closed)');
+        if (!ctx.headerSent) {
+          ctx.respond = true;
+          storeUnavailable(ctx);
+        }
+      } else {
+        log.error({ err: error, requestId }, 'unhandled error');
+        if (!ctx.headerSent) {
+          ctx.respond = true;
+          sendError(ctx, 500, 'internal_error', 'Something went wrong on our side. Please try again.');
+        }
       }
     } finally {
       inFlight--;
@@ -210,13 +226,53 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     }
     // Identity is resolved for every request that carries a session, not only for protected rules:
     // the upstream cookie binding applies to public routes too.
-    if (early?.identity) state.identity = early.identity;
-    else state.identity = await deps.identity.resolve(ctx.req, state.client);
-    const user = early?.user ?? (await userStateFor(routing, state.identity, ctx.req, state.client));
+    let user: UserState;
+    if (early?.identity) {
+      state.identity = early.identity;
+      user = early.user ?? (await userStateFor(routing, state.identity, ctx.req, state.client));
+    } else if (early?.storeDown) {
+      state.storeDown = true;
+      user = ANONYMOUS.user;
+    } else {
+      const known = await decideWho(routing, ctx.req, state.client);
+      state.identity = known.identity;
+      user = known.user;
+      if (known.storeDown) state.storeDown = true;
+    }
     const explanation = evaluate(routing, user);
     state.explanation = explanation;
+    // Fail closed (THREATS T16): without the store nobody can be recognised, so only what an
+    // anonymous visitor may do goes on; anything that needs a session is refused, never guessed.
+    if (state.storeDown && explanation.decision.kind !== 'pass') {
+      storeUnavailable(ctx);
+      return;
+    }
     await apply(ctx, routing.target, explanation, routing.internal, next);
   });
+
+  function storeUnavailable(ctx: Context): void {
+    ctx.set('Retry-After', STORE_DOWN_RETRY_AFTER);
+    sendError(ctx, 503, 'store_unavailable', STORE_DOWN_MESSAGE);
+  }
+
+  /**
+   * Who the request is and the user state its rule is decided with. A store that cannot answer
+   * makes the request anonymous (and says so), so public routes keep working during an outage.
+   */
+  async function decideWho(
+    routing: Routing,
+    req: IncomingMessage,
+    client: ClientFacts,
+  ): Promise<{ identity: Identity; user: UserState; storeDown: boolean }> {
+    try {
+      const identity = await deps.identity.resolve(req, client);
+      return { identity, user: await userStateFor(routing, identity, req, client), storeDown: false };
+    } catch (error) {
+      if (!isStoreUnavailable(error)) throw error;
+      log.warn({ err: error }, 'store unavailable: request treated as anonymous (fail closed)');
+      return { identity: ANONYMOUS, user: ANONYMOUS.user, storeDown: true };
+    }
+  }
 
   async function apply(ctx: Context, target: CanonicalTarget, explanation: Explanation, internal: boolean, next: Next): Promise<void> {
     const decision = explanation.decision;
@@ -329,21 +385,28 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const started = process.hrtime.bigint();
     const { client, requestId } = factsOf(req);
     const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client.hostname);
-    const toKoa = (identity: Identity | undefined, user?: UserState): void => {
-      decided.set(req, { client, requestId, started, routing, ...(identity ? { identity } : {}), ...(user ? { user } : {}) });
+    const toKoa = (identity: Identity | undefined, user?: UserState, storeDown?: boolean): void => {
+      decided.set(req, {
+        client,
+        requestId,
+        started,
+        routing,
+        ...(identity ? { identity } : {}),
+        ...(user ? { user } : {}),
+        ...(storeDown ? { storeDown } : {}),
+      });
       void koaHandler(req, res);
     };
     if (routing.kind === 'reject' || routing.internal) {
       toKoa(undefined);
       return;
     }
-    const resolver = deps.identity;
     void (async () => {
       let identity: Identity;
       let user: UserState;
+      let storeDown: boolean;
       try {
-        identity = await resolver.resolve(req, client);
-        user = await userStateFor(routing, identity, req, client);
+        ({ identity, user, storeDown } = await decideWho(routing, req, client));
       } catch {
         // Koa resolves again and answers the failure with its error handling.
         toKoa(undefined);
@@ -351,7 +414,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       }
       const explanation = evaluate(routing, user);
       if (explanation.decision.kind !== 'pass') {
-        toKoa(identity, user);
+        toKoa(storeDown ? undefined : identity, storeDown ? undefined : user, storeDown);
         return;
       }
       inFlight++;
@@ -408,9 +471,13 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(404, 'not_found');
         return;
       }
-      const identity = await deps.identity.resolve(req, client);
+      const { identity, storeDown } = await decideWho(routing, req, client);
       const explanation = evaluate(routing, identity.user);
       const decision = explanation.decision;
+      if (storeDown && decision.kind !== 'pass') {
+        refuse(503, 'store_unavailable', { message: STORE_DOWN_MESSAGE });
+        return;
+      }
       if (decision.kind === 'login_required') {
         refuse(401, 'login_required', { login_url: loginUrl(routing.target) });
         return;

@@ -42,6 +42,8 @@ export interface StartOptions {
   readonly store?: EphemeralStore;
   /** The durable store (default: the SQLite file of the config). */
   readonly durable?: DurableStore;
+  /** Where secret references {env: …} are read (default: process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface RunningGuard {
@@ -119,6 +121,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     ...(options.store ? { ephemeral: options.store } : {}),
     ...(options.durable ? { durable: options.durable } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
   const sessions = new SessionService(store, keys, clock, random, {

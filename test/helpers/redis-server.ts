@@ -15,6 +15,12 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts a fresh, empty server on the same port (stopping the current one first if it runs). */
   restart(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP): connections stay open but nothing answers, like a network
+   * partition or a stalled host. `resume` lets it go on with its data intact.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 const BINARY = 'redis-server';
@@ -122,6 +128,12 @@ export async function startRedisServer(): Promise<RedisServer | null> {
       if (child) await kill(child);
       child = undefined;
       child = await spawnServer(port);
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
 }

@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDemoApp } from '../../demo/app.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
+import { startGuard, type RunningGuard } from '../../src/server/start.ts';
+import { stringify } from 'yaml';
+import { DEMO_LOGIN, LOW_RISK, memoryLogger } from './stack.ts';
+import { GuardClient } from './two-factor.ts';
+
+/**
+ * Several sidecar replicas of one deployment, as behind a load balancer: one demo app, one Redis
+ * (given by URL, through GUARD_REDIS_URL exactly as an operator sets it), and the secrets every
+ * replica must share (session keys, encryption keys). Each replica has its own listener, logs and
+ * hot-path caches; everything else goes through Redis.
+ */
+export interface Replicas {
+  readonly guards: readonly RunningGuard[];
+  readonly urls: readonly string[];
+  readonly outboxFile: string;
+  readonly logs: ReadonlyArray<Array<Record<string, unknown>>>;
+  /** A client of replica `i` carrying `from`'s cookies (a browser whose next request lands elsewhere). */
+  on(i: number, from?: GuardClient): GuardClient;
+  close(): Promise<void>;
+}
+
+export interface ReplicaOptions {
+  readonly count: number;
+  readonly redisUrl: string;
+  /** Config keys merged (deeply) over the replicas' shared config. */
+  readonly config?: Record<string, unknown>;
+  /** The Redis key prefix (default: unique per call, so tests sharing one Redis never meet). */
+  readonly prefix?: string;
+}
+
+export async function startReplicas(options: ReplicaOptions): Promise<Replicas> {
+  const dir = mkdtempSync(join(tmpdir(), 'spg-replicas-'));
+  const demo = await startDemoApp({ host: '127.0.0.1', port: 0 });
+  const keysFile = join(dir, 'session-keys.json');
+  writeFileSync(keysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
+  const encryptionKeysFile = join(dir, 'encryption-keys.json');
+  writeFileSync(encryptionKeysFile, newEncryptionKeys(), { mode: 0o600 });
+  const outboxFile = join(dir, 'outbox.jsonl');
+  const prefix = options.prefix ?? `spg:test-${randomBytes(4).toString('hex')}:`;
+  const base: Record<string, unknown> = {
+    version: 1,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    upstream: { url: demo.url },
+    policy: join(process.cwd(), 'policies', 'smartpush.yaml'),
+    session: { keys: { file: keysFile } },
+    login: DEMO_LOGIN,
+    // The Redis URL itself comes from GUARD_REDIS_URL below, as an operator would set it.
+    store: { sqlite: join(dir, 'guard.db'), redis: { prefix, url: 'redis://unused.invalid:6379' } },
+    factors: { encryption_keys: { file: encryptionKeysFile } },
+    channels: { outbox_file: outboxFile, email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
+    risk: LOW_RISK,
+  };
+  const yaml = stringify(merge(base, options.config ?? {}));
+  const env = { GUARD_REDIS_URL: options.redisUrl };
+  const guards: RunningGuard[] = [];
+  const logs: Array<Array<Record<string, unknown>>> = [];
+  try {
+    for (let i = 0; i < options.count; i++) {
+      const loaded = parseConfig(yaml, join(dir, 'config.yaml'), env);
+      const captured = memoryLogger();
+      logs.push(captured.logs);
+      guards.push(await startGuard(loaded, { logger: captured.logger, watchPolicy: false, env }));
+    }
+  } catch (error) {
+    await Promise.allSettled(guards.map((g) => g.close()));
+    await demo.close();
+    throw error;
+  }
+  const urls = guards.map((g) => g.url);
+  return {
+    guards,
+    urls,
+    outboxFile,
+    logs,
+    on(i, from) {
+      const client = new GuardClient(urls[i] as string);
+      if (from) {
+        for (const [name, value] of from.cookies) client.cookies.set(name, value);
+        client.user = from.user;
+      }
+      return client;
+    },
+    async close() {
+      await Promise.allSettled(guards.map((g) => g.close()));
+      await demo.close();
+    },
+  };
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    const both = [current, value].every((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+    out[key] = both ? merge(current as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return out;
+}
