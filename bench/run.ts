@@ -25,6 +25,11 @@ import { startServer, stopAllServers, type ServerProcess } from './server-proces
 import { loginThroughSidecar, sequentialLogins } from './sidecar-login.ts';
 import { median, relativeSpread } from './stats.ts';
 import { BENCH_EMAIL, BENCH_PASSWORD, STATIC_BODY_BYTES } from './upstream-body.ts';
+// The same throw-away redis-server the tests use (a real server on a free port, no persistence).
+import { startRedisServer } from '../test/helpers/redis-server.ts';
+
+/** Stops the bench's redis-server (set once it runs). */
+let stopRedis: () => Promise<void> = async () => {};
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -78,6 +83,7 @@ const TARGETS = {
   loginCpuMs: 2,
   p99AddedMs: 1,
   largeOverSmallPolicy: 0.95,
+  redisAuthOverMemoryAuth: 0.85,
   exportSidecarOverDirect: 0.8,
   exportPeakRssMiB: 150,
 };
@@ -87,9 +93,9 @@ const log = (line = ''): void => console.log(line);
 // ---------------------------------------------------------------------------------------------
 // Pass-through
 
-type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k' | 'bare-proxy-auth' | 'sidecar-auth';
+type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k' | 'bare-proxy-auth' | 'sidecar-auth' | 'sidecar-redis-auth';
 type HalfLoadName = 'bare-proxy' | 'sidecar';
-const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare-proxy', 'sidecar', 'sidecar-10k', 'bare-proxy-auth', 'sidecar-auth'];
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare-proxy', 'sidecar', 'sidecar-10k', 'bare-proxy-auth', 'sidecar-auth', 'sidecar-redis-auth'];
 
 interface Target {
   readonly name: TargetName;
@@ -231,6 +237,13 @@ async function passThrough(): Promise<PassThroughResult> {
   const sidecar = await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(STATE_DIR, 'sidecar')], {
     nodeFlags: profileFlags,
   });
+  // The same sidecar with all state in Redis (a bench-owned redis-server, as several replicas would share).
+  const redis = await startRedisServer();
+  if (!redis) throw new Error('redis-server is not installed: the Redis store case needs it (apt-get install redis-server)');
+  stopRedis = () => redis.stop();
+  const sidecarRedis = await startServer('sidecar-redis', './sidecar.ts', [upstream.url, policies.small, join(STATE_DIR, 'sidecar-redis'), redis.url], {
+    nodeFlags: profileFlags,
+  });
   const sidecarLarge = await startServer('sidecar-10k', './sidecar.ts', [upstream.url, policies.large, join(STATE_DIR, 'sidecar-10k')], {
     nodeFlags: profileFlags,
   });
@@ -241,11 +254,13 @@ async function passThrough(): Promise<PassThroughResult> {
     'sidecar-10k': `sidecar (${policies.largeRules.toLocaleString('en-US')} rules)`,
     'bare-proxy-auth': 'bare-proxy (auth req.)',
     'sidecar-auth': 'sidecar (authenticated)',
+    'sidecar-redis-auth': 'sidecar on Redis (auth)',
   };
   // One real session, signed in once through the (10-rule) sidecar; the same Cookie header goes
   // to the bare proxy too, so both proxies parse and forward the same request.
   const cookie = await loginThroughSidecar(sidecar.url, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
   const authHeaders = { Cookie: cookie };
+  const redisCookie = await loginThroughSidecar(sidecarRedis.url, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
   const requests: Record<TargetName, string> = {
     direct: `GET ${PATH}`,
     'bare-proxy': `GET ${PATH}`,
@@ -253,6 +268,7 @@ async function passThrough(): Promise<PassThroughResult> {
     'sidecar-10k': `GET ${PATH}`,
     'bare-proxy-auth': `GET ${AUTH_PATH} + Cookie`,
     'sidecar-auth': `GET ${AUTH_PATH} + Cookie`,
+    'sidecar-redis-auth': `GET ${AUTH_PATH} + Cookie`,
   };
   const targets: Target[] = [
     { name: 'direct', label: labels.direct, server: upstream, path: PATH },
@@ -261,6 +277,7 @@ async function passThrough(): Promise<PassThroughResult> {
     { name: 'sidecar-10k', label: labels['sidecar-10k'], server: sidecarLarge, path: PATH },
     { name: 'bare-proxy-auth', label: labels['bare-proxy-auth'], server: bare, path: AUTH_PATH, headers: authHeaders },
     { name: 'sidecar-auth', label: labels['sidecar-auth'], server: sidecar, path: AUTH_PATH, headers: authHeaders },
+    { name: 'sidecar-redis-auth', label: labels['sidecar-redis-auth'], server: sidecarRedis, path: AUTH_PATH, headers: { Cookie: redisCookie } },
   ];
   for (const target of targets) await checkTarget(target);
   log(
@@ -591,6 +608,8 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     ratios['sidecarAuthOverBareCpuPerRequest'] = m['sidecar-auth'].serverCpuUs / m['bare-proxy-auth'].serverCpuUs;
     ratios['sidecarAuthOverSidecarCpuPerRequest'] = m['sidecar-auth'].serverCpuUs / m.sidecar.serverCpuUs;
     ratios['sessionCpuUsPerRequest'] = m['sidecar-auth'].serverCpuUs - m.sidecar.serverCpuUs;
+    ratios['redisAuthOverMemoryAuth'] = m['sidecar-redis-auth'].rps / m['sidecar-auth'].rps;
+    ratios['redisAuthOverMemoryAuthCpuPerRequest'] = m['sidecar-redis-auth'].serverCpuUs / m['sidecar-auth'].serverCpuUs;
     // Per-round ratios show how much of the median ratio is noise.
     const perRound = (a: TargetName, b: TargetName): string => pass.rounds.map((r) => fixed(r[a].rps / r[b].rps)).join(' ');
     const perRoundCpu = (a: TargetName, b: TargetName): string =>
@@ -603,6 +622,12 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
         [
           ['sidecar / bare-proxy req/s', fixed(ratios['sidecarOverBare']), `[${perRound('sidecar', 'bare-proxy')}]`],
           ['sidecar (authenticated) / bare-proxy req/s', fixed(ratios['sidecarAuthOverBare']), `[${perRound('sidecar-auth', 'bare-proxy-auth')}]`],
+          ['sidecar on Redis / in memory, authenticated req/s', fixed(ratios['redisAuthOverMemoryAuth']), `[${perRound('sidecar-redis-auth', 'sidecar-auth')}]`],
+          [
+            'CPU per request, Redis / memory (auth)',
+            fixed(ratios['redisAuthOverMemoryAuthCpuPerRequest']),
+            `[${perRoundCpu('sidecar-redis-auth', 'sidecar-auth')}]`,
+          ],
           ['sidecar / direct req/s', fixed(ratios['sidecarOverDirect']), `[${perRound('sidecar', 'direct')}]`],
           ['bare-proxy / direct req/s', fixed(ratios['bareOverDirect']), `[${perRound('bare-proxy', 'direct')}]`],
           [
@@ -665,6 +690,14 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       `≥ ${TARGETS.sidecarAuthOverBare}`,
       (v) => v >= TARGETS.sidecarAuthOverBare,
       pass.rounds.map((r) => r['sidecar-auth'].rps / r['bare-proxy-auth'].rps),
+    );
+    check(
+      'authenticated, Redis store / memory store req/s',
+      ratios['redisAuthOverMemoryAuth'],
+      fixed(ratios['redisAuthOverMemoryAuth']),
+      `≥ ${TARGETS.redisAuthOverMemoryAuth}`,
+      (v) => v >= TARGETS.redisAuthOverMemoryAuth,
+      pass.rounds.map((r) => r['sidecar-redis-auth'].rps / r['sidecar-auth'].rps),
     );
     check(
       'p99 added at half load',
@@ -847,5 +880,6 @@ try {
   console.error('bench failed:', error instanceof Error ? (error.stack ?? error.message) : error);
 } finally {
   await stopAllServers();
+  await stopRedis();
 }
 process.exit(ok ? 0 : 1);

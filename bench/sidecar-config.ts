@@ -18,7 +18,8 @@ import { configSchema } from '../src/config/schema.ts';
 const SESSION_KEYS_ENV = 'SPG_BENCH_SESSION_KEYS';
 const ENCRYPTION_KEYS_ENV = 'SPG_BENCH_ENCRYPTION_KEYS';
 
-export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stateDir: string): LoadedConfig {
+/** With `redisUrl`, all state goes to that Redis (store.kind: redis), as several replicas run. */
+export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stateDir: string, redisUrl?: string): LoadedConfig {
   mkdirSync(stateDir, { recursive: true });
   process.env[SESSION_KEYS_ENV] ??= JSON.stringify({ '1': randomBytes(32).toString('base64url') });
   process.env[ENCRYPTION_KEYS_ENV] ??= JSON.stringify({ '1': randomBytes(32).toString('base64') });
@@ -40,7 +41,10 @@ export function benchSidecarConfig(upstreamUrl: string, policyFile: string, stat
       // No padding of login answers: the bench measures the sidecar's CPU per login, not the padding.
       min_response_time: '0ms',
     },
-    store: { sqlite: join(stateDir, 'guard.db') },
+    store: {
+      sqlite: join(stateDir, 'guard.db'),
+      ...(redisUrl ? { kind: 'redis', redis: { url: redisUrl, prefix: 'spg:bench:' } } : {}),
+    },
     factors: { encryption_keys: { env: ENCRYPTION_KEYS_ENV } },
     channels: { outbox_file: join(stateDir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
     // The bench signs in from a "new device" every time and measures the proxy, not risk scoring:

@@ -1,7 +1,7 @@
 /**
  * The real sidecar, as production runs it: startGuard() with a config parsed by the real schema
  * (sidecar-config.ts), the pino logger at level info (access log on) writing to /dev/null.
- * Usage: node --import tsx bench/sidecar.ts <upstream-url> <policy-file> <state-dir>
+ * Usage: node --import tsx bench/sidecar.ts <upstream-url> <policy-file> <state-dir> [redis-url]
  */
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../src/observability/logger.ts';
@@ -11,11 +11,11 @@ import { benchSidecarConfig } from './sidecar-config.ts';
 
 exitWithParent();
 
-const [upstreamUrl, policyFile, stateDir] = process.argv.slice(2);
+const [upstreamUrl, policyFile, stateDir, redisUrl] = process.argv.slice(2);
 if (!upstreamUrl || !policyFile || !stateDir) failStartup(new Error('usage: sidecar.ts <upstream-url> <policy-file> <state-dir>'));
 
 try {
-  const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir);
+  const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir, redisUrl);
   // The same buffered writer production uses for stdout, pointed at /dev/null.
   const logger = createLogger('info', '/dev/null');
   const started = performance.now();

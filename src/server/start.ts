@@ -127,6 +127,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const sessions = new SessionService(store, keys, clock, random, {
     idleTimeoutMs: config.session.idle_timeout,
     absoluteLifetimeMs: config.session.absolute_lifetime,
+    ...(stores.events ? { events: stores.events } : {}),
   });
   const upstreamUrl = new URL(config.upstream.url);
   const account = new UpstreamAccount({

@@ -7,6 +7,7 @@ import type { DurableStore } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { RedisStore } from '../store/redis.ts';
+import { RedisEvents, type StoreEvents } from '../store/events.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import type { Clock } from './providers.ts';
 
@@ -20,6 +21,8 @@ export interface Stores {
   readonly ephemeral: EphemeralStore;
   readonly durable: DurableStore;
   readonly riskHistory: RiskHistoryStore;
+  /** Messages between replicas (Redis only: one process needs none). */
+  readonly events?: StoreEvents;
   /** Closes the durable store and what this call opened (a given ephemeral store stays open). */
   close(): Promise<void>;
 }
@@ -36,6 +39,7 @@ export interface OpenStoresOptions {
 export async function openStores(loaded: LoadedConfig, options: OpenStoresOptions): Promise<Stores> {
   const { config } = loaded;
   const ephemeral = options.ephemeral ?? (await openEphemeral(loaded, options));
+  const events = ephemeral instanceof RedisStore && loaded.config.store.redis ? new RedisEvents(ephemeral.connection(), loaded.config.store.redis.prefix) : undefined;
   const durable =
     options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite), { clock: options.clock });
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
@@ -43,7 +47,9 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
     ephemeral,
     durable,
     riskHistory,
+    ...(events ? { events } : {}),
     close: async () => {
+      await events?.close();
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
   };

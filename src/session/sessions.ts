@@ -4,12 +4,20 @@ import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
 import type { FactorMethod } from '../store/durable.ts';
+import type { StoreEvents } from '../store/events.ts';
 
 /**
  * Server-side sessions named by a sealed cookie. The cookie only says which record to read; the
  * record decides (so logout, admin revocation and factor changes take effect on the very next
  * request), and unsealing, which costs about a millisecond of CPU, happens once per cookie value
  * thanks to a bounded cache of verified cookies.
+ *
+ * With several replicas the record lives in Redis, and reading it is a network round trip per
+ * request. Given the replicas' event channel, each replica also keeps the records it read for at
+ * most `recordCacheMs` (1 s): a replica that changes or ends a session announces it and every
+ * other replica drops its copy at once; if that message is lost, the copy still expires within the
+ * bound. While the event subscription is down nothing is cached, and the cache starts empty when it
+ * is back, so revocation reaches every replica within one second in every case.
  */
 
 export interface SessionRecord {
@@ -36,7 +44,18 @@ export interface SessionOptions {
   readonly absoluteLifetimeMs: number;
   /** Verified-cookie cache size (entries). */
   readonly cacheMax?: number;
+  /** The replicas' event channel; without it session records are always read from the store. */
+  readonly events?: StoreEvents;
+  /** Longest time a replica may use a session record it read (default 1000 ms). */
+  readonly recordCacheMs?: number;
 }
+
+interface Cached<T> {
+  readonly value: T;
+  readonly at: number;
+}
+
+const EVENTS_CHANNEL = 'sessions';
 
 interface SealedContent {
   s?: unknown;
@@ -50,6 +69,12 @@ const TOUCH_GRANULARITY_MS = 30_000;
 
 export class SessionService {
   private readonly verified: LRUCache<string, { sid: string; user: string }>;
+  private readonly records: LRUCache<string, Cached<string>>;
+  private readonly generations: LRUCache<string, Cached<string | null>>;
+  private readonly recordCacheMs: number;
+  private cacheLive = false;
+  /** Bumped by every invalidation, so a read that raced with one is not cached. */
+  private epoch = 0;
 
   constructor(
     private readonly store: EphemeralStore,
@@ -59,6 +84,68 @@ export class SessionService {
     private readonly options: SessionOptions,
   ) {
     this.verified = new LRUCache({ max: options.cacheMax ?? 50_000, ttl: 5 * 60_000 });
+    this.records = new LRUCache({ max: options.cacheMax ?? 50_000 });
+    this.generations = new LRUCache({ max: options.cacheMax ?? 50_000 });
+    this.recordCacheMs = options.recordCacheMs ?? 1000;
+    options.events?.subscribe(
+      EVENTS_CHANNEL,
+      (message) => this.invalidate(message),
+      (live) => {
+        this.dropCaches();
+        this.cacheLive = live;
+      },
+    );
+  }
+
+  private dropCaches(): void {
+    this.epoch++;
+    this.records.clear();
+    this.generations.clear();
+  }
+
+  /** `s:<sid>` (one session changed or ended) or `u:<user>` (every session of the user ended). */
+  private invalidate(message: string): void {
+    this.epoch++;
+    if (message.startsWith('s:')) this.records.delete(message.slice(2));
+    else if (message.startsWith('u:')) this.generations.delete(message.slice(2));
+    else this.dropCaches();
+  }
+
+  /** Drops the local copy and tells the other replicas; a lost message is covered by the time bound. */
+  private async announce(message: string): Promise<void> {
+    this.invalidate(message);
+    if (!this.options.events) return;
+    try {
+      await this.options.events.publish(EVENTS_CHANNEL, message);
+    } catch {
+      // The store write before this already succeeded or failed on its own; the other replicas'
+      // copies expire within recordCacheMs.
+    }
+  }
+
+  /** The record and the user's generation: from this replica's cache when fresh, else from the store. */
+  private async read(sid: string, user: string, now: number): Promise<[string | null, string | null]> {
+    if (this.cacheLive) {
+      const record = this.records.get(sid);
+      const generation = this.generations.get(user);
+      if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
+        return [record.value, generation.value];
+      }
+    }
+    const epoch = this.epoch;
+    let values: Array<string | null>;
+    try {
+      values = await this.store.getMany([RECORD(sid), GENERATION(user)]);
+    } catch (error) {
+      this.dropCaches();
+      throw error;
+    }
+    const [raw = null, generation = null] = values;
+    if (this.cacheLive && raw !== null && epoch === this.epoch) {
+      this.records.set(sid, { value: raw, at: now });
+      this.generations.set(user, { value: generation, at: now });
+    }
+    return [raw, generation];
   }
 
   private sealTtlSeconds(): number {
@@ -125,10 +212,10 @@ export class SessionService {
     if (!cookieValue) return null;
     const named = await this.verify(cookieValue);
     if (!named) return null;
-    const [raw, generation] = await this.store.getMany([RECORD(named.sid), GENERATION(named.user)]);
+    const now = this.clock.now();
+    const [raw, generation] = await this.read(named.sid, named.user, now);
     if (!raw) return null;
     const record = JSON.parse(raw) as SessionRecord;
-    const now = this.clock.now();
     if (
       record.user !== named.user ||
       record.generation < Number(generation ?? '0') ||
@@ -136,6 +223,7 @@ export class SessionService {
       now - record.createdAt >= this.options.absoluteLifetimeMs
     ) {
       await this.store.delete(RECORD(named.sid));
+      await this.announce(`s:${named.sid}`);
       return null;
     }
     if (now - record.lastSeenAt >= Math.min(TOUCH_GRANULARITY_MS, this.options.idleTimeoutMs / 10)) {
@@ -148,11 +236,14 @@ export class SessionService {
   /** Writes an existing record back; false (and nothing written) when it was revoked meanwhile. */
   async save(record: SessionRecord): Promise<boolean> {
     const now = this.clock.now();
-    return this.store.setIfPresent(RECORD(record.id), JSON.stringify(record), this.recordTtl(record, now));
+    const saved = await this.store.setIfPresent(RECORD(record.id), JSON.stringify(record), this.recordTtl(record, now));
+    await this.announce(`s:${record.id}`);
+    return saved;
   }
 
   async revoke(sid: string): Promise<void> {
     await this.store.delete(RECORD(sid));
+    await this.announce(`s:${sid}`);
   }
 
   /**
@@ -161,6 +252,7 @@ export class SessionService {
    */
   async revokeUser(user: string, keep?: SessionRecord): Promise<void> {
     const generation = await this.store.increment(GENERATION(user), 1, this.generationTtl(), 'sliding');
+    await this.announce(`u:${user}`);
     if (keep) {
       keep.generation = generation;
       await this.save(keep);

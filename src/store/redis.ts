@@ -162,6 +162,11 @@ export class RedisStore implements EphemeralStore {
     return new RedisStore(client, options);
   }
 
+  /** The connection, for what shares it (the replicas' event channel). */
+  connection(): Redis {
+    return this.client;
+  }
+
   private k(key: string): string {
     return this.prefix + key;
   }

@@ -5,6 +5,7 @@ import { MemoryStore } from '../../src/store/memory.ts';
 import type { EphemeralStore } from '../../src/store/ephemeral.ts';
 import { SessionService, type SessionOptions } from '../../src/session/sessions.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../../src/session/keys.ts';
+import type { StoreEvents } from '../../src/store/events.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -358,5 +359,114 @@ describe('parseSessionKeys', () => {
   test('an empty key object is refused', () => {
     throwsKeyError('{}', /at least one password/);
     throwsKeyError(' { } \n', /at least one password/);
+  });
+});
+
+/** An in-process event bus standing in for Redis pub/sub between replicas; it can lose messages. */
+class Bus implements StoreEvents {
+  private readonly subscribers: Array<{ listener: (m: string) => void; onLive: (live: boolean) => void }> = [];
+  delivering = true;
+  published: string[] = [];
+  async publish(_channel: string, message: string): Promise<void> {
+    this.published.push(message);
+    if (this.delivering) for (const s of this.subscribers) s.listener(message);
+  }
+  subscribe(_channel: string, listener: (m: string) => void, onLive: (live: boolean) => void): void {
+    this.subscribers.push({ listener, onLive });
+    onLive(true);
+  }
+  setLive(live: boolean): void {
+    for (const s of this.subscribers) s.onLive(live);
+  }
+  async close(): Promise<void> {}
+}
+
+/** Counts the store reads session resolution makes. */
+function countingStore(store: EphemeralStore): { store: EphemeralStore; reads: () => number } {
+  let reads = 0;
+  const wrapped = Object.create(store) as EphemeralStore;
+  wrapped.getMany = (keys) => {
+    reads++;
+    return store.getMany(keys);
+  };
+  return { store: wrapped, reads: () => reads };
+}
+
+describe('SessionService: replicas cache session records for at most a second', () => {
+  function replicas() {
+    const clock = new ManualClock();
+    const shared = new MemoryStore(clock);
+    const random = new CounterRandom();
+    const bus = new Bus();
+    const make = () => {
+      const counted = countingStore(shared);
+      const service = new SessionService(counted.store, keysOf({ '1': OLD }), clock, random, { ...DEFAULTS, events: bus });
+      return { service, reads: counted.reads };
+    };
+    return { clock, bus, a: make(), b: make() };
+  }
+
+  test('a fresh record is served from the cache; after a second it is read again', async () => {
+    const { clock, a, b } = replicas();
+    const { cookieValue } = await login(a.service, clock);
+    assert.ok(await b.service.resolve(cookieValue));
+    assert.ok(await b.service.resolve(cookieValue));
+    assert.equal(b.reads(), 1, 'the second resolve within the second must not read the store');
+    clock.advance(1000);
+    assert.ok(await b.service.resolve(cookieValue));
+    assert.equal(b.reads(), 2, 'a copy one second old is read again');
+  });
+
+  test('logout on A reaches B at once through the event', async () => {
+    const { clock, a, b } = replicas();
+    const { record, cookieValue } = await login(a.service, clock);
+    assert.ok(await b.service.resolve(cookieValue));
+    await a.service.revoke(record.id);
+    assert.equal(await b.service.resolve(cookieValue), null);
+  });
+
+  test('revoking a user on A reaches B at once through the event', async () => {
+    const { clock, a, b } = replicas();
+    const { cookieValue } = await login(a.service, clock);
+    assert.ok(await b.service.resolve(cookieValue));
+    await a.service.revokeUser('alice@example.com');
+    assert.equal(await b.service.resolve(cookieValue), null);
+  });
+
+  test('a lost event is covered by the time bound: B stops accepting within a second', async () => {
+    const { clock, bus, a, b } = replicas();
+    const { record, cookieValue } = await login(a.service, clock);
+    assert.ok(await b.service.resolve(cookieValue));
+    bus.delivering = false;
+    await a.service.revoke(record.id);
+    assert.ok(await b.service.resolve(cookieValue), 'within the bound B may still use its copy');
+    clock.advance(999);
+    assert.ok(await b.service.resolve(cookieValue));
+    clock.advance(1);
+    assert.equal(await b.service.resolve(cookieValue), null, 'one second after its read, B must read again');
+  });
+
+  test('while the subscription is down nothing is cached, and the cache starts empty when it is back', async () => {
+    const { clock, bus, a, b } = replicas();
+    const { record, cookieValue } = await login(a.service, clock);
+    assert.ok(await b.service.resolve(cookieValue));
+    bus.setLive(false);
+    bus.delivering = false;
+    assert.ok(await b.service.resolve(cookieValue));
+    assert.equal(b.reads(), 2, 'no cache while the subscription is down');
+    await a.service.revoke(record.id);
+    assert.equal(await b.service.resolve(cookieValue), null);
+    bus.setLive(true);
+    assert.equal(await b.service.resolve(cookieValue), null);
+  });
+
+  test('without an event channel every resolve reads the store', async () => {
+    const clock = new ManualClock();
+    const counted = countingStore(new MemoryStore(clock));
+    const service = new SessionService(counted.store, keysOf({ '1': OLD }), clock, new CounterRandom(), DEFAULTS);
+    const { cookieValue } = await login(service, clock);
+    await service.resolve(cookieValue);
+    await service.resolve(cookieValue);
+    assert.equal(counted.reads(), 2);
   });
 });
