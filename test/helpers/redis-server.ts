@@ -1,10 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, createServer } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A real, throw-away `redis-server` on a free loopback port, without persistence. Tests drive the
+ * A real, throw-away `redis-server` on a free loopback port, without persistence unless asked. Tests drive the
  * real binary (never a mock). `.ci/run` installs it in CI.
  */
 export interface RedisServer {
@@ -13,8 +16,21 @@ export interface RedisServer {
   readonly port: number;
   /** Kills the server (SIGKILL: like a crash, connections drop at once). Idempotent. */
   stop(): Promise<void>;
-  /** Starts a fresh, empty server on the same port (stopping the current one first if it runs). */
+  /**
+   * Starts the server again on the same port (stopping the current one first if it runs): empty,
+   * or, with `appendOnly`, with what its append-only file held.
+   */
   restart(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** `requirepass`: clients must AUTH with this password (the default user's). */
+  readonly password?: string;
+  /**
+   * `appendonly yes` with `appendfsync always` (so a SIGKILL loses nothing and restart tests are
+   * deterministic), in a temporary folder removed on stop.
+   */
+  readonly appendOnly?: boolean;
 }
 
 const BINARY = 'redis-server';
@@ -36,7 +52,7 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** One PING over a raw socket; true on +PONG. */
+/** One PING over a raw socket; true on +PONG (or -NOAUTH: the server runs, it wants a password). */
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -50,7 +66,7 @@ function answersPing(port: number): Promise<boolean> {
     socket.on('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
-      if (received.includes('\r\n')) done(received.startsWith('+PONG'));
+      if (received.includes('\r\n')) done(received.startsWith('+PONG') || received.startsWith('-NOAUTH'));
     });
   });
 }
@@ -61,12 +77,11 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-async function spawnServer(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    BINARY,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+async function spawnServer(port: number, options: RedisServerOptions, dir: string | undefined): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--loglevel', 'warning'];
+  args.push(...(options.appendOnly && dir !== undefined ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no']));
+  if (options.password !== undefined) args.push('--requirepass', options.password);
+  const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -102,7 +117,7 @@ async function kill(child: ChildProcess): Promise<void> {
  * (with a visible notice). In CI (`CI=true`) a missing binary is an error: the suite must not pass
  * by skipping the Redis backend.
  */
-export async function startRedisServer(): Promise<RedisServer | null> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer | null> {
   if (!binaryAvailable()) {
     if (process.env['CI'] === 'true') {
       throw new Error(`${BINARY} is not on PATH, but CI=true: the Redis tests must run in CI (.ci/run installs it)`);
@@ -110,18 +125,23 @@ export async function startRedisServer(): Promise<RedisServer | null> {
     return null;
   }
   const port = await freePort();
-  let child: ChildProcess | undefined = await spawnServer(port);
+  const dir = options.appendOnly ? mkdtempSync(join(tmpdir(), 'spg-redis-')) : undefined;
+  const removeDir = (): void => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  };
+  let child: ChildProcess | undefined = await spawnServer(port, options, dir);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     async stop() {
       if (child) await kill(child);
       child = undefined;
+      removeDir();
     },
     async restart() {
       if (child) await kill(child);
       child = undefined;
-      child = await spawnServer(port);
+      child = await spawnServer(port, options, dir);
     },
   };
 }
