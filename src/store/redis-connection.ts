@@ -114,11 +114,11 @@ export function redisConnectionPlan(settings: RedisSettings, options: Pick<OpenR
   const source = describeSource(settings.url, options.configFile);
   const text = typeof settings.url === 'string' ? settings.url : secret(settings.url);
   const url = parseRedisUrl(text, source, fromSecret);
-  if (url.password !== undefined && password !== undefined) {
-    throw new ConfigError([`${source}: the URL carries a password and store.redis.password is set too; give it once`]);
-  }
   if (url.username !== undefined && settings.username !== undefined) {
     throw new ConfigError([`${source}: the URL names a user and store.redis.username is set too; give it once`]);
+  }
+  if (url.password !== undefined && password !== undefined) {
+    throw new ConfigError([`${source}: the URL carries a password and store.redis.password is set too; give it once`]);
   }
   if (url.tls && tls === undefined) {
     safety.tls = {}; // rediss:// without a tls section: the system's CAs, the URL's host name
