@@ -18,7 +18,7 @@
  * `gatherFacts` turns into 'unknown' (fail safe).
  */
 import { StoreUnavailableError } from '../store/ephemeral.ts';
-import type { DeviceRecord, RecordPort, RiskUserRecords } from '../store/records.ts';
+import { byText, type DeviceRecord, type RecordPort, type RiskUserRecords } from '../store/records.ts';
 import { accountTag, closeRedisClient, runRedis, scanKeys, userOfKey, type RedisClient } from '../store/redis-connection.ts';
 import type { LoginRecord, RiskHistoryStore } from './history.ts';
 
@@ -125,7 +125,7 @@ export class RedisRiskHistory implements RiskHistoryStore, RecordPort<RiskUserRe
       const user = userOfKey(key, namespace);
       if (user !== null) users.add(user);
     }
-    for (const user of [...users].sort()) {
+    for (const user of [...users].sort(byText)) {
       const k = this.keys(user);
       const [scores, first, logins] = await Promise.all([
         runRedis('export', () => this.client.zrange(k.devices, 0, -1, 'WITHSCORES')),
@@ -138,7 +138,7 @@ export class RedisRiskHistory implements RiskHistoryStore, RecordPort<RiskUserRe
         const lastSeen = Number(scores[i + 1]);
         devices.push({ deviceId, firstSeen: first[deviceId] === undefined ? lastSeen : Number(first[deviceId]), lastSeen });
       }
-      devices.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+      devices.sort((a, b) => byText(a.deviceId, b.deviceId));
       if (devices.length === 0 && logins.length === 0) continue;
       yield { user, devices, logins: logins.map(parseLogin) };
     }

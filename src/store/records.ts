@@ -54,3 +54,8 @@ export interface RecordPort<T> {
   /** Whether the backend holds any record of this kind (expired used steps do not count). */
   hasRecords(now: number): Promise<boolean>;
 }
+
+/** One order for account names, hashes and device ids in every backend (UTF-16 code units). */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

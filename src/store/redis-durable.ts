@@ -3,7 +3,7 @@ import type { Clock } from '../server/providers.ts';
 import { systemClock } from '../server/providers.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
-import type { DurableUserRecords, RecordPort, RecoveryCodeRecord, UsedStepRecord } from './records.ts';
+import { byText, type DurableUserRecords, type RecordPort, type RecoveryCodeRecord, type UsedStepRecord } from './records.ts';
 import {
   accountTag,
   closeRedisClient,
@@ -293,7 +293,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
       const user = userOfKey(key, namespace);
       if (user !== null) users.add(user);
     }
-    for (const user of [...users].sort()) {
+    for (const user of [...users].sort(byText)) {
       const k = this.keys(user);
       const [enrollment, unused, used, steps] = await Promise.all([
         this.getEnrollment(user),
@@ -307,7 +307,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
           : [
               ...unused.map((hash) => ({ hash, usedAt: null })),
               ...Object.entries(used).map(([hash, at]) => ({ hash, usedAt: integer(at, 'used recovery code time') })),
-            ].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+            ].sort((a, b) => byText(a.hash, b.hash));
       const usedSteps: UsedStepRecord[] = [];
       for (let i = 0; i + 1 < steps.length; i += 2) {
         usedSteps.push({ step: integer(steps[i] as string, 'used step'), keepUntil: integer(steps[i + 1] as string, 'used step keepUntil') });
