@@ -31,6 +31,11 @@ export interface RedisServerOptions {
    * deterministic), in a temporary folder removed on stop.
    */
   readonly appendOnly?: boolean;
+  /**
+   * Cluster mode: a one-node Redis Cluster owning all 16384 slots. Redis enforces the Cluster's
+   * rules on it (CROSSSLOT for multi-key commands and scripts over several slots).
+   */
+  readonly cluster?: boolean;
 }
 
 const BINARY = 'redis-server';
@@ -71,6 +76,42 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
+/** Sends one command over a raw socket and returns the first reply (enough for short replies). */
+function rawCommand(port: number, parts: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let received = '';
+    socket.setTimeout(2_000, () => {
+      socket.destroy();
+      reject(new Error(`no reply to ${parts[0]} within 2 s`));
+    });
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      const bulk = /^\$(\d+)\r\n/.exec(received);
+      if (bulk ? received.length >= bulk[0].length + Number(bulk[1]) + 2 : received.includes('\r\n')) {
+        socket.destroy();
+        resolve(received);
+      }
+    });
+  });
+}
+
+/** A fresh one-node cluster takes every slot; then waits until the node reports the cluster ok. */
+async function ownAllSlots(port: number, deadline: number, output: () => string): Promise<void> {
+  const info = await rawCommand(port, ['CLUSTER', 'INFO']);
+  if (!/cluster_slots_assigned:16384/.test(info)) {
+    const reply = await rawCommand(port, ['CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
+    if (!reply.startsWith('+OK')) throw new Error(`CLUSTER ADDSLOTSRANGE failed: ${reply.trim()}\n${output()}`);
+  }
+  while (Date.now() < deadline) {
+    if (/cluster_state:ok/.test(await rawCommand(port, ['CLUSTER', 'INFO']))) return;
+    await sleep(25);
+  }
+  throw new Error(`the one-node cluster on port ${port} did not reach cluster_state:ok\n${output()}`);
+}
+
 /** Every child still running when the test process exits is killed, so none outlives a failed run. */
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -81,6 +122,9 @@ async function spawnServer(port: number, options: RedisServerOptions, dir: strin
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--loglevel', 'warning'];
   args.push(...(options.appendOnly && dir !== undefined ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no']));
   if (options.password !== undefined) args.push('--requirepass', options.password);
+  if (options.cluster && dir !== undefined) {
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1');
+  }
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
@@ -98,7 +142,10 @@ async function spawnServer(port: number, options: RedisServerOptions, dir: strin
   while (Date.now() < deadline) {
     if (spawnError) throw new Error(`${BINARY} could not be started: ${spawnError.message}`);
     if (exited) throw new Error(`${BINARY} exited during start-up (port ${port}):\n${output}`);
-    if (await answersPing(port)) return child;
+    if (await answersPing(port)) {
+      if (options.cluster) await ownAllSlots(port, deadline, () => output);
+      return child;
+    }
     await sleep(25);
   }
   child.kill('SIGKILL');
@@ -125,7 +172,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     return null;
   }
   const port = await freePort();
-  const dir = options.appendOnly ? mkdtempSync(join(tmpdir(), 'spg-redis-')) : undefined;
+  const dir = options.appendOnly || options.cluster ? mkdtempSync(join(tmpdir(), 'spg-redis-')) : undefined;
   const removeDir = (): void => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
