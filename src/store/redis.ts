@@ -6,6 +6,7 @@ import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   openRedisClient,
+  runRedis,
   type RedisClient,
 } from './redis-connection.ts';
 
@@ -125,6 +126,7 @@ export class RedisStore implements EphemeralStore {
         connect_timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         command_timeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       },
+      // A plain URL refers to no secret or PEM file, so the config file's place does not matter.
       { configFile: process.cwd(), ...(options.onError === undefined ? {} : { onError: options.onError }) },
     );
     return new RedisStore(client, options);
@@ -135,14 +137,8 @@ export class RedisStore implements EphemeralStore {
   }
 
   /** Runs one Redis call, turning any failure into StoreUnavailableError. */
-  private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new StoreUnavailableError(`redis ${operation} failed: ${detail}`, { cause: error });
-    }
+  private run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return runRedis(operation, call);
   }
 
   async get(key: string): Promise<string | null> {
