@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runServe } from './serve.ts';
 import { runDemo } from './demo.ts';
 import { runConfigCheck } from './config-check.ts';
+import { runStoreCommand } from './store.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
 import { PolicyError } from '../policy/policy-error.ts';
@@ -20,6 +21,9 @@ Commands:
                  [--2fa on|off] [--risk low|medium|high] [--fresh] [--json]
                                    show which rule decides a request, and why
   policy test FILE [--policy FILE] run a file of expected policy decisions
+  store migrate --from embedded|redis --to redis|embedded [--config FILE] [--force] [--dry-run]
+                                   copy the durable records (2FA, recovery codes, devices, logins)
+                                   between the SQLite file and Redis
 `;
 
 
@@ -41,6 +45,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'policy':
       return runPolicyCommand(rest);
+    case 'store':
+      return runStoreCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -14,6 +14,7 @@
  * even when its `now` is older than the others' (clocks of several processes may disagree).
  */
 import type Database from 'better-sqlite3';
+import { byText, type RecordPort, type RiskUserRecords } from '../store/records.ts';
 import type { SqliteDurableStore } from '../store/sqlite.ts';
 import type { LoginRecord, RiskHistoryStore } from './history.ts';
 
@@ -56,14 +57,27 @@ function prepareStatements(db: Database.Database) {
     recentLogins: db.prepare<[string, number], LoginRow>(
       'SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?',
     ),
+    // Migration (src/store/migrate.ts).
+    users: db.prepare<[], string>('SELECT user FROM known_devices UNION SELECT user FROM login_history').pluck(),
+    devices: db.prepare<[string], { device_id: string; first_seen: number; last_seen: number }>(
+      'SELECT device_id, first_seen, last_seen FROM known_devices WHERE user = ?',
+    ),
+    allLogins: db.prepare<[string], LoginRow>('SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC'),
+    insertDevice: db.prepare<[string, string, number, number]>(
+      'INSERT INTO known_devices (user, device_id, first_seen, last_seen) VALUES (?, ?, ?, ?)',
+    ),
+    deleteDevices: db.prepare<[string]>('DELETE FROM known_devices WHERE user = ?'),
+    deleteLogins: db.prepare<[string]>('DELETE FROM login_history WHERE user = ?'),
+    anyRecord: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM known_devices) OR EXISTS (SELECT 1 FROM login_history)').pluck(),
   };
 }
 
 /** Durable risk history in the SQLite file of `store`; closing the store closes it too. */
-export class SqliteRiskHistory implements RiskHistoryStore {
+export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserRecords> {
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly rememberTx: (user: string, deviceId: string, now: number) => void;
   private readonly recordTx: (user: string, entry: LoginRecord) => void;
+  private readonly importTx: (records: RiskUserRecords) => void;
   private readonly maxDevices: number;
   private readonly maxLogins: number;
 
@@ -81,6 +95,16 @@ export class SqliteRiskHistory implements RiskHistoryStore {
     this.recordTx = db.transaction((user: string, entry: LoginRecord): void => {
       s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
       s.trimLogins.run({ user, keep: this.maxLogins });
+    });
+    this.importTx = db.transaction((records: RiskUserRecords): void => {
+      const { user } = records;
+      s.deleteDevices.run(user);
+      s.deleteLogins.run(user);
+      // Inserted in the order the reads break ties by (rowid): least recently seen and oldest first.
+      for (const d of [...records.devices].sort((a, b) => a.lastSeen - b.lastSeen)) s.insertDevice.run(user, d.deviceId, d.firstSeen, d.lastSeen);
+      for (const entry of [...records.logins].reverse()) {
+        s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
+      }
     });
   }
 
@@ -104,6 +128,28 @@ export class SqliteRiskHistory implements RiskHistoryStore {
 
   async recordLogin(user: string, entry: LoginRecord): Promise<void> {
     this.recordTx(user, entry);
+  }
+
+  /** Every account with devices or logins (src/store/migrate.ts). */
+  async *exportRecords(): AsyncGenerator<RiskUserRecords> {
+    const s = this.statements;
+    for (const user of s.users.all().sort(byText)) {
+      const devices = s.devices
+        .all(user)
+        .map((row) => ({ deviceId: row.device_id, firstSeen: row.first_seen, lastSeen: row.last_seen }))
+        .sort((a, b) => byText(a.deviceId, b.deviceId));
+      const logins = s.allLogins.all(user).map((row) => ({ network: row.network, userAgent: row.user_agent, at: row.at }));
+      yield { user, devices, logins };
+    }
+  }
+
+  /** Replaces the account's devices and logins with `records`, in one transaction. */
+  async importRecords(records: RiskUserRecords): Promise<void> {
+    this.importTx(records);
+  }
+
+  async hasRecords(): Promise<boolean> {
+    return this.statements.anyRecord.get() === 1;
   }
 }
 

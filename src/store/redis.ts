@@ -1,5 +1,14 @@
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { StoreUnavailableError, type EphemeralStore } from './ephemeral.ts';
+import {
+  closeRedisClient,
+  commandTimeoutOf,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  openRedisClient,
+  runRedis,
+  type RedisClient,
+} from './redis-connection.ts';
 
 /**
  * The ephemeral store on Redis, for several replicas sharing sessions, counters and bans
@@ -15,7 +24,9 @@ import { StoreUnavailableError, type EphemeralStore } from './ephemeral.ts';
  *   (503). Error messages name the operation, never the key (keys hold accounts and addresses).
  *   Invalid arguments (a non-integer increment, a TTL that is not a positive number) are
  *   programming errors and throw RangeError instead.
- * - A client made by `connect` never queues commands while Redis is unreachable
+ * - The client may be a standalone/Sentinel `Redis` or a `Cluster` (see redis-connection.ts). Every
+ *   command here names one key, so it is valid on a Cluster; only `getMany` changes there.
+ * - A client made by `connect` (or `openRedisClient`) never queues commands while Redis is unreachable
  *   (`enableOfflineQueue: false`), never re-sends a command that was in flight when the connection
  *   dropped (`autoResendUnfulfilledCommands: false`: a timed-out INCRBY must not be applied later),
  *   and times out every command (`commandTimeout`), so no call hangs. A client passed to the
@@ -39,8 +50,6 @@ export interface RedisConnectOptions extends RedisStoreOptions {
   readonly onError?: (error: Error) => void;
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 
 /** KEYS[1]; ARGV[1] = expected value. Returns 1 when it deleted the key. */
 const COMPARE_AND_DELETE = `
@@ -84,7 +93,7 @@ const SCRIPTS = {
   decrementIfPresent: 'spgDecrementIfPresent',
 } as const;
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   [SCRIPTS.compareAndDelete](key: string, expected: string): Promise<number>;
   [SCRIPTS.increment](key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding'): Promise<number>;
   [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
@@ -94,7 +103,7 @@ export class RedisStore implements EphemeralStore {
   private readonly client: ScriptedRedis;
   private readonly prefix: string;
 
-  constructor(client: Redis, options: RedisStoreOptions) {
+  constructor(client: RedisClient, options: RedisStoreOptions) {
     if (options.prefix === '') throw new RangeError('RedisStore needs a key prefix (e.g. "spg:<deployment>:")');
     this.prefix = options.prefix;
     client.defineCommand(SCRIPTS.compareAndDelete, { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
@@ -104,61 +113,22 @@ export class RedisStore implements EphemeralStore {
   }
 
   /**
-   * Connects to `url` (redis:// or rediss://) and resolves once Redis answers, or rejects with
-   * StoreUnavailableError when it does not within `connectTimeoutMs` (nothing is left running then).
-   * After that the client reconnects by itself whenever the connection drops.
+   * Connects to `url` (redis:// or rediss://, without a password: use `openRedisClient` with the
+   * config's `store.redis` section for credentials, TLS, Sentinel or Cluster) and resolves once
+   * Redis answers, or rejects with StoreUnavailableError when it does not within `connectTimeoutMs`
+   * (nothing is left running then). After that the client reconnects by itself.
    */
   static async connect(url: string, options: RedisConnectOptions): Promise<RedisStore> {
-    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    let client: Redis;
-    try {
-      client = new Redis(url, {
-        lazyConnect: false,
-        connectTimeout: connectTimeoutMs,
-        commandTimeout: commandTimeoutMs,
-        enableOfflineQueue: false,
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 1,
-        // Reconnect quickly after an outage; failed calls meanwhile are the caller's 503s.
-        retryStrategy: (attempt) => Math.min(attempt * 50, 1_000),
-      });
-    } catch (error) {
-      throw new StoreUnavailableError('redis: invalid connection settings', { cause: error });
-    }
-    const onError = options.onError;
-    let lastError: unknown;
-    // Without a listener ioredis prints every reconnection error to the console.
-    client.on('error', (error: Error) => {
-      lastError = error;
-      onError?.(error);
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new StoreUnavailableError(`redis: not ready within ${connectTimeoutMs} ms`, { cause: lastError }));
-        }, connectTimeoutMs);
-        const ready = (): void => {
-          cleanup();
-          resolve();
-        };
-        const ended = (): void => {
-          cleanup();
-          reject(new StoreUnavailableError('redis: connection closed while connecting', { cause: lastError }));
-        };
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          client.off('ready', ready);
-          client.off('end', ended);
-        };
-        client.once('ready', ready);
-        client.once('end', ended);
-      });
-    } catch (error) {
-      client.disconnect();
-      throw error;
-    }
+    const client = await openRedisClient(
+      {
+        url,
+        prefix: options.prefix,
+        connect_timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        command_timeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      },
+      // A plain URL refers to no secret or PEM file, so the config file's place does not matter.
+      { configFile: process.cwd(), ...(options.onError === undefined ? {} : { onError: options.onError }) },
+    );
     return new RedisStore(client, options);
   }
 
@@ -172,14 +142,8 @@ export class RedisStore implements EphemeralStore {
   }
 
   /** Runs one Redis call, turning any failure into StoreUnavailableError. */
-  private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new StoreUnavailableError(`redis ${operation} failed: ${detail}`, { cause: error });
-    }
+  private run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return runRedis(operation, call);
   }
 
   async get(key: string): Promise<string | null> {
@@ -188,7 +152,11 @@ export class RedisStore implements EphemeralStore {
 
   async getMany(keys: readonly string[]): Promise<Array<string | null>> {
     if (keys.length === 0) return []; // MGET with no keys is an error reply
-    return this.run('getMany', () => this.client.mget(keys.map((key) => this.k(key))));
+    const full = keys.map((key) => this.k(key));
+    // On a Cluster the keys may live in different slots, where MGET is refused (CROSSSLOT): one GET
+    // each instead, which ioredis sends to every node concurrently.
+    if (this.client instanceof Cluster) return this.run('getMany', () => Promise.all(full.map((key) => this.client.get(key))));
+    return this.run('getMany', () => this.client.mget(full));
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -242,7 +210,7 @@ export class RedisStore implements EphemeralStore {
 
   /** PING, bounded by the client's command timeout even if the client was built without one. */
   async ping(): Promise<void> {
-    const limitMs = this.client.options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const limitMs = commandTimeoutOf(this.client);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`PING not answered within ${limitMs} ms`)), limitMs);
@@ -259,16 +227,7 @@ export class RedisStore implements EphemeralStore {
    * connection and stops reconnecting. Never throws: closing is best effort at shutdown.
    */
   async close(): Promise<void> {
-    if (this.client.status === 'end') return;
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit();
-        return;
-      } catch {
-        // fall through to disconnect
-      }
-    }
-    this.client.disconnect();
+    await closeRedisClient(this.client);
   }
 }
 

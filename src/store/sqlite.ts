@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../server/providers.ts';
 import { systemClock } from '../server/providers.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
+import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 
 /**
  * The embedded durable store (DESIGN §4): one SQLite file, shared safely by several processes
@@ -233,11 +234,12 @@ function migrate(db: Database.Database, file: string): void {
   }
 }
 
-export class SqliteDurableStore implements DurableStore {
+export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserRecords> {
   private readonly statements;
   private readonly enableTx;
   private readonly disableTx;
   private readonly replaceCodesTx;
+  private readonly importTx;
   private totpCalls = 0;
 
   private constructor(
@@ -276,6 +278,16 @@ export class SqliteDurableStore implements DurableStore {
       deleteSteps: db.prepare<[string]>('DELETE FROM used_totp_steps WHERE user = ?'),
       pruneSteps: db.prepare<[number]>('DELETE FROM used_totp_steps WHERE keep_until < ?'),
       ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+      // Migration (src/store/migrate.ts).
+      users: db
+        .prepare<[number], string>('SELECT user FROM enrollments UNION SELECT user FROM used_totp_steps WHERE keep_until >= ?')
+        .pluck(),
+      codes: db.prepare<[string], { hash: string; used_at: number | null }>('SELECT hash, used_at FROM recovery_codes WHERE user = ?'),
+      steps: db.prepare<[string, number], { step: number; keep_until: number }>(
+        'SELECT step, keep_until FROM used_totp_steps WHERE user = ? AND keep_until >= ? ORDER BY step',
+      ),
+      insertCodeUsed: db.prepare<[string, string, number | null]>('INSERT INTO recovery_codes (user, hash, used_at) VALUES (?, ?, ?)'),
+      insertStep: db.prepare<[string, number, number]>('INSERT INTO used_totp_steps (user, step, keep_until) VALUES (?, ?, ?)'),
     };
     this.statements = s;
 
@@ -298,6 +310,17 @@ export class SqliteDurableStore implements DurableStore {
         throw new Error('sqlite: replaceRecoveryCodes for a user without an enrollment');
       }
       insertCodes(user, hashes);
+    });
+    this.importTx = db.transaction((records: DurableUserRecords): void => {
+      const { user, enrollment } = records;
+      if (enrollment !== null && enrollment.user !== user) throw new TypeError('import: the enrollment belongs to another user');
+      s.deleteEnrollment.run(user); // and its recovery codes (ON DELETE CASCADE)
+      s.deleteSteps.run(user);
+      if (enrollment !== null) {
+        s.upsertEnrollment.run(enrollmentToParams(enrollment));
+        for (const code of records.recoveryCodes) s.insertCodeUsed.run(user, code.hash, code.usedAt);
+      }
+      for (const used of records.usedSteps) s.insertStep.run(user, used.step, used.keepUntil);
     });
   }
 
@@ -367,6 +390,32 @@ export class SqliteDurableStore implements DurableStore {
     this.totpCalls += 1;
     if (this.totpCalls % PRUNE_EVERY === 0) this.statements.pruneSteps.run(this.clock.now());
     return first;
+  }
+
+  /** Every account with an enrollment or a used step still in its window (src/store/migrate.ts). */
+  async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
+    const s = this.statements;
+    for (const user of s.users.all(now).sort(byText)) {
+      const enrollment = await this.getEnrollment(user);
+      const recoveryCodes =
+        enrollment === null
+          ? []
+          : s.codes
+              .all(user)
+              .map((row) => ({ hash: row.hash, usedAt: row.used_at }))
+              .sort((a, b) => byText(a.hash, b.hash));
+      const usedSteps = s.steps.all(user, now).map((row) => ({ step: row.step, keepUntil: row.keep_until }));
+      yield { user, enrollment, recoveryCodes, usedSteps };
+    }
+  }
+
+  /** Replaces the account's enrollment, recovery codes and used steps with `records`, in one transaction. */
+  async importRecords(records: DurableUserRecords): Promise<void> {
+    this.importTx(records);
+  }
+
+  async hasRecords(now: number): Promise<boolean> {
+    return this.statements.users.all(now).length > 0;
   }
 
   /**

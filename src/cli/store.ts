@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { RedisRiskHistory } from '../risk/redis-history.ts';
+import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { StoreUnavailableError } from '../store/ephemeral.ts';
+import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
+import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
+import { RedisDurableStore } from '../store/redis-durable.ts';
+import { SqliteDurableStore } from '../store/sqlite.ts';
+import { configPathFrom, UsageError } from './policy.ts';
+
+/**
+ * `smartpush-guard store migrate --from embedded|redis --to redis|embedded [--config FILE]
+ * [--force] [--dry-run]`: moves the durable records between the SQLite file (`store.sqlite`) and
+ * Redis (`store.redis`, or GUARD_REDIS_URL) of one config, e.g. when going from one replica to
+ * several. Run it while the service is stopped (or read-only): records written during the copy may
+ * be missed.
+ */
+
+type Backend = 'embedded' | 'redis';
+const BACKENDS: readonly Backend[] = ['embedded', 'redis'];
+
+interface OpenSide extends MigrationSide {
+  /** Shown before copying (e.g. Redis persistence that would lose the copied records). */
+  readonly warning: string | null;
+  close(): Promise<void>;
+}
+
+export async function runStoreCommand(args: readonly string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'migrate') throw new UsageError(sub ? `unknown store command "${sub}"` : 'store needs a command: migrate');
+  const { values } = parseArgs({
+    args: [...rest],
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      force: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
+  });
+  const from = backend(values.from, '--from');
+  const to = backend(values.to, '--to');
+  if (from === to) throw new UsageError(`--from and --to are both ${from}: migrate copies between embedded (SQLite) and redis`);
+  const loaded = loadConfig(configPathFrom(values.config));
+  const dryRun = values['dry-run'] === true;
+
+  let source: OpenSide | undefined;
+  let target: OpenSide | undefined;
+  try {
+    source = await open(from, loaded, 'source');
+    target = await open(to, loaded, 'target');
+    if (target.warning !== null) process.stderr.write(`warning: ${target.warning}\n`);
+    const report = await migrateRecords(source, target, { now: Date.now(), force: values.force === true, dryRun });
+    const heading = dryRun ? 'dry run, nothing written; would copy' : 'copied';
+    process.stdout.write(`store migrate: ${source.name} → ${target.name}\n${heading}:\n${formatCounts(report.counts)}`);
+    if (dryRun && report.targetHadRecords) {
+      process.stdout.write(`note: the target already holds records; copying needs --force (the copied accounts replace the target's)\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof TargetNotEmptyError || error instanceof StoreUnavailableError || error instanceof MissingSourceError) {
+      process.stderr.write(`smartpush-guard: store migrate: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await source?.close();
+    await target?.close();
+  }
+}
+
+class MissingSourceError extends Error {}
+
+function backend(value: string | undefined, flag: string): Backend {
+  if (value === undefined) throw new UsageError(`store migrate needs ${flag} embedded|redis`);
+  if (!BACKENDS.includes(value as Backend)) throw new UsageError(`${flag} must be embedded or redis (got "${value}")`);
+  return value as Backend;
+}
+
+async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'target'): Promise<OpenSide> {
+  if (kind === 'embedded') {
+    const file = resolve(dirname(loaded.file), loaded.config.store.sqlite);
+    // Opening creates the file: a missing source is a mistyped path, not an empty store.
+    if (role === 'source' && !existsSync(file)) throw new MissingSourceError(`no SQLite file at ${file} (store.sqlite in ${loaded.file})`);
+    const durable = SqliteDurableStore.open(file);
+    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), warning: null, close: () => durable.close() };
+  }
+  const settings = loaded.config.store.redis;
+  if (settings === undefined) {
+    throw new UsageError(`${loaded.file} has no store.redis section and GUARD_REDIS_URL is not set: say where Redis is`);
+  }
+  const client = await openRedisClient(settings, { configFile: loaded.file });
+  try {
+    const durable = await RedisDurableStore.open(client, { prefix: settings.prefix, closeClient: false });
+    const history = new RedisRiskHistory(client, { prefix: settings.prefix });
+    return {
+      name: `redis (${settings.sentinel ? 'sentinel' : settings.cluster ? 'cluster' : 'standalone'}, prefix ${settings.prefix})`,
+      durable,
+      history,
+      warning: durable.persistenceWarning(),
+      close: () => closeRedisClient(client),
+    };
+  } catch (error) {
+    await closeRedisClient(client);
+    throw error;
+  }
+}
+
+function formatCounts(c: MigrationCounts): string {
+  const rows: Array<[string, string]> = [
+    ['enrollments', String(c.enrollments)],
+    ['recovery codes', `${c.recoveryCodes} (${c.usedRecoveryCodes} used)`],
+    ['used TOTP steps', String(c.usedTotpSteps)],
+    ['known devices', String(c.knownDevices)],
+    ['logins', String(c.logins)],
+  ];
+  return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
+}

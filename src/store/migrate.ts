@@ -1,0 +1,77 @@
+import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
+
+/**
+ * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
+ * enrollments with their sealed TOTP secrets as stored (never decrypted), recovery-code hashes with
+ * their used state, used TOTP steps still in their keep window, known devices and login history.
+ * Backend-neutral: each side is a pair of RecordPorts (SQLite or Redis).
+ *
+ * Each account is imported in one atomic step that replaces what the target held for it, so a
+ * copy interrupted half-way can simply be run again (with --force, as the target then holds
+ * records), and running it twice gives the same target. A target that already holds records is
+ * refused unless `force`: replacing an account there could undo a newer enrollment or re-open a
+ * used recovery code. Accounts only the target holds are left as they are.
+ */
+
+export interface MigrationSide {
+  /** For messages, e.g. `embedded (SQLite /srv/guard.db)` or `redis (prefix spg:)`. */
+  readonly name: string;
+  readonly durable: RecordPort<DurableUserRecords>;
+  readonly history: RecordPort<RiskUserRecords>;
+}
+
+export interface MigrationCounts {
+  enrollments: number;
+  recoveryCodes: number;
+  /** Of `recoveryCodes`, those already used. */
+  usedRecoveryCodes: number;
+  usedTotpSteps: number;
+  knownDevices: number;
+  logins: number;
+}
+
+export interface MigrationOptions {
+  /** Epoch ms: used TOTP steps whose keep window ended before this are not copied. */
+  readonly now: number;
+  /** Copy even though the target holds records (each copied account replaces the target's). */
+  readonly force?: boolean;
+  /** Count only; the target is not written. */
+  readonly dryRun?: boolean;
+}
+
+export interface MigrationReport {
+  readonly counts: MigrationCounts;
+  readonly dryRun: boolean;
+  readonly targetHadRecords: boolean;
+}
+
+/** The target already holds records and `force` was not given; nothing was written. */
+export class TargetNotEmptyError extends Error {
+  override readonly name = 'TargetNotEmptyError';
+}
+
+export async function migrateRecords(from: MigrationSide, to: MigrationSide, options: MigrationOptions): Promise<MigrationReport> {
+  const dryRun = options.dryRun === true;
+  const targetHadRecords = (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now));
+  if (targetHadRecords && !dryRun && options.force !== true) {
+    throw new TargetNotEmptyError(
+      `the target ${to.name} already holds records; nothing was copied. ` +
+        'Run with --force to replace the records of every account being copied (accounts only in the target are kept), ' +
+        'or with --dry-run to count what would be copied.',
+    );
+  }
+  const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0 };
+  for await (const records of from.durable.exportRecords(options.now)) {
+    if (records.enrollment !== null) counts.enrollments += 1;
+    counts.recoveryCodes += records.recoveryCodes.length;
+    counts.usedRecoveryCodes += records.recoveryCodes.filter((code) => code.usedAt !== null).length;
+    counts.usedTotpSteps += records.usedSteps.length;
+    if (!dryRun) await to.durable.importRecords(records);
+  }
+  for await (const records of from.history.exportRecords(options.now)) {
+    counts.knownDevices += records.devices.length;
+    counts.logins += records.logins.length;
+    if (!dryRun) await to.history.importRecords(records);
+  }
+  return { counts, dryRun, targetHadRecords };
+}
