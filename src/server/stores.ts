@@ -1,23 +1,28 @@
 import { dirname, resolve } from 'node:path';
-import { resolveSecret, type LoadedConfig } from '../config/load.ts';
+import type { LoadedConfig } from '../config/load.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MemoryRiskHistory, type RiskHistoryStore } from '../risk/history.ts';
+import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import type { DurableStore } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
+import { RedisEvents, type StoreEvents } from '../store/events.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { RedisStore } from '../store/redis.ts';
-import { RedisEvents, type StoreEvents } from '../store/events.ts';
+import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
+import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import type { Clock } from './providers.ts';
 
 /**
  * Opens the state of one deployment, as the config says (DESIGN §4): `embedded` keeps ephemeral
  * state in memory and durable records in SQLite; `redis` keeps everything in one Redis that every
- * replica shares. The service (`startGuard`) and the break-glass admin CLI open stores the same way,
- * so both always look at the same records.
+ * replica shares (one connection for the stores, one more for the replicas' events). The service
+ * (`startGuard`) and the break-glass admin CLI open stores the same way, so both always look at the
+ * same records.
  */
 export interface Stores {
+  readonly kind: 'embedded' | 'redis';
   readonly ephemeral: EphemeralStore;
   readonly durable: DurableStore;
   readonly riskHistory: RiskHistoryStore;
@@ -37,35 +42,66 @@ export interface OpenStoresOptions {
 }
 
 export async function openStores(loaded: LoadedConfig, options: OpenStoresOptions): Promise<Stores> {
-  const { config } = loaded;
-  const ephemeral = options.ephemeral ?? (await openEphemeral(loaded, options));
-  const events = ephemeral instanceof RedisStore && loaded.config.store.redis ? new RedisEvents(ephemeral.connection(), loaded.config.store.redis.prefix) : undefined;
-  const durable =
-    options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), config.store.sqlite), { clock: options.clock });
+  const { store } = loaded.config;
+  if (store.kind === 'redis' && store.redis !== undefined) return openRedisStores(loaded, store.redis, options);
+  const ephemeral = options.ephemeral ?? new MemoryStore(options.clock);
+  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), store.sqlite), { clock: options.clock });
+  // The risk history lives in the SQLite file next to the enrollments (in memory when a test gives
+  // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
   return {
+    kind: 'embedded',
     ephemeral,
     durable,
     riskHistory,
-    ...(events ? { events } : {}),
     close: async () => {
-      await events?.close();
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
   };
 }
 
-async function openEphemeral(loaded: LoadedConfig, options: OpenStoresOptions): Promise<EphemeralStore> {
-  const { store } = loaded.config;
-  if (store.kind === 'embedded' || store.redis === undefined) return new MemoryStore(options.clock);
-  const redis = store.redis;
-  const url = typeof redis.url === 'string' ? redis.url : resolveSecret(redis.url as { env: string } | { file: string }, loaded.file, options.env);
-  return RedisStore.connect(url, {
-    prefix: redis.prefix,
-    connectTimeoutMs: redis.connect_timeout,
-    commandTimeoutMs: redis.command_timeout,
-    onError: throttled((error) => options.logger.warn({ err: error }, 'redis connection error (reconnecting)')),
+async function openRedisStores(
+  loaded: LoadedConfig,
+  settings: NonNullable<LoadedConfig['config']['store']['redis']>,
+  options: OpenStoresOptions,
+): Promise<Stores> {
+  const { logger } = options;
+  const client = await openRedisClient(settings, {
+    configFile: loaded.file,
+    ...(options.env ? { env: options.env } : {}),
+    onError: throttled((error) => logger.warn({ err: error }, 'redis connection error (reconnecting)')),
   });
+  const prefix = settings.prefix;
+  let durable: DurableStore;
+  try {
+    durable =
+      options.durable ??
+      (await RedisDurableStore.open(client, {
+        prefix,
+        clock: options.clock,
+        closeClient: false,
+        onPersistenceWarning: (message) => logger.warn({ store: 'redis' }, message),
+      }));
+  } catch (error) {
+    await closeRedisClient(client);
+    throw error;
+  }
+  const ephemeral = options.ephemeral ?? new RedisStore(client, { prefix });
+  const riskHistory = new RedisRiskHistory(client, { prefix });
+  const events = new RedisEvents(client, prefix);
+  return {
+    kind: 'redis',
+    ephemeral,
+    durable,
+    riskHistory,
+    events,
+    close: async () => {
+      await events.close();
+      await Promise.allSettled([durable.close()]);
+      // The stores share this one connection; it is closed once, here.
+      await closeRedisClient(client);
+    },
+  };
 }
 
 /** While Redis is away ioredis reports every reconnection attempt; one line per 30 s is enough. */

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 /**
  * Messages between the replicas of one deployment. Replicas keep small local caches on the hot
@@ -21,19 +22,22 @@ export interface StoreEvents {
 
 /** Redis pub/sub: publishing on the store's own connection, listening on a dedicated one. */
 export class RedisEvents implements StoreEvents {
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private readonly listeners = new Map<string, Array<(message: string) => void>>();
   private readonly liveness: Array<(live: boolean) => void> = [];
   private live = false;
   private closed = false;
 
   constructor(
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     private readonly prefix: string,
   ) {
     // Subscriptions are made again by hand on every 'ready', so the moment they are in place is
     // known (ioredis' own re-subscription gives no signal when it is done).
-    this.subscriber = publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false });
+    this.subscriber =
+      publisher instanceof Cluster
+        ? publisher.duplicate()
+        : (publisher as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false });
     this.subscriber.on('error', () => {
       // Reconnection errors are reported by the main connection; this one only needs to come back.
     });

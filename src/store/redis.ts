@@ -133,7 +133,7 @@ export class RedisStore implements EphemeralStore {
   }
 
   /** The connection, for what shares it (the replicas' event channel). */
-  connection(): Redis {
+  connection(): RedisClient {
     return this.client;
   }
 

@@ -58,13 +58,14 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
     channels: { outbox_file: outboxFile, email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
     risk: LOW_RISK,
   };
-  const yaml = stringify(merge(base, options.config ?? {}));
+  // Each replica gets its own SQLite path, so nothing can be shared but through Redis.
+  const yamlOf = (i: number): string => stringify(merge(merge(base, { store: { sqlite: join(dir, `unused-${i}.db`) } }), options.config ?? {}));
   const env = { GUARD_REDIS_URL: options.redisUrl };
   const guards: RunningGuard[] = [];
   const logs: Array<Array<Record<string, unknown>>> = [];
   try {
     for (let i = 0; i < options.count; i++) {
-      const loaded = parseConfig(yaml, join(dir, 'config.yaml'), env);
+      const loaded = parseConfig(yamlOf(i), join(dir, 'config.yaml'), env);
       const captured = memoryLogger();
       logs.push(captured.logs);
       guards.push(await startGuard(loaded, { logger: captured.logger, watchPolicy: false, env }));
