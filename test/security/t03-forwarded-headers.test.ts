@@ -29,7 +29,7 @@ const SPOOFED: ReadonlyArray<readonly [string, string]> = [
   ['X-Forwarded-For', '203.0.113.66'],
   ['X-Forwarded-Host', 'spoof-forwarded-host.example'],
   ['X-Forwarded-Proto', 'https'],
-  ['X-Forwarded-Port', '4443'],
+  ['X-Forwarded-Port', '65599'], // above 65535: it cannot be part of the real port in Host
   ['X-Forwarded-Prefix', '/spoof-prefix'],
   ['X-Forwarded-Server', 'spoof-server'],
   ['X-Forwarded-Ssl', 'on'],
