@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
@@ -12,17 +12,14 @@ import type { AuditSink } from './record.ts';
  * least every second, on close, and synchronously when the process exits.
  */
 export function jsonLinesFileSink(file: string, options: { readonly onError?: (error: Error) => void } = {}): AuditSink {
-  // The directory is created owner-only when missing; an existing one is left as it is.
+  // The directory is created owner-only when missing; an existing one is left as it is. The file is
+  // opened here, synchronously: a path that cannot be written fails the start, not the first
+  // sign-in, and records written before the first tick are on an open file when the process exits.
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const stream = pino.destination({ dest: file, sync: false, append: true, mkdir: true, mode: 0o600, minLength: 4096 });
-  stream.on('ready', () => {
-    // `mode` only applies when the file is created: an existing looser file is made owner-only.
-    try {
-      chmodSync(file, 0o600);
-    } catch (error) {
-      options.onError?.(error as Error);
-    }
-  });
+  const fd = openSync(file, 'a', 0o600);
+  // `mode` only applies when the file is created: an existing looser file is made owner-only.
+  fchmodSync(fd, 0o600);
+  const stream = pino.destination({ fd, sync: false, minLength: 4096 });
   stream.on('error', (error: Error) => options.onError?.(error));
   const timer = setInterval(() => {
     try {

@@ -5,6 +5,7 @@ import { jsonLinesFileSink, stdoutSink } from '../audit/file-sink.ts';
 import { createAudit, type Audit, type AuditSink } from '../audit/record.ts';
 import { RedisAudit } from '../audit/redis-audit.ts';
 import { SqliteAudit } from '../audit/sqlite-audit.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -35,7 +36,12 @@ export function buildAudit(input: {
   };
   const sinks: AuditSink[] = [];
   if (config.audit.file !== undefined) {
-    sinks.push(jsonLinesFileSink(resolve(dirname(input.configFile), config.audit.file), { onError: failed('file') }));
+    const file = resolve(dirname(input.configFile), config.audit.file);
+    try {
+      sinks.push(jsonLinesFileSink(file, { onError: failed('file') }));
+    } catch (error) {
+      throw new ConfigError([`audit.file: cannot open ${file} for appending: ${(error as Error).message}`]);
+    }
   }
   if (config.audit.stdout) sinks.push(stdoutSink());
   let query: AuditQuery & AuditSink;
