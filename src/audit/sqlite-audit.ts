@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { Clock } from '../server/providers.ts';
 import type { SqliteDurableStore } from '../store/sqlite.ts';
 import type { AuditEvent, AuditFilter, AuditQuery } from './audit.ts';
@@ -6,10 +6,16 @@ import type { AuditSink } from './record.ts';
 
 /**
  * The audit trail's query side on the embedded SQLite file (table `audit_events`, schema step 3 in
- * src/store/sqlite.ts), sharing the durable store's connection. better-sqlite3 is synchronous, so
- * records are queued and inserted in one transaction on the next turn of the event loop: a request
- * never waits on the disk. A query first writes what is queued, so it sees every record so far.
- * Records older than the retention are pruned (at open, then hourly) and never answered.
+ * src/store/sqlite.ts, applied when the durable store opens the file). better-sqlite3 is
+ * synchronous, so records are queued and inserted in one transaction on the next turn of the event
+ * loop. A query first writes what is queued, so it sees every record so far. Records older than the
+ * retention are pruned (at open, then hourly) and never answered.
+ *
+ * The audit table gets its own connection with `synchronous = NORMAL`: the durable store's FULL
+ * fsyncs every commit (~4 ms measured, blocking the event loop, on every sign-in); NORMAL in WAL
+ * mode does not fsync per commit and may lose only the last commits on power loss. That is fine
+ * for the query side: the JSON-lines file is the complete trail, and nothing replays from here.
+ * (An in-memory durable store, in tests, has no file to share: its connection is used.)
  */
 export interface SqliteAuditOptions {
   readonly clock: Clock;
@@ -23,6 +29,7 @@ const PRUNE_EVERY_MS = 3_600_000;
 export class SqliteAudit implements AuditSink, AuditQuery {
   readonly name = 'sqlite';
   private readonly db: Database.Database;
+  private readonly ownConnection: boolean;
   private readonly insert;
   private readonly insertBatch;
   private readonly prune;
@@ -35,7 +42,15 @@ export class SqliteAudit implements AuditSink, AuditQuery {
     store: SqliteDurableStore,
     private readonly options: SqliteAuditOptions,
   ) {
-    this.db = store.database();
+    const shared = store.database();
+    this.ownConnection = !shared.memory;
+    if (this.ownConnection) {
+      this.db = new Database(shared.name);
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('synchronous = NORMAL');
+    } else {
+      this.db = shared;
+    }
     this.insert = this.db.prepare<[{ time: number; user: string | null; event: string; record: string }]>(
       'INSERT INTO audit_events (time, user, event, record) VALUES (@time, @user, @event, @record)',
     );
@@ -116,5 +131,6 @@ export class SqliteAudit implements AuditSink, AuditQuery {
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     if (this.db.open) this.flush();
+    if (this.ownConnection && this.db.open) this.db.close();
   }
 }

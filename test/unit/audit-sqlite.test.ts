@@ -94,3 +94,19 @@ test('SqliteAudit: a batch that cannot be written is reported, not thrown', asyn
   await store.close();
   await durable.close();
 });
+
+test('SqliteAudit on a file: its own connection (no fsync per audit commit), the durable store keeps FULL, both see the same rows', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'spg-audit-sqlite-')), 'guard.db');
+  const clock = new ManualClock(T0);
+  const durable = SqliteDurableStore.open(file, { clock });
+  const store = new SqliteAudit(durable, { clock, retentionMs: RETENTION });
+  try {
+    store.write(auditEvent(clock, 'ann@example.com', 'logout', 1));
+    store.flush();
+    assert.equal(count(durable), 1, 'the durable connection sees the audit row');
+    assert.equal(durable.settings().synchronous, 'FULL');
+  } finally {
+    await store.close();
+    await durable.close();
+  }
+});
