@@ -4,6 +4,8 @@ import Router from '@koa/router';
 export interface AdminDeps {
   /** Not ready while draining or while a store cannot answer. */
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
+  /** The Prometheus exposition (`GET /metrics`, no token: the admin listener is private). */
+  readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /**
@@ -23,6 +25,15 @@ export function createAdminApp(deps: AdminDeps): Koa {
     ctx.status = state.ready ? 200 : 503;
     ctx.body = state.ready ? { status: 'ready' } : { status: 'not_ready', reason: state.reason };
   });
+  const metrics = deps.metrics;
+  if (metrics) {
+    router.get('/metrics', async (ctx: Context) => {
+      const out = await metrics();
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = out.body;
+      ctx.set('Content-Type', out.contentType);
+    });
+  }
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use((ctx: Context) => {

@@ -372,6 +372,22 @@ export const configSchema = z
      */
     risk: riskSchema,
     shutdown_grace: duration.prefault('10s'),
+    /**
+     * The audit trail (who signed in, from where, which code was sent and verified, what changed).
+     * Records are always kept in the durable store for the admin API (SQLite, or Redis with several
+     * replicas), and also written as JSON lines to `file` and/or stdout.
+     */
+    audit: z
+      .object({
+        /** JSON-lines audit log (mode 0600, appended), relative to this config file. */
+        file: z.string().min(1).optional(),
+        /** Also write each record to stdout, marked `"audit": true` (containers ship stdout). */
+        stdout: z.boolean().default(false),
+        /** How long the durable store keeps records for queries (the file is never pruned). */
+        retention: duration.refine((ms) => ms >= 3_600_000, 'must be at least 1h').prefault('90d'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,3 +1,4 @@
+import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
 import type { Clock, Random } from '../server/providers.ts';
@@ -80,6 +81,11 @@ export interface PendingLogin {
   readonly passwordAt: number;
   readonly upstreamSetCookies: readonly string[];
   readonly upstreamCookies: Record<string, string>;
+  /**
+   * The sign-in attempt's correlation id for the audit trail (`details.login` of every event of
+   * this attempt, both steps). Random and separate from `id`, which is a bearer secret.
+   */
+  readonly loginId?: string;
 }
 
 export interface LoginFlowDeps {
@@ -93,6 +99,7 @@ export interface LoginFlowDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
+  readonly audit: AuditRecorder;
   readonly minResponseMs: number;
   readonly pendingMs: number;
   /** Waits in real time; injected so tests of the padding need not sleep. */
@@ -104,6 +111,16 @@ export function normaliseAccount(email: string): string {
 }
 
 const PENDING = (id: string): string => `pending:${id}`;
+
+/** The audit context of a sign-in attempt: who presents, and the attempt's correlation id. */
+function attemptContext(presenter: Presenter, loginId: string | undefined): AuditContext {
+  return {
+    client: presenter.client.address,
+    userAgent: presenter.userAgent,
+    requestId: presenter.requestId,
+    ...(loginId !== undefined ? { details: { login: loginId } } : {}),
+  };
+}
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LoginFlow {
@@ -120,14 +137,22 @@ export class LoginFlow {
   private async run(input: LoginAttempt): Promise<LoginResult> {
     const account = normaliseAccount(input.email);
     const log = this.deps.logger;
-    const reservation = await this.deps.regulation.reserve(account, input.client.address);
+    const loginId = this.deps.random.bytes(12).toString('base64url');
+    const context = attemptContext(input, loginId);
+    // An absurd "account" is recorded as given only up to a sane length (it is attacker input).
+    const auditUser = account.slice(0, 254);
+    const failure = (reason: string, details?: Record<string, string>): void =>
+      this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: auditUser, reason, ...fromContext(context, details) });
+    const reservation = await this.deps.regulation.reserve(account, input.client.address, context);
     if (!reservation.ok) {
       log.warn({ event: 'login_refused', user: account, client: input.client.address, subject: reservation.subject, requestId: input.requestId }, 'login refused: too many attempts');
+      failure('too_many_attempts', { subject: reservation.subject });
       return { kind: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
     }
     // Absurd input is a failed attempt like any other (counted), not a different answer.
     if (account.length === 0 || account.length > 254 || input.password.length === 0 || input.password.length > 1024) {
       await reservation.settle('failure');
+      failure('invalid_credentials');
       return { kind: 'invalid_credentials' };
     }
     const check = await this.deps.account.checkPassword(input.email.trim(), input.password, {
@@ -139,11 +164,13 @@ export class LoginFlow {
       if (check.reason === 'unavailable') {
         await reservation.settle('neutral');
         log.error({ event: 'login_unavailable', detail: check.detail, requestId: input.requestId }, 'upstream login check failed');
+        failure('upstream_unavailable');
         return { kind: 'unavailable' };
       }
       await reservation.settle('failure');
       await this.deps.risk.recordLoginFailure(account);
       log.info({ event: 'login_failure', user: account, client: input.client.address, requestId: input.requestId }, 'login failed');
+      failure('invalid_credentials');
       return { kind: 'invalid_credentials' };
     }
     await reservation.settle('success');
@@ -157,6 +184,7 @@ export class LoginFlow {
         deviceCookie: input.deviceCookie,
         clientAddress: input.client.address,
         userAgent: input.userAgent ?? '',
+        context,
       });
       log.info(
         { event: 'risk_assessed', user: account, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
@@ -164,11 +192,12 @@ export class LoginFlow {
       );
       if (assessment.level === 'low') {
         log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
+        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: account, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
         return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
       return this.startPending(
-        { reason: 'risk', user: account, method: 'email', destination: account, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies },
-        input.client.address,
+        { reason: 'risk', user: account, method: 'email', destination: account, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
+        input,
       );
     }
     return this.startPending(
@@ -180,16 +209,24 @@ export class LoginFlow {
         passwordAt: now,
         upstreamSetCookies: check.setCookies,
         upstreamCookies: check.upstreamCookies,
+        loginId,
       },
-      input.client.address,
+      input,
     );
   }
 
-  private async startPending(fields: Omit<PendingLogin, 'id'>, clientAddress: string): Promise<LoginResult> {
+  private async startPending(fields: Omit<PendingLogin, 'id'>, presenter: Presenter): Promise<LoginResult> {
     const pending: PendingLogin = { id: this.deps.random.bytes(32).toString('base64url'), ...fields };
     await this.deps.store.set(PENDING(pending.id), JSON.stringify(pending), this.deps.pendingMs);
     this.deps.logger.info({ event: 'login_password_ok', user: pending.user, reason: pending.reason, method: pending.method }, 'password accepted; verification required');
-    const send = await this.sendIfNeeded(pending, clientAddress);
+    this.deps.audit.record({
+      event: 'login_verification_required',
+      outcome: 'info',
+      user: pending.user,
+      reason: pending.reason,
+      ...fromContext(attemptContext(presenter, pending.loginId), { method: pending.method }),
+    });
+    const send = await this.sendIfNeeded(pending, presenter);
     return {
       kind: 'verification_required',
       reason: pending.reason,
@@ -200,15 +237,16 @@ export class LoginFlow {
     };
   }
 
-  private async sendIfNeeded(pending: PendingLogin, clientAddress: string): Promise<SendResult | null> {
+  private async sendIfNeeded(pending: PendingLogin, presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>): Promise<SendResult | null> {
     if (pending.method === 'totp' || pending.destination === null) return null;
     return this.deps.factor.sendCode({
       flowKey: `login:${pending.id}`,
       method: pending.method,
       destination: pending.destination,
       account: pending.user,
-      clientAddress,
+      clientAddress: presenter.client.address,
       purpose: pending.reason === 'risk' ? 'risk' : 'login',
+      context: attemptContext(presenter, pending.loginId),
     });
   }
 
@@ -252,10 +290,12 @@ export class LoginFlow {
     const { client, requestId } = presenter;
     const pending = await this.pending(pendingId);
     if (!pending) return { kind: 'no_pending_login' };
+    const context = attemptContext(presenter, pending.loginId);
     const enrollment = pending.reason === '2fa' ? await this.deps.durable.getEnrollment(pending.user) : null;
     if (pending.reason === '2fa' && !enrollment) {
       // Support reset the user's 2FA while they were signing in: the password step stands alone.
       if (!(await this.deps.store.delete(PENDING(pending.id)))) return { kind: 'no_pending_login' };
+      this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: '2fa_reset_meanwhile', ...fromContext(context, { factors: 'password' }) });
       return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies, presenter, false);
     }
     const result = await this.deps.factor.verify({
@@ -265,6 +305,8 @@ export class LoginFlow {
       account: pending.user,
       clientAddress: client.address,
       allowRecovery: enrollment !== null,
+      purpose: pending.reason === 'risk' ? 'risk' : 'login',
+      context,
     });
     if (!result.ok) {
       switch (result.reason) {
@@ -281,15 +323,19 @@ export class LoginFlow {
     // Single use: of two concurrent correct submissions only one completes the login.
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
+    this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}` }) });
     const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
     return this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true);
   }
 
   /** A new code for the pending login (sms/email); the previous code dies. */
-  async resend(pendingId: string | undefined, client: ClientFacts): Promise<SendResult | { ok: false; reason: 'no_pending_login' | 'not_applicable' }> {
+  async resend(
+    pendingId: string | undefined,
+    presenter: { readonly client: ClientFacts; readonly requestId: string; readonly userAgent?: string | undefined },
+  ): Promise<SendResult | { ok: false; reason: 'no_pending_login' | 'not_applicable' }> {
     const pending = await this.pending(pendingId);
     if (!pending) return { ok: false, reason: 'no_pending_login' };
-    const sent = await this.sendIfNeeded(pending, client.address);
+    const sent = await this.sendIfNeeded(pending, presenter);
     return sent ?? { ok: false, reason: 'not_applicable' };
   }
 }

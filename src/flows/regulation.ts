@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { fromContext, NO_AUDIT, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 
 /**
@@ -58,6 +59,8 @@ export class Regulation {
     private readonly store: EphemeralStore,
     private readonly limits: { readonly account: RegulationLimits; readonly address: RegulationLimits },
     private readonly namespace = '',
+    /** Records each ban (who, which subject, how long) in the audit trail. */
+    private readonly audit: AuditRecorder = NO_AUDIT,
   ) {}
 
   private subjects(account: string, address: string): Subject[] {
@@ -76,17 +79,30 @@ export class Regulation {
     return null;
   }
 
-  private async ban(subject: Subject): Promise<number> {
+  private async ban(subject: Subject, account: string, address: string, context: AuditContext | undefined): Promise<number> {
     // The level must outlive the longest ban, or a ban at the cap would be followed by the shortest.
     const levelTtl = Math.max(BAN_LEVEL_TTL_MS, 2 * subject.limits.maxBanMs + subject.limits.windowMs);
     const level = await this.store.increment(`banlevel:${subject.key}`, 1, levelTtl, 'sliding');
     const ms = Math.min(subject.limits.banMs * 2 ** Math.min(level - 1, 20), subject.limits.maxBanMs);
     await this.store.set(`ban:${subject.key}`, '1', ms);
     await this.store.delete(`fail:${subject.key}`);
+    this.audit.record({
+      event: 'ban',
+      outcome: 'info',
+      user: account,
+      reason: 'too_many_failures',
+      ...fromContext({ client: address, ...context }, {
+        subject: subject.kind,
+        scope: this.namespace === '' ? 'password' : 'second_factor',
+        ban_seconds: Math.ceil(ms / 1000),
+        level: level,
+      }),
+    });
     return ms;
   }
 
-  async reserve(account: string, address: string): Promise<Reservation> {
+  /** `context` only feeds the audit record of a ban this attempt may cause. */
+  async reserve(account: string, address: string, context?: AuditContext): Promise<Reservation> {
     const existing = await this.banned(account, address);
     if (existing) return { ok: false, ...existing };
     const subjects = this.subjects(account, address);
@@ -120,7 +136,7 @@ export class Regulation {
           return;
         }
         for (const t of taken) {
-          if (t.count >= t.subject.limits.maxFailures) await this.ban(t.subject);
+          if (t.count >= t.subject.limits.maxFailures) await this.ban(t.subject, account, address, context);
         }
       },
     };

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { ChannelError } from '../channels/channel.ts';
 import { maskEmail, maskPhone } from '../channels/phone.ts';
@@ -58,6 +59,7 @@ export interface SecondFactorDeps {
   readonly channels: { readonly email: Channel; readonly sms: Channel };
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly audit: AuditRecorder;
   /** Keys recovery-code hashes are made with, by id; the highest id hashes new codes. */
   readonly hashKeys: ReadonlyMap<string, Buffer>;
   readonly product: string;
@@ -105,15 +107,38 @@ export class SecondFactor {
     account: string;
     clientAddress: string;
     purpose: CodePurpose;
+    /** Request facts and correlation ids for the audit trail. */
+    context?: AuditContext | undefined;
   }): Promise<SendResult> {
-    if (input.method === 'sms' && !this.deps.smsCountryAllowed(input.destination)) return { ok: false, reason: 'country' };
+    const masked = maskDestination(input.method, input.destination) as string;
+    const audited = (outcome: 'success' | 'failure', reason?: string, provider?: string): void =>
+      this.deps.audit.record({
+        event: 'code_sent',
+        outcome,
+        user: input.account,
+        ...(reason !== undefined ? { reason } : {}),
+        ...fromContext({ client: input.clientAddress, ...input.context }, { channel: input.method, purpose: input.purpose, destination: masked, provider }),
+      });
+    if (input.method === 'sms' && !this.deps.smsCountryAllowed(input.destination)) {
+      audited('failure', 'country_not_allowed');
+      return { ok: false, reason: 'country' };
+    }
     // A resend refused by the cooldown must not spend the send budget (it sends nothing).
     const cooldown = await this.deps.codes.canResend(input.flowKey);
-    if (!cooldown.ok) return { ok: false, reason: 'cooldown', retryAfterMs: cooldown.retryAfterMs };
+    if (!cooldown.ok) {
+      audited('failure', 'cooldown');
+      return { ok: false, reason: 'cooldown', retryAfterMs: cooldown.retryAfterMs };
+    }
     const budget = await this.deps.budget.reserve(input.account, input.destination, input.clientAddress);
-    if (!budget.ok) return { ok: false, reason: 'budget', retryAfterMs: budget.retryAfterMs };
+    if (!budget.ok) {
+      audited('failure', 'send_budget_exhausted');
+      return { ok: false, reason: 'budget', retryAfterMs: budget.retryAfterMs };
+    }
     const issued = await this.deps.codes.issue(input.flowKey);
-    if ('refused' in issued) return { ok: false, reason: 'cooldown', retryAfterMs: issued.retryAfterMs };
+    if ('refused' in issued) {
+      audited('failure', 'cooldown');
+      return { ok: false, reason: 'cooldown', retryAfterMs: issued.retryAfterMs };
+    }
     const message = codeMessage({
       code: issued.code,
       purpose: input.purpose,
@@ -134,6 +159,7 @@ export class SecondFactor {
       // No live code may outlive a failed send: the user would wait for a code that never comes.
       await this.deps.codes.discard(input.flowKey);
       this.deps.logger.error({ err: error, channel: channel.name, purpose: input.purpose }, 'code delivery failed');
+      audited('failure', 'delivery_failed', channel.name);
       const message =
         error instanceof ChannelError
           ? error.message
@@ -141,9 +167,10 @@ export class SecondFactor {
       return { ok: false, reason: 'delivery', message };
     }
     this.deps.logger.info({ event: 'code_sent', channel: channel.name, method: input.method, purpose: input.purpose, user: input.account }, 'code sent');
+    audited('success', undefined, channel.name);
     return {
       ok: true,
-      destination: maskDestination(input.method, input.destination) as string,
+      destination: masked,
       resendAfter: issued.resendAfter,
       resendInMs: issued.resendAfter - this.deps.clock.now(),
       expiresAt: issued.expiresAt,
@@ -162,17 +189,32 @@ export class SecondFactor {
     account: string;
     clientAddress: string;
     allowRecovery: boolean;
+    /** What the code is for (audit and metrics only). */
+    purpose?: CodePurpose | undefined;
+    /** Request facts and correlation ids for the audit trail. */
+    context?: AuditContext | undefined;
   }): Promise<VerifyResult> {
-    if (typeof input.code !== 'string' || input.code.length === 0 || input.code.length > 32) return { ok: false, reason: 'malformed' };
+    const context: AuditContext = { client: input.clientAddress, ...input.context };
+    const purpose = input.purpose ?? 'unknown';
+    const failed = (reason: string, details?: Record<string, string | number>): void =>
+      this.deps.audit.record({ event: 'verification_failure', outcome: 'failure', user: input.account, reason, ...fromContext(context, { purpose, ...details }) });
+    if (typeof input.code !== 'string' || input.code.length === 0 || input.code.length > 32) {
+      failed('malformed');
+      return { ok: false, reason: 'malformed' };
+    }
     // Windows alone let a patient attacker guess forever (9 guesses every 16 minutes); consecutive
     // failures are also counted without a window, and at the cap the factor is locked.
     const consecutive = Number((await this.deps.store.get(CONSECUTIVE(input.account))) ?? '0');
     if (consecutive >= this.deps.lockoutAfter) {
       this.deps.logger.warn({ event: 'factor_locked', user: input.account }, 'second factor locked after consecutive failures');
+      this.deps.audit.record({ event: 'factor_locked', outcome: 'failure', user: input.account, reason: 'consecutive_failures', ...fromContext(context, { purpose, failures: consecutive }) });
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: (await this.deps.store.ttl(CONSECUTIVE(input.account))) ?? LOCKOUT_MS };
     }
-    const reservation = await this.deps.failures.reserve(input.account, input.clientAddress);
-    if (!reservation.ok) return { ok: false, reason: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+    const reservation = await this.deps.failures.reserve(input.account, input.clientAddress, context);
+    if (!reservation.ok) {
+      failed('too_many_attempts', { subject: reservation.subject });
+      return { ok: false, reason: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+    }
     let result: VerifyResult;
     try {
       result = await this.check(input);
@@ -198,6 +240,15 @@ export class SecondFactor {
       { event: result.ok ? 'verification_success' : 'verification_failure', user: input.account, via: result.ok ? result.via : undefined, reason: result.ok ? undefined : result.reason },
       result.ok ? 'code verified' : 'code rejected',
     );
+    if (result.ok) {
+      this.deps.audit.record({ event: 'verification_success', outcome: 'success', user: input.account, ...fromContext(context, { purpose, via: result.via }) });
+      if (result.via === 'recovery') {
+        const left = await this.deps.durable.remainingRecoveryCodes(input.account).catch(() => undefined);
+        this.deps.audit.record({ event: 'recovery_code_used', outcome: 'info', user: input.account, ...fromContext(context, { purpose, remaining: left }) });
+      }
+    } else {
+      failed(result.reason, result.reason === 'invalid' ? { attempts_left: result.attemptsLeft } : undefined);
+    }
     return result;
   }
 

@@ -1,3 +1,4 @@
+import { fromContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../server/providers.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
@@ -6,7 +7,7 @@ import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SensitiveSpec } from '../policy/types.ts';
 import { FlowError } from './flow-error.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
-import type { Actor } from './two-factor-settings.ts';
+import { actorContext, type Actor } from './two-factor-settings.ts';
 
 /**
  * Step-up verification for sensitive operations. The enforcement point records what a sensitive
@@ -38,6 +39,7 @@ export interface StepUpDeps {
   readonly factor: SecondFactor;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly audit: AuditRecorder;
   readonly nudgeSnoozeMs: number;
 }
 
@@ -92,6 +94,7 @@ export class StepUpFlow {
       account: actor.session.user,
       clientAddress: actor.client.address,
       purpose: 'step_up',
+      context: { ...actorContext(actor), details: { category: record.category } },
     });
     if (!sent.ok) {
       if (sent.reason === 'delivery') throw new FlowError(502, 'delivery_failed', sent.message);
@@ -113,6 +116,8 @@ export class StepUpFlow {
       account: actor.session.user,
       clientAddress: actor.client.address,
       allowRecovery: enrollment !== null,
+      purpose: 'step_up',
+      context: { ...actorContext(actor), details: { category: record.category } },
     });
     if (!result.ok) {
       switch (result.reason) {
@@ -134,6 +139,12 @@ export class StepUpFlow {
     if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
     await this.deps.store.delete(RECORD(session.id));
     this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via: result.via, requestId: actor.requestId }, 'step-up verified');
+    this.deps.audit.record({
+      event: 'step_up',
+      outcome: 'success',
+      user: session.user,
+      ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
+    });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
     return { status: 'verified', valid_until: new Date(now + record.freshForMs).toISOString(), category: record.category, nudge_enable_2fa: nudge, return_to: record.returnTo };
   }

@@ -1,3 +1,4 @@
+import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { normalisePhone } from '../channels/phone.ts';
 import { notificationMessage } from '../channels/templates.tsx';
@@ -49,6 +50,7 @@ export interface SettingsDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
+  readonly audit: AuditRecorder;
   readonly methods: readonly FactorMethod[];
   readonly issuer: string;
   readonly product: string;
@@ -61,6 +63,13 @@ export interface Actor {
   readonly session: SessionRecord;
   readonly client: ClientFacts;
   readonly requestId: string;
+  /** For the audit trail. */
+  readonly userAgent?: string | undefined;
+}
+
+/** The audit context of a request made by a signed-in user. */
+export function actorContext(actor: Actor): AuditContext {
+  return { client: actor.client.address, userAgent: actor.userAgent, requestId: actor.requestId };
 }
 
 /** A factor change hands the acting browser a new session; the route layer sets its cookie. */
@@ -104,7 +113,7 @@ export class TwoFactorSettings {
     if (typeof password !== 'string' || password.length === 0 || password.length > 1024) {
       throw new FlowError(400, 'password_required', 'Enter your password to continue.');
     }
-    const reservation = await this.deps.regulation.reserve(actor.session.user, actor.client.address);
+    const reservation = await this.deps.regulation.reserve(actor.session.user, actor.client.address, actorContext(actor));
     if (!reservation.ok) {
       throw new FlowError(429, 'too_many_attempts', 'Too many failed attempts. Try again later.', {
         retry_after: Math.ceil(reservation.retryAfterMs / 1000),
@@ -163,6 +172,7 @@ export class TwoFactorSettings {
       account: actor.session.user,
       clientAddress: actor.client.address,
       purpose,
+      context: actorContext(actor),
     });
     if (!sent.ok) throw this.sendError(sent);
     return sent;
@@ -234,6 +244,8 @@ export class TwoFactorSettings {
       account: actor.session.user,
       clientAddress: actor.client.address,
       allowRecovery: false,
+      purpose: 'identity',
+      context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
     await this.save('enable', actor, { ...record, step: 'choose_method' });
@@ -293,6 +305,8 @@ export class TwoFactorSettings {
       account: user,
       clientAddress: actor.client.address,
       allowRecovery: false,
+      purpose: 'enable',
+      context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
     const codes = generateRecoveryCodes(this.deps.random);
@@ -310,6 +324,7 @@ export class TwoFactorSettings {
     );
     await this.end('enable', actor);
     this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
+    this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
     await this.notify(user, '2fa_enabled', method);
     const rotated = await this.rotate(actor, method, now);
     return { result: { enabled: true, method, recovery_codes: codes }, rotated };
@@ -341,6 +356,8 @@ export class TwoFactorSettings {
       account: actor.session.user,
       clientAddress: actor.client.address,
       allowRecovery: true,
+      purpose: 'disable',
+      context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
     await this.save('disable', actor, { step: 'confirm' });
@@ -355,6 +372,7 @@ export class TwoFactorSettings {
     const user = actor.session.user;
     await this.deps.durable.disable(user);
     this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
+    this.deps.audit.record({ event: '2fa_disabled', outcome: 'success', user, ...fromContext(actorContext(actor)) });
     await this.notify(user, '2fa_disabled');
     const rotated = await this.rotate(actor, null, null);
     return { result: { enabled: false }, rotated };
@@ -384,12 +402,15 @@ export class TwoFactorSettings {
       account: user,
       clientAddress: actor.client.address,
       allowRecovery: false,
+      purpose: 'recovery',
+      context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
     const codes = generateRecoveryCodes(this.deps.random);
     await this.deps.durable.replaceRecoveryCodes(user, codes.map((c) => this.deps.factor.hashRecovery(c)));
     await this.end('recovery', actor);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
+    this.deps.audit.record({ event: 'recovery_codes_regenerated', outcome: 'success', user, ...fromContext(actorContext(actor), { count: codes.length }) });
     await this.notify(user, 'recovery_codes_regenerated');
     // New recovery codes are new authenticators: other sessions end as after any factor change.
     const rotated = await this.rotate(actor, enrollment.method, actor.session.factors.secondFactor ?? this.deps.clock.now());

@@ -15,6 +15,32 @@ export const REDACTED_PATHS = [
   '*.code',
   '*.token',
   '*.secret',
+  // Top level and one level down: credentials, codes shown once, cookies the sidecar withholds.
+  // (A top-level `code` stays: it names error codes such as HPE_HEADER_OVERFLOW.)
+  'password',
+  'token',
+  'secret',
+  'cookie',
+  'authorization',
+  '*.cookie',
+  '*.authorization',
+  'recovery_codes',
+  '*.recovery_codes',
+  'recoveryCodes',
+  '*.recoveryCodes',
+  'otpauth_uri',
+  '*.otpauth_uri',
+  'totpSecret',
+  '*.totpSecret',
+  'setCookies',
+  '*.setCookies',
+  'upstreamSetCookies',
+  '*.upstreamSetCookies',
+  'upstreamCookies',
+  '*.upstreamCookies',
+  'cookieValue',
+  '*.cookieValue',
+  'headers["set-cookie"]',
 ];
 
 export type { Logger };

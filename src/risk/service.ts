@@ -1,7 +1,8 @@
+import { fromContext, NO_AUDIT, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
-import { assessRisk, type RiskAssessment } from './assess.ts';
+import { assessRisk, explainRisk, type RiskAssessment } from './assess.ts';
 import { newDeviceId, signDeviceId, verifyDeviceId } from './device.ts';
 import { gatherFacts, recordVerifiedLogin, type RiskCounters } from './gather.ts';
 import type { RiskHistoryStore } from './history.ts';
@@ -27,6 +28,10 @@ export interface RiskRequest {
   readonly deviceCookie: string | undefined;
   readonly clientAddress: string;
   readonly userAgent: string;
+  /** For the audit record of an assessment: request facts, correlation ids. */
+  readonly context?: AuditContext | undefined;
+  /** What is assessed: a sign-in, or a sensitive operation's category (audit only). */
+  readonly category?: string | undefined;
 }
 
 export class RiskService {
@@ -40,6 +45,8 @@ export class RiskService {
       readonly clock: Clock;
       readonly random: Random;
       readonly logger: Logger;
+      /** Records each assessment that is asked with a context (`assess` of a sign-in or operation). */
+      readonly audit?: AuditRecorder;
       /** HMAC keys for device cookies, newest first (all verify, the first signs). */
       readonly deviceKeys: readonly Buffer[];
     },
@@ -90,7 +97,15 @@ export class RiskService {
       clientAddress: request.clientAddress,
       userAgent: request.userAgent,
     });
-    return assessRisk(this.deps.config, facts, this.deps.clock.now());
+    const assessment = assessRisk(this.deps.config, facts, this.deps.clock.now());
+    (this.deps.audit ?? NO_AUDIT).record({
+      event: 'risk_assessed',
+      outcome: 'info',
+      user: request.user,
+      risk: { score: assessment.score, level: assessment.level, signals: explainRisk(assessment) },
+      ...fromContext({ client: request.clientAddress, userAgent: request.userAgent, ...request.context }, { category: request.category ?? 'sign_in' }),
+    });
+    return assessment;
   }
 
   /** Counts one sensitive operation (before it is assessed, so the burst includes it). */

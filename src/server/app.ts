@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
 import type { ForwardingFacts } from '../proxy/headers.ts';
 import { Upstream, UpstreamError } from '../proxy/forward.ts';
@@ -47,7 +48,7 @@ export interface IdentityResolver {
 /** Sensitive rules (DESIGN §3): what the decision needs to know, and how a step-up is asked for. */
 export interface SensitiveGate {
   /** The user state a sensitive rule is decided with: risk level, and freshness for its category. */
-  userState(identity: Identity, spec: SensitiveSpec, req: IncomingMessage, client: ClientFacts): Promise<UserState>;
+  userState(identity: Identity, spec: SensitiveSpec, req: IncomingMessage, client: ClientFacts, requestId?: string): Promise<UserState>;
   /** Records the step-up this session owes and answers 303 (pages) or 401 (API). */
   requireStepUp(ctx: Context, identity: Identity, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', target: CanonicalTarget): Promise<void>;
 }
@@ -67,6 +68,8 @@ export interface GuardAppDeps {
   readonly identity: IdentityResolver;
   readonly intercept: InterceptHandler;
   readonly sensitive: SensitiveGate;
+  /** Request, upstream and store counters (none when absent). */
+  readonly metrics?: Metrics;
   /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
   readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
 }
@@ -164,17 +167,22 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     requestIdHeader: deps.requestIdHeader,
   });
 
+  const metrics = deps.metrics;
   const logAccess = (requestId: string, method: string | undefined, status: number, client: ClientFacts, started: bigint, routing?: Routing, explanation?: Explanation): void => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const rule = routing?.kind === 'routed' ? routing.match.rule.name : undefined;
+    const decision = explanation?.decision.kind ?? routing?.kind;
+    metrics?.observeRequest(rule ?? '(none)', decision ?? '(none)', ms / 1000);
     accessLog.info(
       {
         requestId,
         method,
         path: routing?.kind === 'routed' ? routing.target.path : undefined,
         status,
-        rule: routing?.kind === 'routed' ? routing.match.rule.name : undefined,
-        decision: explanation?.decision.kind ?? routing?.kind,
+        rule,
+        decision,
         client: client.address,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        ms,
       },
       'request',
     );
@@ -196,6 +204,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       await next();
     } catch (error) {
       if (isStoreUnavailable(error)) {
+        metrics?.storeError('request');
         log.error({ err: error, requestId }, 'store unavailable: request refused (fail closed)');
         if (!ctx.headerSent) {
           ctx.respond = true;
@@ -229,12 +238,12 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     let user: UserState;
     if (early?.identity) {
       state.identity = early.identity;
-      user = early.user ?? (await userStateFor(routing, state.identity, ctx.req, state.client));
+      user = early.user ?? (await userStateFor(routing, state.identity, ctx.req, state.client, state.requestId));
     } else if (early?.storeDown) {
       state.storeDown = true;
       user = ANONYMOUS.user;
     } else {
-      const known = await decideWho(routing, ctx.req, state.client);
+      const known = await decideWho(routing, ctx.req, state.client, state.requestId);
       state.identity = known.identity;
       user = known.user;
       if (known.storeDown) state.storeDown = true;
@@ -263,12 +272,14 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     routing: Routing,
     req: IncomingMessage,
     client: ClientFacts,
+    requestId: string,
   ): Promise<{ identity: Identity; user: UserState; storeDown: boolean }> {
     try {
       const identity = await deps.identity.resolve(req, client);
-      return { identity, user: await userStateFor(routing, identity, req, client), storeDown: false };
+      return { identity, user: await userStateFor(routing, identity, req, client, requestId), storeDown: false };
     } catch (error) {
       if (!isStoreUnavailable(error)) throw error;
+      metrics?.storeError('request');
       log.warn({ err: error }, 'store unavailable: request treated as anonymous (fail closed)');
       return { identity: ANONYMOUS, user: ANONYMOUS.user, storeDown: true };
     }
@@ -344,6 +355,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       await deps.upstream.web(req, res, target.forwarded, facts, observe);
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
+      metrics?.upstreamError(error.failure);
       log.warn({ requestId, failure: error.failure, err: error.cause }, 'upstream failed');
       if (error.failure === 'timeout') {
         writeError(req, res, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.', requestId);
@@ -367,10 +379,10 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   });
 
   /** Sensitive rules are decided with the risk level and the freshness of a step-up; others need neither. */
-  async function userStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts): Promise<UserState> {
+  async function userStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
     const spec = routing.kind === 'routed' && !routing.internal ? routing.match.rule.sensitive : null;
     if (!spec || !identity.session) return identity.user;
-    return deps.sensitive.userState(identity, spec, req, client);
+    return deps.sensitive.userState(identity, spec, req, client, requestId);
   }
 
   const koaHandler = app.callback();
@@ -406,7 +418,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       let user: UserState;
       let storeDown: boolean;
       try {
-        ({ identity, user, storeDown } = await decideWho(routing, req, client));
+        ({ identity, user, storeDown } = await decideWho(routing, req, client, requestId));
       } catch {
         // Koa resolves again and answers the failure with its error handling.
         toKoa(undefined);
@@ -421,6 +433,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       try {
         await forward(req, res, routing.target, client, requestId, identity);
       } catch (error) {
+        if (isStoreUnavailable(error)) metrics?.storeError('request');
         log.error({ err: error, requestId }, 'unhandled error');
         if (!res.headersSent) writeError(req, res, 500, 'internal_error', 'Something went wrong on our side. Please try again.', requestId);
         else res.destroy();
@@ -471,7 +484,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(404, 'not_found');
         return;
       }
-      const { identity, storeDown } = await decideWho(routing, req, client);
+      const { identity, storeDown } = await decideWho(routing, req, client, requestId);
       const explanation = evaluate(routing, identity.user);
       const decision = explanation.decision;
       if (storeDown && decision.kind !== 'pass') {

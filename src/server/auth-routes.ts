@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '../audit/audit.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type Router from '@koa/router';
@@ -45,6 +46,7 @@ export interface AuthDeps {
   readonly account: UpstreamAccount;
   readonly http: GuardHttp;
   readonly logger: Logger;
+  readonly audit: AuditRecorder;
   readonly options: AuthOptions;
 }
 
@@ -239,6 +241,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       await sessions.revoke(session.id);
       clear.push(...upstream.setCookies);
       logger.info({ event: 'logout', user: session.user, requestId: state(ctx).requestId }, 'logged out');
+      deps.audit.record({
+        event: 'logout',
+        outcome: 'success',
+        user: session.user,
+        client: state(ctx).client.address,
+        requestId: state(ctx).requestId,
+        ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent').slice(0, 512) } : {}),
+        ...(upstream.ok ? {} : { reason: 'upstream_logout_failed' }),
+      });
     }
     // The browser's copies of the upstream cookies go too, whatever the upstream answered.
     for (const name of upstreamNames) clear.push(`${name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax`);
@@ -464,7 +475,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return;
           }
           if (read.body['action'] === 'resend') {
-            const sent = await deps.login.resend(http.cookie(ctx, 'pending'), state(ctx).client);
+            const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
             const notice = sent.ok ? 'A new code is on its way. The previous code no longer works.' : undefined;
             const error = sent.ok ? undefined : resendProblem(sent);
             verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
@@ -530,7 +541,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.post('/_guard/api/login/resend', async (ctx) => {
           if ((await http.readJsonCall(ctx)) === null) return;
-          const sent = await deps.login.resend(http.cookie(ctx, 'pending'), state(ctx).client);
+          const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
           setOwnResponseHeaders(ctx);
           if (sent.ok) {
             ctx.body = { status: 'sent', destination: sent.destination, resend_after: retryAfterSeconds(sent.resendInMs) };

@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import type { AuditRecorder } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { channelFromConfig } from '../channels/index.ts';
 import { OutboxChannel } from '../channels/outbox.ts';
@@ -27,8 +28,9 @@ export function buildSecondFactor(input: {
   clock: Clock;
   random: Random;
   logger: Logger;
+  audit: AuditRecorder;
 }) {
-  const { config, configFile, store, durable, clock, random, logger } = input;
+  const { config, configFile, store, durable, clock, random, logger, audit } = input;
   const factors = config.factors;
   let keysText: string;
   let box: SecretBox;
@@ -64,7 +66,7 @@ export function buildSecondFactor(input: {
     maxBanMs: factors.failures.max_ban,
   };
   // Per account the cap is the configured one; per address it is higher, as many accounts may share one.
-  const failures = new Regulation(store, { account: failureLimits, address: { ...failureLimits, maxFailures: failureLimits.maxFailures * 5 } }, 'factor:');
+  const failures = new Regulation(store, { account: failureLimits, address: { ...failureLimits, maxFailures: failureLimits.maxFailures * 5 } }, 'factor:', audit);
   const outboxFile = resolve(dirname(configFile), config.channels.outbox_file);
   let outbox: OutboxChannel | undefined;
   const channelFor = (spec: Config['channels']['email']): Channel => {
@@ -89,6 +91,7 @@ export function buildSecondFactor(input: {
     channels,
     clock,
     logger,
+    audit,
     hashKeys,
     product: config.product.name,
     codeLifetimeMs: factors.code_lifetime,

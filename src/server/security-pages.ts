@@ -77,7 +77,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
   const actorOf = (ctx: Context): Actor | null => {
     const state = http.state(ctx);
     const session = state.identity.session;
-    return session ? { session, client: state.client, requestId: state.requestId } : null;
+    return session ? { session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
   };
 
   const html = (ctx: Context, status: number, body: string): void => {

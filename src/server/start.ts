@@ -5,6 +5,9 @@ import { createAdminApp } from '../admin/app.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { trustedProxyList } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import type { Audit } from '../audit/record.ts';
+import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
 import { Upstream } from '../proxy/forward.ts';
@@ -57,6 +60,10 @@ export interface RunningGuard {
   readonly regulation: Regulation;
   readonly store: EphemeralStore;
   readonly durable: DurableStore;
+  /** The audit trail: `record` for emitters, `recent` for the admin API (durable, shared by replicas). */
+  readonly audit: Audit;
+  /** This sidecar's Prometheus registry and counters (`GET /metrics` on the admin listener). */
+  readonly metrics: Metrics;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -100,13 +107,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
+  const metrics = new Metrics();
   const policy = await PolicyHolder.open(loaded.policyPath);
-  if (options.watchPolicy !== false) {
-    policy.watch((event) => {
-      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
-      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
-    });
-  }
 
   const clock = options.clock ?? systemClock;
   let keys: SessionKeys;
@@ -124,10 +126,24 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.env ? { env: options.env } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
+  const audit = buildAudit({ config, configFile: loaded.file, clock, logger, metrics, durable, ...(stores.redis ? { redis: stores.redis } : {}) });
+  if (options.watchPolicy !== false) {
+    policy.watch((event) => {
+      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
+      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+      audit.record({
+        event: 'policy_reload',
+        outcome: event.outcome === 'success' ? 'success' : 'failure',
+        ...(event.outcome === 'success' ? {} : { reason: String(event.error).slice(0, 500) }),
+        details: { origin: String(event.origin), file: loaded.policyPath },
+      });
+    });
+  }
   const sessions = new SessionService(store, keys, clock, random, {
     idleTimeoutMs: config.session.idle_timeout,
     absoluteLifetimeMs: config.session.absolute_lifetime,
     ...(stores.events ? { events: stores.events } : {}),
+    cacheStats: metrics.sessionCache,
   });
   const upstreamUrl = new URL(config.upstream.url);
   const account = new UpstreamAccount({
@@ -149,9 +165,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const regulation = new Regulation(store, {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
-  });
-  const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger });
-  const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, deviceKeys: factors.deviceKeys });
+  }, '', audit);
+  const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger, audit });
+  const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
   const login = new LoginFlow({
     regulation,
     account,
@@ -163,6 +179,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     clock,
     random,
     logger,
+    audit,
     minResponseMs: config.login.min_response_time,
     pendingMs: config.factors.pending_login,
   });
@@ -178,6 +195,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     clock,
     random,
     logger,
+    audit,
     methods: config.factors.methods,
     issuer: config.factors.issuer,
     product: config.product.name,
@@ -200,6 +218,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     account,
     http: guardHttp,
     logger,
+    audit,
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,
@@ -222,7 +241,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
     risk,
     http: guardHttp,
     clock,
@@ -235,6 +254,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     policy: () => policy.current,
     upstream,
     logger,
+    metrics,
     random,
     trustedProxies: trustedProxyList(config.trusted_proxies),
     hasTrustedProxies: config.trusted_proxies.length > 0,
@@ -273,6 +293,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         }
         return { ready: true };
       },
+      metrics: () => metrics.render(),
     }).callback(),
   );
 
@@ -302,6 +323,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       upstream.close();
       account.close();
       await factors.close();
+      // The audit trail flushes into the durable store, so it closes first.
+      await audit.close();
       await stores.close();
       policy.close();
       adminServer.close();
@@ -311,7 +334,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

@@ -32,7 +32,7 @@ export function createStepUp(deps: {
   const stepUpUrl = (returnTo: string): string => `/_guard/step-up?return_to=${encodeURIComponent(returnTo)}`;
 
   const gate: SensitiveGate = {
-    async userState(identity, spec, req, client) {
+    async userState(identity, spec, req, client, requestId) {
       const session = identity.session;
       if (!session) return identity.user;
       // The operation is counted before it is assessed, so a burst includes the request at hand.
@@ -43,6 +43,8 @@ export function createStepUp(deps: {
         deviceCookie: readCookies(req.headers.cookie)[cookieName('device', secure)],
         clientAddress: client.address,
         userAgent: req.headers['user-agent'] ?? '',
+        category: spec.category,
+        context: { requestId },
       });
       if (assessment.level !== 'low') {
         logger.info(
@@ -70,7 +72,7 @@ export function createStepUp(deps: {
 
   const actorOf = (ctx: Context): Actor | null => {
     const state = http.state(ctx);
-    return state.identity.session ? { session: state.identity.session, client: state.client, requestId: state.requestId } : null;
+    return state.identity.session ? { session: state.identity.session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
   };
 
   const page = (ctx: Context, status: number, html: string): void => {

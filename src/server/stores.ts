@@ -9,7 +9,7 @@ import type { EphemeralStore } from '../store/ephemeral.ts';
 import { RedisEvents, type StoreEvents } from '../store/events.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { RedisStore } from '../store/redis.ts';
-import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
+import { closeRedisClient, openRedisClient, type RedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import type { Clock } from './providers.ts';
@@ -28,6 +28,8 @@ export interface Stores {
   readonly riskHistory: RiskHistoryStore;
   /** Messages between replicas (Redis only: one process needs none). */
   readonly events?: StoreEvents;
+  /** The shared Redis connection and key prefix (for the audit's query store). */
+  readonly redis?: { readonly client: RedisClient; readonly prefix: string };
   /** Closes the durable store and what this call opened (a given ephemeral store stays open). */
   close(): Promise<void>;
 }
@@ -95,6 +97,7 @@ async function openRedisStores(
     durable,
     riskHistory,
     events,
+    redis: { client, prefix },
     close: async () => {
       await events.close();
       await Promise.allSettled([durable.close()]);

@@ -18,7 +18,7 @@ export function createTwoFactorApi(deps: { settings: TwoFactorSettings; http: Gu
   const actorOf = (ctx: Context): Actor | null => {
     const state = http.state(ctx);
     const session = state.identity.session;
-    return session ? { session, client: state.client, requestId: state.requestId } : null;
+    return session ? { session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
   };
 
   const post = (path: string, handler: Handler): RouteDefinition => ({

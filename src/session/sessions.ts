@@ -48,6 +48,8 @@ export interface SessionOptions {
   readonly events?: StoreEvents;
   /** Longest time a replica may use a session record it read (default 1000 ms). */
   readonly recordCacheMs?: number;
+  /** Told about each cache lookup of a well-formed cookie (metrics). */
+  readonly cacheStats?: { hit(): void; miss(): void };
 }
 
 interface Cached<T> {
@@ -193,8 +195,12 @@ export class SessionService {
 
   private async verify(cookieValue: string): Promise<{ sid: string; user: string } | null> {
     const cached = this.verified.get(cookieValue);
-    if (cached) return cached;
+    if (cached) {
+      this.options.cacheStats?.hit();
+      return cached;
+    }
     if (cookieValue.length > 4096 || !cookieValue.startsWith('Fe26.2*')) return null;
+    this.options.cacheStats?.miss();
     let content: SealedContent;
     try {
       content = await unsealData<SealedContent>(cookieValue, { password: this.keys.passwords, ttl: this.sealTtlSeconds() });

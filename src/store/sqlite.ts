@@ -76,6 +76,19 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX login_history_user_at ON login_history (user, at DESC);
   `,
+  // 3: the audit trail's query side (src/audit/sqlite-audit.ts): "recent events of a user" and
+  // pruning by retention. The record is the JSON line as written to the audit file.
+  `
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    user TEXT,
+    event TEXT NOT NULL,
+    record TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_user_time ON audit_events (user, time);
+  CREATE INDEX audit_events_time ON audit_events (time);
+  `,
 ];
 
 /** The steps, in order, for tests that build a file at an older schema version. */

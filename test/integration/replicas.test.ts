@@ -69,6 +69,12 @@ describe('three replicas on one Redis', () => {
       assertExported(await apiCall(c, CONTACT_EXPORT), 'export on C');
       // Every replica recognises the session.
       for (let i = 0; i < 3; i++) assert.equal((await r.on(i, c).me()).status, 200, `/api/me on replica ${i}`);
+      // The audit trail is shared too: C answers for the sign-in that A and B handled.
+      const events = await (r.guards[2] as (typeof r.guards)[number]).audit.recent({ user: MERCHANT, limit: 50 });
+      const names = events.map((e) => e.event);
+      for (const name of ['login_verification_required', 'code_sent', 'verification_success', 'login_success', '2fa_enabled']) {
+        assert.ok(names.includes(name as (typeof names)[number]), `${name} missing from the shared audit: ${names.join(', ')}`);
+      }
     }));
 
   test('step-up without 2FA: code requested on C, verified on A, export on B', () =>

@@ -1,3 +1,4 @@
+import { MemoryAudit } from '../../src/audit/audit.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoginFlow } from '../../src/flows/login.ts';
@@ -53,6 +54,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     clock,
     random: cryptoRandom,
     logger: memoryLogger().logger,
+    audit: new MemoryAudit(),
     minResponseMs,
     pendingMs: 60_000,
     sleep: async (ms) => {
