@@ -87,6 +87,17 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     input['store'] = { ...store, kind: 'redis', redis: { ...redis, url: { env: 'GUARD_REDIS_URL' } } };
     fromEnv.set('store.redis.url', 'GUARD_REDIS_URL');
   }
+  const adminToken = env['GUARD_ADMIN_TOKEN'];
+  if (adminToken !== undefined && adminToken !== '') {
+    if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new ConfigError([`GUARD_ADMIN_TOKEN: ${adminTokenTooShort(adminToken.length)}`]);
+    }
+    // Like the Redis URL, the token stays a reference: it is read when the service starts.
+    const admin = (typeof input['admin'] === 'object' && input['admin'] !== null ? input['admin'] : {}) as Record<string, unknown>;
+    const tokens = Array.isArray(admin['tokens']) ? (admin['tokens'] as unknown[]) : [];
+    const others = tokens.filter((t) => !(typeof t === 'object' && t !== null && (t as { name?: unknown }).name === 'env'));
+    input['admin'] = { ...admin, tokens: [...others, { name: 'env', token: { env: 'GUARD_ADMIN_TOKEN' } }] };
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, doc, where, fromEnv)));
@@ -130,6 +141,13 @@ function findKeyNode(doc: ReturnType<typeof parseDocument>, path: readonly strin
     }
   }
   return undefined;
+}
+
+/** Admin bearer tokens shorter than this are refused: a token is a password nobody types. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+export function adminTokenTooShort(length: number): string {
+  return `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${length}); generate one with: openssl rand -base64 32`;
 }
 
 /** Reads a secret named by env var or file (relative to the config file); empty values are refused. */

@@ -2,6 +2,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createAdminApp } from '../admin/app.ts';
+import { AdminOperations } from '../admin/operations.ts';
+import { AdminTokens } from '../admin/tokens.ts';
+import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { trustedProxyList } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -42,6 +45,8 @@ export interface StartOptions {
   readonly store?: EphemeralStore;
   /** The durable store (default: the SQLite file of the config). */
   readonly durable?: DurableStore;
+  /** Where audit events go and the admin API reads them (default: bounded in memory). */
+  readonly audit?: AuditRecorder & AuditQuery;
 }
 
 export interface RunningGuard {
@@ -55,6 +60,7 @@ export interface RunningGuard {
   readonly regulation: Regulation;
   readonly store: EphemeralStore;
   readonly durable: DurableStore;
+  readonly audit: AuditRecorder & AuditQuery;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -114,6 +120,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     if (error instanceof SessionKeyError) throw new ConfigError([error.message]);
     throw error;
   }
+  // Read before listening: a missing or short token stops the start with a config error.
+  const adminTokens = AdminTokens.fromConfig(config.admin, loaded.file);
+  // Until the durable audit sinks land, events are kept in memory (bounded) for the admin API.
+  const audit: AuditRecorder & AuditQuery = options.audit ?? new MemoryAudit(() => clock.now());
   const stores = await openStores(loaded, {
     clock,
     logger,
@@ -256,9 +266,23 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   server.on('upgrade', guard.handleUpgrade);
   server.on('clientError', onClientError(logger));
 
+  const adminOperations = new AdminOperations({
+    durable,
+    riskHistory,
+    audit,
+    live: { sessions, regulation, factor: factors.factor },
+    email: factors.channels.email,
+    smsCountryAllowed: factors.smsCountryAllowed,
+    clock,
+    logger,
+    product: config.product.name,
+    support: config.product.support,
+  });
+
   let draining = false;
   const adminServer = http.createServer(
     createAdminApp({
+      api: { tokens: adminTokens, operations: adminOperations, logger },
       ready: async () => {
         if (draining) return { ready: false, reason: 'shutting down' };
         try {
@@ -307,7 +331,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */
