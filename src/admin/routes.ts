@@ -35,7 +35,11 @@ function fail(ctx: Context, status: number, error: string, message: string): voi
 async function readBody(ctx: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
   const type = ctx.request.is('application/json');
   if (type === null) return {};
-  if (type === false) throw new AdminError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  if (type === false) {
+    // Some clients frame an empty POST as chunked without a type: nothing was sent, nothing to refuse.
+    if (!ctx.get('content-type') && (await isEmpty(ctx))) return {};
+    throw new AdminError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
   try {
     await parseJson(ctx, async () => undefined);
   } catch (error) {
@@ -49,6 +53,15 @@ async function readBody(ctx: Context, allowed: readonly string[]): Promise<Recor
     throw new AdminError(400, 'unknown_fields', `Unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed: ${allowed.join(', ')}.`);
   }
   return body as Record<string, unknown>;
+}
+
+async function isEmpty(ctx: Context): Promise<boolean> {
+  let seen = 0;
+  for await (const chunk of ctx.req) {
+    seen += (chunk as Buffer).length;
+    if (seen > 0) break;
+  }
+  return seen === 0;
 }
 
 function singleQuery(ctx: Context, allowed: readonly string[]): Record<string, string | undefined> {
