@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runServe } from './serve.ts';
 import { runDemo } from './demo.ts';
 import { runConfigCheck } from './config-check.ts';
+import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
 import { PolicyError } from '../policy/policy-error.ts';
@@ -20,7 +21,7 @@ Commands:
                  [--2fa on|off] [--risk low|medium|high] [--fresh] [--json]
                                    show which rule decides a request, and why
   policy test FILE [--policy FILE] run a file of expected policy decisions
-`;
+${ADMIN_USAGE}`;
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -41,6 +42,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'policy':
       return runPolicyCommand(rest);
+    case 'admin':
+      return runAdminCommand(rest);
     case 'help':
     case '--help':
     case '-h':
