@@ -55,3 +55,18 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   await new Promise<void>((resolve) => guard.server.once('close', () => resolve()));
   return 0;
 }
+
+/**
+ * `smartpush-guard demo-app`: the bundled legacy app alone, for the deployment examples (deploy/),
+ * where it runs as its own container next to the sidecar. SIGTERM/SIGINT close it.
+ */
+export async function runDemoApp(options: { host: string; port: number }): Promise<number> {
+  const app = await startDemoApp(options);
+  process.stdout.write(`SmartPush demo app listening on ${app.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => void app.close().then(resolve, resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}

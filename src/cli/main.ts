@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runServe } from './serve.ts';
-import { runDemo } from './demo.ts';
+import { runDemo, runDemoApp } from './demo.ts';
 import { runConfigCheck } from './config-check.ts';
 import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
@@ -14,6 +14,7 @@ const USAGE = `Usage: smartpush-guard <command> [options]
 Commands:
   serve [--config FILE]            run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM apply)
   demo                             run the bundled demo app with the sidecar in front of it
+  demo-app [--host H] [--port P]   run only the bundled legacy demo app (default 127.0.0.1:8081)
   config check [FILE]              validate a config file (default: $GUARD_CONFIG or config/demo.yaml)
   policy check FILE|DIR            validate route policies
   policy explain --method GET --path /x [--policy FILE | --config FILE] [--host H]
@@ -34,6 +35,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'demo':
       parseArgs({ args: [...rest], options: {} });
       return runDemo();
+    case 'demo-app': {
+      const { values } = parseArgs({ args: [...rest], options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' } } });
+      if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (got "${values.port}")`);
+      return runDemoApp({ host: values.host, port: Number(values.port) });
+    }
     case 'config': {
       const [sub, ...args] = rest;
       if (sub !== 'check') throw new UsageError(sub ? `unknown config command "${sub}"` : 'config needs a command: check');
