@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { adminTokenTooShort, ConfigError, MIN_ADMIN_TOKEN_LENGTH, resolveSecret } from '../config/load.ts';
+import { ADMIN_TOKEN_PATTERN, adminTokenProblem, ConfigError, resolveSecret } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 
 /**
@@ -18,14 +18,15 @@ export type TokenCheck =
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
 /** RFC 6750 `Bearer <b64token>`; the scheme is case-insensitive. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER = /^Bearer +(\S+) *$/i;
 
 export class AdminTokens {
   private readonly tokens: ReadonlyArray<{ readonly name: string; readonly digest: Buffer }>;
 
   constructor(tokens: ReadonlyArray<{ readonly name: string; readonly token: string }>) {
     for (const t of tokens) {
-      if (t.token.length < MIN_ADMIN_TOKEN_LENGTH) throw new ConfigError([`admin.tokens (${t.name}): ${adminTokenTooShort(t.token.length)}`]);
+      const problem = adminTokenProblem(t.token);
+      if (problem !== null) throw new ConfigError([`admin.tokens (${t.name}): ${problem}`]);
     }
     this.tokens = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
   }
@@ -37,7 +38,8 @@ export class AdminTokens {
     for (const entry of admin.tokens) {
       try {
         const token = resolveSecret(entry.token, configFile, env);
-        if (token.length < MIN_ADMIN_TOKEN_LENGTH) issues.push(`admin.tokens (${entry.name}): ${adminTokenTooShort(token.length)}`);
+        const problem = adminTokenProblem(token);
+        if (problem !== null) issues.push(`admin.tokens (${entry.name}): ${problem}`);
         else tokens.push({ name: entry.name, token });
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
@@ -57,7 +59,7 @@ export class AdminTokens {
     if (!this.enabled) return { ok: false, reason: 'disabled' };
     if (authorization === undefined || authorization === '') return { ok: false, reason: 'missing' };
     const match = BEARER.exec(authorization);
-    if (!match) return { ok: false, reason: 'malformed' };
+    if (!match || !ADMIN_TOKEN_PATTERN.test(match[1] as string)) return { ok: false, reason: 'malformed' };
     const presented = digest(match[1] as string);
     let found: string | null = null;
     for (const t of this.tokens) {

@@ -89,9 +89,8 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
   }
   const adminToken = env['GUARD_ADMIN_TOKEN'];
   if (adminToken !== undefined && adminToken !== '') {
-    if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-      throw new ConfigError([`GUARD_ADMIN_TOKEN: ${adminTokenTooShort(adminToken.length)}`]);
-    }
+    const problem = adminTokenProblem(adminToken);
+    if (problem !== null) throw new ConfigError([`GUARD_ADMIN_TOKEN: ${problem}`]);
     // Like the Redis URL, the token stays a reference: it is read when the service starts.
     const admin = (typeof input['admin'] === 'object' && input['admin'] !== null ? input['admin'] : {}) as Record<string, unknown>;
     const tokens = Array.isArray(admin['tokens']) ? (admin['tokens'] as unknown[]) : [];
@@ -148,6 +147,16 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 export function adminTokenTooShort(length: number): string {
   return `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${length}); generate one with: openssl rand -base64 32`;
+}
+
+/** What a bearer token may hold (RFC 6750 b64token): it travels in an HTTP header. */
+export const ADMIN_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Why a token cannot be used, or null when it can. */
+export function adminTokenProblem(token: string): string | null {
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) return adminTokenTooShort(token.length);
+  if (!ADMIN_TOKEN_PATTERN.test(token)) return 'the admin token may hold only letters, digits and -._~+/ (and = at the end): it is sent in an HTTP header';
+  return null;
 }
 
 /** Reads a secret named by env var or file (relative to the config file); empty values are refused. */

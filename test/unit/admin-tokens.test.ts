@@ -80,6 +80,10 @@ test('GUARD_ADMIN_TOKEN adds the token named env, replacing a configured one of 
   ]);
   assert.equal(withEnv.config.admin.port, 9090);
   assert.throws(
+    () => parseConfig(BASE, file, { GUARD_ADMIN_TOKEN: `${A} with spaces` }),
+    (error: unknown) => error instanceof ConfigError && /^GUARD_ADMIN_TOKEN: the admin token may hold only letters, digits and -\._~\+\//.test(error.message),
+  );
+  assert.throws(
     () => parseConfig(BASE, file, { GUARD_ADMIN_TOKEN: 'too-short' }),
     (error: unknown) => error instanceof ConfigError && /^GUARD_ADMIN_TOKEN: the admin token must be at least 32 characters \(got 9\)/.test(error.message),
   );
