@@ -1,19 +1,24 @@
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
+import { mountAdminApi, type AdminApiDeps } from './routes.ts';
 
 export interface AdminDeps {
   /** Not ready while draining or while a store cannot answer. */
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
   /** The Prometheus exposition (`GET /metrics`, no token: the admin listener is private). */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** The support API under /admin/ (bearer tokens); absent, /admin/ answers 503 (off, never open). */
+  readonly api?: AdminApiDeps;
 }
 
 /**
- * The admin listener: health for orchestrators. It binds to its own port (loopback by default) and
- * is never reachable through the public listener.
+ * The admin listener: health for orchestrators (no token, for probes) and the support API under
+ * /admin/ (bearer tokens). It binds to its own port (loopback by default) and is never reachable
+ * through the public listener.
  */
 export function createAdminApp(deps: AdminDeps): Koa {
   const app = new Koa({ proxy: false });
+  mountAdminApi(app, deps.api);
   const router = new Router({ sensitive: true });
   router.get('/healthz', (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');

@@ -23,3 +23,6 @@ export function ensureSecretFile(path: string, generate: () => string): string {
 }
 
 export const newSessionKeys = (): string => `${JSON.stringify({ '1': randomBytes(32).toString('base64url') })}\n`;
+
+/** 32 random bytes, base64url: 43 characters, above the 32-character minimum of admin tokens. */
+export const newAdminToken = (): string => `${randomBytes(32).toString('base64url')}\n`;

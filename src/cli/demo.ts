@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
-import { ensureSecretFile, newSessionKeys } from './demo-secrets.ts';
+import { ensureSecretFile, newAdminToken, newSessionKeys } from './demo-secrets.ts';
 import { newEncryptionKeys } from '../factors/secret-box.ts';
 
 /** The checkout: found upwards from this module, which runs from src/cli/ or from the dist/ bundle. */
@@ -24,6 +24,10 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
   ensureSecretFile(join(ROOT, 'var', 'session-keys.json'), newSessionKeys);
   ensureSecretFile(join(ROOT, 'var', 'encryption-keys.json'), () => `${newEncryptionKeys()}\n`);
+  // The admin API's token: GUARD_ADMIN_TOKEN when given, else one generated once into var/ (shared by
+  // every demo process of this checkout). The service reads it from the environment, as in production.
+  const generatedToken = env['GUARD_ADMIN_TOKEN'] ? null : ensureSecretFile(join(ROOT, 'var', 'admin-token'), newAdminToken).trim();
+  if (generatedToken !== null) env['GUARD_ADMIN_TOKEN'] = generatedToken;
   const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
   const upstream = new URL(loaded.config.upstream.url);
   let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;
@@ -40,11 +44,29 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
       `  Open            ${guard.url}/dashboard`,
       `  Sign in         merchant@example.com or owner@example.com, password smartpush-demo`,
       `  Legacy app      ${loaded.config.upstream.url}${demoApp ? ' (bundled demo)' : ''}`,
-      `  Admin listener  ${guard.adminUrl} (/healthz, /readyz)`,
+      `  Admin listener  ${guard.adminUrl} (/healthz, /readyz; support API under /admin/)`,
+      generatedToken !== null
+        ? `  Admin token     ${generatedToken} (var/admin-token; GUARD_ADMIN_TOKEN overrides)`
+        : `  Admin token     from GUARD_ADMIN_TOKEN`,
       `  Codes (outbox)  var/outbox.jsonl — every SMS and email code of the demo lands here`,
       '',
     ].join('\n') + '\n',
   );
   await new Promise<void>((resolve) => guard.server.once('close', () => resolve()));
+  return 0;
+}
+
+/**
+ * `smartpush-guard demo-app`: the bundled legacy app alone, for the deployment examples (deploy/),
+ * where it runs as its own container next to the sidecar. SIGTERM/SIGINT close it.
+ */
+export async function runDemoApp(options: { host: string; port: number }): Promise<number> {
+  const app = await startDemoApp(options);
+  process.stdout.write(`SmartPush demo app listening on ${app.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => void app.close().then(resolve, resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
   return 0;
 }

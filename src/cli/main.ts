@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { runServe } from './serve.ts';
-import { runDemo } from './demo.ts';
+import { runDemo, runDemoApp } from './demo.ts';
 import { runConfigCheck } from './config-check.ts';
 import { runStoreCommand } from './store.ts';
+import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
 import { PolicyError } from '../policy/policy-error.ts';
@@ -14,6 +15,7 @@ const USAGE = `Usage: smartpush-guard <command> [options]
 Commands:
   serve [--config FILE]            run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM apply)
   demo                             run the bundled demo app with the sidecar in front of it
+  demo-app [--host H] [--port P]   run only the bundled legacy demo app (default 127.0.0.1:8081)
   config check [FILE]              validate a config file (default: $GUARD_CONFIG or config/demo.yaml)
   policy check FILE|DIR            validate route policies
   policy explain --method GET --path /x [--policy FILE | --config FILE] [--host H]
@@ -24,7 +26,7 @@ Commands:
   store migrate --from embedded|redis --to redis|embedded [--config FILE] [--force] [--dry-run]
                                    copy the durable records (2FA, recovery codes, devices, logins)
                                    between the SQLite file and Redis
-`;
+${ADMIN_USAGE}`;
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -37,6 +39,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'demo':
       parseArgs({ args: [...rest], options: {} });
       return runDemo();
+    case 'demo-app': {
+      const { values } = parseArgs({ args: [...rest], options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' } } });
+      if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (got "${values.port}")`);
+      return runDemoApp({ host: values.host, port: Number(values.port) });
+    }
     case 'config': {
       const [sub, ...args] = rest;
       if (sub !== 'check') throw new UsageError(sub ? `unknown config command "${sub}"` : 'config needs a command: check');
@@ -47,6 +54,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runPolicyCommand(rest);
     case 'store':
       return runStoreCommand(rest);
+    case 'admin':
+      return runAdminCommand(rest);
     case 'help':
     case '--help':
     case '-h':

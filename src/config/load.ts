@@ -87,6 +87,16 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     input['store'] = { ...store, kind: 'redis', redis: { ...redis, url: { env: 'GUARD_REDIS_URL' } } };
     fromEnv.set('store.redis.url', 'GUARD_REDIS_URL');
   }
+  const adminToken = env['GUARD_ADMIN_TOKEN'];
+  if (adminToken !== undefined && adminToken !== '') {
+    const problem = adminTokenProblem(adminToken);
+    if (problem !== null) throw new ConfigError([`GUARD_ADMIN_TOKEN: ${problem}`]);
+    // Like the Redis URL, the token stays a reference: it is read when the service starts.
+    const admin = (typeof input['admin'] === 'object' && input['admin'] !== null ? input['admin'] : {}) as Record<string, unknown>;
+    const tokens = Array.isArray(admin['tokens']) ? (admin['tokens'] as unknown[]) : [];
+    const others = tokens.filter((t) => !(typeof t === 'object' && t !== null && (t as { name?: unknown }).name === 'env'));
+    input['admin'] = { ...admin, tokens: [...others, { name: 'env', token: { env: 'GUARD_ADMIN_TOKEN' } }] };
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, doc, where, fromEnv)));
@@ -130,6 +140,23 @@ function findKeyNode(doc: ReturnType<typeof parseDocument>, path: readonly strin
     }
   }
   return undefined;
+}
+
+/** Admin bearer tokens shorter than this are refused: a token is a password nobody types. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+export function adminTokenTooShort(length: number): string {
+  return `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${length}); generate one with: openssl rand -base64 32`;
+}
+
+/** What a bearer token may hold (RFC 6750 b64token): it travels in an HTTP header. */
+export const ADMIN_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Why a token cannot be used, or null when it can. */
+export function adminTokenProblem(token: string): string | null {
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) return adminTokenTooShort(token.length);
+  if (!ADMIN_TOKEN_PATTERN.test(token)) return 'the admin token may hold only letters, digits and -._~+/ (and = at the end): it is sent in an HTTP header';
+  return null;
 }
 
 /** Reads a secret named by env var or file (relative to the config file); empty values are refused. */

@@ -164,10 +164,34 @@ export const configSchema = z
       .object({ host: host.default('127.0.0.1'), port: port.default(8080) })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),
+    /**
+     * The admin listener (health, readiness, metrics, and the support API under /admin/). It has its
+     * own port and never shares the public one.
+     */
     admin: z
-      .object({ host: host.default('127.0.0.1'), port: port.default(9090) })
+      .object({
+        host: host.default('127.0.0.1'),
+        port: port.default(9090),
+        /**
+         * Bearer tokens of the admin API, each named (the name is the audit actor `admin:<name>`).
+         * Several at once make rotation possible: add the new one, deploy, remove the old one.
+         * GUARD_ADMIN_TOKEN adds (or replaces) the token named `env`. No token: the admin API is off.
+         */
+        tokens: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'must be 1-40 lower-case letters, digits or _.- (it names the actor in the audit log)'),
+                /** At least 32 characters (checked when the secret is read). */
+                token: secretRef,
+              })
+              .strict(),
+          )
+          .default([])
+          .refine((tokens) => new Set(tokens.map((t) => t.name)).size === tokens.length, 'token names must be unique'),
+      })
       .strict()
-      .default({ host: '127.0.0.1', port: 9090 }),
+      .default({ host: '127.0.0.1', port: 9090, tokens: [] }),
     /** How browsers reach the sidecar; an https URL makes cookies Secure and __Host- prefixed. */
     public_url: z.url({ protocol: /^https?$/ }).optional(),
     upstream: z

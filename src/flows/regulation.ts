@@ -142,6 +142,13 @@ export class Regulation {
     };
   }
 
+  /** What support sees of an account: its current ban (ms left) and failures in the window. */
+  async accountState(account: string): Promise<{ bannedForMs: number | null; failures: number }> {
+    const key = `${this.namespace}acct:${account}`;
+    const [banLeft, failures] = await Promise.all([this.store.ttl(`ban:${key}`), this.store.get(`fail:${key}`)]);
+    return { bannedForMs: banLeft, failures: Number(failures ?? '0') || 0 };
+  }
+
   /** Support's unlock: clears counters and bans of an account (and optionally an address). */
   async unlock(account: string, address?: string): Promise<void> {
     const keys = [`${this.namespace}acct:${account}`, ...(address ? [`${this.namespace}addr:${addressKey(address)}`] : [])];

@@ -252,6 +252,27 @@ export class SecondFactor {
     return result;
   }
 
+  /**
+   * The account's second-factor lockout as support sees it: consecutive wrong codes (locked at the
+   * cap until a correct code, support, or 30 days without failure) and the windowed ban.
+   */
+  async lockState(account: string): Promise<{ consecutiveFailures: number; locked: boolean; lockedForMs: number | null; bannedForMs: number | null }> {
+    const [raw, ttl, windowed] = await Promise.all([
+      this.deps.store.get(CONSECUTIVE(account)),
+      this.deps.store.ttl(CONSECUTIVE(account)),
+      this.deps.failures.accountState(account),
+    ]);
+    const consecutiveFailures = Number(raw ?? '0') || 0;
+    const locked = consecutiveFailures >= this.deps.lockoutAfter;
+    return { consecutiveFailures, locked, lockedForMs: locked ? ttl : null, bannedForMs: windowed.bannedForMs };
+  }
+
+  /** Support's unlock: clears the consecutive-failure lock and the windowed failures and bans of the account. */
+  async unlock(account: string): Promise<void> {
+    await this.deps.store.delete(CONSECUTIVE(account));
+    await this.deps.failures.unlock(account);
+  }
+
   private async check(input: { flowKey: string; target: CodeTarget; code: unknown; account: string; allowRecovery: boolean }): Promise<VerifyResult> {
     const code = (input.code as string).replace(/\s+/g, '');
     const isDigits = /^\d{6,8}$/.test(code);

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { RedisClient } from '../store/redis-connection.ts';
-import { MemoryAudit, type AuditQuery } from '../audit/audit.ts';
+import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import { jsonLinesFileSink, stdoutSink } from '../audit/file-sink.ts';
 import { createAudit, type Audit, type AuditSink } from '../audit/record.ts';
 import { RedisAudit } from '../audit/redis-audit.ts';
@@ -25,6 +25,8 @@ export function buildAudit(input: {
   logger: Logger;
   metrics: Metrics;
   durable: DurableStore;
+  /** A recorder that also answers queries, used instead of the durable query store (tests). */
+  query?: AuditRecorder & AuditQuery;
   /** With several replicas: the shared Redis client and the deployment's key prefix. */
   redis?: { readonly client: RedisClient; readonly prefix: string };
 }): Audit {
@@ -45,7 +47,10 @@ export function buildAudit(input: {
   }
   if (config.audit.stdout) sinks.push(stdoutSink());
   let query: AuditQuery & AuditSink;
-  if (input.redis) {
+  const given = input.query;
+  if (given) {
+    query = { name: 'given', write: ({ time: _time, ...event }) => given.record(event), recent: (filter) => given.recent(filter) };
+  } else if (input.redis) {
     query = new RedisAudit(input.redis.client, { prefix: input.redis.prefix, clock, retentionMs });
   } else if (input.durable instanceof SqliteDurableStore) {
     query = new SqliteAudit(input.durable, { clock, retentionMs, onError: failed('sqlite') });

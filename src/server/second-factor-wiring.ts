@@ -29,6 +29,8 @@ export function buildSecondFactor(input: {
   random: Random;
   logger: Logger;
   audit: AuditRecorder;
+  /** Where the outbox prints its console line (default stdout; the admin CLI keeps stdout for its output). */
+  outboxConsole?: (line: string) => void;
 }) {
   const { config, configFile, store, durable, clock, random, logger, audit } = input;
   const factors = config.factors;
@@ -74,7 +76,7 @@ export function buildSecondFactor(input: {
       // The outbox prints codes by design (development and the demo), so it writes to the terminal,
       // never into the structured logs that production ships elsewhere (THREATS T15).
       if (!outbox) logger.warn({ file: outboxFile }, 'outbox channel: codes go to a file and the terminal; use smtp/twilio/webhook in production');
-      outbox ??= new OutboxChannel(outboxFile, { clock, console: (line) => process.stdout.write(`${line}\n`) });
+      outbox ??= new OutboxChannel(outboxFile, { clock, console: input.outboxConsole ?? ((line) => process.stdout.write(`${line}\n`)) });
       return outbox;
     }
     return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });

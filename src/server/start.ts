@@ -2,6 +2,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createAdminApp } from '../admin/app.ts';
+import { AdminOperations } from '../admin/operations.ts';
+import { AdminTokens } from '../admin/tokens.ts';
+import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { trustedProxyList } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -47,6 +50,8 @@ export interface StartOptions {
   readonly durable?: DurableStore;
   /** Where secret references {env: …} are read (default: process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where audit events are also kept and the admin API reads them (tests); default: the configured sinks. */
+  readonly audit?: AuditRecorder & AuditQuery;
 }
 
 export interface RunningGuard {
@@ -118,6 +123,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     if (error instanceof SessionKeyError) throw new ConfigError([error.message]);
     throw error;
   }
+  // Read before listening: a missing or short token stops the start with a config error.
+  const adminTokens = AdminTokens.fromConfig(config.admin, loaded.file);
   const stores = await openStores(loaded, {
     clock,
     logger,
@@ -126,7 +133,16 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.env ? { env: options.env } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
-  const audit = buildAudit({ config, configFile: loaded.file, clock, logger, metrics, durable, ...(stores.redis ? { redis: stores.redis } : {}) });
+  const audit = buildAudit({
+    config,
+    configFile: loaded.file,
+    clock,
+    logger,
+    metrics,
+    durable,
+    ...(stores.redis ? { redis: stores.redis } : {}),
+    ...(options.audit ? { query: options.audit } : {}),
+  });
   if (options.watchPolicy !== false) {
     policy.watch((event) => {
       if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
@@ -280,9 +296,23 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   server.on('upgrade', guard.handleUpgrade);
   server.on('clientError', onClientError(logger));
 
+  const adminOperations = new AdminOperations({
+    durable,
+    riskHistory,
+    audit,
+    live: { sessions, regulation, factor: factors.factor },
+    email: factors.channels.email,
+    smsCountryAllowed: factors.smsCountryAllowed,
+    clock,
+    logger,
+    product: config.product.name,
+    support: config.product.support,
+  });
+
   let draining = false;
   const adminServer = http.createServer(
     createAdminApp({
+      api: { tokens: adminTokens, operations: adminOperations, logger },
       ready: async () => {
         if (draining) return { ready: false, reason: 'shutting down' };
         try {

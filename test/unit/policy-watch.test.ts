@@ -165,6 +165,30 @@ describe('PolicyHolder', () => {
     );
   });
 
+  it('watch(): one file of a ConfigMap volume, across two kubelet swaps that also delete the old version', async () => {
+    const root = join(dir, 'configmap-file');
+    await mkdir(join(root, '..v1'), { recursive: true });
+    await writeFile(join(root, '..v1', 'app.yaml'), policyText('one'));
+    await symlink('..v1', join(root, '..data'));
+    await symlink(join('..data', 'app.yaml'), join(root, 'app.yaml'));
+    const holder = await open(join(root, 'app.yaml'));
+    const log = new EventLog();
+    holder.watch(log.listener);
+
+    let previous = '..v1';
+    for (const [version, name] of [['..v2', 'two'], ['..v3', 'three']] as const) {
+      await mkdir(join(root, version));
+      await writeFile(join(root, version, 'app.yaml'), policyText(name));
+      await symlink(version, join(root, '..data_tmp'));
+      await rename(join(root, '..data_tmp'), join(root, '..data'));
+      // The kubelet removes the old version right after the swap.
+      await rm(join(root, previous), { recursive: true });
+      previous = version;
+      await log.waitFor((e) => e.outcome === 'success' && ruleAtX(e.policy) === name);
+      assert.equal(ruleAtX(holder.current), name);
+    }
+  });
+
   it('close() stops watching', async () => {
     const file = join(dir, 'closed.yaml');
     await writeFile(file, policyText('one'));

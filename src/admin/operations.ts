@@ -1,0 +1,398 @@
+import type { AuditEvent, AuditEventType, AuditQuery, AuditRecorder } from '../audit/audit.ts';
+import { AUDIT_EVENTS } from '../audit/audit.ts';
+import type { Channel } from '../channels/channel.ts';
+import { normalisePhone } from '../channels/phone.ts';
+import { notificationMessage, type SecurityEvent } from '../channels/templates.tsx';
+import { normaliseAccount } from '../flows/login.ts';
+import type { Regulation } from '../flows/regulation.ts';
+import { maskDestination, type SecondFactor } from '../flows/second-factor.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RiskHistoryStore } from '../risk/history.ts';
+import type { Clock } from '../server/providers.ts';
+import type { SessionService } from '../session/sessions.ts';
+import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
+
+/**
+ * What support does for a merchant (DESIGN §3, §5): look up an account's 2FA state, reset 2FA after
+ * a lost device, change the phone or address codes go to, end every session, lift lockouts, and read
+ * the account's audit trail. The admin HTTP API (src/admin/routes.ts) and the break-glass CLI
+ * (src/cli/admin.ts) both call these, so both validate, refuse and audit the same way.
+ *
+ * Every change needs a reason (kept in the audit record with the actor) and is notified to the
+ * account's email, as the user's own factor changes are (THREATS T14).
+ *
+ * "Known" account: one the sidecar has a record of: a 2FA enrollment, a sign-in in the risk
+ * history, an audit event, or (where this process can see it) a lockout or failure counter.
+ * The sidecar has no user directory of its own (the upstream app has), so an account that never
+ * signed in through it is unknown here, and operations on it answer 404 `unknown_user`.
+ */
+
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+/** Who is acting, for the audit record: `admin:<token name>` (API) or `cli:<os user>` (CLI). */
+export interface AdminActor {
+  readonly actor: string;
+  readonly requestId?: string;
+  readonly client?: string;
+}
+
+/**
+ * Sessions, bans and lockouts live in the ephemeral store. The service always sees them; the CLI
+ * sees them only when that store is shared (Redis), not with the embedded in-memory store.
+ */
+export interface LiveState {
+  readonly sessions: Pick<SessionService, 'revokeUser'>;
+  readonly regulation: Pick<Regulation, 'unlock' | 'accountState'>;
+  readonly factor: Pick<SecondFactor, 'unlock' | 'lockState'>;
+}
+
+export interface AdminOperationsDeps {
+  readonly durable: DurableStore;
+  readonly riskHistory: RiskHistoryStore;
+  /** Where admin actions are recorded and audit queries answered. */
+  readonly audit: AuditRecorder & AuditQuery;
+  /** null: this process cannot reach sessions and bans (see LiveState); `liveUnavailable` says why. */
+  readonly live: LiveState | null;
+  readonly liveUnavailable?: string;
+  /** The email channel security notifications go through. */
+  readonly email: Channel;
+  readonly smsCountryAllowed: (e164: string) => boolean;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly product: string;
+  readonly support: string;
+}
+
+export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
+
+export interface UserStatus {
+  readonly user: string;
+  readonly known_by: KnownBy[];
+  readonly two_factor:
+    | { readonly enabled: false }
+    | {
+        readonly enabled: true;
+        readonly method: FactorMethod;
+        /** The full phone or address, for support to compare with what the merchant says. */
+        readonly destination: string | null;
+        readonly destination_masked: string | null;
+        readonly created_at: string;
+        readonly updated_at: string;
+        readonly recovery_codes_left: number;
+      };
+  /** null when this process cannot see lockouts (CLI on the embedded store). */
+  readonly lockout: {
+    readonly second_factor: {
+      readonly locked: boolean;
+      readonly consecutive_failures: number;
+      readonly locked_for_seconds: number | null;
+      readonly banned_for_seconds: number | null;
+    };
+    readonly login: { readonly banned_for_seconds: number | null; readonly recent_failures: number };
+  } | null;
+  readonly last_sign_in: { readonly at: string; readonly network: string } | null;
+}
+
+export interface ActionResult {
+  readonly user: string;
+  readonly action: 'reset_2fa' | 'set_destination' | 'revoke_sessions' | 'unlock';
+  /** Whether every session of the account was ended (false only where live state is unreachable). */
+  readonly sessions_revoked: boolean;
+  /** Whether the account was told by email (false for revoke/unlock, which change no factor). */
+  readonly notified: boolean;
+  readonly warnings: string[];
+  readonly [extra: string]: unknown;
+}
+
+const MAX_REASON = 500;
+const EMAIL = /^[^\s@"<>()[\]\\,;:]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** An account email as the sidecar keys it (trimmed, lower case); 400 when it is not an address. */
+export function parseAccount(raw: unknown): string {
+  if (typeof raw !== 'string' || !EMAIL.test(raw.trim())) {
+    throw new AdminError(400, 'invalid_email', 'The account must be an email address such as merchant@example.com.');
+  }
+  return normaliseAccount(raw);
+}
+
+/** The reason support gives for a change: required, 1 to 500 characters, one line of text. */
+export function parseReason(raw: unknown): string {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
+    throw new AdminError(400, 'reason_required', 'Give a reason for this change (1 to 500 characters), e.g. the support ticket; it is kept in the audit log.');
+  }
+  if (typeof raw !== 'string') throw new AdminError(400, 'invalid_reason', 'The reason must be text.');
+  const reason = raw.trim();
+  if (reason.length > MAX_REASON) throw new AdminError(400, 'invalid_reason', `The reason is too long (${reason.length} characters; at most ${MAX_REASON}).`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new AdminError(400, 'invalid_reason', 'The reason must be one line of text without control characters.');
+  return reason;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const seconds = (ms: number | null): number | null => (ms === null ? null : Math.ceil(ms / 1000));
+
+export class AdminOperations {
+  constructor(private readonly deps: AdminOperationsDeps) {}
+
+  /** Whether sessions and lockouts can be changed from here. */
+  get canReachLiveState(): boolean {
+    return this.deps.live !== null;
+  }
+
+  private requireLive(what: string): LiveState {
+    if (this.deps.live) return this.deps.live;
+    throw new AdminError(
+      503,
+      'live_state_unavailable',
+      `Cannot ${what} here: ${this.deps.liveUnavailable ?? 'sessions and lockouts are not reachable from this process'}.`,
+    );
+  }
+
+  private async knownBy(user: string, enrollment: Enrollment | null): Promise<KnownBy[]> {
+    const found: KnownBy[] = [];
+    if (enrollment) found.push('enrollment');
+    if ((await this.deps.riskHistory.recentLogins(user, 1)).length > 0) found.push('sign_in_history');
+    if ((await this.deps.audit.recent({ user, limit: 1 })).length > 0) found.push('audit');
+    const live = this.deps.live;
+    if (live) {
+      const [factor, login] = await Promise.all([live.factor.lockState(user), live.regulation.accountState(user)]);
+      if (factor.consecutiveFailures > 0 || factor.bannedForMs !== null || login.bannedForMs !== null || login.failures > 0) found.push('lockout');
+    }
+    return found;
+  }
+
+  private unknown(user: string): AdminError {
+    return new AdminError(
+      404,
+      'unknown_user',
+      `No record of ${user}: no 2FA enrollment, sign-in or audit event. Check the spelling; an account that never signed in through the sidecar is unknown here.`,
+    );
+  }
+
+  /** 404 for unknown accounts, 409 for known ones without 2FA. */
+  private async enrolled(user: string): Promise<Enrollment> {
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    if (enrollment) return enrollment;
+    if ((await this.knownBy(user, null)).length === 0) throw this.unknown(user);
+    throw new AdminError(409, 'not_enrolled', `${user} has no two-factor authentication enabled; there is nothing to change.`);
+  }
+
+  private async requireKnown(user: string): Promise<void> {
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    if ((await this.knownBy(user, enrollment)).length === 0) throw this.unknown(user);
+  }
+
+  async status(user: string): Promise<UserStatus> {
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    const knownBy = await this.knownBy(user, enrollment);
+    if (knownBy.length === 0) throw this.unknown(user);
+    const live = this.deps.live;
+    let lockout: UserStatus['lockout'] = null;
+    if (live) {
+      const [factor, login] = await Promise.all([live.factor.lockState(user), live.regulation.accountState(user)]);
+      lockout = {
+        second_factor: {
+          locked: factor.locked,
+          consecutive_failures: factor.consecutiveFailures,
+          locked_for_seconds: seconds(factor.lockedForMs),
+          banned_for_seconds: seconds(factor.bannedForMs),
+        },
+        login: { banned_for_seconds: seconds(login.bannedForMs), recent_failures: login.failures },
+      };
+    }
+    const [last] = await this.deps.riskHistory.recentLogins(user, 1);
+    return {
+      user,
+      known_by: knownBy,
+      two_factor: enrollment
+        ? {
+            enabled: true,
+            method: enrollment.method,
+            destination: enrollment.destination,
+            destination_masked: maskDestination(enrollment.method, enrollment.destination),
+            created_at: iso(enrollment.createdAt),
+            updated_at: iso(enrollment.updatedAt),
+            recovery_codes_left: await this.deps.durable.remainingRecoveryCodes(user),
+          }
+        : { enabled: false },
+      lockout,
+      last_sign_in: last ? { at: iso(last.at), network: last.network } : null,
+    };
+  }
+
+  /**
+   * Lost device: 2FA is turned off (enrollment, recovery codes and used TOTP steps removed), every
+   * session ends, the second-factor lockout is lifted, and the account is told by email. The
+   * merchant then signs in with the password and sets 2FA up again.
+   */
+  async resetTwoFactor(user: string, rawReason: unknown, by: AdminActor): Promise<ActionResult> {
+    const reason = parseReason(rawReason);
+    const enrollment = await this.enrolled(user);
+    await this.deps.durable.disable(user);
+    const warnings: string[] = [];
+    const revoked = await this.revokeIfReachable(user, warnings);
+    if (this.deps.live) await this.deps.live.factor.unlock(user);
+    const notified = await this.notify([user], '2fa_reset');
+    if (!notified) warnings.push('the email notification could not be sent (see the log)');
+    this.record(by, user, reason, '2fa_reset', { method: enrollment.method });
+    return { user, action: 'reset_2fa', previous_method: enrollment.method, sessions_revoked: revoked, notified, warnings };
+  }
+
+  /** A new phone (sms, E.164 and the SMS country allow-list) or address (email) for the account's codes. */
+  async setDestination(user: string, rawDestination: unknown, rawReason: unknown, by: AdminActor): Promise<ActionResult> {
+    const reason = parseReason(rawReason);
+    if (typeof rawDestination !== 'string' || rawDestination.trim() === '') {
+      throw new AdminError(400, 'destination_required', 'Give the new destination: a phone number in international form (+15555550123) for SMS, or an email address for email codes.');
+    }
+    const enrollment = await this.enrolled(user);
+    let destination: string;
+    if (enrollment.method === 'totp') {
+      throw new AdminError(
+        409,
+        'no_destination',
+        `${user} uses an authenticator app (TOTP): codes are not sent anywhere, so there is no destination to change. If the merchant lost the device, reset 2FA instead.`,
+      );
+    } else if (enrollment.method === 'sms') {
+      const phone = normalisePhone(rawDestination);
+      if (!phone) {
+        throw new AdminError(400, 'invalid_phone', 'The phone number must be in international form with its country code, e.g. +15555550123.');
+      }
+      if (!this.deps.smsCountryAllowed(phone.e164)) {
+        throw new AdminError(400, 'country_not_allowed', `Text messages cannot be sent to numbers in ${phone.country} (not in factors.sms_countries).`);
+      }
+      destination = phone.e164;
+    } else {
+      const address = rawDestination.trim();
+      if (!EMAIL.test(address)) throw new AdminError(400, 'invalid_destination', 'The destination must be an email address such as merchant@example.com.');
+      destination = address.toLowerCase();
+    }
+    if (!(await this.deps.durable.setDestination(user, destination, this.deps.clock.now()))) {
+      throw new AdminError(409, 'not_enrolled', `${user} turned two-factor authentication off meanwhile; nothing was changed.`);
+    }
+    const warnings: string[] = [];
+    // A changed factor ends every session (ASVS 5.0 7.4.3): whoever holds one signed in with the old one.
+    const revoked = await this.revokeIfReachable(user, warnings);
+    // The account's address is told, and for email codes also the old address, which stops receiving them.
+    const recipients = [user];
+    if (enrollment.method === 'email' && enrollment.destination && enrollment.destination !== user) recipients.push(enrollment.destination);
+    const notified = await this.notify(recipients, 'destination_changed', enrollment.method);
+    if (!notified) warnings.push('the email notification could not be sent (see the log)');
+    this.record(by, user, reason, 'destination_changed', {
+      method: enrollment.method,
+      from: maskDestination(enrollment.method, enrollment.destination) ?? '',
+      to: maskDestination(enrollment.method, destination) ?? '',
+    });
+    return {
+      user,
+      action: 'set_destination',
+      method: enrollment.method,
+      destination,
+      destination_masked: maskDestination(enrollment.method, destination),
+      sessions_revoked: revoked,
+      notified,
+      warnings,
+    };
+  }
+
+  /** Ends every session of the account, on every replica (the session generation is raised). */
+  async revokeSessions(user: string, rawReason: unknown, by: AdminActor): Promise<ActionResult> {
+    const reason = parseReason(rawReason);
+    const live = this.requireLive('end sessions');
+    await this.requireKnown(user);
+    await live.sessions.revokeUser(user);
+    this.record(by, user, reason, 'sessions_revoked', {});
+    return { user, action: 'revoke_sessions', sessions_revoked: true, notified: false, warnings: [] };
+  }
+
+  /**
+   * Lifts the account's lockouts: the second-factor lock after consecutive wrong codes, the
+   * second-factor and password failure counters and their growing bans. Per-address bans stay:
+   * they protect every account from one attacker.
+   */
+  async unlock(user: string, rawReason: unknown, by: AdminActor): Promise<ActionResult> {
+    const reason = parseReason(rawReason);
+    const live = this.requireLive('lift lockouts');
+    await this.requireKnown(user);
+    const [factor, login] = await Promise.all([live.factor.lockState(user), live.regulation.accountState(user)]);
+    await live.factor.unlock(user);
+    await live.regulation.unlock(user);
+    const was = {
+      second_factor_locked: factor.locked,
+      consecutive_failures: factor.consecutiveFailures,
+      second_factor_banned: factor.bannedForMs !== null,
+      login_banned: login.bannedForMs !== null,
+    };
+    this.record(by, user, reason, 'unlocked', was);
+    return { user, action: 'unlock', was, sessions_revoked: false, notified: false, warnings: [] };
+  }
+
+  /** Audit events, newest first: of one account, or of everyone when `user` is absent. */
+  async auditEvents(filter: { user?: string; event?: string; since?: number; limit?: number }): Promise<AuditEvent[]> {
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AdminError(400, 'invalid_limit', 'limit must be a whole number from 1 to 1000.');
+    if (filter.event !== undefined && !(AUDIT_EVENTS as readonly string[]).includes(filter.event)) {
+      throw new AdminError(400, 'invalid_event', `event must be one of: ${AUDIT_EVENTS.join(', ')}.`);
+    }
+    if (filter.since !== undefined && !Number.isFinite(filter.since)) throw new AdminError(400, 'invalid_since', 'since must be an ISO 8601 time such as 2026-11-26T10:00:00Z.');
+    return this.deps.audit.recent({
+      limit,
+      ...(filter.user !== undefined ? { user: filter.user } : {}),
+      ...(filter.event !== undefined ? { event: filter.event as AuditEventType } : {}),
+      ...(filter.since !== undefined ? { since: filter.since } : {}),
+    });
+  }
+
+  private async revokeIfReachable(user: string, warnings: string[]): Promise<boolean> {
+    if (!this.deps.live) {
+      warnings.push(`sessions were not ended: ${this.deps.liveUnavailable ?? 'sessions are not reachable from this process'}`);
+      return false;
+    }
+    await this.deps.live.sessions.revokeUser(user);
+    return true;
+  }
+
+  private async notify(recipients: readonly string[], event: SecurityEvent, method?: FactorMethod): Promise<boolean> {
+    const message = notificationMessage({
+      event,
+      ...(method ? { method } : {}),
+      time: new Date(this.deps.clock.now()),
+      product: this.deps.product,
+      support: this.deps.support,
+    });
+    let all = true;
+    for (const to of recipients) {
+      try {
+        await this.deps.email.send({ kind: 'email', to, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
+      } catch (error) {
+        // The change stands; a lost notification is logged for support rather than undoing it.
+        this.deps.logger.error({ err: error, user: recipients[0], event }, 'security notification could not be sent');
+        all = false;
+      }
+    }
+    return all;
+  }
+
+  /** One `admin_action` record (what support did) and one record of the specific event. */
+  private record(by: AdminActor, user: string, reason: string, event: AuditEventType, details: Record<string, string | number | boolean>): void {
+    const common = {
+      outcome: 'success' as const,
+      user,
+      reason,
+      actor: by.actor,
+      ...(by.requestId !== undefined ? { requestId: by.requestId } : {}),
+      ...(by.client !== undefined ? { client: by.client } : {}),
+    };
+    this.deps.audit.record({ ...common, event, details });
+    this.deps.audit.record({ ...common, event: 'admin_action', details: { action: event, ...details } });
+    this.deps.logger.info({ event: 'admin_action', action: event, user, actor: by.actor, requestId: by.requestId }, 'admin action');
+  }
+}

@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseConfig } from '../../src/config/load.ts';
+import { compilePolicySources } from '../../src/policy/load.ts';
+
+/**
+ * The deployment examples in deploy/ cannot be run here (no Docker engine, no cluster), so they are
+ * checked statically: every YAML parses, the sidecar configs they carry pass the config schema,
+ * every file, Secret key and ConfigMap they refer to exists, and the replicas share Redis.
+ */
+
+const DEPLOY = resolve('deploy');
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return name === 'secrets' ? [] : yamlFiles(path);
+    return /\.ya?ml$/.test(name) ? [path] : [];
+  });
+}
+
+function docs(path: string): Doc[] {
+  const parsed = parseAllDocuments(readFileSync(path, 'utf8'), { merge: true, uniqueKeys: true });
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  for (const doc of list) assert.deepEqual(doc.errors.map(String), [], path);
+  return list.map((d) => d.toJS({ maxAliasCount: 100 }) as Doc).filter((d) => d !== null);
+}
+
+test('every YAML file under deploy/ parses', () => {
+  const files = yamlFiles(DEPLOY);
+  assert.ok(files.length >= 10, files.join(', '));
+  for (const file of files) assert.ok(docs(file).length >= 1, file);
+});
+
+test('deploy/config.yaml (the production-shaped example) passes the config schema', () => {
+  const loaded = parseConfig(readFileSync(join(DEPLOY, 'config.yaml'), 'utf8'), '/etc/smartpush-guard/config.yaml', {});
+  assert.equal(loaded.policyPath, '/etc/smartpush-guard/policies');
+});
+
+test('docker compose: three sidecars sharing an append-only Redis behind nginx, every referenced file present', () => {
+  const [compose] = docs(join(DEPLOY, 'docker-compose.yml')) as [Doc];
+  const services = compose['services'] as Record<string, Doc>;
+  const guards = ['guard-1', 'guard-2', 'guard-3'];
+  for (const name of guards) {
+    const guard = services[name] as Doc;
+    assert.ok(guard, name);
+    assert.equal(guard['environment']['GUARD_REDIS_URL'], 'redis://redis:6379/0', name);
+    assert.deepEqual(guard['command'], ['serve', '--config', '/etc/smartpush-guard/config.yaml']);
+    assert.match(JSON.stringify(guard['healthcheck']['test']), /127\.0\.0\.1:9090\/readyz/);
+    assert.deepEqual(guard['secrets'], ['session_keys', 'encryption_keys', 'admin_token']);
+  }
+  assert.deepEqual(Object.keys(services).filter((n) => n.startsWith('guard')), guards);
+  assert.deepEqual(services['guard-1']?.['ports'], ['127.0.0.1:9090:9090'], 'only guard-1 publishes its admin port, on loopback');
+  for (const name of ['guard-2', 'guard-3', 'demo-app', 'redis']) assert.equal(services[name]?.['ports'], undefined, `${name} publishes nothing`);
+  const redis = services['redis'] as Doc;
+  assert.ok((redis['command'] as string[]).join(' ').includes('--appendonly yes'));
+  for (const [name, service] of Object.entries(services)) assert.ok(service['healthcheck'], `${name} has a healthcheck`);
+  assert.deepEqual(services['demo-app']?.['command'], ['demo-app', '--host', '0.0.0.0', '--port', '8081']);
+
+  // Files the compose file mounts or builds from exist (secrets come from generate-secrets.sh).
+  const generator = readFileSync(join(DEPLOY, 'compose', 'generate-secrets.sh'), 'utf8');
+  for (const service of Object.values(services)) {
+    for (const volume of (service['volumes'] ?? []) as string[]) {
+      const source = volume.split(':')[0] as string;
+      if (source.startsWith('.')) assert.ok(existsSync(join(DEPLOY, source)), `${volume} exists`);
+    }
+    const build = service['build'] as Doc | undefined;
+    if (build) assert.ok(existsSync(join(DEPLOY, build['context'], build['dockerfile'])), 'the Dockerfile exists');
+  }
+  for (const [name, secret] of Object.entries(compose['secrets'] as Record<string, { file: string }>)) {
+    assert.match(secret.file, /^\.\/compose\/secrets\//, name);
+    assert.ok(generator.includes(`make ${secret.file.split('/').pop()} `), `generate-secrets.sh creates ${secret.file}`);
+  }
+
+  const nginx = readFileSync(join(DEPLOY, 'compose', 'nginx.conf'), 'utf8');
+  for (const name of guards) assert.match(nginx, new RegExp(`server ${name}:8080`));
+  assert.match(nginx, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+
+  // The sidecar config of the compose file: valid with the compose environment, secrets where compose mounts them.
+  const configText = readFileSync(join(DEPLOY, 'compose', 'config.yaml'), 'utf8');
+  const loaded = parseConfig(configText, '/etc/smartpush-guard/config.yaml', { GUARD_REDIS_URL: 'redis://redis:6379/0' });
+  assert.equal(loaded.config.store.kind, 'redis');
+  assert.equal(loaded.policyPath, '/etc/smartpush-guard/policies');
+  assert.equal(loaded.config.upstream.url, 'http://demo-app:8081');
+  const mounted = new Set(Object.keys(compose['secrets'] as object).map((n) => `/run/secrets/${n}`));
+  for (const file of configText.match(/\/run\/secrets\/[a-z_]+/g) ?? []) assert.ok(mounted.has(file), `${file} is a compose secret`);
+  assert.equal(loaded.config.admin.tokens.length, 1);
+  const nginxAddress = (services['nginx']?.['networks'] as Doc)['guard']['ipv4_address'] as string;
+  assert.deepEqual(loaded.config.trusted_proxies, [nginxAddress]);
+});
+
+test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigMaps as directories, Secrets that exist', () => {
+  const dir = join(DEPLOY, 'kubernetes');
+  const kustomization = docs(join(dir, 'kustomization.yaml'))[0] as Doc;
+  const all: Doc[] = [];
+  for (const resource of kustomization['resources'] as string[]) {
+    assert.ok(existsSync(join(dir, resource)), `${resource} exists`);
+    all.push(...docs(join(dir, resource)));
+  }
+  const secrets = docs(join(dir, 'secret.example.yaml'));
+  const find = (kind: string, name: string): Doc | undefined => [...all, ...secrets].find((d) => d['kind'] === kind && d['metadata']['name'] === name);
+
+  const deployment = find('Deployment', 'smartpush') as Doc;
+  assert.equal(deployment['spec']['replicas'], 3);
+  const pod = deployment['spec']['template'] as Doc;
+  assert.deepEqual(pod['metadata']['annotations'], { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090', 'prometheus.io/path': '/metrics' });
+  const containers = pod['spec']['containers'] as Doc[];
+  assert.deepEqual(containers.map((c) => c['name']), ['app', 'guard']);
+  const [app, guard] = containers as [Doc, Doc];
+  assert.deepEqual(app['args'], ['demo-app', '--host', '127.0.0.1', '--port', '8081']);
+  assert.deepEqual(guard['livenessProbe']['httpGet'], { path: '/healthz', port: 'admin' });
+  assert.deepEqual(guard['readinessProbe']['httpGet'], { path: '/readyz', port: 'admin' });
+  const adminPort = (guard['ports'] as Doc[]).find((p) => p['name'] === 'admin')?.['containerPort'];
+
+  // Every Secret key the pod reads exists in the example Secrets.
+  const env = guard['env'] as Doc[];
+  for (const e of env) {
+    const ref = e['valueFrom']['secretKeyRef'] as { name: string; key: string };
+    const secret = find('Secret', ref.name);
+    assert.ok(secret, `Secret ${ref.name}`);
+    assert.ok(ref.key in (secret['stringData'] as object), `Secret ${ref.name} has ${ref.key}`);
+  }
+  const redis = find('StatefulSet', 'redis') as Doc;
+  const redisContainer = redis['spec']['template']['spec']['containers'][0] as Doc;
+  assert.ok((redisContainer['args'] as string[]).join(' ').includes('--appendonly yes'));
+  const redisRef = redisContainer['env'][0]['valueFrom']['secretKeyRef'] as { name: string; key: string };
+  assert.ok(redisRef.key in (find('Secret', redisRef.name)?.['stringData'] as object));
+
+  // ConfigMaps are mounted whole (subPath mounts never update) and exist.
+  const volumes = pod['spec']['volumes'] as Doc[];
+  const mountOf = (name: string): Doc => (guard['volumeMounts'] as Doc[]).find((m) => m['name'] === name) as Doc;
+  for (const volume of volumes.filter((v) => v['configMap'])) {
+    assert.ok(find('ConfigMap', volume['configMap']['name']), `ConfigMap ${volume['configMap']['name']}`);
+    assert.equal(mountOf(volume['name'])['subPath'], undefined);
+  }
+  const configMap = find('ConfigMap', 'smartpush-guard-config') as Doc;
+  const configPath = (guard['args'] as string[])[2] as string;
+  assert.equal(configPath, `${mountOf('config')['mountPath']}/config.yaml`);
+  // The config passes the schema with the pod's environment, and every env secret it names is set.
+  const podEnv = Object.fromEntries(env.map((e) => [e['name'] as string, 'x'.repeat(40)]));
+  const configText = configMap['data']['config.yaml'] as string;
+  const loaded = parseConfig(configText, configPath, { ...podEnv, GUARD_REDIS_URL: 'redis://redis-0.redis:6379/0' });
+  assert.equal(loaded.config.store.kind, 'redis');
+  assert.equal(loaded.config.admin.port, adminPort);
+  assert.equal(loaded.config.upstream.url, 'http://127.0.0.1:8081');
+  assert.equal(loaded.policyPath, mountOf('policies')['mountPath']);
+  for (const [, name] of configText.matchAll(/\{ ?env: ([A-Z_0-9]+) ?\}/g)) assert.ok(name && name in podEnv, `${name} is set in the pod`);
+
+  // The policies ConfigMap compiles and is the same policy as deploy/policies/smartpush.yaml.
+  const policies = find('ConfigMap', 'smartpush-guard-policies') as Doc;
+  const text = policies['data']['smartpush.yaml'] as string;
+  assert.equal(text, readFileSync(join(DEPLOY, 'policies', 'smartpush.yaml'), 'utf8'));
+  assert.ok(compilePolicySources([{ text, file: 'smartpush.yaml' }], 'configmap').rules.length > 0);
+
+  for (const service of ['smartpush', 'smartpush-admin']) assert.ok(find('Service', service), service);
+  assert.equal(find('Service', 'smartpush')?.['spec']['ports'][0]['targetPort'], 'http', 'the public Service never targets the admin port');
+});
