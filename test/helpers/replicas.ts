@@ -20,6 +20,9 @@ export interface Replicas {
   readonly guards: readonly RunningGuard[];
   readonly urls: readonly string[];
   readonly outboxFile: string;
+  /** The config file of replica 0, for the CLI (with `env`, as an operator would run it). */
+  readonly configFile: string;
+  readonly env: Readonly<Record<string, string>>;
   readonly logs: ReadonlyArray<Array<Record<string, unknown>>>;
   /** A client of replica `i` carrying `from`'s cookies (a browser whose next request lands elsewhere). */
   on(i: number, from?: GuardClient): GuardClient;
@@ -76,10 +79,14 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
     throw error;
   }
   const urls = guards.map((g) => g.url);
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, yamlOf(0));
   return {
     guards,
     urls,
     outboxFile,
+    configFile,
+    env,
     logs,
     on(i, from) {
       const client = new GuardClient(urls[i] as string);

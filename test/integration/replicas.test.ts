@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas, type Replicas } from '../helpers/replicas.ts';
 import { enableEmail, expectStatus, lastCode, MERCHANT, OWNER, type ApiReply, type GuardClient } from '../helpers/two-factor.ts';
@@ -145,4 +147,38 @@ describe('three replicas on one Redis', () => {
       },
       { factors: { failures: { max_failures: 100 } } },
     ));
+});
+
+describe('the admin CLI on a Redis deployment (break-glass, the service running)', () => {
+  const BIN = join(process.cwd(), 'bin', 'smartpush-guard.js');
+  const cli = (r: Replicas, args: string[]) =>
+    spawnSync(process.execPath, [BIN, 'admin', ...args, '--config', r.configFile], { encoding: 'utf8', env: { ...process.env, ...r.env }, timeout: 60_000 });
+
+  test('revoke-sessions ends the sessions on every replica; unlock lifts a sign-in ban', () =>
+    withReplicas(2, async (r) => {
+      const a = r.on(0);
+      expectStatus(await a.login(MERCHANT), 200, 'login on A');
+      assert.equal((await r.on(1, a).me()).status, 200);
+      const revoked = cli(r, ['revoke-sessions', MERCHANT, '--reason', 'ticket 11: stolen laptop', '--json']);
+      assert.equal(revoked.status, 0, revoked.stderr);
+      assert.equal((JSON.parse(revoked.stdout) as { sessions_revoked: boolean }).sessions_revoked, true);
+      const at = Date.now();
+      await refusedWithinASecond(r.on(0, a), at, 'A');
+      await refusedWithinASecond(r.on(1, a), at, 'B');
+
+      // Three wrong passwords ban the account (regulation.account: 3 in 2m).
+      for (let i = 0; i < 3; i++) assert.equal((await r.on(i % 2).login(MERCHANT, 'wrong-password')).status, 401);
+      assert.equal((await r.on(1).login(MERCHANT)).status, 429, 'the account is banned');
+      const unlocked = cli(r, ['unlock', MERCHANT, '--reason', 'ticket 12: verified by phone']);
+      assert.equal(unlocked.status, 0, unlocked.stderr);
+      expectStatus(await r.on(0).login(MERCHANT), 200, 'sign-in after the unlock');
+
+      // Both actions are in the shared audit trail with the CLI as the actor.
+      const events = await (r.guards[1] as (typeof r.guards)[number]).audit.recent({ user: MERCHANT, event: 'admin_action', limit: 10 });
+      assert.deepEqual(
+        events.map((e) => e.reason),
+        ['ticket 12: verified by phone', 'ticket 11: stolen laptop'],
+      );
+      assert.ok(events.every((e) => String(e.actor).startsWith('cli:')), JSON.stringify(events));
+    }));
 });
