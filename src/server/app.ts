@@ -13,7 +13,9 @@ import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type R
 import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml, writeError } from './respond.ts';
 import type { Random } from './providers.ts';
-import { GUARD_CSS } from '../pages/assets.ts';
+import type { Site } from '../pages/site.ts';
+import type { Brand } from '../pages/page-ui.tsx';
+import { createAssetRoutes } from './asset-routes.ts';
 
 /** Per-request facts every later stage reads; set once by the first middleware. */
 export interface GuardState {
@@ -22,6 +24,8 @@ export interface GuardState {
   identity: Identity;
   routing?: Routing;
   explanation?: Explanation;
+  /** Product name, support contact and logo the sidecar's pages show. */
+  brand: Brand;
 }
 
 export interface Identity {
@@ -66,6 +70,8 @@ export interface GuardAppDeps {
   readonly sensitive: SensitiveGate;
   /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
   readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
+  /** The pages' brand and its assets (config `product`). */
+  readonly site: Site;
 }
 
 export interface GuardApp {
@@ -108,17 +114,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const accessLog = log.child({}, { redact: [] });
 
   const baseRoutes: Array<GuardRoute & { register(router: Router): void }> = [
-    {
-      path: `${GUARD_PREFIX}/assets/guard.css`,
-      access: 'public',
-      register: (router) =>
-        router.get(`${GUARD_PREFIX}/assets/guard.css`, (ctx) => {
-          ctx.type = 'text/css; charset=utf-8';
-          ctx.set('Cache-Control', 'public, max-age=3600');
-          ctx.set('X-Content-Type-Options', 'nosniff');
-          ctx.body = GUARD_CSS;
-        }),
-    },
+    ...createAssetRoutes(deps.site),
     ...deps.routes,
   ];
   const guardRoutes = new GuardRouteTable(baseRoutes);
@@ -181,6 +177,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const state = ctx.state as GuardState;
     state.client = client;
     state.requestId = requestId;
+    state.brand = deps.site.brand;
     state.identity = early?.identity ?? ANONYMOUS;
     if (early?.routing) state.routing = early.routing;
     if (draining) ctx.set('Connection', 'close');
@@ -290,9 +287,9 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       if (!(error instanceof UpstreamError)) throw error;
       log.warn({ requestId, failure: error.failure, err: error.cause }, 'upstream failed');
       if (error.failure === 'timeout') {
-        writeError(req, res, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.', requestId);
+        writeError(req, res, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.', requestId, deps.site.brand);
       } else {
-        writeError(req, res, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.', requestId);
+        writeError(req, res, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.', requestId, deps.site.brand);
       }
     }
   }
@@ -359,7 +356,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         await forward(req, res, routing.target, client, requestId, identity);
       } catch (error) {
         log.error({ err: error, requestId }, 'unhandled error');
-        if (!res.headersSent) writeError(req, res, 500, 'internal_error', 'Something went wrong on our side. Please try again.', requestId);
+        if (!res.headersSent) writeError(req, res, 500, 'internal_error', 'Something went wrong on our side. Please try again.', requestId, deps.site.brand);
         else res.destroy();
       } finally {
         inFlight--;

@@ -1,0 +1,205 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { en } from '../../src/pages/i18n/en.ts';
+import { zhCN } from '../../src/pages/i18n/zh-cn.ts';
+import { matchLanguage, negotiateLanguage, requestLanguage } from '../../src/pages/i18n/language.ts';
+import { pageUi, type Brand, type PageUi } from '../../src/pages/page-ui.tsx';
+import { renderLoginPage } from '../../src/pages/login-page.tsx';
+import { renderLogoutPage } from '../../src/pages/logout-page.tsx';
+import { renderVerifyPage } from '../../src/pages/verify-page.tsx';
+import { renderSecurityPage } from '../../src/pages/security-page.tsx';
+import { renderEnablePage, type EnableView } from '../../src/pages/security-enable-page.tsx';
+import { renderDisablePage, type DisableView } from '../../src/pages/security-disable-page.tsx';
+import { renderRecoveryCodesPage, type RecoveryView } from '../../src/pages/recovery-codes-page.tsx';
+import { renderNudgePage, renderStepUpPage } from '../../src/pages/step-up-page.tsx';
+import { renderOtpHelpPage } from '../../src/pages/otp-help-page.tsx';
+import { renderErrorPage } from '../../src/pages/error-page.tsx';
+import { flowMessage } from '../../src/pages/flow-messages.ts';
+import { FlowError } from '../../src/flows/flow-error.ts';
+
+/**
+ * The page catalogues: every page, in every view, rendered in English and Simplified Chinese; the
+ * Chinese pages must not carry English words outside a short list of names (products, standards,
+ * the language switcher's own "English"), in text or in the attributes people hear or see (alt,
+ * aria-label, title, the script's data- words).
+ */
+
+const BRAND: Brand = { product: 'SmartPush', support: 'support@example.com', logoUrl: null };
+const ui = (lang: string, url = '/_guard/x'): PageUi => pageUi(BRAND, { 'accept-language': lang }, url);
+
+const CODES = ['abcd-efgh-jk', '2345-6789-ab'];
+const KEY = 'JBSW Y3DP EHPK 3PXP';
+
+/** Every page in every view: [name, render(ui)]. */
+function pages(message: (ui: PageUi) => { error: string; notice: string }): Array<[string, (ui: PageUi) => string]> {
+  const enableViews: EnableView[] = [
+    { step: 'password' },
+    { step: 'identity', smsOffered: true, maskedEmail: 'm•••@example.com' },
+    { step: 'code', channel: 'email', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'code', channel: 'sms', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'method', methods: ['totp', 'sms', 'email'], phoneOnFile: false, askPhone: true },
+    { step: 'totp', key: KEY, qrSvg: '<svg xmlns="http://www.w3.org/2000/svg"/>', otpauthUri: 'otpauth://totp/SmartPush:m?secret=JBSWY3DPEHPK3PXP' },
+    { step: 'confirm', method: 'totp', maskedEmail: 'm•••@example.com', phoneOnFile: false },
+    { step: 'confirm', method: 'sms', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'confirm', method: 'email', maskedEmail: 'm•••@example.com', phoneOnFile: false },
+    { step: 'done', method: 'sms', destination: '+1 •••• ••89', recoveryCodes: CODES },
+    { step: 'restart', alreadyEnabled: true },
+    { step: 'restart', alreadyEnabled: false },
+  ];
+  const disableViews: DisableView[] = [
+    { step: 'password' },
+    { step: 'code', method: 'totp', destination: null },
+    { step: 'code', method: 'email', destination: 'm•••@example.com' },
+    { step: 'confirm' },
+    { step: 'restart', notEnabled: true },
+    { step: 'restart', notEnabled: false },
+  ];
+  const recoveryViews: RecoveryView[] = [
+    { step: 'start', method: 'totp', destination: null },
+    { step: 'start', method: 'sms', destination: '+1 •••• ••89' },
+    { step: 'code', method: 'email', destination: 'm•••@example.com' },
+    { step: 'codes', recoveryCodes: CODES },
+    { step: 'restart', notEnabled: true },
+  ];
+  const list: Array<[string, (ui: PageUi) => string]> = [
+    ['login', (u) => renderLoginPage(u, { csrf: 'c', returnTo: '/', email: 'm@example.com', ...message(u) })],
+    ['logout', (u) => renderLogoutPage(u, { csrf: 'c' })],
+    ...(['totp', 'sms', 'email'] as const).map((method): [string, (u: PageUi) => string] => [`verify ${method}`, (u) => renderVerifyPage(u, { csrf: 'c', method, returnTo: '/', resendAfter: 30, ...message(u) })]),
+    ['security off', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: false, method: null, destination: null, recoveryCodesLeft: null, ...message(u) })],
+    ['security on', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'sms', destination: '+1 •••• ••89', recoveryCodesLeft: 2 })],
+    ['security no codes', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'totp', destination: null, recoveryCodesLeft: 0 })],
+    ...enableViews.map((view): [string, (u: PageUi) => string] => [`enable ${view.step}`, (u) => renderEnablePage(u, { csrf: 'c', view, resendAfter: 20, ...message(u) })]),
+    ...disableViews.map((view): [string, (u: PageUi) => string] => [`disable ${view.step}`, (u) => renderDisablePage(u, { csrf: 'c', view, ...message(u) })]),
+    ...recoveryViews.map((view): [string, (u: PageUi) => string] => [`recovery ${view.step}`, (u) => renderRecoveryCodesPage(u, { csrf: 'c', view, ...message(u) })]),
+    ...(['totp', 'sms', 'email'] as const).flatMap((method): Array<[string, (u: PageUi) => string]> => [
+      [`step-up ${method}`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: method === 'totp' ? null : 'm•••@example.com', codeSent: false, returnTo: '/', ...message(u) })],
+      [`step-up ${method} sent`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: null, codeSent: true, returnTo: '/', resendAfter: 10 })],
+    ]),
+    ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
+    ['help', (u) => renderOtpHelpPage(u)],
+  ];
+  for (const [status, error] of [
+    [403, 'forbidden'],
+    [404, 'not_found'],
+    [429, 'too_many_attempts'],
+    [500, 'internal_error'],
+    [502, 'upstream_unavailable'],
+    [503, 'store_unavailable'],
+    [504, 'upstream_timeout'],
+    [418, 'something_new'],
+  ] as const) {
+    list.push([`error ${status}`, (u) => renderErrorPage(u, { status, error, requestId: 'abc-1' })]);
+  }
+  return list;
+}
+
+/** What a person reads or hears: text outside script/style, and the spoken/visible attributes. */
+function humanText(html: string): string {
+  const attributes = [...html.matchAll(/\s(?:alt|aria-label|title|placeholder|data-countdown|data-copied)="([^"]*)"/g)].map((m) => m[1]);
+  const text = html
+    .replace(/<(script|style)[\s\S]*?<\/\1>/g, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
+  // {s} is the script's placeholder for the seconds, not a word.
+  return [text, ...attributes].join(' ').replace(/\{s\}/g, ' ').replace(/\s+/g, ' ');
+}
+
+/** Names that stay as they are in a Chinese page (products, standards, the switcher's "English"). */
+const ALLOWED = new Set(['SmartPush', 'English', 'Google', 'Microsoft', 'Authenticator', 'Authy', 'NIST', 'SP', 'SIM', 'SMS', 'IT']);
+
+/** The pages' data (addresses, keys, codes, ids), which is the same in every language. */
+const DATA = [KEY, ...CODES, 'support@example.com', 'm•••@example.com', 'm@example.com', 'abc-1'];
+
+function englishLeftovers(text: string): string[] {
+  const words = DATA.reduce((rest, data) => rest.split(data).join(' '), text);
+  return [...words.matchAll(/(?<![0-9A-Za-z])[A-Za-z][A-Za-z0-9']*/g)].map((m) => m[0]).filter((word) => !ALLOWED.has(word));
+}
+
+describe('page catalogues', () => {
+  test('the Chinese catalogue has exactly the keys of the English one, at every level', () => {
+    const shape = (value: unknown): unknown =>
+      value !== null && typeof value === 'object' && !Array.isArray(value)
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape(v)]).sort(([a], [b]) => String(a).localeCompare(String(b))))
+        : typeof value;
+    assert.deepEqual(shape(zhCN), shape(en));
+  });
+
+  test('every page in every view renders in both languages, with no English left in the Chinese ones', () => {
+    const list = pages((u) => ({ error: u.t.codeExpired, notice: u.t.newCodeSent }));
+    assert.ok(list.length >= 45, `pages rendered: ${list.length}`);
+    for (const [name, render] of list) {
+      const english = render(ui('en'));
+      const chinese = render(ui('zh-CN'));
+      assert.match(english, /^<!doctype html><html lang="en">/, name);
+      assert.match(chinese, /^<!doctype html><html lang="zh-CN">/, name);
+      assert.notEqual(humanText(english), humanText(chinese), `${name}: the same text in both languages`);
+      assert.deepEqual(englishLeftovers(humanText(chinese)), [], `${name}: English words on the Chinese page`);
+      assert.ok(englishLeftovers(humanText(english)).length > 3, `${name}: the English page has English text`);
+    }
+  });
+
+  test('the English-leftover check catches an untranslated sentence', () => {
+    const leaked = renderLoginPage(ui('zh-CN'), { csrf: 'c', returnTo: '/', error: 'The email or password is not correct.' });
+    assert.deepEqual(englishLeftovers(humanText(leaked)), ['The', 'email', 'or', 'password', 'is', 'not', 'correct']);
+  });
+
+  test('flow refusals are worded per language by code, with attempts left and waiting time', () => {
+    const zh = ui('zh-CN').t;
+    const english = ui('en').t;
+    assert.equal(flowMessage(english, new FlowError(401, 'invalid_code', 'x', { attempts_left: 2 })), 'That code is not correct. 2 attempts left.');
+    assert.equal(flowMessage(zh, new FlowError(401, 'invalid_code', 'x', { attempts_left: 1 })), '验证码不正确。 还可尝试 1 次。');
+    assert.equal(flowMessage(english, new FlowError(429, 'too_many_codes', 'x', { retry_after: 45 })), 'A code was sent recently. Please wait before asking for another. (You can try again in about 45 seconds.)');
+    assert.equal(flowMessage(zh, new FlowError(409, 'step_out_of_order', 'This step is not the next one.')), '这不是下一个步骤。请从头开始。');
+    // A code the catalogue does not know never shows the flow's English message on a Chinese page.
+    assert.equal(flowMessage(zh, new FlowError(400, 'brand_new_code', 'English words')), zh.flowUnknown);
+  });
+});
+
+describe('language negotiation', () => {
+  test('Accept-Language picks the highest q among the languages offered; default English', () => {
+    const cases: Array<[string | undefined, string]> = [
+      [undefined, 'en'],
+      ['', 'en'],
+      ['fr-FR, de;q=0.9', 'en'],
+      ['zh-CN', 'zh-CN'],
+      ['zh', 'zh-CN'],
+      ['zh-Hans', 'zh-CN'],
+      ['zh-Hans-CN,zh;q=0.9', 'zh-CN'],
+      ['ZH-cn', 'zh-CN'],
+      ['en-US,en;q=0.9,zh-CN;q=0.8', 'en'],
+      ['fr;q=1, zh-CN;q=0.7, en;q=0.3', 'zh-CN'],
+      ['en;q=0.2, zh;q=0.8', 'zh-CN'],
+      ['zh-CN;q=0, en;q=0.1', 'en'],
+      ['zh-TW', 'en'],
+      ['zh-Hant', 'en'],
+      ['*', 'en'],
+      ['en;q=0.5, zh;q=0.5', 'en'],
+      ['zh;q=0.5, en;q=0.5', 'zh-CN'],
+      ['zh;q=abc', 'zh-CN'],
+      [';;;,,,q=', 'en'],
+    ];
+    for (const [header, expected] of cases) assert.equal(negotiateLanguage(header), expected, JSON.stringify(header));
+    assert.equal(matchLanguage('en-GB'), 'en');
+    assert.equal(matchLanguage('zh-SG'), 'zh-CN');
+    assert.equal(matchLanguage('zh-HK'), null);
+  });
+
+  test('the spg_lang cookie (the switcher) wins over Accept-Language; an unknown value is ignored', () => {
+    assert.equal(requestLanguage({ cookie: 'spg_lang=zh-CN', 'accept-language': 'en' }), 'zh-CN');
+    assert.equal(requestLanguage({ cookie: 'other=1; spg_lang=en', 'accept-language': 'zh-CN' }), 'en');
+    assert.equal(requestLanguage({ cookie: 'spg_lang=klingon', 'accept-language': 'zh-CN' }), 'zh-CN');
+    assert.equal(requestLanguage({ cookie: 'spg_lang=<script>' }), 'en');
+    assert.equal(requestLanguage({}), 'en');
+  });
+
+  test('the switcher links name each language in itself and come back to the current page', () => {
+    const html = renderLoginPage(ui('zh-CN', '/_guard/login?return_to=%2Fdashboard'), { csrf: 'c', returnTo: '/dashboard' });
+    assert.match(html, /<nav class="languages" aria-label="语言">/);
+    assert.match(html, /<a href="\/_guard\/lang\?set=en&amp;return_to=%2F_guard%2Flogin%3Freturn_to%3D%252Fdashboard" lang="en" hreflang="en">English<\/a>/);
+    assert.match(html, /<span aria-current="true" lang="zh-CN">简体中文<\/span>/);
+  });
+});
