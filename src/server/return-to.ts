@@ -14,6 +14,9 @@ export function safeReturnTo(value: unknown, fallback: string, options: { guardP
   if (/[\u0000-\u001f\u007f\\\s]/.test(value)) return fallback;
   const canonical = canonicaliseTarget(value, { pathParameters: 'allow' });
   if (!canonical.ok || canonical.target.forwarded.startsWith('//')) return fallback;
-  if (isGuardPath(canonical.target.path) && (!options.guardPages || canonical.target.path.startsWith('/_guard/api/') || canonical.target.path === '/_guard/api')) return fallback;
+  if (isGuardPath(canonical.target.path)) {
+    const path = canonical.target.path.toLowerCase();
+    if (!options.guardPages || path === '/_guard/api' || path.startsWith('/_guard/api/')) return fallback;
+  }
   return canonical.target.forwarded;
 }
