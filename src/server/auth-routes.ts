@@ -17,6 +17,7 @@ import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
 import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
+import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
@@ -156,7 +157,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       case 'verification_required':
         startVerification(ctx, result);
-        redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}`);
+        {
+          const wait = waitParam(result.send?.ok ? retryAfterSeconds(result.send.resendInMs) : undefined);
+          redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
+        }
         return;
       case 'invalid_credentials':
         loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).t.loginFailed });
@@ -449,7 +453,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
           const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
           if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          verifyPage(ctx, 200, pending.method, returnTo, pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {});
+          verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;

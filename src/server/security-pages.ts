@@ -15,6 +15,7 @@ import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendPage, uiOf } from './respond.ts';
+import { readWait, waitParam } from './resend-hint.ts';
 
 /**
  * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
@@ -148,7 +149,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     return text ? `${ENABLE}?${text}` : ENABLE;
   };
 
-  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage = {}): void =>
+  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
     html(ctx, status, renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
   /** Where a failed step is shown: its own page, or "start again" when the flow lost its place. */
@@ -168,7 +169,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(ENABLE, async (ctx, actor) => {
           const phoneOnFile = one(ctx.query['sms']) === '1';
           const maskedEmail = maskEmail(actor.session.user);
-          const notice = one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {};
+          const notice = { ...(one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
           switch (one(ctx.query['step'])) {
             case 'identity':
               return enablePage(ctx, actor.session, 200, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
@@ -214,7 +215,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const channel = body['channel'];
                 try {
                   const sent = await settings.enableIdentity(actor, channel);
-                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms }));
+                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms, wait: waitParam(sent.resend_after) }));
                 } catch (error) {
                   return enableFailure(ctx, actor, error, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
                 }
@@ -225,8 +226,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const view: EnableView = { step: 'code', channel, maskedEmail, phoneOnFile };
                 try {
                   if (action === 'resend') {
-                    await settings.enableIdentity(actor, channel);
-                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1' }));
+                    const sent = await settings.enableIdentity(actor, channel);
+                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1', wait: waitParam(sent.resend_after) }));
                   }
                   const verified = await settings.enableIdentityVerify(actor, body['code']);
                   return http.redirect(ctx, enableUrl({ step: 'method', methods: verified.methods.join(','), sms }));
@@ -248,7 +249,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                       otpauthUri: chosen.otpauth_uri,
                     });
                   }
-                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms }));
+                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms, wait: waitParam(chosen.resend_after) }));
                 } catch (error) {
                   const askPhone = !phoneOnFile || (error instanceof FlowError && PHONE_ERRORS.has(error.code));
                   return enableFailure(ctx, actor, error, { step: 'method', methods, phoneOnFile, askPhone });
@@ -259,8 +260,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const method = asMethod(body['method']) ?? 'totp';
                 try {
                   if (action === 'resend' && method !== 'totp') {
-                    await settings.enableMethod(actor, method, body['phone']);
-                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1' }));
+                    const sent = await settings.enableMethod(actor, method, body['phone']);
+                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1', wait: waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined) }));
                   }
                   const { result, rotated } = await settings.enableConfirm(actor, body['code']);
                   setRotated(ctx, rotated);
@@ -369,7 +370,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   // ---- recovery codes ----------------------------------------------------------------------------
 
-  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage = {}): void =>
+  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
     html(ctx, status, renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
   const recoveryView = async (actor: Actor, step: 'start' | 'code'): Promise<RecoveryView> => {
@@ -394,7 +395,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const step = one(ctx.query['step']) === 'code' ? 'code' : 'start';
           const view = await recoveryView(actor, step);
           const { t } = uiOf(ctx);
-          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {};
+          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : { ...(one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
           recoveryPage(ctx, actor.session, 200, view, message);
         }),
       );
@@ -408,8 +409,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             const step = one(body['step']);
             if (step === 'start' || (step === 'code' && one(body['action']) === 'resend')) {
               try {
-                await settings.recoveryStart(actor);
-                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}`);
+                const sent = await settings.recoveryStart(actor);
+                const wait = waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined);
+                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}${wait ? `&wait=${wait}` : ''}`);
               } catch (error) {
                 return recoveryFailure(ctx, actor, error, step);
               }
