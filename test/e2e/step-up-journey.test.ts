@@ -76,7 +76,7 @@ describeInBrowser('step-up before an export, help and error pages', (browser) =>
       assertNoProblems(guard, 'the step-up with an authenticator app');
     }));
 
-  browser.test('the help page for missing codes and an error page pass the same checks', async () => {
+  browser.test('the help page for missing codes (in English and Chinese) and an error page pass the same checks', async () => {
     const { stack } = await startClockedStack();
     try {
       const guard = await browser.open();
@@ -85,6 +85,13 @@ describeInBrowser('step-up before an export, help and error pages', (browser) =>
       await expectHeading(guard, /receive a code/);
       await page.getByRole('heading', { level: 2, name: /Authenticator app/ }).waitFor();
       await checkPage(guard, 'help-otp');
+
+      // The language switcher is a plain link; the page then speaks Chinese and still passes.
+      await submit(guard, page.getByRole('link', { name: '简体中文' }));
+      assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
+      await checkPage(guard, 'help-otp-zh-CN');
+      await submit(guard, page.getByRole('link', { name: 'English' }));
+      assert.equal(await page.locator('html').getAttribute('lang'), 'en');
 
       const response = await page.goto(`${stack.url}/_guard/no-such-page`);
       assert.equal(response?.status(), 404);
