@@ -11,20 +11,25 @@ export const GUARD_JS = `'use strict';
   const ready = (fn) => (document.readyState === 'loading' ? document.addEventListener('DOMContentLoaded', fn) : fn());
 
   // The resend button stays usable without this script; the server refuses a resend too soon.
+  // The seconds are shown beside the label, hidden from screen readers (a number read out every
+  // second is noise), so the button keeps its name and is announced as unavailable meanwhile.
   const countdown = (button) => {
-    const label = button.textContent;
-    const template = button.dataset.countdown || '{s}';
     let left = Number(button.dataset.resendAfter);
     if (!Number.isFinite(left) || left <= 0) return;
     left = Math.min(Math.ceil(left), 3600);
+    const template = button.dataset.countdown || '({s})';
+    const timer = document.createElement('span');
+    timer.setAttribute('aria-hidden', 'true');
+    timer.className = 'countdown';
+    button.append(timer);
     button.disabled = true;
     const tick = () => {
       if (left <= 0) {
         button.disabled = false;
-        button.textContent = label;
+        timer.remove();
         return;
       }
-      button.textContent = template.replace('{s}', String(left));
+      timer.textContent = ' ' + template.replace('{s}', String(left));
       left -= 1;
       setTimeout(tick, 1000);
     };

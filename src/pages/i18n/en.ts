@@ -25,8 +25,8 @@ export const en = {
   continue: 'Continue',
   cancel: 'Cancel',
   sendNewCode: 'Send a new code',
-  /** Filled in by guard.js: {s} is the seconds left. */
-  resendCountdown: 'Send a new code ({s} s)',
+  /** Shown by guard.js after "Send a new code" while it cannot be used: {s} is the seconds left. */
+  resendCountdown: '({s} s)',
   didntReceive: 'Didn’t receive a code?',
   startAgain: 'Start again',
   backToSecurity: 'Back to Login & Security',

@@ -17,7 +17,7 @@ export const zhCN: Catalogue = {
   continue: '继续',
   cancel: '取消',
   sendNewCode: '发送新验证码',
-  resendCountdown: '发送新验证码（{s} 秒）',
+  resendCountdown: '（{s} 秒）',
   didntReceive: '没有收到验证码？',
   startAgain: '重新开始',
   backToSecurity: '返回“登录与安全”',
