@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Download, Locator } from 'playwright-core';
+import type { Download, Locator, Response } from 'playwright-core';
 import { EXPORT_HEADER } from '../../demo/app.ts';
 import { checkPage, type GuardPage } from '../helpers/browser.ts';
 import { base32Decode, lastCode, PASSWORD, totpAt } from '../helpers/two-factor.ts';
@@ -21,10 +21,27 @@ export async function signIn(guard: GuardPage, url: string, email: string, shot 
   await submit(guard, page.getByRole('button', { name: 'Sign in' }));
 }
 
-/** Clicks a submit button (or link) and waits for the page it leads to. */
+/**
+ * Clicks a submit button (or link) and waits for the page it leads to. No journey expects a 403: a
+ * refused form (forged, expired or taken for cross-site) fails here at once, with the page's words,
+ * rather than as a timeout further on.
+ */
 export async function submit(guard: GuardPage, control: Locator): Promise<void> {
   const { page } = guard;
-  await Promise.all([page.waitForEvent('load'), control.click()]);
+  const statuses: number[] = [];
+  const onResponse = (response: Response): void => {
+    if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) statuses.push(response.status());
+  };
+  page.on('response', onResponse);
+  try {
+    await Promise.all([page.waitForEvent('load'), control.click()]);
+  } finally {
+    page.off('response', onResponse);
+  }
+  if (statuses.includes(403)) {
+    const text = await page.locator('main').innerText();
+    assert.fail(`the form was refused (403) at ${page.url()}:\n${text}`);
+  }
 }
 
 /**
