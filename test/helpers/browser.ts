@@ -36,6 +36,9 @@ export const WCAG_TAGS: readonly string[] = ['wcag2a', 'wcag2aa', 'wcag21a', 'wc
 /** Where every page's screenshot goes (git-ignored). */
 export const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
 
+/** The longest one browser test may take (a stuck page fails the run rather than hanging it). */
+const TEST_TIMEOUT_MS = 180_000;
+
 /** The iPhone-like width the responsive checks use. */
 export const PHONE_VIEWPORT = { width: 375, height: 812 } as const;
 
@@ -99,11 +102,13 @@ export function describeInBrowser(name: string, body: (session: BrowserSession) 
   describe(name, () => {
     let browser: Browser | undefined;
     const contexts = new Set<BrowserContext>();
+    const pages: GuardPage[] = [];
 
     before(async () => {
       browser = await launchChromium();
     });
     afterEach(async () => {
+      pages.length = 0;
       await Promise.all([...contexts].map((c) => c.close()));
       contexts.clear();
     });
@@ -111,14 +116,10 @@ export function describeInBrowser(name: string, body: (session: BrowserSession) 
       await browser?.close();
     });
 
-    const pages: GuardPage[] = [];
-    afterEach(() => {
-      pages.length = 0;
-    });
-
     body({
       test(testName, fn) {
-        test(testName, async () => {
+        // A generous bound, so a stuck page fails the run instead of hanging it.
+        test(testName, { timeout: TEST_TIMEOUT_MS }, async () => {
           try {
             await fn();
           } catch (error) {
