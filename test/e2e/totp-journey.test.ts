@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkPage, describeInBrowser } from '../helpers/browser.ts';
-import { lastCode, MERCHANT, notifications, startClockedStack } from '../helpers/two-factor.ts';
+import { base32Decode, lastCode, MERCHANT, notifications, startClockedStack } from '../helpers/two-factor.ts';
 import { codeError, enterCode, expectHeading, exportCsv, recoveryCodesOnPage, signIn, submit, totpKeyOnPage, totpNow } from './merchant-steps.ts';
 
 /**
@@ -53,6 +53,11 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       await page.getByRole('img', { name: /QR code/ }).waitFor();
       await checkPage(guard, 'enable-5-totp');
       const secret = await totpKeyOnPage(guard);
+      // guard.js shows the copy button, which puts the key (as shown) on the clipboard.
+      await guard.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
+      await page.getByRole('button', { name: 'Copy the key' }).click();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      assert.deepEqual(base32Decode(copied), secret, `the clipboard holds ${JSON.stringify(copied)}`);
       const wrong = totpNow(secret, clock) === '000000' ? '111111' : '000000';
       await enterCode(guard, wrong, 'Turn on two-factor authentication');
       assert.match(await codeError(guard), /not correct/);
