@@ -1,10 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { en } from '../../src/pages/i18n/en.ts';
 import { zhCN } from '../../src/pages/i18n/zh-cn.ts';
 import { matchLanguage, negotiateLanguage, requestLanguage } from '../../src/pages/i18n/language.ts';
 import { pageUi, type Brand, type PageUi } from '../../src/pages/page-ui.tsx';
 import { renderLoginPage } from '../../src/pages/login-page.tsx';
+import { errorWords } from '../../src/pages/error-page.tsx';
 import { flowMessage } from '../../src/pages/flow-messages.ts';
 import { FlowError } from '../../src/flows/flow-error.ts';
 import { CODES, KEY, pageGallery } from '../helpers/page-gallery.ts';
@@ -127,5 +130,27 @@ describe('language negotiation', () => {
     assert.match(html, /<nav class="languages" aria-label="语言">/);
     assert.match(html, /<a href="\/_guard\/lang\?set=en&amp;return_to=%2F_guard%2Flogin%3Freturn_to%3D%252Fdashboard" lang="en" hreflang="en">English<\/a>/);
     assert.match(html, /<span aria-current="true" lang="zh-CN">简体中文<\/span>/);
+  });
+});
+
+describe('error words', () => {
+  test('every error code the sidecar answers with has words in both languages (no generic fallback)', () => {
+    const codes = new Set<string>();
+    const scan = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) scan(path);
+        else if (/\.tsx?$/.test(entry.name)) {
+          const text = readFileSync(path, 'utf8');
+          for (const m of text.matchAll(/(?:sendError\(ctx, \d+, |writeError\(req, res, \d+, |new FlowError\(\d+, |refuse\(\d+, )'([a-z_]+)'/g)) codes.add(m[1] as string);
+        }
+      }
+    };
+    scan(join(import.meta.dirname, '../../src'));
+    assert.ok(codes.size >= 30, `codes found: ${[...codes].join(' ')}`);
+    for (const lang of ['en', 'zh-CN']) {
+      const u = ui(lang);
+      for (const code of codes) assert.notEqual(errorWords(u, 400, code).message, u.t.errorGeneric, `${lang}: no words for ${code}`);
+    }
   });
 });
