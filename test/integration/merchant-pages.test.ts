@@ -7,7 +7,7 @@ import { configSchema } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { buildSite } from '../../src/pages/site.ts';
 import { CookieJar, navigation, send, withStack, type Reply } from '../helpers/browser-like.ts';
-import { signIn } from '../helpers/stack.ts';
+import { OPEN_POLICY, signIn } from '../helpers/stack.ts';
 
 /**
  * The merchant pages over HTTP: the security headers every page carries, the assets (stylesheets,
@@ -149,6 +149,22 @@ describe('merchant pages over HTTP', () => {
       assert.match(notFound.text, /找不到页面/);
       const api = await send(`${stack.url}/_guard/nothing`, { headers: { accept: 'application/json', cookie: jar.header() } });
       assert.equal(api.json()['message'], 'There is no such page.');
+    });
+  });
+
+  test('an unreachable upstream gets the branded error page in the visitor language, with the headers', async () => {
+    await withStack({ policy: OPEN_POLICY, upstreamUrl: 'http://127.0.0.1:9', config: { product: { name: 'Acme', support: 's' } } }, async (stack) => {
+      const zh = await send(`${stack.url}/campaigns`, { headers: { ...navigation(), 'accept-language': 'zh-CN' } });
+      assert.equal(zh.status, 502);
+      assertPageHeaders(zh, '502 zh');
+      assert.match(zh.text, /<html lang="zh-CN">/);
+      assert.match(zh.text, /目前无法连接 Acme。请稍后再试。/);
+      assert.match(zh.text, /错误 502 · 参考编号 /);
+      const en = await send(`${stack.url}/campaigns`, { headers: navigation() });
+      assert.match(en.text, /Acme cannot be reached right now\./);
+      const api = await send(`${stack.url}/campaigns`, { headers: { accept: 'application/json', 'accept-language': 'zh-CN' } });
+      assert.equal(api.json()['error'], 'upstream_unavailable');
+      assert.match(String(api.json()['message']), /cannot be reached/, 'the JSON message stays English');
     });
   });
 
