@@ -10,6 +10,9 @@ import { base32Decode, lastCode, PASSWORD, totpAt } from '../helpers/two-factor.
  * found the way a person (or a screen reader) finds them: by role and English name or label.
  */
 
+/** The product settings of config/demo.yaml (the docs screenshots should look like `npm start`). */
+export const DEMO_PRODUCT = { name: 'SmartPush', support: 'support@smartpush.example', primary_color: '#2563eb' } as const;
+
 /** Signs in on the login page (checked and screenshotted as `shot`) and waits for the next page. */
 export async function signIn(guard: GuardPage, url: string, email: string, shot = 'login', password = PASSWORD): Promise<void> {
   const { page } = guard;

@@ -1,6 +1,6 @@
 import { assertNoHorizontalScroll, checkPage, describeInBrowser, PHONE_VIEWPORT } from '../helpers/browser.ts';
 import { MERCHANT, startClockedStack } from '../helpers/two-factor.ts';
-import { enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
+import { DEMO_PRODUCT, enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
 
 /**
  * The main pages on a phone (375 CSS pixels, an iPhone's width): nothing is wider than the screen,
@@ -8,7 +8,7 @@ import { enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './mercha
  */
 describeInBrowser('on a 375 px wide phone screen', (browser) => {
   browser.test('login, Login & Security, the enable wizard, recovery codes, sign-out and the code page fit the width', async () => {
-    const { stack, clock } = await startClockedStack();
+    const { stack, clock } = await startClockedStack({ config: { product: DEMO_PRODUCT } });
     try {
       const guard = await browser.open({ viewport: PHONE_VIEWPORT, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
       const { page } = guard;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { checkPage, describeInBrowser } from '../helpers/browser.ts';
 import { base32Decode, lastCode, MERCHANT, notifications, startClockedStack } from '../helpers/two-factor.ts';
-import { codeError, enterCode, expectHeading, exportCsv, recoveryCodesOnPage, signIn, submit, totpKeyOnPage, totpNow } from './merchant-steps.ts';
+import { codeError, DEMO_PRODUCT, enterCode, expectHeading, exportCsv, recoveryCodesOnPage, signIn, submit, totpKeyOnPage, totpNow } from './merchant-steps.ts';
 
 /**
  * The whole merchant journey in a real browser with an authenticator app: sign in, turn on TOTP from
@@ -12,7 +12,8 @@ import { codeError, enterCode, expectHeading, exportCsv, recoveryCodesOnPage, si
  */
 describeInBrowser('merchant journey with an authenticator app', (browser) => {
   browser.test('enable TOTP, sign in with it, export, new recovery codes, disable', async () => {
-    const { stack, clock } = await startClockedStack();
+    // The demo's product settings (config/demo.yaml), so the screenshots look like `npm start`.
+    const { stack, clock } = await startClockedStack({ config: { product: DEMO_PRODUCT } });
     try {
       const guard = await browser.open();
       const { page } = guard;
@@ -27,6 +28,7 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       await expectHeading(guard, 'Login & Security');
       await checkPage(guard, 'security');
       await page.getByText('Off', { exact: true }).waitFor();
+      await page.getByText(/contact support: support@smartpush\.example/).waitFor();
 
       // Step 1: password (the sign-in was a moment ago, but the password is given anyway).
       await submit(guard, page.getByRole('link', { name: 'Enable two-factor authentication' }));
