@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
+import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
 
 /**
  * The one source of the configuration's shape: validation at start, `config check`, and the JSON
@@ -330,6 +331,26 @@ export const configSchema = z
         name: z.string().min(1).max(60).default('SmartPush'),
         /** Shown on pages and in notifications: how to reach support (lost device, new phone). */
         support: z.string().min(1).max(200).default('your SmartPush administrator'),
+        /**
+         * A logo shown at the top of every page: a PNG, SVG or JPEG file of at most 256 KiB, its
+         * path relative to this config file. The sidecar serves it as /_guard/assets/logo.
+         */
+        logo: z.string().min(1).max(1024).optional(),
+        /**
+         * Buttons and links, as #rrggbb. White button text must stay readable on it (WCAG AA,
+         * contrast 4.5:1), so a light colour is refused.
+         */
+        primary_color: z
+          .string()
+          .regex(HEX_COLOUR, 'must be a colour as #rrggbb, e.g. #2563eb')
+          .superRefine((c, ctx) => {
+            if (!HEX_COLOUR.test(c)) return;
+            const ratio = contrastRatio(c, '#ffffff');
+            if (ratio < AA_TEXT_CONTRAST) {
+              ctx.addIssue({ code: 'custom', message: `white text on ${c} has a contrast of ${ratio.toFixed(2)}:1, below the 4.5:1 WCAG AA needs; choose a darker colour` });
+            }
+          })
+          .default('#2563eb'),
       })
       .strict()
       .prefault({}),

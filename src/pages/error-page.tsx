@@ -1,25 +1,43 @@
-import { Layout, renderPage } from './layout.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 
 export interface ErrorPageProps {
   readonly status: number;
-  readonly title: string;
-  readonly message: string;
+  /** The machine code of the refusal (`forbidden`, `upstream_unavailable`, …): picks the words. */
+  readonly error: string;
   readonly requestId?: string;
 }
 
+/** Words for an error code, in the page's language; unknown codes get a generic sentence. */
+export function errorWords(ui: PageUi, status: number, error: string): { title: string; message: string } {
+  const { t, brand } = ui;
+  const title = t.errorTitle[status as keyof typeof t.errorTitle] ?? t.errorTitleDefault;
+  if (error === 'upstream_timeout') return { title, message: t.upstreamTimeout(brand.product) };
+  if (error === 'upstream_unavailable') return { title, message: t.upstreamDown(brand.product) };
+  const known = (t.errorMessage as Readonly<Record<string, string | undefined>>)[error] ?? (t.flow as Readonly<Record<string, string | undefined>>)[error];
+  return { title, message: known ?? t.errorGeneric };
+}
+
 /** Plain error page: what happened, what the person can do, and an id support can search for. */
-export function renderErrorPage(props: ErrorPageProps): string {
-  return renderPage(
-    <Layout title={props.title}>
-      <h1>{props.title}</h1>
-      <p>{props.message}</p>
+function ErrorPage(props: ErrorPageProps) {
+  const ui = useUi();
+  const { t, brand } = ui;
+  const { title, message } = errorWords(ui, props.status, props.error);
+  return (
+    <Layout title={title}>
+      <h1>{title}</h1>
+      <p role="alert">{message}</p>
       <p class="muted">
-        Error {props.status}
-        {props.requestId ? ` · reference ${props.requestId}` : ''}
+        {t.errorStatus(props.status)}
+        {props.requestId ? ` · ${t.errorReference(props.requestId)}` : ''}
       </p>
       <p>
-        <a href="/">Back to SmartPush</a>
+        <a href="/">{t.backToProduct(brand.product)}</a>
       </p>
-    </Layout>,
+    </Layout>
   );
+}
+
+export function renderErrorPage(ui: PageUi, props: ErrorPageProps): string {
+  return renderPage(ui, <ErrorPage {...props} />);
 }

@@ -1,4 +1,6 @@
-import { Layout, renderPage } from './layout.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { CsrfField, Messages, ERROR_ID } from './security-parts.tsx';
 
 export interface LoginPageProps {
   readonly csrf: string;
@@ -8,34 +10,27 @@ export interface LoginPageProps {
   readonly notice?: string;
 }
 
-/** Email and password; the sidecar replays them to SmartPush, which still owns the password. */
-export function renderLoginPage(props: LoginPageProps): string {
-  return renderPage(
-    <Layout title="Sign in">
-      <h1>Sign in to SmartPush</h1>
-      {props.notice ? <p role="status">{props.notice}</p> : null}
-      {props.error ? (
-        <p class="error" role="alert" id="login-error">
-          {props.error}
-        </p>
-      ) : null}
+/** Email and password; the sidecar replays them to the upstream, which still owns the password. */
+function LoginPage(props: LoginPageProps) {
+  const { t, brand } = useUi();
+  const invalid = props.error ? { 'aria-describedby': ERROR_ID, 'aria-invalid': 'true' as const } : {};
+  return (
+    <Layout title={t.signInTitle}>
+      <h1>{t.signInHeading(brand.product)}</h1>
+      <Messages error={props.error} notice={props.notice} />
       <form method="post" action="/_guard/login" novalidate>
-        <input type="hidden" name="_csrf" value={props.csrf} />
+        <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
-        <label for="email">Email</label>
-        <input
-          id="email"
-          name="email"
-          type="email"
-          autocomplete="username"
-          required
-          value={props.email ?? ''}
-          {...(props.error ? { 'aria-describedby': 'login-error', 'aria-invalid': 'true' } : {})}
-        />
-        <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required />
-        <button type="submit">Sign in</button>
+        <label for="email">{t.email}</label>
+        <input id="email" name="email" type="email" autocomplete="username" autocapitalize="off" spellcheck={false} required value={props.email ?? ''} {...invalid} />
+        <label for="password">{t.password}</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required {...invalid} />
+        <button type="submit">{t.signInButton}</button>
       </form>
-    </Layout>,
+    </Layout>
   );
+}
+
+export function renderLoginPage(ui: PageUi, props: LoginPageProps): string {
+  return renderPage(ui, <LoginPage {...props} />);
 }

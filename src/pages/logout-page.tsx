@@ -1,18 +1,25 @@
-import { Layout, renderPage } from './layout.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { CsrfField } from './security-parts.tsx';
 
 /** Signing out changes state, so it is a POST behind a button, never a bare GET (THREATS T11). */
-export function renderLogoutPage(props: { csrf: string }): string {
-  return renderPage(
-    <Layout title="Sign out">
-      <h1>Sign out of SmartPush?</h1>
-      <p>You will need your password (and your verification code, if you use two-factor authentication) to sign in again.</p>
+function LogoutPage(props: { csrf: string }) {
+  const { t, brand } = useUi();
+  return (
+    <Layout title={t.signOutTitle}>
+      <h1>{t.signOutHeading(brand.product)}</h1>
+      <p>{t.signOutText}</p>
       <form method="post" action="/_guard/logout">
-        <input type="hidden" name="_csrf" value={props.csrf} />
-        <button type="submit">Sign out</button>
+        <CsrfField csrf={props.csrf} />
+        <button type="submit">{t.signOutButton}</button>
       </form>
       <p>
-        <a href="/">Stay signed in</a>
+        <a href="/">{t.staySignedIn}</a>
       </p>
-    </Layout>,
+    </Layout>
   );
+}
+
+export function renderLogoutPage(ui: PageUi, props: { csrf: string }): string {
+  return renderPage(ui, <LogoutPage {...props} />);
 }

@@ -1,5 +1,6 @@
-import { Layout, renderPage } from './layout.tsx';
-import { BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { HelpLink, BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 /** New recovery codes: a fresh code of the current method, then the ten new codes, shown once. */
 
@@ -11,70 +12,66 @@ export type RecoveryView =
 
 export type RecoveryProps = PageMessage & {
   readonly csrf: string;
+  /** Seconds until another code may be sent, when known. */
+  readonly resendAfter?: number | undefined;
   readonly view: RecoveryView;
 };
 
 const ACTION = '/_guard/security/recovery-codes';
 
-function body(props: RecoveryProps) {
+function Body(props: RecoveryProps) {
+  const { t } = useUi();
   const view = props.view;
   switch (view.step) {
     case 'start':
       return (
         <>
-          <h1>Generate new recovery codes</h1>
-          <p>New codes replace all your current recovery codes: the old ones stop working.</p>
-          <p>
-            {view.method === 'totp'
-              ? 'You will confirm with a code from your authenticator app.'
-              : `You will confirm with a code we send: ${methodDescription(view.method, view.destination)}.`}
-          </p>
+          <h1>{t.generateCodes}</h1>
           <Messages error={props.error} notice={props.notice} />
+          <p>{t.replaceCodes}</p>
+          <p>{view.method === 'totp' ? t.confirmWithApp : t.confirmWithSent(methodDescription(t, view.method, view.destination))}</p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="start" />
-            <button type="submit">Continue</button>
+            <button type="submit">{t.continue}</button>
           </form>
-          <BackToSecurity label="Cancel" />
+          <BackToSecurity label={t.cancel} />
         </>
       );
     case 'code':
       return (
         <>
-          <h1>Enter your verification code</h1>
-          <p>
-            {view.method === 'totp'
-              ? 'Enter the 6-digit code your authenticator app shows.'
-              : `We sent a 6-digit code: ${methodDescription(view.method, view.destination)}.`}{' '}
-            New codes replace all your current recovery codes.
-          </p>
+          <h1>{t.verifyHeading}</h1>
           <Messages error={props.error} notice={props.notice} />
+          <p>
+            {view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination))} {t.replaceCodesShort}
+          </p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="code" />
             <CodeField error={props.error} />
             <button type="submit" name="action" value="confirm">
-              Generate new codes
+              {t.generateNewCodes}
             </button>
-            <ResendButton method={view.method} />
+            <ResendButton method={view.method} resendAfter={props.resendAfter} />
           </form>
           {view.method !== 'totp' ? (
             <p class="muted">
-              <a href="/_guard/help/otp">Didn’t receive a code?</a>
+              <HelpLink />
             </p>
           ) : null}
-          <BackToSecurity label="Cancel" />
+          <BackToSecurity label={t.cancel} />
         </>
       );
     case 'codes':
       return (
         <>
-          <h1>Your new recovery codes</h1>
-          <p role="status">Your previous recovery codes no longer work. We also sent you an email about this change.</p>
+          <h1>{t.newCodesHeading}</h1>
+          <p role="status">{t.newCodesStatus}</p>
           <RecoveryCodeList codes={view.recoveryCodes} />
           <p>
             <a class="button" href="/_guard/security?done=codes">
-              I saved my codes — back to Login &amp; Security
+              {t.savedCodesBack}
             </a>
           </p>
         </>
@@ -82,7 +79,7 @@ function body(props: RecoveryProps) {
     case 'restart':
       return (
         <>
-          <h1>Generate new recovery codes</h1>
+          <h1>{t.generateCodes}</h1>
           <Messages error={props.error} notice={props.notice} />
           <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
@@ -90,6 +87,15 @@ function body(props: RecoveryProps) {
   }
 }
 
-export function renderRecoveryCodesPage(props: RecoveryProps): string {
-  return renderPage(<Layout title="Recovery codes">{body(props)}</Layout>);
+function RecoveryCodesPage(props: RecoveryProps) {
+  const { t } = useUi();
+  return (
+    <Layout title={t.recoveryTitle}>
+      <Body {...props} />
+    </Layout>
+  );
+}
+
+export function renderRecoveryCodesPage(ui: PageUi, props: RecoveryProps): string {
+  return renderPage(ui, <RecoveryCodesPage {...props} />);
 }

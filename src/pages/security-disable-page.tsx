@@ -1,5 +1,6 @@
-import { Layout, renderPage } from './layout.tsx';
-import { BackToSecurity, CodeField, CsrfField, Messages, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { BackToSecurity, CodeField, CsrfField, HelpLink, Messages, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /** Turning 2FA off: password → a code of the current method (or a recovery code) → confirm. */
 
@@ -11,67 +12,66 @@ export type DisableView =
 
 export type DisableProps = PageMessage & {
   readonly csrf: string;
-  readonly product: string;
   readonly view: DisableView;
 };
 
 const ACTION = '/_guard/security/disable';
-const WARNING = 'Without two-factor authentication, anyone who learns your password can sign in.';
 
 function Warning() {
+  const { t } = useUi();
   return (
     <p class="warning">
-      <strong>Your account will be less secure.</strong> {WARNING}
+      <strong>{t.lessSecure}</strong> {t.disableWarning}
     </p>
   );
 }
 
-function body(props: DisableProps) {
+function Body(props: DisableProps) {
+  const { t } = useUi();
   const view = props.view;
   switch (view.step) {
     case 'password':
       return (
         <>
           <Steps current={1} total={3}>
-            Confirm it’s you
+            {t.confirmItsYou}
           </Steps>
-          <h1>Turn off two-factor authentication</h1>
-          <Warning />
+          <h1>{t.turnOff}</h1>
           <Messages error={props.error} notice={props.notice} />
+          <Warning />
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="password" />
             <PasswordField error={props.error} />
-            <button type="submit">Continue</button>
+            <button type="submit">{t.continue}</button>
           </form>
-          <BackToSecurity label="Cancel, keep it on" />
+          <BackToSecurity label={t.keepItOn} />
         </>
       );
     case 'code': {
-      const instructions =
-        view.method === 'totp'
-          ? 'Enter the 6-digit code your authenticator app shows.'
-          : `We sent a 6-digit code: ${methodDescription(view.method, view.destination)}.`;
+      const instructions = view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination));
       return (
         <>
           <Steps current={2} total={3}>
-            Enter your code
+            {t.enterYourCode}
           </Steps>
-          <h1>Enter your verification code</h1>
-          <p>{instructions} Lost your device? Enter one of your recovery codes instead.</p>
+          <h1>{t.verifyHeading}</h1>
           <Messages error={props.error} notice={props.notice} />
+          <p>
+            {instructions} {t.lostDevice}
+          </p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="code" />
-            <CodeField label="Verification code or recovery code" error={props.error} acceptsRecovery />
-            <button type="submit">Continue</button>
+            <CodeField label={t.codeOrRecovery} error={props.error} acceptsRecovery />
+            <button type="submit">{t.continue}</button>
           </form>
           {view.method !== 'totp' ? (
             <p class="muted">
-              <a href={ACTION}>Send a new code</a> (you will enter your password again) · <a href="/_guard/help/otp">Didn’t receive a code?</a>
+              <a href={ACTION}>{t.sendNewCode}</a> {t.resendNeedsPassword} · <HelpLink />
             </p>
           ) : null}
-          <BackToSecurity label="Cancel, keep it on" />
+          <BackToSecurity label={t.keepItOn} />
         </>
       );
     }
@@ -79,26 +79,26 @@ function body(props: DisableProps) {
       return (
         <>
           <Steps current={3} total={3}>
-            Confirm
+            {t.confirm}
           </Steps>
-          <h1>Turn off two-factor authentication?</h1>
-          <Warning />
-          <p>Your recovery codes stop working, and your other sessions are signed out. You can turn it on again at any time.</p>
+          <h1>{t.turnOffQuestion}</h1>
           <Messages error={props.error} notice={props.notice} />
+          <Warning />
+          <p>{t.disableConsequences}</p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="confirm" />
             <button type="submit" class="danger">
-              Turn off two-factor authentication
+              {t.turnOff}
             </button>
           </form>
-          <BackToSecurity label="Cancel, keep it on" />
+          <BackToSecurity label={t.keepItOn} />
         </>
       );
     case 'restart':
       return (
         <>
-          <h1>Turn off two-factor authentication</h1>
+          <h1>{t.turnOff}</h1>
           <Messages error={props.error} notice={props.notice} />
           <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
@@ -106,6 +106,15 @@ function body(props: DisableProps) {
   }
 }
 
-export function renderDisablePage(props: DisableProps): string {
-  return renderPage(<Layout title="Turn off two-factor authentication">{body(props)}</Layout>);
+function DisablePage(props: DisableProps) {
+  const { t } = useUi();
+  return (
+    <Layout title={t.turnOff}>
+      <Body {...props} />
+    </Layout>
+  );
+}
+
+export function renderDisablePage(ui: PageUi, props: DisableProps): string {
+  return renderPage(ui, <DisablePage {...props} />);
 }

@@ -1,11 +1,13 @@
-import { Layout, renderPage } from './layout.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import {
+  CopyButton,
+  HelpLink,
   BackToSecurity,
   CodeField,
   CsrfField,
   ERROR_ID,
   Messages,
-  METHOD_NAMES,
   PasswordField,
   RecoveryCodeList,
   Steps,
@@ -35,7 +37,8 @@ export type EnableView =
 
 export type EnableProps = PageMessage & {
   readonly csrf: string;
-  readonly product: string;
+  /** Seconds until another code may be sent, when known. */
+  readonly resendAfter?: number | undefined;
   readonly view: EnableView;
 };
 
@@ -51,74 +54,76 @@ function PhoneFlag(props: { phoneOnFile: boolean }) {
 }
 
 function PasswordStep(props: EnableProps) {
+  const { t } = useUi();
   return (
     <>
       <Steps current={1} total={TOTAL}>
-        Confirm it’s you
+        {t.confirmItsYou}
       </Steps>
-      <h1>Enable two-factor authentication</h1>
-      <p>Enter your password to continue. If you signed in a moment ago, you can leave it empty.</p>
+      <h1>{t.enable}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <p>{t.enablePasswordText}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="password" />
         <PasswordField error={props.error} required={false} />
-        <button type="submit">Continue</button>
+        <button type="submit">{t.continue}</button>
       </form>
-      <BackToSecurity label="Cancel" />
+      <BackToSecurity label={t.cancel} />
     </>
   );
 }
 
 function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: 'identity' }> }) {
+  const { t } = useUi();
   const { view } = props;
   return (
     <>
       <Steps current={2} total={TOTAL}>
-        Verify your identity
+        {t.verifyIdentity}
       </Steps>
-      <h1>Where should we send a code?</h1>
-      <p>We’ll send a one-time code to confirm that this account is yours.</p>
+      <h1>{t.whereToSend}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <p>{t.identityText}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="identity" />
         <PhoneFlag phoneOnFile={view.smsOffered} />
         <fieldset class="choices" {...(props.error ? { 'aria-describedby': ERROR_ID } : {})}>
-          <legend>Send the code by</legend>
+          <legend>{t.sendCodeBy}</legend>
           <label class="choice" for="channel-email">
             <input type="radio" id="channel-email" name="channel" value="email" checked />
             <span>
-              <strong>Email</strong> to {view.maskedEmail}
+              <strong>{t.methodName.email}</strong> {t.emailTo(view.maskedEmail)}
             </span>
           </label>
           {view.smsOffered ? (
             <label class="choice" for="channel-sms">
               <input type="radio" id="channel-sms" name="channel" value="sms" />
               <span>
-                <strong>Text message (SMS)</strong> to the phone number on your account
+                <strong>{t.methodName.sms}</strong> {t.smsToPhoneOnFile}
               </span>
             </label>
           ) : null}
         </fieldset>
-        <button type="submit">Send code</button>
+        <button type="submit">{t.sendCode}</button>
       </form>
-      <BackToSecurity label="Cancel" />
+      <BackToSecurity label={t.cancel} />
     </>
   );
 }
 
 function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code' }> }) {
+  const { t } = useUi();
   const { view } = props;
-  const where = view.channel === 'sms' ? 'by text message to the phone number on your account' : `to ${view.maskedEmail}`;
   return (
     <>
       <Steps current={3} total={TOTAL}>
-        Verify your identity
+        {t.verifyIdentity}
       </Steps>
-      <h1>Enter the code we sent</h1>
-      <p>We sent a 6-digit code {where}. It expires in a few minutes.</p>
+      <h1>{t.enterCodeWeSent}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="code" />
@@ -126,47 +131,27 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
         <PhoneFlag phoneOnFile={view.phoneOnFile} />
         <CodeField error={props.error} />
         <button type="submit" name="action" value="verify">
-          Continue
+          {t.continue}
         </button>
-        <button type="submit" name="action" value="resend" class="secondary" formnovalidate>
-          Send a new code
-        </button>
+        <ResendButton method={view.channel} resendAfter={props.resendAfter} />
       </form>
       <p class="muted">
-        <a href="/_guard/help/otp">Didn’t receive a code?</a> · <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>Use another way</a>
+        <HelpLink /> · <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>{t.useAnotherWay}</a>
       </p>
     </>
   );
 }
 
-const METHOD_CARDS: Readonly<Record<PageMethod, { title: string; badge?: string; text: string; warning?: string }>> = {
-  totp: {
-    title: 'Authenticator app',
-    badge: 'Recommended',
-    text: 'An app such as Google Authenticator, Microsoft Authenticator, Authy or 1Password shows a new code every 30 seconds. It works offline and nothing is sent over the phone network.',
-  },
-  sms: {
-    title: 'Text message (SMS)',
-    text: 'We text a code to your phone each time you sign in.',
-    warning:
-      'NIST (SP 800-63B) classes SMS as a “restricted”, weaker method: texts can be intercepted or redirected to another phone, for example by SIM swapping or number porting.',
-  },
-  email: {
-    title: 'Email',
-    text: 'We email a code to you each time you sign in.',
-    warning: 'The weakest choice: anyone with access to your mailbox can sign in. Use it only if you cannot use the other methods.',
-  },
-};
-
 function MethodStep(props: EnableProps & { view: Extract<EnableView, { step: 'method' }> }) {
+  const { t } = useUi();
   const { view } = props;
   const first = view.methods[0];
   return (
     <>
       <Steps current={4} total={TOTAL}>
-        Choose a method
+        {t.chooseMethod}
       </Steps>
-      <h1>How do you want to get your codes?</h1>
+      <h1>{t.howCodes}</h1>
       <Messages error={props.error} notice={props.notice} />
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
@@ -174,17 +159,17 @@ function MethodStep(props: EnableProps & { view: Extract<EnableView, { step: 'me
         <input type="hidden" name="methods" value={view.methods.join(',')} />
         <PhoneFlag phoneOnFile={view.phoneOnFile} />
         <fieldset class="choices" {...(props.error ? { 'aria-describedby': ERROR_ID } : {})}>
-          <legend>Verification method</legend>
+          <legend>{t.verificationMethod}</legend>
           {view.methods.map((method) => {
-            const card = METHOD_CARDS[method];
+            const warning = t.methodWarning[method];
             return (
               <label class="choice card-choice" for={`method-${method}`}>
                 <input type="radio" id={`method-${method}`} name="method" value={method} {...(method === first ? { checked: true } : {})} />
                 <span>
-                  <strong>{card.title}</strong>
-                  {card.badge ? <span class="badge"> {card.badge}</span> : null}
-                  <span class="choice-text">{card.text}</span>
-                  {card.warning ? <span class="choice-warning">{card.warning}</span> : null}
+                  <strong>{t.methodName[method]}</strong>
+                  {method === 'totp' ? <span class="badge"> {t.recommended}</span> : null}
+                  <span class="choice-text">{t.methodText[method]}</span>
+                  {warning ? <span class="choice-warning">{warning}</span> : null}
                 </span>
               </label>
             );
@@ -192,9 +177,9 @@ function MethodStep(props: EnableProps & { view: Extract<EnableView, { step: 'me
         </fieldset>
         {view.methods.includes('sms') && view.askPhone ? (
           <>
-            <label for="phone">Phone number for text messages</label>
+            <label for="phone">{t.phoneLabel}</label>
             <p class="muted" id="phone-hint">
-              Only needed if you choose text message. Use international format, for example +1 555 555 0189.
+              {t.phoneHint}
             </p>
             <input
               id="phone"
@@ -205,69 +190,67 @@ function MethodStep(props: EnableProps & { view: Extract<EnableView, { step: 'me
             />
           </>
         ) : null}
-        <button type="submit">Continue</button>
+        <button type="submit">{t.continue}</button>
       </form>
-      <BackToSecurity label="Cancel" />
+      <BackToSecurity label={t.cancel} />
     </>
   );
 }
 
 function TotpStep(props: EnableProps & { view: Extract<EnableView, { step: 'totp' }> }) {
+  const { t, brand } = useUi();
   const { view } = props;
   return (
     <>
       <Steps current={5} total={TOTAL}>
-        Set up your authenticator app
+        {t.setUpApp}
       </Steps>
-      <h1>Scan this QR code</h1>
-      <ol class="steps-list">
-        <li>Open your authenticator app and add an account (often a “+” button).</li>
-        <li>Scan the QR code, or enter the key below by hand.</li>
-        <li>Enter the 6-digit code the app shows for {props.product}.</li>
-      </ol>
+      <h1>{t.scanQr}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <ol class="steps-list">
+        <li>{t.totpStep1}</li>
+        <li>{t.totpStep2}</li>
+        <li>{t.totpStep3(brand.product)}</li>
+      </ol>
       <p class="qr">
-        <img src={svgDataUri(view.qrSvg)} alt={`QR code for adding ${props.product} to your authenticator app`} width={200} height={200} />
+        <img src={svgDataUri(view.qrSvg)} alt={t.qrAlt(brand.product)} width={200} height={200} />
       </p>
       <p>
-        Can’t scan it? Enter this key (time-based, 6 digits, every 30 seconds):
+        {t.cantScan}
         <br />
         <code class="key" id="totp-key">
           {view.key}
         </code>
       </p>
+      <CopyButton target="totp-key" label={t.copyKey} />
       <p class="muted">
-        On this phone? <a href={view.otpauthUri}>Open it in your authenticator app</a>.
+        {t.onThisPhone} <a href={view.otpauthUri}>{t.openInApp}</a>
       </p>
-      <p class="muted">This key is shown only now. If you leave this page before finishing, start this step again for a new key.</p>
+      <p class="muted">{t.keyShownOnce}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="confirm" />
         <input type="hidden" name="method" value="totp" />
-        <CodeField label="Code from the app" error={props.error} />
-        <button type="submit">Turn on two-factor authentication</button>
+        <CodeField label={t.codeFromApp} error={props.error} />
+        <button type="submit">{t.turnOn}</button>
       </form>
-      <BackToSecurity label="Cancel" />
+      <BackToSecurity label={t.cancel} />
     </>
   );
 }
 
 function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'confirm' }> }) {
+  const { t } = useUi();
   const { view } = props;
-  const instructions =
-    view.method === 'totp'
-      ? 'Enter the 6-digit code your authenticator app shows.'
-      : view.method === 'sms'
-        ? 'We sent a 6-digit code by text message to your phone.'
-        : `We sent a 6-digit code to ${view.maskedEmail}.`;
+  const instructions = view.method === 'totp' ? t.sixDigitsFromApp : view.method === 'sms' ? t.codeSentSmsPhone : t.codeSentEmail(view.maskedEmail);
   return (
     <>
       <Steps current={5} total={TOTAL}>
-        Confirm {METHOD_NAMES[view.method].toLowerCase()}
+        {t.confirmMethod(t.methodName[view.method])}
       </Steps>
-      <h1>Enter the code to finish</h1>
-      <p>{instructions}</p>
+      <h1>{t.enterCodeToFinish}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <p>{instructions}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="confirm" />
@@ -275,9 +258,9 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
         <PhoneFlag phoneOnFile={view.phoneOnFile} />
         <CodeField error={props.error} />
         <button type="submit" name="action" value="confirm">
-          Turn on two-factor authentication
+          {t.turnOn}
         </button>
-        <ResendButton method={view.method} />
+        <ResendButton method={view.method} resendAfter={props.resendAfter} />
       </form>
       {view.method === 'totp' ? (
         <form method="post" action={ACTION}>
@@ -286,33 +269,31 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
           <input type="hidden" name="method" value="totp" />
           <PhoneFlag phoneOnFile={view.phoneOnFile} />
           <button type="submit" class="secondary">
-            Show a new QR code
+            {t.newQr}
           </button>
         </form>
       ) : (
         <p class="muted">
-          <a href="/_guard/help/otp">Didn’t receive a code?</a>
+          <HelpLink />
         </p>
       )}
-      <BackToSecurity label="Cancel" />
+      <BackToSecurity label={t.cancel} />
     </>
   );
 }
 
 function DoneStep(props: EnableProps & { view: Extract<EnableView, { step: 'done' }> }) {
+  const { t, brand } = useUi();
   const { view } = props;
   return (
     <>
-      <h1>Two-Factor Authentication Enabled</h1>
-      <p role="status">
-        From now on, signing in to {props.product} needs your password and a code: {methodDescription(view.method, view.destination)}. We also sent you
-        an email about this change. Your other sessions were signed out.
-      </p>
-      <h2>Your recovery codes</h2>
+      <h1>{t.enabledTitle}</h1>
+      <p role="status">{t.enabledText(brand.product, methodDescription(t, view.method, view.destination))}</p>
+      <h2>{t.yourRecoveryCodes}</h2>
       <RecoveryCodeList codes={view.recoveryCodes} />
       <p>
         <a class="button" href="/_guard/security?done=enabled">
-          I saved my codes — back to Login &amp; Security
+          {t.savedCodesBack}
         </a>
       </p>
     </>
@@ -320,18 +301,23 @@ function DoneStep(props: EnableProps & { view: Extract<EnableView, { step: 'done
 }
 
 function RestartStep(props: EnableProps & { view: Extract<EnableView, { step: 'restart' }> }) {
+  const { t } = useUi();
   return (
     <>
-      <h1>Enable two-factor authentication</h1>
+      <h1>{t.enable}</h1>
       <Messages error={props.error} notice={props.notice} />
       <StartAgainOrBack href={ACTION} back={props.view.alreadyEnabled} />
     </>
   );
 }
 
-export function renderEnablePage(props: EnableProps): string {
-  const title = props.view.step === 'done' ? 'Two-Factor Authentication Enabled' : 'Enable two-factor authentication';
-  return renderPage(<Layout title={title}>{body(props)}</Layout>);
+function EnablePage(props: EnableProps) {
+  const { t } = useUi();
+  return <Layout title={props.view.step === 'done' ? t.enabledTitle : t.enable}>{body(props)}</Layout>;
+}
+
+export function renderEnablePage(ui: PageUi, props: EnableProps): string {
+  return renderPage(ui, <EnablePage {...props} />);
 }
 
 function body(props: EnableProps) {

@@ -1,11 +1,10 @@
-import { Layout, renderPage } from './layout.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 export interface SecurityPageProps extends PageMessage {
   readonly csrf: string;
   readonly email: string;
-  readonly product: string;
-  readonly support: string;
   readonly enabled: boolean;
   readonly method: PageMethod | null;
   /** Already masked (`+1 •••• ••89`, `m•••@example.com`); null for the authenticator app. */
@@ -14,22 +13,25 @@ export interface SecurityPageProps extends PageMessage {
 }
 
 /** "Login & Security": the account, whether 2FA is on and how, and what can be changed. */
-export function renderSecurityPage(props: SecurityPageProps): string {
+function SecurityPage(props: SecurityPageProps) {
+  const { t, brand } = useUi();
   const left = props.recoveryCodesLeft ?? 0;
-  return renderPage(
-    <Layout title="Login & Security">
-      <h1>Login &amp; Security</h1>
+  return (
+    <Layout title={t.securityTitle}>
+      <h1>{t.securityTitle}</h1>
       <Messages {...props} />
       <dl class="facts">
-        <dt>Email</dt>
+        <dt>{t.email}</dt>
         <dd>{props.email}</dd>
-        <dt>Two-factor authentication</dt>
-        <dd id="two-factor-status">{props.enabled ? 'On' : 'Off'}</dd>
+        <dt>{t.twoFactor}</dt>
+        <dd id="two-factor-status">
+          <span class={props.enabled ? 'badge on' : 'badge off'}>{props.enabled ? t.on : t.off}</span>
+        </dd>
         {props.enabled && props.method ? (
           <>
-            <dt>Verification method</dt>
-            <dd id="two-factor-method">{methodDescription(props.method, props.destination)}</dd>
-            <dt>Recovery codes left</dt>
+            <dt>{t.verificationMethod}</dt>
+            <dd id="two-factor-method">{methodDescription(t, props.method, props.destination)}</dd>
+            <dt>{t.recoveryCodesLeft}</dt>
             <dd id="recovery-codes-left">{String(left)}</dd>
           </>
         ) : null}
@@ -38,42 +40,40 @@ export function renderSecurityPage(props: SecurityPageProps): string {
         <>
           {left <= 3 ? (
             <p class="warning">
-              {left === 0 ? 'You have no recovery codes left.' : `Only ${left} recovery code${left === 1 ? '' : 's'} left.`} Generate new ones so you can still
-              sign in if you lose your device.
+              {left === 0 ? t.noCodesLeft : t.fewCodesLeft(left)} {t.generateCodesHint}
             </p>
           ) : null}
           <form method="post" action="/_guard/security/recovery-codes">
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="start" />
             <button type="submit" class="secondary">
-              Generate new recovery codes
+              {t.generateCodes}
             </button>
           </form>
           <p>
             <a class="button danger" href="/_guard/security/disable">
-              Turn off two-factor authentication
+              {t.turnOff}
             </a>
           </p>
         </>
       ) : (
         <>
-          <p>
-            Two-factor authentication protects your {props.product} account even if someone learns your password: signing in also needs a code from
-            your phone or email.
-          </p>
+          <p>{t.enablePitch(brand.product)}</p>
           <p>
             <a class="button" href="/_guard/security/enable">
-              Enable two-factor authentication
+              {t.enable}
             </a>
           </p>
         </>
       )}
+      <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">
-        To change the email or phone used for verification, or if you lost your device, contact support: {props.support}
+        <a href="/">{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>
       </p>
-      <p class="muted">
-        <a href="/">Back to {props.product}</a> · <a href="/_guard/logout">Sign out</a>
-      </p>
-    </Layout>,
+    </Layout>
   );
+}
+
+export function renderSecurityPage(ui: PageUi, props: SecurityPageProps): string {
+  return renderPage(ui, <SecurityPage {...props} />);
 }

@@ -1,5 +1,6 @@
-import { Layout, renderPage } from './layout.tsx';
-import { CodeField, CsrfField, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { Layout } from './layout.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { CodeField, CsrfField, HelpLink, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
@@ -9,22 +10,21 @@ export interface StepUpPageProps extends PageMessage {
   /** A code was sent: show the code field (always shown for an authenticator app). */
   readonly codeSent: boolean;
   readonly returnTo: string;
+  /** Seconds until another code may be sent, when known. */
+  readonly resendAfter?: number | undefined;
 }
 
-const WHERE: Record<PageMethod, (destination: string | null) => string> = {
-  totp: () => 'Enter the 6-digit code your authenticator app shows for SmartPush.',
-  sms: (d) => `We send a 6-digit code by text message to ${d ?? 'your phone'}.`,
-  email: (d) => `We send a 6-digit code to ${d ?? 'your email address'}.`,
-};
-
 /** "Confirm it's you" before a sensitive operation such as a contact export. */
-export function renderStepUpPage(props: StepUpPageProps): string {
+function StepUpPage(props: StepUpPageProps) {
+  const { t, brand } = useUi();
   const showCode = props.method === 'totp' || props.codeSent;
-  return renderPage(
-    <Layout title="Confirm it's you">
-      <h1>Confirm it’s you</h1>
-      <p>This operation exports your data, so we check that it is really you. {WHERE[props.method](props.destination)}</p>
+  return (
+    <Layout title={t.confirmItsYou}>
+      <h1>{t.confirmItsYou}</h1>
       <Messages error={props.error} notice={props.notice} />
+      <p>
+        {t.stepUpText} {t.stepUpWhere[props.method](props.destination, brand.product)}
+      </p>
       <form method="post" action="/_guard/step-up">
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
@@ -32,45 +32,50 @@ export function renderStepUpPage(props: StepUpPageProps): string {
           <>
             <CodeField error={props.error} acceptsRecovery={props.method !== 'email'} />
             <button type="submit" name="action" value="verify">
-              Verify and continue
+              {t.verifyAndContinue}
             </button>
-            <ResendButton method={props.method} value="send" />
+            <ResendButton method={props.method} value="send" resendAfter={props.resendAfter} />
           </>
         ) : (
           <button type="submit" name="action" value="send">
-            Send the code
+            {t.sendTheCode}
           </button>
         )}
       </form>
       <p class="muted">
-        {props.method !== 'totp' ? <a href="/_guard/help/otp">Didn’t receive a code?</a> : null} <a href="/">Cancel</a>
+        {props.method !== 'totp' ? <HelpLink /> : null} <a href="/">{t.cancel}</a>
       </p>
-    </Layout>,
+    </Layout>
   );
 }
 
+export function renderStepUpPage(ui: PageUi, props: StepUpPageProps): string {
+  return renderPage(ui, <StepUpPage {...props} />);
+}
+
 /** After a verification without 2FA: the invitation to turn it on (DESIGN §3). */
-export function renderNudgePage(props: { csrf: string; returnTo: string }): string {
-  return renderPage(
-    <Layout title="Protect your account">
-      <h1>Protect your account with two-factor authentication</h1>
-      <p>
-        You just confirmed a sensitive operation with a code. With two-factor authentication on, signing in always
-        needs a code as well, so a stolen password alone is not enough — and most exports then go through without
-        extra checks.
-      </p>
+function NudgePage(props: { csrf: string; returnTo: string }) {
+  const { t } = useUi();
+  return (
+    <Layout title={t.nudgeTitle}>
+      <h1>{t.nudgeHeading}</h1>
+      <p>{t.nudgeText}</p>
       <p>
         <a class="button" href="/_guard/security/enable">
-          Enable now
+          {t.enableNow}
         </a>
       </p>
       <form method="post" action="/_guard/step-up/nudge">
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
         <button type="submit" class="secondary">
-          Not now
+          {t.notNow}
         </button>
       </form>
-    </Layout>,
+    </Layout>
   );
+}
+
+export function renderNudgePage(ui: PageUi, props: { csrf: string; returnTo: string }): string {
+  return renderPage(ui, <NudgePage {...props} />);
 }

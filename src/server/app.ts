@@ -14,8 +14,10 @@ import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type R
 import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml, writeError } from './respond.ts';
 import type { Random } from './providers.ts';
-import { GUARD_CSS } from '../pages/assets.ts';
 import { isStoreUnavailable } from '../store/ephemeral.ts';
+import type { Site } from '../pages/site.ts';
+import type { Brand } from '../pages/page-ui.tsx';
+import { createAssetRoutes } from './asset-routes.ts';
 
 /** Per-request facts every later stage reads; set once by the first middleware. */
 export interface GuardState {
@@ -26,6 +28,8 @@ export interface GuardState {
   explanation?: Explanation;
   /** The store could not say who this is: only what anonymous visitors may do can go on. */
   storeDown?: boolean;
+  /** Product name, support contact and logo the sidecar's pages show. */
+  brand: Brand;
 }
 
 export interface Identity {
@@ -72,6 +76,8 @@ export interface GuardAppDeps {
   readonly metrics?: Metrics;
   /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
   readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
+  /** The pages' brand and its assets (config `product`). */
+  readonly site: Site;
 }
 
 export interface GuardApp {
@@ -119,17 +125,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const accessLog = log.child({}, { redact: [] });
 
   const baseRoutes: Array<GuardRoute & { register(router: Router): void }> = [
-    {
-      path: `${GUARD_PREFIX}/assets/guard.css`,
-      access: 'public',
-      register: (router) =>
-        router.get(`${GUARD_PREFIX}/assets/guard.css`, (ctx) => {
-          ctx.type = 'text/css; charset=utf-8';
-          ctx.set('Cache-Control', 'public, max-age=3600');
-          ctx.set('X-Content-Type-Options', 'nosniff');
-          ctx.body = GUARD_CSS;
-        }),
-    },
+    ...createAssetRoutes(deps.site),
     ...deps.routes,
   ];
   const guardRoutes = new GuardRouteTable(baseRoutes);
@@ -197,6 +193,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const state = ctx.state as GuardState;
     state.client = client;
     state.requestId = requestId;
+    state.brand = deps.site.brand;
     state.identity = early?.identity ?? ANONYMOUS;
     if (early?.routing) state.routing = early.routing;
     if (draining) ctx.set('Connection', 'close');
@@ -358,9 +355,9 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       metrics?.upstreamError(error.failure);
       log.warn({ requestId, failure: error.failure, err: error.cause }, 'upstream failed');
       if (error.failure === 'timeout') {
-        writeError(req, res, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.', requestId);
+        writeError(req, res, 504, 'upstream_timeout', 'SmartPush did not answer in time. Please try again in a moment.', requestId, deps.site.brand);
       } else {
-        writeError(req, res, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.', requestId);
+        writeError(req, res, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.', requestId, deps.site.brand);
       }
     }
   }
@@ -435,7 +432,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       } catch (error) {
         if (isStoreUnavailable(error)) metrics?.storeError('request');
         log.error({ err: error, requestId }, 'unhandled error');
-        if (!res.headersSent) writeError(req, res, 500, 'internal_error', 'Something went wrong on our side. Please try again.', requestId);
+        if (!res.headersSent) writeError(req, res, 500, 'internal_error', 'Something went wrong on our side. Please try again.', requestId, deps.site.brand);
         else res.destroy();
       } finally {
         inFlight--;

@@ -16,8 +16,9 @@ import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
-import { sendError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
+import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
+import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
@@ -37,7 +38,6 @@ export interface AuthOptions {
   readonly loginFields: { readonly email: string; readonly password: string };
   readonly accept: ReadonlyArray<'form' | 'json'>;
   readonly pendingMs: number;
-  readonly product: string;
 }
 
 export interface AuthDeps {
@@ -58,7 +58,6 @@ const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cann
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
-const RISK_NOTICE = 'This sign-in looks different from your usual ones (a new device or network), so we sent a code to your email to make sure it is you.';
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
   const { sessions, options, logger, http } = deps;
@@ -70,10 +69,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   const mentionsUpstreamCookie = new RegExp(options.upstreamCookies.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
-    setOwnResponseHeaders(ctx);
-    ctx.status = status;
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderLoginPage({ csrf: http.formToken(ctx, null), ...props });
+    sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
   };
 
   /** Who is presenting credentials or a code: the facts the risk engine and the device cookie need. */
@@ -163,20 +159,25 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       case 'verification_required':
         startVerification(ctx, result);
-        redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}`);
+        {
+          const wait = waitParam(result.send?.ok ? retryAfterSeconds(result.send.resendInMs) : undefined);
+          redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
+        }
         return;
       case 'invalid_credentials':
-        loginPage(ctx, 401, { returnTo, email, error: GENERIC_FAILURE });
+        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).t.loginFailed });
         return;
       case 'too_many_attempts': {
         const minutes = Math.ceil(result.retryAfterMs / 60_000);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
-        loginPage(ctx, 429, { returnTo, email, error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` });
+        loginPage(ctx, 429, { returnTo, email, error: uiOf(ctx).t.loginLocked(minutes) });
         return;
       }
-      case 'unavailable':
-        loginPage(ctx, 503, { returnTo, email, error: UNAVAILABLE });
+      case 'unavailable': {
+        const ui = uiOf(ctx);
+        loginPage(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
         return;
+      }
     }
   };
 
@@ -185,47 +186,50 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     status: number,
     method: 'totp' | 'sms' | 'email',
     returnTo: string,
-    message: { error?: string | undefined; notice?: string | undefined },
+    message: { error?: string | undefined; notice?: string | undefined; resendAfter?: number | undefined },
   ): void => {
-    setOwnResponseHeaders(ctx);
-    ctx.status = status;
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderVerifyPage({
-      csrf: http.formToken(ctx, null),
-      method,
-      returnTo,
-      product: options.product,
-      ...(message.error ? { error: message.error } : {}),
-      ...(message.notice ? { notice: message.notice } : {}),
-    });
+    sendPage(
+      ctx,
+      status,
+      renderVerifyPage(uiOf(ctx), {
+        csrf: http.formToken(ctx, null),
+        method,
+        returnTo,
+        ...(message.error ? { error: message.error } : {}),
+        ...(message.notice ? { notice: message.notice } : {}),
+        ...(message.resendAfter !== undefined ? { resendAfter: message.resendAfter } : {}),
+      }),
+    );
   };
 
-  const verifyProblem = (result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+    const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
-        return [401, `That code is not correct. ${result.attemptsLeft > 0 ? `${result.attemptsLeft} attempt${result.attemptsLeft === 1 ? '' : 's'} left.` : ''}`.trim()];
+        return [401, t.codeWrong(result.attemptsLeft)];
       case 'code_expired':
-        return [410, 'That code has expired. Ask for a new one.'];
+        return [410, t.codeExpired];
       case 'malformed':
-        return [400, 'Enter the 6-digit code, or one of your recovery codes.'];
+        return [400, t.codeMalformed];
       case 'too_many_attempts':
-        return [429, 'Too many wrong codes. Wait a while, then sign in again.'];
+        return [429, t.tooManyCodes];
     }
   };
 
-  const resendProblem = (sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>): string => {
+  const resendProblem = (ctx: Context, sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>): string => {
+    const { t } = uiOf(ctx);
     switch (sent.reason) {
       case 'cooldown':
       case 'budget':
-        return `A code was sent recently. You can ask for another in ${retryAfterSeconds(sent.retryAfterMs)} seconds.`;
+        return t.resendWait(retryAfterSeconds(sent.retryAfterMs));
       case 'delivery':
-        return sent.message;
+        return t.deliveryFailed;
       case 'country':
-        return 'Text messages cannot be sent to this country.';
+        return t.smsCountryBlocked;
       case 'not_applicable':
-        return 'Your authenticator app shows the code; nothing is sent.';
+        return t.nothingToSend;
       case 'no_pending_login':
-        return 'This sign-in has expired. Start again with your email and password.';
+        return t.loginExpired;
     }
   };
 
@@ -367,7 +371,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             ctx.redirect(returnTo);
             return;
           }
-          loginPage(ctx, 200, { returnTo, ...(ctx.query['logged_out'] === '1' ? { notice: 'You have signed out.' } : {}) });
+          loginPage(ctx, 200, { returnTo, ...(ctx.query['logged_out'] === '1' ? { notice: uiOf(ctx).t.signedOut } : {}) });
         });
         router.post('/_guard/login', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -378,7 +382,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (!http.formTokenValid(ctx, null, fields['_csrf'])) {
             loginPage(ctx, 403, {
               returnTo: safeReturnTo(fields['return_to'], options.landing),
-              error: 'This form has expired. Please sign in again.',
+              error: uiOf(ctx).t.loginFormExpired,
             });
             return;
           }
@@ -421,8 +425,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             ctx.redirect('/_guard/login');
             return;
           }
-          ctx.type = 'text/html; charset=utf-8';
-          ctx.body = renderLogoutPage({ csrf: http.formToken(ctx, session) });
+          sendPage(ctx, 200, renderLogoutPage(uiOf(ctx), { csrf: http.formToken(ctx, session) }));
         });
         router.post('/_guard/logout', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -461,7 +464,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
           const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
           if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          verifyPage(ctx, 200, pending.method, returnTo, pending.reason === 'risk' ? { notice: RISK_NOTICE } : {});
+          verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -471,14 +474,19 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
           if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
-            verifyPage(ctx, 403, pending.method, returnTo, { error: 'This form has expired. Please try again.' });
+            verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
-            const notice = sent.ok ? 'A new code is on its way. The previous code no longer works.' : undefined;
-            const error = sent.ok ? undefined : resendProblem(sent);
-            verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
+            const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
+            const error = sent.ok ? undefined : resendProblem(ctx, sent);
+            const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
+            verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, {
+              ...(notice ? { notice } : {}),
+              ...(error ? { error } : {}),
+              ...(wait > 0 ? { resendAfter: retryAfterSeconds(wait) } : {}),
+            });
             return;
           }
           const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
@@ -488,7 +496,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return redirect(ctx, returnTo);
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          const [status, error] = verifyProblem(result);
+          const [status, error] = verifyProblem(ctx, result);
           verifyPage(ctx, status, pending.method, returnTo, { error });
         });
       },

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { renderErrorPage } from '../pages/error-page.tsx';
+import { DEFAULT_BRAND, pageUi, type Brand, type PageUi } from '../pages/page-ui.tsx';
 import { FlowError } from '../flows/flow-error.ts';
 
 /**
@@ -13,36 +14,51 @@ export function wantsHtml(headers: IncomingHttpHeaders): boolean {
   return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
 }
 
-/** Headers on every response the sidecar writes itself (not on proxied upstream responses). */
+/**
+ * Headers on every response the sidecar writes itself (not on proxied upstream responses). The
+ * pages load only their own stylesheets, script and images (the QR code is a data: URL); no inline
+ * script or style anywhere, no framing, forms post only back here, and nothing is cached.
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; font-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 export const OWN_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
   'Cache-Control': 'no-store',
-  'Content-Security-Policy':
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
 };
 
 export function setOwnResponseHeaders(ctx: Context): void {
   ctx.set(OWN_RESPONSE_HEADERS);
 }
 
-export const ERROR_TITLES: Readonly<Record<number, string>> = {
-  400: 'Bad request',
-  401: 'Sign-in required',
-  403: 'Access denied',
-  404: 'Page not found',
-  405: 'Method not allowed',
-  413: 'Request too large',
-  415: 'Unsupported content type',
-  429: 'Too many attempts',
-  500: 'Something went wrong',
-  502: 'SmartPush is not reachable',
-  503: 'Temporarily unavailable',
-  504: 'SmartPush took too long to answer',
-};
+/** The brand the app put on the request state (app.ts), or the default one outside the app. */
+export function brandOf(ctx: Context): Brand {
+  return (ctx.state as { brand?: Brand }).brand ?? DEFAULT_BRAND;
+}
 
-/** An error answer as a page for people and JSON for programs (DESIGN §5). */
+/** Language, catalogue and brand of the page this request is answered with. */
+export function uiOf(ctx: Context): PageUi {
+  return pageUi(brandOf(ctx), ctx.req.headers, ctx.url);
+}
+
+/** A sidecar page: the own headers, the status and the rendered HTML. */
+export function sendPage(ctx: Context, status: number, html: string): void {
+  setOwnResponseHeaders(ctx);
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = html;
+}
+
+/**
+ * An error answer as a page for people and JSON for programs (DESIGN §5). The JSON keeps the
+ * English `message`; the page takes its words from the catalogue by the error code, in the
+ * visitor's language.
+ */
 export function errorResponse(
   headers: IncomingHttpHeaders,
   status: number,
@@ -50,11 +66,13 @@ export function errorResponse(
   message: string,
   extra: Readonly<Record<string, unknown>> = {},
   requestId?: string,
+  page?: { brand: Brand; url: string },
 ): { type: string; body: string } {
   if (wantsHtml(headers)) {
+    const ui = pageUi(page?.brand ?? DEFAULT_BRAND, headers, page?.url ?? '/');
     return {
       type: 'text/html; charset=utf-8',
-      body: renderErrorPage({ status, title: ERROR_TITLES[status] ?? 'Error', message, ...(requestId ? { requestId } : {}) }),
+      body: renderErrorPage(ui, { status, error, ...(requestId ? { requestId } : {}) }),
     };
   }
   return { type: 'application/json; charset=utf-8', body: JSON.stringify({ error, message, ...extra }) };
@@ -68,7 +86,10 @@ export function sendError(
   extra: Readonly<Record<string, unknown>> = {},
 ): void {
   setOwnResponseHeaders(ctx);
-  const answer = errorResponse(ctx.req.headers, status, error, message, extra, (ctx.state as { requestId?: string }).requestId);
+  const answer = errorResponse(ctx.req.headers, status, error, message, extra, (ctx.state as { requestId?: string }).requestId, {
+    brand: brandOf(ctx),
+    url: ctx.url,
+  });
   ctx.status = status;
   ctx.type = answer.type;
   ctx.body = answer.body;
@@ -82,8 +103,9 @@ export function writeError(
   error: string,
   message: string,
   requestId: string,
+  brand: Brand = DEFAULT_BRAND,
 ): void {
-  const answer = errorResponse(req.headers, status, error, message, {}, requestId);
+  const answer = errorResponse(req.headers, status, error, message, {}, requestId, { brand, url: req.url ?? '/' });
   res.writeHead(status, { ...OWN_RESPONSE_HEADERS, 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body) });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

@@ -13,7 +13,9 @@ import { setCookieHeader } from '../session/cookies.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { acceptFlowError, setOwnResponseHeaders } from './respond.ts';
+import { flowMessage } from '../pages/flow-messages.ts';
+import { acceptFlowError, sendPage, uiOf } from './respond.ts';
+import { readWait, waitParam } from './resend-hint.ts';
 
 /**
  * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
@@ -28,8 +30,6 @@ import { acceptFlowError, setOwnResponseHeaders } from './respond.ts';
 export interface SecurityPagesDeps {
   readonly settings: TwoFactorSettings;
   readonly http: GuardHttp;
-  readonly product: string;
-  readonly support: string;
 }
 
 const SECURITY = '/_guard/security';
@@ -38,8 +38,6 @@ const DISABLE = '/_guard/security/disable';
 const RECOVERY = '/_guard/security/recovery-codes';
 const HELP = '/_guard/help/otp';
 
-const FORGED = 'This form has expired or did not come from this page, so nothing was changed. Please try again.';
-const NEW_CODE_SENT = 'A new code is on its way. The previous code no longer works.';
 const METHODS: readonly PageMethod[] = ['totp', 'sms', 'email'];
 const PHONE_ERRORS = new Set(['phone_required', 'invalid_phone', 'phone_mismatch']);
 
@@ -57,22 +55,8 @@ const parseMethods = (value: unknown): PageMethod[] => {
   return unique.length > 0 ? unique : [...METHODS];
 };
 
-/** The flow's message, with what the person can still do where the flow says so. */
-function describe(error: FlowError): string {
-  const attempts = error.extra['attempts_left'];
-  if (error.code === 'invalid_code' && typeof attempts === 'number' && attempts > 0) {
-    return `${error.message} ${attempts} attempt${attempts === 1 ? '' : 's'} left.`;
-  }
-  const retry = error.extra['retry_after'];
-  if (typeof retry === 'number' && (error.code === 'too_many_codes' || error.code === 'too_many_attempts')) {
-    const wait = retry < 90 ? `${retry} second${retry === 1 ? '' : 's'}` : `${Math.ceil(retry / 60)} minutes`;
-    return `${error.message} (You can try again in about ${wait}.)`;
-  }
-  return error.message;
-}
-
 export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] {
-  const { settings, http, product, support } = deps;
+  const { settings, http } = deps;
 
   const actorOf = (ctx: Context): Actor | null => {
     const state = http.state(ctx);
@@ -80,12 +64,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     return session ? { session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
   };
 
-  const html = (ctx: Context, status: number, body: string): void => {
-    setOwnResponseHeaders(ctx);
-    ctx.status = status;
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = body;
-  };
+  const html = sendPage;
 
   const setRotated = (ctx: Context, rotated: Rotated): void => {
     http.appendSetCookie(ctx, [setCookieHeader('session', rotated.cookieValue, http.cookieOptions(ctx))]);
@@ -94,7 +73,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
   /** Status and message of a flow error (other errors go on to the app's error handler). */
   const problem = (ctx: Context, error: unknown): { status: number; message: PageMessage; code: string } => {
     const failure = acceptFlowError(ctx, error);
-    return { status: failure.status, message: { error: describe(failure) }, code: failure.code };
+    return { status: failure.status, message: { error: flowMessage(uiOf(ctx).t, failure) }, code: failure.code };
   };
 
   /**
@@ -128,10 +107,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   // ---- Login & Security ------------------------------------------------------------------------
 
-  const NOTICES: Readonly<Record<string, string>> = {
-    enabled: 'Two-factor authentication is on.',
-    disabled: 'Two-factor authentication is off. Your other sessions were signed out.',
-    codes: 'Your new recovery codes are ready. The old ones no longer work.',
+  const notices = (ctx: Context): Readonly<Record<string, string | undefined>> => {
+    const { t } = uiOf(ctx);
+    return { enabled: t.noticeEnabled, disabled: t.noticeDisabled, codes: t.noticeCodes };
   };
 
   const overview: RouteDefinition = {
@@ -143,15 +121,13 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(SECURITY, async (ctx, actor) => {
           const status = await settings.status(actor.session.user);
           const done = one(ctx.query['done']);
-          const notice = done !== undefined ? NOTICES[done] : undefined;
+          const notice = done !== undefined ? notices(ctx)[done] : undefined;
           html(
             ctx,
             200,
-            renderSecurityPage({
+            renderSecurityPage(uiOf(ctx), {
               csrf: http.formToken(ctx, actor.session),
               email: actor.session.user,
-              product,
-              support,
               enabled: status.enabled,
               method: status.method,
               destination: status.destination,
@@ -173,8 +149,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     return text ? `${ENABLE}?${text}` : ENABLE;
   };
 
-  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage = {}): void =>
-    html(ctx, status, renderEnablePage({ csrf: http.formToken(ctx, session), product, view, ...message }));
+  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
+    html(ctx, status, renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
   /** Where a failed step is shown: its own page, or "start again" when the flow lost its place. */
   const enableFailure = (ctx: Context, actor: Actor, error: unknown, view: EnableView): void => {
@@ -193,7 +169,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(ENABLE, async (ctx, actor) => {
           const phoneOnFile = one(ctx.query['sms']) === '1';
           const maskedEmail = maskEmail(actor.session.user);
-          const notice = one(ctx.query['sent']) === '1' ? { notice: NEW_CODE_SENT } : {};
+          const notice = { ...(one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
           switch (one(ctx.query['step'])) {
             case 'identity':
               return enablePage(ctx, actor.session, 200, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
@@ -207,7 +183,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               const status = await settings.status(actor.session.user);
               if (status.enabled) {
                 return enablePage(ctx, actor.session, 200, { step: 'restart', alreadyEnabled: true }, {
-                  notice: 'Two-factor authentication is already on. To change the method, turn it off first, then enable it again.',
+                  notice: uiOf(ctx).t.alreadyOnNotice,
                 });
               }
               return enablePage(ctx, actor.session, 200, { step: 'password' });
@@ -220,7 +196,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         ENABLE,
         formPost(
           ENABLE,
-          (ctx, session) => renderEnablePage({ csrf: http.formToken(ctx, session), product, view: { step: 'restart', alreadyEnabled: false }, error: FORGED }),
+          (ctx, session) => renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', alreadyEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             const phoneOnFile = one(body['sms']) === '1';
             const sms = phoneOnFile ? '1' : undefined;
@@ -239,7 +215,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const channel = body['channel'];
                 try {
                   const sent = await settings.enableIdentity(actor, channel);
-                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms }));
+                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms, wait: waitParam(sent.resend_after) }));
                 } catch (error) {
                   return enableFailure(ctx, actor, error, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
                 }
@@ -250,8 +226,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const view: EnableView = { step: 'code', channel, maskedEmail, phoneOnFile };
                 try {
                   if (action === 'resend') {
-                    await settings.enableIdentity(actor, channel);
-                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1' }));
+                    const sent = await settings.enableIdentity(actor, channel);
+                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1', wait: waitParam(sent.resend_after) }));
                   }
                   const verified = await settings.enableIdentityVerify(actor, body['code']);
                   return http.redirect(ctx, enableUrl({ step: 'method', methods: verified.methods.join(','), sms }));
@@ -273,7 +249,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                       otpauthUri: chosen.otpauth_uri,
                     });
                   }
-                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms }));
+                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms, wait: waitParam(chosen.resend_after) }));
                 } catch (error) {
                   const askPhone = !phoneOnFile || (error instanceof FlowError && PHONE_ERRORS.has(error.code));
                   return enableFailure(ctx, actor, error, { step: 'method', methods, phoneOnFile, askPhone });
@@ -284,8 +260,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const method = asMethod(body['method']) ?? 'totp';
                 try {
                   if (action === 'resend' && method !== 'totp') {
-                    await settings.enableMethod(actor, method, body['phone']);
-                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1' }));
+                    const sent = await settings.enableMethod(actor, method, body['phone']);
+                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1', wait: waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined) }));
                   }
                   const { result, rotated } = await settings.enableConfirm(actor, body['code']);
                   setRotated(ctx, rotated);
@@ -306,7 +282,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               }
 
               default:
-                return enablePage(ctx, actor.session, 400, { step: 'restart', alreadyEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+                return enablePage(ctx, actor.session, 400, { step: 'restart', alreadyEnabled: false }, { error: uiOf(ctx).t.notThisPage });
             }
           },
         ),
@@ -317,7 +293,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
   // ---- disable -----------------------------------------------------------------------------------
 
   const disablePage = (ctx: Context, session: SessionRecord, status: number, view: DisableView, message: PageMessage = {}): void =>
-    html(ctx, status, renderDisablePage({ csrf: http.formToken(ctx, session), product, view, ...message }));
+    html(ctx, status, renderDisablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
   const disableFailure = (ctx: Context, actor: Actor, error: unknown, view: DisableView): void => {
     const { status, message, code } = problem(ctx, error);
@@ -341,7 +317,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(DISABLE, async (ctx, actor) => {
           const status = await settings.status(actor.session.user);
           if (!status.enabled || !status.method) {
-            return disablePage(ctx, actor.session, 200, { step: 'restart', notEnabled: true }, { notice: 'Two-factor authentication is not on.' });
+            return disablePage(ctx, actor.session, 200, { step: 'restart', notEnabled: true }, { notice: uiOf(ctx).t.notOnNotice });
           }
           switch (one(ctx.query['step'])) {
             case 'code':
@@ -358,7 +334,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         DISABLE,
         formPost(
           DISABLE,
-          (ctx, session) => renderDisablePage({ csrf: http.formToken(ctx, session), product, view: { step: 'restart', notEnabled: false }, error: FORGED }),
+          (ctx, session) => renderDisablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             switch (one(body['step'])) {
               case 'password':
@@ -384,7 +360,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                   return disableFailure(ctx, actor, error, { step: 'confirm' });
                 }
               default:
-                return disablePage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+                return disablePage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: uiOf(ctx).t.notThisPage });
             }
           },
         ),
@@ -394,8 +370,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   // ---- recovery codes ----------------------------------------------------------------------------
 
-  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage = {}): void =>
-    html(ctx, status, renderRecoveryCodesPage({ csrf: http.formToken(ctx, session), view, ...message }));
+  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
+    html(ctx, status, renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
   const recoveryView = async (actor: Actor, step: 'start' | 'code'): Promise<RecoveryView> => {
     const status = await settings.status(actor.session.user);
@@ -418,7 +394,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(RECOVERY, async (ctx, actor) => {
           const step = one(ctx.query['step']) === 'code' ? 'code' : 'start';
           const view = await recoveryView(actor, step);
-          const message = view.step === 'restart' ? { notice: 'Two-factor authentication is not on, so there are no recovery codes.' } : one(ctx.query['sent']) === '1' ? { notice: NEW_CODE_SENT } : {};
+          const { t } = uiOf(ctx);
+          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : { ...(one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
           recoveryPage(ctx, actor.session, 200, view, message);
         }),
       );
@@ -427,13 +404,14 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         RECOVERY,
         formPost(
           RECOVERY,
-          (ctx, session) => renderRecoveryCodesPage({ csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: FORGED }),
+          (ctx, session) => renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             const step = one(body['step']);
             if (step === 'start' || (step === 'code' && one(body['action']) === 'resend')) {
               try {
-                await settings.recoveryStart(actor);
-                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}`);
+                const sent = await settings.recoveryStart(actor);
+                const wait = waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined);
+                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}${wait ? `&wait=${wait}` : ''}`);
               } catch (error) {
                 return recoveryFailure(ctx, actor, error, step);
               }
@@ -449,7 +427,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 return recoveryFailure(ctx, actor, error, 'code');
               }
             }
-            return recoveryPage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: 'This form is not part of this page. Please start again.' });
+            return recoveryPage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: uiOf(ctx).t.notThisPage });
           },
         ),
       );
@@ -462,7 +440,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     path: HELP,
     access: 'public',
     register(router) {
-      router.get(HELP, (ctx) => html(ctx, 200, renderOtpHelpPage({ product, support })));
+      router.get(HELP, (ctx) => html(ctx, 200, renderOtpHelpPage(uiOf(ctx))));
     },
   };
 

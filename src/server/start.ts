@@ -33,6 +33,8 @@ import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
 import { createTwoFactorApi } from './two-factor-routes.ts';
 import { createSecurityPages } from './security-pages.ts';
+import { createLanguageRoute } from './language-route.ts';
+import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
@@ -109,6 +111,8 @@ function limitsOf(l: { max_failures: number; window: number; ban: number; max_ba
 
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
+  // The logo is read and checked first: a bad brand setting stops the start before anything opens.
+  const site = buildSite(config.product, loaded.file);
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
@@ -242,7 +246,6 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
-      product: config.product.name,
     },
   });
 
@@ -278,11 +281,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     identity: auth.identity,
     intercept: auth.intercept,
     sensitive: stepUp.gate,
+    site,
     routes: [
       ...stepUp.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
-      ...createSecurityPages({ settings, http: guardHttp, product: config.product.name, support: config.product.support }),
+      ...createSecurityPages({ settings, http: guardHttp }),
+      createLanguageRoute(guardHttp),
     ],
   });
 

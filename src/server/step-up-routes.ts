@@ -11,7 +11,8 @@ import type { Clock } from './providers.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { SensitiveGate } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { acceptFlowError, sendError, sendFlowError, setOwnResponseHeaders, wantsHtml } from './respond.ts';
+import { flowMessage } from '../pages/flow-messages.ts';
+import { acceptFlowError, sendError, sendFlowError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 
 /**
@@ -75,21 +76,16 @@ export function createStepUp(deps: {
     return state.identity.session ? { session: state.identity.session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
   };
 
-  const page = (ctx: Context, status: number, html: string): void => {
-    setOwnResponseHeaders(ctx);
-    ctx.status = status;
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = html;
-  };
+  const page = sendPage;
 
-  const stepUpPage = async (ctx: Context, actor: Actor, status: number, extra: { codeSent: boolean; error?: string; notice?: string }): Promise<void> => {
+  const stepUpPage = async (ctx: Context, actor: Actor, status: number, extra: { codeSent: boolean; error?: string; notice?: string; resendAfter?: number }): Promise<void> => {
     const record = await flow.current(actor.session);
     if (!record) return http.redirect(ctx, safeReturnTo(ctx.query['return_to'], deps.landing));
     const shown = flow.describe(record);
     page(
       ctx,
       status,
-      renderStepUpPage({
+      renderStepUpPage(uiOf(ctx), {
         csrf: http.formToken(ctx, actor.session),
         method: shown.method,
         destination: shown.destination,
@@ -97,6 +93,7 @@ export function createStepUp(deps: {
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
+        ...(extra.resendAfter !== undefined ? { resendAfter: extra.resendAfter } : {}),
       }),
     );
   };
@@ -138,16 +135,22 @@ export function createStepUp(deps: {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
           if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
-            return stepUpPage(ctx, actor, 403, { codeSent: false, error: 'This form has expired. Please try again.' });
+            return stepUpPage(ctx, actor, 403, { codeSent: false, error: uiOf(ctx).t.formExpired });
           }
           if (read.body['action'] === 'send') {
             try {
               const started = await flow.start(actor);
-              const notice = started.status === 'code_sent' ? 'A code is on its way. It expires in a few minutes.' : 'Enter the code your authenticator app shows.';
-              return stepUpPage(ctx, actor, 200, { codeSent: true, notice });
+              const { t } = uiOf(ctx);
+              if (started.status === 'code_sent') return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpCodeSent, resendAfter: started.resend_after });
+              return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpAppNotice });
             } catch (error) {
               const failure = acceptFlowError(ctx, error);
-              return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
+              const retry = failure.extra['retry_after'];
+              return stepUpPage(ctx, actor, failure.status, {
+                codeSent: true,
+                error: flowMessage(uiOf(ctx).t, failure),
+                ...(failure.code === 'too_many_codes' && typeof retry === 'number' ? { resendAfter: retry } : {}),
+              });
             }
           }
           try {
@@ -156,7 +159,7 @@ export function createStepUp(deps: {
             return http.redirect(ctx, verified.nudge_enable_2fa ? `/_guard/step-up/nudge?return_to=${encodeURIComponent(back)}` : back);
           } catch (error) {
             const failure = acceptFlowError(ctx, error);
-            return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: failure.message });
+            return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: flowMessage(uiOf(ctx).t, failure) });
           }
         });
       },
@@ -168,7 +171,7 @@ export function createStepUp(deps: {
         router.get('/_guard/step-up/nudge', (ctx) => {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          page(ctx, 200, renderNudgePage({ csrf: http.formToken(ctx, actor.session), returnTo: safeReturnTo(ctx.query['return_to'], deps.landing) }));
+          page(ctx, 200, renderNudgePage(uiOf(ctx), { csrf: http.formToken(ctx, actor.session), returnTo: safeReturnTo(ctx.query['return_to'], deps.landing) }));
         });
         router.post('/_guard/step-up/nudge', async (ctx) => {
           if (http.refuseCrossSite(ctx)) return;

@@ -26,6 +26,10 @@ export function crossSite(headers: IncomingHttpHeaders, ownOrigin: string): stri
   const site = headers['sec-fetch-site'];
   if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site: ${site}`;
   const origin = headers.origin;
+  // The sidecar's pages send Referrer-Policy: no-referrer, under which browsers send `Origin: null`
+  // for the pages' own form posts (Fetch, "serialize a request origin"). Sec-Fetch-Site, which no
+  // page can set, then tells where the post came from; without it, "null" stays a refusal.
+  if (origin === 'null' && site === 'same-origin') return null;
   if (typeof origin === 'string' && origin.toLowerCase() !== ownOrigin.toLowerCase()) return `Origin: ${origin}`;
   return null;
 }

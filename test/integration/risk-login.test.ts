@@ -139,11 +139,13 @@ describe('risk at sign-in with the demo thresholds', () => {
       const { csrf } = await pageWithCsrf(client, '/_guard/login?return_to=%2Fdashboard');
       const login = await postForm(client, '/_guard/login', { _csrf: csrf, email: MERCHANT, password: 'smartpush-demo', return_to: '/dashboard' });
       assert.equal(login.status, 303, login.text.slice(0, 300));
-      assert.equal(login.headers.location, '/_guard/verify?return_to=%2Fdashboard');
+      // wait: the seconds until a new code may be sent, for the resend button's countdown.
+      assert.equal(login.headers.location, '/_guard/verify?return_to=%2Fdashboard&wait=60');
       assertNothingReleased(login, 'HTML password step');
 
-      const verify = await pageWithCsrf(client, '/_guard/verify?return_to=%2Fdashboard');
+      const verify = await pageWithCsrf(client, login.headers.location);
       assert.match(verify.page.text, /looks different from your usual ones/, 'the page says why a code was sent');
+      assert.match(verify.page.text, /<button[^>]*value="resend"[^>]*data-resend-after="60"/, 'the resend button counts down');
       const done = await postForm(client, '/_guard/verify', { _csrf: verify.csrf, code: lastCode(s.stack.outboxFile, MERCHANT), return_to: '/dashboard' });
       assert.equal(done.status, 303, done.text.slice(0, 300));
       assert.equal(done.headers.location, '/dashboard');

@@ -200,6 +200,8 @@ describe('Login & Security pages', () => {
       assert.match(codeInput, /inputmode="numeric"/);
       assert.match(page.text, /<label for="code">/);
       assert.match(textOf(page.text), /Send a new code/);
+      // The wait until another code may be sent rides the redirect, for guard.js to count down.
+      assert.match(page.text, /<button[^>]*value="resend"[^>]*data-resend-after="60"/);
       const identityCode = newCode(stack, 'email', MERCHANT, emailsBefore);
       page = await browser.submitAndFollow('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'code', channel: 'email', sms: '1', action: 'verify', code: identityCode }, /step=method/);
 

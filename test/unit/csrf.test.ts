@@ -76,3 +76,12 @@ test('crossSite: a foreign Origin or Origin: null is a reason', () => {
   }
   assert.equal(crossSite({ origin: 'null' }, OWN), 'Origin: null');
 });
+
+test('crossSite: Origin: null from our own page under Referrer-Policy: no-referrer passes only when Sec-Fetch-Site says same-origin', () => {
+  // What Chromium sends for a form on a no-referrer page of the same origin.
+  assert.equal(crossSite({ origin: 'null', 'sec-fetch-site': 'same-origin' }, OWN), null);
+  assert.equal(crossSite({ origin: 'null', 'sec-fetch-site': 'cross-site' }, OWN), 'Sec-Fetch-Site: cross-site');
+  assert.equal(crossSite({ origin: 'null', 'sec-fetch-site': 'same-site' }, OWN), 'Sec-Fetch-Site: same-site');
+  assert.equal(crossSite({ origin: 'null', 'sec-fetch-site': 'none' }, OWN), 'Origin: null');
+  assert.equal(crossSite({ origin: 'null' }, OWN), 'Origin: null');
+});

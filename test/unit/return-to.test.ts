@@ -67,3 +67,13 @@ test('length boundary: 2048 characters are kept, 2049 are not', () => {
   assert.equal(safeReturnTo(ok, FALLBACK), ok);
   assert.equal(safeReturnTo(`${ok}a`, FALLBACK), FALLBACK);
 });
+
+test('the language switcher may come back to the sidecar pages, never to its API or elsewhere', () => {
+  const guardPages = { guardPages: true };
+  for (const path of ['/_guard/login?return_to=%2Fdashboard', '/_guard/help/otp', '/_guard/security/enable?step=code&channel=email', '/campaigns']) {
+    assert.equal(safeReturnTo(path, FALLBACK, guardPages), path);
+  }
+  for (const path of ['/_guard/api/login', '/_guard/api', '/_GUARD/API/2fa', '//evil.com', 'https://evil.com', '/\\evil.com', '/%2F%2Fevil.com', 'javascript:alert(1)']) {
+    assert.equal(safeReturnTo(path, FALLBACK, guardPages), FALLBACK, path);
+  }
+});

@@ -1,0 +1,83 @@
+import type { PageUi } from '../../src/pages/page-ui.tsx';
+import { renderLoginPage } from '../../src/pages/login-page.tsx';
+import { renderLogoutPage } from '../../src/pages/logout-page.tsx';
+import { renderVerifyPage } from '../../src/pages/verify-page.tsx';
+import { renderSecurityPage } from '../../src/pages/security-page.tsx';
+import { renderEnablePage, type EnableView } from '../../src/pages/security-enable-page.tsx';
+import { renderDisablePage, type DisableView } from '../../src/pages/security-disable-page.tsx';
+import { renderRecoveryCodesPage, type RecoveryView } from '../../src/pages/recovery-codes-page.tsx';
+import { renderNudgePage, renderStepUpPage } from '../../src/pages/step-up-page.tsx';
+import { renderOtpHelpPage } from '../../src/pages/otp-help-page.tsx';
+import { renderErrorPage } from '../../src/pages/error-page.tsx';
+
+/**
+ * Every sidecar page in every view, rendered straight from the page functions (no server): the
+ * language and accessibility tests walk this list, so a new page or view belongs here.
+ */
+
+export const CODES = ['abcd-efgh-jk', '2345-6789-ab'];
+export const KEY = 'JBSW Y3DP EHPK 3PXP';
+
+/** Every page in every view: [name, render(ui)]; `message` gives the error and notice shown where a page has them. */
+export function pageGallery(message: (ui: PageUi) => { error: string; notice: string }): Array<[string, (ui: PageUi) => string]> {
+  const enableViews: EnableView[] = [
+    { step: 'password' },
+    { step: 'identity', smsOffered: true, maskedEmail: 'm•••@example.com' },
+    { step: 'code', channel: 'email', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'code', channel: 'sms', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'method', methods: ['totp', 'sms', 'email'], phoneOnFile: false, askPhone: true },
+    { step: 'totp', key: KEY, qrSvg: '<svg xmlns="http://www.w3.org/2000/svg"/>', otpauthUri: 'otpauth://totp/SmartPush:m?secret=JBSWY3DPEHPK3PXP' },
+    { step: 'confirm', method: 'totp', maskedEmail: 'm•••@example.com', phoneOnFile: false },
+    { step: 'confirm', method: 'sms', maskedEmail: 'm•••@example.com', phoneOnFile: true },
+    { step: 'confirm', method: 'email', maskedEmail: 'm•••@example.com', phoneOnFile: false },
+    { step: 'done', method: 'sms', destination: '+1 •••• ••89', recoveryCodes: CODES },
+    { step: 'restart', alreadyEnabled: true },
+    { step: 'restart', alreadyEnabled: false },
+  ];
+  const disableViews: DisableView[] = [
+    { step: 'password' },
+    { step: 'code', method: 'totp', destination: null },
+    { step: 'code', method: 'email', destination: 'm•••@example.com' },
+    { step: 'confirm' },
+    { step: 'restart', notEnabled: true },
+    { step: 'restart', notEnabled: false },
+  ];
+  const recoveryViews: RecoveryView[] = [
+    { step: 'start', method: 'totp', destination: null },
+    { step: 'start', method: 'sms', destination: '+1 •••• ••89' },
+    { step: 'code', method: 'email', destination: 'm•••@example.com' },
+    { step: 'codes', recoveryCodes: CODES },
+    { step: 'restart', notEnabled: true },
+  ];
+  const list: Array<[string, (ui: PageUi) => string]> = [
+    ['login', (u) => renderLoginPage(u, { csrf: 'c', returnTo: '/', email: 'm@example.com', ...message(u) })],
+    ['logout', (u) => renderLogoutPage(u, { csrf: 'c' })],
+    ...(['totp', 'sms', 'email'] as const).map((method): [string, (u: PageUi) => string] => [`verify ${method}`, (u) => renderVerifyPage(u, { csrf: 'c', method, returnTo: '/', resendAfter: 30, ...message(u) })]),
+    ['security off', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: false, method: null, destination: null, recoveryCodesLeft: null, ...message(u) })],
+    ['security on', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'sms', destination: '+1 •••• ••89', recoveryCodesLeft: 2 })],
+    ['security no codes', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'totp', destination: null, recoveryCodesLeft: 0 })],
+    ...enableViews.map((view): [string, (u: PageUi) => string] => [`enable ${view.step}`, (u) => renderEnablePage(u, { csrf: 'c', view, resendAfter: 20, ...message(u) })]),
+    ...disableViews.map((view): [string, (u: PageUi) => string] => [`disable ${view.step}`, (u) => renderDisablePage(u, { csrf: 'c', view, ...message(u) })]),
+    ...recoveryViews.map((view): [string, (u: PageUi) => string] => [`recovery ${view.step}`, (u) => renderRecoveryCodesPage(u, { csrf: 'c', view, ...message(u) })]),
+    ...(['totp', 'sms', 'email'] as const).flatMap((method): Array<[string, (u: PageUi) => string]> => [
+      [`step-up ${method}`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: method === 'totp' ? null : 'm•••@example.com', codeSent: false, returnTo: '/', ...message(u) })],
+      [`step-up ${method} sent`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: null, codeSent: true, returnTo: '/', resendAfter: 10 })],
+    ]),
+    ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
+    ['help', (u) => renderOtpHelpPage(u)],
+  ];
+  for (const [status, error] of [
+    [403, 'forbidden'],
+    [404, 'not_found'],
+    [429, 'too_many_attempts'],
+    [500, 'internal_error'],
+    [502, 'upstream_unavailable'],
+    [503, 'store_unavailable'],
+    [504, 'upstream_timeout'],
+    [418, 'something_new'],
+  ] as const) {
+    list.push([`error ${status}`, (u) => renderErrorPage(u, { status, error, requestId: 'abc-1' })]);
+  }
+  return list;
+}
+
