@@ -43,6 +43,7 @@
  *   ALL  /debug/request[/anything] {method, url, headers, rawHeaders, httpVersion, bodyBytes} after reading the body
  *   GET  /api/slow?ms=N            waits N ms (default 1000, max 120000; else 400 {"error":"bad_ms"}) → {ok:true}
  *   GET  /static/app.css, /static/logo.svg   in-memory assets, Cache-Control + ETag
+ *   GET  /favicon.ico                        the logo (what browsers ask every site for)
  *   WS   /ws                       echo (attached by startDemoApp / attachWebSocketEcho; other upgrade paths destroyed)
  *
  *   Anything else → 404 text/plain "Not Found" (Koa default).
@@ -604,6 +605,10 @@ ${campaignRows}
       ctx.res.once('close', done); // client went away: stop waiting
     });
     ctx.body = { ok: true };
+  });
+
+  router.get('/favicon.ico', (ctx) => {
+    ctx.redirect('/static/logo.svg');
   });
 
   router.get('/static/{*path}', (ctx) => {

@@ -16,6 +16,8 @@ export function Layout(props: { title: string; children: ComponentChildren }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{t.siteTitle(props.title, brand.product)}</title>
+        {/* No icon: without this the browser asks the app for /favicon.ico, which needs a session. */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/_guard/assets/guard.css" />
         <link rel="stylesheet" href="/_guard/assets/brand.css" />
         <script src="/_guard/assets/guard.js" defer />

@@ -165,9 +165,8 @@ async function withPageState(error: unknown, pages: readonly GuardPage[], testNa
  * Collects console errors and page errors. A sidecar page answered with an error status (a wrong
  * code is a 401, the not-found page a 404) makes Chromium log "Failed to load resource" for the
  * document itself: that status is deliberate and asserted by the tests, so only those lines for a
- * document URL are left out. So is Chromium's own /favicon.ico probe, which no page asks for (the
- * policy does not make it public: 401 before sign-in). Everything else counts, CSP violations
- * ("Refused to …") included.
+ * document URL are left out. Everything else counts, CSP violations ("Refused to …") included, and
+ * so would Chromium's /favicon.ico probe (the pages declare an empty icon so it never happens).
  */
 function watch(page: Page): string[] {
   const problems: string[] = [];
@@ -178,7 +177,7 @@ function watch(page: Page): string[] {
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const where = message.location().url;
-    if (message.text().startsWith('Failed to load resource') && (documents.has(where) || new URL(where, page.url()).pathname === '/favicon.ico')) return;
+    if (message.text().startsWith('Failed to load resource') && documents.has(where)) return;
     problems.push(`console error at ${where || page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`page error at ${page.url()}: ${error.message}`));
