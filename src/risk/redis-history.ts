@@ -19,7 +19,7 @@
  */
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { byText, type DeviceRecord, type RecordPort, type RiskUserRecords } from '../store/records.ts';
-import { accountTag, closeRedisClient, runRedis, scanKeys, userOfKey, type RedisClient } from '../store/redis-connection.ts';
+import { accountTag, accountsUnder, closeRedisClient, runRedis, scanKeys, type RedisClient } from '../store/redis-connection.ts';
 import type { LoginRecord, RiskHistoryStore } from './history.ts';
 
 export interface RedisRiskHistoryOptions {
@@ -119,13 +119,7 @@ export class RedisRiskHistory implements RiskHistoryStore, RecordPort<RiskUserRe
   // ---- migration (src/store/migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<RiskUserRecords> {
-    const users = new Set<string>();
-    const namespace = this.prefix + NAMESPACE;
-    for await (const key of scanKeys(this.client, namespace)) {
-      const user = userOfKey(key, namespace);
-      if (user !== null) users.add(user);
-    }
-    for (const user of [...users].sort(byText)) {
+    for (const user of await accountsUnder(this.client, this.prefix + NAMESPACE)) {
       const k = this.keys(user);
       const [scores, first, logins] = await Promise.all([
         runRedis('export', () => this.client.zrange(k.devices, 0, -1, 'WITHSCORES')),

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { byText } from './records.ts';
 import { dirname, resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -325,6 +326,16 @@ export async function* scanKeys(client: RedisClient, prefix: string): AsyncGener
       yield* keys;
     } while (cursor !== '0');
   }
+}
+
+/** The accounts that have keys under `namespace` (`<namespace>{u:…}:…`), each once, sorted. */
+export async function accountsUnder(client: RedisClient, namespace: string): Promise<string[]> {
+  const users = new Set<string>();
+  for await (const key of scanKeys(client, namespace)) {
+    const user = userOfKey(key, namespace);
+    if (user !== null) users.add(user);
+  }
+  return [...users].sort(byText);
 }
 
 /**

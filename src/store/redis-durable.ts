@@ -9,8 +9,7 @@ import {
   closeRedisClient,
   commandTimeoutOf,
   runRedis,
-  scanKeys,
-  userOfKey,
+  accountsUnder,
   type RedisClient,
 } from './redis-connection.ts';
 
@@ -287,13 +286,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
   // ---- migration (src/store/migrate.ts) ----
 
   async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
-    const users = new Set<string>();
-    const namespace = this.prefix + NAMESPACE;
-    for await (const key of scanKeys(this.client, namespace)) {
-      const user = userOfKey(key, namespace);
-      if (user !== null) users.add(user);
-    }
-    for (const user of [...users].sort(byText)) {
+    for (const user of await accountsUnder(this.client, this.prefix + NAMESPACE)) {
       const k = this.keys(user);
       const [enrollment, unused, used, steps] = await Promise.all([
         this.getEnrollment(user),
