@@ -270,10 +270,13 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     req: IncomingMessage,
     client: ClientFacts,
     requestId: string,
+    /** False for websocket upgrades: they are decided on the identity alone (no risk assessment). */
+    assessRule = true,
   ): Promise<{ identity: Identity; user: UserState; storeDown: boolean }> {
     try {
       const identity = await deps.identity.resolve(req, client);
-      return { identity, user: await userStateFor(routing, identity, req, client, requestId), storeDown: false };
+      const user = assessRule ? await userStateFor(routing, identity, req, client, requestId) : identity.user;
+      return { identity, user, storeDown: false };
     } catch (error) {
       if (!isStoreUnavailable(error)) throw error;
       metrics?.storeError('request');
@@ -481,7 +484,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(404, 'not_found');
         return;
       }
-      const { identity, storeDown } = await decideWho(routing, req, client, requestId);
+      const { identity, storeDown } = await decideWho(routing, req, client, requestId, false);
       const explanation = evaluate(routing, identity.user);
       const decision = explanation.decision;
       if (storeDown && decision.kind !== 'pass') {

@@ -150,7 +150,7 @@ function registerTests(redis: RedisServer): void {
       } finally {
         await copy.close();
       }
-      const raw = new Database(join(dir, 'b.db'), { readonly: true });
+      const raw = new Database(join(dir, 'b.db'), { 'readonly': true });
       try {
         assert.deepEqual(raw.prepare("SELECT step FROM used_totp_steps WHERE user = 'zoe@example.com' ORDER BY step").pluck().all(), [100, 101], 'the expired step stayed behind');
       } finally {
