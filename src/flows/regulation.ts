@@ -125,6 +125,11 @@ export class Regulation {
     return `${this.namespace}throttle:${account}`;
   }
 
+  /** Lives as long as the longest pause of any origin of the account: what support sees as "paused somewhere". */
+  private pausedKey(account: string): string {
+    return `${this.namespace}paused:${account}`;
+  }
+
   private async counters(account: string, address: string, origin: Origin): Promise<Counter[]> {
     const epoch = (await this.store.get(this.epochKey(account))) ?? '0';
     // The account comes last: addresses, device ids and epochs hold no '|', so no two pairs share a key.
@@ -166,7 +171,11 @@ export class Regulation {
         level: level,
       }),
     });
-    if (counter.kind !== 'address') await this.options.onAttack?.(account, 'origin_locked');
+    if (counter.kind !== 'address') {
+      const longest = (await this.store.ttl(this.pausedKey(account))) ?? 0;
+      if (ms > longest) await this.store.set(this.pausedKey(account), counter.kind, ms);
+      await this.options.onAttack?.(account, 'origin_locked');
+    }
     return ms;
   }
 
@@ -249,20 +258,28 @@ export class Regulation {
 
   private async countAccountFailure(account: string, fromKnownDevice: boolean): Promise<void> {
     const throttle = this.options.throttle;
-    // The owner's own typos on a known device do not slow the account down for them or anyone.
-    if (!throttle || fromKnownDevice) return;
-    const failures = await this.store.increment(this.accountKey(account), 1, throttle.windowMs);
-    if (failures === throttle.after) {
+    // The owner's own typos on a known device do not slow the account down for anyone.
+    if (fromKnownDevice) return;
+    const failures = await this.store.increment(this.accountKey(account), 1, throttle?.windowMs ?? this.limits.account.windowMs);
+    if (throttle && failures === throttle.after) {
       // Recorded as a ban of the 'throttle' subject: the account is slowed, not closed.
       this.audit.record({ event: 'ban', outcome: 'info', user: account, reason: 'throttled', ...fromContext({}, { subject: 'throttle', scope: this.scope(), failures }) });
       await this.options.onAttack?.(account, 'throttled');
     }
   }
 
-  /** What support sees of an account: the account-wide delay in force (ms left) and recent failures. */
+  /**
+   * What support sees of an account: how long the longest pause of one of its origins, or the
+   * account-wide delay, still lasts (null: none), and its recent failures.
+   */
   async accountState(account: string): Promise<{ bannedForMs: number | null; failures: number }> {
-    const [slowed, failures] = await Promise.all([this.store.ttl(this.throttleSlotKey(account)), this.store.get(this.accountKey(account))]);
-    return { bannedForMs: slowed, failures: Number(failures ?? '0') || 0 };
+    const [paused, slowed, failures] = await Promise.all([
+      this.store.ttl(this.pausedKey(account)),
+      this.store.ttl(this.throttleSlotKey(account)),
+      this.store.get(this.accountKey(account)),
+    ]);
+    const left = Math.max(paused ?? -1, slowed ?? -1);
+    return { bannedForMs: left < 0 ? null : left, failures: Number(failures ?? '0') || 0 };
   }
 
   /**
@@ -273,6 +290,7 @@ export class Regulation {
     await this.store.increment(this.epochKey(account), 1, EPOCH_TTL_MS, 'sliding');
     await this.store.delete(this.accountKey(account));
     await this.store.delete(this.throttleSlotKey(account));
+    await this.store.delete(this.pausedKey(account));
     if (address) {
       const key = `${this.namespace}addr:${addressKey(address)}`;
       await this.store.delete(`fail:${key}`);
