@@ -188,15 +188,20 @@ export class Regulation {
     for (const counter of counters) await this.store.decrementIfPresent(`fail:${counter.key}`);
   }
 
-  /** The account-wide delay: refused when another attempt of an unknown origin went through too recently. */
-  private async throttled(account: string): Promise<number | null> {
+  /**
+   * The account-wide count of attempts from unknown places (taken now, like a slot, so attempts in
+   * flight count too: 200 parallel guesses from 200 addresses are slowed like 200 in a row). Beyond
+   * `after`, each attempt must also win the account's delay slot. Returns the count taken, or the
+   * wait when refused (the count is given back then).
+   */
+  private async takeAccountSlot(account: string): Promise<{ ok: true; count: number } | { ok: false; retryAfterMs: number }> {
     const throttle = this.options.throttle;
-    if (!throttle) return null;
-    const failures = Number((await this.store.get(this.accountKey(account))) ?? '0') || 0;
-    if (failures < throttle.after) return null;
-    const delay = Math.min(throttle.delayMs * 2 ** Math.min(failures - throttle.after, 20), throttle.maxDelayMs);
-    if (await this.store.setIfAbsent(this.throttleSlotKey(account), '1', delay)) return null;
-    return (await this.store.ttl(this.throttleSlotKey(account))) ?? delay;
+    const count = await this.store.increment(this.accountKey(account), 1, throttle?.windowMs ?? this.limits.account.windowMs);
+    if (!throttle || count <= throttle.after) return { ok: true, count };
+    const delay = Math.min(throttle.delayMs * 2 ** Math.min(count - 1 - throttle.after, 20), throttle.maxDelayMs);
+    if (await this.store.setIfAbsent(this.throttleSlotKey(account), '1', delay)) return { ok: true, count };
+    await this.store.decrementIfPresent(this.accountKey(account));
+    return { ok: false, retryAfterMs: (await this.store.ttl(this.throttleSlotKey(account))) ?? delay };
   }
 
   /**
@@ -215,13 +220,15 @@ export class Regulation {
       }
       taken.push({ counter, count: slot.count });
     }
-    // A known device is the owner's own browser: the account-wide delay never applies to it.
+    // A known device is the owner's own browser: it is neither counted account-wide nor slowed.
+    let accountCount: number | null = null;
     if (!origin.knownDevice) {
-      const wait = await this.throttled(account);
-      if (wait !== null) {
+      const slot = await this.takeAccountSlot(account);
+      if (!slot.ok) {
         await this.giveBack(counters);
-        return { ok: false, retryAfterMs: wait, subject: 'throttle' };
+        return { ok: false, retryAfterMs: slot.retryAfterMs, subject: 'throttle' };
       }
+      accountCount = slot.count;
     }
     let settled = false;
     return {
@@ -232,6 +239,7 @@ export class Regulation {
         settled = true;
         if (outcome === 'neutral') {
           await this.giveBack(counters);
+          if (accountCount !== null) await this.store.decrementIfPresent(this.accountKey(account));
           return { lockedForMs: null };
         }
         if (outcome === 'success') {
@@ -250,22 +258,15 @@ export class Regulation {
           const ms = await this.ban(t.counter, account, address, context);
           if (t.counter.kind !== 'address') lockedForMs = ms;
         }
-        await this.countAccountFailure(account, Boolean(origin.knownDevice));
+        const throttle = this.options.throttle;
+        if (throttle && accountCount === throttle.after) {
+          // Recorded as a ban of the 'throttle' subject: the account is slowed, not closed.
+          this.audit.record({ event: 'ban', outcome: 'info', user: account, reason: 'throttled', ...fromContext({ client: address, ...context }, { subject: 'throttle', scope: this.scope(), failures: accountCount }) });
+          await this.options.onAttack?.(account, 'throttled');
+        }
         return { lockedForMs };
       },
     };
-  }
-
-  private async countAccountFailure(account: string, fromKnownDevice: boolean): Promise<void> {
-    const throttle = this.options.throttle;
-    // The owner's own typos on a known device do not slow the account down for anyone.
-    if (fromKnownDevice) return;
-    const failures = await this.store.increment(this.accountKey(account), 1, throttle?.windowMs ?? this.limits.account.windowMs);
-    if (throttle && failures === throttle.after) {
-      // Recorded as a ban of the 'throttle' subject: the account is slowed, not closed.
-      this.audit.record({ event: 'ban', outcome: 'info', user: account, reason: 'throttled', ...fromContext({}, { subject: 'throttle', scope: this.scope(), failures }) });
-      await this.options.onAttack?.(account, 'throttled');
-    }
   }
 
   /**

@@ -304,6 +304,14 @@ describe('Regulation: known devices and account-wide slowing (THREATS T21)', () 
     assert.equal(results.filter((r) => r.ok).length, 1);
   });
 
+  test('200 parallel guesses from 200 addresses (a botnet): attempts in flight count, so only after + 1 are judged', async () => {
+    const { regulation } = withThrottle();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => regulation.reserve('alice', `10.0.${i >> 8}.${i & 255}`)));
+    const passed = results.filter((r) => r.ok);
+    assert.equal(passed.length, THROTTLE.after + 1, 'the first `after` pass freely, then one per delay');
+    for (const r of results) if (!r.ok) assert.equal(r.subject, 'throttle');
+  });
+
   test('unlock starts every origin of the account afresh (epoch), including bans at other addresses and devices', async () => {
     const { regulation } = withThrottle();
     await failTimes(regulation, 3, 'alice', '203.0.113.66');
