@@ -376,4 +376,19 @@ describe('T8: the attempt limit holds across replicas on Redis (issue 14 item 7)
       await r.close();
     }
   });
+
+  test('200 parallel wrong passwords over two replicas: exactly regulation.account.max_failures (3) reach the upstream', async () => {
+    if (!redis) return; // allowed-skip: announced above; CI=true fails in startRedisServer instead
+    const r = await startReplicas({ count: 2, redisUrl: redis.url, clock: new ManualClock(Date.now()) });
+    try {
+      const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => r.on(i % 2).login(MERCHANT, `wrong-${i}`)));
+      const counts = tally(replies);
+      assert.equal(counts[401] ?? 0, 3, `exactly 3 judged over both replicas: ${JSON.stringify(counts)}`);
+      assert.equal(counts[429] ?? 0, 197, JSON.stringify(counts));
+      assert.deepEqual(replies.filter((x) => x.status === 401).map((x) => x.body['attempts_left']).sort(), [0, 1, 2]);
+      assert.equal((await r.on(1).login(MERCHANT, PASSWORD)).status, 429, 'this address stays paused for this account');
+    } finally {
+      await r.close();
+    }
+  });
 });
