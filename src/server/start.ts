@@ -14,6 +14,8 @@ import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
 import { Upstream } from '../proxy/forward.ts';
+import { UpstreamAdmission } from '../proxy/admission.ts';
+import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
 import { ConfigError, resolveSecret } from '../config/load.ts';
@@ -71,6 +73,8 @@ export interface RunningGuard {
   readonly audit: Audit;
   /** This sidecar's Prometheus registry and counters (`GET /metrics` on the admin listener). */
   readonly metrics: Metrics;
+  /** Who holds the upstream pool (THREATS T17): sockets in use, anonymous and in total. */
+  readonly admission: UpstreamAdmission;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -86,16 +90,27 @@ function listen(server: http.Server, host: string, port: number): Promise<string
 }
 
 /** Answers malformed requests (smuggling attempts, bad framing, oversized headers) and closes the socket. */
-function onClientError(logger: Logger) {
+function onClientError(logger: Logger, metrics: Metrics) {
   return (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void => {
     const code = error.code ?? '';
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
+    const timedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
+    if (timedOut) {
+      // Node's headersTimeout: the request head (or nothing at all) came too slowly (THREATS T17).
+      metrics.clientLimit('headers_timeout');
+      logger.warn({ code, client: socket.remoteAddress, limit: 'headers_timeout' }, 'client limit reached: request head too slow');
+    } else {
+      logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
+    }
     // A response may still be streaming on this connection (pipelining): writing a 400 now would
     // splice it into that body, so the connection is only cut (as Node itself does).
     const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && !socket.destroyed && !current?.headersSent) {
-      const body = JSON.stringify({ error: 'bad_request', message: 'The request could not be parsed.' });
+      const body = JSON.stringify(
+        timedOut
+          ? { error: 'request_timeout', message: 'The request did not arrive in time and was refused. Please try again.' }
+          : { error: 'bad_request', message: 'The request could not be parsed.' },
+      );
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -257,6 +272,27 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
     ownCookie: isOwnCookie,
     requestIdHeader: config.headers.request_id,
+    sendTimeoutMs: config.limits.send_timeout,
+    onSendStall: (req) => {
+      metrics.clientLimit('send_timeout');
+      logger.warn({ client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
+    },
+  });
+  const trustedProxies = trustedProxyList(config.trusted_proxies);
+  const clientLimits = new ClientLimits(
+    {
+      bodyTimeoutMs: config.limits.body_timeout,
+      bodyMinRate: config.limits.body_min_rate,
+      connectionsPerAddress: config.limits.connections_per_address,
+    },
+    trustedProxies,
+    config.trusted_proxies.length > 0,
+  );
+  const admission = new UpstreamAdmission({
+    maxSockets: config.upstream.max_sockets,
+    anonymousShare: config.upstream.anonymous_share,
+    queueTimeoutMs: config.upstream.queue_timeout,
+    perAddress: config.limits.upstream_requests_per_address,
   });
 
   const stepUp = createStepUp({
@@ -275,8 +311,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     metrics,
     random,
-    trustedProxies: trustedProxyList(config.trusted_proxies),
+    trustedProxies,
     hasTrustedProxies: config.trusted_proxies.length > 0,
+    clientLimits,
+    admission,
     requestIdHeader: config.headers.request_id,
     identity: auth.identity,
     intercept: auth.intercept,
@@ -291,15 +329,26 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ],
   });
 
-  // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow
-  // header senders are cut off by headersTimeout and idle sockets by the socket timeout.
+  // Bodies stream, so there is no whole-request deadline (requestTimeout would cut a legitimate
+  // 1 GiB upload): ClientLimits judges bodies by their pace instead. headersTimeout bounds the head
+  // (and a connection that sends nothing); Node checks it every connectionsCheckingInterval, so
+  // that interval is kept well below it. The socket timeout is only the last backstop.
+  const { limits } = config;
   const server = http.createServer(
-    { headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000, insecureHTTPParser: false, requireHostHeader: true },
+    {
+      headersTimeout: limits.headers_timeout,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(limits.headers_timeout / 4))),
+      keepAliveTimeout: 5_000,
+      insecureHTTPParser: false,
+      requireHostHeader: true,
+    },
     guard.handleRequest,
   );
-  server.timeout = 120_000;
+  server.timeout = Math.max(120_000, limits.send_timeout, limits.body_timeout, config.upstream.response_timeout) + 1_000;
+  server.on('connection', (socket: Socket) => clientLimits.accept(socket));
   server.on('upgrade', guard.handleUpgrade);
-  server.on('clientError', onClientError(logger));
+  server.on('clientError', onClientError(logger, metrics));
 
   const adminOperations = new AdminOperations({
     durable,
@@ -369,7 +418,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */
