@@ -430,12 +430,14 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     if (!limits || !hasBody(req)) return;
     const watch = limits.watchBody(req, () => {
       refused('body_timeout', requestId, client);
-      // forward() answers the 408 once the upstream request is torn down.
-      if (deps.upstream.abortSlowBody(req)) return;
+      // An answer (or part of one) is already out, perhaps finished on a kept-alive connection
+      // that Node would go on draining: cutting the connection is all that is left.
       if (res.headersSent) {
-        res.destroy();
+        req.socket.destroy();
         return;
       }
+      // forward() answers the 408 once the upstream request is torn down.
+      if (deps.upstream.abortSlowBody(req)) return;
       writeError(req, res, 408, 'request_timeout', BODY_TIMEOUT_MESSAGE, requestId, deps.site.brand, { Connection: 'close' });
       // Once the answer is out, the request is ended for whoever still reads it (a body parser
       // would otherwise wait for the rest of the body for ever: Node does not abort a request

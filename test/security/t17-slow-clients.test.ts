@@ -272,7 +272,7 @@ async function startBigUpstream(): Promise<{ url: string; outcomes: Array<'finis
 const BIG_SIZE = 64 * 1024 * 1024;
 
 describe('slow readers', () => {
-  test('a client that keeps reading, however slowly, is not cut by the upstream idle timeout', async () => {
+  test('a client that stops reading for longer than the upstream idle timeout, then reads on, gets the whole export', async () => {
     const upstream = await startBigUpstream();
     const stack = await startStack({
       upstreamUrl: upstream.url,
