@@ -62,37 +62,56 @@ export class UpstreamAdmission {
   }
 
   /**
-   * A place for one proxied request. `signal` aborts the wait (the client went away). The caller
-   * must call `release()` once the response is over.
+   * The answer when there is no need to wait (a place, or the address is over its cap); null when
+   * the request would have to wait, which `acquire` then does. Keeps the common case synchronous.
+   */
+  tryAcquire(traffic: Traffic, addressKey: string): Admission | null {
+    const held = this.perAddress.get(addressKey) ?? 0;
+    if (held >= this.options.perAddress) return { ok: false, reason: 'address_limit' };
+    if (!this.free(traffic)) return null;
+    this.perAddress.set(addressKey, held + 1);
+    this.take(traffic);
+    return this.admitted(traffic, addressKey);
+  }
+
+  /** A place can be taken now without jumping the queue (signed-in waiters go before anyone). */
+  private free(traffic: Traffic): boolean {
+    return this.fits(traffic) && this.waiting.signed_in.length === 0 && (traffic === 'signed_in' || this.waiting.anonymous.length === 0);
+  }
+
+  private dropAddress(addressKey: string): void {
+    const left = (this.perAddress.get(addressKey) ?? 1) - 1;
+    if (left <= 0) this.perAddress.delete(addressKey);
+    else this.perAddress.set(addressKey, left);
+  }
+
+  private admitted(traffic: Traffic, addressKey: string): Admission {
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.dropAddress(addressKey);
+        this.give(traffic);
+      },
+    };
+  }
+
+  /**
+   * A place for one proxied request, waiting for one if need be. `signal` aborts the wait (the
+   * client went away). The caller must call `release()` once the response is over.
    */
   acquire(traffic: Traffic, addressKey: string, signal?: AbortSignal): Promise<Admission> {
-    const held = this.perAddress.get(addressKey) ?? 0;
-    if (held >= this.options.perAddress) return Promise.resolve({ ok: false, reason: 'address_limit' });
-    this.perAddress.set(addressKey, held + 1);
+    const now = this.tryAcquire(traffic, addressKey);
+    if (now !== null) return Promise.resolve(now);
+    this.perAddress.set(addressKey, (this.perAddress.get(addressKey) ?? 0) + 1);
     let addressHeld = true;
     const dropAddress = (): void => {
       if (!addressHeld) return;
       addressHeld = false;
-      const left = (this.perAddress.get(addressKey) ?? 1) - 1;
-      if (left <= 0) this.perAddress.delete(addressKey);
-      else this.perAddress.set(addressKey, left);
+      this.dropAddress(addressKey);
     };
-    const admitted = (): Admission => {
-      let released = false;
-      return {
-        ok: true,
-        release: () => {
-          if (released) return;
-          released = true;
-          dropAddress();
-          this.give(traffic);
-        },
-      };
-    };
-    if (this.fits(traffic) && this.waiting.signed_in.length === 0 && (traffic === 'signed_in' || this.waiting.anonymous.length === 0)) {
-      this.take(traffic);
-      return Promise.resolve(admitted());
-    }
     return new Promise<Admission>((resolve) => {
       const queue = this.waiting[traffic];
       const leave = (reason: 'busy' | 'gone'): void => {
@@ -111,7 +130,8 @@ export class UpstreamAdmission {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           this.take(traffic);
-          resolve(admitted());
+          addressHeld = false;
+          resolve(this.admitted(traffic, addressKey));
         },
       };
       const timer = setTimeout(() => leave('busy'), this.options.queueTimeoutMs);

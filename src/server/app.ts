@@ -399,11 +399,15 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const admission = deps.admission;
     if (!admission) return () => undefined;
     const traffic = who.user.authenticated ? 'signed_in' : 'anonymous';
-    const gone = new AbortController();
-    const onClose = (): void => gone.abort();
-    res.once('close', onClose);
-    const granted = await admission.acquire(traffic, addressKey(client.address), gone.signal);
-    res.off('close', onClose);
+    const key = addressKey(client.address);
+    let granted = admission.tryAcquire(traffic, key);
+    if (granted === null) {
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      res.once('close', onClose);
+      granted = await admission.acquire(traffic, key, gone.signal);
+      res.off('close', onClose);
+    }
     if (granted.ok) return granted.release;
     if (granted.reason === 'gone') return null;
     if (granted.reason === 'address_limit') {
