@@ -234,8 +234,9 @@ describe('anonymous traffic cannot starve signed-in traffic', () => {
 });
 
 /** An upstream with one 64 MiB download at /big, which records whether it was sent completely. */
-async function startBigUpstream(): Promise<{ url: string; outcomes: Array<'finished' | 'cut'>; close(): Promise<void> }> {
+async function startBigUpstream(): Promise<{ url: string; outcomes: Array<'finished' | 'cut'>; waitingForDrain(): boolean; close(): Promise<void> }> {
   const outcomes: Array<'finished' | 'cut'> = [];
+  let waiting = false;
   const block = Buffer.alloc(64 * 1024, 'x');
   const blocks = 1024;
   const server = http.createServer((req, res) => {
@@ -245,7 +246,11 @@ async function startBigUpstream(): Promise<{ url: string; outcomes: Array<'finis
       while (sent < blocks) {
         sent++;
         if (!res.write(block)) {
-          res.once('drain', pump);
+          waiting = true;
+          res.once('drain', () => {
+            waiting = false;
+            pump();
+          });
           return;
         }
       }
@@ -262,6 +267,7 @@ async function startBigUpstream(): Promise<{ url: string; outcomes: Array<'finis
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     outcomes,
+    waitingForDrain: () => waiting,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
@@ -286,6 +292,8 @@ describe('slow readers', () => {
       // Not reading for well over response_timeout: every buffer on the way fills up and the
       // upstream waits on the client (not the other way round).
       await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.equal(upstream.waitingForDrain(), true, 'the upstream is held up by the client (the case under test)');
+      assert.deepEqual(upstream.outcomes, [], 'nothing cut the download while the client was not reading');
       c.socket.resume();
       assert.equal(await c.closed(20_000), true, 'the download ended');
       const received = c.received();
