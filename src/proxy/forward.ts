@@ -41,7 +41,7 @@ export interface UpstreamOptions {
    */
   readonly sendTimeoutMs?: number;
   /** Told when a client was cut off for not reading (metrics, log). */
-  readonly onSendStall?: (req: http.IncomingMessage) => void;
+  readonly onSendStall?: (req: http.IncomingMessage, requestId: string | undefined) => void;
 }
 
 export interface ForwardResult {
@@ -57,6 +57,7 @@ export class Upstream {
   private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
+  private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
 
   constructor(private readonly options: UpstreamOptions) {
     const secure = options.url.protocol === 'https:';
@@ -149,7 +150,7 @@ export class Upstream {
       const now = queued();
       if (now > 0 && now >= last) {
         timer = undefined;
-        this.options.onSendStall?.(req);
+        this.options.onSendStall?.(req, this.requestIds.get(req));
         res.destroy();
         return;
       }
@@ -210,6 +211,7 @@ export class Upstream {
     observeSetCookies?: (setCookies: readonly string[]) => void,
   ): Promise<ForwardResult> {
     req.url = this.basePath + target;
+    this.requestIds.set(req, facts.requestId);
     if (observeSetCookies) this.observers.set(req, observeSetCookies);
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
     return new Promise((resolve, reject) => {

@@ -273,9 +273,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ownCookie: isOwnCookie,
     requestIdHeader: config.headers.request_id,
     sendTimeoutMs: config.limits.send_timeout,
-    onSendStall: (req) => {
+    onSendStall: (req, requestId) => {
       metrics.clientLimit('send_timeout');
-      logger.warn({ client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
+      logger.warn({ requestId, client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
     },
   });
   const trustedProxies = trustedProxyList(config.trusted_proxies);

@@ -322,6 +322,10 @@ describe('slow readers', () => {
       await until('the upstream response is torn down', () => upstream.outcomes.length > 0, 10_000);
       assert.deepEqual(upstream.outcomes, ['cut']);
       assert.equal(await metricValue(stack.adminUrl, 'spg_client_limits_total', 'limit="send_timeout"'), 1);
+      assert.ok(
+        stack.logs.some((l) => l['limit'] === 'send_timeout' && typeof l['requestId'] === 'string'),
+        'the cut is logged with the request id',
+      );
       assert.equal(await metricValue(stack.adminUrl, 'spg_upstream_errors_total', 'failure="timeout"'), 0, 'a slow client is not an upstream failure');
       c.socket.resume();
       assert.equal(await c.closed(10_000), true, 'the client connection is closed');
