@@ -348,6 +348,7 @@ export class LoginFlow {
   /** Ends a pending login that the account's change made stale; audited, told to the person. */
   private async endStale(pending: PendingLogin, presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>, stage: string): Promise<{ kind: 'account_changed' }> {
     await this.deps.store.delete(PENDING(pending.id));
+    await this.deps.factor.discardCode(`login:${pending.id}`);
     this.deps.logger.info({ event: 'login_account_changed', user: pending.user, stage, requestId: presenter.requestId }, 'pending sign-in ended: the account changed meanwhile');
     this.deps.audit.record({
       event: 'login_failure',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fromContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../server/providers.ts';
@@ -104,6 +105,7 @@ export class StepUpFlow {
     });
     // Only if nobody finished or replaced the record meanwhile.
     if (!(await this.deps.store.setIfPresent(RECORD(session.id), JSON.stringify(again), RECORD_TTL_MS))) return null;
+    await this.deps.factor.discardCode(this.codeKey(session.id, record));
     this.deps.logger.info({ event: 'flow_account_changed', user: session.user, flow: 'step_up', category: record.category }, 'step-up decided again: the account changed meanwhile');
     return { record: again, redecided: true };
   }
@@ -120,7 +122,9 @@ export class StepUpFlow {
 
   /** Codes belong to one decision: a re-decided record never accepts a code sent for the old one. */
   private codeKey(sid: string, record: StepUpRecord): string {
-    return `stepup:${sid}:${record.category}${record.generation !== undefined ? `:${record.generation}` : ''}`;
+    if (record.generation === undefined) return `stepup:${sid}:${record.category}`;
+    const decision = createHash('sha256').update(`${record.generation}|${record.factors ?? ''}`).digest('base64url').slice(0, 16);
+    return `stepup:${sid}:${record.category}:${decision}`;
   }
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {

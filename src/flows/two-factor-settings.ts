@@ -116,6 +116,8 @@ export class TwoFactorSettings {
     const [current, enrollment] = await Promise.all([this.deps.generations.isCurrent(user, record.generation), this.deps.durable.getEnrollment(user)]);
     if (current && record.factors !== undefined && factorState(enrollment) === record.factors) return record;
     await this.deps.store.delete(flowKey(kind, actor.session.id));
+    // The session stays, so its next flow reuses these code keys: no code of this one may count there.
+    for (const key of kind === 'enable' ? ['identity', 'enable'] : [kind]) await this.deps.factor.discardCode(`${key}:${actor.session.id}`);
     this.deps.logger.info({ event: 'flow_account_changed', user, flow: kind, requestId: actor.requestId }, '2FA flow ended: the account changed meanwhile');
     this.deps.audit.record({ event: 'verification_failure', outcome: 'failure', user, reason: 'account_changed', ...fromContext(actorContext(actor), { purpose: kind }) });
     // Enabled meanwhile (another session, another replica): say so, rather than a vaguer "changed".

@@ -12,7 +12,7 @@ import type { RiskConfigInput } from '../../src/risk/schema.ts';
 import { LOW_RISK } from '../helpers/stack.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas, type Replicas } from '../helpers/replicas.ts';
-import { DEMO_RISK, TOTP_STEP } from '../helpers/step-up.ts';
+import { apiCall, assertExported, assertStepUpRequired, CONTACT_EXPORT, DEMO_RISK, RISK_AT, stepUpStart, stepUpVerify, TOTP_STEP } from '../helpers/step-up.ts';
 import {
   codeMessages,
   enrollDirectly,
@@ -244,6 +244,50 @@ describe('T18: a pending sign-in ends when the account changes', () => {
       assert.match(page.text, /<form method="post" action="\/_guard\/login"/, 'the page offers a new sign-in');
       assertPendingCleared(browser, 'the page');
       assert.equal(staleAudited(s.audit), 1);
+    }));
+});
+
+describe('T18: flows of a signed-in session follow the account', () => {
+  /** A session signed in with SMS 2FA (the change below keeps it: it reaches only the durable records). */
+  async function smsSession(s: AccountStack): Promise<GuardClient> {
+    await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
+    const client = await pendingSignIn(s.stack.url, 'sms');
+    expectStatus(await client.verify(lastCode(s.stack.outboxFile, MERCHANT_PHONE)), 200, 'sign-in');
+    return client;
+  }
+
+  test('a step-up waiting for an SMS code is decided again after the number changed: the old code never counts, a new one goes to the new number', () =>
+    withAccountStack(async (s) => {
+      const client = await smsSession(s);
+      assertStepUpRequired(await apiCall(client, CONTACT_EXPORT), CONTACT_EXPORT, 'sms', 'export at high risk');
+      expectStatus(await stepUpStart(client), 200, 'step-up/start');
+      const old = lastCode(s.stack.outboxFile, MERCHANT_PHONE);
+      assert.equal(await s.stack.guard.durable.setDestination(MERCHANT, NEW_PHONE, s.clock.now()), true);
+
+      const stale = await stepUpVerify(client, old);
+      assert.equal(stale.status, 409, stale.text);
+      assert.equal(stale.body['error'], 'account_changed', stale.text);
+      assert.notEqual((await stepUpVerify(client, old)).status, 200, 'the code sent to the old number does not count later either');
+
+      const again = expectStatus(await stepUpStart(client), 200, 'step-up/start after the change');
+      assert.equal(again.body['method'], 'sms', again.text);
+      assert.equal(codeMessages(s.stack.outboxFile, NEW_PHONE).length, 1, 'the new code went to the new number');
+      expectStatus(await stepUpVerify(client, lastCode(s.stack.outboxFile, NEW_PHONE)), 200, 'step-up with the new number');
+      assertExported(await apiCall(client, CONTACT_EXPORT), 'export after the step-up');
+    }, RISK_AT.high));
+
+  test('regenerating recovery codes with a code sent before the destination changed is refused; the flow starts again', () =>
+    withAccountStack(async (s) => {
+      await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, s.clock.now());
+      const client = await pendingSignIn(s.stack.url, 'email');
+      expectStatus(await client.verify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'sign-in');
+      expectStatus(await client.recoveryStart(), 200, 'recovery-codes/start');
+      const owed = lastCode(s.stack.outboxFile, MERCHANT);
+      assert.equal(await s.stack.guard.durable.setDestination(MERCHANT, 'billing@example.com', s.clock.now()), true);
+      const refused = await client.recoveryConfirm(owed);
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(refused.body['error'], 'account_changed', refused.text);
+      assert.equal((await client.recoveryConfirm(owed)).status, 409, 'the flow has ended (step out of order)');
     }));
 });
 
