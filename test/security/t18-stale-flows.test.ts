@@ -12,7 +12,19 @@ import type { RiskConfigInput } from '../../src/risk/schema.ts';
 import { LOW_RISK } from '../helpers/stack.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas, type Replicas } from '../helpers/replicas.ts';
-import { apiCall, assertExported, assertStepUpRequired, CONTACT_EXPORT, DEMO_RISK, RISK_AT, stepUpStart, stepUpVerify, TOTP_STEP } from '../helpers/step-up.ts';
+import {
+  apiCall,
+  assertExported,
+  assertStepUpRequired,
+  CONTACT_EXPORT,
+  DEMO_RISK,
+  pageWithCsrf,
+  postForm,
+  RISK_AT,
+  stepUpStart,
+  stepUpVerify,
+  TOTP_STEP,
+} from '../helpers/step-up.ts';
 import {
   codeMessages,
   enrollDirectly,
@@ -150,6 +162,10 @@ function staleAudited(audit: MemoryAudit): number {
   return audit.all().filter((e) => e.event === 'login_failure' && e.user === MERCHANT && e.reason === 'account_changed').length;
 }
 
+function staleFlowsAudited(audit: MemoryAudit): number {
+  return audit.all().filter((e) => e.event === 'verification_failure' && e.user === MERCHANT && e.reason === 'account_changed').length;
+}
+
 describe('T18: a pending sign-in ends when the account changes', () => {
   test('support resets 2FA while a sign-in waits: no code completes it, not even 000000; the next sign-in is decided afresh (a new device gets an email code)', () =>
     withAccountStack(async (s) => {
@@ -284,10 +300,19 @@ describe('T18: flows of a signed-in session follow the account', () => {
       expectStatus(await client.recoveryStart(), 200, 'recovery-codes/start');
       const owed = lastCode(s.stack.outboxFile, MERCHANT);
       assert.equal(await s.stack.guard.durable.setDestination(MERCHANT, 'billing@example.com', s.clock.now()), true);
+      // As a browser: the page says what happened and offers to start again.
+      const { csrf } = await pageWithCsrf(client, '/_guard/security/recovery-codes?step=code');
+      const page = await postForm(client, '/_guard/security/recovery-codes', { _csrf: csrf, step: 'code', code: owed });
+      assert.equal(page.status, 409, page.text.slice(0, 300));
+      assert.match(page.text, /security settings changed while you were doing this/);
+      assert.equal(staleFlowsAudited(s.audit), 1);
       const refused = await client.recoveryConfirm(owed);
       assert.equal(refused.status, 409, refused.text);
-      assert.equal(refused.body['error'], 'account_changed', refused.text);
-      assert.equal((await client.recoveryConfirm(owed)).status, 409, 'the flow has ended (step out of order)');
+      assert.equal(refused.body['error'], 'step_out_of_order', 'the flow has ended');
+
+      // Started again, it follows the account as it is now: the code goes to the new address.
+      expectStatus(await client.recoveryStart(), 200, 'recovery-codes/start again');
+      expectStatus(await client.recoveryConfirm(lastCode(s.stack.outboxFile, 'billing@example.com')), 200, 'with the code sent to the new address');
     }));
 });
 
