@@ -367,17 +367,23 @@ export class TwoFactorSettings {
     try {
       if (await this.deps.durable.getEnrollment(user)) throw alreadyEnabled();
       if (!(await this.deps.generations.isCurrent(user, record.generation))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-      await this.deps.durable.enable(
-        {
-          user,
-          method,
-          destination: method === 'totp' ? null : (record.destination ?? null),
-          totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
-          createdAt: now,
-          updatedAt: now,
-        },
-        codes.map((c) => this.deps.factor.hashRecovery(c)),
-      );
+      try {
+        await this.deps.durable.enable(
+          {
+            user,
+            method,
+            destination: method === 'totp' ? null : (record.destination ?? null),
+            totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
+            createdAt: now,
+            updatedAt: now,
+          },
+          codes.map((c) => this.deps.factor.hashRecovery(c)),
+        );
+      } catch (error) {
+        // The write is one transaction, so nothing was enabled: the flow is given back for a retry.
+        await this.deps.store.setIfAbsent(flowKey('enable', actor.session.id), JSON.stringify(record), FLOW_TTL_MS).catch(() => false);
+        throw error;
+      }
       await this.deps.generations.bump(user);
     } finally {
       await this.deps.store.compareAndDelete(changeClaim(user), claim);
