@@ -239,14 +239,19 @@ describe('T18: a pending sign-in ends when the account changes', () => {
       assert.equal(codeMessages(s.stack.outboxFile, MERCHANT_PHONE).length, 1, 'nothing more went to the old number');
     }));
 
-  test('an unlock by support ends a waiting sign-in too (lock state is part of the account)', () =>
-    withAccountStack(async (s) => {
-      await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, s.clock.now());
-      const waiting = await pendingSignIn(s.stack.url, 'email');
-      const owed = lastCode(s.stack.outboxFile, MERCHANT);
-      expectStatus(await s.admin('POST', `${userPath(MERCHANT)}/unlock`, { reason: 'ticket 18: verified by phone' }), 200, 'unlock');
-      assertAccountChanged(await waiting.verify(owed), 'the right code after the unlock');
-    }));
+  for (const [action, path] of [
+    ['an unlock', 'unlock'],
+    ['ending every session', 'sessions/revoke'],
+  ] as const) {
+    test(`${action} by support ends a waiting sign-in too: it would otherwise become a session right after`, () =>
+      withAccountStack(async (s) => {
+        await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, s.clock.now());
+        const waiting = await pendingSignIn(s.stack.url, 'email');
+        const owed = lastCode(s.stack.outboxFile, MERCHANT);
+        expectStatus(await s.admin('POST', `${userPath(MERCHANT)}/${path}`, { reason: 'ticket 18: verified by phone' }), 200, path);
+        assertAccountChanged(await waiting.verify(owed), `the right code after ${action}`);
+      }));
+  }
 
   test('the verification page says the sign-in ended because the account changed, and offers a new sign-in', () =>
     withAccountStack(async (s) => {
