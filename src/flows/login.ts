@@ -298,8 +298,8 @@ export class LoginFlow {
     verified: boolean,
     /**
      * Asked once the session exists; false ends it again. A change of the account racing with this
-     * sign-in either shows here or ends the new session itself (it revokes the user's sessions
-     * after replacing the generation).
+     * sign-in shows here, or, when it is one that ends sessions, it ends this one too: such changes
+     * revoke the user's sessions after replacing the generation.
      */
     stillValid?: () => Promise<boolean>,
   ): Promise<Authenticated | null> {
@@ -405,8 +405,8 @@ export class LoginFlow {
     // Single use: of two concurrent correct submissions only one completes the login.
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
     const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
-    const done = await this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true, () =>
-      this.deps.generations.isCurrent(pending.user, pending.generation),
+    const done = await this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true, async () =>
+      (await this.stillCurrent(pending)) !== null,
     );
     if (!done) return this.endStale(pending, presenter, 'complete');
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
