@@ -6,6 +6,7 @@ import type { Audit } from '../audit/record.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { buildAudit } from '../server/audit-wiring.ts';
 import { loadConfig, ConfigError, resolveSecret, type LoadedConfig } from '../config/load.ts';
+import { AccountGenerations } from '../flows/account-generation.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { buildSecondFactor } from '../server/second-factor-wiring.ts';
@@ -90,6 +91,7 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
       }),
       regulation: new Regulation(stores.ephemeral, { account: limits(config.regulation.account), address: limits(config.regulation.address) }, '', audit),
       factor: factors.factor,
+      accounts: new AccountGenerations(stores.ephemeral, cryptoRandom),
     };
   }
   const operations = new AdminOperations({

@@ -54,6 +54,8 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
+const ACCOUNT_CHANGED =
+  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again with your email and password.";
 const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
@@ -202,7 +204,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     );
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+  /**
+   * The account's factors, destination or lock state changed while this sign-in waited for its
+   * code (THREATS T18): the sign-in has ended; the page says why and offers a new one.
+   */
+  const accountChangedPage = (ctx: Context, returnTo: string): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+  };
+  const accountChangedJson = (ctx: Context): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
+  };
+
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -230,6 +245,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return t.nothingToSend;
       case 'no_pending_login':
         return t.loginExpired;
+      case 'account_changed':
+        return t.loginAccountChanged;
     }
   };
 
@@ -462,8 +479,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.get('/_guard/verify', async (ctx) => {
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
@@ -471,14 +490,17 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const read = await readBody(ctx, ['form']);
           if (!read) return;
           const returnTo = safeReturnTo(read.body['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
             verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
+            if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             const error = sent.ok ? undefined : resendProblem(ctx, sent);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
@@ -496,6 +518,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return redirect(ctx, returnTo);
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
           verifyPage(ctx, status, pending.method, returnTo, { error });
         });
@@ -539,6 +562,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
               return;
+            case 'account_changed':
+              accountChangedJson(ctx);
+              return;
           }
         });
       },
@@ -558,6 +584,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           switch (sent.reason) {
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+            case 'account_changed':
+              accountChangedJson(ctx);
               return;
             case 'not_applicable':
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');

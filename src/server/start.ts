@@ -19,6 +19,7 @@ import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
 import { ConfigError, resolveSecret } from '../config/load.ts';
+import { AccountGenerations } from '../flows/account-generation.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
@@ -203,6 +204,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   }, '', audit);
   const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger, audit });
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
+  const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({
     regulation,
     account,
@@ -211,6 +213,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     factor: factors.factor,
     risk,
     store,
+    generations,
     clock,
     random,
     logger,
@@ -221,6 +224,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const settings = new TwoFactorSettings({
     durable,
     store,
+    generations,
     sessions,
     factor: factors.factor,
     account,
@@ -296,7 +300,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
     risk,
     http: guardHttp,
     clock,
@@ -354,7 +358,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     durable,
     riskHistory,
     audit,
-    live: { sessions, regulation, factor: factors.factor },
+    live: { sessions, regulation, factor: factors.factor, accounts: generations },
     email: factors.channels.email,
     smsCountryAllowed: factors.smsCountryAllowed,
     clock,

@@ -17,7 +17,7 @@ import {
  * - Every key is written as `prefix + key`, so deployments sharing one Redis do not see each other.
  * - TTLs are milliseconds (`PX` / `PEXPIRE`). Every write sets an expiry, so this store never leaves
  *   a key that lives forever.
- * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent) are Lua scripts,
+ * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent, getOrSet) are Lua scripts,
  *   which Redis runs atomically; the conditional writes are single `SET … NX|XX PX` commands.
  * - Any failure of Redis (refused connection, timeout, error reply) is thrown as
  *   StoreUnavailableError with the original error as `cause`, so the enforcement point fails closed
@@ -86,17 +86,30 @@ if current <= 0 then return current end
 return redis.call('DECRBY', KEYS[1], 1)
 `;
 
+/** KEYS[1]; ARGV[1] = value when absent, ARGV[2] = ttl in ms. Returns the value the key holds afterwards. */
+const GET_OR_SET = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return current
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`;
+
 /** Names under which the scripts are defined on the client (EVALSHA, falling back to EVAL). */
 const SCRIPTS = {
   compareAndDelete: 'spgCompareAndDelete',
   increment: 'spgIncrement',
   decrementIfPresent: 'spgDecrementIfPresent',
+  getOrSet: 'spgGetOrSet',
 } as const;
 
 type ScriptedRedis = RedisClient & {
   [SCRIPTS.compareAndDelete](key: string, expected: string): Promise<number>;
   [SCRIPTS.increment](key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding'): Promise<number>;
   [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
+  [SCRIPTS.getOrSet](key: string, value: string, ttlMs: number): Promise<string>;
 };
 
 export class RedisStore implements EphemeralStore {
@@ -109,6 +122,7 @@ export class RedisStore implements EphemeralStore {
     client.defineCommand(SCRIPTS.compareAndDelete, { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
     client.defineCommand(SCRIPTS.increment, { numberOfKeys: 1, lua: INCREMENT });
     client.defineCommand(SCRIPTS.decrementIfPresent, { numberOfKeys: 1, lua: DECREMENT_IF_PRESENT });
+    client.defineCommand(SCRIPTS.getOrSet, { numberOfKeys: 1, lua: GET_OR_SET });
     this.client = client as ScriptedRedis;
   }
 
@@ -174,6 +188,11 @@ export class RedisStore implements EphemeralStore {
     const px = milliseconds(ttlMs);
     const reply = await this.run('setIfPresent', () => this.client.set(this.k(key), value, 'PX', px, 'XX'));
     return reply === 'OK';
+  }
+
+  async getOrSet(key: string, value: string, ttlMs: number): Promise<string> {
+    const px = milliseconds(ttlMs);
+    return this.run('getOrSet', () => this.client[SCRIPTS.getOrSet](this.k(key), value, px));
   }
 
   async delete(key: string): Promise<boolean> {

@@ -82,6 +82,8 @@ export const en = {
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
+  loginAccountChanged:
+    'Your account’s sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again below.',
 
   // Logout
   signOutTitle: 'Sign out',
@@ -303,6 +305,7 @@ export const en = {
     phone_required: 'Enter the phone number that should receive codes.',
     no_step_up: 'There is nothing to verify right now. Go back and try the operation again.',
     login_required: 'Your session has ended. Sign in again.',
+    account_changed: 'Your account’s security settings changed while you were doing this (in another window, or by support), so this step has ended. Please start again.',
   },
   flowUnknown: 'Something went wrong. Please start again.',
   attemptsLeft: (n: number) => `${n} attempt${n === 1 ? '' : 's'} left.`,

@@ -70,6 +70,7 @@ export const zhCN: Catalogue = {
   deliveryFailed: '目前无法发送验证码。请稍后再试，或使用恢复码。',
   nothingToSend: '验证码由您的身份验证器应用显示，无需发送。',
   loginExpired: '本次登录已过期。请重新输入电子邮箱和密码。',
+  loginAccountChanged: '在您登录期间，您账户的登录设置（双重验证、验证码的接收位置或锁定状态）发生了变化，因此本次登录已结束。请在下方重新登录。',
 
   signOutTitle: '退出登录',
   signOutHeading: (product) => `要退出 ${product} 吗？`,
@@ -277,6 +278,7 @@ export const zhCN: Catalogue = {
     phone_required: '请输入接收验证码的手机号码。',
     no_step_up: '目前没有需要验证的操作。请返回并重新执行该操作。',
     login_required: '您的会话已结束。请重新登录。',
+    account_changed: '在您操作期间，您账户的安全设置（在另一个窗口中或由客服）发生了变化，因此此步骤已结束。请重新开始。',
   },
   flowUnknown: '出现问题。请重新开始。',
   attemptsLeft: (n) => `还可尝试 ${n} 次。`,
