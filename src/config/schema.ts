@@ -339,6 +339,22 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * Account-wide, failures from unknown devices only slow sign-in down (THREATS T21): after
+         * `after` failures in `window`, one attempt per `delay`, doubling with each further failure
+         * up to `max_delay`. A known device is never slowed.
+         */
+        throttle: z
+          .object({
+            after: z.number().int().min(1).max(10_000).default(10),
+            window: duration.prefault('15m'),
+            delay: duration.prefault('1s'),
+            max_delay: duration.refine((ms) => ms <= 5 * 60_000, 'must be at most 5m (a delay, not a ban)').prefault('30s'),
+          })
+          .strict()
+          .prefault({}),
+        /** The owner is emailed about failed attempts on the account at most once per this long. */
+        notify_every: duration.prefault('6h'),
       })
       .strict()
       .prefault({}),

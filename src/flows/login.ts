@@ -6,7 +6,7 @@ import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
-import type { Regulation } from './regulation.ts';
+import type { Regulation, Subject } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
 import type { RiskService } from '../risk/service.ts';
 import { explainRisk } from '../risk/assess.ts';
@@ -41,8 +41,19 @@ export type LoginResult =
       /** For sms/email: how sending the first code went. */
       readonly send: SendResult | null;
     }
-  | { readonly kind: 'invalid_credentials' }
-  | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
+  | {
+      readonly kind: 'invalid_credentials';
+      /** Failures still allowed from here (this address, or this known device) before it is paused. */
+      readonly attemptsLeft: number;
+      /** Set when this failure paused sign-in from here: for how long. */
+      readonly lockedForMs: number | null;
+    }
+  | {
+      readonly kind: 'too_many_attempts';
+      readonly retryAfterMs: number;
+      /** 'throttle': the account is being slowed down (a short wait); otherwise sign-in from here is paused. */
+      readonly subject: Subject;
+    }
   | { readonly kind: 'unavailable' };
 
 type Authenticated = Extract<LoginResult, { kind: 'authenticated' }>;
@@ -162,17 +173,22 @@ export class LoginFlow {
     const auditUser = account.slice(0, 254);
     const failure = (reason: string, details?: Record<string, string>): void =>
       this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: auditUser, reason, ...fromContext(context, details) });
-    const reservation = await this.deps.regulation.reserve(account, input.client.address, context);
+    // The owner's own browser is counted by itself: failures from other places cannot close it.
+    const knownDevice = account.length > 0 && account.length <= 254 ? await this.deps.risk.knownDevice(account, input.deviceCookie) : null;
+    const reservation = await this.deps.regulation.reserve(account, input.client.address, context, { knownDevice });
     if (!reservation.ok) {
       log.warn({ event: 'login_refused', user: account, client: input.client.address, subject: reservation.subject, requestId: input.requestId }, 'login refused: too many attempts');
       failure('too_many_attempts', { subject: reservation.subject });
-      return { kind: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+      return { kind: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs, subject: reservation.subject };
     }
+    const invalid = async (): Promise<LoginResult> => {
+      const settled = await reservation.settle('failure');
+      return { kind: 'invalid_credentials', attemptsLeft: reservation.remaining, lockedForMs: settled.lockedForMs };
+    };
     // Absurd input is a failed attempt like any other (counted), not a different answer.
     if (account.length === 0 || account.length > 254 || input.password.length === 0 || input.password.length > 1024) {
-      await reservation.settle('failure');
       failure('invalid_credentials');
-      return { kind: 'invalid_credentials' };
+      return invalid();
     }
     const check = await this.deps.account.checkPassword(input.email.trim(), input.password, {
       forwardedFor: input.client.forwardedFor,
@@ -186,11 +202,11 @@ export class LoginFlow {
         failure('upstream_unavailable');
         return { kind: 'unavailable' };
       }
-      await reservation.settle('failure');
+      const result = await invalid();
       await this.deps.risk.recordLoginFailure(account);
       log.info({ event: 'login_failure', user: account, client: input.client.address, requestId: input.requestId }, 'login failed');
       failure('invalid_credentials');
-      return { kind: 'invalid_credentials' };
+      return result;
     }
     await reservation.settle('success');
     const now = this.deps.clock.now();
@@ -389,6 +405,7 @@ export class LoginFlow {
       allowRecovery: enrollment !== null,
       purpose: pending.reason === 'risk' ? 'risk' : 'login',
       context,
+      knownDevice: await this.deps.risk.knownDevice(pending.user, presenter.deviceCookie),
     });
     if (!result.ok) {
       switch (result.reason) {

@@ -133,7 +133,7 @@ export class Metrics {
     this.logins = new Counter({ name: 'spg_logins_total', help: 'Sign-in attempts by outcome (success, failure, verification_required) and reason', labelNames: ['outcome', 'reason'], registers });
     this.codesSent = new Counter({ name: 'spg_codes_sent_total', help: 'One-time codes sent, by channel (sms, email) and purpose', labelNames: ['channel', 'purpose'], registers });
     this.verificationFailures = new Counter({ name: 'spg_verification_failures_total', help: 'Codes refused, by purpose and reason', labelNames: ['purpose', 'reason'], registers });
-    this.bans = new Counter({ name: 'spg_bans_total', help: 'Bans after too many failures, by subject (account, address) and scope (password, second_factor)', labelNames: ['subject', 'scope'], registers });
+    this.bans = new Counter({ name: 'spg_bans_total', help: 'Bans after too many failures, by subject (account: from one address, device: from one known device, address, throttle: account slowed) and scope (password, second_factor)', labelNames: ['subject', 'scope'], registers });
     this.stepUps = new Counter({ name: 'spg_step_ups_total', help: 'Step-up verifications passed, by category', labelNames: ['category'], registers });
     this.policyReloads = new Counter({ name: 'spg_policy_reloads_total', help: 'Policy reloads by outcome', labelNames: ['outcome'], registers });
     this.storeErrors = new Counter({ name: 'spg_store_errors_total', help: 'Requests failed by an unreachable store', labelNames: ['where'], registers });

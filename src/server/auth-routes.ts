@@ -136,13 +136,27 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         };
         return;
       }
-      case 'invalid_credentials':
-        sendError(ctx, 401, 'invalid_credentials', GENERIC_FAILURE);
+      case 'invalid_credentials': {
+        // Counted the same whether the account exists or not, so the warning says nothing about it.
+        const paused = result.lockedForMs !== null ? { retry_after: retryAfterSeconds(result.lockedForMs) } : {};
+        const left = Math.max(0, result.attemptsLeft);
+        const warning =
+          result.lockedForMs !== null
+            ? ` Sign-in from this device or network is now paused for ${Math.ceil(result.lockedForMs / 60_000)} minute(s); your other devices are not paused.`
+            : left > 0 && left <= 2
+              ? ` ${left} attempt${left === 1 ? '' : 's'} left before sign-in from this device or network is paused.`
+              : '';
+        sendError(ctx, 401, 'invalid_credentials', `${GENERIC_FAILURE}${warning}`, { attempts_left: left, ...paused });
         return;
+      }
       case 'too_many_attempts': {
         const seconds = retryAfterSeconds(result.retryAfterMs);
         ctx.set('Retry-After', String(seconds));
-        sendError(ctx, 429, 'too_many_attempts', 'Too many failed sign-in attempts. Try again later.', { retry_after: seconds });
+        const message =
+          result.subject === 'throttle'
+            ? 'Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in a few seconds.'
+            : 'Too many failed sign-in attempts from this device or network. Try again later.';
+        sendError(ctx, 429, 'too_many_attempts', message, { retry_after: seconds });
         return;
       }
       case 'unavailable':
@@ -166,13 +180,22 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
         }
         return;
-      case 'invalid_credentials':
-        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).t.loginFailed });
+      case 'invalid_credentials': {
+        const { t } = uiOf(ctx);
+        const error =
+          result.lockedForMs !== null
+            ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000))
+            : result.attemptsLeft > 0 && result.attemptsLeft <= 2
+              ? t.loginAttemptsLeft(result.attemptsLeft)
+              : t.loginFailed;
+        loginPage(ctx, 401, { returnTo, email, error });
         return;
+      }
       case 'too_many_attempts': {
-        const minutes = Math.ceil(result.retryAfterMs / 60_000);
+        const { t } = uiOf(ctx);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
-        loginPage(ctx, 429, { returnTo, email, error: uiOf(ctx).t.loginLocked(minutes) });
+        const error = result.subject === 'throttle' ? t.loginSlowed(retryAfterSeconds(result.retryAfterMs)) : t.loginLocked(Math.ceil(result.retryAfterMs / 60_000));
+        loginPage(ctx, 429, { returnTo, email, error });
         return;
       }
       case 'unavailable': {

@@ -198,11 +198,28 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
       : {}),
   });
-  const regulation = new Regulation(store, {
-    account: limitsOf(config.regulation.account),
-    address: limitsOf(config.regulation.address),
-  }, '', audit);
-  const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger, audit });
+  const factors = buildSecondFactor({
+    config,
+    configFile: loaded.file,
+    store,
+    durable,
+    clock,
+    random,
+    logger,
+    audit,
+    accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
+  });
+  const throttle = config.regulation.throttle;
+  const regulation = new Regulation(
+    store,
+    { account: limitsOf(config.regulation.account), address: limitsOf(config.regulation.address) },
+    '',
+    audit,
+    {
+      throttle: { after: throttle.after, windowMs: throttle.window, delayMs: throttle.delay, maxDelayMs: throttle.max_delay },
+      onAttack: (account) => factors.notifier.notify(account, 'password'),
+    },
+  );
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
   const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({

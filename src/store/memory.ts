@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../server/providers.ts';
-import type { EphemeralStore } from './ephemeral.ts';
+import type { EphemeralStore, SlotResult } from './ephemeral.ts';
 
 interface Entry {
   value: string;
@@ -88,6 +88,20 @@ export class MemoryStore implements EphemeralStore {
     const expiresAt = entry && expiry === 'fixed' ? entry.expiresAt : this.clock.now() + ttlMs;
     this.cache.set(key, { value: String(next), expiresAt });
     return next;
+  }
+
+  async takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult> {
+    const entry = this.live(key);
+    const now = this.clock.now();
+    if (!entry) {
+      this.cache.set(key, { value: '1', expiresAt: now + windowMs });
+      return { ok: true, count: 1 };
+    }
+    const current = Number(entry.value);
+    const banned = entry.value === '' || !Number.isFinite(current);
+    if (banned || current >= max) return { ok: false, retryAfterMs: entry.expiresAt - now, banned };
+    entry.value = String(current + 1);
+    return { ok: true, count: current + 1 };
   }
 
   async ttl(key: string): Promise<number | null> {

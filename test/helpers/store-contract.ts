@@ -282,6 +282,40 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
         assert.equal(await store.ttl(k), null, 'a deleted key has no ttl');
       }));
 
+    test('takeSlot: counts up to max, then refuses with the time left; a non-number value is a ban', () =>
+      withStore(async ({ store, key, elapse }) => {
+        const k = key('slot');
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 1 }, 'a new window starts at 1');
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 2 });
+        const full = await store.takeSlot(k, 2, 4 * U);
+        assert.equal(full.ok, false, 'a full window refuses');
+        if (!full.ok) {
+          assert.equal(full.banned, false);
+          assert.ok(full.retryAfterMs > 0 && full.retryAfterMs <= 4 * U, `time left in the window: ${full.retryAfterMs}`);
+        }
+        assert.equal(await store.get(k), '2', 'a refusal takes nothing');
+        const b = key('slot-ban');
+        await store.set(b, 'ban', 3 * U);
+        const banned = await store.takeSlot(b, 100, 4 * U);
+        assert.equal(banned.ok, false);
+        if (!banned.ok) {
+          assert.equal(banned.banned, true);
+          assert.ok(banned.retryAfterMs > 0 && banned.retryAfterMs <= 3 * U, `the ban's time left: ${banned.retryAfterMs}`);
+        }
+        await elapse(4 * U + slack);
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 1 }, 'a new window after the old one expired');
+        assert.deepEqual(await store.takeSlot(b, 100, 4 * U), { ok: true, count: 1 }, 'the ban ended');
+      }));
+
+    test('atomic: 200 concurrent takeSlot with max 10 take exactly 10 slots', () =>
+      withStore(async ({ store, key }) => {
+        const k = key('race-slot');
+        const results = await Promise.all(Array.from({ length: 200 }, () => store.takeSlot(k, 10, LONG)));
+        const counts = results.flatMap((r) => (r.ok ? [r.count] : [])).sort((a, b) => a - b);
+        assert.deepEqual(counts, Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.equal(await store.get(k), '10');
+      }));
+
     test('atomic: 500 concurrent increments count to exactly 500, each value returned once', () =>
       withStore(async ({ store, key }) => {
         const k = key('race-increment');

@@ -239,6 +239,7 @@ describe('SessionService: revocation', () => {
       delete: (k) => inner.delete(k),
       compareAndDelete: (k, v) => inner.compareAndDelete(k, v),
       increment: (k, by, ttl, expiry) => inner.increment(k, by, ttl, expiry),
+      takeSlot: (k, max, window) => inner.takeSlot(k, max, window),
       ttl: (k) => inner.ttl(k),
       ping: () => inner.ping(),
       close: () => inner.close(),

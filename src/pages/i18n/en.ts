@@ -54,6 +54,12 @@ export const en = {
   signedOut: 'You have signed out.',
   loginFailed: 'The email or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+  loginAttemptsLeft: (n: number) =>
+    `The email or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
+  loginPausedHere: (minutes: number) =>
+    `The email or password is not correct. Sign-in from this device or network is now paused for ${minutes} minute${minutes === 1 ? '' : 's'}; your other devices are not paused.`,
+  loginSlowed: (seconds: number) =>
+    `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
 

@@ -44,6 +44,9 @@ export const zhCN: Catalogue = {
   signedOut: '您已退出登录。',
   loginFailed: '电子邮箱或密码不正确。',
   loginLocked: (minutes) => `失败次数过多。请在 ${minutes} 分钟后重试。`,
+  loginAttemptsLeft: (n) => `电子邮箱或密码不正确。还可尝试 ${n} 次，之后将暂停从此设备或网络登录。`,
+  loginPausedHere: (minutes) => `电子邮箱或密码不正确。已暂停从此设备或网络登录 ${minutes} 分钟；您的其他设备不受影响。`,
+  loginSlowed: (seconds) => `此账户登录失败次数较多，登录已放慢。请在 ${seconds} 秒后重试。`,
   loginUnavailable: (product) => `目前无法连接 ${product}，暂时不能登录。请稍后再试。`,
   loginFormExpired: '此表单已过期。请重新登录。',
 
