@@ -16,7 +16,8 @@ import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.
 import { Upstream } from '../proxy/forward.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
-import { ConfigError, resolveSecret } from '../config/load.ts';
+import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
+import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
@@ -54,6 +55,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where audit events are also kept and the admin API reads them (tests); default: the configured sinks. */
   readonly audit?: AuditRecorder & AuditQuery;
+  /** A new deployment: the SQLite store may be created when missing or empty (`serve --init-store`). */
+  readonly initStore?: boolean;
 }
 
 export interface RunningGuard {
@@ -135,6 +138,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.store ? { ephemeral: options.store } : {}),
     ...(options.durable ? { durable: options.durable } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.initStore !== undefined ? { initStore: options.initStore } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
   const audit = buildAudit({
@@ -187,6 +191,21 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     address: limitsOf(config.regulation.address),
   }, '', audit);
   const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger, audit });
+  if (isKeyCheckPort(durable)) {
+    try {
+      const outcome = await verifyEncryptionKeys(durable, factors.encryptionKeys, factors.box, {
+        clock,
+        source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})`,
+      });
+      if (outcome.added.length > 0) logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
+      if (outcome.retired.length > 0) logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
+    } catch (error) {
+      await Promise.allSettled([factors.close(), audit.close()]);
+      await stores.close();
+      policy.close();
+      throw error;
+    }
+  }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
   const login = new LoginFlow({
     regulation,
@@ -282,6 +301,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     intercept: auth.intercept,
     sensitive: stepUp.gate,
     site,
+    settleAudit: () => audit.settle(),
     routes: [
       ...stepUp.routes,
       ...auth.routes,
@@ -329,6 +349,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         return { ready: true };
       },
       metrics: () => metrics.render(),
+      settleAudit: () => audit.settle(),
     }).callback(),
   );
 
