@@ -120,7 +120,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const random = options.random ?? cryptoRandom;
 
   const metrics = new Metrics();
-  const policy = await PolicyHolder.open(loaded.policyPath);
+  const policy = await PolicyHolder.open(loaded.policyPath, {
+    settleMs: config.policy_reload.settle,
+    holdWeakening: config.policy_reload.hold_weakening,
+  });
 
   const clock = options.clock ?? systemClock;
   let keys: SessionKeys;
@@ -153,13 +156,39 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   if (options.watchPolicy !== false) {
     policy.watch((event) => {
-      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
-      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+      if (event.outcome === 'failure') {
+        logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+        audit.record({
+          event: 'policy_reload',
+          outcome: 'failure',
+          reason: String(event.error).slice(0, 500),
+          details: { origin: String(event.origin), file: loaded.policyPath },
+        });
+        return;
+      }
+      const { diff } = event;
+      const summary = { added: diff.added, removed: diff.removed, changed: diff.changed };
+      for (const weakening of diff.weakened) logger.warn({ origin: event.origin, weakening }, `policy reload weakens protection: ${weakening}`);
+      if (event.outcome === 'held') {
+        logger.warn(
+          { origin: event.origin, ...summary, weakened: diff.weakened },
+          'policy change held: it weakens sensitive rules; the previous policy stays in force until SIGHUP confirms the change',
+        );
+      } else {
+        logger.info({ origin: event.origin, ...summary, weakened: diff.weakened }, 'policy reloaded');
+      }
       audit.record({
         event: 'policy_reload',
-        outcome: event.outcome === 'success' ? 'success' : 'failure',
-        ...(event.outcome === 'success' ? {} : { reason: String(event.error).slice(0, 500) }),
-        details: { origin: String(event.origin), file: loaded.policyPath },
+        outcome: event.outcome === 'held' ? 'failure' : 'success',
+        ...(event.outcome === 'held' ? { reason: 'held: weakens sensitive rules; send SIGHUP to apply' } : {}),
+        details: {
+          origin: String(event.origin),
+          file: loaded.policyPath,
+          added: diff.added.join(',').slice(0, 500),
+          removed: diff.removed.join(',').slice(0, 500),
+          changed: diff.changed.join(',').slice(0, 500),
+          weakened: diff.weakened.join('; ').slice(0, 1000),
+        },
       });
     });
   }
