@@ -182,9 +182,13 @@ export class PolicyHolder {
     }
   }
 
-  /** Reload when the policy files change, reporting every outcome to onEvent. Call once. */
-  watch(onEvent: (event: PolicyReloadEvent) => void): void {
+  /**
+   * Reload when the policy files change, reporting every outcome to onEvent. Call once. With
+   * `fileEvents: false` nothing is watched and only changed() (tests) or reload() trigger reloads.
+   */
+  watch(onEvent: (event: PolicyReloadEvent) => void, options: { readonly fileEvents?: boolean } = {}): void {
     this.#listener = onEvent;
+    if (options.fileEvents === false) return;
     if (this.#watching || this.#closed) return;
     this.#watching = true;
     const target = resolve(this.path);
