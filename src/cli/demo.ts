@@ -42,7 +42,14 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { r
   if (!env['GUARD_UPSTREAM']) {
     demoApp = await startDemoApp({ host: upstream.hostname, port: Number(upstream.port || 80) });
   }
-  const guard = await startGuard(loaded, { initStore: firstStart || options.initStore === true });
+  let guard: Awaited<ReturnType<typeof startGuard>>;
+  try {
+    guard = await startGuard(loaded, { initStore: firstStart || options.initStore === true });
+  } catch (error) {
+    // The demo app would keep the process alive after a refused start.
+    await demoApp?.close();
+    throw error;
+  }
   handleSignals(guard);
   guard.server.once('close', () => void demoApp?.close());
   process.stdout.write(

@@ -144,6 +144,9 @@ test('item 12: a changed encryption key stops the start (key check), and so does
   const changed = runCli(['serve', '--config', d.config]);
   assert.equal(changed.status, 1, changed.stdout + changed.stderr);
   assert.match(oneLine(changed.stderr), /factors\.encryption_keys \(file .*encryption-keys\.json\): encryption key 1 does not open the store's key-check record/);
+  const admin = runCli(['admin', 'status', 'totp@example.com', '--config', d.config]);
+  assert.equal(admin.status, 1, admin.stdout + admin.stderr);
+  assert.match(oneLine(admin.stderr), /encryption key 1 does not open the store's key-check record/);
 
   // Rotation done wrong: a new key 2 replaces key 1 instead of joining it.
   const two = JSON.parse(newEncryptionKeys().replace('"1"', '"2"')) as Record<string, string>;
