@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { startDemoApp } from '../../demo/app.ts';
 import type { AuditEvent } from '../../src/audit/audit.ts';
 import { ADMIN_TOKEN, deployment, serve } from '../helpers/guard-process.ts';
+import { enableTotp, expectStatus, GuardClient, MERCHANT } from '../helpers/two-factor.ts';
 
 /**
  * Issue 14 item 15: a security event the user was told succeeded is in every configured audit sink
@@ -67,5 +68,37 @@ test('kill -9 right after acknowledged sign-ins, sign-outs and a support action:
     assert.equal(count(inSqlite, 'unlocked'), 1);
   } finally {
     db.close();
+  }
+});
+
+test('kill -9 right after "Two-Factor Authentication Enabled": after a restart the TOTP enrollment and its audit record are there, and the password alone does not sign in', async () => {
+  const app = await startDemoApp({ host: '127.0.0.1', port: 0 });
+  const d = deployment({ upstream: app.url });
+  try {
+    const first = await serve(d, ['--init-store']);
+    try {
+      const client = new GuardClient(first.url);
+      expectStatus(await client.login(MERCHANT), 200, 'sign-in');
+      const enrolled = await enableTotp(client, { outboxFile: d.outbox });
+      assert.equal(enrolled.reply.body['enabled'], true);
+    } finally {
+      await first.kill9();
+    }
+    assert.equal(fileEvents(d.audit).filter((e) => e.event === '2fa_enabled' && e.user === MERCHANT).length, 1, 'the acknowledged enable is in the audit file');
+
+    const second = await serve(d); // no --init-store: the store exists
+    try {
+      const status = await fetch(`${second.adminUrl}/admin/users/${MERCHANT}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const body = (await status.json()) as { two_factor?: { method?: string } };
+      assert.equal(status.status, 200, JSON.stringify(body));
+      assert.equal(body.two_factor?.method, 'totp', 'the enrollment survived the kill -9');
+      const login = await new GuardClient(second.url).login(MERCHANT);
+      assert.equal(login.status, 200);
+      assert.deepEqual([login.body['status'], login.body['method']], ['verification_required', 'totp'], 'the authenticator code is asked, not an email code');
+    } finally {
+      await second.kill9();
+    }
+  } finally {
+    await app.close();
   }
 });
