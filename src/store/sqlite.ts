@@ -469,8 +469,11 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
   /** The first error that showed the file damaged; readiness stays failed from then on. */
   #failure: Error | null = null;
 
-  /** Runs one operation on the file; an error that shows damage makes the store not ready. */
-  private guarded<T>(operation: () => T): T {
+  /**
+   * Runs one operation on the file; an error that shows damage makes the store not ready. The
+   * stores sharing this file (the risk history) run their statements through it too.
+   */
+  guarded<T>(operation: () => T): T {
     try {
       return operation();
     } catch (error) {
