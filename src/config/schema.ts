@@ -468,6 +468,19 @@ export const configSchema = z
     risk: riskSchema,
     shutdown_grace: duration.prefault('10s'),
     /**
+     * Hot reload of the policy files (issue 14 item 14): a change is reloaded once the files have
+     * stayed the same (size, mtime, content) for `settle`, so a file rewritten in place in several
+     * writes is never put in force half-written; a watched change that weakens a sensitive rule is
+     * held until SIGHUP confirms it when `hold_weakening` is on.
+     */
+    policy_reload: z
+      .object({
+        settle: duration.refine((ms) => ms >= 100 && ms <= 60_000, 'must be between 100ms and 60s').prefault('2s'),
+        hold_weakening: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * The audit trail (who signed in, from where, which code was sent and verified, what changed).
      * Records are always kept in the durable store for the admin API (SQLite, or Redis with several
      * replicas), and also written as JSON lines to `file` and/or stdout.

@@ -85,6 +85,12 @@ export interface GuardAppDeps {
   readonly clientLimits?: ClientLimits;
   /** Who may hold an upstream socket (THREATS T17); none: every passed request is forwarded at once. */
   readonly admission?: UpstreamAdmission;
+  /**
+   * Resolves once the security events recorded so far are stored by every audit sink; awaited
+   * before a sidecar answer is sent, so what a user was told happened is in the audit trail even
+   * after a kill -9 (issue 14 item 15). Returns at once when nothing was recorded.
+   */
+  readonly settleAudit?: () => Promise<void>;
 }
 
 export interface GuardApp {
@@ -228,6 +234,9 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         }
       }
     } finally {
+      // Koa sends the answer only after this middleware returns: the audit records of this request
+      // are stored first (a proxied response that streams on its own is not held back by this).
+      if (deps.settleAudit) await deps.settleAudit();
       inFlight--;
       logAccess(requestId, ctx.method, ctx.res.statusCode, client, started, state.routing, state.explanation);
     }

@@ -18,8 +18,9 @@ import { UpstreamAdmission } from '../proxy/admission.ts';
 import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
-import { ConfigError, resolveSecret } from '../config/load.ts';
+import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
 import { AccountGenerations } from '../flows/account-generation.ts';
+import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
@@ -57,6 +58,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where audit events are also kept and the admin API reads them (tests); default: the configured sinks. */
   readonly audit?: AuditRecorder & AuditQuery;
+  /** A new deployment: the SQLite store may be created when missing or empty (`serve --init-store`). */
+  readonly initStore?: boolean;
 }
 
 export interface RunningGuard {
@@ -133,7 +136,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const random = options.random ?? cryptoRandom;
 
   const metrics = new Metrics();
-  const policy = await PolicyHolder.open(loaded.policyPath);
+  const policy = await PolicyHolder.open(loaded.policyPath, {
+    settleMs: config.policy_reload.settle,
+    holdWeakening: config.policy_reload.hold_weakening,
+  });
 
   const clock = options.clock ?? systemClock;
   let keys: SessionKeys;
@@ -151,6 +157,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.store ? { ephemeral: options.store } : {}),
     ...(options.durable ? { durable: options.durable } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.initStore !== undefined ? { initStore: options.initStore } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
   const audit = buildAudit({
@@ -165,13 +172,39 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   if (options.watchPolicy !== false) {
     policy.watch((event) => {
-      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
-      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+      if (event.outcome === 'failure') {
+        logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+        audit.record({
+          event: 'policy_reload',
+          outcome: 'failure',
+          reason: String(event.error).slice(0, 500),
+          details: { origin: String(event.origin), file: loaded.policyPath },
+        });
+        return;
+      }
+      const { diff } = event;
+      const summary = { added: diff.added, removed: diff.removed, changed: diff.changed };
+      for (const weakening of diff.weakened) logger.warn({ origin: event.origin, weakening }, `policy reload weakens protection: ${weakening}`);
+      if (event.outcome === 'held') {
+        logger.warn(
+          { origin: event.origin, ...summary, weakened: diff.weakened },
+          'policy change held: it weakens sensitive rules; the previous policy stays in force until SIGHUP confirms the change',
+        );
+      } else {
+        logger.info({ origin: event.origin, ...summary, weakened: diff.weakened }, 'policy reloaded');
+      }
       audit.record({
         event: 'policy_reload',
-        outcome: event.outcome === 'success' ? 'success' : 'failure',
-        ...(event.outcome === 'success' ? {} : { reason: String(event.error).slice(0, 500) }),
-        details: { origin: String(event.origin), file: loaded.policyPath },
+        outcome: event.outcome === 'held' ? 'failure' : 'success',
+        ...(event.outcome === 'held' ? { reason: 'held: weakens sensitive rules; send SIGHUP to apply' } : {}),
+        details: {
+          origin: String(event.origin),
+          file: loaded.policyPath,
+          added: diff.added.join(',').slice(0, 500),
+          removed: diff.removed.join(',').slice(0, 500),
+          changed: diff.changed.join(',').slice(0, 500),
+          weakened: diff.weakened.join('; ').slice(0, 1000),
+        },
       });
     });
   }
@@ -220,6 +253,21 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       onAttack: (account) => factors.notifier.notify(account, 'password'),
     },
   );
+  if (isKeyCheckPort(durable)) {
+    try {
+      const outcome = await verifyEncryptionKeys(durable, factors.encryptionKeys, factors.box, {
+        clock,
+        source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})`,
+      });
+      if (outcome.added.length > 0) logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
+      if (outcome.retired.length > 0) logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
+    } catch (error) {
+      await Promise.allSettled([factors.close(), audit.close()]);
+      await stores.close();
+      policy.close();
+      throw error;
+    }
+  }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
   const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({
@@ -341,6 +389,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     intercept: auth.intercept,
     sensitive: stepUp.gate,
     site,
+    settleAudit: () => audit.settle(),
     routes: [
       ...stepUp.routes,
       ...auth.routes,
@@ -399,6 +448,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         return { ready: true };
       },
       metrics: () => metrics.render(),
+      settleAudit: () => audit.settle(),
     }).callback(),
   );
 
