@@ -42,6 +42,12 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 const QUERY_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%[\]|^`{}"<>]*$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * After one decoding pass, '%25' followed by the escape of '.', '/', '\', a control character or
+ * another '%' (THREATS T23): an upstream or file system that decodes again would read '%252e%252e'
+ * as '..', a path the policy never saw. Compared on the normalised form, so '%25%32%65' is caught too.
+ */
+const DOUBLE_ENCODED = /%25(?:2e|2f|5c|25|[01][0-9a-f]|7f)/i;
 /** A segment that is '.', '..' or ends in a dot: needs dot-segment resolution or is refused. */
 const SEGMENT_ENDS_WITH_DOT = /\.(?:\/|$)/;
 
@@ -140,6 +146,7 @@ export function canonicaliseTarget(rawTarget: string, options: CanonicalOptions)
   }
   const escaped = normaliseEscapes(rawPath);
   if (!escaped.ok) return fail(escaped.reason);
+  if (DOUBLE_ENCODED.test(escaped.value)) return fail('double-encoded dot, slash, backslash, percent or control character in path');
   // Decoding may have produced '.' segments (e.g. %2e%2e), so dot segments are resolved afterwards.
   const path = resolveDotSegments(escaped.value);
   if (path === null) return fail('path climbs above the root');
