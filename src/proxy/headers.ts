@@ -43,6 +43,23 @@ export const BUILTIN_STRIPPED_HEADERS: readonly string[] = [
   'x-original-host',
   'x-host',
   'x-http-host-override',
+  'x-original-forwarded-for',
+  'proxy-client-ip',
+  'wl-proxy-client-ip',
+  'z-forwarded-*',
+  'x-envoy-*',
+  // scheme and TLS facts: an app that believes them builds https links, sets Secure cookies or
+  // trusts a client certificate that no TLS hand-shake ever checked
+  'x-scheme',
+  'x-url-scheme',
+  'front-end-https',
+  'x-arr-ssl',
+  'x-arr-clientcert',
+  'x-ssl-*',
+  'ssl-client-*',
+  'x-client-cert*',
+  'x-client-verify',
+  'x-amzn-mtls-*',
   // request rewriting
   'x-original-url',
   'x-original-uri',

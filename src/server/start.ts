@@ -254,7 +254,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
     maxSockets: config.upstream.max_sockets,
-    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
+    // The request id header too: the sidecar writes its own, and a client's `X_Request_Id` would
+    // otherwise arrive beside it and read as the same header to PHP/CGI.
+    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip, config.headers.request_id]),
     ownCookie: isOwnCookie,
     requestIdHeader: config.headers.request_id,
   });
