@@ -13,6 +13,7 @@ import { PolicyError } from './policy-error.ts';
 import type { PolicyIssue } from './policy-error.ts';
 import type { InterceptRouteDocument, PolicyDocument, RuleDocument, SensitiveDocument } from './schema.ts';
 import { DEFAULT_KNOWN_METHODS } from './schema.ts';
+import { hostMatches } from '../proxy/host.ts';
 import type {
   Access,
   CompiledPolicy,
@@ -258,10 +259,12 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       }
     }
   }
+  const knownHostList = settingsDoc?.value.known_hosts ? Object.freeze([...new Set(settingsDoc.value.known_hosts.map((h) => h.toLowerCase()))]) : null;
   const settings: PolicySettings = Object.freeze({
     caseSensitive: settingsDoc?.value.case_sensitive ?? false,
     pathParameters: settingsDoc?.value.path_parameters ?? 'reject',
     knownMethods,
+    knownHosts: knownHostList,
   });
 
   // Rules in first-match order: intercepts first, then each file's rules in order.
@@ -339,6 +342,14 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
     }
 
     const hosts = spec.hosts ? [...new Set(spec.hosts.map((h) => h.toLowerCase()))] : null;
+    if (knownHostList && spec.hosts) {
+      // A rule for a host the policy refuses anyway is a typo that would leave the real host unprotected.
+      spec.hosts.forEach((h, j) => {
+        if (!hostPatternCovered(knownHostList, h.toLowerCase())) {
+          issues.add(spec.source, at('hosts', j), `${label('hosts', j)} "${h}" is not covered by settings.known_hosts (${knownHostList.join(', ')})`);
+        }
+      });
+    }
 
     const patterns: PathPattern[] = [];
     spec.paths.forEach((text, j) => {
@@ -418,6 +429,13 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin);
 }
 
+/** A rule's host pattern lies within the known hosts: listed itself, or under a known wildcard. */
+function hostPatternCovered(known: readonly string[], pattern: string): boolean {
+  if (known.includes(pattern)) return true;
+  const name = pattern.startsWith('*.') ? pattern.slice(2) : pattern;
+  return hostMatches(known.filter((k) => k.startsWith('*.')), name);
+}
+
 function compileSensitive(
   spec: RuleSpec,
   at: (...rest: (string | number)[]) => DocPath,
@@ -487,5 +505,8 @@ function createPolicy(
     return { rule: best.rule, params };
   }
 
-  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match });
+  const knownHosts = settings.knownHosts;
+  const isKnownHost = (hostname: string): boolean => knownHosts === null || hostMatches(knownHosts, hostname);
+
+  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost });
 }

@@ -3,6 +3,7 @@
  * byte for byte. Anything that two parsers could read differently is refused (THREATS T2), because
  * a policy decision is only as good as its agreement with what the upstream will route.
  */
+import { canonicalHost } from './host.ts';
 
 export interface CanonicalTarget {
   /** Absolute path, dot segments resolved, unreserved escapes decoded, other escapes upper-cased. */
@@ -21,7 +22,7 @@ export interface CanonicalOptions {
   /** ';' inside a path segment: refuse (default) or keep as an ordinary character. */
   readonly pathParameters: 'reject' | 'allow';
   /**
-   * Lower-cased host (without port) this request was addressed to, used to accept an absolute-form
+   * Canonical host name (proxy/host.ts, without port) this request was addressed to, used to accept an absolute-form
    * target for ourselves; absolute-form for any other host is refused.
    */
   readonly host?: string | undefined;
@@ -120,12 +121,11 @@ export function canonicaliseTarget(rawTarget: string, options: CanonicalOptions)
     // absolute-form: accepted only when it names this very host, then reduced to origin-form.
     const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
     if (!m) return fail('request target must be an absolute path');
-    const authority = (m[1] ?? '').toLowerCase();
+    const authority = m[1] ?? '';
     if (authority.includes('@')) return fail('userinfo in request target');
-    const hostOnly = authority.startsWith('[')
-      ? authority.slice(0, authority.indexOf(']') + 1)
-      : (authority.split(':')[0] ?? '');
-    if (!options.host || hostOnly !== options.host) return fail('absolute-form target for another host');
+    // Compared in canonical form (proxy/host.ts): `APP.example.com.:80` is the host Host named.
+    const named = canonicalHost(authority);
+    if (!named.ok || !options.host || named.host.hostname !== options.host) return fail('absolute-form target for another host');
     target = m[2] || '/';
     if (target.charCodeAt(0) !== 0x2f) return fail('request target must be an absolute path');
   }

@@ -142,7 +142,7 @@ export interface ForwardingFacts {
   /** Client address chain to send as X-Forwarded-For (already decided by the trusted-proxy logic). */
   readonly forwardedFor: string;
   readonly proto: 'http' | 'https';
-  /** The host the client asked for (Host header, or a trusted proxy's X-Forwarded-Host). */
+  /** The canonical host the client asked for (Host header, or a trusted proxy's X-Forwarded-Host): sent as Host and X-Forwarded-Host. */
   readonly host: string;
   readonly requestId: string;
   readonly requestIdHeader: string;
@@ -171,7 +171,9 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   }
   // Framing and Host cannot be dropped by naming them in Connection: the body must be framed
   // upstream exactly as Node's parser framed it, or the bytes after it become a second request.
-  if (host !== undefined) headers.host = host;
+  // The upstream gets the canonical host the policy decided on (THREATS T20), not the client's spelling.
+  if (facts.host.length > 0) headers.host = facts.host;
+  else if (host !== undefined) headers.host = host;
   if (chunked) {
     // Node already rejected every TE that is not a final "chunked"; never send CL alongside it.
     headers['transfer-encoding'] = 'chunked';
