@@ -39,6 +39,12 @@ export interface PolicySourceDocument {
 
 export const UNKNOWN_METHOD_RULE_NAME = 'builtin:unknown-method';
 export const DEFAULT_RULE_NAME = 'default';
+/**
+ * Suffix of the rule a sensitive rule with `methods:` implies for every other method on its paths
+ * and hosts: deny. Without it, `PUT /api/contacts/export` would fall to a weaker rule (or the
+ * default) and reach an upstream whose handler ignores the method.
+ */
+export const OTHER_METHODS_SUFFIX = ':other-methods';
 
 const FRESH_MIN_MS = 60_000;
 const FRESH_MAX_MS = 24 * 3_600_000;
@@ -64,6 +70,8 @@ interface Entry {
   readonly captures: readonly Capture[] | null;
   /** The match to return when there are no captures (no allocation per request). */
   readonly fixedMatch: PolicyMatch | null;
+  /** For a sensitive rule with `methods:`: what any other method on its paths gets (deny). */
+  readonly otherMethods: PolicyMatch | null;
 }
 
 interface GlobEdge {
@@ -146,6 +154,8 @@ interface Search {
   host: string | undefined;
   bestIndex: number;
   best: Entry | null;
+  /** The best entry matched through its otherMethods (the method is not one it lists). */
+  bestIsOther: boolean;
 }
 
 function hostAllowed(entry: Entry, host: string | undefined): boolean {
@@ -163,9 +173,12 @@ function hostAllowed(entry: Entry, host: string | undefined): boolean {
 function consider(entries: Entry[], search: Search): void {
   for (const entry of entries) {
     if (entry.index >= search.bestIndex) return;
-    if ((entry.methods === null || entry.methods.has(search.method)) && hostAllowed(entry, search.host)) {
+    if (!hostAllowed(entry, search.host)) continue;
+    const listed = entry.methods === null || entry.methods.has(search.method);
+    if (listed || entry.otherMethods !== null) {
       search.bestIndex = entry.index;
       search.best = entry;
+      search.bestIsOther = !listed;
       return;
     }
   }
@@ -386,6 +399,16 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
 
     const hostExact = hosts ? new Set(hosts.filter((h) => !h.startsWith('*.'))) : null;
     const suffixes = hosts ? hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)) : [];
+    // Fail closed per path: a sensitive rule's `methods:` narrows what is verified, not what is
+    // protected. Its other methods are denied at the rule's own place in first-match order, so
+    // only an earlier rule can let them through.
+    const otherMethods: PolicyMatch | null =
+      sensitive !== null && methods !== null
+        ? Object.freeze({
+            rule: Object.freeze({ ...rule, name: `${spec.name}${OTHER_METHODS_SUFFIX}`, access: 'deny' as const, methods: null, sensitive: null }),
+            params: EMPTY_PARAMS,
+          })
+        : null;
     const makeEntry = (captures: readonly Capture[] | null): Entry => ({
       index,
       rule,
@@ -394,6 +417,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       hostSuffixes: suffixes.length > 0 ? suffixes : null,
       captures,
       fixedMatch: captures ? null : Object.freeze({ rule, params: EMPTY_PARAMS }),
+      otherMethods,
     });
     for (const pattern of patterns) insert(root, pattern, makeEntry);
   }
@@ -473,7 +497,7 @@ function createPolicy(
   const defaultMatch: PolicyMatch = Object.freeze({ rule: defaultRule, params: EMPTY_PARAMS });
   const unknownMethodMatch: PolicyMatch = Object.freeze({ rule: unknownMethodRule, params: EMPTY_PARAMS });
   const { caseSensitive, knownMethods } = settings;
-  const search: Search = { segments: [], end: 0, method: '', host: undefined, bestIndex: Infinity, best: null };
+  const search: Search = { segments: [], end: 0, method: '', host: undefined, bestIndex: Infinity, best: null, bestIsOther: false };
 
   function match(method: string, path: string, host?: string): PolicyMatch {
     if (!knownMethods.has(method)) return unknownMethodMatch;
@@ -491,12 +515,14 @@ function createPolicy(
     search.host = host;
     search.bestIndex = Infinity;
     search.best = null;
+    search.bestIsOther = false;
     walk(root, offset, search);
     const best = search.best as Entry | null;
     search.best = null;
     search.segments = [];
 
     if (best === null) return defaultMatch;
+    if (search.bestIsOther && best.otherMethods !== null) return best.otherMethods;
     if (best.fixedMatch !== null) return best.fixedMatch;
     // Params keep the case of the request, so split the original path (same '/' positions).
     const original = caseSensitive ? segments : path.split('/');
