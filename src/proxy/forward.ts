@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import {
+  addFramingProtection,
   asSetCookieList,
+  type FramingPolicy,
   sanitiseRequestHeaders,
   sanitiseResponseHeaders,
   type ForwardingFacts,
@@ -36,6 +38,8 @@ export interface UpstreamOptions {
    */
   readonly upstreamSessionCookie?: (name: string) => boolean;
   readonly requestIdHeader: string;
+  /** Framing protection for upstream HTML responses that lack it (config headers.framing; default same_origin). */
+  readonly framing?: FramingPolicy;
 }
 
 export interface ForwardResult {
@@ -83,6 +87,7 @@ export class Upstream {
       if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
       const own = asSetCookieList(res.getHeader('set-cookie'));
       sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
     });
     this.proxy.on('proxyReq', (proxyReq, _req, _res, _options, socket) => this.armTimeouts(proxyReq, socket));
     this.proxy.on('proxyReqWs', (proxyReq) => {

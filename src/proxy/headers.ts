@@ -255,3 +255,28 @@ export function asSetCookieList(value: OutgoingHttpHeaders[string]): string[] {
   if (Array.isArray(value)) return value.map(String);
   return [String(value)];
 }
+
+export type FramingPolicy = 'same_origin' | 'deny' | 'off';
+
+const FRAMING_HEADERS: Record<Exclude<FramingPolicy, 'off'>, { csp: string; xfo: string }> = {
+  same_origin: { csp: "frame-ancestors 'self'", xfo: 'SAMEORIGIN' },
+  deny: { csp: "frame-ancestors 'none'", xfo: 'DENY' },
+};
+
+/**
+ * Clickjacking protection for legacy pages that never had any: an HTML response (or one without a
+ * Content-Type, which browsers sniff) that sets neither X-Frame-Options nor a CSP frame-ancestors
+ * gets both. An upstream's own choice is never overridden, so pages meant to be framed keep working.
+ */
+export function addFramingProtection(headers: IncomingHttpHeaders, policy: FramingPolicy): void {
+  if (policy === 'off' || headers['x-frame-options'] !== undefined) return;
+  const type = headers['content-type'];
+  if (type !== undefined && !/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(type)) return;
+  const csp = headers['content-security-policy'];
+  const cspValues = csp === undefined ? [] : Array.isArray(csp) ? csp : [csp];
+  if (cspValues.some((v) => /(^|;)\s*frame-ancestors\b/i.test(v))) return;
+  const { csp: directive, xfo } = FRAMING_HEADERS[policy];
+  // A second CSP header is enforced alongside the upstream's own (both must allow), so it only adds.
+  (headers as Record<string, string | string[]>)['content-security-policy'] = [...cspValues, directive];
+  headers['x-frame-options'] = xfo;
+}

@@ -261,6 +261,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ownCookie: isOwnCookie,
     upstreamSessionCookie: cookieNameMatcher([config.login.success.cookie]),
     requestIdHeader: config.headers.request_id,
+    framing: config.headers.framing,
   });
 
   const stepUp = createStepUp({
