@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { OPEN_POLICY, startStack, type Stack } from '../helpers/stack.ts';
 import { rawExchange, startRecordingUpstream, type RawExchange, type RecordingUpstream } from '../helpers/raw-http.ts';
-import { explainRequest } from '../../src/policy/explain.ts';
+import { explainRequest, formatExplanation } from '../../src/policy/explain.ts';
 import { compilePolicySource } from '../../src/policy/load.ts';
 import { canonicalHost } from '../../src/proxy/host.ts';
 
@@ -204,6 +204,7 @@ test('policy explain decides through the same host function as the sidecar', () 
   }
   const unknown = explainRequest(policy, { method: 'GET', rawPath: '/api/contacts/export', host: 'evil.example', user });
   assert.ok(unknown.rejected !== null && 'status' in unknown && unknown.status === 421, JSON.stringify(unknown));
+  assert.match(formatExplanation(unknown), /rejected with 421 before any rule is consulted: this host is not served here/);
   const invalid = explainRequest(policy, { method: 'GET', rawPath: '/api/contacts/export', host: 'a@b', user });
   assert.ok(invalid.rejected !== null && 'status' in invalid && invalid.status === 400, JSON.stringify(invalid));
 });
