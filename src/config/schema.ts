@@ -247,9 +247,14 @@ export const configSchema = z
         /** Extra identity headers stripped from clients, on top of the built-in list. */
         strip: z.array(headerPattern).default([]),
         request_id: z.string().regex(/^[a-z0-9-]+$/).default('x-request-id'),
+        /**
+         * Framing protection added to upstream HTML responses that set neither X-Frame-Options nor
+         * a CSP frame-ancestors (clickjacking): same_origin, deny, or off.
+         */
+        framing: z.enum(['same_origin', 'deny', 'off']).default('same_origin'),
       })
       .strict()
-      .default({ strip: [], request_id: 'x-request-id' }),
+      .default({ strip: [], request_id: 'x-request-id', framing: 'same_origin' }),
     session: z
       .object({
         /**

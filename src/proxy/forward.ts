@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import {
+  addFramingProtection,
   asSetCookieList,
+  type FramingPolicy,
   sanitiseRequestHeaders,
   sanitiseResponseHeaders,
   type ForwardingFacts,
@@ -33,6 +35,11 @@ export interface UpstreamOptions {
   readonly maxSockets: number;
   readonly stripped: HeaderFilter;
   readonly ownCookie: (name: string) => boolean;
+  /**
+   * The upstream's session cookie names (as frameworks fold them): kept server-side, so their
+   * Set-Cookie headers are dropped from responses after the binding observed them.
+   */
+  readonly upstreamSessionCookie?: (name: string) => boolean;
   readonly requestIdHeader: string;
   /**
    * A client that accepts no byte of a response for this long is cut off (THREATS T17); while the
@@ -42,6 +49,8 @@ export interface UpstreamOptions {
   readonly sendTimeoutMs?: number;
   /** Told when a client was cut off for not reading (metrics, log). */
   readonly onSendStall?: (req: http.IncomingMessage, requestId: string | undefined) => void;
+  /** Framing protection for upstream HTML responses that lack it (config headers.framing; default same_origin). */
+  readonly framing?: FramingPolicy;
 }
 
 export interface ForwardResult {
@@ -59,7 +68,12 @@ export class Upstream {
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
 
+  /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
+  private readonly withheldSetCookie: (name: string) => boolean;
+
   constructor(private readonly options: UpstreamOptions) {
+    const bound = options.upstreamSessionCookie;
+    this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const secure = options.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -85,7 +99,8 @@ export class Upstream {
       const observe = this.observers.get(req);
       if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
       const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
       this.watchClientReading(proxyRes, req, res as http.ServerResponse);
     });
     this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => {
@@ -98,12 +113,12 @@ export class Upstream {
       // proxyRes; these listeners run before its own (registration order), so the headers are
       // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
       proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, true);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
         proxyRes.headers.connection = 'Upgrade';
         proxyRes.headers.upgrade = 'websocket';
       });
       proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, false);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
       });
     });
     // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.

@@ -249,10 +249,11 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   app.use(async (ctx: Context, next: Next) => {
     const state = ctx.state as GuardState;
     const early = decided.get(ctx.req);
-    const routing = early?.routing ?? route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client.hostname);
+    const routing = early?.routing ?? route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client);
     state.routing = routing;
     if (routing.kind === 'reject') {
-      sendError(ctx, 400, 'bad_request', `The request path was refused: ${routing.reason}.`);
+      if (routing.status === 421) sendError(ctx, 421, 'unknown_host', 'This site is not served at this address. Check the address you typed or followed.');
+      else sendError(ctx, 400, 'bad_request', `The request was refused: ${routing.reason}.`);
       return;
     }
     // Identity is resolved for every request that carries a session, not only for protected rules:
@@ -498,7 +499,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       return;
     }
     watchBody(req, res, client, requestId);
-    const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client.hostname);
+    const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client);
     const toKoa = (identity: Identity | undefined, user?: UserState, storeDown?: boolean): void => {
       decided.set(req, {
         client,
@@ -582,9 +583,9 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(503, 'shutting_down');
         return;
       }
-      const routing = route(deps.policy(), guardRoutes, 'GET', req.url ?? '', client.hostname);
+      const routing = route(deps.policy(), guardRoutes, 'GET', req.url ?? '', client);
       if (routing.kind === 'reject') {
-        refuse(400, 'bad_request', { message: routing.reason });
+        refuse(routing.status, routing.status === 421 ? 'unknown_host' : 'bad_request', { message: routing.reason });
         return;
       }
       if (routing.internal) {

@@ -13,6 +13,7 @@ import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
+import { cookieNameMatcher } from '../proxy/cookie-names.ts';
 import { Upstream } from '../proxy/forward.ts';
 import { UpstreamAdmission } from '../proxy/admission.ts';
 import { ClientLimits } from './client-limits.ts';
@@ -338,9 +339,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
     maxSockets: config.upstream.max_sockets,
-    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
+    // The request id header too: the sidecar writes its own, and a client's `X_Request_Id` would
+    // otherwise arrive beside it and read as the same header to PHP/CGI.
+    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip, config.headers.request_id]),
     ownCookie: isOwnCookie,
+    upstreamSessionCookie: cookieNameMatcher([config.login.success.cookie]),
     requestIdHeader: config.headers.request_id,
+    framing: config.headers.framing,
     sendTimeoutMs: config.limits.send_timeout,
     onSendStall: (req, requestId) => {
       metrics.clientLimit('send_timeout');

@@ -263,6 +263,7 @@ export const en = {
   errorGeneric: 'The request could not be completed.',
   errorMessage: {
     bad_request: 'The request could not be understood. Please go back and try again.',
+    unknown_host: 'This site is not served at this address. Check the address you typed or followed.',
     cross_site_request: 'This request came from another site and was refused.',
     unsupported_media_type: 'This kind of request is not supported here.',
     payload_too_large: 'The request is too large.',

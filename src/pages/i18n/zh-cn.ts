@@ -234,6 +234,7 @@ export const zhCN: Catalogue = {
   errorGeneric: '无法完成此请求。',
   errorMessage: {
     bad_request: '无法识别此请求。请返回并重试。',
+    unknown_host: '此地址不提供该网站。请检查您输入或点击的地址。',
     cross_site_request: '此请求来自其他网站，已被拒绝。',
     unsupported_media_type: '此处不支持这种请求。',
     payload_too_large: '请求过大。',
