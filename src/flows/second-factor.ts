@@ -282,6 +282,11 @@ export class SecondFactor {
     return { consecutiveFailures, locked, lockedForMs: locked ? ttl : null, bannedForMs: windowed.bannedForMs };
   }
 
+  /** Ends the live code of a flow that ended (the account changed under it): no code of it may count later. */
+  async discardCode(flowKey: string): Promise<void> {
+    await this.deps.codes.discard(flowKey);
+  }
+
   /** Support's unlock: clears the consecutive-failure lock and the windowed failures and bans of the account. */
   async unlock(account: string): Promise<void> {
     await this.deps.store.delete(CONSECUTIVE(account));

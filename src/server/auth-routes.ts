@@ -5,7 +5,8 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
-import { filterCookieHeader } from '../proxy/headers.ts';
+import { filterCookieHeader, setCookieName } from '../proxy/headers.ts';
+import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
@@ -54,6 +55,8 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
+const ACCOUNT_CHANGED =
+  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again with your email and password.";
 const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
@@ -63,10 +66,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   const { sessions, options, logger, http } = deps;
   const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
-  // Matched without case: an upstream framework that ignores case must not read a client's copy.
-  const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
-  const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
-  const mentionsUpstreamCookie = new RegExp(options.upstreamCookies.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+  // Matched as upstream frameworks read names (case, and PHP's '.', ' ', '[' → '_'; THREATS T19):
+  // a client's `sp.session` must not reach an upstream that takes it for `sp_session`.
+  const isUpstreamSessionCookie = cookieNameMatcher(options.upstreamCookies);
+  const mentionsUpstreamCookie = mayMentionCookie(options.upstreamCookies);
+  // Decision: the upstream's session cookies stay in the sidecar's session record and never reach
+  // the browser (README, Security model: Binding); its other cookies are released as they come.
+  const forBrowser = (setCookies: readonly string[]): string[] => setCookies.filter((c) => !isUpstreamSessionCookie(setCookieName(c)));
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
@@ -86,7 +92,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
     // Over https the released upstream cookies get Secure too: the upstream may not know it is behind TLS.
-    const released = secure(ctx) ? result.upstreamSetCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : result.upstreamSetCookies;
+    const upstreamCookies = forBrowser(result.upstreamSetCookies);
+    const released = secure(ctx) ? upstreamCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : upstreamCookies;
     appendSetCookie(ctx, [
       ...released,
       setCookieHeader('session', result.cookieValue, cookieOptions(ctx)),
@@ -225,7 +232,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     );
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+  /**
+   * The account's factors, destination or lock state changed while this sign-in waited for its
+   * code (THREATS T18): the sign-in has ended; the page says why and offers a new one.
+   */
+  const accountChangedPage = (ctx: Context, returnTo: string): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+  };
+  const accountChangedJson = (ctx: Context): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
+  };
+
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -253,6 +273,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return t.nothingToSend;
       case 'no_pending_login':
         return t.loginExpired;
+      case 'account_changed':
+        return t.loginAccountChanged;
     }
   };
 
@@ -266,7 +288,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       });
       if (!upstream.ok) logger.warn({ requestId: state(ctx).requestId, user: session.user }, 'upstream logout failed; the sidecar session ends anyway');
       await sessions.revoke(session.id);
-      clear.push(...upstream.setCookies);
+      clear.push(...forBrowser(upstream.setCookies));
       logger.info({ event: 'logout', user: session.user, requestId: state(ctx).requestId }, 'logged out');
       deps.audit.record({
         event: 'logout',
@@ -295,12 +317,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     },
     upstreamCookieHeader(header, who) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
-      if (!who.session && (header === undefined || !mentionsUpstreamCookie.test(header))) return header;
+      if (!who.session && (header === undefined || !mentionsUpstreamCookie(header))) return header;
       const bound = who.session?.upstreamCookies ?? {};
       // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
       const kept = header ? filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name)) : '';
       const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
-      const joined = [kept, ...pairs].filter((part) => part.length > 0).join('; ');
+      // The bound pairs go first: parsers that keep the first of two same-named pairs (PHP) read them.
+      const joined = [...pairs, kept].filter((part) => part.length > 0).join('; ');
       return joined.length > 0 ? joined : undefined;
     },
     /**
@@ -485,8 +508,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.get('/_guard/verify', async (ctx) => {
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
@@ -494,14 +519,17 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const read = await readBody(ctx, ['form']);
           if (!read) return;
           const returnTo = safeReturnTo(read.body['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
             verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
+            if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             const error = sent.ok ? undefined : resendProblem(ctx, sent);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
@@ -519,6 +547,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return redirect(ctx, returnTo);
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
           verifyPage(ctx, status, pending.method, returnTo, { error });
         });
@@ -562,6 +591,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
               return;
+            case 'account_changed':
+              accountChangedJson(ctx);
+              return;
           }
         });
       },
@@ -581,6 +613,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           switch (sent.reason) {
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+            case 'account_changed':
+              accountChangedJson(ctx);
               return;
             case 'not_applicable':
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');

@@ -4,10 +4,10 @@ import type { Channel } from '../channels/channel.ts';
 import { channelFromConfig } from '../channels/index.ts';
 import { OutboxChannel } from '../channels/outbox.ts';
 import { phoneCountryAllowed } from '../channels/phone.ts';
-import { ConfigError, resolveSecret } from '../config/load.ts';
+import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { OneTimeCodes } from '../factors/one-time-codes.ts';
-import { parseEncryptionKeys, SecretBox, SecretBoxError } from '../factors/secret-box.ts';
+import { parseEncryptionKeys, SecretBox, SecretBoxError, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SendBudget } from '../factors/send-budget.ts';
 import { AttackNotifier } from '../flows/attack-notice.ts';
 import { Regulation } from '../flows/regulation.ts';
@@ -39,14 +39,16 @@ export function buildSecondFactor(input: {
   const factors = config.factors;
   let keysText: string;
   let box: SecretBox;
+  let encryptionKeys: EncryptionKeys;
   let rawKeys: ReadonlyMap<string, Buffer>;
   try {
     keysText = resolveSecret(factors.encryption_keys, configFile);
     const keys = parseEncryptionKeys(keysText);
+    encryptionKeys = keys;
     box = new SecretBox(keys, random);
     rawKeys = keys.keys;
   } catch (error) {
-    if (error instanceof SecretBoxError) throw new ConfigError([(error as Error).message]);
+    if (error instanceof SecretBoxError) throw new ConfigError([`factors.encryption_keys (${secretSource(factors.encryption_keys, configFile)}): ${error.message}`]);
     throw error;
   }
   // Code and recovery-code hashes use keys derived from the encryption keys, never the keys themselves.
@@ -131,6 +133,7 @@ export function buildSecondFactor(input: {
   return {
     factor,
     box,
+    encryptionKeys,
     deviceKeys,
     channels,
     notifier,

@@ -16,6 +16,12 @@ export interface EphemeralStore {
    * request may delete meanwhile (a session being revoked) use this, so they cannot resurrect it.
    */
   setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Returns the key's value, first setting it to `value` when the key does not exist; either way the
+   * key then lives `ttlMs` from now (sliding). One atomic step, so two callers racing on a missing
+   * key both get the value the first one set. (Account generations: src/flows/account-generation.ts.)
+   */
+  getOrSet(key: string, value: string, ttlMs: number): Promise<string>;
   delete(key: string): Promise<boolean>;
   /** Deletes only when the current value equals `expected` (single-use consumption). */
   compareAndDelete(key: string, expected: string): Promise<boolean>;

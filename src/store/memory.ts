@@ -53,6 +53,12 @@ export class MemoryStore implements EphemeralStore {
     return true;
   }
 
+  async getOrSet(key: string, value: string, ttlMs: number): Promise<string> {
+    const current = this.live(key)?.value ?? value;
+    this.cache.set(key, { value: current, expiresAt: this.clock.now() + ttlMs });
+    return current;
+  }
+
   async decrementIfPresent(key: string): Promise<number> {
     const entry = this.live(key);
     if (!entry) return 0;

@@ -17,7 +17,7 @@ import {
  * - Every key is written as `prefix + key`, so deployments sharing one Redis do not see each other.
  * - TTLs are milliseconds (`PX` / `PEXPIRE`). Every write sets an expiry, so this store never leaves
  *   a key that lives forever.
- * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent, takeSlot) are Lua scripts,
+ * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent, getOrSet, takeSlot) are Lua scripts,
  *   which Redis runs atomically; the conditional writes are single `SET … NX|XX PX` commands.
  * - Any failure of Redis (refused connection, timeout, error reply) is thrown as
  *   StoreUnavailableError with the original error as `cause`, so the enforcement point fails closed
@@ -86,6 +86,17 @@ if current <= 0 then return current end
 return redis.call('DECRBY', KEYS[1], 1)
 `;
 
+/** KEYS[1]; ARGV[1] = value when absent, ARGV[2] = ttl in ms. Returns the value the key holds afterwards. */
+const GET_OR_SET = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return current
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`;
+
 /**
  * KEYS[1]; ARGV[1] = max, ARGV[2] = window in ms. Returns {1, count} when a slot was taken, or
  * {0, ms left, banned (1|0)} when the gate is full or closed (a non-number value is a ban). Check
@@ -113,6 +124,7 @@ const SCRIPTS = {
   compareAndDelete: 'spgCompareAndDelete',
   increment: 'spgIncrement',
   decrementIfPresent: 'spgDecrementIfPresent',
+  getOrSet: 'spgGetOrSet',
   takeSlot: 'spgTakeSlot',
 } as const;
 
@@ -120,6 +132,7 @@ type ScriptedRedis = RedisClient & {
   [SCRIPTS.compareAndDelete](key: string, expected: string): Promise<number>;
   [SCRIPTS.increment](key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding'): Promise<number>;
   [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
+  [SCRIPTS.getOrSet](key: string, value: string, ttlMs: number): Promise<string>;
   [SCRIPTS.takeSlot](key: string, max: number, windowMs: number): Promise<[number, number, number?]>;
 };
 
@@ -133,6 +146,7 @@ export class RedisStore implements EphemeralStore {
     client.defineCommand(SCRIPTS.compareAndDelete, { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
     client.defineCommand(SCRIPTS.increment, { numberOfKeys: 1, lua: INCREMENT });
     client.defineCommand(SCRIPTS.decrementIfPresent, { numberOfKeys: 1, lua: DECREMENT_IF_PRESENT });
+    client.defineCommand(SCRIPTS.getOrSet, { numberOfKeys: 1, lua: GET_OR_SET });
     client.defineCommand(SCRIPTS.takeSlot, { numberOfKeys: 1, lua: TAKE_SLOT });
     this.client = client as ScriptedRedis;
   }
@@ -199,6 +213,11 @@ export class RedisStore implements EphemeralStore {
     const px = milliseconds(ttlMs);
     const reply = await this.run('setIfPresent', () => this.client.set(this.k(key), value, 'PX', px, 'XX'));
     return reply === 'OK';
+  }
+
+  async getOrSet(key: string, value: string, ttlMs: number): Promise<string> {
+    const px = milliseconds(ttlMs);
+    return this.run('getOrSet', () => this.client[SCRIPTS.getOrSet](this.k(key), value, px));
   }
 
   async delete(key: string): Promise<boolean> {

@@ -234,6 +234,7 @@ describe('SessionService: revocation', () => {
       set: (k, v, ttl) => inner.set(k, v, ttl),
       setIfAbsent: (k, v, ttl) => inner.setIfAbsent(k, v, ttl),
       setIfPresent: (k, v, ttl) => inner.setIfPresent(k, v, ttl),
+      getOrSet: (k, v, ttl) => inner.getOrSet(k, v, ttl),
       decrementIfPresent: (k) => inner.decrementIfPresent(k),
       delete: (k) => inner.delete(k),
       compareAndDelete: (k, v) => inner.compareAndDelete(k, v),

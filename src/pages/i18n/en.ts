@@ -88,6 +88,8 @@ export const en = {
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
+  loginAccountChanged:
+    'Your account’s sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again below.',
 
   // Logout
   signOutTitle: 'Sign out',
@@ -244,6 +246,7 @@ export const en = {
     403: 'Access denied',
     404: 'Page not found',
     405: 'Method not allowed',
+    408: 'Request timed out',
     409: 'Please start again',
     410: 'Expired',
     413: 'Request too large',
@@ -260,6 +263,7 @@ export const en = {
   errorGeneric: 'The request could not be completed.',
   errorMessage: {
     bad_request: 'The request could not be understood. Please go back and try again.',
+    unknown_host: 'This site is not served at this address. Check the address you typed or followed.',
     cross_site_request: 'This request came from another site and was refused.',
     unsupported_media_type: 'This kind of request is not supported here.',
     payload_too_large: 'The request is too large.',
@@ -277,6 +281,10 @@ export const en = {
     unsupported_upgrade: 'This connection cannot be upgraded here.',
     shutting_down: 'The service is restarting. Please try again in a moment.',
     unknown_language: 'That language is not available. Choose English or 简体中文.',
+    request_timeout: 'The request arrived too slowly and was refused. Please try again.',
+    too_many_connections: 'Too many connections from your network address. Close some tabs or wait a moment, then try again.',
+    too_many_requests: 'Too many requests from your network address at once. Please wait a moment, then try again.',
+    upstream_busy: 'The service is busy right now. Please try again in a moment.',
   },
   upstreamTimeout: (product: string) => `${product} did not answer in time. Please try again in a moment.`,
   upstreamDown: (product: string) => `${product} cannot be reached right now. Please try again in a moment.`,
@@ -304,6 +312,7 @@ export const en = {
     phone_required: 'Enter the phone number that should receive codes.',
     no_step_up: 'There is nothing to verify right now. Go back and try the operation again.',
     login_required: 'Your session has ended. Sign in again.',
+    account_changed: 'Your account’s security settings changed while you were doing this (in another window, or by support), so this step has ended. Please start again.',
   },
   flowUnknown: 'Something went wrong. Please start again.',
   attemptsLeft: (n: number) => `${n} attempt${n === 1 ? '' : 's'} left.`,
