@@ -55,6 +55,8 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
+const ACCOUNT_CHANGED =
+  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again with your email and password.";
 const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
 const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
 const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
@@ -139,13 +141,27 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         };
         return;
       }
-      case 'invalid_credentials':
-        sendError(ctx, 401, 'invalid_credentials', GENERIC_FAILURE);
+      case 'invalid_credentials': {
+        // Counted the same whether the account exists or not, so the warning says nothing about it.
+        const paused = result.lockedForMs !== null ? { retry_after: retryAfterSeconds(result.lockedForMs) } : {};
+        const left = Math.max(0, result.attemptsLeft);
+        const warning =
+          result.lockedForMs !== null
+            ? ` Sign-in from this device or network is now paused for ${Math.ceil(result.lockedForMs / 60_000)} minute(s); your other devices are not paused.`
+            : left > 0 && left <= 2
+              ? ` ${left} attempt${left === 1 ? '' : 's'} left before sign-in from this device or network is paused.`
+              : '';
+        sendError(ctx, 401, 'invalid_credentials', `${GENERIC_FAILURE}${warning}`, { attempts_left: left, ...paused });
         return;
+      }
       case 'too_many_attempts': {
         const seconds = retryAfterSeconds(result.retryAfterMs);
         ctx.set('Retry-After', String(seconds));
-        sendError(ctx, 429, 'too_many_attempts', 'Too many failed sign-in attempts. Try again later.', { retry_after: seconds });
+        const message =
+          result.subject === 'throttle'
+            ? 'Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in a few seconds.'
+            : 'Too many failed sign-in attempts from this device or network. Try again later.';
+        sendError(ctx, 429, 'too_many_attempts', message, { retry_after: seconds });
         return;
       }
       case 'unavailable':
@@ -169,13 +185,22 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
         }
         return;
-      case 'invalid_credentials':
-        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).t.loginFailed });
+      case 'invalid_credentials': {
+        const { t } = uiOf(ctx);
+        const error =
+          result.lockedForMs !== null
+            ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000))
+            : result.attemptsLeft > 0 && result.attemptsLeft <= 2
+              ? t.loginAttemptsLeft(result.attemptsLeft)
+              : t.loginFailed;
+        loginPage(ctx, 401, { returnTo, email, error });
         return;
+      }
       case 'too_many_attempts': {
-        const minutes = Math.ceil(result.retryAfterMs / 60_000);
+        const { t } = uiOf(ctx);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
-        loginPage(ctx, 429, { returnTo, email, error: uiOf(ctx).t.loginLocked(minutes) });
+        const error = result.subject === 'throttle' ? t.loginSlowed(retryAfterSeconds(result.retryAfterMs)) : t.loginLocked(Math.ceil(result.retryAfterMs / 60_000));
+        loginPage(ctx, 429, { returnTo, email, error });
         return;
       }
       case 'unavailable': {
@@ -207,7 +232,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     );
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+  /**
+   * The account's factors, destination or lock state changed while this sign-in waited for its
+   * code (THREATS T18): the sign-in has ended; the page says why and offers a new one.
+   */
+  const accountChangedPage = (ctx: Context, returnTo: string): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+  };
+  const accountChangedJson = (ctx: Context): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
+  };
+
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -235,6 +273,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return t.nothingToSend;
       case 'no_pending_login':
         return t.loginExpired;
+      case 'account_changed':
+        return t.loginAccountChanged;
     }
   };
 
@@ -468,8 +508,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.get('/_guard/verify', async (ctx) => {
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
@@ -477,14 +519,17 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const read = await readBody(ctx, ['form']);
           if (!read) return;
           const returnTo = safeReturnTo(read.body['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
             verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
+            if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             const error = sent.ok ? undefined : resendProblem(ctx, sent);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
@@ -502,6 +547,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return redirect(ctx, returnTo);
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
           verifyPage(ctx, status, pending.method, returnTo, { error });
         });
@@ -545,6 +591,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
               return;
+            case 'account_changed':
+              accountChangedJson(ctx);
+              return;
           }
         });
       },
@@ -564,6 +613,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           switch (sent.reason) {
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+            case 'account_changed':
+              accountChangedJson(ctx);
               return;
             case 'not_applicable':
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');

@@ -54,6 +54,12 @@ export const en = {
   signedOut: 'You have signed out.',
   loginFailed: 'The email or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+  loginAttemptsLeft: (n: number) =>
+    `The email or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
+  loginPausedHere: (minutes: number) =>
+    `The email or password is not correct. Sign-in from this device or network is now paused for ${minutes} minute${minutes === 1 ? '' : 's'}; your other devices are not paused.`,
+  loginSlowed: (seconds: number) =>
+    `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
 
@@ -82,6 +88,8 @@ export const en = {
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
+  loginAccountChanged:
+    'Your account’s sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again below.',
 
   // Logout
   signOutTitle: 'Sign out',
@@ -238,6 +246,7 @@ export const en = {
     403: 'Access denied',
     404: 'Page not found',
     405: 'Method not allowed',
+    408: 'Request timed out',
     409: 'Please start again',
     410: 'Expired',
     413: 'Request too large',
@@ -272,6 +281,10 @@ export const en = {
     unsupported_upgrade: 'This connection cannot be upgraded here.',
     shutting_down: 'The service is restarting. Please try again in a moment.',
     unknown_language: 'That language is not available. Choose English or 简体中文.',
+    request_timeout: 'The request arrived too slowly and was refused. Please try again.',
+    too_many_connections: 'Too many connections from your network address. Close some tabs or wait a moment, then try again.',
+    too_many_requests: 'Too many requests from your network address at once. Please wait a moment, then try again.',
+    upstream_busy: 'The service is busy right now. Please try again in a moment.',
   },
   upstreamTimeout: (product: string) => `${product} did not answer in time. Please try again in a moment.`,
   upstreamDown: (product: string) => `${product} cannot be reached right now. Please try again in a moment.`,
@@ -299,6 +312,7 @@ export const en = {
     phone_required: 'Enter the phone number that should receive codes.',
     no_step_up: 'There is nothing to verify right now. Go back and try the operation again.',
     login_required: 'Your session has ended. Sign in again.',
+    account_changed: 'Your account’s security settings changed while you were doing this (in another window, or by support), so this step has ended. Please start again.',
   },
   flowUnknown: 'Something went wrong. Please start again.',
   attemptsLeft: (n: number) => `${n} attempt${n === 1 ? '' : 's'} left.`,
