@@ -35,9 +35,9 @@ function canonicalPort(port: string): string | null | false {
 
 /** Non-ASCII arrives as latin1 from Node's parser; a browser would have sent UTF-8 bytes. */
 function asUnicode(raw: string): string | null {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(raw)) return raw;
-  if (/[^\x00-\xff]/.test(raw)) return raw; // already decoded (e.g. given on the command line)
+  // Characters above U+00FF: already decoded text (e.g. given on the command line), not raw bytes.
+  if (/[^\x00-\xff]/.test(raw)) return raw;
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(raw, 'latin1'));
   } catch {

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  boundUpstreamCookie,
   CookieJar,
   HTML_ACCEPT,
   apiSignIn,
@@ -73,7 +74,10 @@ async function assertStillSignedIn(jar: CookieJar, email = MERCHANT): Promise<vo
   const profile = await me(rs.url, jar);
   assert.equal(profile.status, 200, 'the victim was signed out');
   assert.equal(profile.json()['email'], email, 'the victim\'s session now names another account');
-  const upstream = await me(rs.demoUrl, `sp_session=${jar.get('sp_session') ?? ''}`);
+  // The bound upstream session stays server-side (never in the browser): read it as the upstream receives it.
+  const bound = await boundUpstreamCookie(rs.url, jar);
+  assert.ok(bound, 'the sidecar session still carries its bound upstream session');
+  const upstream = await me(rs.demoUrl, `sp_session=${bound}`);
   assert.equal(upstream.status, 200, 'the upstream session was ended');
 }
 
