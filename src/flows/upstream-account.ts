@@ -183,6 +183,17 @@ export class UpstreamAccount {
     }
   }
 
+  /** A GET of an app page with an upstream session (the directory's profile and html kinds). */
+  async fetchWithSession(
+    path: string,
+    cookies: Readonly<Record<string, string>>,
+    accept: string,
+    requestId: string,
+  ): Promise<{ status: number; body: Buffer } | { error: string }> {
+    const answer = await this.send('GET', path, { accept, cookie: cookieHeader(cookies) }, { forwardedFor: '127.0.0.1', requestId });
+    return 'error' in answer ? answer : { status: answer.status, body: answer.body };
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -20,6 +20,7 @@ import { ConfigError, resolveSecret } from '../config/load.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
+import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
@@ -112,7 +113,7 @@ function limitsOf(l: { max_failures: number; window: number; ban: number; max_ba
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
-  const site = buildSite(config.product, loaded.file);
+  const site = buildSite(config.product, loaded.file, { identifier: config.login.identifier, landing: config.login.landing });
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
@@ -182,6 +183,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
       : {}),
   });
+  const identity = identityRules(config);
+  let contacts: Contacts;
+  try {
+    contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
+  } catch (error) {
+    account.close();
+    await stores.close();
+    throw error;
+  }
   const regulation = new Regulation(store, {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
@@ -202,6 +212,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     audit,
     minResponseMs: config.login.min_response_time,
     pendingMs: config.factors.pending_login,
+    identity,
+    contacts,
   });
   const settings = new TwoFactorSettings({
     durable,
@@ -222,6 +234,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     support: config.product.support,
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
+    contacts,
   });
   const guardHttp = createGuardHttp({
     keys,
@@ -260,7 +273,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
     risk,
     http: guardHttp,
     clock,
@@ -357,6 +370,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       server.closeAllConnections();
       upstream.close();
       account.close();
+      await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));
       await factors.close();
       // The audit trail flushes into the durable store, so it closes first.
       await audit.close();
