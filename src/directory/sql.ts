@@ -3,7 +3,7 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { bindIdentifier } from './sql-placeholders.ts';
 import { entryOf } from './values.ts';
-import { failed, found, type Directory, type DirectoryResult } from './types.ts';
+import { failed, found, type Directory, type DirectoryResult, type LookupContext } from './types.ts';
 
 /**
  * A read-only query on the app's own database. The query names the account with `:identifier`
@@ -78,7 +78,7 @@ export class SqliteDirectory implements Directory {
     }
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     try {
       return fromRows(this.statement.all({ identifier }) as Row[], 'sqlite');
     } catch (error) {
@@ -111,7 +111,7 @@ export class PostgresDirectory implements Directory {
     this.pool.on('error', () => {});
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -160,7 +160,7 @@ export class MysqlDirectory implements Directory {
     });
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     let connection: mysql.PoolConnection;
     try {
       connection = await this.pool.getConnection();
