@@ -325,6 +325,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     product: config.product.name,
     support: config.product.support,
+    identity,
+    contacts,
   });
 
   let draining = false;
