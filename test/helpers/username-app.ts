@@ -24,9 +24,12 @@ export interface UsernameApp {
   close(): Promise<void>;
 }
 
-export async function startUsernameApp(users: readonly AppUser[]): Promise<UsernameApp> {
+/** `caseInsensitive`: the app matches usernames without case at login (as some apps do). */
+export async function startUsernameApp(users: readonly AppUser[], options: { caseInsensitive?: boolean } = {}): Promise<UsernameApp> {
   const sessions = new Map<string, string>();
   const byName = new Map(users.map((u) => [u.username, u]));
+  const atLogin = (name: string): AppUser | undefined =>
+    options.caseInsensitive ? users.find((u) => u.username.toLowerCase() === name.toLowerCase()) : byName.get(name);
   const who = (req: http.IncomingMessage): AppUser | undefined => {
     const match = /(?:^|;\s*)app_session=([^;]+)/.exec(req.headers.cookie ?? '');
     const name = match ? sessions.get(match[1] as string) : undefined;
@@ -39,7 +42,7 @@ export async function startUsernameApp(users: readonly AppUser[]): Promise<Usern
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'POST' && path === '/login') {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-        const user = byName.get(form.get('username') ?? '');
+        const user = atLogin(form.get('username') ?? '');
         if (!user || user.password !== form.get('password')) {
           res.writeHead(200, { 'content-type': 'text/html' }).end('<form>Please enter a correct username and password.</form>');
           return;
