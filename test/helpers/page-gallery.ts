@@ -66,7 +66,7 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
     ]),
     ['step-up described', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', codeSent: false, returnTo: '/', description: u.lang === 'zh-CN' ? '修改用户属于敏感操作。' : 'Changing users is sensitive.' })],
     ['step-up without an address', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: null, noDestination: true, codeSent: false, returnTo: '/' })],
-    ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: 'u42', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
+    ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
     ['help', (u) => renderOtpHelpPage(u)],
   ];
