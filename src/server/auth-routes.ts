@@ -22,6 +22,7 @@ import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
+import type { Contacts } from '../directory/index.ts';
 
 /**
  * Sign-in and sign-out over HTTP: the sidecar's login and verification pages and JSON API, the
@@ -48,6 +49,8 @@ export interface AuthDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly options: AuthOptions;
+  /** Which account an upstream session is, where the directory can tell (session rotation). */
+  readonly contacts?: Contacts;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
@@ -338,8 +341,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       const adopt = async (): Promise<void> => {
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
-        const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
-        if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
+        // The directory (or login.profile) names the account of the new session, canonicalised as
+        // sign-in keys are; a session it cannot name is not adopted.
+        const named = deps.contacts ? await deps.contacts.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
+        if (named === null || named !== session.user) return end('upstream_session_of_unknown_account');
         session.upstreamCookies = next;
         await sessions.save(session);
       };

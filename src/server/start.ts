@@ -179,9 +179,6 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
     },
     ...(config.login.logout ? { logout: config.login.logout } : {}),
-    ...(config.login.profile
-      ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
-      : {}),
   });
   const identity = identityRules(config);
   let contacts: Contacts;
@@ -249,6 +246,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     sessions,
     login,
     account,
+    contacts,
     http: guardHttp,
     logger,
     audit,

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * A small legacy app whose accounts are usernames (like Django's admin): a form login on
  * POST /login (`username`, `password`) answering 302 with an `app_session` cookie, and pages that
  * say who is signed in — GET /api/whoami (JSON) and GET /account (HTML with the email in an input)
- * — for the directory's profile and html kinds. Usernames are case-sensitive, as in Django.
+ * — for the directory's profile and html kinds; GET /rotate re-issues the session cookie and
+ * GET /become/NAME switches the session to another account. Usernames are case-sensitive, as in Django.
  */
 
 export interface AppUser {
@@ -55,6 +56,14 @@ export async function startUsernameApp(users: readonly AppUser[], options: { cas
       const user = who(req);
       if (!user) {
         res.writeHead(302, { location: '/login' }).end();
+        return;
+      }
+      // A session rotation (as on privilege change) and an auto-login into another account.
+      if (path === '/rotate' || path.startsWith('/become/')) {
+        const name = path === '/rotate' ? user.username : decodeURIComponent(path.slice('/become/'.length));
+        const id = randomBytes(16).toString('hex');
+        sessions.set(id, name);
+        res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `app_session=${id}; Path=/; HttpOnly` }).end(`<p>now ${name}</p>`);
         return;
       }
       if (path === '/api/whoami') {

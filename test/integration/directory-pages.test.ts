@@ -111,7 +111,7 @@ describe('sign-in keyed on the account the app names', () => {
     writeFileSync(join(dir, 'enc'), newEncryptionKeys(), { mode: 0o600 });
     writeFileSync(join(dir, 'token'), randomBytes(32).toString('base64url'), { mode: 0o600 });
     // This app takes "ALICE" for alice at login; the sidecar keys case-sensitively.
-    ciApp = await startUsernameApp([{ username: 'alice', password: PASSWORD, email: 'alice@example.org' }], { caseInsensitive: true });
+    ciApp = await startUsernameApp([{ username: 'alice', password: PASSWORD, email: 'alice@example.org' }, { username: 'bob', password: PASSWORD, email: 'bob@example.org' }], { caseInsensitive: true });
     stack = await startStack({
       upstreamUrl: ciApp.url,
       policy: 'version: 1\nrules:\n  - name: all\n    paths: ["/**"]\n    access: authenticated\n',
@@ -151,5 +151,21 @@ describe('sign-in keyed on the account the app names', () => {
     assert.deepEqual(start.body['channels'], ['email']);
     const page = await rawRequest(`${stack.url}/home`, { headers: { accept: 'text/html', cookie: shouting.cookieHeader() } });
     assert.match(page.text, /Hello alice/);
+  });
+
+  test('a rotated upstream session of the same account is adopted; one of another account ends the sidecar session', async () => {
+    const client = new GuardClient(stack.url);
+    assert.equal((await client.post('/_guard/api/login', { username: 'alice', password: PASSWORD })).body['status'], 'authenticated');
+    const html = { headers: { accept: 'text/html' } };
+    assert.equal((await client.request('/rotate', html)).status, 200);
+    // Adoption is asynchronous (the profile is read after the answer); bounded wait, no timing assertion.
+    let after = await client.request('/home', html);
+    for (let i = 0; i < 50 && !/Hello alice/.test(after.text); i += 1) after = await client.request('/home', html);
+    assert.match(after.text, /Hello alice/, 'still signed in with the rotated session');
+    assert.equal((await client.request('/become/bob', html)).status, 200);
+    let ended = await client.request('/home', html);
+    for (let i = 0; i < 50 && ended.status === 200; i += 1) ended = await client.request('/home', html);
+    assert.equal(ended.status, 303, 'signed out: the new session names another account');
+    assert.ok(stack.logs.some((l) => l['event'] === 'session_ended' && l['reason'] === 'upstream_session_of_unknown_account'));
   });
 });
