@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Contacts, identityRules, openDirectory, type SessionFetcher } from '../directory/index.ts';
+import { Contacts, identityRules, NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';
 import { AdminError, AdminOperations, parseAccount, type ActionResult, type LiveState, type UserStatus } from '../admin/operations.ts';
 import type { AuditEvent } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
@@ -134,10 +134,6 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
     },
   };
 }
-
-const NO_UPSTREAM_SESSION: SessionFetcher = {
-  fetchWithSession: () => Promise.resolve({ error: 'support tools have no upstream session' }),
-};
 
 function describeStatus(s: UserStatus, live: boolean): string {
   const lines = [s.user, `  known by        ${s.known_by.join(', ')}`];

@@ -64,7 +64,11 @@ export class SqliteDirectory implements Directory {
 
   /** Throws (at start) when the file is missing or the query is not a read-only statement. */
   constructor(file: string, options: SqlDirectoryOptions) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.timeoutMs });
+    try {
+      this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.timeoutMs });
+    } catch (error) {
+      throw new Error(`${file}: cannot open the database read-only (${describe(error)}); the file must exist, it is never created`);
+    }
     this.db.pragma('query_only = ON');
     try {
       this.statement = this.db.prepare(options.query);

@@ -40,7 +40,7 @@ export async function startUsernameApp(users: readonly AppUser[], options: { cas
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (req.method === 'POST' && path === '/login') {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         const user = atLogin(form.get('username') ?? '');
