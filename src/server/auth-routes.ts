@@ -56,8 +56,9 @@ export interface AuthDeps {
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
-const GENERIC_FAILURE = 'The email or password is not correct.';
-const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
+/** The JSON API's words follow login.identifier and product.name, like the pages'. */
+const genericFailure = (ctx: Context): string => (uiOf(ctx).brand.identifier === 'username' ? 'The username or password is not correct.' : 'The email or password is not correct.');
+const unavailable = (ctx: Context): string => `Signing in is not possible right now because ${uiOf(ctx).brand.product} cannot be reached. Please try again in a moment.`;
 const NO_EMAIL =
   'This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact your administrator to add one.';
 const NO_EMAIL_LOOKUP = 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.';
@@ -162,7 +163,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'invalid_credentials':
-        sendError(ctx, 401, 'invalid_credentials', GENERIC_FAILURE);
+        sendError(ctx, 401, 'invalid_credentials', genericFailure(ctx));
         return;
       case 'too_many_attempts': {
         const seconds = retryAfterSeconds(result.retryAfterMs);
@@ -171,7 +172,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'unavailable':
-        sendError(ctx, 503, 'login_unavailable', UNAVAILABLE);
+        sendError(ctx, 503, 'login_unavailable', unavailable(ctx));
         return;
       case 'no_email':
         if (result.lookupFailed) sendError(ctx, 503, 'directory_unavailable', NO_EMAIL_LOOKUP);
