@@ -33,6 +33,9 @@ export interface HtmlOptions {
 
 type Canonical = (raw: string) => string;
 
+/** A configured identifier the page does not hold: no claim can be read, so nothing matches it. */
+const MISSING = '\u0000missing';
+
 /** A dotted path into a JSON object: `user.email`, `data.attributes.phone`. */
 function field(body: unknown, path: string): unknown {
   let value: unknown = body;
@@ -69,6 +72,7 @@ abstract class SessionPage implements Directory {
     if (!('body' in page)) return page;
     const values = this.read(page.body);
     if (!values) return failed('source_error', `${this.kind} directory: ${this.path} could not be read`);
+    if (values.account === MISSING) return failed('source_error', `${this.kind} directory: ${this.path} does not say which account is signed in (identifier not found)`);
     if (values.account !== null && this.canonical(values.account) !== this.canonical(identifier)) {
       return failed('account_mismatch', `${this.kind} directory: ${this.path} names another account than the one signed in`);
     }
@@ -79,7 +83,7 @@ abstract class SessionPage implements Directory {
     const page = await this.page(context);
     if (!('body' in page)) return null;
     const account = this.read(page.body)?.account ?? null;
-    return account === null ? null : this.canonical(account);
+    return account === null || account === MISSING ? null : this.canonical(account);
   }
 
   async close(): Promise<void> {}
@@ -103,7 +107,7 @@ export class ProfileDirectory extends SessionPage {
     const account = this.options.identifierField ? field(json, this.options.identifierField) : null;
     return {
       // A configured identifier field that is missing is not "no claim": it is an unreadable profile.
-      account: this.options.identifierField ? (typeof account === 'string' ? account : '\u0000missing') : null,
+      account: this.options.identifierField ? (typeof account === 'string' ? account : MISSING) : null,
       email: field(json, this.options.emailField),
       phone: this.options.phoneField ? field(json, this.options.phoneField) : null,
     };
@@ -131,7 +135,7 @@ export class HtmlDirectory extends SessionPage {
 
   protected read(body: string): { account: string | null; email: unknown; phone: unknown } {
     const $ = cheerio.load(body);
-    const account = this.options.identifier ? (extract($, this.options.identifier) ?? '\u0000missing') : null;
+    const account = this.options.identifier ? (extract($, this.options.identifier) ?? MISSING) : null;
     return { account, email: extract($, this.options.email), phone: extract($, this.options.phone) };
   }
 }

@@ -96,9 +96,15 @@ describe('html directory', () => {
     assert.deepEqual(await directory.lookup('bob', { upstreamCookies: await sessionOf('bob') }), { ok: true, entry: { email: null, phone: null } });
   });
 
-  test('a selector that matches nothing is an unknown value, not an error', async () => {
+  test('a selector that matches nothing is an unknown value, not an error; a missing account name is a source_error, never a match', async () => {
     const directory = new HtmlDirectory(account, { path: '/account', email: { selector: '#nowhere' } }, canonical);
-    assert.deepEqual(await directory.lookup('alice', { upstreamCookies: await sessionOf('alice') }), { ok: true, entry: { email: null, phone: null } });
+    const cookies = await sessionOf('alice');
+    assert.deepEqual(await directory.lookup('alice', { upstreamCookies: cookies }), { ok: true, entry: { email: null, phone: null } });
+    const unnamed = new HtmlDirectory(account, { path: '/account', email: { selector: 'input[name=email]', attribute: 'value' }, identifier: { selector: '#no-such-name' } }, canonical);
+    const result = failure(await unnamed.lookup('alice', { upstreamCookies: cookies }));
+    assert.equal(result.reason, 'source_error');
+    assert.match(result.message, /does not say which account/);
+    assert.equal(await unnamed.accountOfSession({ upstreamCookies: cookies }), null);
   });
 });
 
