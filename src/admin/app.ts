@@ -9,6 +9,8 @@ export interface AdminDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** The support API under /admin/ (bearer tokens); absent, /admin/ answers 503 (off, never open). */
   readonly api?: AdminApiDeps;
+  /** Awaited before an answer is sent: the audit records of the support action are stored first. */
+  readonly settleAudit?: () => Promise<void>;
 }
 
 /**
@@ -18,6 +20,13 @@ export interface AdminDeps {
  */
 export function createAdminApp(deps: AdminDeps): Koa {
   const app = new Koa({ proxy: false });
+  const settle = deps.settleAudit;
+  if (settle) {
+    app.use(async (_ctx, next) => {
+      await next();
+      await settle();
+    });
+  }
   mountAdminApi(app, deps.api);
   const router = new Router({ sensitive: true });
   router.get('/healthz', (ctx: Context) => {

@@ -12,6 +12,7 @@ import type { RiskHistoryStore } from '../risk/history.ts';
 import type { Clock } from '../server/providers.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
+import type { AccountGenerations } from '../flows/account-generation.ts';
 
 /**
  * What support does for a merchant (DESIGN §3, §5): look up an account's 2FA state, reset 2FA after
@@ -54,6 +55,8 @@ export interface LiveState {
   readonly sessions: Pick<SessionService, 'revokeUser'>;
   readonly regulation: Pick<Regulation, 'unlock' | 'accountState'>;
   readonly factor: Pick<SecondFactor, 'unlock' | 'lockState'>;
+  /** Ends the account's pending sign-ins, 2FA flows and step-ups on every replica (THREATS T18). */
+  readonly accounts: Pick<AccountGenerations, 'bump'>;
 }
 
 export interface AdminOperationsDeps {
@@ -247,6 +250,8 @@ export class AdminOperations {
     const enrollment = await this.enrolled(user);
     await this.deps.durable.disable(user);
     const warnings: string[] = [];
+    // A sign-in waiting for a code of the old factor ends instead of completing on the password alone.
+    await this.endFlows(user);
     const revoked = await this.revokeIfReachable(user, warnings);
     if (this.deps.live) await this.deps.live.factor.unlock(user);
     const recipients = await this.addressesOf(user, warnings);
@@ -288,6 +293,8 @@ export class AdminOperations {
       throw new AdminError(409, 'not_enrolled', `${user} turned two-factor authentication off meanwhile; nothing was changed.`);
     }
     const warnings: string[] = [];
+    // Sign-ins and flows waiting for a code end too: none may send another one to the old destination.
+    await this.endFlows(user);
     // A changed factor ends every session (ASVS 5.0 7.4.3): whoever holds one signed in with the old one.
     const revoked = await this.revokeIfReachable(user, warnings);
     // The account's address is told, and for email codes also the old address, which stops receiving them.
@@ -317,6 +324,7 @@ export class AdminOperations {
     const reason = parseReason(rawReason);
     const live = this.requireLive('end sessions');
     await this.requireKnown(user);
+    await live.accounts.bump(user);
     await live.sessions.revokeUser(user);
     this.record(by, user, reason, 'sessions_revoked', {});
     return { user, action: 'revoke_sessions', sessions_revoked: true, notified: false, warnings: [] };
@@ -334,6 +342,7 @@ export class AdminOperations {
     const [factor, login] = await Promise.all([live.factor.lockState(user), live.regulation.accountState(user)]);
     await live.factor.unlock(user);
     await live.regulation.unlock(user);
+    await live.accounts.bump(user);
     const was = {
       second_factor_locked: factor.locked,
       consecutive_failures: factor.consecutiveFailures,
@@ -358,6 +367,15 @@ export class AdminOperations {
       ...(filter.event !== undefined ? { event: filter.event as AuditEventType } : {}),
       ...(filter.since !== undefined ? { since: filter.since } : {}),
     });
+  }
+
+  /**
+   * Replaces the account's generation where the ephemeral store is reachable. Where it is not (the
+   * CLI beside a service on the embedded store), the flows still end: each one also checks the
+   * durable enrollment it was decided on, which this change has just replaced.
+   */
+  private async endFlows(user: string): Promise<void> {
+    if (this.deps.live) await this.deps.live.accounts.bump(user);
   }
 
   private async revokeIfReachable(user: string, warnings: string[]): Promise<boolean> {

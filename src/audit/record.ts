@@ -8,12 +8,23 @@ export interface AuditSink {
   readonly name: string;
   /** Must not wait on the caller's behalf: a sink that does I/O buffers or returns a promise. */
   write(event: AuditEvent): void | Promise<void>;
+  /**
+   * Resolves once every record written so far is stored (on disk, committed, acknowledged); a
+   * sink without it is synchronous or has its writes tracked through the promise `write` returns.
+   */
+  settle?(): Promise<void>;
   /** Writes what is buffered; resolves when it is on its way to disk or server. */
   close?(): Promise<void>;
 }
 
 /** The recorder the flows use and the query side the admin API uses, in one. */
 export interface Audit extends AuditRecorder, AuditQuery {
+  /**
+   * Resolves once every record recorded so far is stored by every sink (issue 14 item 15): the
+   * service awaits it before answering, so an event a user was told about survives a kill -9.
+   * Never rejects (a failing sink is logged and counted) and returns at once when nothing is pending.
+   */
+  settle(): Promise<void>;
   /** Flushes and closes every sink (the query store's connection is closed by its owner). */
   close(): Promise<void>;
 }
@@ -37,6 +48,11 @@ export interface CreateAuditOptions {
 export function createAudit(options: CreateAuditOptions): Audit {
   const { clock, logger, sinks } = options;
   let closed = false;
+  // Sequence numbers: `settle()` waits only when something was recorded since the last settle
+  // covered it, so requests that recorded nothing pay nothing.
+  let recorded = 0;
+  let settled = 0;
+  const inFlight = new Set<Promise<void>>();
   const failed = (sink: string, event: AuditEvent, error: unknown): void => {
     options.onWriteFailure?.(sink);
     try {
@@ -61,14 +77,34 @@ export function createAudit(options: CreateAuditOptions): Audit {
         failed('closed', event, new Error('audit trail already closed'));
         return;
       }
+      recorded += 1;
       for (const sink of sinks) {
         try {
           const pending = sink.write(event);
-          if (pending) pending.catch((error: unknown) => failed(sink.name, event, error));
+          if (pending) {
+            const tracked: Promise<void> = pending.catch((error: unknown) => failed(sink.name, event, error)).finally(() => inFlight.delete(tracked));
+            inFlight.add(tracked);
+          }
         } catch (error) {
           failed(sink.name, event, error);
         }
       }
+    },
+    async settle(): Promise<void> {
+      const target = recorded;
+      if (settled >= target) return;
+      const waits: Array<Promise<unknown>> = [...inFlight];
+      for (const sink of sinks) {
+        if (!sink.settle) continue;
+        waits.push(
+          sink.settle().catch((error: unknown) => {
+            options.onWriteFailure?.(sink.name);
+            logger.error({ err: error, sink: sink.name }, 'audit records could not be made durable');
+          }),
+        );
+      }
+      await Promise.all(waits);
+      if (settled < target) settled = target;
     },
     recent(filter: AuditFilter): Promise<AuditEvent[]> {
       return options.query.recent(filter);

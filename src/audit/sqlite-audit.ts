@@ -87,6 +87,15 @@ export class SqliteAudit implements AuditSink, AuditQuery {
     setImmediate(() => this.flush());
   }
 
+  /**
+   * Commits what is queued. The connection is `synchronous = NORMAL` in WAL mode: a commit is in
+   * the operating system's hands (it survives a kill -9 of the process; a power loss may take the
+   * last ones, which the fsynced JSON-lines file keeps).
+   */
+  async settle(): Promise<void> {
+    if (this.db.open) this.flush();
+  }
+
   /** Inserts what is queued, in one transaction. */
   flush(): void {
     this.scheduled = false;

@@ -149,6 +149,42 @@ export function notificationMessage(input: {
   return { subject, text, html };
 }
 
+/** 'password': wrong passwords (paused somewhere, or slowed); 'code': a correct password, then wrong codes. */
+export type AttackNoticeKind = 'password' | 'code';
+
+/**
+ * The owner's notice of failed sign-in attempts (THREATS T21). Says what happened, what was paused
+ * and what was not, and what to do; never a code, a password or the attempts' addresses.
+ */
+export function attackNoticeMessage(input: { kind: AttackNoticeKind; time: Date; product: string; support: string }): RenderedMessage {
+  const { product, support } = input;
+  const when = formatTime(input.time);
+  const subject =
+    input.kind === 'password' ? `${product}: failed sign-in attempts on your account` : `${product}: your password was used with wrong verification codes`;
+  const what =
+    input.kind === 'password'
+      ? 'Someone has repeatedly tried to sign in to your account with a wrong password. Sign-in from the places they tried is paused or slowed down for a while; your own known devices keep working.'
+      : 'Someone entered your password correctly and then repeatedly entered wrong verification codes. Sign-in from the places they tried is paused; your own known devices keep working.';
+  const todo =
+    input.kind === 'password'
+      ? 'If this was you, there is nothing else to do. If it was not you, your account is still protected; consider a longer password, and turn on two-factor authentication if it is off.'
+      : 'If this was not you, change your password now: someone knows it.';
+  const text = `${product}: ${what} (${when})\n\n${todo}\nQuestions: ${support}\n`;
+  const html = renderEmail(
+    subject,
+    <>
+      <p style={P}>{what}</p>
+      <p style={P}>Time: {when}</p>
+      <p style={P}>
+        <strong>{todo}</strong>
+      </p>
+      <p style={P}>Questions: {support}</p>
+    </>,
+    product,
+  );
+  return { subject, text, html };
+}
+
 const P = 'margin:0 0 16px;font-size:15px;line-height:1.5;color:#1f2933;';
 const CODE =
   'margin:0 0 16px;font-family:Menlo,Consolas,monospace;font-size:28px;font-weight:bold;letter-spacing:4px;color:#111827;';

@@ -6,7 +6,9 @@ import type { AuditEvent } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { buildAudit } from '../server/audit-wiring.ts';
-import { loadConfig, ConfigError, resolveSecret, type LoadedConfig } from '../config/load.ts';
+import { loadConfig, ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
+import { AccountGenerations } from '../flows/account-generation.ts';
+import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { buildSecondFactor } from '../server/second-factor-wiring.ts';
@@ -68,6 +70,13 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
     // (SQLite or Redis), so `admin audit` shows what the service recorded and vice versa.
     audit = buildAudit({ config, configFile: loaded.file, clock, logger, metrics: new Metrics(), durable: stores.durable, ...(stores.redis ? { redis: stores.redis } : {}) });
     factors = buildSecondFactor({ config, configFile: loaded.file, store: stores.ephemeral, durable: stores.durable, clock, random: cryptoRandom, logger, audit, outboxConsole: stderr });
+    // The same key check as the service: support must not act on a store its keys cannot open.
+    if (isKeyCheckPort(stores.durable)) {
+      await verifyEncryptionKeys(stores.durable, factors.encryptionKeys, factors.box, {
+        clock,
+        source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})`,
+      });
+    }
   } catch (error) {
     await stores.close();
     throw error;
@@ -93,6 +102,7 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
       }),
       regulation: new Regulation(stores.ephemeral, { account: limits(config.regulation.account), address: limits(config.regulation.address) }, '', audit),
       factor: factors.factor,
+      accounts: new AccountGenerations(stores.ephemeral, cryptoRandom),
     };
   }
   // Support has no upstream session: directories that read the app's pages answer "no session"

@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** A secret file that cannot be used as it is (e.g. left empty); the message names it. */
+export class SecretFileError extends Error {
+  override readonly name = 'SecretFileError';
+}
+
 /**
  * Demo secrets are generated once into var/ (mode 0600). Creation is exclusive ('wx'), so when
  * several demo processes start together in one checkout exactly one writes and all read the same.
@@ -19,7 +24,7 @@ export function ensureSecretFile(path: string, generate: () => string): string {
     if (text.trim().length > 0) return text;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  throw new Error(`${path} stayed empty`);
+  throw new SecretFileError(`${path}: the secret file is empty; delete it to have the demo generate a new one (never delete encryption-keys.json over existing data)`);
 }
 
 export const newSessionKeys = (): string => `${JSON.stringify({ '1': randomBytes(32).toString('base64url') })}\n`;

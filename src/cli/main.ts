@@ -7,14 +7,20 @@ import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
 import { PolicyError } from '../policy/policy-error.ts';
+import Database from 'better-sqlite3';
+import { SqliteSchemaError, SqliteStoreError } from '../store/sqlite.ts';
+import { KeyCheckError } from '../factors/key-check.ts';
+import { SecretFileError } from './demo-secrets.ts';
 
 /** `smartpush-guard <command>`: each command returns its exit code; errors are printed plainly. */
 
 const USAGE = `Usage: smartpush-guard <command> [options]
 
 Commands:
-  serve [--config FILE]            run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM apply)
-  demo                             run the bundled demo app with the sidecar in front of it
+  serve [--config FILE] [--init-store]
+                                   run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM apply);
+                                   --init-store: a new deployment, create the SQLite store (refused otherwise when missing or empty)
+  demo [--init-store]              run the bundled demo app with the sidecar in front of it
   demo-app [--host H] [--port P]   run only the bundled legacy demo app (default 127.0.0.1:8081)
   config check [FILE]              validate a config file (default: $GUARD_CONFIG or config/demo.yaml)
   policy check FILE|DIR            validate route policies
@@ -33,12 +39,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: [...rest], options: { config: { type: 'string', short: 'c' } } });
-      return runServe(configPathFrom(values.config));
+      const { values } = parseArgs({ args: [...rest], options: { config: { type: 'string', short: 'c' }, 'init-store': { type: 'boolean', default: false } } });
+      return runServe(configPathFrom(values.config), { initStore: values['init-store'] });
     }
-    case 'demo':
-      parseArgs({ args: [...rest], options: {} });
-      return runDemo();
+    case 'demo': {
+      const { values } = parseArgs({ args: [...rest], options: { 'init-store': { type: 'boolean', default: false } } });
+      return runDemo(process.env, { initStore: values['init-store'] });
+    }
     case 'demo-app': {
       const { values } = parseArgs({ args: [...rest], options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8081' } } });
       if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (got "${values.port}")`);
@@ -75,8 +82,16 @@ export function describeFailure(error: unknown): { message: string; code: number
     return { message: `${error.message}\n\n${USAGE}`, code: 2 };
   }
   if (error instanceof ConfigError || error instanceof PolicyError) return { message: error.message, code: 1 };
+  // The store and key refusals are sentences naming the file and what to do (issue 14, items 10–13).
+  if (error instanceof SqliteStoreError || error instanceof SqliteSchemaError || error instanceof KeyCheckError || error instanceof SecretFileError) {
+    return { message: error.message, code: 1 };
+  }
+  if (error instanceof Database.SqliteError) return { message: `sqlite: ${error.message} (${error.code})`, code: 1 };
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EADDRINUSE' || code === 'EACCES') return { message: (error as Error).message, code: 1 };
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return { message: 'input nested too deeply to process (maximum call stack size exceeded)', code: 1 };
+  }
   return { message: error instanceof Error ? (error.stack ?? error.message) : String(error), code: 1 };
 }
 

@@ -54,18 +54,40 @@ export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
   return parseConfig(text, absolute, env);
 }
 
+const MAX_ALIAS_COUNT = 100;
+
+/** A YAML document that cannot be turned into values, in words (never a stack trace). */
+function yamlFailure(error: unknown): string {
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return 'YAML: the document is nested too deeply';
+  if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+    return `YAML: too many aliases (more than ${MAX_ALIAS_COUNT}; an alias bomb expands exponentially)`;
+  }
+  return `YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+}
+
 export function parseConfig(text: string, file: string, env: Env = process.env): LoadedConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    throw new ConfigError([`${file}: ${yamlFailure(error)}`]);
+  }
   const where = (offset: number | undefined): string => {
     if (offset === undefined) return file;
     const pos = lines.linePos(offset);
     return `${file}:${pos.line}:${pos.col}`;
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(doc.errors.map((e) => `${where(e.pos[0])}: ${/call stack/i.test(e.message) ? 'YAML: the document is nested too deeply' : e.message.split('\n')[0]}`));
   }
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    // Aliases could expand exponentially ("billion laughs"); a config has no use for many.
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    throw new ConfigError([`${file}: ${yamlFailure(error)}`]);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${file}: the config must be a YAML mapping`]);
   }
@@ -97,7 +119,12 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
     const others = tokens.filter((t) => !(typeof t === 'object' && t !== null && (t as { name?: unknown }).name === 'env'));
     input['admin'] = { ...admin, tokens: [...others, { name: 'env', token: { env: 'GUARD_ADMIN_TOKEN' } }] };
   }
-  const result = configSchema.safeParse(input);
+  let result: ReturnType<typeof configSchema.safeParse>;
+  try {
+    result = configSchema.safeParse(input);
+  } catch (error) {
+    throw new ConfigError([`${file}: ${yamlFailure(error)}`]);
+  }
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, doc, where, fromEnv)));
   }
@@ -175,4 +202,9 @@ export function resolveSecret(ref: { env: string } | { file: string }, configFil
   }
   if (!value) throw new ConfigError([`${path}: secret file is empty`]);
   return value;
+}
+
+/** Where a secret reference points, for messages: `file /etc/…/keys.json` or `environment variable NAME`. */
+export function secretSource(ref: { env: string } | { file: string }, configFile: string): string {
+  return 'env' in ref ? `environment variable ${ref.env}` : `file ${resolve(dirname(configFile), ref.file)}`;
 }

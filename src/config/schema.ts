@@ -289,8 +289,42 @@ export const configSchema = z
         /** Idle time without a byte from the upstream before the request is answered 504. */
         response_timeout: duration.prefault('60s'),
         max_sockets: z.number().int().min(1).max(65_536).default(256),
+        /**
+         * The part of max_sockets that requests without a full session (public routes) may hold at
+         * once; the rest stays free for signed-in traffic, so anonymous clients cannot starve it.
+         */
+        anonymous_share: z.number().gt(0).max(1).default(0.5),
+        /** A proxied request waiting this long for a free upstream socket is answered 503. */
+        queue_timeout: duration.prefault('10s'),
       })
       .strict(),
+    /**
+     * What one client may hold on the public listener (THREATS T17): slow heads, slow bodies and
+     * slow readers are cut, and one address gets a bounded share of connections and upstream requests.
+     */
+    limits: z
+      .object({
+        /** The whole request head must arrive within this (408). */
+        headers_timeout: duration.refine((ms) => ms >= 100, 'must be at least 100ms').prefault('20s'),
+        /**
+         * Request bodies: the sidecar's own routes (16 KiB at most) must receive the whole body within
+         * this; proxied bodies must deliver body_min_rate in every window of this length (408).
+         */
+        body_timeout: duration.refine((ms) => ms >= 100, 'must be at least 100ms').prefault('20s'),
+        /** Bytes per second a proxied request body must average over each body_timeout window. */
+        body_min_rate: z.number().int().min(1).max(1_000_000_000).default(500),
+        /**
+         * A client that accepts no byte of a response for this long is cut off. While the sidecar
+         * waits for the client, the upstream's idle timeout (response_timeout) does not run.
+         */
+        send_timeout: duration.refine((ms) => ms >= 100, 'must be at least 100ms').prefault('60s'),
+        /** Open connections per client address (IPv6: per /64); more are answered 429. */
+        connections_per_address: z.number().int().min(1).max(1_000_000).default(256),
+        /** Proxied requests in flight (or waiting) per client address (IPv6: per /64); more are answered 429. */
+        upstream_requests_per_address: z.number().int().min(1).max(1_000_000).default(64),
+      })
+      .strict()
+      .prefault({}),
     /** A policy file or a directory of *.yaml policy files. Relative to this config file. */
     policy: z.string().min(1),
     /** Peers whose X-Forwarded-* headers are believed. Everyone else's are discarded. */
@@ -300,9 +334,14 @@ export const configSchema = z
         /** Extra identity headers stripped from clients, on top of the built-in list. */
         strip: z.array(headerPattern).default([]),
         request_id: z.string().regex(/^[a-z0-9-]+$/).default('x-request-id'),
+        /**
+         * Framing protection added to upstream HTML responses that set neither X-Frame-Options nor
+         * a CSP frame-ancestors (clickjacking): same_origin, deny, or off.
+         */
+        framing: z.enum(['same_origin', 'deny', 'off']).default('same_origin'),
       })
       .strict()
-      .default({ strip: [], request_id: 'x-request-id' }),
+      .default({ strip: [], request_id: 'x-request-id', framing: 'same_origin' }),
     session: z
       .object({
         /**
@@ -400,6 +439,22 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * Account-wide, failures from unknown devices only slow sign-in down (THREATS T21): after
+         * `after` failures in `window`, one attempt per `delay`, doubling with each further failure
+         * up to `max_delay`. A known device is never slowed.
+         */
+        throttle: z
+          .object({
+            after: z.number().int().min(1).max(10_000).default(10),
+            window: duration.prefault('15m'),
+            delay: duration.prefault('1s'),
+            max_delay: duration.refine((ms) => ms <= 5 * 60_000, 'must be at most 5m (a delay, not a ban)').prefault('30s'),
+          })
+          .strict()
+          .prefault({}),
+        /** The owner is emailed about failed attempts on the account at most once per this long. */
+        notify_every: duration.prefault('6h'),
       })
       .strict()
       .prefault({}),
@@ -513,6 +568,19 @@ export const configSchema = z
      */
     risk: riskSchema,
     shutdown_grace: duration.prefault('10s'),
+    /**
+     * Hot reload of the policy files (issue 14 item 14): a change is reloaded once the files have
+     * stayed the same (size, mtime, content) for `settle`, so a file rewritten in place in several
+     * writes is never put in force half-written; a watched change that weakens a sensitive rule is
+     * held until SIGHUP confirms it when `hold_weakening` is on.
+     */
+    policy_reload: z
+      .object({
+        settle: duration.refine((ms) => ms >= 100 && ms <= 60_000, 'must be between 100ms and 60s').prefault('2s'),
+        hold_weakening: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /**
      * The audit trail (who signed in, from where, which code was sent and verified, what changed).
      * Records are always kept in the durable store for the admin API (SQLite, or Redis with several

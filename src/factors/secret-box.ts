@@ -132,9 +132,13 @@ export class SecretBox {
 
   /** Seals with the current key and a fresh random IV. `aad` must be given again to open. */
   seal(plaintext: Buffer, aad: string): SealedSecret {
-    const keyId = this.keys.currentKeyId;
+    return this.sealWith(this.keys.currentKeyId, plaintext, aad);
+  }
+
+  /** Seals with the key `keyId` (the key check records one value per key id). */
+  sealWith(keyId: string, plaintext: Buffer, aad: string): SealedSecret {
     const key = this.keys.key(keyId);
-    if (key === undefined) throw new SecretBoxError('secret box: the current key is missing');
+    if (key === undefined) throw new SecretBoxError(`secret box: no key with id ${JSON.stringify(keyId.slice(0, 20))}`);
     const iv = this.random.bytes(IV_BYTES);
     if (iv.length !== IV_BYTES) throw new SecretBoxError('secret box: the random source returned a short IV');
     const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });

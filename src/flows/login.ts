@@ -3,15 +3,16 @@ import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
-import type { DurableStore, FactorMethod } from '../store/durable.ts';
+import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
-import type { Regulation } from './regulation.ts';
+import type { Regulation, Subject } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
 import type { RiskService } from '../risk/service.ts';
 import { explainRisk } from '../risk/assess.ts';
 import { Contacts } from '../directory/index.ts';
 import { canonicalIdentity, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
+import { factorState, type AccountGenerations } from './account-generation.ts';
 
 /**
  * The login state machine: regulation → the upstream's password check → (a code of the user's
@@ -42,8 +43,19 @@ export type LoginResult =
       /** For sms/email: how sending the first code went. */
       readonly send: SendResult | null;
     }
-  | { readonly kind: 'invalid_credentials' }
-  | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
+  | {
+      readonly kind: 'invalid_credentials';
+      /** Failures still allowed from here (this address, or this known device) before it is paused. */
+      readonly attemptsLeft: number;
+      /** Set when this failure paused sign-in from here: for how long. */
+      readonly lockedForMs: number | null;
+    }
+  | {
+      readonly kind: 'too_many_attempts';
+      readonly retryAfterMs: number;
+      /** 'throttle': the account is being slowed down (a short wait); otherwise sign-in from here is paused. */
+      readonly subject: Subject;
+    }
   | { readonly kind: 'unavailable' }
   /**
    * The password was right but this sign-in needs an email code and no address is known for the
@@ -51,14 +63,27 @@ export type LoginResult =
    */
   | { readonly kind: 'no_email'; readonly lookupFailed: boolean };
 
+type Authenticated = Extract<LoginResult, { kind: 'authenticated' }>;
+
 export type LoginVerifyResult =
-  | Extract<LoginResult, { kind: 'authenticated' }>
+  | Authenticated
   | { readonly kind: 'invalid_code'; readonly attemptsLeft: number }
   | { readonly kind: 'code_expired' }
   | { readonly kind: 'malformed' }
   | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
   /** No pending login (never started, finished, or expired): start again with the password. */
-  | { readonly kind: 'no_pending_login' };
+  | { readonly kind: 'no_pending_login' }
+  /**
+   * The account's factors, destination or lock state changed after the password step (THREATS
+   * T18): this sign-in has ended, and a new one is decided from the account as it is now.
+   */
+  | { readonly kind: 'account_changed' };
+
+/** A pending login looked up for a page: still going, gone, or ended by a change of the account. */
+export type PendingLookup =
+  | { readonly kind: 'pending'; readonly pending: PendingLogin }
+  | { readonly kind: 'no_pending_login' }
+  | { readonly kind: 'account_changed' };
 
 export interface LoginAttempt {
   readonly email: string;
@@ -93,6 +118,10 @@ export interface PendingLogin {
    * this attempt, both steps). Random and separate from `id`, which is a bearer secret.
    */
   readonly loginId?: string;
+  /** The account's generation when the password step passed (see account-generation.ts). */
+  readonly generation: string;
+  /** `factorState` of the enrollment this sign-in was decided on; null: the account had no 2FA. */
+  readonly factors: string | null;
 }
 
 export interface LoginFlowDeps {
@@ -103,6 +132,7 @@ export interface LoginFlowDeps {
   readonly factor: SecondFactor;
   readonly risk: RiskService;
   readonly store: EphemeralStore;
+  readonly generations: AccountGenerations;
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
@@ -158,17 +188,22 @@ export class LoginFlow {
     const auditUser = account.slice(0, 254);
     const failure = (reason: string, details?: Record<string, string>): void =>
       this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: auditUser, reason, ...fromContext(context, details) });
-    const reservation = await this.deps.regulation.reserve(account, input.client.address, context);
+    // The owner's own browser is counted by itself: failures from other places cannot close it.
+    const knownDevice = account.length > 0 && account.length <= 254 ? await this.deps.risk.knownDevice(account, input.deviceCookie) : null;
+    const reservation = await this.deps.regulation.reserve(account, input.client.address, context, { knownDevice });
     if (!reservation.ok) {
       log.warn({ event: 'login_refused', user: account, client: input.client.address, subject: reservation.subject, requestId: input.requestId }, 'login refused: too many attempts');
       failure('too_many_attempts', { subject: reservation.subject });
-      return { kind: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+      return { kind: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs, subject: reservation.subject };
     }
+    const invalid = async (): Promise<LoginResult> => {
+      const settled = await reservation.settle('failure');
+      return { kind: 'invalid_credentials', attemptsLeft: reservation.remaining, lockedForMs: settled.lockedForMs };
+    };
     // Absurd input is a failed attempt like any other (counted), not a different answer.
     if (account.length === 0 || account.length > 254 || input.password.length === 0 || input.password.length > 1024) {
-      await reservation.settle('failure');
       failure('invalid_credentials');
-      return { kind: 'invalid_credentials' };
+      return invalid();
     }
     const check = await this.deps.account.checkPassword(input.email.trim(), input.password, {
       forwardedFor: input.client.forwardedFor,
@@ -182,11 +217,11 @@ export class LoginFlow {
         failure('upstream_unavailable');
         return { kind: 'unavailable' };
       }
-      await reservation.settle('failure');
+      const result = await invalid();
       await this.deps.risk.recordLoginFailure(account);
       log.info({ event: 'login_failure', user: account, client: input.client.address, requestId: input.requestId }, 'login failed');
       failure('invalid_credentials');
-      return { kind: 'invalid_credentials' };
+      return result;
     }
     await reservation.settle('success');
     // Where the app can say which account this session is (a directory or profile naming it), that
@@ -198,6 +233,9 @@ export class LoginFlow {
     }
     const user = named ?? account;
     const now = this.deps.clock.now();
+    // Read before the enrollment: a change landing in between then leaves this sign-in stale
+    // (changes write the durable record first and replace the generation after).
+    const generation = await this.deps.generations.current(user);
     const enrollment = await this.deps.durable.getEnrollment(user);
     const presenter: Presenter = input;
     if (!enrollment) {
@@ -226,7 +264,18 @@ export class LoginFlow {
         return { kind: 'no_email', lookupFailed: !contact.ok && contact.reason !== 'not_found' };
       }
       return this.startPending(
-        { reason: 'risk', user: user, method: 'email', destination: contact.email, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
+        {
+          reason: 'risk',
+          user,
+          method: 'email',
+          destination: contact.email,
+          passwordAt: now,
+          upstreamSetCookies: check.setCookies,
+          upstreamCookies: check.upstreamCookies,
+          loginId,
+          generation,
+          factors: null,
+        },
         input,
       );
     }
@@ -240,6 +289,8 @@ export class LoginFlow {
         upstreamSetCookies: check.setCookies,
         upstreamCookies: check.upstreamCookies,
         loginId,
+        generation,
+        factors: factorState(enrollment),
       },
       input,
     );
@@ -280,6 +331,8 @@ export class LoginFlow {
     });
   }
 
+  private complete(user: string, passwordAt: number, second: { at: number; method: FactorMethod } | null, upstreamSetCookies: readonly string[], upstreamCookies: Record<string, string>, presenter: Presenter, verified: boolean): Promise<Authenticated>;
+  private complete(user: string, passwordAt: number, second: { at: number; method: FactorMethod } | null, upstreamSetCookies: readonly string[], upstreamCookies: Record<string, string>, presenter: Presenter, verified: boolean, stillValid: () => Promise<boolean>): Promise<Authenticated | null>;
   private async complete(
     user: string,
     passwordAt: number,
@@ -289,13 +342,23 @@ export class LoginFlow {
     presenter: Presenter,
     /** A code was verified in this sign-in (2FA or the risk email code). */
     verified: boolean,
-  ): Promise<Extract<LoginResult, { kind: 'authenticated' }>> {
+    /**
+     * Asked once the session exists; false ends it again. A change of the account racing with this
+     * sign-in shows here, or, when it is one that ends sessions, it ends this one too: such changes
+     * revoke the user's sessions after replacing the generation.
+     */
+    stillValid?: () => Promise<boolean>,
+  ): Promise<Authenticated | null> {
     const { record, cookieValue } = await this.deps.sessions.create({
       user,
       factors: second ? { password: passwordAt, secondFactor: second.at } : { password: passwordAt },
       upstreamCookies,
       twoFactor: second?.method ?? null,
     });
+    if (stillValid && !(await stillValid())) {
+      await this.deps.sessions.revoke(record.id);
+      return null;
+    }
     // Only a sign-in that proved more than the password makes this browser a known device and its
     // network a known one: a stolen password alone must not build up a trusted history.
     const deviceCookie = verified
@@ -315,19 +378,54 @@ export class LoginFlow {
     return raw ? (JSON.parse(raw) as PendingLogin) : null;
   }
 
+  /**
+   * The account as this pending login needs it to be: the same generation and the same enrollment
+   * it was decided on. Returns the current enrollment, or null when the sign-in is stale.
+   */
+  private async stillCurrent(pending: PendingLogin): Promise<{ enrollment: Enrollment | null } | null> {
+    const [current, enrollment] = await Promise.all([
+      this.deps.generations.isCurrent(pending.user, pending.generation),
+      this.deps.durable.getEnrollment(pending.user),
+    ]);
+    if (!current || pending.factors === undefined || factorState(enrollment) !== pending.factors) return null;
+    return { enrollment };
+  }
+
+  /** Ends a pending login that the account's change made stale; audited, told to the person. */
+  private async endStale(pending: PendingLogin, presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>, stage: string): Promise<{ kind: 'account_changed' }> {
+    await this.deps.store.delete(PENDING(pending.id));
+    await this.deps.factor.discardCode(`login:${pending.id}`);
+    this.deps.logger.info({ event: 'login_account_changed', user: pending.user, stage, requestId: presenter.requestId }, 'pending sign-in ended: the account changed meanwhile');
+    this.deps.audit.record({
+      event: 'login_failure',
+      outcome: 'failure',
+      user: pending.user,
+      reason: 'account_changed',
+      ...fromContext(attemptContext(presenter, pending.loginId), { stage, method: pending.method }),
+    });
+    return { kind: 'account_changed' };
+  }
+
+  /** The pending login behind a browser's cookie, ending it when the account changed meanwhile. */
+  async lookup(pendingId: string | undefined, presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>): Promise<PendingLookup> {
+    const pending = await this.pending(pendingId);
+    if (!pending) return { kind: 'no_pending_login' };
+    if (!(await this.stillCurrent(pending))) return this.endStale(pending, presenter, 'page');
+    return { kind: 'pending', pending };
+  }
+
   /** The second step: a code of the enrolled method, a recovery code, or the risk email code. */
   async verify(pendingId: string | undefined, code: unknown, presenter: Presenter): Promise<LoginVerifyResult> {
     const { client, requestId } = presenter;
     const pending = await this.pending(pendingId);
     if (!pending) return { kind: 'no_pending_login' };
     const context = attemptContext(presenter, pending.loginId);
-    const enrollment = pending.reason === '2fa' ? await this.deps.durable.getEnrollment(pending.user) : null;
-    if (pending.reason === '2fa' && !enrollment) {
-      // Support reset the user's 2FA while they were signing in: the password step stands alone.
-      if (!(await this.deps.store.delete(PENDING(pending.id)))) return { kind: 'no_pending_login' };
-      this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: '2fa_reset_meanwhile', ...fromContext(context, { factors: 'password' }) });
-      return this.complete(pending.user, pending.passwordAt, null, pending.upstreamSetCookies, pending.upstreamCookies, presenter, false);
-    }
+    // Decided before any code is judged: a reset, a new destination or an enabled 2FA means the
+    // sign-in starts again from the account as it is now (a new device may need an email code).
+    const state = await this.stillCurrent(pending);
+    if (!state) return this.endStale(pending, presenter, 'verify');
+    const enrollment = pending.reason === '2fa' ? state.enrollment : null;
+    if (pending.reason === '2fa' && !enrollment) return this.endStale(pending, presenter, 'verify');
     const result = await this.deps.factor.verify({
       flowKey: `login:${pending.id}`,
       target: enrollment ? { kind: 'enrolled', enrollment } : { kind: 'sent', method: 'email' },
@@ -337,6 +435,7 @@ export class LoginFlow {
       allowRecovery: enrollment !== null,
       purpose: pending.reason === 'risk' ? 'risk' : 'login',
       context,
+      knownDevice: await this.deps.risk.knownDevice(pending.user, presenter.deviceCookie),
     });
     if (!result.ok) {
       switch (result.reason) {
@@ -352,19 +451,28 @@ export class LoginFlow {
     }
     // Single use: of two concurrent correct submissions only one completes the login.
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
+    const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
+    const done = await this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true, async () =>
+      (await this.stillCurrent(pending)) !== null,
+    );
+    if (!done) return this.endStale(pending, presenter, 'complete');
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
     this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}` }) });
-    const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
-    return this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true);
+    return done;
   }
 
   /** A new code for the pending login (sms/email); the previous code dies. */
   async resend(
     pendingId: string | undefined,
     presenter: { readonly client: ClientFacts; readonly requestId: string; readonly userAgent?: string | undefined },
-  ): Promise<SendResult | { ok: false; reason: 'no_pending_login' | 'not_applicable' }> {
+  ): Promise<SendResult | { ok: false; reason: 'no_pending_login' | 'not_applicable' | 'account_changed' }> {
     const pending = await this.pending(pendingId);
     if (!pending) return { ok: false, reason: 'no_pending_login' };
+    // Never to a destination the account no longer has: the sign-in ends instead.
+    if (!(await this.stillCurrent(pending))) {
+      await this.endStale(pending, presenter, 'resend');
+      return { ok: false, reason: 'account_changed' };
+    }
     const sent = await this.sendIfNeeded(pending, presenter);
     return sent ?? { ok: false, reason: 'not_applicable' };
   }

@@ -68,11 +68,15 @@ export interface SecondFactorDeps {
   /** Counts consecutive failures per account beyond any window (the NIST 800-63B cap). */
   readonly store: EphemeralStore;
   readonly lockoutAfter: number;
+  /** Told when the factor locks for unknown origins (the owner's notice; rate-limited there). */
+  readonly onAttack?: ((account: string, event: 'factor_locked') => Promise<void>) | undefined;
 }
 
 const CONSECUTIVE = (account: string): string => `factor:consecutive:${account}`;
 /** A locked second factor opens again this long after its last failure (support can unlock sooner). */
 export const LOCKOUT_MS = 30 * 24 * 3_600_000;
+/** NIST SP 800-63B §5.2.2: no more than 100 consecutive failed attempts on one account, from anywhere. */
+export const NIST_MAX_CONSECUTIVE = 100;
 
 export function maskDestination(method: FactorMethod, destination: string | null): string | null {
   if (destination === null || method === 'totp') return null;
@@ -193,6 +197,8 @@ export class SecondFactor {
     purpose?: CodePurpose | undefined;
     /** Request facts and correlation ids for the audit trail. */
     context?: AuditContext | undefined;
+    /** The presenting browser's device id when it is a known device of the account (counted per device, not per address). */
+    knownDevice?: string | null | undefined;
   }): Promise<VerifyResult> {
     const context: AuditContext = { client: input.clientAddress, ...input.context };
     const purpose = input.purpose ?? 'unknown';
@@ -202,24 +208,30 @@ export class SecondFactor {
       failed('malformed');
       return { ok: false, reason: 'malformed' };
     }
-    // Windows alone let a patient attacker guess forever (9 guesses every 16 minutes); consecutive
-    // failures are also counted without a window, and at the cap the factor is locked.
-    const consecutive = Number((await this.deps.store.get(CONSECUTIVE(input.account))) ?? '0');
-    if (consecutive >= this.deps.lockoutAfter) {
-      this.deps.logger.warn({ event: 'factor_locked', user: input.account }, 'second factor locked after consecutive failures');
-      this.deps.audit.record({ event: 'factor_locked', outcome: 'failure', user: input.account, reason: 'consecutive_failures', ...fromContext(context, { purpose, failures: consecutive }) });
-      return { ok: false, reason: 'too_many_attempts', retryAfterMs: (await this.deps.store.ttl(CONSECUTIVE(input.account))) ?? LOCKOUT_MS };
-    }
-    const reservation = await this.deps.failures.reserve(input.account, input.clientAddress, context);
+    const reservation = await this.deps.failures.reserve(input.account, input.clientAddress, context, { knownDevice: input.knownDevice });
     if (!reservation.ok) {
       failed('too_many_attempts', { subject: reservation.subject });
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: reservation.retryAfterMs };
+    }
+    // Windows alone let a patient attacker guess forever (9 guesses every 16 minutes); consecutive
+    // failures are also counted without a window. At `lockoutAfter` the factor is locked for every
+    // origin but the account's known devices, which keep the owner's way in up to NIST's 100
+    // (an attacker holding only the password cannot lock the owner out of their authenticator).
+    // The slot is taken atomically with the check, like the windowed counters.
+    const cap = input.knownDevice ? NIST_MAX_CONSECUTIVE : this.deps.lockoutAfter;
+    const consecutive = await this.deps.store.takeSlot(CONSECUTIVE(input.account), cap, LOCKOUT_MS);
+    if (!consecutive.ok) {
+      await reservation.settle('neutral');
+      this.deps.logger.warn({ event: 'factor_locked', user: input.account }, 'second factor locked after consecutive failures');
+      this.deps.audit.record({ event: 'factor_locked', outcome: 'failure', user: input.account, reason: 'consecutive_failures', ...fromContext(context, { purpose, failures: cap }) });
+      return { ok: false, reason: 'too_many_attempts', retryAfterMs: consecutive.retryAfterMs };
     }
     let result: VerifyResult;
     try {
       result = await this.check(input);
     } catch (error) {
       await reservation.settle('neutral');
+      await this.deps.store.decrementIfPresent(CONSECUTIVE(input.account));
       throw error;
     }
     if (!result.ok && result.reason === 'invalid') {
@@ -230,11 +242,14 @@ export class SecondFactor {
     if (result.ok) {
       await reservation.settle('success');
       await this.deps.store.delete(CONSECUTIVE(input.account));
-    } else if (result.reason === 'malformed') {
-      await reservation.settle('neutral');
-    } else {
+    } else if (result.reason === 'invalid') {
       await reservation.settle('failure');
-      if (result.reason === 'invalid') await this.deps.store.increment(CONSECUTIVE(input.account), 1, LOCKOUT_MS, 'sliding');
+      // Each failure keeps the count for another LOCKOUT_MS (the lock opens 30 days after the last one).
+      await this.deps.store.increment(CONSECUTIVE(input.account), 0, LOCKOUT_MS, 'sliding');
+      if (consecutive.count === this.deps.lockoutAfter) await this.deps.onAttack?.(input.account, 'factor_locked');
+    } else {
+      await this.deps.store.decrementIfPresent(CONSECUTIVE(input.account));
+      await reservation.settle(result.reason === 'malformed' ? 'neutral' : 'failure');
     }
     this.deps.logger.info(
       { event: result.ok ? 'verification_success' : 'verification_failure', user: input.account, via: result.ok ? result.via : undefined, reason: result.ok ? undefined : result.reason },
@@ -265,6 +280,11 @@ export class SecondFactor {
     const consecutiveFailures = Number(raw ?? '0') || 0;
     const locked = consecutiveFailures >= this.deps.lockoutAfter;
     return { consecutiveFailures, locked, lockedForMs: locked ? ttl : null, bannedForMs: windowed.bannedForMs };
+  }
+
+  /** Ends the live code of a flow that ended (the account changed under it): no code of it may count later. */
+  async discardCode(flowKey: string): Promise<void> {
+    await this.deps.codes.discard(flowKey);
   }
 
   /** Support's unlock: clears the consecutive-failure lock and the windowed failures and bans of the account. */

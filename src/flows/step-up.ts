@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fromContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../server/providers.ts';
@@ -9,6 +10,7 @@ import { FlowError } from './flow-error.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
 import { actorContext, type Actor } from './two-factor-settings.ts';
 import type { Contacts } from '../directory/index.ts';
+import { factorState, type AccountGenerations } from './account-generation.ts';
 
 /**
  * Step-up verification for sensitive operations. The enforcement point records what a sensitive
@@ -29,6 +31,11 @@ export interface StepUpRecord {
   readonly returnTo: string;
   /** The rule's own words for the operation (its `description`), shown on the step-up page. */
   readonly description?: SensitiveSpec['description'];
+  /** What the rule asked for (`action` falls back to an email code without 2FA). */
+  readonly requested?: 'email_code' | 'fresh_code';
+  /** The account's generation and `factorState` this record was decided on (THREATS T18). */
+  readonly generation?: string;
+  readonly factors?: string | null;
 }
 
 const RECORD = (sid: string): string => `stepup:${sid}`;
@@ -37,6 +44,7 @@ const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
 
 export interface StepUpDeps {
   readonly store: EphemeralStore;
+  readonly generations: AccountGenerations;
   readonly sessions: SessionService;
   readonly durable: DurableStore;
   readonly factor: SecondFactor;
@@ -53,31 +61,14 @@ export class StepUpFlow {
 
   /** Called by the enforcement point when a rule requires a step-up; returns the method to ask for. */
   async require(session: SessionRecord, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', returnTo: string): Promise<StepUpRecord> {
-    const enrollment = action === 'fresh_code' ? await this.deps.durable.getEnrollment(session.user) : null;
-    const email = enrollment ? null : await this.emailOf(session);
-    const described = spec.description !== undefined ? { description: spec.description } : {};
-    const record: StepUpRecord = enrollment
-      ? {
-          category: spec.category,
-          action,
-          method: enrollment.method,
-          destination: enrollment.destination,
-          freshForMs: spec.freshForMs,
-          nudge: false,
-          returnTo,
-          ...described,
-        }
-      : {
-          category: spec.category,
-          // Without an enrolled method a "fresh code" can only be an email code.
-          action: 'email_code',
-          method: 'email',
-          destination: email,
-          freshForMs: spec.freshForMs,
-          nudge: spec.nudgeEnableTwoFactor && session.twoFactor === null,
-          returnTo,
-          ...described,
-        };
+    const record = await this.decide(session, {
+      category: spec.category,
+      requested: action,
+      freshForMs: spec.freshForMs,
+      nudge: spec.nudgeEnableTwoFactor && session.twoFactor === null,
+      returnTo,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+    });
     await this.deps.store.set(RECORD(session.id), JSON.stringify(record), RECORD_TTL_MS);
     return record;
   }
@@ -89,26 +80,84 @@ export class StepUpFlow {
     return contact.ok ? contact.email : null;
   }
 
-  async current(session: SessionRecord): Promise<StepUpRecord | null> {
-    const raw = await this.deps.store.get(RECORD(session.id));
-    return raw ? (JSON.parse(raw) as StepUpRecord) : null;
+  /** The method and destination for a step-up, from the account as it is now. */
+  private async decide(
+    session: SessionRecord,
+    asked: { category: string; requested: 'email_code' | 'fresh_code'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
+  ): Promise<StepUpRecord> {
+    const generation = await this.deps.generations.current(session.user);
+    const enrolled = await this.deps.durable.getEnrollment(session.user);
+    const enrollment = asked.requested === 'fresh_code' ? enrolled : null;
+    const common = {
+      category: asked.category,
+      requested: asked.requested,
+      freshForMs: asked.freshForMs,
+      returnTo: asked.returnTo,
+      generation,
+      factors: factorState(enrolled),
+      ...(asked.description !== undefined ? { description: asked.description } : {}),
+    };
+    return enrollment
+      ? { ...common, action: asked.requested, method: enrollment.method, destination: enrollment.destination, nudge: false }
+      : // Without an enrolled method a "fresh code" can only be an email code.
+        { ...common, action: 'email_code', method: 'email', destination: await this.emailOf(session), nudge: asked.nudge && enrolled === null };
   }
 
-  private async record(actor: Actor): Promise<StepUpRecord> {
-    const record = await this.current(actor.session);
-    if (!record) throw new FlowError(409, 'no_step_up', 'There is nothing to verify right now. Go back and try the operation again.');
-    return record;
+  /**
+   * The session's step-up record. One decided before the account's last change (a reset, a new
+   * destination, 2FA turned on or off) is decided again from the account as it is now, under a new
+   * code key, so no code sent to the old destination counts; `redecided` says it happened.
+   */
+  private async load(session: SessionRecord): Promise<{ record: StepUpRecord; redecided: boolean } | null> {
+    const raw = await this.deps.store.get(RECORD(session.id));
+    if (!raw) return null;
+    const record = JSON.parse(raw) as StepUpRecord;
+    const [current, enrollment] = await Promise.all([
+      this.deps.generations.isCurrent(session.user, record.generation),
+      this.deps.durable.getEnrollment(session.user),
+    ]);
+    if (current && record.factors !== undefined && factorState(enrollment) === record.factors) return { record, redecided: false };
+    const again = await this.decide(session, {
+      category: record.category,
+      requested: record.requested ?? record.action,
+      freshForMs: record.freshForMs,
+      nudge: record.nudge,
+      returnTo: record.returnTo,
+      ...(record.description !== undefined ? { description: record.description } : {}),
+    });
+    // Only if nobody finished or replaced the record meanwhile.
+    if (!(await this.deps.store.setIfPresent(RECORD(session.id), JSON.stringify(again), RECORD_TTL_MS))) return null;
+    await this.deps.factor.discardCode(this.codeKey(session.id, record));
+    this.deps.logger.info({ event: 'flow_account_changed', user: session.user, flow: 'step_up', category: record.category }, 'step-up decided again: the account changed meanwhile');
+    return { record: again, redecided: true };
+  }
+
+  async current(session: SessionRecord): Promise<StepUpRecord | null> {
+    return (await this.load(session))?.record ?? null;
+  }
+
+  private async record(actor: Actor): Promise<{ record: StepUpRecord; redecided: boolean }> {
+    const loaded = await this.load(actor.session);
+    if (!loaded) throw new FlowError(409, 'no_step_up', 'There is nothing to verify right now. Go back and try the operation again.');
+    return loaded;
+  }
+
+  /** Codes belong to one decision: a re-decided record never accepts a code sent for the old one. */
+  private codeKey(sid: string, record: StepUpRecord): string {
+    if (record.generation === undefined) return `stepup:${sid}:${record.category}`;
+    const decision = createHash('sha256').update(`${record.generation}|${record.factors ?? ''}`).digest('base64url').slice(0, 16);
+    return `stepup:${sid}:${record.category}:${decision}`;
   }
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
-    const record = await this.record(actor);
+    const { record } = await this.record(actor);
     if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
     if (record.destination === null) {
       this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
       throw new FlowError(409, 'no_email_on_file', 'This operation needs a code sent to your email address, but no email address is known for your account, so none was sent. Contact your administrator to add one.');
     }
     const sent: SendResult = await this.deps.factor.sendCode({
-      flowKey: `stepup:${actor.session.id}:${record.category}`,
+      flowKey: this.codeKey(actor.session.id, record),
       method: record.method,
       destination: record.destination,
       account: actor.session.user,
@@ -127,10 +176,20 @@ export class StepUpFlow {
   }
 
   async verify(actor: Actor, code: unknown): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string }> {
-    const record = await this.record(actor);
+    const { record, redecided } = await this.record(actor);
+    if (redecided) {
+      this.deps.audit.record({
+        event: 'verification_failure',
+        outcome: 'failure',
+        user: actor.session.user,
+        reason: 'account_changed',
+        ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }),
+      });
+      throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile, so the code asked for before no longer counts. Ask for a new code.");
+    }
     const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
     const result: VerifyResult = await this.deps.factor.verify({
-      flowKey: `stepup:${actor.session.id}:${record.category}`,
+      flowKey: this.codeKey(actor.session.id, record),
       target: enrollment ? { kind: 'enrolled', enrollment } : { kind: 'sent', method: 'email' },
       code,
       account: actor.session.user,

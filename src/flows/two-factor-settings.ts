@@ -9,13 +9,14 @@ import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { SecretBox } from '../factors/secret-box.ts';
 import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
 import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
-import type { DurableStore, FactorMethod, SealedSecret } from '../store/durable.ts';
+import type { DurableStore, Enrollment, FactorMethod, SealedSecret } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { FlowError, stepOutOfOrder } from './flow-error.ts';
 import type { Regulation } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Contacts } from '../directory/index.ts';
+import { factorState, type AccountGenerations } from './account-generation.ts';
 
 /**
  * Enabling and disabling 2FA and regenerating recovery codes: state machines whose records live
@@ -26,7 +27,15 @@ import type { Contacts } from '../directory/index.ts';
 
 type EnableStep = 'identity' | 'identity_code' | 'choose_method' | 'confirm';
 
-interface EnableRecord {
+/** What every flow record carries: the account as the flow was started on (THREATS T18). */
+interface AccountSnapshot {
+  /** The account's generation when the flow started (account-generation.ts). */
+  readonly generation: string;
+  /** `factorState` of the enrollment when the flow started; null: no 2FA then. */
+  readonly factors: string | null;
+}
+
+interface EnableRecord extends AccountSnapshot {
   readonly step: EnableStep;
   readonly phone: string | null;
   /** The account's address from the directory when the flow started (null: none known). */
@@ -37,13 +46,14 @@ interface EnableRecord {
   readonly totpSecret?: SealedSecret;
 }
 
-interface VerifyRecord {
+interface VerifyRecord extends AccountSnapshot {
   readonly step: 'verify' | 'confirm';
 }
 
 export interface SettingsDeps {
   readonly durable: DurableStore;
   readonly store: EphemeralStore;
+  readonly generations: AccountGenerations;
   readonly sessions: SessionService;
   readonly factor: SecondFactor;
   readonly account: UpstreamAccount;
@@ -84,22 +94,51 @@ export interface Rotated {
 }
 
 const FLOW_TTL_MS = 15 * 60_000;
+/** Held while an enrollment is written: of two sessions confirming at once, one enables. */
+const CHANGE_CLAIM_MS = 30_000;
 const flowKey = (kind: 'enable' | 'disable' | 'recovery', sid: string): string => `flow:${kind}:${sid}`;
+const changeClaim = (user: string): string => `factor-change:${user}`;
+
+export const ACCOUNT_CHANGED_MESSAGE =
+  "Your account's security settings changed while you were doing this (in another session, or by support), so this step has ended. Please start again.";
+
+const alreadyEnabled = (): FlowError =>
+  new FlowError(409, 'already_enabled', 'Two-factor authentication is already on. Turn it off first to change the method.');
 
 export class TwoFactorSettings {
   constructor(private readonly deps: SettingsDeps) {}
 
-  private async load<T>(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<T | null> {
+  /**
+   * The flow record of this session, or null. A record started before the account's last change
+   * (a reset, a new destination, 2FA turned on or off elsewhere, an unlock) ends here with 409
+   * `account_changed`: it was decided on a state that is gone.
+   */
+  private async load<T extends AccountSnapshot>(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<T | null> {
     const raw = await this.deps.store.get(flowKey(kind, actor.session.id));
-    return raw ? (JSON.parse(raw) as T) : null;
+    if (!raw) return null;
+    const record = JSON.parse(raw) as T;
+    const user = actor.session.user;
+    const [current, enrollment] = await Promise.all([this.deps.generations.isCurrent(user, record.generation), this.deps.durable.getEnrollment(user)]);
+    if (current && record.factors !== undefined && factorState(enrollment) === record.factors) return record;
+    await this.deps.store.delete(flowKey(kind, actor.session.id));
+    // The session stays, so its next flow reuses these code keys: no code of this one may count there.
+    for (const key of kind === 'enable' ? ['identity', 'enable'] : [kind]) await this.deps.factor.discardCode(`${key}:${actor.session.id}`);
+    this.deps.logger.info({ event: 'flow_account_changed', user, flow: kind, requestId: actor.requestId }, '2FA flow ended: the account changed meanwhile');
+    this.deps.audit.record({ event: 'verification_failure', outcome: 'failure', user, reason: 'account_changed', ...fromContext(actorContext(actor), { purpose: kind }) });
+    // Enabled meanwhile (another session, another replica): say so, rather than a vaguer "changed".
+    if (kind === 'enable' && enrollment) throw alreadyEnabled();
+    throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+  }
+
+  /** The account as a flow starting now sees it; the generation is read first (see login.ts). */
+  private async snapshot(user: string): Promise<{ snapshot: AccountSnapshot; enrollment: Enrollment | null }> {
+    const generation = await this.deps.generations.current(user);
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    return { snapshot: { generation, factors: factorState(enrollment) }, enrollment };
   }
 
   private save(kind: 'enable' | 'disable' | 'recovery', actor: Actor, record: EnableRecord | VerifyRecord): Promise<void> {
     return this.deps.store.set(flowKey(kind, actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
-  }
-
-  private async end(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<void> {
-    await this.deps.store.delete(flowKey(kind, actor.session.id));
   }
 
   async status(user: string): Promise<{ enabled: boolean; method: FactorMethod | null; destination: string | null; recoveryCodesLeft: number | null }> {
@@ -222,9 +261,8 @@ export class TwoFactorSettings {
   // ---- enable --------------------------------------------------------------------------------
 
   async enableStart(actor: Actor, password: unknown): Promise<{ status: 'identity_verification_required'; channels: Array<'email' | 'sms'> }> {
-    if (await this.deps.durable.getEnrollment(actor.session.user)) {
-      throw new FlowError(409, 'already_enabled', 'Two-factor authentication is already on. Turn it off first to change the method.');
-    }
+    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
+    if (enrollment) throw alreadyEnabled();
     const recent = this.deps.clock.now() - actor.session.factors.password < this.deps.reauthWindowMs;
     if (!(recent && (password === undefined || password === ''))) await this.checkPassword(actor, password);
     const contact = await this.deps.contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
@@ -241,7 +279,7 @@ export class TwoFactorSettings {
     if (channels.length === 0) {
       throw new FlowError(409, 'no_contact_on_file', `No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact ${this.deps.support} to add one.`);
     }
-    await this.save('enable', actor, { step: 'identity', phone, email });
+    await this.save('enable', actor, { ...snapshot, step: 'identity', phone, email });
     return { status: 'identity_verification_required', channels };
   }
 
@@ -314,7 +352,16 @@ export class TwoFactorSettings {
       destination = chosen;
     }
     const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
-    await this.save('enable', actor, { step: 'confirm', phone: record.phone, email: record.email ?? null, ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}), method, destination });
+    await this.save('enable', actor, {
+      generation: record.generation,
+      factors: record.factors,
+      step: 'confirm',
+      phone: record.phone,
+      email: record.email ?? null,
+      ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}),
+      method,
+      destination,
+    });
     return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
@@ -334,20 +381,39 @@ export class TwoFactorSettings {
       context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
+    // Consuming the record first makes a double-submitted confirm (two codes of adjacent time
+    // steps, two tabs) enable once.
+    if (!(await this.deps.store.compareAndDelete(flowKey('enable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
+    // Another session of the account may be confirming at this moment: one claim per account, and
+    // under it the account must still have no enrollment and the generation this flow began with.
+    const claim = this.deps.random.bytes(12).toString('base64url');
+    if (!(await this.deps.store.setIfAbsent(changeClaim(user), claim, CHANGE_CLAIM_MS))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
     const codes = generateRecoveryCodes(this.deps.random);
     const now = this.deps.clock.now();
-    await this.deps.durable.enable(
-      {
-        user,
-        method,
-        destination: method === 'totp' ? null : (record.destination ?? null),
-        totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
-        createdAt: now,
-        updatedAt: now,
-      },
-      codes.map((c) => this.deps.factor.hashRecovery(c)),
-    );
-    await this.end('enable', actor);
+    try {
+      if (await this.deps.durable.getEnrollment(user)) throw alreadyEnabled();
+      if (!(await this.deps.generations.isCurrent(user, record.generation))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+      try {
+        await this.deps.durable.enable(
+          {
+            user,
+            method,
+            destination: method === 'totp' ? null : (record.destination ?? null),
+            totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
+            createdAt: now,
+            updatedAt: now,
+          },
+          codes.map((c) => this.deps.factor.hashRecovery(c)),
+        );
+      } catch (error) {
+        // The write is one transaction, so nothing was enabled: the flow is given back for a retry.
+        await this.deps.store.setIfAbsent(flowKey('enable', actor.session.id), JSON.stringify(record), FLOW_TTL_MS).catch(() => false);
+        throw error;
+      }
+      await this.deps.generations.bump(user);
+    } finally {
+      await this.deps.store.compareAndDelete(changeClaim(user), claim);
+    }
     this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
     this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
     await this.notify(actor, '2fa_enabled', method);
@@ -358,10 +424,10 @@ export class TwoFactorSettings {
   // ---- disable -------------------------------------------------------------------------------
 
   async disableStart(actor: Actor, password: unknown) {
-    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
     if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
     await this.checkPassword(actor, password);
-    await this.save('disable', actor, { step: 'verify' });
+    await this.save('disable', actor, { ...snapshot, step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) {
       return { status: 'code_required' as const, method: enrollment.method, destination: null };
     }
@@ -385,7 +451,7 @@ export class TwoFactorSettings {
       context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
-    await this.save('disable', actor, { step: 'confirm' });
+    await this.save('disable', actor, { ...record, step: 'confirm' });
     return { status: 'confirm' };
   }
 
@@ -396,6 +462,7 @@ export class TwoFactorSettings {
     if (!(await this.deps.store.compareAndDelete(flowKey('disable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const user = actor.session.user;
     await this.deps.durable.disable(user);
+    await this.deps.generations.bump(user);
     this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
     this.deps.audit.record({ event: '2fa_disabled', outcome: 'success', user, ...fromContext(actorContext(actor)) });
     await this.notify(actor, '2fa_disabled');
@@ -406,9 +473,9 @@ export class TwoFactorSettings {
   // ---- recovery codes ------------------------------------------------------------------------
 
   async recoveryStart(actor: Actor) {
-    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
     if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
-    await this.save('recovery', actor, { step: 'verify' });
+    await this.save('recovery', actor, { ...snapshot, step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
@@ -431,9 +498,10 @@ export class TwoFactorSettings {
       context: actorContext(actor),
     });
     if (!result.ok) throw this.verifyError(result);
+    if (!(await this.deps.store.compareAndDelete(flowKey('recovery', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const codes = generateRecoveryCodes(this.deps.random);
     await this.deps.durable.replaceRecoveryCodes(user, codes.map((c) => this.deps.factor.hashRecovery(c)));
-    await this.end('recovery', actor);
+    await this.deps.generations.bump(user);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
     this.deps.audit.record({ event: 'recovery_codes_regenerated', outcome: 'success', user, ...fromContext(actorContext(actor), { count: codes.length }) });
     await this.notify(actor, 'recovery_codes_regenerated');

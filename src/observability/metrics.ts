@@ -113,6 +113,7 @@ export class Metrics {
   private readonly storeErrors: Counter<'where'>;
   private readonly auditWriteFailures: Counter<'sink'>;
   private readonly cacheHits: Counter;
+  private readonly clientLimits: Counter<'limit'>;
   private readonly cacheMisses: Counter;
 
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
@@ -132,11 +133,17 @@ export class Metrics {
     this.logins = new Counter({ name: 'spg_logins_total', help: 'Sign-in attempts by outcome (success, failure, verification_required) and reason', labelNames: ['outcome', 'reason'], registers });
     this.codesSent = new Counter({ name: 'spg_codes_sent_total', help: 'One-time codes sent, by channel (sms, email) and purpose', labelNames: ['channel', 'purpose'], registers });
     this.verificationFailures = new Counter({ name: 'spg_verification_failures_total', help: 'Codes refused, by purpose and reason', labelNames: ['purpose', 'reason'], registers });
-    this.bans = new Counter({ name: 'spg_bans_total', help: 'Bans after too many failures, by subject (account, address) and scope (password, second_factor)', labelNames: ['subject', 'scope'], registers });
+    this.bans = new Counter({ name: 'spg_bans_total', help: 'Bans after too many failures, by subject (account: from one address, device: from one known device, address, throttle: account slowed) and scope (password, second_factor)', labelNames: ['subject', 'scope'], registers });
     this.stepUps = new Counter({ name: 'spg_step_ups_total', help: 'Step-up verifications passed, by category', labelNames: ['category'], registers });
     this.policyReloads = new Counter({ name: 'spg_policy_reloads_total', help: 'Policy reloads by outcome', labelNames: ['outcome'], registers });
     this.storeErrors = new Counter({ name: 'spg_store_errors_total', help: 'Requests failed by an unreachable store', labelNames: ['where'], registers });
     this.auditWriteFailures = new Counter({ name: 'spg_audit_write_failures_total', help: 'Audit records a sink could not write', labelNames: ['sink'], registers });
+    this.clientLimits = new Counter({
+      name: 'spg_client_limits_total',
+      help: 'Requests and connections refused or cut by a client limit (headers_timeout, body_timeout, send_timeout, connections_per_address, upstream_requests_per_address, upstream_queue)',
+      labelNames: ['limit'],
+      registers,
+    });
     this.cacheHits = new Counter({ name: 'spg_session_cache_hits_total', help: 'Session cookies found in the verified-cookie cache (no unsealing)', registers });
     this.cacheMisses = new Counter({ name: 'spg_session_cache_misses_total', help: 'Session cookies that had to be unsealed', registers });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'spg_' });
@@ -153,6 +160,11 @@ export class Metrics {
 
   storeError(where: string): void {
     this.storeErrors.labels(where).inc();
+  }
+
+  /** A client limit refused or cut something (THREATS T17). */
+  clientLimit(limit: string): void {
+    this.clientLimits.labels(limit).inc();
   }
 
   auditWriteFailure(sink: string): void {

@@ -13,6 +13,7 @@ import { PolicyError } from './policy-error.ts';
 import type { PolicyIssue } from './policy-error.ts';
 import type { InterceptRouteDocument, PolicyDocument, RuleDocument, SensitiveDocument } from './schema.ts';
 import { DEFAULT_KNOWN_METHODS } from './schema.ts';
+import { hostMatches } from '../proxy/host.ts';
 import type {
   Access,
   CompiledPolicy,
@@ -38,6 +39,12 @@ export interface PolicySourceDocument {
 
 export const UNKNOWN_METHOD_RULE_NAME = 'builtin:unknown-method';
 export const DEFAULT_RULE_NAME = 'default';
+/**
+ * Suffix of the rule a sensitive rule with `methods:` implies for every other method on its paths
+ * and hosts: deny. Without it, `PUT /api/contacts/export` would fall to a weaker rule (or the
+ * default) and reach an upstream whose handler ignores the method.
+ */
+export const OTHER_METHODS_SUFFIX = ':other-methods';
 
 const FRESH_MIN_MS = 60_000;
 const FRESH_MAX_MS = 24 * 3_600_000;
@@ -63,6 +70,8 @@ interface Entry {
   readonly captures: readonly Capture[] | null;
   /** The match to return when there are no captures (no allocation per request). */
   readonly fixedMatch: PolicyMatch | null;
+  /** For a sensitive rule with `methods:`: what any other method on its paths gets (deny). */
+  readonly otherMethods: PolicyMatch | null;
 }
 
 interface GlobEdge {
@@ -145,6 +154,8 @@ interface Search {
   host: string | undefined;
   bestIndex: number;
   best: Entry | null;
+  /** The best entry matched through its otherMethods (the method is not one it lists). */
+  bestIsOther: boolean;
 }
 
 function hostAllowed(entry: Entry, host: string | undefined): boolean {
@@ -162,9 +173,12 @@ function hostAllowed(entry: Entry, host: string | undefined): boolean {
 function consider(entries: Entry[], search: Search): void {
   for (const entry of entries) {
     if (entry.index >= search.bestIndex) return;
-    if ((entry.methods === null || entry.methods.has(search.method)) && hostAllowed(entry, search.host)) {
+    if (!hostAllowed(entry, search.host)) continue;
+    const listed = entry.methods === null || entry.methods.has(search.method);
+    if (listed || entry.otherMethods !== null) {
       search.bestIndex = entry.index;
       search.best = entry;
+      search.bestIsOther = !listed;
       return;
     }
   }
@@ -259,10 +273,12 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       }
     }
   }
+  const knownHostList = settingsDoc?.value.known_hosts ? Object.freeze([...new Set(settingsDoc.value.known_hosts.map((h) => h.toLowerCase()))]) : null;
   const settings: PolicySettings = Object.freeze({
     caseSensitive: settingsDoc?.value.case_sensitive ?? false,
     pathParameters: settingsDoc?.value.path_parameters ?? 'reject',
     knownMethods,
+    knownHosts: knownHostList,
   });
 
   // Rules in first-match order: intercepts first, then each file's rules in order.
@@ -341,6 +357,14 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
     }
 
     const hosts = spec.hosts ? [...new Set(spec.hosts.map((h) => h.toLowerCase()))] : null;
+    if (knownHostList && spec.hosts) {
+      // A rule for a host the policy refuses anyway is a typo that would leave the real host unprotected.
+      spec.hosts.forEach((h, j) => {
+        if (!hostPatternCovered(knownHostList, h.toLowerCase())) {
+          issues.add(spec.source, at('hosts', j), `${label('hosts', j)} "${h}" is not covered by settings.known_hosts (${knownHostList.join(', ')})`);
+        }
+      });
+    }
 
     const patterns: PathPattern[] = [];
     spec.paths.forEach((text, j) => {
@@ -377,6 +401,16 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
 
     const hostExact = hosts ? new Set(hosts.filter((h) => !h.startsWith('*.'))) : null;
     const suffixes = hosts ? hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)) : [];
+    // Fail closed per path: a sensitive rule's `methods:` narrows what is verified, not what is
+    // protected. Its other methods are denied at the rule's own place in first-match order, so
+    // only an earlier rule can let them through.
+    const otherMethods: PolicyMatch | null =
+      sensitive !== null && methods !== null
+        ? Object.freeze({
+            rule: Object.freeze({ ...rule, name: `${spec.name}${OTHER_METHODS_SUFFIX}`, access: 'deny' as const, methods: null, sensitive: null }),
+            params: EMPTY_PARAMS,
+          })
+        : null;
     const makeEntry = (captures: readonly Capture[] | null): Entry => ({
       index,
       rule,
@@ -385,6 +419,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       hostSuffixes: suffixes.length > 0 ? suffixes : null,
       captures,
       fixedMatch: captures ? null : Object.freeze({ rule, params: EMPTY_PARAMS }),
+      otherMethods,
     });
     for (const pattern of patterns) insert(root, pattern, makeEntry);
   }
@@ -418,6 +453,13 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
 
   computeMinIndex(root);
   return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin);
+}
+
+/** A rule's host pattern lies within the known hosts: listed itself, or under a known wildcard. */
+function hostPatternCovered(known: readonly string[], pattern: string): boolean {
+  if (known.includes(pattern)) return true;
+  const name = pattern.startsWith('*.') ? pattern.slice(2) : pattern;
+  return hostMatches(known.filter((k) => k.startsWith('*.')), name);
 }
 
 function compileSensitive(
@@ -458,7 +500,7 @@ function createPolicy(
   const defaultMatch: PolicyMatch = Object.freeze({ rule: defaultRule, params: EMPTY_PARAMS });
   const unknownMethodMatch: PolicyMatch = Object.freeze({ rule: unknownMethodRule, params: EMPTY_PARAMS });
   const { caseSensitive, knownMethods } = settings;
-  const search: Search = { segments: [], end: 0, method: '', host: undefined, bestIndex: Infinity, best: null };
+  const search: Search = { segments: [], end: 0, method: '', host: undefined, bestIndex: Infinity, best: null, bestIsOther: false };
 
   function match(method: string, path: string, host?: string): PolicyMatch {
     if (!knownMethods.has(method)) return unknownMethodMatch;
@@ -476,12 +518,14 @@ function createPolicy(
     search.host = host;
     search.bestIndex = Infinity;
     search.best = null;
+    search.bestIsOther = false;
     walk(root, offset, search);
     const best = search.best as Entry | null;
     search.best = null;
     search.segments = [];
 
     if (best === null) return defaultMatch;
+    if (search.bestIsOther && best.otherMethods !== null) return best.otherMethods;
     if (best.fixedMatch !== null) return best.fixedMatch;
     // Params keep the case of the request, so split the original path (same '/' positions).
     const original = caseSensitive ? segments : path.split('/');
@@ -490,5 +534,8 @@ function createPolicy(
     return { rule: best.rule, params };
   }
 
-  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match });
+  const knownHosts = settings.knownHosts;
+  const isKnownHost = (hostname: string): boolean => knownHosts === null || hostMatches(knownHosts, hostname);
+
+  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost });
 }

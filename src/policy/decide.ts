@@ -4,7 +4,7 @@
  */
 import { formatDuration } from './duration.ts';
 import type { CompiledRule, Decision, Explanation, PolicyMatch, RiskLevel, StepUpAction, UserState } from './types.ts';
-import { DEFAULT_RULE_NAME, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';
+import { DEFAULT_RULE_NAME, OTHER_METHODS_SUFFIX, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';
 
 const PASS: Decision = Object.freeze({ kind: 'pass' });
 const DENY: Decision = Object.freeze({ kind: 'deny' });
@@ -32,6 +32,10 @@ function describeRule(rule: CompiledRule): string {
   if (rule.name === UNKNOWN_METHOD_RULE_NAME) return 'the method is not one of settings.known_methods';
   const where = rule.source ? ` (${rule.source.file}${rule.source.line > 0 ? `:${rule.source.line}:${rule.source.column}` : ''})` : '';
   if (rule.name === DEFAULT_RULE_NAME) return `no rule matched; the default applies${where}`;
+  if (rule.name.endsWith(OTHER_METHODS_SUFFIX)) {
+    const sensitive = rule.name.slice(0, -OTHER_METHODS_SUFFIX.length);
+    return `the path matches sensitive rule "${sensitive}"${where}, which does not list this method: other methods on a sensitive rule's paths are denied`;
+  }
   return `matched rule "${rule.name}"${where}`;
 }
 

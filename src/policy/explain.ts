@@ -3,6 +3,7 @@
  * does it (canonical target first, then match, then decide).
  */
 import { canonicaliseTarget } from '../proxy/canonical-target.ts';
+import { canonicalHost, UNKNOWN_HOST_REASON } from '../proxy/host.ts';
 import { decide } from './decide.ts';
 import type { CompiledPolicy, Explanation, UserState } from './types.ts';
 
@@ -21,9 +22,10 @@ interface ExplainCommon {
   readonly host: string | null;
 }
 
-/** The target was refused before any rule was consulted: the sidecar answers 400. */
+/** The host or target was refused before any rule was consulted: the sidecar answers 400 (or 421 for an unknown host). */
 export interface ExplainRejected extends ExplainCommon {
   readonly rejected: string;
+  readonly status: 400 | 421;
 }
 
 export interface ExplainDecided extends ExplainCommon, Explanation {
@@ -36,25 +38,28 @@ export interface ExplainDecided extends ExplainCommon, Explanation {
 
 export type ExplainResult = ExplainRejected | ExplainDecided;
 
-/** `App.Example.com:8080` → `app.example.com`; `[::1]:80` → `[::1]`. */
-export function normaliseHost(host: string): string {
-  const lower = host.trim().toLowerCase();
-  if (lower.startsWith('[')) {
-    const close = lower.indexOf(']');
-    return close === -1 ? lower : lower.slice(0, close + 1);
-  }
-  const colon = lower.indexOf(':');
-  return colon === -1 ? lower : lower.slice(0, colon);
+/**
+ * `App.Example.com.:8080` → `app.example.com`; `[::1]:80` → `[::1]`; null for an invalid host. The
+ * same canonical form the enforcement point matches on (proxy/host.ts).
+ */
+export function normaliseHost(host: string): string | null {
+  const result = canonicalHost(host.trim());
+  return result.ok ? result.host.hostname : null;
 }
 
 export function explainRequest(policy: CompiledPolicy, request: ExplainRequest): ExplainResult {
-  const host = request.host ? normaliseHost(request.host) : null;
-  const common: ExplainCommon = { method: request.method, rawPath: request.rawPath, host };
+  const checked = request.host ? canonicalHost(request.host.trim()) : null;
+  const host = checked?.ok ? checked.host.hostname : null;
+  const common: ExplainCommon = { method: request.method, rawPath: request.rawPath, host: host ?? request.host ?? null };
+  // The same checks, in the same order, as the enforcement point's route() (server/enforce.ts).
+  if (checked && !checked.ok) return { ...common, rejected: checked.reason, status: 400 };
+  // Without a host the explanation is for any host the policy serves.
+  if (host !== null && !policy.isKnownHost(host)) return { ...common, rejected: UNKNOWN_HOST_REASON, status: 421 };
   const canonical = canonicaliseTarget(request.rawPath, {
     pathParameters: policy.settings.pathParameters,
     host: host ?? undefined,
   });
-  if (!canonical.ok) return { ...common, rejected: canonical.reason };
+  if (!canonical.ok) return { ...common, rejected: canonical.reason, status: 400 };
   const path = canonical.target.path;
   const match = policy.match(request.method, path, host ?? undefined);
   const explanation = decide(match, request.user);
@@ -77,7 +82,7 @@ function describeUser(user: UserState): string {
 export function formatExplanation(result: ExplainResult, user?: UserState): string {
   const head = `${result.method} ${result.rawPath}${result.host ? ` (host ${result.host})` : ''}`;
   if (result.rejected !== null) {
-    return `${head}\n  rejected with 400 before any rule is consulted: ${result.rejected}\n`;
+    return `${head}\n  rejected with ${result.status} before any rule is consulted: ${result.rejected}\n`;
   }
   const lines = [head];
   if (result.path !== result.rawPath) lines.push(`  canonical path: ${result.path}`);

@@ -145,6 +145,11 @@ export const policyDocumentSchema = z
           .min(1, { error: 'must list at least one method' })
           .default([...DEFAULT_KNOWN_METHODS])
           .describe('Methods the policy knows; any other method is denied before matching.'),
+        known_hosts: hosts
+          .optional()
+          .describe(
+            'Hosts this policy serves ("*.example.com" for any subdomain). A request for any other host is refused (421) instead of falling to the default rule. Omitted = every host.',
+          ),
       })
       .strict()
       .optional(),

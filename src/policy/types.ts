@@ -53,6 +53,8 @@ export interface PolicySettings {
   readonly pathParameters: 'reject' | 'allow';
   /** Upper-case methods the policy knows; any other method is denied before matching. */
   readonly knownMethods: ReadonlySet<string>;
+  /** Lower-case host patterns the policy serves; null means every host. */
+  readonly knownHosts: readonly string[] | null;
 }
 
 export interface PolicyMatch {
@@ -70,8 +72,10 @@ export interface CompiledPolicy {
   readonly unknownMethodRule: CompiledRule;
   /** Where the policy came from (file or directory), for messages. */
   readonly origin: string;
-  /** `path` is the canonical path (see proxy/canonical-target.ts); host lower-case without port. */
+  /** `path` is the canonical path (see proxy/canonical-target.ts); host canonical (proxy/host.ts). */
   match(method: string, path: string, host?: string): PolicyMatch;
+  /** False when settings.known_hosts is set and does not cover this canonical host name. */
+  isKnownHost(hostname: string): boolean;
 }
 
 /** What the enforcement point knows about the requester when it decides. */

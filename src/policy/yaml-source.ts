@@ -66,7 +66,13 @@ export function parseYamlSource(
   file: string,
 ): { ok: true; source: YamlSource } | { ok: false; issues: PolicyIssue[] } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    const message = error instanceof RangeError ? 'the document is nested too deeply' : (error as Error).message;
+    return { ok: false, issues: [{ file, line: 0, column: 0, message: `YAML: ${message}` }] };
+  }
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };

@@ -3,6 +3,7 @@
  * byte for byte. Anything that two parsers could read differently is refused (THREATS T2), because
  * a policy decision is only as good as its agreement with what the upstream will route.
  */
+import { canonicalHost } from './host.ts';
 
 export interface CanonicalTarget {
   /** Absolute path, dot segments resolved, unreserved escapes decoded, other escapes upper-cased. */
@@ -21,7 +22,7 @@ export interface CanonicalOptions {
   /** ';' inside a path segment: refuse (default) or keep as an ordinary character. */
   readonly pathParameters: 'reject' | 'allow';
   /**
-   * Lower-cased host (without port) this request was addressed to, used to accept an absolute-form
+   * Canonical host name (proxy/host.ts, without port) this request was addressed to, used to accept an absolute-form
    * target for ourselves; absolute-form for any other host is refused.
    */
   readonly host?: string | undefined;
@@ -42,6 +43,12 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 const QUERY_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%[\]|^`{}"<>]*$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * After one decoding pass, '%25' followed by the escape of '.', '/', '\', a control character or
+ * another '%' (THREATS T23): an upstream or file system that decodes again would read '%252e%252e'
+ * as '..', a path the policy never saw. Compared on the normalised form, so '%25%32%65' is caught too.
+ */
+const DOUBLE_ENCODED = /%25(?:2e|2f|5c|25|[01][0-9a-f]|7f)/i;
 /** A segment that is '.', '..' or ends in a dot: needs dot-segment resolution or is refused. */
 const SEGMENT_ENDS_WITH_DOT = /\.(?:\/|$)/;
 
@@ -114,12 +121,11 @@ export function canonicaliseTarget(rawTarget: string, options: CanonicalOptions)
     // absolute-form: accepted only when it names this very host, then reduced to origin-form.
     const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
     if (!m) return fail('request target must be an absolute path');
-    const authority = (m[1] ?? '').toLowerCase();
+    const authority = m[1] ?? '';
     if (authority.includes('@')) return fail('userinfo in request target');
-    const hostOnly = authority.startsWith('[')
-      ? authority.slice(0, authority.indexOf(']') + 1)
-      : (authority.split(':')[0] ?? '');
-    if (!options.host || hostOnly !== options.host) return fail('absolute-form target for another host');
+    // Compared in canonical form (proxy/host.ts): `APP.example.com.:80` is the host Host named.
+    const named = canonicalHost(authority);
+    if (!named.ok || !options.host || named.host.hostname !== options.host) return fail('absolute-form target for another host');
     target = m[2] || '/';
     if (target.charCodeAt(0) !== 0x2f) return fail('request target must be an absolute path');
   }
@@ -140,6 +146,7 @@ export function canonicaliseTarget(rawTarget: string, options: CanonicalOptions)
   }
   const escaped = normaliseEscapes(rawPath);
   if (!escaped.ok) return fail(escaped.reason);
+  if (DOUBLE_ENCODED.test(escaped.value)) return fail('double-encoded dot, slash, backslash, percent or control character in path');
   // Decoding may have produced '.' segments (e.g. %2e%2e), so dot segments are resolved afterwards.
   const path = resolveDotSegments(escaped.value);
   if (path === null) return fail('path climbs above the root');

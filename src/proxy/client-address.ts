@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { canonicalHost } from './host.ts';
 
 /**
  * Who is really asking. Client-supplied X-Forwarded-* are believed only when the TCP peer is a
@@ -12,10 +13,12 @@ export interface ClientFacts {
   /** X-Forwarded-For to send upstream: the trusted chain plus the TCP peer. */
   readonly forwardedFor: string;
   readonly proto: 'http' | 'https';
-  /** Host the client addressed, lower-case, with port if one was given. */
+  /** Host the client addressed in canonical form (proxy/host.ts), with port if one was given; sent upstream as Host. */
   readonly host: string;
   /** `host` without the port, for policy host matching and absolute-form targets. */
   readonly hostname: string;
+  /** Why the Host header was refused (the request is answered 400); absent when it is valid. */
+  readonly hostProblem?: string;
   /** The TCP peer is a configured trusted proxy (its forwarding headers were believed). */
   readonly peerTrusted: boolean;
 }
@@ -33,10 +36,11 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-export function hostnameOf(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
+/** The request's own Host, canonical; an invalid one leaves the host empty and says why. */
+function directHostOf(raw: string | undefined): { host: string; hostname: string; hostProblem?: string } {
+  const result = canonicalHost(raw);
+  if (!result.ok) return { host: '', hostname: '', hostProblem: result.reason };
+  return { host: result.host.header, hostname: result.host.hostname };
 }
 
 export function clientFacts(
@@ -47,10 +51,10 @@ export function clientFacts(
   hasTrusted: boolean,
 ): ClientFacts {
   const peer = normaliseAddress(peerAddress);
-  const directHost = (headers.host ?? '').toLowerCase();
+  const direct = directHostOf(headers.host);
   const directProto = encrypted ? 'https' : 'http';
   if (!hasTrusted || !trusted.check(peer, familyOf(peer))) {
-    return { address: peer, forwardedFor: peer, proto: directProto, host: directHost, hostname: hostnameOf(directHost), peerTrusted: false };
+    return { address: peer, forwardedFor: peer, proto: directProto, ...direct, peerTrusted: false };
   }
   // Walk the chain from the right: the first address not itself a trusted proxy is the client.
   const chain = (firstValue(headers['x-forwarded-for']) ?? '')
@@ -65,7 +69,10 @@ export function clientFacts(
   }
   const fwdProto = firstValue(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
   const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : directProto;
-  const fwdHost = firstValue(headers['x-forwarded-host'])?.split(',')[0]?.trim().toLowerCase();
-  const host = fwdHost && /^[a-z0-9.\-[\]:]+$/.test(fwdHost) ? fwdHost : directHost;
-  return { address, forwardedFor: [...chain, peer].join(', '), proto, host, hostname: hostnameOf(host), peerTrusted: true };
+  // A trusted proxy's X-Forwarded-Host is believed only when it is a valid host; otherwise the
+  // request's own Host decides (and is itself refused when invalid).
+  const fwdHost = firstValue(headers['x-forwarded-host'])?.split(',')[0]?.trim();
+  const forwarded = fwdHost ? canonicalHost(fwdHost) : null;
+  const hostFacts = forwarded?.ok ? { host: forwarded.host.header, hostname: forwarded.host.hostname } : direct;
+  return { address, forwardedFor: [...chain, peer].join(', '), proto, ...hostFacts, peerTrusted: true };
 }

@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import {
+  addFramingProtection,
   asSetCookieList,
+  type FramingPolicy,
   sanitiseRequestHeaders,
   sanitiseResponseHeaders,
   type ForwardingFacts,
@@ -15,7 +17,10 @@ import {
  * buffered); the request-target sent is exactly the canonical one the policy decided on.
  */
 
-export type UpstreamFailure = 'connect' | 'timeout' | 'reset';
+/** `client_timeout`: the client's body arrived too slowly, and the request was abandoned (408). */
+export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'client_timeout';
+
+const CLIENT_BODY_TIMEOUT = 'CLIENT_BODY_TIMEOUT';
 
 export class UpstreamError extends Error {
   constructor(readonly failure: UpstreamFailure, detail: unknown) {
@@ -30,7 +35,22 @@ export interface UpstreamOptions {
   readonly maxSockets: number;
   readonly stripped: HeaderFilter;
   readonly ownCookie: (name: string) => boolean;
+  /**
+   * The upstream's session cookie names (as frameworks fold them): kept server-side, so their
+   * Set-Cookie headers are dropped from responses after the binding observed them.
+   */
+  readonly upstreamSessionCookie?: (name: string) => boolean;
   readonly requestIdHeader: string;
+  /**
+   * A client that accepts no byte of a response for this long is cut off (THREATS T17); while the
+   * response waits for the client, the upstream's idle timeout is suspended (the upstream is not
+   * the slow one).
+   */
+  readonly sendTimeoutMs?: number;
+  /** Told when a client was cut off for not reading (metrics, log). */
+  readonly onSendStall?: (req: http.IncomingMessage, requestId: string | undefined) => void;
+  /** Framing protection for upstream HTML responses that lack it (config headers.framing; default same_origin). */
+  readonly framing?: FramingPolicy;
 }
 
 export interface ForwardResult {
@@ -45,8 +65,15 @@ export class Upstream {
   private readonly basePath: string;
   private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
+  private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
+  private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
+
+  /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
+  private readonly withheldSetCookie: (name: string) => boolean;
 
   constructor(private readonly options: UpstreamOptions) {
+    const bound = options.upstreamSessionCookie;
+    this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const secure = options.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -72,21 +99,26 @@ export class Upstream {
       const observe = this.observers.get(req);
       if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
       const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
+      this.watchClientReading(proxyRes, req, res as http.ServerResponse);
     });
-    this.proxy.on('proxyReq', (proxyReq, _req, _res, _options, socket) => this.armTimeouts(proxyReq, socket));
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => {
+      this.inFlight.set(req, proxyReq);
+      this.armTimeouts(proxyReq, socket);
+    });
     this.proxy.on('proxyReqWs', (proxyReq) => {
       proxyReq.on('socket', (socket) => this.armTimeouts(proxyReq, socket));
       // http-proxy-3 copies the upstream's hand-shake answer to the client without emitting
       // proxyRes; these listeners run before its own (registration order), so the headers are
       // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
       proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, true);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
         proxyRes.headers.connection = 'Upgrade';
         proxyRes.headers.upgrade = 'websocket';
       });
       proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, false);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
       });
     });
     // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
@@ -112,8 +144,69 @@ export class Upstream {
     socket.setTimeout(this.options.responseTimeoutMs);
   }
 
+  /**
+   * `pipe` pauses the upstream response while the client's socket is full and resumes it on
+   * drain. While paused the upstream socket's idle timeout is off (a slow client is not a slow
+   * upstream), and the client must make progress: bytes still queued for it must shrink within
+   * every sendTimeout, or it is cut off. A client that keeps reading, however slowly, keeps its
+   * download; one that stopped reading does not hold the upstream socket for ever.
+   */
+  private watchClientReading(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const sendTimeoutMs = this.options.sendTimeoutMs;
+    const upstreamSocket = proxyRes.socket;
+    let timer: NodeJS.Timeout | undefined;
+    const clientSocket = res.socket;
+    const queued = (): number => {
+      const handle = (clientSocket as (typeof clientSocket & { _handle?: { writeQueueSize?: number } }) | null)?._handle;
+      return res.writableLength + (handle?.writeQueueSize ?? 0);
+    };
+    let last = 0;
+    const check = (): void => {
+      const now = queued();
+      if (now > 0 && now >= last) {
+        timer = undefined;
+        this.options.onSendStall?.(req, this.requestIds.get(req));
+        res.destroy();
+        return;
+      }
+      last = now;
+      timer = setTimeout(check, sendTimeoutMs);
+      timer.unref();
+    };
+    const stop = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    };
+    proxyRes.on('pause', () => {
+      upstreamSocket.setTimeout(0);
+      if (sendTimeoutMs === undefined || timer) return;
+      last = queued();
+      timer = setTimeout(check, sendTimeoutMs);
+      timer.unref();
+    });
+    proxyRes.on('resume', () => {
+      stop();
+      if (!upstreamSocket.destroyed && !proxyRes.complete) upstreamSocket.setTimeout(this.options.responseTimeoutMs);
+    });
+    proxyRes.once('close', stop);
+    res.once('close', stop);
+  }
+
+  /**
+   * Abandons a proxied request whose client body came too slowly: the upstream request is
+   * destroyed (its half-sent body cannot be finished) and `web()` rejects with `client_timeout`.
+   * False when the request has no upstream request (yet).
+   */
+  abortSlowBody(req: http.IncomingMessage): boolean {
+    const proxyReq = this.inFlight.get(req);
+    if (!proxyReq || proxyReq.destroyed) return false;
+    proxyReq.destroy(Object.assign(new Error('client body too slow'), { code: CLIENT_BODY_TIMEOUT }));
+    return true;
+  }
+
   private classify(error: unknown): UpstreamFailure {
     const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+    if (code === CLIENT_BODY_TIMEOUT) return 'client_timeout';
     if (code === 'UPSTREAM_TIMEOUT' || code === 'UPSTREAM_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
     if (CONNECT_FAILURES.has(code)) return 'connect';
     return 'reset';
@@ -133,6 +226,7 @@ export class Upstream {
     observeSetCookies?: (setCookies: readonly string[]) => void,
   ): Promise<ForwardResult> {
     req.url = this.basePath + target;
+    this.requestIds.set(req, facts.requestId);
     if (observeSetCookies) this.observers.set(req, observeSetCookies);
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
     return new Promise((resolve, reject) => {

@@ -43,6 +43,23 @@ export const BUILTIN_STRIPPED_HEADERS: readonly string[] = [
   'x-original-host',
   'x-host',
   'x-http-host-override',
+  'x-original-forwarded-for',
+  'proxy-client-ip',
+  'wl-proxy-client-ip',
+  'z-forwarded-*',
+  'x-envoy-*',
+  // scheme and TLS facts: an app that believes them builds https links, sets Secure cookies or
+  // trusts a client certificate that no TLS hand-shake ever checked
+  'x-scheme',
+  'x-url-scheme',
+  'front-end-https',
+  'x-arr-ssl',
+  'x-arr-clientcert',
+  'x-ssl-*',
+  'ssl-client-*',
+  'x-client-cert*',
+  'x-client-verify',
+  'x-amzn-mtls-*',
   // request rewriting
   'x-original-url',
   'x-original-uri',
@@ -125,7 +142,7 @@ export interface ForwardingFacts {
   /** Client address chain to send as X-Forwarded-For (already decided by the trusted-proxy logic). */
   readonly forwardedFor: string;
   readonly proto: 'http' | 'https';
-  /** The host the client asked for (Host header, or a trusted proxy's X-Forwarded-Host). */
+  /** The canonical host the client asked for (Host header, or a trusted proxy's X-Forwarded-Host): sent as Host and X-Forwarded-Host. */
   readonly host: string;
   readonly requestId: string;
   readonly requestIdHeader: string;
@@ -154,7 +171,9 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   }
   // Framing and Host cannot be dropped by naming them in Connection: the body must be framed
   // upstream exactly as Node's parser framed it, or the bytes after it become a second request.
-  if (host !== undefined) headers.host = host;
+  // The upstream gets the canonical host the policy decided on (THREATS T20), not the client's spelling.
+  if (facts.host.length > 0) headers.host = facts.host;
+  else if (host !== undefined) headers.host = host;
   if (chunked) {
     // Node already rejected every TE that is not a final "chunked"; never send CL alongside it.
     headers['transfer-encoding'] = 'chunked';
@@ -211,7 +230,8 @@ export function setCookieName(header: string): string {
 
 /**
  * Cleans the upstream response headers in place: hop-by-hop and Connection-listed headers go, and
- * upstream cookies may not overwrite the sidecar's own. The sidecar's cookies already set on the
+ * upstream cookies named by `ownCookie` (the sidecar's own, and the bound upstream session cookies)
+ * never reach the browser. The sidecar's cookies already set on the
  * response are merged in rather than replaced.
  */
 export function sanitiseResponseHeaders(
@@ -234,4 +254,29 @@ export function asSetCookieList(value: OutgoingHttpHeaders[string]): string[] {
   if (value === undefined) return [];
   if (Array.isArray(value)) return value.map(String);
   return [String(value)];
+}
+
+export type FramingPolicy = 'same_origin' | 'deny' | 'off';
+
+const FRAMING_HEADERS: Record<Exclude<FramingPolicy, 'off'>, { csp: string; xfo: string }> = {
+  same_origin: { csp: "frame-ancestors 'self'", xfo: 'SAMEORIGIN' },
+  deny: { csp: "frame-ancestors 'none'", xfo: 'DENY' },
+};
+
+/**
+ * Clickjacking protection for legacy pages that never had any: an HTML response (or one without a
+ * Content-Type, which browsers sniff) that sets neither X-Frame-Options nor a CSP frame-ancestors
+ * gets both. An upstream's own choice is never overridden, so pages meant to be framed keep working.
+ */
+export function addFramingProtection(headers: IncomingHttpHeaders, policy: FramingPolicy): void {
+  if (policy === 'off' || headers['x-frame-options'] !== undefined) return;
+  const type = headers['content-type'];
+  if (type !== undefined && !/^\s*(text\/html|application\/xhtml\+xml)\b/i.test(type)) return;
+  const csp = headers['content-security-policy'];
+  const cspValues = csp === undefined ? [] : Array.isArray(csp) ? csp : [csp];
+  if (cspValues.some((v) => /(^|;)\s*frame-ancestors\b/i.test(v))) return;
+  const { csp: directive, xfo } = FRAMING_HEADERS[policy];
+  // A second CSP header is enforced alongside the upstream's own (both must allow), so it only adds.
+  (headers as Record<string, string | string[]>)['content-security-policy'] = [...cspValues, directive];
+  headers['x-frame-options'] = xfo;
 }

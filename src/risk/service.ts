@@ -87,6 +87,22 @@ export class RiskService {
     return verifyDeviceId(this.deps.deviceKeys, cookie);
   }
 
+  /**
+   * The device id of a cookie when it verifies *and* is a known device of `user` (an earlier fully
+   * verified sign-in); null otherwise. A history that cannot be read counts as unknown: the caller
+   * then applies the stricter per-address limits.
+   */
+  async knownDevice(user: string, cookie: string | undefined): Promise<string | null> {
+    const id = this.deviceId(cookie);
+    if (id === null) return null;
+    try {
+      return (await this.deps.history.knownDevice(user, id)) ? id : null;
+    } catch (error) {
+      this.deps.logger.error({ err: error, user }, 'could not read the known devices; counting the attempt by address');
+      return null;
+    }
+  }
+
   async assess(request: RiskRequest): Promise<RiskAssessment> {
     const facts = await gatherFacts({
       config: this.deps.config,

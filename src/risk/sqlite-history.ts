@@ -80,11 +80,13 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
   private readonly importTx: (records: RiskUserRecords) => void;
   private readonly maxDevices: number;
   private readonly maxLogins: number;
+  private readonly store: SqliteDurableStore;
 
   /** `store` must be open (its schema is then at step 2 or later). */
   constructor(store: SqliteDurableStore, options: SqliteRiskHistoryOptions = {}) {
     this.maxDevices = positive(options.maxDevicesPerUser ?? 20, 'maxDevicesPerUser');
     this.maxLogins = positive(options.maxLoginsPerUser ?? 100, 'maxLoginsPerUser');
+    this.store = store;
     const db = store.database();
     const s = prepareStatements(db);
     this.statements = s;
@@ -109,11 +111,11 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
   }
 
   async knownDevice(user: string, deviceId: string): Promise<boolean> {
-    return this.statements.knownDevice.get(user, deviceId) !== undefined;
+    return this.store.guarded(() => this.statements.knownDevice.get(user, deviceId)) !== undefined;
   }
 
   async rememberDevice(user: string, deviceId: string, now: number): Promise<void> {
-    this.rememberTx(user, deviceId, now);
+    this.store.guarded(() => this.rememberTx(user, deviceId, now));
   }
 
   async recentLogins(user: string, n: number): Promise<LoginRecord[]> {
@@ -121,13 +123,13 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
     // takes integers only, and huge doubles are not bound as integers.
     const limit = Number.isNaN(n) ? 0 : Math.min(Math.max(0, Math.floor(n)), Number.MAX_SAFE_INTEGER);
     if (limit === 0) return [];
-    return this.statements.recentLogins
-      .all(user, limit)
+    return this.store
+      .guarded(() => this.statements.recentLogins.all(user, limit))
       .map((row) => ({ network: row.network, userAgent: row.user_agent, at: row.at }));
   }
 
   async recordLogin(user: string, entry: LoginRecord): Promise<void> {
-    this.recordTx(user, entry);
+    this.store.guarded(() => this.recordTx(user, entry));
   }
 
   /** Every account with devices or logins (src/store/migrate.ts). */

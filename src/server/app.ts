@@ -18,6 +18,9 @@ import { isStoreUnavailable } from '../store/ephemeral.ts';
 import type { Site } from '../pages/site.ts';
 import type { Brand } from '../pages/page-ui.tsx';
 import { createAssetRoutes } from './asset-routes.ts';
+import { hasBody, type BodyWatch, type ClientLimits } from './client-limits.ts';
+import type { UpstreamAdmission } from '../proxy/admission.ts';
+import { addressKey } from '../flows/regulation.ts';
 
 /** Per-request facts every later stage reads; set once by the first middleware. */
 export interface GuardState {
@@ -78,6 +81,16 @@ export interface GuardAppDeps {
   readonly routes: ReadonlyArray<GuardRoute & { register(router: Router): void }>;
   /** The pages' brand and its assets (config `product`). */
   readonly site: Site;
+  /** Per-address connection cap and request-body pace (THREATS T17); none: unlimited. */
+  readonly clientLimits?: ClientLimits;
+  /** Who may hold an upstream socket (THREATS T17); none: every passed request is forwarded at once. */
+  readonly admission?: UpstreamAdmission;
+  /**
+   * Resolves once the security events recorded so far are stored by every audit sink; awaited
+   * before a sidecar answer is sent, so what a user was told happened is in the audit trail even
+   * after a kill -9 (issue 14 item 15). Returns at once when nothing was recorded.
+   */
+  readonly settleAudit?: () => Promise<void>;
 }
 
 export interface GuardApp {
@@ -110,6 +123,11 @@ interface Decided {
   readonly storeDown?: boolean;
 }
 
+const BODY_TIMEOUT_MESSAGE = 'The request body arrived too slowly and was refused. Please try again.';
+const CONNECTIONS_MESSAGE = 'Too many connections from your network address. Close some tabs or wait a moment, then try again.';
+const REQUESTS_MESSAGE = 'Too many requests from your network address at once. Please wait a moment, then try again.';
+const BUSY_MESSAGE = 'The service is busy right now. Please try again in a moment.';
+
 const STORE_DOWN_MESSAGE = 'Sign-in and verification are temporarily unavailable. Nothing was changed; please try again in a minute.';
 /** Seconds a client is asked to wait before retrying while the store is unreachable. */
 const STORE_DOWN_RETRY_AFTER = '5';
@@ -117,6 +135,7 @@ const STORE_DOWN_RETRY_AFTER = '5';
 export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const app = new Koa({ proxy: false });
   const decided = new WeakMap<IncomingMessage, Decided>();
+  const bodyWatches = new WeakMap<IncomingMessage, BodyWatch>();
   let inFlight = 0;
   let draining = false;
   const log = deps.logger;
@@ -215,19 +234,26 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         }
       }
     } finally {
+      // Koa sends the answer only after this middleware returns: the audit records of this request
+      // are stored first (a proxied response that streams on its own is not held back by this).
+      if (deps.settleAudit) await deps.settleAudit();
       inFlight--;
       logAccess(requestId, ctx.method, ctx.res.statusCode, client, started, state.routing, state.explanation);
     }
+    // Answered before the whole body was read (a refusal, a redirect): the connection closes,
+    // or Node would go on reading whatever the client still trickles in (THREATS T17).
+    if (!ctx.req.complete && ctx.respond !== false) ctx.set('Connection', 'close');
   });
 
   // 2. The central enforcement point: canonical target → policy rule → identity → decision.
   app.use(async (ctx: Context, next: Next) => {
     const state = ctx.state as GuardState;
     const early = decided.get(ctx.req);
-    const routing = early?.routing ?? route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client.hostname);
+    const routing = early?.routing ?? route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client);
     state.routing = routing;
     if (routing.kind === 'reject') {
-      sendError(ctx, 400, 'bad_request', `The request path was refused: ${routing.reason}.`);
+      if (routing.status === 421) sendError(ctx, 421, 'unknown_host', 'This site is not served at this address. Check the address you typed or followed.');
+      else sendError(ctx, 400, 'bad_request', `The request was refused: ${routing.reason}.`);
       return;
     }
     // Identity is resolved for every request that carries a session, not only for protected rules:
@@ -351,10 +377,18 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       requestId,
       requestIdHeader: deps.requestIdHeader,
     };
+    // From here the body is judged by its pace: a long upload may take as long as it keeps coming.
+    bodyWatches.get(req)?.toRate();
+    const release = await admit(req, res, client, requestId, who);
+    if (release === null) return;
     try {
       await deps.upstream.web(req, res, target.forwarded, facts, observe);
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
+      if (error.failure === 'client_timeout') {
+        writeError(req, res, 408, 'request_timeout', BODY_TIMEOUT_MESSAGE, requestId, deps.site.brand, { Connection: 'close' });
+        return;
+      }
       metrics?.upstreamError(error.failure);
       log.warn({ requestId, failure: error.failure, err: error.cause }, 'upstream failed');
       if (error.failure === 'timeout') {
@@ -362,7 +396,69 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       } else {
         writeError(req, res, 502, 'upstream_unavailable', 'SmartPush cannot be reached right now. Please try again in a moment.', requestId, deps.site.brand);
       }
+    } finally {
+      release();
     }
+  }
+
+  /**
+   * A place on the upstream pool for this request (THREATS T17): signed-in traffic has its reserve,
+   * one address its cap. Null when refused (answered 429/503 here) or the client left while waiting.
+   */
+  async function admit(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string, who: Identity): Promise<(() => void) | null> {
+    const admission = deps.admission;
+    if (!admission) return () => undefined;
+    const traffic = who.user.authenticated ? 'signed_in' : 'anonymous';
+    const key = addressKey(client.address);
+    let granted = admission.tryAcquire(traffic, key);
+    if (granted === null) {
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      res.once('close', onClose);
+      granted = await admission.acquire(traffic, key, gone.signal);
+      res.off('close', onClose);
+    }
+    if (granted.ok) return granted.release;
+    if (granted.reason === 'gone') return null;
+    if (granted.reason === 'address_limit') {
+      refused('upstream_requests_per_address', requestId, client, traffic);
+      writeError(req, res, 429, 'too_many_requests', REQUESTS_MESSAGE, requestId, deps.site.brand, { 'Retry-After': '1' });
+    } else {
+      refused('upstream_queue', requestId, client, traffic);
+      writeError(req, res, 503, 'upstream_busy', BUSY_MESSAGE, requestId, deps.site.brand, { 'Retry-After': '5' });
+    }
+    return null;
+  }
+
+  function refused(limit: string, requestId: string | undefined, client: { address: string }, traffic?: string): void {
+    metrics?.clientLimit(limit);
+    log.warn({ requestId, client: client.address, limit, ...(traffic ? { traffic } : {}) }, 'client limit reached: refused');
+  }
+
+  /**
+   * Watches the body of a request that has one (THREATS T17): too slow, and the request is
+   * answered 408 and its connection closed; a proxied one is abandoned upstream first.
+   */
+  function watchBody(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string): void {
+    const limits = deps.clientLimits;
+    if (!limits || !hasBody(req)) return;
+    const watch = limits.watchBody(req, () => {
+      refused('body_timeout', requestId, client);
+      // An answer (or part of one) is already out, perhaps finished on a kept-alive connection
+      // that Node would go on draining: cutting the connection is all that is left.
+      if (res.headersSent) {
+        req.socket.destroy();
+        return;
+      }
+      // forward() answers the 408 once the upstream request is torn down.
+      if (deps.upstream.abortSlowBody(req)) return;
+      writeError(req, res, 408, 'request_timeout', BODY_TIMEOUT_MESSAGE, requestId, deps.site.brand, { Connection: 'close' });
+      // Once the answer is out, the request is ended for whoever still reads it (a body parser
+      // would otherwise wait for the rest of the body for ever: Node does not abort a request
+      // whose response has finished).
+      res.once('finish', () => req.destroy());
+    });
+    bodyWatches.set(req, watch);
   }
 
   async function proxyToUpstream(ctx: Context, target: CanonicalTarget): Promise<void> {
@@ -396,7 +492,14 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
     const { client, requestId } = factsOf(req);
-    const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client.hostname);
+    if (deps.clientLimits?.overConnectionCap(req.socket)) {
+      refused('connections_per_address', requestId, client);
+      writeError(req, res, 429, 'too_many_connections', CONNECTIONS_MESSAGE, requestId, deps.site.brand, { Connection: 'close', 'Retry-After': '1' });
+      logAccess(requestId, req.method, 429, client, started);
+      return;
+    }
+    watchBody(req, res, client, requestId);
+    const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client);
     const toKoa = (identity: Identity | undefined, user?: UserState, storeDown?: boolean): void => {
       decided.set(req, {
         client,
@@ -466,6 +569,11 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         socket.destroy();
         log.info({ requestId, method: req.method, status, client: client.address, upgrade: true, error }, 'upgrade refused');
       };
+      if (deps.clientLimits?.overConnectionCap(req.socket)) {
+        refused('connections_per_address', requestId, client);
+        refuse(429, 'too_many_connections', { message: CONNECTIONS_MESSAGE });
+        return;
+      }
       const protocol = (req.headers.upgrade ?? '').toLowerCase();
       if (protocol !== 'websocket' || req.method !== 'GET') {
         refuse(400, 'unsupported_upgrade');
@@ -475,9 +583,9 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         refuse(503, 'shutting_down');
         return;
       }
-      const routing = route(deps.policy(), guardRoutes, 'GET', req.url ?? '', client.hostname);
+      const routing = route(deps.policy(), guardRoutes, 'GET', req.url ?? '', client);
       if (routing.kind === 'reject') {
-        refuse(400, 'bad_request', { message: routing.reason });
+        refuse(routing.status, routing.status === 421 ? 'unknown_host' : 'bad_request', { message: routing.reason });
         return;
       }
       if (routing.internal) {

@@ -5,7 +5,8 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
-import { filterCookieHeader } from '../proxy/headers.ts';
+import { filterCookieHeader, setCookieName } from '../proxy/headers.ts';
+import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
@@ -85,16 +86,21 @@ const formSchema = z
   .object({ email: z.string(), password: z.string(), return_to: z.string().optional() })
   .loose();
 const isAmbiguous = (error: z.ZodError): boolean => error.issues.some((i) => i.message === 'ambiguous identifier');
+const ACCOUNT_CHANGED =
+  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
   const { sessions, options, logger, http } = deps;
   const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
-  // Matched without case: an upstream framework that ignores case must not read a client's copy.
-  const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
-  const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
-  const mentionsUpstreamCookie = new RegExp(options.upstreamCookies.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+  // Matched as upstream frameworks read names (case, and PHP's '.', ' ', '[' → '_'; THREATS T19):
+  // a client's `sp.session` must not reach an upstream that takes it for `sp_session`.
+  const isUpstreamSessionCookie = cookieNameMatcher(options.upstreamCookies);
+  const mentionsUpstreamCookie = mayMentionCookie(options.upstreamCookies);
+  // Decision: the upstream's session cookies stay in the sidecar's session record and never reach
+  // the browser (README, Security model: Binding); its other cookies are released as they come.
+  const forBrowser = (setCookies: readonly string[]): string[] => setCookies.filter((c) => !isUpstreamSessionCookie(setCookieName(c)));
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
@@ -114,7 +120,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
     // Over https the released upstream cookies get Secure too: the upstream may not know it is behind TLS.
-    const released = secure(ctx) ? result.upstreamSetCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : result.upstreamSetCookies;
+    const upstreamCookies = forBrowser(result.upstreamSetCookies);
+    const released = secure(ctx) ? upstreamCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : upstreamCookies;
     appendSetCookie(ctx, [
       ...released,
       setCookieHeader('session', result.cookieValue, cookieOptions(ctx)),
@@ -162,13 +169,27 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         };
         return;
       }
-      case 'invalid_credentials':
-        sendError(ctx, 401, 'invalid_credentials', genericFailure(ctx));
+      case 'invalid_credentials': {
+        // Counted the same whether the account exists or not, so the warning says nothing about it.
+        const paused = result.lockedForMs !== null ? { retry_after: retryAfterSeconds(result.lockedForMs) } : {};
+        const left = Math.max(0, result.attemptsLeft);
+        const warning =
+          result.lockedForMs !== null
+            ? ` Sign-in from this device or network is now paused for ${Math.ceil(result.lockedForMs / 60_000)} minute(s); your other devices are not paused.`
+            : left > 0 && left <= 2
+              ? ` ${left} attempt${left === 1 ? '' : 's'} left before sign-in from this device or network is paused.`
+              : '';
+        sendError(ctx, 401, 'invalid_credentials', `${genericFailure(ctx)}${warning}`, { attempts_left: left, ...paused });
         return;
+      }
       case 'too_many_attempts': {
         const seconds = retryAfterSeconds(result.retryAfterMs);
         ctx.set('Retry-After', String(seconds));
-        sendError(ctx, 429, 'too_many_attempts', 'Too many failed sign-in attempts. Try again later.', { retry_after: seconds });
+        const message =
+          result.subject === 'throttle'
+            ? 'Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in a few seconds.'
+            : 'Too many failed sign-in attempts from this device or network. Try again later.';
+        sendError(ctx, 429, 'too_many_attempts', message, { retry_after: seconds });
         return;
       }
       case 'unavailable':
@@ -196,13 +217,24 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
         }
         return;
-      case 'invalid_credentials':
-        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).brand.identifier === 'username' ? uiOf(ctx).t.loginFailedUsername : uiOf(ctx).t.loginFailed });
+      case 'invalid_credentials': {
+        const { t } = uiOf(ctx);
+        const error =
+          result.lockedForMs !== null
+            ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000))
+            : result.attemptsLeft > 0 && result.attemptsLeft <= 2
+              ? t.loginAttemptsLeft(result.attemptsLeft)
+              : uiOf(ctx).brand.identifier === 'username'
+                ? t.loginFailedUsername
+                : t.loginFailed;
+        loginPage(ctx, 401, { returnTo, email, error });
         return;
+      }
       case 'too_many_attempts': {
-        const minutes = Math.ceil(result.retryAfterMs / 60_000);
+        const { t } = uiOf(ctx);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
-        loginPage(ctx, 429, { returnTo, email, error: uiOf(ctx).t.loginLocked(minutes) });
+        const error = result.subject === 'throttle' ? t.loginSlowed(retryAfterSeconds(result.retryAfterMs)) : t.loginLocked(Math.ceil(result.retryAfterMs / 60_000));
+        loginPage(ctx, 429, { returnTo, email, error });
         return;
       }
       case 'unavailable': {
@@ -239,7 +271,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     );
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' }>): [number, string] => {
+  /**
+   * The account's factors, destination or lock state changed while this sign-in waited for its
+   * code (THREATS T18): the sign-in has ended; the page says why and offers a new one.
+   */
+  const accountChangedPage = (ctx: Context, returnTo: string): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+  };
+  const accountChangedJson = (ctx: Context): void => {
+    appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+    sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
+  };
+
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -267,6 +312,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return t.nothingToSend;
       case 'no_pending_login':
         return uiOf(ctx).brand.identifier === 'username' ? t.loginExpiredUsername : t.loginExpired;
+      case 'account_changed':
+        return t.loginAccountChanged;
     }
   };
 
@@ -280,7 +327,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       });
       if (!upstream.ok) logger.warn({ requestId: state(ctx).requestId, user: session.user }, 'upstream logout failed; the sidecar session ends anyway');
       await sessions.revoke(session.id);
-      clear.push(...upstream.setCookies);
+      clear.push(...forBrowser(upstream.setCookies));
       logger.info({ event: 'logout', user: session.user, requestId: state(ctx).requestId }, 'logged out');
       deps.audit.record({
         event: 'logout',
@@ -309,12 +356,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     },
     upstreamCookieHeader(header, who) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
-      if (!who.session && (header === undefined || !mentionsUpstreamCookie.test(header))) return header;
+      if (!who.session && (header === undefined || !mentionsUpstreamCookie(header))) return header;
       const bound = who.session?.upstreamCookies ?? {};
       // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
       const kept = header ? filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name)) : '';
       const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
-      const joined = [kept, ...pairs].filter((part) => part.length > 0).join('; ');
+      // The bound pairs go first: parsers that keep the first of two same-named pairs (PHP) read them.
+      const joined = [...pairs, kept].filter((part) => part.length > 0).join('; ');
       return joined.length > 0 ? joined : undefined;
     },
     /**
@@ -502,8 +550,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.get('/_guard/verify', async (ctx) => {
           const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
@@ -511,14 +561,17 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const read = await readBody(ctx, ['form']);
           if (!read) return;
           const returnTo = safeReturnTo(read.body['return_to'], options.landing);
-          const pending = await deps.login.pending(http.cookie(ctx, 'pending'));
-          if (!pending) return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
+          if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
+          if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          const pending = found.pending;
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
             verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
+            if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             const error = sent.ok ? undefined : resendProblem(ctx, sent);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
@@ -536,6 +589,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return redirect(ctx, returnTo);
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
+          if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
           verifyPage(ctx, status, pending.method, returnTo, { error });
         });
@@ -579,6 +633,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
               return;
+            case 'account_changed':
+              accountChangedJson(ctx);
+              return;
           }
         });
       },
@@ -598,6 +655,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           switch (sent.reason) {
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
+              return;
+            case 'account_changed':
+              accountChangedJson(ctx);
               return;
             case 'not_applicable':
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');

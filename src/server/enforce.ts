@@ -1,4 +1,5 @@
 import { canonicaliseTarget, type CanonicalTarget } from '../proxy/canonical-target.ts';
+import { UNKNOWN_HOST_REASON } from '../proxy/host.ts';
 import { decide } from '../policy/decide.ts';
 import type { Access, CompiledPolicy, CompiledRule, Explanation, PolicyMatch, UserState } from '../policy/types.ts';
 
@@ -16,7 +17,8 @@ export interface GuardRoute {
 }
 
 export type Routing =
-  | { readonly kind: 'reject'; readonly reason: string }
+  /** 400: the target or Host is ambiguous or invalid; 421: a host the policy does not serve. */
+  | { readonly kind: 'reject'; readonly reason: string; readonly status: 400 | 421 }
   | {
       readonly kind: 'routed';
       readonly target: CanonicalTarget;
@@ -60,16 +62,29 @@ export function isGuardPath(path: string): boolean {
     (path.length === GUARD_PREFIX.length || path[GUARD_PREFIX.length] === '/');
 }
 
-/** Canonicalises the target and finds its rule; identity is not needed for this part. */
+/** The request's host as proxy/client-address.ts canonicalised it (proxy/host.ts). */
+export interface RouteHost {
+  readonly hostname: string;
+  readonly hostProblem?: string | undefined;
+}
+
+/**
+ * Checks the host, canonicalises the target and finds its rule; identity is not needed for this
+ * part. An invalid Host is refused and an unknown one (settings.known_hosts) is never decided by
+ * the default rule (THREATS T20).
+ */
 export function route(
   policy: CompiledPolicy,
   guardRoutes: GuardRouteTable,
   method: string,
   rawTarget: string,
-  hostname: string,
+  host: RouteHost,
 ): Routing {
+  if (host.hostProblem !== undefined) return { kind: 'reject', reason: host.hostProblem, status: 400 };
+  const hostname = host.hostname;
+  if (!policy.isKnownHost(hostname)) return { kind: 'reject', reason: UNKNOWN_HOST_REASON, status: 421 };
   const canonical = canonicaliseTarget(rawTarget, { pathParameters: policy.settings.pathParameters, host: hostname });
-  if (!canonical.ok) return { kind: 'reject', reason: canonical.reason };
+  if (!canonical.ok) return { kind: 'reject', reason: canonical.reason, status: 400 };
   const target = canonical.target;
   if (isGuardPath(target.path)) {
     // The sidecar's own routes obey the policy's method list too: an unknown method is denied.

@@ -104,9 +104,13 @@ export function writeError(
   message: string,
   requestId: string,
   brand: Brand = DEFAULT_BRAND,
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   const answer = errorResponse(req.headers, status, error, message, {}, requestId, { brand, url: req.url ?? '/' });
-  res.writeHead(status, { ...OWN_RESPONSE_HEADERS, 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body) });
+  // An answer given before the request's body was all read closes the connection: otherwise Node
+  // keeps reading (and discarding) whatever the client still trickles in (THREATS T17).
+  const close = req.complete ? {} : { Connection: 'close' };
+  res.writeHead(status, { ...OWN_RESPONSE_HEADERS, ...close, ...headers, 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body) });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }
 

@@ -4,11 +4,12 @@ import { ChannelError, type Channel } from '../channels/channel.ts';
 import { channelFromConfig } from '../channels/index.ts';
 import { OutboxChannel } from '../channels/outbox.ts';
 import { phoneCountryAllowed } from '../channels/phone.ts';
-import { ConfigError, resolveSecret } from '../config/load.ts';
+import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { OneTimeCodes } from '../factors/one-time-codes.ts';
-import { parseEncryptionKeys, SecretBox, SecretBoxError } from '../factors/secret-box.ts';
+import { parseEncryptionKeys, SecretBox, SecretBoxError, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SendBudget } from '../factors/send-budget.ts';
+import { AttackNotifier } from '../flows/attack-notice.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { deriveKey, SecondFactor } from '../flows/second-factor.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -38,19 +39,25 @@ export function buildSecondFactor(input: {
   audit: AuditRecorder;
   /** Where the outbox prints its console line (default stdout; the admin CLI keeps stdout for its output). */
   outboxConsole?: (line: string) => void;
+  /** Whether an account exists beyond its enrollment (e.g. a verified sign-in in the risk history), for attack notices. */
+  accountSeen?: (account: string) => Promise<boolean>;
+  /** The account's email address for attack notices (the directory); default: the account when it is one. */
+  addressOf?: (account: string) => Promise<string | null>;
 }) {
   const { config, configFile, store, durable, clock, random, logger, audit } = input;
   const factors = config.factors;
   let keysText: string;
   let box: SecretBox;
+  let encryptionKeys: EncryptionKeys;
   let rawKeys: ReadonlyMap<string, Buffer>;
   try {
     keysText = resolveSecret(factors.encryption_keys, configFile);
     const keys = parseEncryptionKeys(keysText);
+    encryptionKeys = keys;
     box = new SecretBox(keys, random);
     rawKeys = keys.keys;
   } catch (error) {
-    if (error instanceof SecretBoxError) throw new ConfigError([(error as Error).message]);
+    if (error instanceof SecretBoxError) throw new ConfigError([`factors.encryption_keys (${secretSource(factors.encryption_keys, configFile)}): ${error.message}`]);
     throw error;
   }
   // Code and recovery-code hashes use keys derived from the encryption keys, never the keys themselves.
@@ -74,8 +81,6 @@ export function buildSecondFactor(input: {
     banMs: factors.failures.ban,
     maxBanMs: factors.failures.max_ban,
   };
-  // Per account the cap is the configured one; per address it is higher, as many accounts may share one.
-  const failures = new Regulation(store, { account: failureLimits, address: { ...failureLimits, maxFailures: failureLimits.maxFailures * 5 } }, 'factor:', audit);
   const outboxFile = resolve(dirname(configFile), config.channels.outbox_file);
   let outbox: OutboxChannel | undefined;
   const channelFor = (spec: Config['channels']['email']): Channel => {
@@ -92,6 +97,28 @@ export function buildSecondFactor(input: {
   // number is "not allowed", so identity verification and step-up never offer it.
   const smsChannel = config.channels.sms;
   const channels = { email: channelFor(config.channels.email), sms: smsChannel ? channelFor(smsChannel) : noSmsChannel };
+  // The owner hears about attacks on their account through the same email channel (THREATS T21).
+  const accountSeen = input.accountSeen;
+  const notifier = new AttackNotifier({
+    store,
+    email: channels.email,
+    clock,
+    logger,
+    audit,
+    product: config.product.name,
+    support: config.product.support,
+    everyMs: config.regulation.notify_every,
+    accountKnown: async (account) => (await durable.getEnrollment(account)) !== null || (accountSeen ? await accountSeen(account) : false),
+    ...(input.addressOf ? { addressOf: input.addressOf } : {}),
+  });
+  // Per account and place the cap is the configured one; per address it is higher, as many accounts may share one.
+  const failures = new Regulation(
+    store,
+    { account: failureLimits, address: { ...failureLimits, maxFailures: failureLimits.maxFailures * 5 } },
+    'factor:',
+    audit,
+    { onAttack: (account) => notifier.notify(account, 'code') },
+  );
   const allowList = factors.sms_countries ?? null;
   const smsCountryAllowed = (e164: string): boolean => smsChannel !== undefined && phoneCountryAllowed(e164, allowList);
   const factor = new SecondFactor({
@@ -110,6 +137,7 @@ export function buildSecondFactor(input: {
     smsCountryAllowed,
     store,
     lockoutAfter: factors.failures.lockout_after,
+    onAttack: (account) => notifier.notify(account, 'code'),
   });
   // Device cookies are signed with keys derived from the same material, newest first (all verify).
   const deviceKeys = [...rawKeys]
@@ -118,8 +146,10 @@ export function buildSecondFactor(input: {
   return {
     factor,
     box,
+    encryptionKeys,
     deviceKeys,
     channels,
+    notifier,
     smsCountryAllowed,
     close: async (): Promise<void> => {
       await channels.email.close();

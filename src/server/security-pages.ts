@@ -152,10 +152,10 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
   const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
     html(ctx, status, renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
 
-  /** Where a failed step is shown: its own page, or "start again" when the flow lost its place. */
+  /** Where a failed step is shown: its own page, or "start again" when the flow lost its place or the account changed under it. */
   const enableFailure = (ctx: Context, actor: Actor, error: unknown, view: EnableView): void => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: false }, message);
+    if (code === 'step_out_of_order' || code === 'account_changed') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: false }, message);
     if (code === 'already_enabled') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: true }, message);
     enablePage(ctx, actor.session, status, view, message);
   };
@@ -297,7 +297,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   const disableFailure = (ctx: Context, actor: Actor, error: unknown, view: DisableView): void => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
+    if (code === 'step_out_of_order' || code === 'account_changed') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
     if (code === 'not_enabled') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
     disablePage(ctx, actor.session, status, view, message);
   };
@@ -380,7 +380,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   const recoveryFailure = async (ctx: Context, actor: Actor, error: unknown, step: 'start' | 'code'): Promise<void> => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
+    if (code === 'step_out_of_order' || code === 'account_changed') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
     if (code === 'not_enabled') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
     recoveryPage(ctx, actor.session, status, await recoveryView(actor, step), message);
   };

@@ -13,10 +13,15 @@ import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
+import { cookieNameMatcher } from '../proxy/cookie-names.ts';
 import { Upstream } from '../proxy/forward.ts';
+import { UpstreamAdmission } from '../proxy/admission.ts';
+import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
-import { ConfigError, resolveSecret } from '../config/load.ts';
+import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
+import { AccountGenerations } from '../flows/account-generation.ts';
+import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
@@ -55,6 +60,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where audit events are also kept and the admin API reads them (tests); default: the configured sinks. */
   readonly audit?: AuditRecorder & AuditQuery;
+  /** A new deployment: the SQLite store may be created when missing or empty (`serve --init-store`). */
+  readonly initStore?: boolean;
 }
 
 export interface RunningGuard {
@@ -72,6 +79,8 @@ export interface RunningGuard {
   readonly audit: Audit;
   /** This sidecar's Prometheus registry and counters (`GET /metrics` on the admin listener). */
   readonly metrics: Metrics;
+  /** Who holds the upstream pool (THREATS T17): sockets in use, anonymous and in total. */
+  readonly admission: UpstreamAdmission;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -87,16 +96,27 @@ function listen(server: http.Server, host: string, port: number): Promise<string
 }
 
 /** Answers malformed requests (smuggling attempts, bad framing, oversized headers) and closes the socket. */
-function onClientError(logger: Logger) {
+function onClientError(logger: Logger, metrics: Metrics) {
   return (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void => {
     const code = error.code ?? '';
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
+    const timedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
+    if (timedOut) {
+      // Node's headersTimeout: the request head (or nothing at all) came too slowly (THREATS T17).
+      metrics.clientLimit('headers_timeout');
+      logger.warn({ code, client: socket.remoteAddress, limit: 'headers_timeout' }, 'client limit reached: request head too slow');
+    } else {
+      logger.info({ code, client: socket.remoteAddress }, 'malformed request refused');
+    }
     // A response may still be streaming on this connection (pipelining): writing a 400 now would
     // splice it into that body, so the connection is only cut (as Node itself does).
     const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && !socket.destroyed && !current?.headersSent) {
-      const body = JSON.stringify({ error: 'bad_request', message: 'The request could not be parsed.' });
+      const body = JSON.stringify(
+        timedOut
+          ? { error: 'request_timeout', message: 'The request did not arrive in time and was refused. Please try again.' }
+          : { error: 'bad_request', message: 'The request could not be parsed.' },
+      );
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -118,7 +138,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const random = options.random ?? cryptoRandom;
 
   const metrics = new Metrics();
-  const policy = await PolicyHolder.open(loaded.policyPath);
+  const policy = await PolicyHolder.open(loaded.policyPath, {
+    settleMs: config.policy_reload.settle,
+    holdWeakening: config.policy_reload.hold_weakening,
+  });
 
   const clock = options.clock ?? systemClock;
   let keys: SessionKeys;
@@ -136,6 +159,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.store ? { ephemeral: options.store } : {}),
     ...(options.durable ? { durable: options.durable } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.initStore !== undefined ? { initStore: options.initStore } : {}),
   });
   const { ephemeral: store, durable, riskHistory } = stores;
   const audit = buildAudit({
@@ -150,13 +174,39 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   if (options.watchPolicy !== false) {
     policy.watch((event) => {
-      if (event.outcome === 'success') logger.info({ origin: event.origin }, 'policy reloaded');
-      else logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+      if (event.outcome === 'failure') {
+        logger.error({ origin: event.origin, error: String(event.error) }, 'policy reload failed; keeping the previous policy');
+        audit.record({
+          event: 'policy_reload',
+          outcome: 'failure',
+          reason: String(event.error).slice(0, 500),
+          details: { origin: String(event.origin), file: loaded.policyPath },
+        });
+        return;
+      }
+      const { diff } = event;
+      const summary = { added: diff.added, removed: diff.removed, changed: diff.changed };
+      for (const weakening of diff.weakened) logger.warn({ origin: event.origin, weakening }, `policy reload weakens protection: ${weakening}`);
+      if (event.outcome === 'held') {
+        logger.warn(
+          { origin: event.origin, ...summary, weakened: diff.weakened },
+          'policy change held: it weakens sensitive rules; the previous policy stays in force until SIGHUP confirms the change',
+        );
+      } else {
+        logger.info({ origin: event.origin, ...summary, weakened: diff.weakened }, 'policy reloaded');
+      }
       audit.record({
         event: 'policy_reload',
-        outcome: event.outcome === 'success' ? 'success' : 'failure',
-        ...(event.outcome === 'success' ? {} : { reason: String(event.error).slice(0, 500) }),
-        details: { origin: String(event.origin), file: loaded.policyPath },
+        outcome: event.outcome === 'held' ? 'failure' : 'success',
+        ...(event.outcome === 'held' ? { reason: 'held: weakens sensitive rules; send SIGHUP to apply' } : {}),
+        details: {
+          origin: String(event.origin),
+          file: loaded.policyPath,
+          added: diff.added.join(',').slice(0, 500),
+          removed: diff.removed.join(',').slice(0, 500),
+          changed: diff.changed.join(',').slice(0, 500),
+          weakened: diff.weakened.join('; ').slice(0, 1000),
+        },
       });
     });
   }
@@ -186,15 +236,55 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
   } catch (error) {
     account.close();
+    await audit.close();
     await stores.close();
+    policy.close();
     throw error;
   }
-  const regulation = new Regulation(store, {
-    account: limitsOf(config.regulation.account),
-    address: limitsOf(config.regulation.address),
-  }, '', audit);
-  const factors = buildSecondFactor({ config, configFile: loaded.file, store, durable, clock, random, logger, audit });
+  const factors = buildSecondFactor({
+    config,
+    configFile: loaded.file,
+    store,
+    durable,
+    clock,
+    random,
+    logger,
+    audit,
+    accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
+    // Attack notices go to the address the directory holds, never to a username.
+    addressOf: async (user) => {
+      const contact = await contacts.of(user, { upstreamCookies: {} });
+      return contact.ok ? contact.email : null;
+    },
+  });
+  const throttle = config.regulation.throttle;
+  const regulation = new Regulation(
+    store,
+    { account: limitsOf(config.regulation.account), address: limitsOf(config.regulation.address) },
+    '',
+    audit,
+    {
+      throttle: { after: throttle.after, windowMs: throttle.window, delayMs: throttle.delay, maxDelayMs: throttle.max_delay },
+      onAttack: (account) => factors.notifier.notify(account, 'password'),
+    },
+  );
+  if (isKeyCheckPort(durable)) {
+    try {
+      const outcome = await verifyEncryptionKeys(durable, factors.encryptionKeys, factors.box, {
+        clock,
+        source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})`,
+      });
+      if (outcome.added.length > 0) logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
+      if (outcome.retired.length > 0) logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
+    } catch (error) {
+      await Promise.allSettled([factors.close(), audit.close(), contacts.close()]);
+      await stores.close();
+      policy.close();
+      throw error;
+    }
+  }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
+  const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({
     regulation,
     account,
@@ -203,6 +293,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     factor: factors.factor,
     risk,
     store,
+    generations,
     clock,
     random,
     logger,
@@ -215,6 +306,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const settings = new TwoFactorSettings({
     durable,
     store,
+    generations,
     sessions,
     factor: factors.factor,
     account,
@@ -265,13 +357,38 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
     maxSockets: config.upstream.max_sockets,
-    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
+    // The request id header too: the sidecar writes its own, and a client's `X_Request_Id` would
+    // otherwise arrive beside it and read as the same header to PHP/CGI.
+    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip, config.headers.request_id]),
     ownCookie: isOwnCookie,
+    upstreamSessionCookie: cookieNameMatcher([config.login.success.cookie]),
     requestIdHeader: config.headers.request_id,
+    framing: config.headers.framing,
+    sendTimeoutMs: config.limits.send_timeout,
+    onSendStall: (req, requestId) => {
+      metrics.clientLimit('send_timeout');
+      logger.warn({ requestId, client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
+    },
+  });
+  const trustedProxies = trustedProxyList(config.trusted_proxies);
+  const clientLimits = new ClientLimits(
+    {
+      bodyTimeoutMs: config.limits.body_timeout,
+      bodyMinRate: config.limits.body_min_rate,
+      connectionsPerAddress: config.limits.connections_per_address,
+    },
+    trustedProxies,
+    config.trusted_proxies.length > 0,
+  );
+  const admission = new UpstreamAdmission({
+    maxSockets: config.upstream.max_sockets,
+    anonymousShare: config.upstream.anonymous_share,
+    queueTimeoutMs: config.upstream.queue_timeout,
+    perAddress: config.limits.upstream_requests_per_address,
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
+    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
     risk,
     http: guardHttp,
     clock,
@@ -286,13 +403,16 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     metrics,
     random,
-    trustedProxies: trustedProxyList(config.trusted_proxies),
+    trustedProxies,
     hasTrustedProxies: config.trusted_proxies.length > 0,
+    clientLimits,
+    admission,
     requestIdHeader: config.headers.request_id,
     identity: auth.identity,
     intercept: auth.intercept,
     sensitive: stepUp.gate,
     site,
+    settleAudit: () => audit.settle(),
     routes: [
       ...stepUp.routes,
       ...auth.routes,
@@ -302,21 +422,32 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ],
   });
 
-  // Bodies stream, so there is no whole-request deadline (a 1 GiB upload is legitimate); slow
-  // header senders are cut off by headersTimeout and idle sockets by the socket timeout.
+  // Bodies stream, so there is no whole-request deadline (requestTimeout would cut a legitimate
+  // 1 GiB upload): ClientLimits judges bodies by their pace instead. headersTimeout bounds the head
+  // (and a connection that sends nothing); Node checks it every connectionsCheckingInterval, so
+  // that interval is kept well below it. The socket timeout is only the last backstop.
+  const { limits } = config;
   const server = http.createServer(
-    { headersTimeout: 20_000, requestTimeout: 0, keepAliveTimeout: 5_000, insecureHTTPParser: false, requireHostHeader: true },
+    {
+      headersTimeout: limits.headers_timeout,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(limits.headers_timeout / 4))),
+      keepAliveTimeout: 5_000,
+      insecureHTTPParser: false,
+      requireHostHeader: true,
+    },
     guard.handleRequest,
   );
-  server.timeout = 120_000;
+  server.timeout = Math.max(120_000, limits.send_timeout, limits.body_timeout, config.upstream.response_timeout) + 1_000;
+  server.on('connection', (socket: Socket) => clientLimits.accept(socket));
   server.on('upgrade', guard.handleUpgrade);
-  server.on('clientError', onClientError(logger));
+  server.on('clientError', onClientError(logger, metrics));
 
   const adminOperations = new AdminOperations({
     durable,
     riskHistory,
     audit,
-    live: { sessions, regulation, factor: factors.factor },
+    live: { sessions, regulation, factor: factors.factor, accounts: generations },
     email: factors.channels.email,
     smsCountryAllowed: factors.smsCountryAllowed,
     clock,
@@ -342,6 +473,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         return { ready: true };
       },
       metrics: () => metrics.render(),
+      settleAudit: () => audit.settle(),
     }).callback(),
   );
 
@@ -383,7 +515,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

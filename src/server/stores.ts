@@ -41,13 +41,21 @@ export interface OpenStoresOptions {
   readonly ephemeral?: EphemeralStore;
   readonly durable?: DurableStore;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * A new deployment: a missing or empty SQLite file may be created. Without it such a file is
+   * refused (SqliteStoreError), because re-creating it would silently turn every user's 2FA off.
+   */
+  readonly initStore?: boolean;
 }
 
 export async function openStores(loaded: LoadedConfig, options: OpenStoresOptions): Promise<Stores> {
   const { store } = loaded.config;
   if (store.kind === 'redis' && store.redis !== undefined) return openRedisStores(loaded, store.redis, options);
   const ephemeral = options.ephemeral ?? new MemoryStore(options.clock);
-  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), store.sqlite), { clock: options.clock });
+  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), store.sqlite), {
+      clock: options.clock,
+      create: options.initStore === true,
+    });
   // The risk history lives in the SQLite file next to the enrollments (in memory when a test gives
   // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();

@@ -16,6 +16,12 @@ export interface EphemeralStore {
    * request may delete meanwhile (a session being revoked) use this, so they cannot resurrect it.
    */
   setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Returns the key's value, first setting it to `value` when the key does not exist; either way the
+   * key then lives `ttlMs` from now (sliding). One atomic step, so two callers racing on a missing
+   * key both get the value the first one set. (Account generations: src/flows/account-generation.ts.)
+   */
+  getOrSet(key: string, value: string, ttlMs: number): Promise<string>;
   delete(key: string): Promise<boolean>;
   /** Deletes only when the current value equals `expected` (single-use consumption). */
   compareAndDelete(key: string, expected: string): Promise<boolean>;
@@ -30,12 +36,24 @@ export interface EphemeralStore {
    * counter whose window has closed stays closed (no negative credit). Returns the new value.
    */
   decrementIfPresent(key: string): Promise<number>;
+  /**
+   * The attempt gate, in one atomic step: takes one slot of the counting window `key` (a new window
+   * starts at 1 and lives `windowMs`) unless the window already holds `max`, or the key holds a
+   * non-number — a closed gate (a ban written with `set(key, 'ban', ms)`). A refusal takes nothing
+   * and says how long the window or the ban still lasts. Checking and counting in one call is what
+   * keeps N parallel attempts, on any number of replicas, to exactly `max` (THREATS T8).
+   */
+  takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult>;
   /** Milliseconds until the key expires; null when it does not exist. */
   ttl(key: string): Promise<number | null>;
   /** Throws when the store cannot serve requests (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type SlotResult =
+  | { readonly ok: true; /** The window's count with this slot. */ readonly count: number }
+  | { readonly ok: false; readonly retryAfterMs: number; /** The gate is closed by a ban, not only full. */ readonly banned: boolean };
 
 /** Raised when a store backend cannot answer: the enforcement point fails closed (503). */
 export class StoreUnavailableError extends Error {

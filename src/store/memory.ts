@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../server/providers.ts';
-import type { EphemeralStore } from './ephemeral.ts';
+import type { EphemeralStore, SlotResult } from './ephemeral.ts';
 
 interface Entry {
   value: string;
@@ -53,6 +53,12 @@ export class MemoryStore implements EphemeralStore {
     return true;
   }
 
+  async getOrSet(key: string, value: string, ttlMs: number): Promise<string> {
+    const current = this.live(key)?.value ?? value;
+    this.cache.set(key, { value: current, expiresAt: this.clock.now() + ttlMs });
+    return current;
+  }
+
   async decrementIfPresent(key: string): Promise<number> {
     const entry = this.live(key);
     if (!entry) return 0;
@@ -82,6 +88,20 @@ export class MemoryStore implements EphemeralStore {
     const expiresAt = entry && expiry === 'fixed' ? entry.expiresAt : this.clock.now() + ttlMs;
     this.cache.set(key, { value: String(next), expiresAt });
     return next;
+  }
+
+  async takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult> {
+    const entry = this.live(key);
+    const now = this.clock.now();
+    if (!entry) {
+      this.cache.set(key, { value: '1', expiresAt: now + windowMs });
+      return { ok: true, count: 1 };
+    }
+    const current = Number(entry.value);
+    const banned = entry.value === '' || !Number.isFinite(current);
+    if (banned || current >= max) return { ok: false, retryAfterMs: entry.expiresAt - now, banned };
+    entry.value = String(current + 1);
+    return { ok: true, count: current + 1 };
   }
 
   async ttl(key: string): Promise<number | null> {

@@ -163,6 +163,26 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
     return store;
   }
 
+  private get keyCheckKey(): string {
+    return `${this.prefix}key-checks`;
+  }
+
+  /** Key-check records by key id (src/factors/key-check.ts). */
+  async keyChecks(): Promise<ReadonlyMap<string, string>> {
+    const all = await this.run('keyChecks', () => this.client.hgetall(this.keyCheckKey));
+    return new Map(Object.entries(all));
+  }
+
+  /** Adds the key-check record of a key id; an existing one (another replica's) is kept. */
+  async addKeyCheck(keyId: string, sealed: string): Promise<void> {
+    await this.run('addKeyCheck', () => this.client.hsetnx(this.keyCheckKey, keyId, sealed));
+  }
+
+  /** Not scanned on Redis (every account's key would be read at each start): the records decide. */
+  async sealedSamples(): Promise<ReadonlyArray<{ keyId: string; user: string; data: string }>> {
+    return [];
+  }
+
   /** Why the server's persistence is unsafe for durable records, or null when it is fine. */
   persistenceWarning(): string | null {
     return this.warning;

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { StoreUnavailableError, type EphemeralStore } from './ephemeral.ts';
+import { StoreUnavailableError, type EphemeralStore, type SlotResult } from './ephemeral.ts';
 import {
   closeRedisClient,
   commandTimeoutOf,
@@ -17,7 +17,7 @@ import {
  * - Every key is written as `prefix + key`, so deployments sharing one Redis do not see each other.
  * - TTLs are milliseconds (`PX` / `PEXPIRE`). Every write sets an expiry, so this store never leaves
  *   a key that lives forever.
- * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent) are Lua scripts,
+ * - Read-modify-write operations (compareAndDelete, increment, decrementIfPresent, getOrSet, takeSlot) are Lua scripts,
  *   which Redis runs atomically; the conditional writes are single `SET … NX|XX PX` commands.
  * - Any failure of Redis (refused connection, timeout, error reply) is thrown as
  *   StoreUnavailableError with the original error as `cause`, so the enforcement point fails closed
@@ -86,17 +86,54 @@ if current <= 0 then return current end
 return redis.call('DECRBY', KEYS[1], 1)
 `;
 
+/** KEYS[1]; ARGV[1] = value when absent, ARGV[2] = ttl in ms. Returns the value the key holds afterwards. */
+const GET_OR_SET = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return current
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`;
+
+/**
+ * KEYS[1]; ARGV[1] = max, ARGV[2] = window in ms. Returns {1, count} when a slot was taken, or
+ * {0, ms left, banned (1|0)} when the gate is full or closed (a non-number value is a ban). Check
+ * and count happen in this one script, so replicas cannot slip an attempt between them.
+ */
+const TAKE_SLOT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[2])
+  return {1, 1}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+local current = tonumber(raw)
+if not current then return {0, ttl, 1} end
+if current >= tonumber(ARGV[1]) then return {0, ttl, 0} end
+return {1, redis.call('INCR', KEYS[1])}
+`;
+
 /** Names under which the scripts are defined on the client (EVALSHA, falling back to EVAL). */
 const SCRIPTS = {
   compareAndDelete: 'spgCompareAndDelete',
   increment: 'spgIncrement',
   decrementIfPresent: 'spgDecrementIfPresent',
+  getOrSet: 'spgGetOrSet',
+  takeSlot: 'spgTakeSlot',
 } as const;
 
 type ScriptedRedis = RedisClient & {
   [SCRIPTS.compareAndDelete](key: string, expected: string): Promise<number>;
   [SCRIPTS.increment](key: string, by: number, ttlMs: number, expiry: 'fixed' | 'sliding'): Promise<number>;
   [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
+  [SCRIPTS.getOrSet](key: string, value: string, ttlMs: number): Promise<string>;
+  [SCRIPTS.takeSlot](key: string, max: number, windowMs: number): Promise<[number, number, number?]>;
 };
 
 export class RedisStore implements EphemeralStore {
@@ -109,6 +146,8 @@ export class RedisStore implements EphemeralStore {
     client.defineCommand(SCRIPTS.compareAndDelete, { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
     client.defineCommand(SCRIPTS.increment, { numberOfKeys: 1, lua: INCREMENT });
     client.defineCommand(SCRIPTS.decrementIfPresent, { numberOfKeys: 1, lua: DECREMENT_IF_PRESENT });
+    client.defineCommand(SCRIPTS.getOrSet, { numberOfKeys: 1, lua: GET_OR_SET });
+    client.defineCommand(SCRIPTS.takeSlot, { numberOfKeys: 1, lua: TAKE_SLOT });
     this.client = client as ScriptedRedis;
   }
 
@@ -176,6 +215,11 @@ export class RedisStore implements EphemeralStore {
     return reply === 'OK';
   }
 
+  async getOrSet(key: string, value: string, ttlMs: number): Promise<string> {
+    const px = milliseconds(ttlMs);
+    return this.run('getOrSet', () => this.client[SCRIPTS.getOrSet](this.k(key), value, px));
+  }
+
   async delete(key: string): Promise<boolean> {
     return (await this.run('delete', () => this.client.del(this.k(key)))) > 0;
   }
@@ -193,6 +237,13 @@ export class RedisStore implements EphemeralStore {
 
   async decrementIfPresent(key: string): Promise<number> {
     return this.run('decrementIfPresent', () => this.client[SCRIPTS.decrementIfPresent](this.k(key)));
+  }
+
+  async takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult> {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`takeSlot needs a positive integer maximum, got ${max}`);
+    const px = milliseconds(windowMs);
+    const [taken, value, banned] = await this.run('takeSlot', () => this.client[SCRIPTS.takeSlot](this.k(key), max, px));
+    return taken === 1 ? { ok: true, count: value } : { ok: false, retryAfterMs: value, banned: banned === 1 };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../server/providers.ts';
@@ -89,6 +89,15 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_events_user_time ON audit_events (user, time);
   CREATE INDEX audit_events_time ON audit_events (time);
   `,
+  // 4: one sealed constant per encryption key id (src/factors/key-check.ts), so a start with a
+  // changed or lost key is refused instead of locking every TOTP user out with errors.
+  `
+  CREATE TABLE key_checks (
+    key_id TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The steps, in order, for tests that build a file at an older schema version. */
@@ -104,9 +113,33 @@ export class SqliteSchemaError extends Error {
   override readonly name = 'SqliteSchemaError';
 }
 
+/**
+ * The store cannot be used as it is: missing when it must exist, damaged, or not a file. The
+ * message names the file and what to do; it is meant to be printed as it is (one line).
+ */
+export class SqliteStoreError extends Error {
+  override readonly name = 'SqliteStoreError';
+  constructor(
+    readonly file: string,
+    readonly problem: 'missing' | 'damaged' | 'not_a_file',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where the README explains backups and restores; every refusal points there. */
+export const RESTORE_HINT = 'see the README, "Operations: what survives a crash, backup and restore"';
+
 export interface SqliteOpenOptions {
   /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
   readonly clock?: Clock;
+  /**
+   * A missing or empty file (no schema yet) is created when true (the default, for tools and
+   * tests); when false it is refused with SqliteStoreError: a store that existed must never be
+   * re-created silently (the service passes false unless told this is a new deployment).
+   */
+  readonly create?: boolean;
 }
 
 export interface SqliteSettings {
@@ -187,13 +220,49 @@ function enrollmentToParams(e: Enrollment): Record<string, string | number | nul
 }
 
 /** Creates the parent directory (0700) and the file (0600) before SQLite opens it. */
-function prepareFile(file: string): void {
+function prepareFile(file: string, create: boolean): void {
+  let exists = true;
+  try {
+    const info = statSync(file);
+    if (!info.isFile()) {
+      throw new SqliteStoreError(file, 'not_a_file', `${file}: store.sqlite must be a SQLite file, but this is ${info.isDirectory() ? 'a directory' : 'not a regular file'}`);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    exists = false;
+  }
+  if (!exists && !create) throw missingStore(file, 'missing');
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   // 'a' creates the file when missing and never truncates an existing one.
   closeSync(openSync(file, 'a', 0o600));
   // The mode passed to open() is filtered by the umask, and an existing file may be looser: make
   // sure it is owner-only. SQLite gives the -wal and -shm files the main file's permissions.
   chmodSync(file, 0o600);
+}
+
+function missingStore(file: string, how: 'missing' | 'empty'): SqliteStoreError {
+  return new SqliteStoreError(
+    file,
+    'missing',
+    `${file}: the durable store is ${how === 'missing' ? 'missing' : 'empty (no schema, no records)'}; it holds every 2FA enrollment, ` +
+      `so it is never re-created silently: restore it from a backup (${RESTORE_HINT}), ` +
+      'or, only for a new deployment, start once with --init-store',
+  );
+}
+
+function damagedStore(file: string, detail: string): SqliteStoreError {
+  return new SqliteStoreError(
+    file,
+    'damaged',
+    `${file}: the durable store is damaged (${detail.replace(/\s+/g, ' ').slice(0, 200)}); stop every process using it, ` +
+      `keep the damaged file aside, restore the last backup with its encryption keys (${RESTORE_HINT}), then start again`,
+  );
+}
+
+/** SQLite result codes that mean the file (or the disk under it) cannot be trusted any more. */
+export function isStoreDamage(error: unknown): boolean {
+  if (!(error instanceof Database.SqliteError)) return false;
+  return /^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN|FULL|READONLY_DBMOVED)/.test(error.code);
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -247,6 +316,13 @@ function migrate(db: Database.Database, file: string): void {
   }
 }
 
+/** No schema and nothing in it: what a truncated or freshly created file looks like. */
+function isEmptyDatabase(db: Database.Database): boolean {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const objects = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sqlite_master').get()?.n ?? 0;
+  return version === 0 && objects === 0;
+}
+
 export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserRecords> {
   private readonly statements;
   private readonly enableTx;
@@ -290,7 +366,14 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
       ),
       deleteSteps: db.prepare<[string]>('DELETE FROM used_totp_steps WHERE user = ?'),
       pruneSteps: db.prepare<[number]>('DELETE FROM used_totp_steps WHERE keep_until < ?'),
-      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+      // Touches the enrollments table's root page, not only the connection.
+      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok FROM (SELECT user FROM enrollments LIMIT 1) UNION ALL SELECT 1 LIMIT 1'),
+      keyChecks: db.prepare<[], { key_id: string; sealed: string }>('SELECT key_id, sealed FROM key_checks'),
+      addKeyCheck: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO key_checks (key_id, sealed, created_at) VALUES (?, ?, ?)'),
+      sealedSamples: db.prepare<[], { key_id: string; user: string; sealed: string }>(
+        `SELECT totp_key_id AS key_id, min(user) AS user, totp_secret AS sealed FROM enrollments
+         WHERE totp_key_id IS NOT NULL GROUP BY totp_key_id`,
+      ),
       // Migration (src/store/migrate.ts).
       users: db
         .prepare<[number], string>('SELECT user FROM enrollments UNION SELECT user FROM used_totp_steps WHERE keep_until >= ?')
@@ -343,8 +426,14 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
    */
   static open(file: string, options: SqliteOpenOptions = {}): SqliteDurableStore {
     const memory = file === ':memory:';
-    if (!memory) prepareFile(file);
-    const db = new Database(file);
+    const create = options.create ?? true;
+    if (!memory) prepareFile(file, create);
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+    } catch (error) {
+      throw isStoreDamage(error) ? damagedStore(file, (error as Error).message) : error;
+    }
     try {
       // First, so the pragmas and migrations below wait for other processes instead of failing.
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -353,6 +442,13 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
         // while another process opens the same file (seen in the tests): retry for a while.
         const mode = retryWhileBusy(() => db.pragma('journal_mode = WAL', { simple: true }));
         if (mode !== 'wal') throw new Error(`sqlite: could not switch ${file} to WAL (journal_mode is ${String(mode)})`);
+        // A damaged file would start and then fail requests one by one (500s while /readyz said
+        // 200): check it before serving. quick_check reads every page once (O(size), no index
+        // cross-checks): milliseconds for the sizes this store reaches.
+        const problems = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
+        const first = problems[0]?.quick_check;
+        if (first !== 'ok') throw damagedStore(file, problems.map((row) => row.quick_check).join('; ') || 'quick_check gave no answer');
+        if (!create && isEmptyDatabase(db)) throw missingStore(file, 'empty');
       }
       // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss or an OS crash.
       // Here a lost commit is not just lost data: a consumed recovery code or a used TOTP step would
@@ -364,44 +460,61 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
       retryWhileBusy(() => migrate(db, file));
     } catch (error) {
       db.close();
+      if (isStoreDamage(error)) throw damagedStore(file, (error as Error).message);
       throw error;
     }
     return new SqliteDurableStore(db, options.clock ?? systemClock);
   }
 
+  /** The first error that showed the file damaged; readiness stays failed from then on. */
+  #failure: Error | null = null;
+
+  /**
+   * Runs one operation on the file; an error that shows damage makes the store not ready. The
+   * stores sharing this file (the risk history) run their statements through it too.
+   */
+  guarded<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      if (isStoreDamage(error)) this.#failure ??= error as Error;
+      throw error;
+    }
+  }
+
   async getEnrollment(user: string): Promise<Enrollment | null> {
-    const row = this.statements.getEnrollment.get(user);
+    const row = this.guarded(() => this.statements.getEnrollment.get(user));
     return row === undefined ? null : rowToEnrollment(row);
   }
 
   async enable(enrollment: Enrollment, recoveryCodeHashes: readonly string[]): Promise<void> {
-    this.enableTx(enrollment, recoveryCodeHashes);
+    this.guarded(() => this.enableTx(enrollment, recoveryCodeHashes));
   }
 
   async disable(user: string): Promise<boolean> {
-    return this.disableTx(user);
+    return this.guarded(() => this.disableTx(user));
   }
 
   async setDestination(user: string, destination: string, now: number): Promise<boolean> {
-    return this.statements.setDestination.run(destination, now, user).changes === 1;
+    return this.guarded(() => this.statements.setDestination.run(destination, now, user).changes === 1);
   }
 
   async replaceRecoveryCodes(user: string, hashes: readonly string[]): Promise<void> {
-    this.replaceCodesTx(user, hashes);
+    this.guarded(() => this.replaceCodesTx(user, hashes));
   }
 
   async consumeRecoveryCode(user: string, hash: string, now: number): Promise<boolean> {
-    return this.statements.consumeCode.run(now, user, hash).changes === 1;
+    return this.guarded(() => this.statements.consumeCode.run(now, user, hash).changes === 1);
   }
 
   async remainingRecoveryCodes(user: string): Promise<number> {
-    return this.statements.remainingCodes.get(user)?.n ?? 0;
+    return this.guarded(() => this.statements.remainingCodes.get(user)?.n ?? 0);
   }
 
   async useTotpStep(user: string, step: number, keepUntil: number): Promise<boolean> {
-    const first = this.statements.useStep.run(user, step, keepUntil).changes === 1;
+    const first = this.guarded(() => this.statements.useStep.run(user, step, keepUntil).changes === 1);
     this.totpCalls += 1;
-    if (this.totpCalls % PRUNE_EVERY === 0) this.statements.pruneSteps.run(this.clock.now());
+    if (this.totpCalls % PRUNE_EVERY === 0) this.guarded(() => this.statements.pruneSteps.run(this.clock.now()));
     return first;
   }
 
@@ -451,8 +564,29 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
     };
   }
 
+  /**
+   * Readiness: fails for good once an operation found the file damaged (a restart checks it again),
+   * and reads the enrollments table's first page, so a store that cannot read its records is not ready.
+   */
   async ping(): Promise<void> {
-    if (this.statements.ping.get()?.ok !== 1) throw new Error('sqlite: ping failed');
+    if (this.#failure !== null) throw new Error(`sqlite: the durable store is damaged (${this.#failure.message})`);
+    if (this.guarded(() => this.statements.ping.get())?.ok !== 1) throw new Error('sqlite: ping failed');
+  }
+
+  /** Key-check records by key id (src/factors/key-check.ts). */
+  async keyChecks(): Promise<ReadonlyMap<string, string>> {
+    const rows = this.guarded(() => this.statements.keyChecks.all());
+    return new Map(rows.map((row) => [row.key_id, row.sealed]));
+  }
+
+  /** Adds the key-check record of a key id; an existing record of that id is kept. */
+  async addKeyCheck(keyId: string, sealed: string, now: number): Promise<void> {
+    this.guarded(() => this.statements.addKeyCheck.run(keyId, sealed, now));
+  }
+
+  /** One sealed TOTP secret per key id the stored enrollments use (to prove the keys open real data). */
+  async sealedSamples(): Promise<ReadonlyArray<{ keyId: string; user: string; data: string }>> {
+    return this.guarded(() => this.statements.sealedSamples.all()).map((row) => ({ keyId: row.key_id, user: row.user, data: row.sealed }));
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
+import type { Clock } from '../../src/server/providers.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
 import { stringify } from 'yaml';
 import { DEMO_LOGIN, LOW_RISK, memoryLogger } from './stack.ts';
@@ -36,6 +37,8 @@ export interface ReplicaOptions {
   readonly config?: Record<string, unknown>;
   /** The Redis key prefix (default: unique per call, so tests sharing one Redis never meet). */
   readonly prefix?: string;
+  /** The clock every replica uses (default: the real one), e.g. a ManualClock shared by all. */
+  readonly clock?: Clock;
 }
 
 export async function startReplicas(options: ReplicaOptions): Promise<Replicas> {
@@ -71,7 +74,7 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
       const loaded = parseConfig(yamlOf(i), join(dir, 'config.yaml'), env);
       const captured = memoryLogger();
       logs.push(captured.logs);
-      guards.push(await startGuard(loaded, { logger: captured.logger, watchPolicy: false, env }));
+      guards.push(await startGuard(loaded, { logger: captured.logger, watchPolicy: false, env, ...(options.clock ? { clock: options.clock } : {}) }));
     }
   } catch (error) {
     await Promise.allSettled(guards.map((g) => g.close()));

@@ -99,7 +99,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: policyFile };
   const { logger, logs } = memoryLogger();
-  const guard = await startGuard(loaded, { logger, watchPolicy: false, ...options.start });
+  // A fresh temp directory each time: a new deployment, so the store may be created.
+  const guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true, ...options.start });
   return {
     guard,
     url: guard.url,

@@ -249,6 +249,25 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
         assert.equal(await store.increment(k, 1, 4 * U, 'sliding'), 1, 'an expired counter starts again');
       }));
 
+    test('getOrSet: sets a missing key, returns an existing value unchanged, and slides the expiry', () =>
+      withStore(async ({ store, key, elapse }) => {
+        const k = key('generation');
+        assert.equal(await store.getOrSet(k, 'first', 4 * U), 'first', 'a missing key takes the value');
+        assert.equal(await store.getOrSet(k, 'second', 4 * U), 'first', 'an existing value wins');
+        assert.equal(await store.get(k), 'first');
+        await elapse(3 * U);
+        assert.equal(await store.getOrSet(k, 'third', 4 * U), 'first', 'still there before its TTL');
+        const left = await store.ttl(k);
+        assert.ok(left !== null && left > 3 * U && left <= 4 * U, `the expiry was refreshed (ttl ${left})`);
+        await elapse(3 * U); // 6U after creation, 3U after the refresh
+        assert.equal(await store.get(k), 'first', 'alive past the first TTL because it was read again');
+        await store.set(k, 'bumped', 4 * U);
+        assert.equal(await store.getOrSet(k, 'other', 4 * U), 'bumped', 'a value written by set is returned as is');
+        await elapse(5 * U);
+        assert.equal(await store.get(k), null);
+        assert.equal(await store.getOrSet(k, 'fresh', 4 * U), 'fresh', 'an expired key takes the new value');
+      }));
+
     test('ttl: null for a missing key, positive and at most the TTL for a present one', () =>
       withStore(async ({ store, key, elapse }) => {
         assert.equal(await store.ttl(key('nothing')), null);
@@ -261,6 +280,40 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
         assert.ok(later !== null && later > 0 && later <= 3 * U + slack, `ttl counts down (got ${later})`);
         await store.delete(k);
         assert.equal(await store.ttl(k), null, 'a deleted key has no ttl');
+      }));
+
+    test('takeSlot: counts up to max, then refuses with the time left; a non-number value is a ban', () =>
+      withStore(async ({ store, key, elapse }) => {
+        const k = key('slot');
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 1 }, 'a new window starts at 1');
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 2 });
+        const full = await store.takeSlot(k, 2, 4 * U);
+        assert.equal(full.ok, false, 'a full window refuses');
+        if (!full.ok) {
+          assert.equal(full.banned, false);
+          assert.ok(full.retryAfterMs > 0 && full.retryAfterMs <= 4 * U, `time left in the window: ${full.retryAfterMs}`);
+        }
+        assert.equal(await store.get(k), '2', 'a refusal takes nothing');
+        const b = key('slot-ban');
+        await store.set(b, 'ban', 3 * U);
+        const banned = await store.takeSlot(b, 100, 4 * U);
+        assert.equal(banned.ok, false);
+        if (!banned.ok) {
+          assert.equal(banned.banned, true);
+          assert.ok(banned.retryAfterMs > 0 && banned.retryAfterMs <= 3 * U, `the ban's time left: ${banned.retryAfterMs}`);
+        }
+        await elapse(4 * U + slack);
+        assert.deepEqual(await store.takeSlot(k, 2, 4 * U), { ok: true, count: 1 }, 'a new window after the old one expired');
+        assert.deepEqual(await store.takeSlot(b, 100, 4 * U), { ok: true, count: 1 }, 'the ban ended');
+      }));
+
+    test('atomic: 200 concurrent takeSlot with max 10 take exactly 10 slots', () =>
+      withStore(async ({ store, key }) => {
+        const k = key('race-slot');
+        const results = await Promise.all(Array.from({ length: 200 }, () => store.takeSlot(k, 10, LONG)));
+        const counts = results.flatMap((r) => (r.ok ? [r.count] : [])).sort((a, b) => a - b);
+        assert.deepEqual(counts, Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.equal(await store.get(k), '10');
       }));
 
     test('atomic: 500 concurrent increments count to exactly 500, each value returned once', () =>
@@ -290,6 +343,14 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
         const winners = results.flatMap((won, i) => (won ? [i] : []));
         assert.equal(winners.length, 1);
         assert.equal(await store.get(k), `claimant-${winners[0]}`);
+      }));
+
+    test('atomic: 100 concurrent getOrSet of a missing key all return the one value that was set', () =>
+      withStore(async ({ store, key }) => {
+        const k = key('race-generation');
+        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.getOrSet(k, `candidate-${i}`, LONG)));
+        assert.equal(new Set(results).size, 1, `every caller sees the same value (got ${new Set(results).size} different ones)`);
+        assert.equal(await store.get(k), results[0]);
       }));
 
     test('atomic: concurrent +1 and -1 increments never lose an update', () =>

@@ -130,7 +130,8 @@ test('serve: honours GUARD_PORT and GUARD_ADMIN_PORT, reloads the policy on SIGH
       .replace('sqlite: ../var/guard.db', `sqlite: ${join(dir, 'guard.db')}`)
       .replace('outbox_file: ../var/outbox.jsonl', `outbox_file: ${join(dir, 'outbox.jsonl')}`),
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config], {
+  // A new deployment in a temp folder: --init-store lets it create its SQLite store.
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--init-store'], {
     env: { ...process.env, GUARD_PORT: '0', GUARD_ADMIN_PORT: '0', GUARD_UPSTREAM: 'http://127.0.0.1:9' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -48,7 +48,7 @@ async function restartOn(stack: Stack, clock: ManualClock): Promise<{ guard: Run
   });
   const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: stack.policyFile };
   const { logger, logs } = memoryLogger();
-  const guard = await startGuard(loaded, { logger, watchPolicy: false, clock });
+  const guard = await startGuard(loaded, { logger, watchPolicy: false, clock, initStore: true });
   return { guard, logs };
 }
 

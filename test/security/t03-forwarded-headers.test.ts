@@ -267,3 +267,50 @@ test('an untrusted client: common aliases of client-address, host-override and a
   const leaked = aliases.filter(([, v]) => rawValues(seen).some((got) => got.includes(v))).map(([n]) => n);
   assert.deepEqual(leaked, [], `these client headers reached the upstream: ${leaked.join(', ')}`);
 });
+
+test('an untrusted client: forwarding, scheme and client-certificate headers of other proxies and load balancers do not reach the upstream', async () => {
+  // Each one is believed by some stack: X-Original-Forwarded-For (ingress-nginx), Proxy-Client-IP /
+  // WL-Proxy-Client-IP (WebLogic plug-ins, Java get-client-IP idioms), Z-Forwarded-For, X-Envoy-*
+  // (Envoy's external address and its internal-request marks), X-Scheme / X-Url-Scheme /
+  // Front-End-Https / X-ARR-SSL (https detection in Rails, Django, IIS ARR), and the client
+  // certificate headers that TLS terminators write (ARR, nginx, HAProxy, AWS ALB mTLS).
+  const headers: ReadonlyArray<readonly [string, string]> = [
+    ['X-Original-Forwarded-For', '203.0.113.90'],
+    ['X_Original_Forwarded_For', '203.0.113.91'],
+    ['Proxy-Client-IP', '203.0.113.92'],
+    ['WL-Proxy-Client-IP', '203.0.113.93'],
+    ['wl.proxy.client.ip', '203.0.113.94'],
+    ['Z-Forwarded-For', '203.0.113.95'],
+    ['X-Envoy-External-Address', '203.0.113.96'],
+    ['X-Envoy-Internal', 'spoof-envoy-internal'],
+    ['X_Envoy_Original_Path', '/spoof-envoy-path'],
+    ['X-Scheme', 'spoof-scheme'],
+    ['X-Url-Scheme', 'spoof-url-scheme'],
+    ['x_url_scheme', 'spoof-url-scheme-2'],
+    ['Front-End-Https', 'spoof-front-end-https'],
+    ['X-ARR-SSL', 'spoof-arr-ssl'],
+    ['X-ARR-ClientCert', 'spoof-arr-clientcert'],
+    ['X-SSL-Client-Cert', 'spoof-ssl-client-cert'],
+    ['X-SSL-Client-Verify', 'spoof-ssl-client-verify'],
+    ['X.SSL.Client.DN', 'spoof-ssl-client-dn'],
+    ['X-Client-Cert', 'spoof-client-cert'],
+    ['X-Client-Certificate', 'spoof-client-certificate'],
+    ['SSL-Client-Cert', 'spoof-ssl-client-cert-2'],
+    ['SSL_Client_Cert', 'spoof-ssl-client-cert-3'],
+    ['X-Amzn-Mtls-Clientcert', 'spoof-amzn-mtls'],
+    ['X-Amzn-Mtls-Clientcert-Leaf', 'spoof-amzn-mtls-leaf'],
+  ];
+  for (const s of [direct, behindProxy]) {
+    const { seen } = await viaDebug(s, headers.map(([n, v]) => `${n}: ${v}`));
+    const leaked = headers.filter(([, v]) => rawValues(seen).some((got) => got.includes(v))).map(([n]) => n);
+    assert.deepEqual(leaked, [], `these client headers reached the upstream: ${leaked.join(', ')}`);
+  }
+});
+
+test("an untrusted client: '_' and '.' spellings of the request id header do not arrive beside the sidecar's own", async () => {
+  const { seen, log } = await viaDebug(direct, ['X_Request_Id: spoofed-request-id-u', 'X.Request.Id: spoofed-request-id-d', 'x-REQUEST_id: spoofed-request-id-m']);
+  assert.ok(!rawValues(seen).some((v) => v.startsWith('spoofed-request-id')), JSON.stringify(seen.rawHeaders));
+  const ids = rawNames(seen).filter((n) => folded(n) === 'x-request-id');
+  assert.deepEqual(ids.map((n) => n.toLowerCase()), ['x-request-id'], 'exactly one request id header, the sidecar\'s');
+  assert.equal(seen.headers['x-request-id'], log['requestId']);
+});

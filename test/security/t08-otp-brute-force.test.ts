@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   GENEROUS_BUDGETS,
@@ -17,6 +17,9 @@ import {
   type ClockedStack,
   type GuardClient,
 } from '../helpers/two-factor.ts';
+import { ManualClock } from '../../src/server/providers.ts';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { startReplicas } from '../helpers/replicas.ts';
 
 /**
  * THREATS T8 — OTP brute force and races (Microsoft "AuthQuake": no attempt cap; CVE-2025-60424:
@@ -334,4 +337,58 @@ describe('T8: codes that are not strings', () => {
       assert.equal(reply.status, 400, reply.text);
       assert.equal((await client.status()).body['enabled'], false);
     }));
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('T8: the attempt limit holds across replicas on Redis (issue 14 item 7)', () => {
+  let redis: RedisServer | null = null;
+  before(async () => {
+    redis = await startRedisServer();
+    if (!redis) console.warn('\n*** T8 on Redis: redis-server is NOT installed — the two-replica case is SKIPPED ***\n');
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  test('200 parallel wrong TOTP codes over two replicas: exactly factors.failures.max_failures (10) are judged, the rest 429', async () => {
+    if (!redis) return; // allowed-skip: announced above; CI=true fails in startRedisServer instead
+    const clock = new ManualClock(Date.now());
+    const r = await startReplicas({ count: 2, redisUrl: redis.url, clock, config: { factors: { send_budget: GENEROUS_BUDGETS } } });
+    try {
+      const enrolling = r.on(0);
+      expectStatus(await enrolling.login(MERCHANT), 200, 'first login');
+      const { secret } = await enableTotp(enrolling, { outboxFile: r.outboxFile, clock });
+      clock.advance(STEP);
+      const attacker = r.on(1);
+      expectStatus(await attacker.login(MERCHANT), 200, 'password');
+      const guesses = wrongTotp(secret, clock.now(), 200);
+      const replies = await Promise.all(guesses.map((guess, i) => r.on(i % 2, attacker).verify(guess)));
+      const counts = tally(replies);
+      assert.equal(counts[200] ?? 0, 0, `a wrong code was accepted: ${JSON.stringify(counts)}`);
+      assert.equal(counts[401] ?? 0, 10, `exactly the account's 10 attempts are judged over both replicas: ${JSON.stringify(counts)}`);
+      assert.equal(counts[429] ?? 0, 190, `every other guess is refused: ${JSON.stringify(counts)}`);
+      const left = replies.filter((x) => x.status === 401).map((x) => x.body['attempts_left']);
+      assert.equal(new Set(left).size, 10, `each judged guess saw its own count: ${JSON.stringify(left)}`);
+      const late = await r.on(0, attacker).verify(totpAt(secret, clock.now()));
+      assert.equal(late.status, 429, `the right code during the lockout: ${late.text}`);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('200 parallel wrong passwords over two replicas: exactly regulation.account.max_failures (3) reach the upstream', async () => {
+    if (!redis) return; // allowed-skip: announced above; CI=true fails in startRedisServer instead
+    const r = await startReplicas({ count: 2, redisUrl: redis.url, clock: new ManualClock(Date.now()) });
+    try {
+      const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => r.on(i % 2).login(MERCHANT, `wrong-${i}`)));
+      const counts = tally(replies);
+      assert.equal(counts[401] ?? 0, 3, `exactly 3 judged over both replicas: ${JSON.stringify(counts)}`);
+      assert.equal(counts[429] ?? 0, 197, JSON.stringify(counts));
+      assert.deepEqual(replies.filter((x) => x.status === 401).map((x) => x.body['attempts_left']).sort(), [0, 1, 2]);
+      assert.equal((await r.on(1).login(MERCHANT, PASSWORD)).status, 429, 'this address stays paused for this account');
+    } finally {
+      await r.close();
+    }
+  });
 });

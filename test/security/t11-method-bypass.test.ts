@@ -13,7 +13,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { signIn, startStack, type Stack } from '../helpers/stack.ts';
 import { hostOf, rawExchange, startRecordingUpstream, type RawExchange, type RecordingUpstream } from '../helpers/raw-http.ts';
 
 const TEST_POLICY = `version: 1
@@ -42,6 +42,18 @@ rules:
     paths: ["/api/contacts/export"]
     methods: [GET, POST]
     access: authenticated
+  - name: report-delete
+    description: an earlier rule may still decide a method the sensitive rule below does not list
+    paths: ["/exports/report"]
+    methods: [DELETE]
+    access: public
+  - name: report-export
+    paths: ["/exports/report"]
+    methods: [GET]
+    access: authenticated
+    sensitive:
+      category: report
+      fresh_for: 10m
 `;
 
 let upstream: RecordingUpstream;
@@ -171,6 +183,9 @@ test('method override headers are stripped before the upstream, and the decision
     'X-Method-Override: PATCH',
     'X_HTTP_Method_Override: DELETE',
     'X.Http.Method.Override: DELETE',
+    'x_http_method: PUT',
+    'X.Method.Override: PATCH',
+    'X_Method_Override: PATCH',
     'X-Original-Method: DELETE',
   ];
   const r = await send(stack, 'POST', '/debug/request/override', [...overrides, 'Content-Length: 0']);
@@ -225,4 +240,39 @@ test('safe methods on the sidecar asset route do not change anything the next re
   assert.equal(answers[0], answers[1]);
   await upstream.settle();
   assert.deepEqual(upstream.targets(), []);
+});
+
+test('methods a sensitive rule does not list are denied on its paths, never decided by a weaker rule or the default', async () => {
+  upstream.reset();
+  const problems: string[] = [];
+  for (const method of ['POST', 'PUT', 'PATCH']) {
+    const from = stack.logs.length;
+    const r = await send(stack, method, '/exports/report', ['Content-Length: 0']);
+    const { decision, rule } = await lastDecision(stack, from);
+    if (r.first.status !== 403 || decision !== 'deny' || rule !== 'report-export:other-methods') {
+      problems.push(`${method}: ${r.first.status} ${String(decision)} by ${String(rule)}`);
+    }
+  }
+  // GET (and HEAD/OPTIONS, decided as GET) keep the sensitive rule; an earlier rule still decides DELETE.
+  const get = await send(stack, 'GET', '/exports/report');
+  if (get.first.status !== 401) problems.push(`GET: ${get.first.status}`);
+  const del = await send(stack, 'DELETE', '/exports/report', ['Content-Length: 0']);
+  if (del.first.status !== 200) problems.push(`DELETE (earlier public rule): ${del.first.status}`);
+  await upstream.settle();
+  assert.deepEqual(problems, []);
+  assert.deepEqual(upstream.requests.map((r) => `${r.method} ${r.target}`), ['DELETE /exports/report']);
+});
+
+test('signed in on the demo: PUT, PATCH and DELETE of a sensitive export never reach the app without a step-up', async () => {
+  const cookie = await signIn(demo.url);
+  for (const path of ['/api/contacts/export', '/api/campaigns/7/export']) {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      const from = demo.logs.length;
+      const r = await send(demo, method, path, [`Cookie: ${cookie}`, 'Content-Length: 0']);
+      const { decision, rule } = await lastDecision(demo, from);
+      assert.equal(r.first.status, 403, `${method} ${path}: ${r.first.startLine}`);
+      assert.equal(decision, 'deny', `${method} ${path}`);
+      assert.match(String(rule), /-export:other-methods$/, `${method} ${path}`);
+    }
+  }
 });

@@ -41,3 +41,19 @@ test('IPv6 trusted range and host with brackets', () => {
   assert.equal(f.proto, 'https');
   assert.equal(f.hostname, '[::1]');
 });
+
+test('the host is canonical (case, trailing dot, port, IDNA); an invalid one is named, never guessed', () => {
+  const none = trustedProxyList([]);
+  const f = clientFacts('203.0.113.5', false, { host: 'App.Example.COM.:0443' }, none, false);
+  assert.equal(f.host, 'app.example.com:443');
+  assert.equal(f.hostname, 'app.example.com');
+  assert.equal(f.hostProblem, undefined);
+  const bad = clientFacts('203.0.113.5', false, { host: 'user@app.example.com' }, none, false);
+  assert.equal(bad.hostname, '');
+  assert.match(bad.hostProblem ?? '', /Host header/);
+  // A trusted proxy's X-Forwarded-Host is canonicalised the same way; an invalid one is not believed.
+  const viaProxy = clientFacts('10.0.0.2', false, { host: 'internal:8080', 'x-forwarded-host': 'APP.example.com.' }, trusted, true);
+  assert.equal(viaProxy.hostname, 'app.example.com');
+  const invalidForwarded = clientFacts('10.0.0.2', false, { host: 'internal:8080', 'x-forwarded-host': 'a b' }, trusted, true);
+  assert.equal(invalidForwarded.host, 'internal:8080');
+});

@@ -61,7 +61,7 @@ test('request framing survives Connection tricks and is exactly one of CL or chu
   const cl: IncomingHttpHeaders = { host: 'h', connection: 'content-length, host, transfer-encoding', 'content-length': '5' };
   sanitiseRequestHeaders(cl, facts, { stripped, ownCookie: own });
   assert.equal(cl['content-length'], '5');
-  assert.equal(cl.host, 'h');
+  assert.equal(cl.host, 'app.example.com', 'Host stays, in the canonical form the policy decided on');
   assert.equal(cl['transfer-encoding'], undefined);
   const chunked: IncomingHttpHeaders = { host: 'h', 'transfer-encoding': 'chunked', 'content-length': '5' };
   sanitiseRequestHeaders(chunked, facts, { stripped, ownCookie: own });

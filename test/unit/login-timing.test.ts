@@ -1,6 +1,7 @@
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AccountGenerations } from '../../src/flows/account-generation.ts';
 import { LoginFlow } from '../../src/flows/login.ts';
 import { Regulation } from '../../src/flows/regulation.ts';
 import type { SecondFactor } from '../../src/flows/second-factor.ts';
@@ -51,6 +52,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
       deviceKeys: [Buffer.alloc(32, 7)],
     }),
     store,
+    generations: new AccountGenerations(store, cryptoRandom),
     clock,
     random: cryptoRandom,
     logger: memoryLogger().logger,

@@ -33,7 +33,7 @@ async function failTimes(regulation: Regulation, n: number, account: string, add
   for (let i = 0; i < n; i++) await attempt(regulation, account, address, 'failure');
 }
 
-describe('Regulation: account bans', () => {
+describe('Regulation: bans of an account from one address', () => {
   test('three failures ban the account for 5 minutes; the ban ends with the clock', async () => {
     const { clock, regulation } = setup();
     await failTimes(regulation, 2, 'alice');
@@ -42,7 +42,9 @@ describe('Regulation: account bans', () => {
     const r = await refused(regulation, 'alice', IP);
     assert.equal(r.subject, 'account');
     assert.equal(r.retryAfterMs, 300_000);
-    assert.deepEqual(await regulation.banned('alice', '203.0.113.9'), { subject: 'account', retryAfterMs: 300_000 }, 'from any address');
+    // Issue 14 item 5 (T21): the ban closes this account from this address only, not for everyone.
+    assert.equal(await regulation.banned('alice', '203.0.113.9'), null, 'another address is not banned');
+    await attempt(regulation, 'alice', '203.0.113.9', 'success');
 
     clock.advance(300_000 - 1);
     assert.equal((await refused(regulation, 'alice', IP)).retryAfterMs, 1);
@@ -231,5 +233,109 @@ describe('Regulation: IPv6 and unlock', () => {
     await regulation.unlock('alice', IP);
     assert.equal(await regulation.banned('alice', IP), null);
     await attempt(regulation, 'alice', IP, 'success');
+  });
+});
+
+describe('Regulation: known devices and account-wide slowing (THREATS T21)', () => {
+  const THROTTLE = { after: 6, windowMs: 15 * MINUTE, delayMs: 1_000, maxDelayMs: 8_000 };
+  const DEVICE = 'owner-device-id-0001';
+
+  function withThrottle() {
+    const clock = new ManualClock();
+    const store = new MemoryStore(clock);
+    const attacks: string[] = [];
+    const regulation = new Regulation(store, { account: ACCOUNT, address: ADDRESS }, '', undefined, {
+      throttle: THROTTLE,
+      onAttack: async (account, event) => {
+        attacks.push(`${account}:${event}`);
+      },
+    });
+    return { clock, store, regulation, attacks };
+  }
+
+  test("a known device is counted by itself: the attacker's ban elsewhere does not close it, and its own failures do not close the address", async () => {
+    const { regulation, attacks } = withThrottle();
+    await failTimes(regulation, 3, 'alice', '203.0.113.66');
+    assert.equal((await refused(regulation, 'alice', '203.0.113.66')).subject, 'account');
+    assert.deepEqual(attacks, ['alice:origin_locked'], 'the owner is told');
+    const owner = await regulation.reserve('alice', '203.0.113.66', undefined, { knownDevice: DEVICE });
+    assert.ok(owner.ok, 'the owner on a known device at the very same address still gets through');
+    await owner.settle('success');
+
+    for (let i = 0; i < 3; i++) {
+      const r = await regulation.reserve('alice', IP, undefined, { knownDevice: DEVICE });
+      assert.ok(r.ok);
+      await r.settle('failure');
+    }
+    const closed = await regulation.reserve('alice', IP, undefined, { knownDevice: DEVICE });
+    assert.equal(closed.ok, false);
+    if (!closed.ok) assert.equal(closed.subject, 'device', 'three failures close that device');
+    await attempt(regulation, 'alice', IP, 'success'); // the address itself is open
+  });
+
+  test('account-wide failures from unknown places slow sign-in (bounded, doubling delays) but never ban it', async () => {
+    const { clock, regulation, attacks } = withThrottle();
+    // Six failures from six addresses: each address is far from its own ban.
+    for (let i = 1; i <= 6; i++) await failTimes(regulation, 1, 'alice', `198.51.100.${i}`);
+    assert.ok(attacks.includes('alice:throttled'), `the owner is told: ${JSON.stringify(attacks)}`);
+    // From now on one attempt per delay, for any unknown origin: 1 s, then 2, 4, 8, 8 (the cap).
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await failTimes(regulation, 1, 'alice', `192.0.2.${i + 1}`); // takes the free slot, fails
+      const r = await refused(regulation, 'alice', `192.0.2.${100 + i}`);
+      assert.equal(r.subject, 'throttle');
+      waits.push(r.retryAfterMs);
+      clock.advance(r.retryAfterMs);
+    }
+    assert.deepEqual(waits, [1_000, 2_000, 4_000, 8_000, 8_000], 'the delay doubles up to max_delay and no further');
+    // A known device is never slowed; the owner's success ends the slowing for everyone.
+    await failTimes(regulation, 1, 'alice', '192.0.2.200');
+    const owner = await regulation.reserve('alice', '192.0.2.201', undefined, { knownDevice: DEVICE });
+    assert.ok(owner.ok, 'a known device is not slowed');
+    await owner.settle('success');
+    await attempt(regulation, 'alice', '192.0.2.202', 'failure');
+    await attempt(regulation, 'alice', '192.0.2.203', 'failure');
+  });
+
+  test('200 concurrent reserves from one address at the slowed account: at most one gets through', async () => {
+    const { regulation } = withThrottle();
+    for (let i = 1; i <= 6; i++) await failTimes(regulation, 1, 'alice', `198.51.100.${i}`);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => regulation.reserve('alice', `203.0.113.${i % 200}`)));
+    assert.equal(results.filter((r) => r.ok).length, 1);
+  });
+
+  test('200 parallel guesses from 200 addresses (a botnet): attempts in flight count, so only after + 1 are judged', async () => {
+    const { regulation } = withThrottle();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => regulation.reserve('alice', `10.0.${i >> 8}.${i & 255}`)));
+    const passed = results.filter((r) => r.ok);
+    assert.equal(passed.length, THROTTLE.after + 1, 'the first `after` pass freely, then one per delay');
+    for (const r of results) if (!r.ok) assert.equal(r.subject, 'throttle');
+  });
+
+  test('unlock starts every origin of the account afresh (epoch), including bans at other addresses and devices', async () => {
+    const { regulation } = withThrottle();
+    await failTimes(regulation, 3, 'alice', '203.0.113.66');
+    for (let i = 0; i < 3; i++) {
+      const r = await regulation.reserve('alice', IP, undefined, { knownDevice: DEVICE });
+      assert.ok(r.ok);
+      await r.settle('failure');
+    }
+    await regulation.unlock('alice');
+    await attempt(regulation, 'alice', '203.0.113.66', 'success');
+    const r = await regulation.reserve('alice', IP, undefined, { knownDevice: DEVICE });
+    assert.ok(r.ok, 'the device is open again');
+  });
+
+  test("the failure that closes an origin says for how long; the one before says it is the last", async () => {
+    const { regulation } = withThrottle();
+    const first = await regulation.reserve('alice', IP);
+    assert.ok(first.ok);
+    assert.equal(first.remaining, 2);
+    assert.deepEqual(await first.settle('failure'), { lockedForMs: null });
+    await failTimes(regulation, 1, 'alice');
+    const last = await regulation.reserve('alice', IP);
+    assert.ok(last.ok);
+    assert.equal(last.remaining, 0);
+    assert.deepEqual(await last.settle('failure'), { lockedForMs: 300_000 });
   });
 });

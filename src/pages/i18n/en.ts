@@ -56,6 +56,12 @@ export const en = {
   loginFailed: 'The email or password is not correct.',
   loginFailedUsername: 'The username or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+  loginAttemptsLeft: (n: number) =>
+    `The email or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
+  loginPausedHere: (minutes: number) =>
+    `The email or password is not correct. Sign-in from this device or network is now paused for ${minutes} minute${minutes === 1 ? '' : 's'}; your other devices are not paused.`,
+  loginSlowed: (seconds: number) =>
+    `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
   noEmailOnFile: (support: string) =>
@@ -88,6 +94,8 @@ export const en = {
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
   loginExpiredUsername: 'This sign-in has expired. Start again with your username and password.',
+  loginAccountChanged:
+    'Your account’s sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again below.',
 
   // Logout
   signOutTitle: 'Sign out',
@@ -249,6 +257,7 @@ export const en = {
     403: 'Access denied',
     404: 'Page not found',
     405: 'Method not allowed',
+    408: 'Request timed out',
     409: 'Please start again',
     410: 'Expired',
     413: 'Request too large',
@@ -265,6 +274,7 @@ export const en = {
   errorGeneric: 'The request could not be completed.',
   errorMessage: {
     bad_request: 'The request could not be understood. Please go back and try again.',
+    unknown_host: 'This site is not served at this address. Check the address you typed or followed.',
     cross_site_request: 'This request came from another site and was refused.',
     unsupported_media_type: 'This kind of request is not supported here.',
     payload_too_large: 'The request is too large.',
@@ -285,6 +295,10 @@ export const en = {
     no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',
     directory_unavailable: 'Your email address and phone number cannot be looked up right now. Please try again in a moment.',
     ambiguous_identifier: 'The account was given twice with different values. Send it once.',
+    request_timeout: 'The request arrived too slowly and was refused. Please try again.',
+    too_many_connections: 'Too many connections from your network address. Close some tabs or wait a moment, then try again.',
+    too_many_requests: 'Too many requests from your network address at once. Please wait a moment, then try again.',
+    upstream_busy: 'The service is busy right now. Please try again in a moment.',
   },
   upstreamTimeout: (product: string) => `${product} did not answer in time. Please try again in a moment.`,
   upstreamDown: (product: string) => `${product} cannot be reached right now. Please try again in a moment.`,
@@ -314,6 +328,7 @@ export const en = {
     login_required: 'Your session has ended. Sign in again.',
     no_contact_on_file: 'No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact your administrator to add one.',
     account_mismatch: 'Your session with the app belongs to another account. Sign out and sign in again.',
+    account_changed: 'Your account’s security settings changed while you were doing this (in another window, or by support), so this step has ended. Please start again.',
   },
   flowUnknown: 'Something went wrong. Please start again.',
   attemptsLeft: (n: number) => `${n} attempt${n === 1 ? '' : 's'} left.`,
