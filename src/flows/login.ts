@@ -10,6 +10,8 @@ import type { Regulation, Subject } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
 import type { RiskService } from '../risk/service.ts';
 import { explainRisk } from '../risk/assess.ts';
+import { Contacts } from '../directory/index.ts';
+import { canonicalIdentity, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
 
 /**
@@ -54,7 +56,12 @@ export type LoginResult =
       /** 'throttle': the account is being slowed down (a short wait); otherwise sign-in from here is paused. */
       readonly subject: Subject;
     }
-  | { readonly kind: 'unavailable' };
+  | { readonly kind: 'unavailable' }
+  /**
+   * The password was right but this sign-in needs an email code and no address is known for the
+   * account (or the directory cannot say right now: `lookupFailed`). Nothing was sent.
+   */
+  | { readonly kind: 'no_email'; readonly lookupFailed: boolean };
 
 type Authenticated = Extract<LoginResult, { kind: 'authenticated' }>;
 
@@ -134,10 +141,15 @@ export interface LoginFlowDeps {
   readonly pendingMs: number;
   /** Waits in real time; injected so tests of the padding need not sleep. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How identifiers become account keys (default: email addresses). */
+  readonly identity?: IdentityRules;
+  /** Where an account's email comes from (default: the identifier, when it is an address). */
+  readonly contacts?: Contacts;
 }
 
+/** @deprecated kept for callers that key by email; use canonicalIdentity with the config's rules. */
 export function normaliseAccount(email: string): string {
-  return email.trim().toLowerCase();
+  return canonicalIdentity(email, EMAIL_IDENTITY);
 }
 
 const PENDING = (id: string): string => `pending:${id}`;
@@ -154,7 +166,10 @@ function attemptContext(presenter: Presenter, loginId: string | undefined): Audi
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LoginFlow {
-  constructor(private readonly deps: LoginFlowDeps) {}
+  private readonly contacts: Contacts;
+  constructor(private readonly deps: LoginFlowDeps) {
+    this.contacts = deps.contacts ?? new Contacts(null, deps.identity ?? EMAIL_IDENTITY, deps.logger);
+  }
 
   async attempt(input: LoginAttempt): Promise<LoginResult> {
     const started = performance.now();
@@ -165,7 +180,7 @@ export class LoginFlow {
   }
 
   private async run(input: LoginAttempt): Promise<LoginResult> {
-    const account = normaliseAccount(input.email);
+    const account = canonicalIdentity(input.email, this.deps.identity ?? EMAIL_IDENTITY);
     const log = this.deps.logger;
     const loginId = this.deps.random.bytes(12).toString('base64url');
     const context = attemptContext(input, loginId);
@@ -209,36 +224,51 @@ export class LoginFlow {
       return result;
     }
     await reservation.settle('success');
+    // Where the app can say which account this session is (a directory or profile naming it), that
+    // account is the key: two spellings the app takes for one account (Alice/alice on a
+    // case-insensitive app) must not get two enrollments, histories and lock-outs (issue 14).
+    const named = await this.contacts.accountOfSession({ upstreamCookies: check.upstreamCookies, requestId: input.requestId });
+    if (named !== null && named !== account) {
+      log.info({ event: 'login_account_named', typed: account, user: named, requestId: input.requestId }, 'the app names the signed-in account differently; keyed on its name');
+    }
+    const user = named ?? account;
     const now = this.deps.clock.now();
     // Read before the enrollment: a change landing in between then leaves this sign-in stale
     // (changes write the durable record first and replace the generation after).
-    const generation = await this.deps.generations.current(account);
-    const enrollment = await this.deps.durable.getEnrollment(account);
+    const generation = await this.deps.generations.current(user);
+    const enrollment = await this.deps.durable.getEnrollment(user);
     const presenter: Presenter = input;
     if (!enrollment) {
       // Without 2FA the password is the only factor: a risky-looking sign-in is verified by email first.
       const assessment = await this.deps.risk.assess({
-        user: account,
+        user: user,
         deviceCookie: input.deviceCookie,
         clientAddress: input.client.address,
         userAgent: input.userAgent ?? '',
         context,
       });
       log.info(
-        { event: 'risk_assessed', user: account, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
+        { event: 'risk_assessed', user: user, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
         'sign-in risk assessed',
       );
       if (assessment.level === 'low') {
-        log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: account, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
-        return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter, false);
+        log.info({ event: 'login_success', user: user, client: input.client.address, requestId: input.requestId }, 'login succeeded');
+        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
+        return this.complete(user, now, null, check.setCookies, check.upstreamCookies, presenter, false);
+      }
+      // The address comes from the directory: a username is never taken for one (issue 12).
+      const contact = await this.contacts.of(user, { upstreamCookies: check.upstreamCookies, requestId: input.requestId });
+      if (!contact.ok || contact.email === null) {
+        log.warn({ event: 'login_no_email', user: user, reason: contact.ok ? 'no_email_known' : contact.reason, requestId: input.requestId }, 'risky sign-in refused: no email address to send a code to');
+        this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: user, reason: 'no_email_on_file', ...fromContext(context, contact.ok ? undefined : { directory: contact.reason }) });
+        return { kind: 'no_email', lookupFailed: !contact.ok && contact.reason !== 'not_found' };
       }
       return this.startPending(
         {
           reason: 'risk',
-          user: account,
+          user,
           method: 'email',
-          destination: account,
+          destination: contact.email,
           passwordAt: now,
           upstreamSetCookies: check.setCookies,
           upstreamCookies: check.upstreamCookies,
@@ -252,7 +282,7 @@ export class LoginFlow {
     return this.startPending(
       {
         reason: '2fa',
-        user: account,
+        user: user,
         method: enrollment.method,
         destination: enrollment.destination,
         passwordAt: now,

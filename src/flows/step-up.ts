@@ -9,6 +9,7 @@ import type { SensitiveSpec } from '../policy/types.ts';
 import { FlowError } from './flow-error.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
 import { actorContext, type Actor } from './two-factor-settings.ts';
+import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface StepUpRecord {
   /** Invite the user to enable 2FA afterwards (rule asks for it and the user has no 2FA). */
   readonly nudge: boolean;
   readonly returnTo: string;
+  /** The rule's own words for the operation (its `description`), shown on the step-up page. */
+  readonly description?: SensitiveSpec['description'];
   /** What the rule asked for (`action` falls back to an email code without 2FA). */
   readonly requested?: 'email_code' | 'fresh_code';
   /** The account's generation and `factorState` this record was decided on (THREATS T18). */
@@ -49,6 +52,8 @@ export interface StepUpDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly nudgeSnoozeMs: number;
+  /** Where the account's email address comes from (the directory). */
+  readonly contacts?: Contacts;
 }
 
 export class StepUpFlow {
@@ -62,24 +67,40 @@ export class StepUpFlow {
       freshForMs: spec.freshForMs,
       nudge: spec.nudgeEnableTwoFactor && session.twoFactor === null,
       returnTo,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
     });
     await this.deps.store.set(RECORD(session.id), JSON.stringify(record), RECORD_TTL_MS);
     return record;
   }
 
+  /** The account's address for an email code, or null when none is known (nothing is then sent). */
+  private async emailOf(session: SessionRecord): Promise<string | null> {
+    if (!this.deps.contacts) return session.user;
+    const contact = await this.deps.contacts.of(session.user, { upstreamCookies: session.upstreamCookies });
+    return contact.ok ? contact.email : null;
+  }
+
   /** The method and destination for a step-up, from the account as it is now. */
   private async decide(
     session: SessionRecord,
-    asked: { category: string; requested: 'email_code' | 'fresh_code'; freshForMs: number; nudge: boolean; returnTo: string },
+    asked: { category: string; requested: 'email_code' | 'fresh_code'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
   ): Promise<StepUpRecord> {
     const generation = await this.deps.generations.current(session.user);
     const enrolled = await this.deps.durable.getEnrollment(session.user);
     const enrollment = asked.requested === 'fresh_code' ? enrolled : null;
-    const common = { category: asked.category, requested: asked.requested, freshForMs: asked.freshForMs, returnTo: asked.returnTo, generation, factors: factorState(enrolled) };
+    const common = {
+      category: asked.category,
+      requested: asked.requested,
+      freshForMs: asked.freshForMs,
+      returnTo: asked.returnTo,
+      generation,
+      factors: factorState(enrolled),
+      ...(asked.description !== undefined ? { description: asked.description } : {}),
+    };
     return enrollment
       ? { ...common, action: asked.requested, method: enrollment.method, destination: enrollment.destination, nudge: false }
       : // Without an enrolled method a "fresh code" can only be an email code.
-        { ...common, action: 'email_code', method: 'email', destination: session.user, nudge: asked.nudge && enrolled === null };
+        { ...common, action: 'email_code', method: 'email', destination: await this.emailOf(session), nudge: asked.nudge && enrolled === null };
   }
 
   /**
@@ -102,6 +123,7 @@ export class StepUpFlow {
       freshForMs: record.freshForMs,
       nudge: record.nudge,
       returnTo: record.returnTo,
+      ...(record.description !== undefined ? { description: record.description } : {}),
     });
     // Only if nobody finished or replaced the record meanwhile.
     if (!(await this.deps.store.setIfPresent(RECORD(session.id), JSON.stringify(again), RECORD_TTL_MS))) return null;
@@ -129,7 +151,11 @@ export class StepUpFlow {
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
     const { record } = await this.record(actor);
-    if (record.method === 'totp' || record.destination === null) return { status: 'code_required', method: record.method, destination: null };
+    if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
+    if (record.destination === null) {
+      this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
+      throw new FlowError(409, 'no_email_on_file', 'This operation needs a code sent to your email address, but no email address is known for your account, so none was sent. Contact your administrator to add one.');
+    }
     const sent: SendResult = await this.deps.factor.sendCode({
       flowKey: this.codeKey(actor.session.id, record),
       method: record.method,

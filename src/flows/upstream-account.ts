@@ -16,12 +16,6 @@ export interface UpstreamAccountConfig {
   readonly timeoutMs: number;
   readonly success: { readonly status: readonly number[]; readonly location?: RegExp; readonly cookie: string };
   readonly logout?: { readonly path: string; readonly method: 'GET' | 'POST' };
-  readonly profile?: { readonly path: string; readonly emailField: string; readonly phoneField?: string | undefined };
-}
-
-export interface UpstreamProfile {
-  readonly email: string | null;
-  readonly phone: string | null;
 }
 
 export type PasswordCheckResult =
@@ -162,25 +156,15 @@ export class UpstreamAccount {
     return { ok: answer.status < 500, setCookies: answer.headers['set-cookie'] ?? [] };
   }
 
-  /** Whether a profile endpoint is configured (so an upstream session's account can be told). */
-  get hasProfile(): boolean {
-    return this.config.profile !== undefined;
-  }
-
-  /** The account behind an upstream session, from the configured JSON profile endpoint; null when unknown. */
-  async profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
-    const profile = this.config.profile;
-    if (!profile) return null;
-    const answer = await this.send('GET', profile.path, { accept: 'application/json', cookie: cookieHeader(cookies) }, context);
-    if ('error' in answer || answer.status !== 200) return null;
-    try {
-      const body = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
-      const email = body[profile.emailField];
-      const phone = profile.phoneField ? body[profile.phoneField] : null;
-      return { email: typeof email === 'string' ? email : null, phone: typeof phone === 'string' ? phone : null };
-    } catch {
-      return null;
-    }
+  /** A GET of an app page with an upstream session (the directory's profile and html kinds). */
+  async fetchWithSession(
+    path: string,
+    cookies: Readonly<Record<string, string>>,
+    accept: string,
+    requestId: string,
+  ): Promise<{ status: number; body: Buffer } | { error: string }> {
+    const answer = await this.send('GET', path, { accept, cookie: cookieHeader(cookies) }, { forwardedFor: '127.0.0.1', requestId });
+    return 'error' in answer ? answer : { status: answer.status, body: answer.body };
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField } from './security-parts.tsx';
 
 /** Signing out changes state, so it is a POST behind a button, never a bare GET (THREATS T11). */
@@ -14,7 +14,7 @@ function LogoutPage(props: { csrf: string }) {
         <button type="submit">{t.signOutButton}</button>
       </form>
       <p>
-        <a href="/">{t.staySignedIn}</a>
+        <a href={landingOf(brand)}>{t.staySignedIn}</a>
       </p>
     </Layout>
   );

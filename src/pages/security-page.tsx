@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 export interface SecurityPageProps extends PageMessage {
@@ -21,7 +21,7 @@ function SecurityPage(props: SecurityPageProps) {
       <h1>{t.securityTitle}</h1>
       <Messages {...props} />
       <dl class="facts">
-        <dt>{t.email}</dt>
+        <dt>{brand.identifier === 'username' ? t.username : t.email}</dt>
         <dd>{props.email}</dd>
         <dt>{t.twoFactor}</dt>
         <dd id="two-factor-status">
@@ -68,7 +68,7 @@ function SecurityPage(props: SecurityPageProps) {
       )}
       <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">
-        <a href="/">{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>
+        <a href={landingOf(brand)}>{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>
       </p>
     </Layout>
   );

@@ -23,6 +23,7 @@ import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
+import type { Contacts } from '../directory/index.ts';
 
 /**
  * Sign-in and sign-out over HTTP: the sidecar's login and verification pages and JSON API, the
@@ -49,17 +50,44 @@ export interface AuthDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly options: AuthOptions;
+  /** Which account an upstream session is, where the directory can tell (session rotation). */
+  readonly contacts?: Contacts;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
-const GENERIC_FAILURE = 'The email or password is not correct.';
+/** The JSON API's words follow login.identifier and product.name, like the pages'. */
+const genericFailure = (ctx: Context): string => (uiOf(ctx).brand.identifier === 'username' ? 'The username or password is not correct.' : 'The email or password is not correct.');
+const unavailable = (ctx: Context): string => `Signing in is not possible right now because ${uiOf(ctx).brand.product} cannot be reached. Please try again in a moment.`;
+const NO_EMAIL =
+  'This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact your administrator to add one.';
+const NO_EMAIL_LOOKUP = 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.';
+/**
+ * The identifier may come as `email`, `username` or `identifier` (one field under three names, so
+ * clients of username apps need not send "email"); two different values are ambiguous and refused.
+ */
+const credentialsSchema = z
+  .object({ email: z.string().optional(), username: z.string().optional(), identifier: z.string().optional(), password: z.string() })
+  .loose()
+  .transform((body, ctx) => {
+    const given = [body.email, body.username, body.identifier].filter((v): v is string => v !== undefined);
+    if (given.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'missing identifier' });
+      return z.NEVER;
+    }
+    if (new Set(given).size > 1) {
+      ctx.addIssue({ code: 'custom', message: 'ambiguous identifier', params: { ambiguous: true } });
+      return z.NEVER;
+    }
+    return { ...body, email: given[0] as string };
+  });
+const formSchema = z
+  .object({ email: z.string(), password: z.string(), return_to: z.string().optional() })
+  .loose();
+const isAmbiguous = (error: z.ZodError): boolean => error.issues.some((i) => i.message === 'ambiguous identifier');
 const ACCOUNT_CHANGED =
-  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again with your email and password.";
-const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
-const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
-const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
+  "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
@@ -151,7 +179,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             : left > 0 && left <= 2
               ? ` ${left} attempt${left === 1 ? '' : 's'} left before sign-in from this device or network is paused.`
               : '';
-        sendError(ctx, 401, 'invalid_credentials', `${GENERIC_FAILURE}${warning}`, { attempts_left: left, ...paused });
+        sendError(ctx, 401, 'invalid_credentials', `${genericFailure(ctx)}${warning}`, { attempts_left: left, ...paused });
         return;
       }
       case 'too_many_attempts': {
@@ -165,7 +193,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'unavailable':
-        sendError(ctx, 503, 'login_unavailable', UNAVAILABLE);
+        sendError(ctx, 503, 'login_unavailable', unavailable(ctx));
+        return;
+      case 'no_email':
+        if (result.lookupFailed) sendError(ctx, 503, 'directory_unavailable', NO_EMAIL_LOOKUP);
+        else sendError(ctx, 403, 'no_email_on_file', NO_EMAIL);
         return;
     }
   };
@@ -192,7 +224,9 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000))
             : result.attemptsLeft > 0 && result.attemptsLeft <= 2
               ? t.loginAttemptsLeft(result.attemptsLeft)
-              : t.loginFailed;
+              : uiOf(ctx).brand.identifier === 'username'
+                ? t.loginFailedUsername
+                : t.loginFailed;
         loginPage(ctx, 401, { returnTo, email, error });
         return;
       }
@@ -206,6 +240,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'unavailable': {
         const ui = uiOf(ctx);
         loginPage(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
+        return;
+      }
+      case 'no_email': {
+        const ui = uiOf(ctx);
+        loginPage(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
         return;
       }
     }
@@ -272,7 +311,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'not_applicable':
         return t.nothingToSend;
       case 'no_pending_login':
-        return t.loginExpired;
+        return uiOf(ctx).brand.identifier === 'username' ? t.loginExpiredUsername : t.loginExpired;
       case 'account_changed':
         return t.loginAccountChanged;
     }
@@ -351,8 +390,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       const adopt = async (): Promise<void> => {
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
-        const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
-        if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
+        // The directory (or login.profile) names the account of the new session, canonicalised as
+        // sign-in keys are; a session it cannot name is not adopted.
+        const named = deps.contacts ? await deps.contacts.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
+        if (named === null || named !== session.user) return end('upstream_session_of_unknown_account');
         session.upstreamCookies = next;
         await sessions.save(session);
       };
@@ -452,7 +493,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (!read) return;
           const body = credentialsSchema.safeParse(read.body);
           if (!body.success) {
-            sendError(ctx, 400, 'bad_request', 'Send {"email": "...", "password": "..."} with string values.');
+            if (isAmbiguous(body.error)) sendError(ctx, 400, 'ambiguous_identifier', 'Send the account once: email, username and identifier are the same field, and they differ here.');
+            else sendError(ctx, 400, 'bad_request', 'Send {"email": "...", "password": "..."} (or "username"/"identifier" in place of "email") with string values.');
             return;
           }
           answerJson(ctx, await attempt(ctx, body.data.email, body.data.password));

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { AuditRecorder } from '../audit/audit.ts';
-import type { Channel } from '../channels/channel.ts';
+import { ChannelError, type Channel } from '../channels/channel.ts';
 import { channelFromConfig } from '../channels/index.ts';
 import { OutboxChannel } from '../channels/outbox.ts';
 import { phoneCountryAllowed } from '../channels/phone.ts';
@@ -21,6 +21,13 @@ import type { Clock, Random } from './providers.ts';
  * Composition of the second factors from the config: keys, channels, code issuing, budgets and
  * failure regulation. Kept apart from start.ts so the composition root reads as a list of parts.
  */
+/** Stands in for channels.sms when it is not configured; refuses rather than pretending to send. */
+const noSmsChannel: Channel = {
+  name: 'none',
+  send: () => Promise.reject(new ChannelError('Text messages are not configured here. Use another method, or contact support.', false)),
+  close: () => Promise.resolve(),
+};
+
 export function buildSecondFactor(input: {
   config: Config;
   configFile: string;
@@ -34,6 +41,8 @@ export function buildSecondFactor(input: {
   outboxConsole?: (line: string) => void;
   /** Whether an account exists beyond its enrollment (e.g. a verified sign-in in the risk history), for attack notices. */
   accountSeen?: (account: string) => Promise<boolean>;
+  /** The account's email address for attack notices (the directory); default: the account when it is one. */
+  addressOf?: (account: string) => Promise<string | null>;
 }) {
   const { config, configFile, store, durable, clock, random, logger, audit } = input;
   const factors = config.factors;
@@ -84,7 +93,10 @@ export function buildSecondFactor(input: {
     }
     return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });
   };
-  const channels = { email: channelFor(config.channels.email), sms: channelFor(config.channels.sms) };
+  // Without an SMS channel (allowed when sms is not a method) nothing is ever sent by SMS: every
+  // number is "not allowed", so identity verification and step-up never offer it.
+  const smsChannel = config.channels.sms;
+  const channels = { email: channelFor(config.channels.email), sms: smsChannel ? channelFor(smsChannel) : noSmsChannel };
   // The owner hears about attacks on their account through the same email channel (THREATS T21).
   const accountSeen = input.accountSeen;
   const notifier = new AttackNotifier({
@@ -97,6 +109,7 @@ export function buildSecondFactor(input: {
     support: config.product.support,
     everyMs: config.regulation.notify_every,
     accountKnown: async (account) => (await durable.getEnrollment(account)) !== null || (accountSeen ? await accountSeen(account) : false),
+    ...(input.addressOf ? { addressOf: input.addressOf } : {}),
   });
   // Per account and place the cap is the configured one; per address it is higher, as many accounts may share one.
   const failures = new Regulation(
@@ -107,7 +120,7 @@ export function buildSecondFactor(input: {
     { onAttack: (account) => notifier.notify(account, 'code') },
   );
   const allowList = factors.sms_countries ?? null;
-  const smsCountryAllowed = (e164: string): boolean => phoneCountryAllowed(e164, allowList);
+  const smsCountryAllowed = (e164: string): boolean => smsChannel !== undefined && phoneCountryAllowed(e164, allowList);
   const factor = new SecondFactor({
     durable,
     codes,

@@ -25,6 +25,7 @@ import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
+import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
@@ -132,7 +133,7 @@ function limitsOf(l: { max_failures: number; window: number; ban: number; max_ba
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
-  const site = buildSite(config.product, loaded.file);
+  const site = buildSite(config.product, loaded.file, { identifier: config.login.identifier, landing: config.login.landing });
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
@@ -228,10 +229,18 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
     },
     ...(config.login.logout ? { logout: config.login.logout } : {}),
-    ...(config.login.profile
-      ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
-      : {}),
   });
+  const identity = identityRules(config);
+  let contacts: Contacts;
+  try {
+    contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
+  } catch (error) {
+    account.close();
+    await audit.close();
+    await stores.close();
+    policy.close();
+    throw error;
+  }
   const factors = buildSecondFactor({
     config,
     configFile: loaded.file,
@@ -242,6 +251,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     audit,
     accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
+    // Attack notices go to the address the directory holds, never to a username.
+    addressOf: async (user) => {
+      const contact = await contacts.of(user, { upstreamCookies: {} });
+      return contact.ok ? contact.email : null;
+    },
   });
   const throttle = config.regulation.throttle;
   const regulation = new Regulation(
@@ -263,7 +277,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       if (outcome.added.length > 0) logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
       if (outcome.retired.length > 0) logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
     } catch (error) {
-      await Promise.allSettled([factors.close(), audit.close()]);
+      await Promise.allSettled([factors.close(), audit.close(), contacts.close()]);
       await stores.close();
       policy.close();
       throw error;
@@ -286,6 +300,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     audit,
     minResponseMs: config.login.min_response_time,
     pendingMs: config.factors.pending_login,
+    identity,
+    contacts,
   });
   const settings = new TwoFactorSettings({
     durable,
@@ -307,6 +323,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     support: config.product.support,
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
+    contacts,
   });
   const guardHttp = createGuardHttp({
     keys,
@@ -321,6 +338,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     sessions,
     login,
     account,
+    contacts,
     http: guardHttp,
     logger,
     audit,
@@ -370,7 +388,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
     risk,
     http: guardHttp,
     clock,
@@ -436,6 +454,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     product: config.product.name,
     support: config.product.support,
+    identity,
+    contacts,
   });
 
   let draining = false;
@@ -482,6 +502,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       server.closeAllConnections();
       upstream.close();
       account.close();
+      await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));
       await factors.close();
       // The audit trail flushes into the durable store, so it closes first.
       await audit.close();

@@ -22,6 +22,7 @@ export const en = {
   verificationCode: 'Verification code',
   password: 'Password',
   email: 'Email',
+  username: 'Username',
   continue: 'Continue',
   cancel: 'Cancel',
   sendNewCode: 'Send a new code',
@@ -53,6 +54,7 @@ export const en = {
   signInButton: 'Sign in',
   signedOut: 'You have signed out.',
   loginFailed: 'The email or password is not correct.',
+  loginFailedUsername: 'The username or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
   loginAttemptsLeft: (n: number) =>
     `The email or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
@@ -62,6 +64,9 @@ export const en = {
     `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
+  noEmailOnFile: (support: string) =>
+    `This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact ${support} to add one.`,
+  noEmailLookupFailed: 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.',
 
   // Verify
   verifyTitle: 'Verification code',
@@ -88,6 +93,7 @@ export const en = {
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
+  loginExpiredUsername: 'This sign-in has expired. Start again with your username and password.',
   loginAccountChanged:
     'Your account’s sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again below.',
 
@@ -196,7 +202,12 @@ export const en = {
   newCodesStatus: 'Your previous recovery codes no longer work. We also sent you an email about this change.',
 
   // Step-up and the invitation
-  stepUpText: 'This operation exports your data, so we check that it is really you.',
+  /** Without a rule description: the operation is only known to be sensitive. */
+  stepUpText: 'This is a sensitive operation, so we check that it is really you.',
+  /** After the rule's own description of the operation. */
+  stepUpCheck: 'We check that it is really you.',
+  stepUpNoEmail: (support: string) =>
+    `This operation needs a code sent to your email address, but no email address is known for your account, so none can be sent. Contact ${support} to add one.`,
   stepUpWhere: {
     totp: (_destination: string | null, product: string) => `Enter the 6-digit code your authenticator app shows for ${product}.`,
     sms: (destination: string | null) => `We send a 6-digit code by text message to ${destination ?? 'your phone'}.`,
@@ -281,6 +292,9 @@ export const en = {
     unsupported_upgrade: 'This connection cannot be upgraded here.',
     shutting_down: 'The service is restarting. Please try again in a moment.',
     unknown_language: 'That language is not available. Choose English or 简体中文.',
+    no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',
+    directory_unavailable: 'Your email address and phone number cannot be looked up right now. Please try again in a moment.',
+    ambiguous_identifier: 'The account was given twice with different values. Send it once.',
     request_timeout: 'The request arrived too slowly and was refused. Please try again.',
     too_many_connections: 'Too many connections from your network address. Close some tabs or wait a moment, then try again.',
     too_many_requests: 'Too many requests from your network address at once. Please wait a moment, then try again.',
@@ -312,6 +326,8 @@ export const en = {
     phone_required: 'Enter the phone number that should receive codes.',
     no_step_up: 'There is nothing to verify right now. Go back and try the operation again.',
     login_required: 'Your session has ended. Sign in again.',
+    no_contact_on_file: 'No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact your administrator to add one.',
+    account_mismatch: 'Your session with the app belongs to another account. Sign out and sign in again.',
     account_changed: 'Your account’s security settings changed while you were doing this (in another window, or by support), so this step has ended. Please start again.',
   },
   flowUnknown: 'Something went wrong. Please start again.',
