@@ -299,6 +299,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     audit,
     minResponseMs: config.login.min_response_time,
+    elapsed: () => performance.now(),
     pendingMs: config.factors.pending_login,
     identity,
     contacts,

@@ -19,7 +19,9 @@ import { riskSchema } from '../../src/risk/schema.ts';
 /**
  * Sign-in answers take the same minimum time whether the upstream said yes, no, or the account is
  * unknown to it (no timing oracle for account existence). The padding is real time; the flow's
- * sleep is injected so the test sees exactly how long each answer was held back.
+ * sleep and its monotonic reading are injected, so the test sees exactly how long each answer was
+ * held back whatever the machine's load: every reading advances 10 ms, so each attempt's work
+ * measures 10 ms and the wait must fill exactly the rest.
  */
 
 const client = { address: '203.0.113.7', forwardedFor: '203.0.113.7', proto: 'http', host: 'app', hostname: 'app', peerTrusted: false } as const;
@@ -28,6 +30,8 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
   const slept: number[] = [];
+  let reading = 0;
+  const elapsed = (): number => (reading += 10);
   const account = {
     checkPassword: async (email: string) =>
       upstreamSaysYes(email)
@@ -59,6 +63,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     audit: new MemoryAudit(),
     minResponseMs,
     pendingMs: 60_000,
+    elapsed,
     sleep: async (ms) => {
       slept.push(ms);
     },
@@ -75,7 +80,7 @@ test('every answer is held to the minimum: success, wrong password and unknown a
   assert.equal((await attempt('', 'x')).kind, 'invalid_credentials');
   assert.equal(slept.length, 4, 'every answer was padded');
   for (const ms of slept) {
-    assert.ok(ms > 200 && ms <= 250, `padded by ${ms} ms: the work took under 50 ms, so the wait fills up to 250 ms`);
+    assert.equal(ms, 240, 'the work measured 10 ms, so the wait fills the rest of the 250 ms');
   }
 });
 
