@@ -4,6 +4,7 @@
  */
 import { formatDuration } from './duration.ts';
 import type { CompiledRule, Decision, Explanation, PolicyMatch, RiskLevel, StepUpAction, UserState } from './types.ts';
+import { describeConditions } from './query.ts';
 import { DEFAULT_RULE_NAME, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';
 
 const PASS: Decision = Object.freeze({ kind: 'pass' });
@@ -32,7 +33,8 @@ function describeRule(rule: CompiledRule): string {
   if (rule.name === UNKNOWN_METHOD_RULE_NAME) return 'the method is not one of settings.known_methods';
   const where = rule.source ? ` (${rule.source.file}${rule.source.line > 0 ? `:${rule.source.line}:${rule.source.column}` : ''})` : '';
   if (rule.name === DEFAULT_RULE_NAME) return `no rule matched; the default applies${where}`;
-  return `matched rule "${rule.name}"${where}`;
+  const query = rule.query ? ` (query ${describeConditions(rule.query)})` : '';
+  return `matched rule "${rule.name}"${where}${query}`;
 }
 
 export function decide(match: PolicyMatch, user: UserState): Explanation {

@@ -4,6 +4,8 @@
  * `policy explain` and `policy test` all consume the same values.
  */
 
+import type { CanonicalQuery, QueryCondition, QueryParseResult } from './query.ts';
+
 export type Access = 'public' | 'authenticated' | 'deny';
 export type RiskLevel = 'low' | 'medium' | 'high';
 export type InterceptKind = 'login' | 'logout';
@@ -38,6 +40,8 @@ export interface CompiledRule {
   /** Lower-case host patterns ('*.example.com' allowed); null means any host. */
   readonly hosts: readonly string[] | null;
   readonly paths: readonly string[];
+  /** Query conditions, all of which must hold; absent or null means any query. */
+  readonly query?: readonly QueryCondition[] | null;
   readonly sensitive: SensitiveSpec | null;
   readonly intercept: InterceptKind | null;
   readonly source: SourceLocation | null;
@@ -65,8 +69,16 @@ export interface CompiledPolicy {
   readonly unknownMethodRule: CompiledRule;
   /** Where the policy came from (file or directory), for messages. */
   readonly origin: string;
-  /** `path` is the canonical path (see proxy/canonical-target.ts); host lower-case without port. */
-  match(method: string, path: string, host?: string): PolicyMatch;
+  /**
+   * The canonical query of a raw query string (without '?'), holding the parameters this policy
+   * consults; refused when a consulted parameter is ambiguous (see query.ts).
+   */
+  parseQuery(raw: string): QueryParseResult;
+  /**
+   * `path` is the canonical path (see proxy/canonical-target.ts); host lower-case without port;
+   * `query` from parseQuery (omitted: no parameter present).
+   */
+  match(method: string, path: string, host?: string, query?: CanonicalQuery): PolicyMatch;
 }
 
 /** What the enforcement point knows about the requester when it decides. */

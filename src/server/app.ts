@@ -227,7 +227,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const routing = early?.routing ?? route(deps.policy(), guardRoutes, ctx.method, ctx.req.url ?? '', state.client.hostname);
     state.routing = routing;
     if (routing.kind === 'reject') {
-      sendError(ctx, 400, 'bad_request', `The request path was refused: ${routing.reason}.`);
+      sendError(ctx, 400, 'bad_request', `The request address (path or query) was refused: ${routing.reason}.`);
       return;
     }
     // Identity is resolved for every request that carries a session, not only for protected rules:
