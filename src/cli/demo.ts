@@ -2,10 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
-import { loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
-import { ensureSecretFile, newAdminToken, newSessionKeys } from './demo-secrets.ts';
-import { newEncryptionKeys } from '../factors/secret-box.ts';
+import { initSecrets, standardSecretPlan } from './secrets.ts';
 
 /** The checkout: found upwards from this module, which runs from src/cli/ or from the dist/ bundle. */
 function findRoot(start: string): string {
@@ -22,19 +21,46 @@ const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
  */
 export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
-  ensureSecretFile(join(ROOT, 'var', 'session-keys.json'), newSessionKeys);
-  ensureSecretFile(join(ROOT, 'var', 'encryption-keys.json'), () => `${newEncryptionKeys()}\n`);
-  // The admin API's token: GUARD_ADMIN_TOKEN when given, else one generated once into var/ (shared by
-  // every demo process of this checkout). The service reads it from the environment, as in production.
-  const generatedToken = env['GUARD_ADMIN_TOKEN'] ? null : ensureSecretFile(join(ROOT, 'var', 'admin-token'), newAdminToken).trim();
+  // The same files `smartpush-guard secrets init` creates. The admin API's token: GUARD_ADMIN_TOKEN
+  // when given, else the one in var/ (shared by every demo process of this checkout); the service
+  // reads it from the environment, as in production.
+  const plan = standardSecretPlan(join(ROOT, 'var')).filter((p) => p.kind !== 'admin-token' || !env['GUARD_ADMIN_TOKEN']);
+  const made = initSecrets(plan);
+  const generatedToken = made.find((r) => r.kind === 'admin-token')?.text.trim() ?? null;
   if (generatedToken !== null) env['GUARD_ADMIN_TOKEN'] = generatedToken;
-  const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
+  const configFile = env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml');
+  let loaded = loadConfig(configFile, env);
+  const startsApp = !env['GUARD_UPSTREAM'];
+  const appPort = env['GUARD_DEMO_APP_PORT'];
+  if (startsApp && appPort) {
+    if (!/^\d{1,5}$/.test(appPort) || Number(appPort) > 65535) {
+      throw new ConfigError([`GUARD_DEMO_APP_PORT: must be a port number (got "${appPort}")`]);
+    }
+    // The sidecar's upstream follows the demo app to its port.
+    const moved = new URL(loaded.config.upstream.url);
+    moved.port = appPort;
+    loaded = loadConfig(configFile, { ...env, GUARD_UPSTREAM: moved.toString().replace(/\/$/, '') });
+  }
   const upstream = new URL(loaded.config.upstream.url);
   let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;
-  if (!env['GUARD_UPSTREAM']) {
-    demoApp = await startDemoApp({ host: upstream.hostname, port: Number(upstream.port || 80) });
+  if (startsApp) {
+    const port = Number(upstream.port || 80);
+    try {
+      demoApp = await startDemoApp({ host: upstream.hostname, port });
+    } catch (error) {
+      throw listenFailure(error, `the demo app's address ${upstream.hostname}:${port}`, 'GUARD_DEMO_APP_PORT');
+    }
   }
-  const guard = await startGuard(loaded);
+  let guard: Awaited<ReturnType<typeof startGuard>>;
+  try {
+    guard = await startGuard(loaded);
+  } catch (error) {
+    await demoApp?.close();
+    const port = (error as { port?: unknown }).port;
+    if (port === loaded.config.listen.port) throw listenFailure(error, `the sidecar's address ${loaded.config.listen.host}:${port}`, 'GUARD_PORT');
+    if (port === loaded.config.admin.port) throw listenFailure(error, `the admin listener's address ${loaded.config.admin.host}:${port}`, 'GUARD_ADMIN_PORT');
+    throw error;
+  }
   handleSignals(guard);
   guard.server.once('close', () => void demoApp?.close());
   process.stdout.write(
@@ -54,6 +80,14 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   );
   await new Promise<void>((resolve) => guard.server.once('close', () => resolve()));
   return 0;
+}
+
+/** A port in use or not allowed names the variable that moves it; other errors pass unchanged. */
+export function listenFailure(error: unknown, what: string, variable: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new ConfigError([`${what} is already in use (another demo running?): set ${variable} to a free port`]);
+  if (code === 'EACCES') return new ConfigError([`${what} may not be used by this user: set ${variable} to a port above 1023`]);
+  return error;
 }
 
 /**
