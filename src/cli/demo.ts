@@ -5,6 +5,7 @@ import { startDemoApp } from '../../demo/app.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
 import { initSecrets, standardSecretPlan } from './secrets.ts';
+import { listenFailure } from './listen-failure.ts';
 
 /** The checkout: found upwards from this module, which runs from src/cli/ or from the dist/ bundle. */
 function findRoot(start: string): string {
@@ -80,14 +81,6 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   );
   await new Promise<void>((resolve) => guard.server.once('close', () => resolve()));
   return 0;
-}
-
-/** A port in use or not allowed names the variable that moves it; other errors pass unchanged. */
-export function listenFailure(error: unknown, what: string, variable: string): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EADDRINUSE') return new ConfigError([`${what} is already in use (another demo running?): set ${variable} to a free port`]);
-  if (code === 'EACCES') return new ConfigError([`${what} may not be used by this user: set ${variable} to a port above 1023`]);
-  return error;
 }
 
 /**
