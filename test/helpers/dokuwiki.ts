@@ -14,6 +14,8 @@ export const WIKI_PASSWORD = 'dokuwiki-test';
 
 export interface Wiki {
   readonly url: string;
+  /** Request targets the wiki has logged so far (php -S logs each one to stderr). */
+  targets(): string[];
   stop(): Promise<void>;
 }
 
@@ -43,7 +45,8 @@ export async function startWiki(dir: string): Promise<Wiki | null> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
-  child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+  child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-1_000_000)));
+  const targets = (): string[] => [...log.matchAll(/\[\d{3}\]: [A-Z]+ (\S+)/g)].map((m) => m[1]!);
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -52,15 +55,15 @@ export async function startWiki(dir: string): Promise<Wiki | null> {
     }
   };
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`wiki.sh exited with ${child.exitCode}: ${log}`);
+    if (child.exitCode !== null) throw new Error(`wiki.sh exited with ${child.exitCode}: ${log.slice(-4000)}`);
     try {
       const response = await fetch(`${url}/doku.php`, { signal: AbortSignal.timeout(2000) });
-      if (response.status === 200) return { url, stop };
+      if (response.status === 200) return { url, targets, stop };
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stop();
-  throw new Error(`DokuWiki did not answer on ${url}: ${log}`);
+  throw new Error(`DokuWiki did not answer on ${url}: ${log.slice(-4000)}`);
 }
