@@ -24,9 +24,13 @@ function isSecretRef(value: unknown): value is SecretRef {
   return (only === 'env' || only === 'file') && typeof (value as Record<string, unknown>)[only] === 'string';
 }
 
+/** Objects shaped like a reference that are plain files, not secrets (`audit: {file: …}` as written). */
+const NOT_SECRETS = new Set(['audit']);
+
 export function findSecretReferences(config: unknown): SecretReference[] {
   const found: SecretReference[] = [];
   const walk = (value: unknown, key: string): void => {
+    if (NOT_SECRETS.has(key)) return;
     if (isSecretRef(value)) {
       found.push({ key, ref: value });
       return;
