@@ -25,8 +25,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<num
   // The same files `smartpush-guard secrets init` creates. The admin API's token: GUARD_ADMIN_TOKEN
   // when given, else the one in var/ (shared by every demo process of this checkout); the service
   // reads it from the environment, as in production.
-  const plan = standardSecretPlan(join(ROOT, 'var')).filter((p) => p.kind !== 'admin-token' || !env['GUARD_ADMIN_TOKEN']);
-  const made = initSecrets(plan);
+  const standard = standardSecretPlan(join(ROOT, 'var'));
+  const made = initSecrets({ ...standard, files: standard.files.filter((p) => p.kind !== 'admin-token' || !env['GUARD_ADMIN_TOKEN']) });
   const generatedToken = made.find((r) => r.kind === 'admin-token')?.text.trim() ?? null;
   if (generatedToken !== null) env['GUARD_ADMIN_TOKEN'] = generatedToken;
   const configFile = env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml');

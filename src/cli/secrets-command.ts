@@ -20,7 +20,7 @@ export async function runSecretsCommand(args: readonly string[]): Promise<number
     const { plan, envOnly } = configSecretPlan(values.config);
     process.stdout.write(formatSecretResults(initSecrets(plan)));
     for (const line of envOnly) process.stdout.write(`note    ${line}\n`);
-    if (plan.length === 0 && envOnly.length === 0) process.stdout.write(`${values.config} names no session keys, encryption keys or admin token file\n`);
+    if (plan.files.length === 0 && envOnly.length === 0) process.stdout.write(`${values.config} names no session keys, encryption keys or admin token file\n`);
     return 0;
   }
   process.stdout.write(formatSecretResults(initSecrets(standardSecretPlan(values.dir ?? 'var'))));

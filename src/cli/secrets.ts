@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { newEncryptionKeys } from '../factors/secret-box.ts';
-import { loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
 import { findSecretReferences } from '../config/secrets.ts';
 
 /**
@@ -64,17 +64,39 @@ export interface SecretFileResult {
   readonly text: string;
 }
 
-/** Creates the missing files of `plan`; existing ones are read, never replaced. */
-export function initSecrets(plan: ReadonlyArray<{ kind: SecretKind; path: string }>): SecretFileResult[] {
-  return plan.map(({ kind, path }) => ({ kind, path, ...createSecretFile(path, GENERATORS[kind]) }));
+export interface SecretPlan {
+  readonly files: ReadonlyArray<{ kind: SecretKind; path: string }>;
+  /**
+   * The SQLite store sealed with the encryption keys. New keys are never made while it exists:
+   * over existing data they would lock every TOTP user out, so the old keys must be restored.
+   */
+  readonly store?: string | undefined;
 }
 
-export function standardSecretPlan(dir: string): Array<{ kind: SecretKind; path: string }> {
-  return STANDARD_SECRET_FILES.map(({ kind, name }) => ({ kind, path: join(resolve(dir), name) }));
+/** Creates the missing files of `plan`; existing ones are read, never replaced. */
+export function initSecrets(plan: SecretPlan): SecretFileResult[] {
+  for (const { kind, path } of plan.files) {
+    if (kind !== 'encryption-keys' || existsSync(path) || plan.store === undefined) continue;
+    if (existsSync(plan.store) && statSync(plan.store).size > 0) {
+      throw new ConfigError([
+        `${path} is missing but ${plan.store} exists: new encryption keys would make its sealed TOTP secrets and code hashes unreadable. ` +
+          `Restore the key file from your backup (or, for a throwaway installation, delete the store too)`,
+      ]);
+    }
+  }
+  return plan.files.map(({ kind, path }) => ({ kind, path, ...createSecretFile(path, GENERATORS[kind]) }));
+}
+
+/** The standard files in `dir`, and the store beside them where config/demo.yaml keeps it. */
+export function standardSecretPlan(dir: string): { files: Array<{ kind: SecretKind; path: string }>; store: string } {
+  return {
+    files: STANDARD_SECRET_FILES.map(({ kind, name }) => ({ kind, path: join(resolve(dir), name) })),
+    store: join(resolve(dir), 'guard.db'),
+  };
 }
 
 /** The generable secrets a config names: files are planned, environment variables only reported. */
-export function configSecretPlan(configFile: string): { plan: Array<{ kind: SecretKind; path: string }>; envOnly: string[] } {
+export function configSecretPlan(configFile: string): { plan: SecretPlan; envOnly: string[] } {
   const loaded = loadConfig(configFile);
   const plan: Array<{ kind: SecretKind; path: string }> = [];
   const envOnly: string[] = [];
@@ -88,7 +110,8 @@ export function configSecretPlan(configFile: string): { plan: Array<{ kind: Secr
     if ('file' in ref) plan.push({ kind, path: resolve(dirname(loaded.file), ref.file) });
     else envOnly.push(`${key}: read from the environment variable ${ref.env}; set it yourself (secrets init writes files only)`);
   }
-  return { plan, envOnly };
+  const store = loaded.config.store.kind === 'embedded' ? resolve(dirname(loaded.file), loaded.config.store.sqlite) : undefined;
+  return { plan: { files: plan, store }, envOnly };
 }
 
 export function formatSecretResults(results: readonly SecretFileResult[], cwd = process.cwd()): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeFailure, main } from '../../src/cli/main.ts';
@@ -120,6 +120,17 @@ test('secrets init creates the missing secret files with mode 0600 and never ove
   assert.deepEqual(files.map((name) => readFileSync(join(dir, name), 'utf8')), before, 'nothing was overwritten');
   // Secrets never reach the output.
   for (const text of before) assert.ok(!(first.stdout + second.stdout).includes(text.trim()));
+});
+
+test('secrets init never makes new encryption keys beside an existing store (its sealed data would be lost)', () => {
+  const dir = join(tempDir(), 'var');
+  assert.equal(run(['secrets', 'init', '--dir', dir]).status, 0);
+  writeFileSync(join(dir, 'guard.db'), 'SQLite format 3\0 (stands in for a store with sealed TOTP secrets)');
+  rmSync(join(dir, 'encryption-keys.json'));
+  const r = run(['secrets', 'init', '--dir', dir]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /encryption-keys\.json is missing but .*guard\.db exists: new encryption keys would make its sealed TOTP secrets and code hashes unreadable\. Restore the key file from your backup/);
+  assert.ok(!existsSync(join(dir, 'encryption-keys.json')), 'no new key file');
 });
 
 test('secrets init --config creates the files that config names; then config check says ok', () => {
