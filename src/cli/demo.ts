@@ -2,11 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
-import { loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';
-import { ensureSecretFile, newAdminToken, newSessionKeys } from './demo-secrets.ts';
-import { newEncryptionKeys } from '../factors/secret-box.ts';
-import { assertNoDataForNewKeys } from '../factors/key-check.ts';
+import { initSecrets, standardSecretPlan } from './secrets.ts';
+import { listenFailure } from './listen-failure.ts';
 
 /** The checkout: found upwards from this module, which runs from src/cli/ or from the dist/ bundle. */
 function findRoot(start: string): string {
@@ -23,24 +22,39 @@ const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
  */
 export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { readonly initStore?: boolean } = {}): Promise<number> {
   mkdirSync(join(ROOT, 'var'), { recursive: true, mode: 0o700 });
-  ensureSecretFile(join(ROOT, 'var', 'session-keys.json'), newSessionKeys);
-  // The admin API's token: GUARD_ADMIN_TOKEN when given, else one generated once into var/ (shared by
-  // every demo process of this checkout). The service reads it from the environment, as in production.
-  const generatedToken = env['GUARD_ADMIN_TOKEN'] ? null : ensureSecretFile(join(ROOT, 'var', 'admin-token'), newAdminToken).trim();
-  if (generatedToken !== null) env['GUARD_ADMIN_TOKEN'] = generatedToken;
-  const loaded = loadConfig(env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml'), env);
   // New encryption keys only for a new store: over existing data they would lock every TOTP user
-  // out (issue 14 item 12). Keys made in this run mean a first start, so the store may be created.
-  const keysFile = join(ROOT, 'var', 'encryption-keys.json');
-  const firstStart = !existsSync(keysFile);
-  if (firstStart && loaded.config.store.kind === 'embedded') {
-    assertNoDataForNewKeys(resolve(dirname(loaded.file), loaded.config.store.sqlite), keysFile);
+  // out (issue 14 item 12; secrets.ts refuses that). Keys made in this run mean a first start, so
+  // the store may be created.
+  const firstStart = !existsSync(join(ROOT, 'var', 'encryption-keys.json'));
+  // The same files `smartpush-guard secrets init` creates. The admin API's token: GUARD_ADMIN_TOKEN
+  // when given, else the one in var/ (shared by every demo process of this checkout); the service
+  // reads it from the environment, as in production.
+  const standard = standardSecretPlan(join(ROOT, 'var'));
+  const made = initSecrets({ ...standard, files: standard.files.filter((p) => p.kind !== 'admin-token' || !env['GUARD_ADMIN_TOKEN']) });
+  const generatedToken = made.find((r) => r.kind === 'admin-token')?.text.trim() ?? null;
+  if (generatedToken !== null) env['GUARD_ADMIN_TOKEN'] = generatedToken;
+  const configFile = env['GUARD_CONFIG'] ?? join(ROOT, 'config', 'demo.yaml');
+  let loaded = loadConfig(configFile, env);
+  const startsApp = !env['GUARD_UPSTREAM'];
+  const appPort = env['GUARD_DEMO_APP_PORT'];
+  if (startsApp && appPort) {
+    if (!/^\d{1,5}$/.test(appPort) || Number(appPort) > 65535) {
+      throw new ConfigError([`GUARD_DEMO_APP_PORT: must be a port number (got "${appPort}")`]);
+    }
+    // The sidecar's upstream follows the demo app to its port.
+    const moved = new URL(loaded.config.upstream.url);
+    moved.port = appPort;
+    loaded = loadConfig(configFile, { ...env, GUARD_UPSTREAM: moved.toString().replace(/\/$/, '') });
   }
-  ensureSecretFile(keysFile, () => `${newEncryptionKeys()}\n`);
   const upstream = new URL(loaded.config.upstream.url);
   let demoApp: Awaited<ReturnType<typeof startDemoApp>> | undefined;
-  if (!env['GUARD_UPSTREAM']) {
-    demoApp = await startDemoApp({ host: upstream.hostname, port: Number(upstream.port || 80) });
+  if (startsApp) {
+    const port = Number(upstream.port || 80);
+    try {
+      demoApp = await startDemoApp({ host: upstream.hostname, port });
+    } catch (error) {
+      throw listenFailure(error, `the demo app's address ${upstream.hostname}:${port}`, 'GUARD_DEMO_APP_PORT');
+    }
   }
   let guard: Awaited<ReturnType<typeof startGuard>>;
   try {
@@ -48,6 +62,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env, options: { r
   } catch (error) {
     // The demo app would keep the process alive after a refused start.
     await demoApp?.close();
+    const port = (error as { port?: unknown }).port;
+    if (port === loaded.config.listen.port) throw listenFailure(error, `the sidecar's address ${loaded.config.listen.host}:${port}`, 'GUARD_PORT');
+    if (port === loaded.config.admin.port) throw listenFailure(error, `the admin listener's address ${loaded.config.admin.host}:${port}`, 'GUARD_ADMIN_PORT');
     throw error;
   }
   handleSignals(guard);

@@ -6,11 +6,13 @@ import { runStoreCommand } from './store.ts';
 import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
+import { commandWords, helpFor, wantsHelp } from './help.ts';
+import { runSecretsCommand } from './secrets-command.ts';
 import { PolicyError } from '../policy/policy-error.ts';
 import Database from 'better-sqlite3';
 import { SqliteSchemaError, SqliteStoreError } from '../store/sqlite.ts';
 import { KeyCheckError } from '../factors/key-check.ts';
-import { SecretFileError } from './demo-secrets.ts';
+import { SecretFileError } from './secrets.ts';
 
 /** `smartpush-guard <command>`: each command returns its exit code; errors are printed plainly. */
 
@@ -22,13 +24,19 @@ Commands:
                                    --init-store: a new deployment, create the SQLite store (refused otherwise when missing or empty)
   demo [--init-store]              run the bundled demo app with the sidecar in front of it
   demo-app [--host H] [--port P]   run only the bundled legacy demo app (default 127.0.0.1:8081)
-  config check [FILE]              validate a config file (default: $GUARD_CONFIG or config/demo.yaml)
+  config check [FILE]              validate a config file, its policy and every secret it refers to
+                                   (default: $GUARD_CONFIG or config/demo.yaml)
+  secrets init [--dir DIR] [--config FILE]
+                                   create the missing secret files (session keys, encryption keys,
+                                   admin token) in DIR (default var/) or where FILE names them;
+                                   mode 0600, never overwrites an existing file
   policy check FILE|DIR            validate route policies
-  policy explain --method GET --path /x [--policy FILE | --config FILE] [--host H]
+  policy explain [METHOD PATH] | --method GET --path '/x?query' [--policy FILE | --config FILE] [--host H]
                  [--user-state anonymous|authenticated]
                  [--2fa on|off] [--risk low|medium|high] [--fresh] [--json]
                                    show which rule decides a request, and why
   policy test FILE [--policy FILE] run a file of expected policy decisions
+  help [COMMAND [SUBCOMMAND]]      this text, or one command's (also: COMMAND --help)
   store migrate --from embedded|redis --to redis|embedded [--config FILE] [--force] [--dry-run]
                                    copy the durable records (2FA, recovery codes, devices, logins)
                                    between the SQLite file and Redis
@@ -37,6 +45,16 @@ ${ADMIN_USAGE}`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'help' || wantsHelp(argv)) {
+    const words = commandWords(command === 'help' && !wantsHelp(rest) ? rest : argv);
+    const help = helpFor(USAGE, words);
+    if (help === null) {
+      process.stderr.write(`Unknown command: ${words.join(' ')}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stdout.write(help);
+    return 0;
+  }
   switch (command) {
     case 'serve': {
       const { values } = parseArgs({ args: [...rest], options: { config: { type: 'string', short: 'c' }, 'init-store': { type: 'boolean', default: false } } });
@@ -55,19 +73,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       const [sub, ...args] = rest;
       if (sub !== 'check') throw new UsageError(sub ? `unknown config command "${sub}"` : 'config needs a command: check');
       const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+      if (positionals.length > 1) throw new UsageError('config check takes one config file');
       return runConfigCheck(configPathFrom(positionals[0]));
     }
+    case 'secrets':
+      return runSecretsCommand(rest);
     case 'policy':
       return runPolicyCommand(rest);
     case 'store':
       return runStoreCommand(rest);
     case 'admin':
       return runAdminCommand(rest);
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return 0;
     default:
       break;
   }
@@ -76,10 +92,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Messages a person can act on; a stack trace only for the unexpected. */
-export function describeFailure(error: unknown): { message: string; code: number } {
-  if (error instanceof UsageError) return { message: `${error.message}\n\n${USAGE}`, code: 2 };
+export function describeFailure(error: unknown, argv: readonly string[] = []): { message: string; code: number } {
+  // A bad command line gets the usage of the command it was for (all of it when that is unknown).
+  const usage = helpFor(USAGE, commandWords(argv)) ?? USAGE;
+  if (error instanceof UsageError) return { message: `${error.message}\n\n${usage}`, code: 2 };
   if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-    return { message: `${error.message}\n\n${USAGE}`, code: 2 };
+    return { message: `${error.message}\n\n${usage}`, code: 2 };
   }
   if (error instanceof ConfigError || error instanceof PolicyError) return { message: error.message, code: 1 };
   // The store and key refusals are sentences naming the file and what to do (issue 14, items 10–13).
@@ -102,7 +120,7 @@ if (isEntry) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      const failure = describeFailure(error);
+      const failure = describeFailure(error, process.argv.slice(2));
       process.stderr.write(`smartpush-guard: ${failure.message}\n`);
       process.exitCode = failure.code;
     },

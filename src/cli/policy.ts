@@ -45,8 +45,9 @@ export async function runPolicyCommand(args: readonly string[]): Promise<number>
       return 0;
     }
     case 'explain': {
-      const { values } = parseArgs({
+      const { values, positionals } = parseArgs({
         args: [...rest],
+        allowPositionals: true,
         options: {
           policy: { type: 'string', short: 'p' },
           method: { type: 'string', short: 'm' },
@@ -61,7 +62,17 @@ export async function runPolicyCommand(args: readonly string[]): Promise<number>
           json: { type: 'boolean' },
         },
       });
-      if (!values.path) throw new UsageError('policy explain needs --path /some/path');
+      // `policy explain GET '/doku.php?do=login'` is the same as --method GET --path '/doku.php?do=login'.
+      if (positionals.length > 2) throw new UsageError('policy explain takes at most a method and a path: policy explain GET /path?query');
+      if (positionals.length === 2) {
+        if (values.method !== undefined || values.path !== undefined) throw new UsageError('give the method and path either as arguments or as --method/--path, not both');
+        values.method = positionals[0]!;
+        values.path = positionals[1]!;
+      } else if (positionals.length === 1) {
+        if (values.path !== undefined) throw new UsageError('give the path either as an argument or as --path, not both');
+        values.path = positionals[0]!;
+      }
+      if (!values.path) throw new UsageError('policy explain needs a path: --path /some/path (a query may follow: /doku.php?do=login)');
       const user = userStateFrom({ ...values, user: values['user-state'] ?? values.user });
       // Without --policy, explain the policy the sidecar itself would load.
       const policyPath = values.policy ?? loadConfig(configPathFrom(values.config)).policyPath;

@@ -24,6 +24,24 @@ export const secretRef = z.union([
   z.object({ file: z.string().min(1) }).strict(),
 ]);
 
+/**
+ * A query sent with a replayed upstream request, written like a policy rule's `query:` (one value
+ * per parameter): `{do: login}` → `?do=login`. The intercept rules match it in the policy.
+ */
+export const upstreamQuery = z.record(z.string(), z.string({ error: 'must be a string value (quote numbers: "2")' })).superRefine((q, ctx) => {
+  const names = Object.keys(q);
+  if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one parameter' });
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_.~-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be a parameter name (letters, digits, "_", ".", "-", "~")' });
+  }
+});
+
+/** `/doku.php` and `{do: login}` → `/doku.php?do=login` (form-encoded, in the order written). */
+export function withQuery(path: string, query: Readonly<Record<string, string>> | undefined): string {
+  if (!query) return path;
+  return `${path}?${new URLSearchParams(Object.entries(query)).toString()}`;
+}
+
 const cidr = z.string().refine((value) => {
   const [address, bits, extra] = value.split('/');
   if (extra !== undefined || !address) return false;
@@ -359,7 +377,8 @@ export const configSchema = z
         /** Where and how the sidecar replays credentials to the upstream. */
         upstream: z
           .object({
-            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /login'),
+            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /login (a query goes in login.upstream.query)'),
+            query: upstreamQuery.optional(),
             encoding: z.enum(['form', 'json']).default('form'),
             fields: z
               .object({ email: z.string().min(1).default('email'), password: z.string().min(1).default('password') })
@@ -390,7 +409,11 @@ export const configSchema = z
         accept: z.array(z.enum(['form', 'json'])).min(1).default(['form', 'json']),
         /** The upstream's logout route, replayed server-side when a user logs out. */
         logout: z
-          .object({ path: z.string().regex(/^\/[^?#]*$/), method: z.enum(['GET', 'POST']).default('GET') })
+          .object({
+            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /logout (a query goes in login.logout.query)'),
+            query: upstreamQuery.optional(),
+            method: z.enum(['GET', 'POST']).default('GET'),
+          })
           .strict()
           .optional(),
         /**

@@ -8,10 +8,12 @@
  */
 import { parseDuration } from './duration.ts';
 import { compilePathPattern } from './path-pattern.ts';
+import { EMPTY_QUERY, foldQueryKey, foldQueryValue, parseQuery, queryMatches } from './query.ts';
+import type { CanonicalQuery, QueryCondition } from './query.ts';
 import type { PathPattern } from './path-pattern.ts';
 import { PolicyError } from './policy-error.ts';
 import type { PolicyIssue } from './policy-error.ts';
-import type { InterceptRouteDocument, PolicyDocument, RuleDocument, SensitiveDocument } from './schema.ts';
+import type { InterceptRouteDocument, PolicyDocument, QueryDocument, RuleDocument, SensitiveDocument } from './schema.ts';
 import { DEFAULT_KNOWN_METHODS } from './schema.ts';
 import { hostMatches } from '../proxy/host.ts';
 import type {
@@ -68,6 +70,7 @@ interface Entry {
   /** '.example.com' for '*.example.com'. */
   readonly hostSuffixes: readonly string[] | null;
   readonly captures: readonly Capture[] | null;
+  readonly query: readonly QueryCondition[] | null;
   /** The match to return when there are no captures (no allocation per request). */
   readonly fixedMatch: PolicyMatch | null;
   /** For a sensitive rule with `methods:`: what any other method on its paths gets (deny). */
@@ -152,6 +155,7 @@ interface Search {
   end: number;
   method: string;
   host: string | undefined;
+  query: CanonicalQuery;
   bestIndex: number;
   best: Entry | null;
   /** The best entry matched through its otherMethods (the method is not one it lists). */
@@ -174,6 +178,7 @@ function consider(entries: Entry[], search: Search): void {
   for (const entry of entries) {
     if (entry.index >= search.bestIndex) return;
     if (!hostAllowed(entry, search.host)) continue;
+    if (entry.query !== null && !queryMatches(entry.query, search.query)) continue;
     const listed = entry.methods === null || entry.methods.has(search.method);
     if (listed || entry.otherMethods !== null) {
       search.bestIndex = entry.index;
@@ -214,6 +219,7 @@ interface RuleSpec {
   readonly paths: readonly string[];
   readonly methods: readonly string[] | undefined;
   readonly hosts: readonly string[] | undefined;
+  readonly query: QueryDocument | undefined;
   readonly sensitive: SensitiveDocument | undefined;
   readonly intercept: InterceptKind | null;
   readonly source: PolicySourceDocument;
@@ -293,6 +299,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
         paths: route.paths,
         methods: route.methods,
         hosts: route.hosts,
+        query: route.query,
         sensitive: undefined,
         intercept: kind,
         source: interceptDoc.source,
@@ -308,6 +315,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
         paths: rule.paths,
         methods: rule.methods,
         hosts: rule.hosts,
+        query: rule.query,
         sensitive: rule.sensitive,
         intercept: null,
         source,
@@ -320,6 +328,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   const root = newNode();
   const rules: CompiledRule[] = [];
   const names = new Map<string, RuleSpec>();
+  const consulted = new Set<string>();
 
   for (const spec of specs) {
     const index = rules.length;
@@ -373,6 +382,9 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       else issues.add(spec.source, at('paths', j), `${label('paths', j)} ${result.message}`);
     });
 
+    const query = spec.query ? compileQuery(spec, settings.caseSensitive, at, label, issues) : null;
+    if (query) for (const condition of query) consulted.add(condition.key);
+
     let sensitive: SensitiveSpec | null = null;
     if (spec.sensitive) {
       if (spec.access !== 'authenticated') {
@@ -393,6 +405,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       methods,
       hosts: hosts ? Object.freeze(hosts) : null,
       paths: Object.freeze([...spec.paths]),
+      query,
       sensitive,
       intercept: spec.intercept,
       source: sourceLocation(spec.source, spec.path),
@@ -418,6 +431,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       hostExact,
       hostSuffixes: suffixes.length > 0 ? suffixes : null,
       captures,
+      query,
       fixedMatch: captures ? null : Object.freeze({ rule, params: EMPTY_PARAMS }),
       otherMethods,
     });
@@ -452,7 +466,35 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   if (issues.issues.length > 0) throw new PolicyError(issues.issues);
 
   computeMinIndex(root);
-  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin);
+  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin, consulted);
+}
+
+function compileQuery(
+  spec: RuleSpec,
+  caseSensitive: boolean,
+  at: (...rest: (string | number)[]) => DocPath,
+  label: (...rest: (string | number)[]) => string,
+  issues: IssueList,
+): readonly QueryCondition[] {
+  const conditions: QueryCondition[] = [];
+  const seen = new Map<string, string>();
+  for (const [name, wanted] of Object.entries(spec.query!)) {
+    const key = foldQueryKey(name, caseSensitive);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      issues.add(spec.source, at('query', name), `${label('query', name)} names the same parameter as "${earlier}" (names are folded: case, "." and " " as "_")`, 'key');
+      continue;
+    }
+    seen.set(key, name);
+    if (typeof wanted === 'boolean') {
+      conditions.push(Object.freeze({ key, name, test: Object.freeze({ kind: wanted ? 'present' : 'absent' } as const) }));
+      continue;
+    }
+    const shown = typeof wanted === 'string' ? [wanted] : [...wanted];
+    const values = new Set(shown.map((v) => foldQueryValue(v, caseSensitive)));
+    conditions.push(Object.freeze({ key, name, test: Object.freeze({ kind: 'values', values, shown: Object.freeze(shown) } as const) }));
+  }
+  return Object.freeze(conditions);
 }
 
 /** A rule's host pattern lies within the known hosts: listed itself, or under a known wildcard. */
@@ -496,13 +538,15 @@ function createPolicy(
   defaultRule: CompiledRule,
   unknownMethodRule: CompiledRule,
   origin: string,
+  consulted: ReadonlySet<string>,
 ): CompiledPolicy {
   const defaultMatch: PolicyMatch = Object.freeze({ rule: defaultRule, params: EMPTY_PARAMS });
   const unknownMethodMatch: PolicyMatch = Object.freeze({ rule: unknownMethodRule, params: EMPTY_PARAMS });
   const { caseSensitive, knownMethods } = settings;
-  const search: Search = { segments: [], end: 0, method: '', host: undefined, bestIndex: Infinity, best: null, bestIsOther: false };
+  const search: Search = { segments: [], end: 0, method: '', host: undefined, query: EMPTY_QUERY, bestIndex: Infinity, best: null, bestIsOther: false };
+  const queryOptions = Object.freeze({ consulted, caseSensitive });
 
-  function match(method: string, path: string, host?: string): PolicyMatch {
+  function match(method: string, path: string, host?: string, query: CanonicalQuery = EMPTY_QUERY): PolicyMatch {
     if (!knownMethods.has(method)) return unknownMethodMatch;
     const compared = caseSensitive ? path : path.toLowerCase();
     const segments = compared.split('/');
@@ -516,6 +560,7 @@ function createPolicy(
     search.end = end;
     search.method = method === 'HEAD' || method === 'OPTIONS' ? 'GET' : method;
     search.host = host;
+    search.query = query;
     search.bestIndex = Infinity;
     search.best = null;
     search.bestIsOther = false;
@@ -523,6 +568,7 @@ function createPolicy(
     const best = search.best as Entry | null;
     search.best = null;
     search.segments = [];
+    search.query = EMPTY_QUERY;
 
     if (best === null) return defaultMatch;
     if (search.bestIsOther && best.otherMethods !== null) return best.otherMethods;
@@ -536,6 +582,7 @@ function createPolicy(
 
   const knownHosts = settings.knownHosts;
   const isKnownHost = (hostname: string): boolean => knownHosts === null || hostMatches(knownHosts, hostname);
+  const parse = (raw: string) => parseQuery(raw, queryOptions);
 
-  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost });
+  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost, parseQuery: parse });
 }

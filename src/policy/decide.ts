@@ -4,6 +4,7 @@
  */
 import { formatDuration } from './duration.ts';
 import type { CompiledRule, Decision, Explanation, PolicyMatch, RiskLevel, StepUpAction, UserState } from './types.ts';
+import { describeConditions } from './query.ts';
 import { DEFAULT_RULE_NAME, OTHER_METHODS_SUFFIX, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';
 
 const PASS: Decision = Object.freeze({ kind: 'pass' });
@@ -36,7 +37,8 @@ function describeRule(rule: CompiledRule): string {
     const sensitive = rule.name.slice(0, -OTHER_METHODS_SUFFIX.length);
     return `the path matches sensitive rule "${sensitive}"${where}, which does not list this method: other methods on a sensitive rule's paths are denied`;
   }
-  return `matched rule "${rule.name}"${where}`;
+  const query = rule.query ? ` (query ${describeConditions(rule.query)})` : '';
+  return `matched rule "${rule.name}"${where}${query}`;
 }
 
 export function decide(match: PolicyMatch, user: UserState): Explanation {

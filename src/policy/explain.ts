@@ -32,6 +32,10 @@ export interface ExplainDecided extends ExplainCommon, Explanation {
   readonly rejected: null;
   /** The canonical path that was matched (and would be forwarded). */
   readonly path: string;
+  /** The query string forwarded with it ('' when none). */
+  readonly query: string;
+  /** The query parameters the policy consults, decoded and folded as they were compared. */
+  readonly queryParams: Readonly<Record<string, string>>;
   /** Set when the method was decided as another (HEAD and OPTIONS are decided as GET). */
   readonly decidedAs: string | null;
 }
@@ -61,14 +65,17 @@ export function explainRequest(policy: CompiledPolicy, request: ExplainRequest):
   });
   if (!canonical.ok) return { ...common, rejected: canonical.reason, status: 400 };
   const path = canonical.target.path;
-  const match = policy.match(request.method, path, host ?? undefined);
+  const query = policy.parseQuery(canonical.target.query);
+  if (!query.ok) return { ...common, rejected: query.reason, status: 400 };
+  const match = policy.match(request.method, path, host ?? undefined, query.query);
   const explanation = decide(match, request.user);
   const decidedAs =
     (request.method === 'HEAD' || request.method === 'OPTIONS') && policy.settings.knownMethods.has(request.method)
       ? 'GET'
       : null;
   const reasons = decidedAs ? [`${request.method} is decided as ${decidedAs}`, ...explanation.reasons] : explanation.reasons;
-  return { ...common, ...explanation, reasons, rejected: null, path, decidedAs };
+  const queryParams = Object.fromEntries(query.query);
+  return { ...common, ...explanation, reasons, rejected: null, path, query: canonical.target.query, queryParams, decidedAs };
 }
 
 function describeUser(user: UserState): string {
@@ -85,7 +92,14 @@ export function formatExplanation(result: ExplainResult, user?: UserState): stri
     return `${head}\n  rejected with ${result.status} before any rule is consulted: ${result.rejected}\n`;
   }
   const lines = [head];
-  if (result.path !== result.rawPath) lines.push(`  canonical path: ${result.path}`);
+  const forwarded = result.query ? `${result.path}?${result.query}` : result.path;
+  if (forwarded !== result.rawPath) lines.push(`  canonical path: ${result.path}`);
+  if (result.query) {
+    const consulted = Object.entries(result.queryParams);
+    lines.push(
+      `  query:          ${result.query}${consulted.length > 0 ? ` (consulted: ${consulted.map(([k, v]) => `${k}=${v}`).join(', ')})` : ' (no parameter the policy consults)'}`,
+    );
+  }
   if (user) lines.push(`  user:           ${describeUser(user)}`);
   const source = result.rule.source;
   lines.push(

@@ -6,7 +6,9 @@
  *   cases:
  *     - name: static assets are public      # optional
  *       method: GET
- *       path: /static/app.css                # raw request target: //x, /a/../b, %2e… are canonicalised first
+ *       path: /static/app.css                # raw request target: //x, /a/../b, %2e… are canonicalised first;
+ *                                            # a query is decided on too: /doku.php?do=login
+ *       # or, instead of method and path:  request: GET /doku.php?do=login
  *       host: app.example.com                # optional
  *       user: anonymous                      # anonymous | authenticated | {authenticated, two_factor, risk, fresh}
  *                                            # (in the mapping form authenticated defaults to true, risk to
@@ -60,7 +62,17 @@ const userSchema = z.preprocess(
   userObject,
 );
 
-const caseSchema = z
+/** `request: GET /doku.php?do=login` is the same as `method: GET` and `path: /doku.php?do=login`. */
+function splitRequest(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || !('request' in value)) return value;
+  const { request, ...rest } = value as Record<string, unknown>;
+  if (typeof request !== 'string') return value;
+  const m = /^\s*(\S+)\s+(\S+)\s*$/.exec(request);
+  if (!m || 'method' in rest || 'path' in rest) return value;
+  return { ...rest, method: m[1], path: m[2] };
+}
+
+const caseObject = z
   .object({
     name: z.string().optional(),
     method: z.string().regex(METHOD_PATTERN, { error: 'must be an upper-case HTTP method name such as GET' }),
@@ -83,6 +95,8 @@ const caseSchema = z
   })
   .strict();
 
+const caseSchema = z.preprocess(splitRequest, caseObject);
+
 export const policyTestFileSchema = z
   .object({
     policy: z.string().min(1, { error: 'must not be empty' }).optional(),
@@ -91,7 +105,7 @@ export const policyTestFileSchema = z
   .strict();
 
 export type PolicyTestFile = z.output<typeof policyTestFileSchema>;
-type PolicyTestCase = PolicyTestFile['cases'][number];
+type PolicyTestCase = z.output<typeof caseObject>;
 
 export interface ExpectedOutcome {
   readonly decision: ExpectedDecision;

@@ -54,6 +54,33 @@ const pathPattern = z
 
 const paths = z.array(pathPattern).min(1, { error: 'must list at least one path pattern' });
 
+export const QUERY_NAME_PATTERN = /^[A-Za-z0-9_.~-]+$/;
+// eslint-disable-next-line no-control-regex
+const queryValue = z.string({ error: 'must be a string (quote numbers and the words true/false: "2")' }).regex(/^[^\u0000-\u001f\u007f&=;%#?]*$/, {
+  error: 'must be the decoded value, without control characters or & = ; % # ?',
+});
+
+/** `{do: login}`, `{action: [edit, save]}`, `{id: true}` (present), `{preview: false}` (absent). */
+export const querySchema = z
+  .record(
+    z.string(),
+    z.union([queryValue, z.array(queryValue).min(1, { error: 'must list at least one value' }), z.boolean()], {
+      error: 'must be a value, a list of values, true (present with any value) or false (absent)',
+    }),
+  )
+  .superRefine((q, ctx) => {
+    const names = Object.keys(q);
+    if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one parameter (leave it out to mean any query)' });
+    for (const name of names) {
+      if (!QUERY_NAME_PATTERN.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must be a parameter name (letters, digits, "_", ".", "-", "~"; no brackets)' });
+      }
+    }
+  })
+  .describe(
+    'Query parameters the request must carry, decoded once: name: value, name: [value, …], name: true (present, any value), name: false (absent). Omitted = any query.',
+  );
+
 const actionWithout2fa = z
   .enum(['pass', 'email_code', 'deny'], {
     error: 'must be one of pass, email_code, deny: fresh_code is not possible without 2FA (no method is enrolled to send it to)',
@@ -114,6 +141,7 @@ export const ruleSchema = z
     paths,
     methods: methods.optional(),
     hosts: hosts.optional(),
+    query: querySchema.optional(),
     access,
     sensitive: sensitive.optional(),
   })
@@ -124,6 +152,7 @@ const interceptRoute = z
     paths,
     methods: methods.optional(),
     hosts: hosts.optional(),
+    query: querySchema.optional(),
   })
   .strict();
 
@@ -178,6 +207,7 @@ export type PolicyDocument = z.output<typeof policyDocumentSchema>;
 export type RuleDocument = z.output<typeof ruleSchema>;
 export type SensitiveDocument = NonNullable<RuleDocument['sensitive']>;
 export type InterceptRouteDocument = z.output<typeof interceptRoute>;
+export type QueryDocument = z.output<typeof querySchema>;
 
 /** JSON Schema (draft 2020-12) of a policy document as written, for editors and `schema/policy.schema.json`. */
 export function policyJsonSchema(): Record<string, unknown> {

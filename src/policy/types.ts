@@ -4,6 +4,8 @@
  * `policy explain` and `policy test` all consume the same values.
  */
 
+import type { CanonicalQuery, QueryCondition, QueryParseResult } from './query.ts';
+
 export type Access = 'public' | 'authenticated' | 'deny';
 export type RiskLevel = 'low' | 'medium' | 'high';
 export type InterceptKind = 'login' | 'logout';
@@ -43,6 +45,8 @@ export interface CompiledRule {
   /** Lower-case host patterns ('*.example.com' allowed); null means any host. */
   readonly hosts: readonly string[] | null;
   readonly paths: readonly string[];
+  /** Query conditions, all of which must hold; absent or null means any query. */
+  readonly query?: readonly QueryCondition[] | null;
   readonly sensitive: SensitiveSpec | null;
   readonly intercept: InterceptKind | null;
   readonly source: SourceLocation | null;
@@ -72,8 +76,16 @@ export interface CompiledPolicy {
   readonly unknownMethodRule: CompiledRule;
   /** Where the policy came from (file or directory), for messages. */
   readonly origin: string;
-  /** `path` is the canonical path (see proxy/canonical-target.ts); host canonical (proxy/host.ts). */
-  match(method: string, path: string, host?: string): PolicyMatch;
+  /**
+   * The canonical query of a raw query string (without '?'), holding the parameters this policy
+   * consults; refused when a consulted parameter is ambiguous (see query.ts).
+   */
+  parseQuery(raw: string): QueryParseResult;
+  /**
+   * `path` is the canonical path (see proxy/canonical-target.ts); host canonical (proxy/host.ts);
+   * `query` from parseQuery (omitted: no parameter present).
+   */
+  match(method: string, path: string, host?: string, query?: CanonicalQuery): PolicyMatch;
   /** False when settings.known_hosts is set and does not cover this canonical host name. */
   isKnownHost(hostname: string): boolean;
 }

@@ -253,7 +253,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     state.routing = routing;
     if (routing.kind === 'reject') {
       if (routing.status === 421) sendError(ctx, 421, 'unknown_host', 'This site is not served at this address. Check the address you typed or followed.');
-      else sendError(ctx, 400, 'bad_request', `The request was refused: ${routing.reason}.`);
+      else sendError(ctx, 400, 'bad_request', `The request address (path or query) was refused: ${routing.reason}.`);
       return;
     }
     // Identity is resolved for every request that carries a session, not only for protected rules:

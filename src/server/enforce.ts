@@ -91,7 +91,10 @@ export function route(
     const rule = policy.settings.knownMethods.has(method) ? guardRoutes.lookup(target.path) : policy.unknownMethodRule;
     return { kind: 'routed', target, internal: true, match: { rule, params: {} } };
   }
-  return { kind: 'routed', target, internal: false, match: policy.match(method, target.path, hostname) };
+  // The policy decides on the very query string that is forwarded (target.forwarded holds it as is).
+  const query = policy.parseQuery(target.query);
+  if (!query.ok) return { kind: 'reject', reason: query.reason, status: 400 };
+  return { kind: 'routed', target, internal: false, match: policy.match(method, target.path, hostname, query.query) };
 }
 
 /** Only rules that depend on who is asking need the session looked up. */

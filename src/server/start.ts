@@ -6,7 +6,7 @@ import { AdminOperations } from '../admin/operations.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { trustedProxyList } from '../config/schema.ts';
+import { trustedProxyList, withQuery } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { Audit } from '../audit/record.ts';
@@ -219,7 +219,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const upstreamUrl = new URL(config.upstream.url);
   const account = new UpstreamAccount({
     upstream: upstreamUrl,
-    path: config.login.upstream.path,
+    path: withQuery(config.login.upstream.path, config.login.upstream.query),
     encoding: config.login.upstream.encoding,
     fields: config.login.upstream.fields,
     timeoutMs: config.login.upstream.timeout,
@@ -228,7 +228,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       cookie: config.login.success.cookie,
       ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
     },
-    ...(config.login.logout ? { logout: config.login.logout } : {}),
+    ...(config.login.logout
+      ? { logout: { method: config.login.logout.method, path: withQuery(config.login.logout.path, config.login.logout.query) } }
+      : {}),
   });
   const identity = identityRules(config);
   let contacts: Contacts;
