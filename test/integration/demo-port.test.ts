@@ -51,7 +51,7 @@ type Run = { started: true; text: string } | { started: false; code: number | nu
 
 /** Starts `smartpush-guard demo`; resolves when it prints its banner, or when it exits. */
 function startDemo(env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, 'demo'], { env: { ...process.env, GUARD_ADMIN_TOKEN: 'a'.repeat(40), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'demo', '--init-store'], { env: { ...process.env, GUARD_ADMIN_TOKEN: 'a'.repeat(40), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let seen = '';
   return new Promise((resolve, reject) => {

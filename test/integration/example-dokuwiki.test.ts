@@ -48,7 +48,7 @@ before(async () => {
   const file = join(dir, 'config.yaml');
   writeFileSync(file, stringify(config));
   const { logger } = memoryLogger('warn');
-  guard = await startGuard(loadConfig(file, {}), { logger, watchPolicy: false });
+  guard = await startGuard(loadConfig(file, {}), { logger, watchPolicy: false, initStore: true });
 });
 
 after(async () => {
