@@ -418,13 +418,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return redirect(ctx, '/_guard/login?logged_out=1');
       }
       if (safe) {
-        // The upstream sends people to its login page when its own session is gone. A sidecar
-        // session without an upstream one is useless (and would loop), so it ends here too.
+        // A GET never changes state (THREATS T22): a cross-site link to the app's login URL must
+        // not sign anyone out. A signed-in visitor is shown where they are instead: the sign-out
+        // page names the signed-in state and offers the sign-out button (a POST with a token).
         const session = state(ctx).identity.session;
-        if (session && ctx.method === 'GET') {
-          await sessions.revoke(session.id);
-          appendSetCookie(ctx, [clearCookieHeader('session', cookieOptions(ctx))]);
-          logger.info({ event: 'session_ended', user: session.user, reason: 'upstream_login_page', requestId: state(ctx).requestId }, 'upstream session gone; sidecar session ended');
+        if (session) {
+          logger.info({ event: 'signed_in_login_page', user: session.user, requestId: state(ctx).requestId }, 'the app login URL was visited while signed in; the session stays');
+          return redirect(ctx, '/_guard/logout');
         }
         return redirect(ctx, '/_guard/login');
       }

@@ -114,14 +114,14 @@ test('an upstream that ends its session ends the sidecar session', async () => {
   await eventually(async () => (await get('/api/me', cookie)).status === 401);
 });
 
-test("the upstream's login page while signed in ends the sidecar session instead of looping", async () => {
+test("the app's login URL while signed in shows the sign-out page and keeps the session (THREATS T22)", async () => {
   const cookie = await signIn(stack.url, 'mia@example.com', 'pw');
   assert.equal((await get('/api/me', cookie)).status, 200);
   const page = await fetch(`${stack.url}/login`, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
   assert.equal(page.status, 303);
-  assert.equal(page.headers.get('location'), '/_guard/login');
-  assert.match(page.headers.getSetCookie().join('\n'), /spg_session=;/);
-  assert.equal((await get('/api/me', cookie)).status, 401);
+  assert.equal(page.headers.get('location'), '/_guard/logout');
+  assert.doesNotMatch(page.headers.getSetCookie().join('\n'), /spg_session=;/);
+  assert.equal((await get('/api/me', cookie)).status, 200);
 });
 
 test('other methods on an intercepted login route get 405 and never reach the upstream', async () => {
