@@ -18,10 +18,14 @@ test('config check: a missing directory database fails with its path; an existin
       config,
       readFileSync('config/demo.yaml', 'utf8')
         .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
+        .replaceAll('../var/', `${join(dir, 'var')}/`)
         .replace('  profile: { path: /api/me, email_field: email, phone_field: phone }\n', '  identifier: username\n') +
         `directory:\n  kind: sql\n  driver: sqlite\n  file: ${file}\n  query: "SELECT email FROM auth_user WHERE username = :identifier"\n`,
     );
   write('app.sqlite3');
+  // config check reads every secret too: give this config its own, so only the directory can fail.
+  const init = spawnSync(process.execPath, [BIN, 'secrets', 'init', '--dir', join(dir, 'var')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(init.status, 0, init.stderr);
   const missing = spawnSync(process.execPath, [BIN, 'config', 'check', config], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GUARD_CONFIG: '' } });
   assert.equal(missing.status, 1, missing.stderr);
   assert.match(missing.stderr, /app\.sqlite3: cannot open the database read-only .* the file must exist/);
