@@ -461,8 +461,12 @@ run_entrypoint() {
   printf '%s\n' "$out" | sed 's/^/    /'
 }
 
-log "running: ${entrypoint[*]} config check config/demo.yaml"
+# config check reads every secret the config names: make them as an operator would, check, and
+# remove them again so the demo below still meets a first start (new keys, new store).
+log "running: ${entrypoint[*]} secrets init, then config check config/demo.yaml"
+run_entrypoint secrets init
 run_entrypoint config check config/demo.yaml
+rm -f "$app/var/session-keys.json" "$app/var/encryption-keys.json" "$app/var/admin-token"
 log "running: ${entrypoint[*]} policy check policies/smartpush.yaml"
 run_entrypoint policy check policies/smartpush.yaml
 
