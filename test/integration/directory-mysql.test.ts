@@ -68,7 +68,7 @@ if (db === null) {
     });
 
     test('a statement slower than the timeout is cut and reported', async () => {
-      const directory = new MysqlDirectory(db.url, { ...options, timeoutMs: 200, query: 'SELECT email, phone FROM auth_user WHERE username = :identifier AND SLEEP(5) = 0' });
+      const directory = new MysqlDirectory(db.url, { ...options, timeoutMs: 1_500, query: 'SELECT email, phone FROM auth_user WHERE username = :identifier AND SLEEP(10) = 0' });
       try {
         const slow = failure(await directory.lookup('alice', { upstreamCookies: {} }));
         assert.ok(['source_error', 'unavailable'].includes(slow.reason), slow.reason);

@@ -48,7 +48,7 @@ if (db === null) {
     });
 
     test('a statement slower than the timeout is cut by the server (statement_timeout) and reported', async () => {
-      const directory = new PostgresDirectory(db.url, { ...options, timeoutMs: 200, query: 'SELECT email, phone FROM auth_user, pg_sleep(5) WHERE username = :identifier' });
+      const directory = new PostgresDirectory(db.url, { ...options, timeoutMs: 1_500, query: 'SELECT email, phone FROM auth_user, pg_sleep(10) WHERE username = :identifier' });
       try {
         const slow = failure(await directory.lookup('alice', { upstreamCookies: {} }));
         assert.ok(['source_error', 'unavailable'].includes(slow.reason), slow.reason);
