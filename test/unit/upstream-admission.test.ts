@@ -45,7 +45,14 @@ test('one address gets at most perAddress places, waiting ones included', async 
 test('a request that waits longer than queueTimeout is told the pool is busy; a client that leaves stops waiting', async () => {
   const pool = new UpstreamAdmission({ maxSockets: 1, anonymousShare: 1, queueTimeoutMs: 20, perAddress: 10 });
   const held = granted(await pool.acquire('signed_in', 'a'));
-  assert.deepEqual(await pool.acquire('anonymous', 'b'), { ok: false, reason: 'busy' });
+  // The queue timer is unref'd (a waiting request must not keep a draining process alive): run
+  // alone, this test would leave the event loop empty before it fires. Hold the loop open meanwhile.
+  const loopOpen = setInterval(() => {}, 1_000);
+  try {
+    assert.deepEqual(await pool.acquire('anonymous', 'b'), { ok: false, reason: 'busy' });
+  } finally {
+    clearInterval(loopOpen);
+  }
   const leaving = new AbortController();
   const gone = pool.acquire('signed_in', 'c', leaving.signal);
   leaving.abort();
