@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
+import { COOKIE_NAME, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
 import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
 
 /**
@@ -230,43 +231,21 @@ export const configSchema = z
       .strict(),
     login: z
       .object({
-        /** Where and how the sidecar replays credentials to the upstream. */
-        upstream: z
-          .object({
-            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /login'),
-            encoding: z.enum(['form', 'json']).default('form'),
-            fields: z
-              .object({ email: z.string().min(1).default('email'), password: z.string().min(1).default('password') })
-              .strict()
-              .prefault({}),
-            timeout: duration.prefault('10s'),
-          })
-          .strict(),
+        /** Where and how the sidecar replays credentials to the upstream (src/config/login-schema.ts). */
+        upstream: loginUpstreamSchema,
         /** What an accepted login looks like: every listed condition must hold. */
-        success: z
-          .object({
-            status: z.array(z.number().int().min(100).max(599)).min(1).default([302, 303]),
-            location: z
-              .string()
-              .refine((v) => {
-                try {
-                  new RegExp(v);
-                  return true;
-                } catch {
-                  return false;
-                }
-              }, 'must be a valid regular expression')
-              .optional(),
-            cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name'),
-          })
-          .strict(),
+        success: loginSuccessSchema,
+        /** What a wrong password looks like; any other answer is an upstream error. */
+        failure: loginFailureSchema.optional(),
+        /**
+         * Every upstream cookie that belongs to the session (withheld, bound server-side, never taken
+         * from a client); default: the success cookie(s). PHP apps often need more than one.
+         */
+        session_cookies: z.array(z.string().regex(COOKIE_NAME, 'must be a cookie name')).min(1).optional(),
         /** Content types accepted on intercepted upstream login forms (others get 415). */
         accept: z.array(z.enum(['form', 'json'])).min(1).default(['form', 'json']),
-        /** The upstream's logout route, replayed server-side when a user logs out. */
-        logout: z
-          .object({ path: z.string().regex(/^\/[^?#]*$/), method: z.enum(['GET', 'POST']).default('GET') })
-          .strict()
-          .optional(),
+        /** The upstream's logout: observed when the browser posts it, replayed when a user signs out here. */
+        logout: loginLogoutSchema.optional(),
         /**
          * The upstream's profile endpoint (JSON), read with the user's upstream session: it tells
          * which account an upstream session belongs to (and, later, the phone number).

@@ -33,6 +33,13 @@ export interface UpstreamOptions {
   readonly requestIdHeader: string;
 }
 
+/** What an observer of a proxied answer is told (status, Location, Set-Cookie; never the body). */
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly location: string | undefined;
+  readonly setCookies: readonly string[];
+}
+
 export interface ForwardResult {
   readonly status: number;
 }
@@ -43,7 +50,7 @@ export class Upstream {
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly basePath: string;
-  private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
+  private readonly observers = new WeakMap<http.IncomingMessage, (answer: UpstreamAnswer) => void>();
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
 
   constructor(private readonly options: UpstreamOptions) {
@@ -70,7 +77,7 @@ export class Upstream {
     passes.splice(index, 1);
     this.proxy.on('proxyRes', (proxyRes, req, res) => {
       const observe = this.observers.get(req);
-      if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
+      if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
       const own = asSetCookieList(res.getHeader('set-cookie'));
       sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
     });
@@ -130,7 +137,7 @@ export class Upstream {
     res: http.ServerResponse,
     target: string,
     facts: ForwardingFacts,
-    observeSetCookies?: (setCookies: readonly string[]) => void,
+    observeSetCookies?: (answer: UpstreamAnswer) => void,
   ): Promise<ForwardResult> {
     req.url = this.basePath + target;
     if (observeSetCookies) this.observers.set(req, observeSetCookies);

@@ -20,6 +20,7 @@ import { ConfigError, resolveSecret } from '../config/load.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
+import { upstreamAccountConfig } from './upstream-account-config.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
@@ -166,22 +167,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     cacheStats: metrics.sessionCache,
   });
   const upstreamUrl = new URL(config.upstream.url);
-  const account = new UpstreamAccount({
-    upstream: upstreamUrl,
-    path: config.login.upstream.path,
-    encoding: config.login.upstream.encoding,
-    fields: config.login.upstream.fields,
-    timeoutMs: config.login.upstream.timeout,
-    success: {
-      status: config.login.success.status,
-      cookie: config.login.success.cookie,
-      ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
-    },
-    ...(config.login.logout ? { logout: config.login.logout } : {}),
-    ...(config.login.profile
-      ? { profile: { path: config.login.profile.path, emailField: config.login.profile.email_field, phoneField: config.login.profile.phone_field } }
-      : {}),
-  });
+  const account = new UpstreamAccount(upstreamAccountConfig(config, clock));
   const regulation = new Regulation(store, {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
@@ -239,10 +225,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     http: guardHttp,
     logger,
     audit,
+    clock,
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,
-      upstreamCookies: [config.login.success.cookie],
+      upstreamCookies: account.sessionCookieNames,
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,

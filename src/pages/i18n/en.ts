@@ -56,6 +56,8 @@ export const en = {
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
+  loginUpstreamError: (product: string) =>
+    `${product} gave an unexpected answer to the sign-in, so we could not check your password. This is not about your password and does not count as a failed attempt. Please try again later; if it keeps happening, contact support.`,
 
   // Verify
   verifyTitle: 'Verification code',
@@ -89,6 +91,12 @@ export const en = {
   signOutText: 'You will need your password (and your verification code, if you use two-factor authentication) to sign in again.',
   signOutButton: 'Sign out',
   staySignedIn: 'Stay signed in',
+  alreadySignedInTitle: 'Already signed in',
+  alreadySignedInHeading: (product: string) => `You are signed in to ${product}`,
+  signedInAs: (user: string) => `Signed in as ${user}.`,
+  continueTo: (product: string) => `Continue to ${product}`,
+  signOutUpstreamFailed: (product: string) =>
+    `You are signed out here, but ${product} did not confirm that its own session ended. Nothing in this browser can use it any more; if you are on a shared computer, close the browser. Support can see this in the audit log.`,
 
   // Login & Security
   securityTitle: 'Login & Security',
@@ -271,6 +279,8 @@ export const en = {
     unsupported_upgrade: 'This connection cannot be upgraded here.',
     shutting_down: 'The service is restarting. Please try again in a moment.',
     unknown_language: 'That language is not available. Choose English or 简体中文.',
+    upstream_error: 'The app gave an unexpected answer, so this could not be done. It is not about your password. Please try again later.',
+    upstream_logout_failed: 'You are signed out here, but the app did not confirm that its own session ended.',
   },
   upstreamTimeout: (product: string) => `${product} did not answer in time. Please try again in a moment.`,
   upstreamDown: (product: string) => `${product} cannot be reached right now. Please try again in a moment.`,
@@ -283,6 +293,7 @@ export const en = {
     password_required: 'Enter your password to continue.',
     invalid_credentials: 'The password is not correct.',
     upstream_unavailable: 'Your password cannot be checked right now. Please try again in a moment.',
+    upstream_error: 'Your password cannot be checked right now because the app answered unexpectedly. Please try again later.',
     invalid_code: 'That code is not correct.',
     code_expired: 'That code has expired. Ask for a new one.',
     invalid_code_format: 'Enter the code as digits only.',
