@@ -158,6 +158,93 @@ const channelSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+const regexString = z.string().refine((v) => {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a valid regular expression');
+
+const appPath = z.string().regex(/^\/[^#]*$/, 'must be an absolute path of the app such as /account');
+
+/** Where a value sits on an HTML page of the app. */
+const htmlExtract = z
+  .object({
+    /** A CSS selector; the first matching element is used. */
+    selector: z.string().min(1),
+    /** Read this attribute (e.g. value, href) instead of the element's text. */
+    attribute: z.string().min(1).optional(),
+    /** A regular expression applied to the text/attribute; its first group (or the match) is the value. */
+    pattern: regexString.optional(),
+  })
+  .strict();
+
+/**
+ * Where an account's email address and phone number come from (DESIGN §3). Optional: without it,
+ * an account signed in by email gets codes at that address and the phone from login.profile.
+ */
+export const directorySchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('profile'),
+      /** A JSON endpoint of the app, read with the user's upstream session. */
+      path: appPath,
+      /** Dotted paths into the JSON answer. */
+      email_field: z.string().min(1).default('email'),
+      phone_field: z.string().min(1).optional(),
+      /** The field naming the signed-in account; when given, a profile of another account is refused. */
+      identifier_field: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('html'),
+      /** A page of the app, read with the user's upstream session. */
+      path: appPath,
+      email: htmlExtract.optional(),
+      phone: htmlExtract.optional(),
+      /** Where the page names the signed-in account; when given, a page of another account is refused. */
+      identifier: htmlExtract.optional(),
+    })
+    .strict()
+    .refine((d) => d.email !== undefined || d.phone !== undefined, { message: 'give email and/or phone: what to read from the page' }),
+  z
+    .object({
+      kind: z.literal('sql'),
+      driver: z.enum(['sqlite', 'postgres', 'mysql']),
+      /** sqlite: the database file, relative to this config file; opened read-only, must exist. */
+      file: z.string().min(1).optional(),
+      /** postgres/mysql: a secret reference to the connection URL (postgres://… or mysql://…). */
+      url: secretRef.optional(),
+      /**
+       * One SELECT returning at most one row with an `email` and/or `phone` column; the account is
+       * the named parameter :identifier (bound, never interpolated).
+       */
+      query: z
+        .string()
+        .min(1)
+        .refine((q) => /:identifier\b/.test(q), 'must use the parameter :identifier for the account')
+        .refine((q) => /^\s*(select|with)\b/i.test(q), 'must be a SELECT (or WITH … SELECT) query')
+        .refine((q) => !/;\s*\S/.test(q.replace(/'(?:[^']|'')*'/g, "''")), 'must be a single statement'),
+      /** Per query (connect, statement). */
+      timeout: duration.prefault('3s'),
+      /** Connections kept at most (postgres/mysql). */
+      pool: z.number().int().min(1).max(20).default(2),
+    })
+    .strict()
+    .superRefine((d, ctx) => {
+      if (d.driver === 'sqlite') {
+        if (d.file === undefined) ctx.addIssue({ code: 'custom', path: ['file'], message: 'driver: sqlite needs file: the database file' });
+        if (d.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'driver: sqlite takes file:, not url:' });
+      } else {
+        if (d.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: `driver: ${d.driver} needs url: {env: NAME} or {file: path} holding the connection URL` });
+        if (d.file !== undefined) ctx.addIssue({ code: 'custom', path: ['file'], message: `driver: ${d.driver} takes url:, not file:` });
+      }
+    }),
+]);
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -258,12 +345,20 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * What people sign in with: the app's own identifier. `email` (default) sends codes to it;
+         * `username` takes the email/phone from the directory.
+         */
+        identifier: z.enum(['email', 'username']).default('email'),
+        /** Usernames only: `insensitive` when the app treats Admin and admin as one account. */
+        identifier_case: z.enum(['sensitive', 'insensitive']).default('sensitive'),
         /** Where people land after signing in when no return_to was given. */
         landing: z.string().regex(/^\/(?![/\\])/, 'must be a path on this site').default('/'),
         /** Every login answer takes at least this long, so timing tells nothing about accounts. */
         min_response_time: duration.prefault('250ms'),
       })
       .strict(),
+    directory: directorySchema.optional(),
     regulation: z
       .object({
         account: z
@@ -387,7 +482,8 @@ export const configSchema = z
         /** The outbox (development and demo): JSON lines plus a console line per message. */
         outbox_file: z.string().min(1).default('../var/outbox.jsonl'),
         email: channelSchema,
-        sms: channelSchema,
+        /** Needed only when sms is one of factors.methods. */
+        sms: channelSchema.optional(),
       })
       .strict(),
     /**
@@ -419,7 +515,15 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.factors.methods.includes('sms') && c.channels.sms === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['channels', 'sms'], message: 'sms is one of factors.methods, so channels.sms is required (kind: twilio, webhook or outbox); or remove sms from factors.methods' });
+    }
+    if (c.directory !== undefined && c.login.profile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['login', 'profile'], message: 'give either directory: or login.profile (the older spelling of directory: {kind: profile}), not both' });
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

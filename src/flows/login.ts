@@ -10,6 +10,8 @@ import type { Regulation } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
 import type { RiskService } from '../risk/service.ts';
 import { explainRisk } from '../risk/assess.ts';
+import { Contacts } from '../directory/index.ts';
+import { canonicalIdentity, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
 
 /**
  * The login state machine: regulation → the upstream's password check → (a code of the user's
@@ -44,7 +46,12 @@ export type LoginResult =
   | { readonly kind: 'too_many_attempts'; readonly retryAfterMs: number }
   | { readonly kind: 'unavailable' }
   /** The upstream answered with neither the success nor the failure signal (never a wrong password). */
-  | { readonly kind: 'upstream_error' };
+  | { readonly kind: 'upstream_error' }
+  /**
+   * The password was right but this sign-in needs an email code and no address is known for the
+   * account (or the directory cannot say right now: `lookupFailed`). Nothing was sent.
+   */
+  | { readonly kind: 'no_email'; readonly lookupFailed: boolean };
 
 export type LoginVerifyResult =
   | Extract<LoginResult, { kind: 'authenticated' }>
@@ -106,10 +113,15 @@ export interface LoginFlowDeps {
   readonly pendingMs: number;
   /** Waits in real time; injected so tests of the padding need not sleep. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How identifiers become account keys (default: email addresses). */
+  readonly identity?: IdentityRules;
+  /** Where an account's email comes from (default: the identifier, when it is an address). */
+  readonly contacts?: Contacts;
 }
 
+/** @deprecated kept for callers that key by email; use canonicalIdentity with the config's rules. */
 export function normaliseAccount(email: string): string {
-  return email.trim().toLowerCase();
+  return canonicalIdentity(email, EMAIL_IDENTITY);
 }
 
 const PENDING = (id: string): string => `pending:${id}`;
@@ -126,7 +138,10 @@ function attemptContext(presenter: Presenter, loginId: string | undefined): Audi
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LoginFlow {
-  constructor(private readonly deps: LoginFlowDeps) {}
+  private readonly contacts: Contacts;
+  constructor(private readonly deps: LoginFlowDeps) {
+    this.contacts = deps.contacts ?? new Contacts(null, deps.identity ?? EMAIL_IDENTITY, deps.logger);
+  }
 
   async attempt(input: LoginAttempt): Promise<LoginResult> {
     const started = performance.now();
@@ -137,7 +152,7 @@ export class LoginFlow {
   }
 
   private async run(input: LoginAttempt): Promise<LoginResult> {
-    const account = normaliseAccount(input.email);
+    const account = canonicalIdentity(input.email, this.deps.identity ?? EMAIL_IDENTITY);
     const log = this.deps.logger;
     const loginId = this.deps.random.bytes(12).toString('base64url');
     const context = attemptContext(input, loginId);
@@ -207,8 +222,15 @@ export class LoginFlow {
         this.deps.audit.record({ event: 'login_success', outcome: 'success', user: account, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
         return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
+      // The address comes from the directory: a username is never taken for one (issue 12).
+      const contact = await this.contacts.of(account, { upstreamCookies: check.upstreamCookies, requestId: input.requestId });
+      if (!contact.ok || contact.email === null) {
+        log.warn({ event: 'login_no_email', user: account, reason: contact.ok ? 'no_email_known' : contact.reason, requestId: input.requestId }, 'risky sign-in refused: no email address to send a code to');
+        this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: account, reason: 'no_email_on_file', ...fromContext(context, contact.ok ? undefined : { directory: contact.reason }) });
+        return { kind: 'no_email', lookupFailed: !contact.ok && contact.reason !== 'not_found' };
+      }
       return this.startPending(
-        { reason: 'risk', user: account, method: 'email', destination: account, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
+        { reason: 'risk', user: account, method: 'email', destination: contact.email, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
         input,
       );
     }

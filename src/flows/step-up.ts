@@ -8,6 +8,7 @@ import type { SensitiveSpec } from '../policy/types.ts';
 import { FlowError } from './flow-error.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
 import { actorContext, type Actor } from './two-factor-settings.ts';
+import type { Contacts } from '../directory/index.ts';
 
 /**
  * Step-up verification for sensitive operations. The enforcement point records what a sensitive
@@ -26,6 +27,8 @@ export interface StepUpRecord {
   /** Invite the user to enable 2FA afterwards (rule asks for it and the user has no 2FA). */
   readonly nudge: boolean;
   readonly returnTo: string;
+  /** The rule's own words for the operation (its `description`), shown on the step-up page. */
+  readonly description?: SensitiveSpec['description'];
 }
 
 const RECORD = (sid: string): string => `stepup:${sid}`;
@@ -41,6 +44,8 @@ export interface StepUpDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly nudgeSnoozeMs: number;
+  /** Where the account's email address comes from (the directory). */
+  readonly contacts?: Contacts;
 }
 
 export class StepUpFlow {
@@ -49,6 +54,8 @@ export class StepUpFlow {
   /** Called by the enforcement point when a rule requires a step-up; returns the method to ask for. */
   async require(session: SessionRecord, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', returnTo: string): Promise<StepUpRecord> {
     const enrollment = action === 'fresh_code' ? await this.deps.durable.getEnrollment(session.user) : null;
+    const email = enrollment ? null : await this.emailOf(session);
+    const described = spec.description !== undefined ? { description: spec.description } : {};
     const record: StepUpRecord = enrollment
       ? {
           category: spec.category,
@@ -58,19 +65,28 @@ export class StepUpFlow {
           freshForMs: spec.freshForMs,
           nudge: false,
           returnTo,
+          ...described,
         }
       : {
           category: spec.category,
           // Without an enrolled method a "fresh code" can only be an email code.
           action: 'email_code',
           method: 'email',
-          destination: session.user,
+          destination: email,
           freshForMs: spec.freshForMs,
           nudge: spec.nudgeEnableTwoFactor && session.twoFactor === null,
           returnTo,
+          ...described,
         };
     await this.deps.store.set(RECORD(session.id), JSON.stringify(record), RECORD_TTL_MS);
     return record;
+  }
+
+  /** The account's address for an email code, or null when none is known (nothing is then sent). */
+  private async emailOf(session: SessionRecord): Promise<string | null> {
+    if (!this.deps.contacts) return session.user;
+    const contact = await this.deps.contacts.of(session.user, { upstreamCookies: session.upstreamCookies });
+    return contact.ok ? contact.email : null;
   }
 
   async current(session: SessionRecord): Promise<StepUpRecord | null> {
@@ -86,7 +102,11 @@ export class StepUpFlow {
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
     const record = await this.record(actor);
-    if (record.method === 'totp' || record.destination === null) return { status: 'code_required', method: record.method, destination: null };
+    if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
+    if (record.destination === null) {
+      this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
+      throw new FlowError(409, 'no_email_on_file', 'This operation needs a code sent to your email address, but no email address is known for your account, so none was sent. Contact your administrator to add one.');
+    }
     const sent: SendResult = await this.deps.factor.sendCode({
       flowKey: `stepup:${actor.session.id}:${record.category}`,
       method: record.method,

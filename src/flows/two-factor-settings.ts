@@ -15,6 +15,7 @@ import { FlowError, stepOutOfOrder } from './flow-error.ts';
 import type { Regulation } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
+import type { Contacts } from '../directory/index.ts';
 
 /**
  * Enabling and disabling 2FA and regenerating recovery codes: state machines whose records live
@@ -28,6 +29,8 @@ type EnableStep = 'identity' | 'identity_code' | 'choose_method' | 'confirm';
 interface EnableRecord {
   readonly step: EnableStep;
   readonly phone: string | null;
+  /** The account's address from the directory when the flow started (null: none known). */
+  readonly email?: string | null;
   readonly identityChannel?: 'email' | 'sms';
   readonly method?: FactorMethod;
   readonly destination?: string | null;
@@ -57,6 +60,8 @@ export interface SettingsDeps {
   readonly support: string;
   readonly reauthWindowMs: number;
   readonly smsCountryAllowed: (e164: string) => boolean;
+  /** Where the account's email and phone come from (the directory). */
+  readonly contacts: Contacts;
 }
 
 export interface Actor {
@@ -186,7 +191,13 @@ export class TwoFactorSettings {
     return sent;
   }
 
-  private async notify(user: string, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
+  private async notify(actor: Actor, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
+    const user = actor.session.user;
+    const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+    if (!contact.ok || !contact.email) {
+      this.deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
+      return;
+    }
     const message = notificationMessage({
       event,
       ...(method ? { method } : {}),
@@ -195,7 +206,7 @@ export class TwoFactorSettings {
       support: this.deps.support,
     });
     try {
-      await this.deps.email.send({ kind: 'email', to: user, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
+      await this.deps.email.send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
     } catch (error) {
       // The change stands; a lost notification is logged for support rather than undoing it.
       this.deps.logger.error({ err: error, user, event }, 'security notification could not be sent');
@@ -224,10 +235,21 @@ export class TwoFactorSettings {
     }
     const recent = this.deps.clock.now() - actor.session.factors.password < this.deps.reauthWindowMs;
     if (!(recent && (password === undefined || password === ''))) await this.checkPassword(actor, password);
-    const profile = await this.deps.account.profile(actor.session.upstreamCookies, { forwardedFor: actor.client.forwardedFor, requestId: actor.requestId });
-    const phone = profile?.phone ? (normalisePhone(profile.phone)?.e164 ?? null) : null;
-    await this.save('enable', actor, { step: 'identity', phone });
-    const channels: Array<'email' | 'sms'> = phone && this.deps.smsCountryAllowed(phone) ? ['email', 'sms'] : ['email'];
+    const contact = await this.deps.contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+    if (!contact.ok && contact.reason === 'account_mismatch') {
+      throw new FlowError(409, 'account_mismatch', 'Your session with the app belongs to another account. Sign out and sign in again.');
+    }
+    if (!contact.ok && contact.reason !== 'not_found') {
+      throw new FlowError(503, 'directory_unavailable', 'Your email address and phone number cannot be looked up right now. Please try again in a moment.');
+    }
+    const email = contact.ok ? contact.email : null;
+    const phone = contact.ok ? contact.phone : null;
+    // Identity verification offers only what is known: a code is never sent to a guess.
+    const channels: Array<'email' | 'sms'> = [...(email ? (['email'] as const) : []), ...(phone && this.deps.smsCountryAllowed(phone) ? (['sms'] as const) : [])];
+    if (channels.length === 0) {
+      throw new FlowError(409, 'no_contact_on_file', `No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact ${this.deps.support} to add one.`);
+    }
+    await this.save('enable', actor, { step: 'identity', phone, email });
     return { status: 'identity_verification_required', channels };
   }
 
@@ -235,8 +257,10 @@ export class TwoFactorSettings {
     const record = await this.load<EnableRecord>('enable', actor);
     if (!record || (record.step !== 'identity' && record.step !== 'identity_code')) throw stepOutOfOrder();
     if (channel !== 'email' && channel !== 'sms') throw new FlowError(400, 'invalid_channel', 'Choose email or sms.');
-    const destination = channel === 'email' ? actor.session.user : record.phone;
-    if (!destination) throw new FlowError(400, 'invalid_channel', 'No phone number is known for your account. Use email.');
+    const destination = channel === 'email' ? (record.email ?? null) : record.phone;
+    if (!destination) {
+      throw new FlowError(400, 'invalid_channel', channel === 'email' ? 'No email address is known for your account. Use a text message.' : 'No phone number is known for your account. Use email.');
+    }
     const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
     await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel });
     return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
@@ -261,7 +285,7 @@ export class TwoFactorSettings {
   }
 
   private methodsFor(record: EnableRecord): FactorMethod[] {
-    return this.deps.methods.filter((m) => m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone));
+    return this.deps.methods.filter((m) => (m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone)) && (m !== 'email' || Boolean(record.email)));
   }
 
   async enableMethod(actor: Actor, method: unknown, phone: unknown) {
@@ -281,7 +305,8 @@ export class TwoFactorSettings {
     }
     let destination: string;
     if (method === 'email') {
-      destination = user;
+      if (!record.email) throw new FlowError(400, 'method_not_offered', 'No email address is known for your account, so email codes cannot be used.');
+      destination = record.email;
     } else {
       // The phone on file wins: a different number can only be set by support (DESIGN §3).
       const given = typeof phone === 'string' && phone.length > 0 ? normalisePhone(phone) : null;
@@ -297,7 +322,7 @@ export class TwoFactorSettings {
       destination = chosen;
     }
     const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
-    await this.save('enable', actor, { step: 'confirm', phone: record.phone, ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}), method, destination });
+    await this.save('enable', actor, { step: 'confirm', phone: record.phone, email: record.email ?? null, ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}), method, destination });
     return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
@@ -333,7 +358,7 @@ export class TwoFactorSettings {
     await this.end('enable', actor);
     this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
     this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
-    await this.notify(user, '2fa_enabled', method);
+    await this.notify(actor, '2fa_enabled', method);
     const rotated = await this.rotate(actor, method, now);
     return { result: { enabled: true, method, recovery_codes: codes }, rotated };
   }
@@ -381,7 +406,7 @@ export class TwoFactorSettings {
     await this.deps.durable.disable(user);
     this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
     this.deps.audit.record({ event: '2fa_disabled', outcome: 'success', user, ...fromContext(actorContext(actor)) });
-    await this.notify(user, '2fa_disabled');
+    await this.notify(actor, '2fa_disabled');
     const rotated = await this.rotate(actor, null, null);
     return { result: { enabled: false }, rotated };
   }
@@ -419,7 +444,7 @@ export class TwoFactorSettings {
     await this.end('recovery', actor);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
     this.deps.audit.record({ event: 'recovery_codes_regenerated', outcome: 'success', user, ...fromContext(actorContext(actor), { count: codes.length }) });
-    await this.notify(user, 'recovery_codes_regenerated');
+    await this.notify(actor, 'recovery_codes_regenerated');
     // New recovery codes are new authenticators: other sessions end as after any factor change.
     const rotated = await this.rotate(actor, enrollment.method, actor.session.factors.secondFactor ?? this.deps.clock.now());
     return { result: { recovery_codes: codes }, rotated };

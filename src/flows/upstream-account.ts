@@ -122,6 +122,11 @@ const maskCookieHeader = (header: string): string =>
     .filter((pair) => pair !== '=…')
     .join('; ');
 
+const cookieHeader = (cookies: Readonly<Record<string, string>>): string =>
+  Object.entries(cookies)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('; ');
+
 const locationOf = (answer: Answer): string => (typeof answer.headers.location === 'string' ? answer.headers.location : '');
 
 export class UpstreamAccount {
@@ -372,7 +377,7 @@ export class UpstreamAccount {
     if (names.length > 0 && names.every((name) => set.get(name)?.deleted === true)) return { ok: true, how: 'cookie_deleted' };
     const check = this.config.logout?.check;
     if (check !== undefined) {
-      const probe = await this.send('GET', check, { accept: 'text/html', cookie: Object.entries(cookies).map(([n, v]) => `${n}=${v}`).join('; ') }, context);
+      const probe = await this.send('GET', check, { accept: 'text/html', cookie: cookieHeader(cookies) }, context);
       if ('error' in probe) return { ok: false, detail: `GET ${check} after the logout: ${probe.error}`, status: answer.status, location: locationOf(answer) || null };
       const refused = probe.status === 401 || probe.status === 403 || (probe.status >= 300 && probe.status < 400 && this.isLoginLocation(locationOf(probe)));
       trace?.({
@@ -474,7 +479,7 @@ export class UpstreamAccount {
   async profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
     const profile = this.config.profile;
     if (!profile) return null;
-    const answer = await this.send('GET', profile.path, { accept: 'application/json', cookie: Object.entries(cookies).map(([n, v]) => `${n}=${v}`).join('; ') }, context);
+    const answer = await this.send('GET', profile.path, { accept: 'application/json', cookie: cookieHeader(cookies) }, context);
     if ('error' in answer || answer.status !== 200) return null;
     try {
       const body = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
@@ -484,6 +489,17 @@ export class UpstreamAccount {
     } catch {
       return null;
     }
+  }
+
+  /** A GET of an app page with an upstream session (the directory's profile and html kinds). */
+  async fetchWithSession(
+    path: string,
+    cookies: Readonly<Record<string, string>>,
+    accept: string,
+    requestId: string,
+  ): Promise<{ status: number; body: Buffer } | { error: string }> {
+    const answer = await this.send('GET', path, { accept, cookie: cookieHeader(cookies) }, { forwardedFor: '127.0.0.1', requestId });
+    return 'error' in answer ? answer : { status: answer.status, body: answer.body };
   }
 
   close(): void {

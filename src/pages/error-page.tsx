@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 
 export interface ErrorPageProps {
   readonly status: number;
@@ -32,7 +32,7 @@ function ErrorPage(props: ErrorPageProps) {
         {props.requestId ? ` · ${t.errorReference(props.requestId)}` : ''}
       </p>
       <p>
-        <a href="/">{t.backToProduct(brand.product)}</a>
+        <a href={landingOf(brand)}>{t.backToProduct(brand.product)}</a>
       </p>
     </Layout>
   );

@@ -10,9 +10,10 @@ export interface LoginPageProps {
   readonly notice?: string;
 }
 
-/** Email and password; the sidecar replays them to the upstream, which still owns the password. */
+/** Identifier (email or username, as login.identifier says) and password; the sidecar replays them to the upstream, which still owns the password. */
 function LoginPage(props: LoginPageProps) {
   const { t, brand } = useUi();
+  const byUsername = brand.identifier === 'username';
   const invalid = props.error ? { 'aria-describedby': ERROR_ID, 'aria-invalid': 'true' as const } : {};
   return (
     <Layout title={t.signInTitle}>
@@ -21,8 +22,13 @@ function LoginPage(props: LoginPageProps) {
       <form method="post" action="/_guard/login" novalidate>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
-        <label for="email">{t.email}</label>
-        <input id="email" name="email" type="email" autocomplete="username" autocapitalize="off" spellcheck={false} required value={props.email ?? ''} {...invalid} />
+        {/* The field keeps the name "email" for both kinds: it is the identifier the JSON API also takes as email. */}
+        <label for="email">{byUsername ? t.username : t.email}</label>
+        {byUsername ? (
+          <input id="email" name="email" type="text" autocomplete="username" autocapitalize="off" spellcheck={false} required value={props.email ?? ''} {...invalid} />
+        ) : (
+          <input id="email" name="email" type="email" autocomplete="username" autocapitalize="off" spellcheck={false} required value={props.email ?? ''} {...invalid} />
+        )}
         <label for="password">{t.password}</label>
         <input id="password" name="password" type="password" autocomplete="current-password" required {...invalid} />
         <button type="submit">{t.signInButton}</button>

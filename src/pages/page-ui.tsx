@@ -16,7 +16,14 @@ export interface Brand {
   readonly support: string;
   /** URL of the configured logo under /_guard/assets/, or null for none. */
   readonly logoUrl: string | null;
+  /** What people sign in with (`login.identifier`): the login field's label and type. Default email. */
+  readonly identifier?: 'email' | 'username' | undefined;
+  /** Where "back" and "cancel" links go (`login.landing`). Default `/`. */
+  readonly landing?: string | undefined;
 }
+
+/** The site's landing path for back/cancel links. */
+export const landingOf = (brand: Brand): string => brand.landing ?? '/';
 
 export interface PageUi {
   readonly lang: Lang;

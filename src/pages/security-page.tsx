@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 export interface SecurityPageProps extends PageMessage {
@@ -68,7 +68,7 @@ function SecurityPage(props: SecurityPageProps) {
       )}
       <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">
-        <a href="/">{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>
+        <a href={landingOf(brand)}>{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>
       </p>
     </Layout>
   );

@@ -60,10 +60,16 @@ export function brandStylesheet(primary: string): string {
   return `:root { --primary: ${primary}; }\n`;
 }
 
-export function buildSite(product: ProductConfig, configFile: string): Site {
+/** The parts of `login` the pages show: the identifier's label and where back links go. */
+export interface SiteLogin {
+  readonly identifier: 'email' | 'username';
+  readonly landing: string;
+}
+
+export function buildSite(product: ProductConfig, configFile: string, login?: SiteLogin): Site {
   const logo = product.logo !== undefined ? loadLogo(product.logo, configFile) : null;
   return {
-    brand: { product: product.name, support: product.support, logoUrl: logo ? LOGO_URL : null },
+    brand: { product: product.name, support: product.support, logoUrl: logo ? LOGO_URL : null, ...(login ? { identifier: login.identifier, landing: login.landing } : {}) },
     brandCss: brandStylesheet(product.primary_color),
     logo,
   };

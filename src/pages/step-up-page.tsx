@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import { renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CsrfField, HelpLink, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
@@ -10,6 +10,10 @@ export interface StepUpPageProps extends PageMessage {
   /** A code was sent: show the code field (always shown for an authenticator app). */
   readonly codeSent: boolean;
   readonly returnTo: string;
+  /** The sensitive rule's description, in the page's language. */
+  readonly description?: string | undefined;
+  /** The code would go by email/SMS but no destination is known: explain instead of offering a send. */
+  readonly noDestination?: boolean | undefined;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number | undefined;
 }
@@ -23,8 +27,14 @@ function StepUpPage(props: StepUpPageProps) {
       <h1>{t.confirmItsYou}</h1>
       <Messages error={props.error} notice={props.notice} />
       <p>
-        {t.stepUpText} {t.stepUpWhere[props.method](props.destination, brand.product)}
+        {props.description !== undefined ? `${props.description} ${t.stepUpCheck}` : t.stepUpText}
+        {props.noDestination ? null : ` ${t.stepUpWhere[props.method](props.destination, brand.product)}`}
       </p>
+      {props.noDestination ? (
+        <p class="error" role="alert">
+          {t.stepUpNoEmail(brand.support)}
+        </p>
+      ) : (
       <form method="post" action="/_guard/step-up">
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
@@ -42,8 +52,9 @@ function StepUpPage(props: StepUpPageProps) {
           </button>
         )}
       </form>
+      )}
       <p class="muted">
-        {props.method !== 'totp' ? <HelpLink /> : null} <a href="/">{t.cancel}</a>
+        {props.method !== 'totp' ? <HelpLink /> : null} <a href={landingOf(brand)}>{t.cancel}</a>
       </p>
     </Layout>
   );

@@ -204,6 +204,7 @@ interface RuleSpec {
   readonly intercept: InterceptKind | null;
   readonly source: PolicySourceDocument;
   readonly path: DocPath;
+  readonly description?: RuleDocument['description'];
 }
 
 class IssueList {
@@ -295,6 +296,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
         intercept: null,
         source,
         path: ['rules', i],
+        ...(rule.description !== undefined ? { description: rule.description } : {}),
       });
     });
   }
@@ -441,6 +443,7 @@ function compileSensitive(
     withoutTwoFactor: table(doc.without_2fa),
     withTwoFactor: table(doc.with_2fa),
     nudgeEnableTwoFactor: doc.nudge_enable_2fa,
+    ...(spec.description !== undefined ? { description: typeof spec.description === 'string' ? spec.description : Object.freeze({ ...spec.description }) } : {}),
   });
 }
 

@@ -101,7 +101,16 @@ export const ruleSchema = z
       .string()
       .regex(RULE_NAME_PATTERN, { error: 'must be lower-case letters, digits, ".", "_" or "-", starting with a letter or digit' })
       .describe('Unique name, shown in explanations and the audit log.'),
-    description: z.string().optional(),
+    description: z
+      .union([
+        z.string(),
+        z
+          .object({ en: z.string().min(1).optional(), 'zh-cn': z.string().min(1).optional() })
+          .strict()
+          .refine((d) => d.en !== undefined || d['zh-cn'] !== undefined, 'give the text in at least one language (en, zh-cn)'),
+      ])
+      .optional()
+      .describe('What the rule is for. On a sensitive rule it is shown on the step-up page (one text, or one per language: {en: …, zh-cn: …}).'),
     paths,
     methods: methods.optional(),
     hosts: hosts.optional(),

@@ -20,7 +20,12 @@ export interface SensitiveSpec {
   readonly withTwoFactor: Readonly<Record<RiskLevel, StepUpAction>>;
   /** After a verification without 2FA, invite the user to enable 2FA. */
   readonly nudgeEnableTwoFactor: boolean;
+  /** The rule's description: what the person is about to do, in their words (per language when given so). */
+  readonly description?: RuleDescription;
 }
+
+/** A rule's description: one text, or one per page language (`en`, `zh-cn`). */
+export type RuleDescription = string | { readonly en?: string | undefined; readonly 'zh-cn'?: string | undefined };
 
 export interface SourceLocation {
   readonly file: string;

@@ -41,6 +41,8 @@ export interface AuthOptions {
   readonly loginFields: { readonly identifier: string; readonly password: string };
   readonly accept: ReadonlyArray<'form' | 'json'>;
   readonly pendingMs: number;
+  /** `login.identifier: email`: a profile's email names the same account as the session's user. */
+  readonly identifierIsEmail: boolean;
 }
 
 export interface AuthDeps {
@@ -59,8 +61,32 @@ export type RouteDefinition = GuardRoute & { register(router: Router): void };
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 const GENERIC_FAILURE = 'The email or password is not correct.';
 const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
-const credentialsSchema = z.object({ email: z.string(), password: z.string() }).loose();
-const formSchema = credentialsSchema.extend({ return_to: z.string().optional() });
+const NO_EMAIL =
+  'This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact your administrator to add one.';
+const NO_EMAIL_LOOKUP = 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.';
+/**
+ * The identifier may come as `email`, `username` or `identifier` (one field under three names, so
+ * clients of username apps need not send "email"); two different values are ambiguous and refused.
+ */
+const credentialsSchema = z
+  .object({ email: z.string().optional(), username: z.string().optional(), identifier: z.string().optional(), password: z.string() })
+  .loose()
+  .transform((body, ctx) => {
+    const given = [body.email, body.username, body.identifier].filter((v): v is string => v !== undefined);
+    if (given.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'missing identifier' });
+      return z.NEVER;
+    }
+    if (new Set(given).size > 1) {
+      ctx.addIssue({ code: 'custom', message: 'ambiguous identifier', params: { ambiguous: true } });
+      return z.NEVER;
+    }
+    return { ...body, email: given[0] as string };
+  });
+const formSchema = z
+  .object({ email: z.string(), password: z.string(), return_to: z.string().optional() })
+  .loose();
+const isAmbiguous = (error: z.ZodError): boolean => error.issues.some((i) => i.message === 'ambiguous identifier');
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
@@ -155,6 +181,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         sendError(ctx, 502, 'upstream_error', ui.t.loginUpstreamError(ui.brand.product));
         return;
       }
+      case 'no_email':
+        if (result.lookupFailed) sendError(ctx, 503, 'directory_unavailable', NO_EMAIL_LOOKUP);
+        else sendError(ctx, 403, 'no_email_on_file', NO_EMAIL);
+        return;
     }
   };
 
@@ -174,7 +204,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         }
         return;
       case 'invalid_credentials':
-        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).t.loginFailed });
+        loginPage(ctx, 401, { returnTo, email, error: uiOf(ctx).brand.identifier === 'username' ? uiOf(ctx).t.loginFailedUsername : uiOf(ctx).t.loginFailed });
         return;
       case 'too_many_attempts': {
         const minutes = Math.ceil(result.retryAfterMs / 60_000);
@@ -190,6 +220,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'upstream_error': {
         const ui = uiOf(ctx);
         loginPage(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
+        return;
+      }
+      case 'no_email': {
+        const ui = uiOf(ctx);
+        loginPage(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
         return;
       }
     }
@@ -243,7 +278,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'not_applicable':
         return t.nothingToSend;
       case 'no_pending_login':
-        return t.loginExpired;
+        return uiOf(ctx).brand.identifier === 'username' ? t.loginExpiredUsername : t.loginExpired;
     }
   };
 
@@ -376,7 +411,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         if (toLoginPage) return end('upstream_login_page');
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
-        if (deps.account.hasProfile) {
+        // A JSON profile names the account by email: with email sign-in it tells another account apart.
+        if (deps.account.hasProfile && options.identifierIsEmail) {
           const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
           if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
         }
@@ -497,7 +533,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (!read) return;
           const body = credentialsSchema.safeParse(read.body);
           if (!body.success) {
-            sendError(ctx, 400, 'bad_request', 'Send {"email": "...", "password": "..."} with string values.');
+            if (isAmbiguous(body.error)) sendError(ctx, 400, 'ambiguous_identifier', 'Send the account once: email, username and identifier are the same field, and they differ here.');
+            else sendError(ctx, 400, 'bad_request', 'Send {"email": "...", "password": "..."} (or "username"/"identifier" in place of "email") with string values.');
             return;
           }
           answerJson(ctx, await attempt(ctx, body.data.email, body.data.password));

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { AuditRecorder } from '../audit/audit.ts';
-import type { Channel } from '../channels/channel.ts';
+import { ChannelError, type Channel } from '../channels/channel.ts';
 import { channelFromConfig } from '../channels/index.ts';
 import { OutboxChannel } from '../channels/outbox.ts';
 import { phoneCountryAllowed } from '../channels/phone.ts';
@@ -20,6 +20,13 @@ import type { Clock, Random } from './providers.ts';
  * Composition of the second factors from the config: keys, channels, code issuing, budgets and
  * failure regulation. Kept apart from start.ts so the composition root reads as a list of parts.
  */
+/** Stands in for channels.sms when it is not configured; refuses rather than pretending to send. */
+const noSmsChannel: Channel = {
+  name: 'none',
+  send: () => Promise.reject(new ChannelError('Text messages are not configured here. Use another method, or contact support.', false)),
+  close: () => Promise.resolve(),
+};
+
 export function buildSecondFactor(input: {
   config: Config;
   configFile: string;
@@ -81,9 +88,12 @@ export function buildSecondFactor(input: {
     }
     return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });
   };
-  const channels = { email: channelFor(config.channels.email), sms: channelFor(config.channels.sms) };
+  // Without an SMS channel (allowed when sms is not a method) nothing is ever sent by SMS: every
+  // number is "not allowed", so identity verification and step-up never offer it.
+  const smsChannel = config.channels.sms;
+  const channels = { email: channelFor(config.channels.email), sms: smsChannel ? channelFor(smsChannel) : noSmsChannel };
   const allowList = factors.sms_countries ?? null;
-  const smsCountryAllowed = (e164: string): boolean => phoneCountryAllowed(e164, allowList);
+  const smsCountryAllowed = (e164: string): boolean => smsChannel !== undefined && phoneCountryAllowed(e164, allowList);
   const factor = new SecondFactor({
     durable,
     codes,

@@ -21,6 +21,7 @@ import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
 import { upstreamAccountConfig } from './upstream-account-config.ts';
+import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
@@ -113,7 +114,7 @@ function limitsOf(l: { max_failures: number; window: number; ban: number; max_ba
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
-  const site = buildSite(config.product, loaded.file);
+  const site = buildSite(config.product, loaded.file, { identifier: config.login.identifier, landing: config.login.landing });
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
@@ -168,6 +169,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   const upstreamUrl = new URL(config.upstream.url);
   const account = new UpstreamAccount(upstreamAccountConfig(config, clock));
+  const identity = identityRules(config);
+  let contacts: Contacts;
+  try {
+    contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
+  } catch (error) {
+    account.close();
+    await stores.close();
+    throw error;
+  }
   const regulation = new Regulation(store, {
     account: limitsOf(config.regulation.account),
     address: limitsOf(config.regulation.address),
@@ -188,6 +198,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     audit,
     minResponseMs: config.login.min_response_time,
     pendingMs: config.factors.pending_login,
+    identity,
+    contacts,
   });
   const settings = new TwoFactorSettings({
     durable,
@@ -208,6 +220,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     support: config.product.support,
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
+    contacts,
   });
   const guardHttp = createGuardHttp({
     keys,
@@ -233,6 +246,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
+      identifierIsEmail: config.login.identifier === 'email',
     },
   });
 
@@ -247,7 +261,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze }),
+    flow: new StepUpFlow({ store, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
     risk,
     http: guardHttp,
     clock,
@@ -344,6 +358,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       server.closeAllConnections();
       upstream.close();
       account.close();
+      await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));
       await factors.close();
       // The audit trail flushes into the durable store, so it closes first.
       await audit.close();

@@ -14,6 +14,16 @@ import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendError, sendFlowError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
+import type { RuleDescription } from '../policy/types.ts';
+import type { Lang } from '../pages/i18n/language.ts';
+
+/** The rule's description in the page's language: its own text for it, else the one it has. */
+export function describeRule(description: RuleDescription | undefined, lang: Lang): string | null {
+  if (description === undefined) return null;
+  if (typeof description === 'string') return description.trim() || null;
+  const own = lang === 'zh-CN' ? description['zh-cn'] : description.en;
+  return own ?? description.en ?? description['zh-cn'] ?? null;
+}
 
 /**
  * Sensitive operations over HTTP: the gate the enforcement point consults (risk level and step-up
@@ -82,6 +92,8 @@ export function createStepUp(deps: {
     const record = await flow.current(actor.session);
     if (!record) return http.redirect(ctx, safeReturnTo(ctx.query['return_to'], deps.landing));
     const shown = flow.describe(record);
+    const ui = uiOf(ctx);
+    const description = describeRule(record.description, ui.lang);
     page(
       ctx,
       status,
@@ -89,6 +101,8 @@ export function createStepUp(deps: {
         csrf: http.formToken(ctx, actor.session),
         method: shown.method,
         destination: shown.destination,
+        noDestination: shown.method !== 'totp' && shown.destination === null,
+        ...(description !== null ? { description } : {}),
         codeSent: extra.codeSent,
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),

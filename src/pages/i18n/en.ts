@@ -22,6 +22,7 @@ export const en = {
   verificationCode: 'Verification code',
   password: 'Password',
   email: 'Email',
+  username: 'Username',
   continue: 'Continue',
   cancel: 'Cancel',
   sendNewCode: 'Send a new code',
@@ -53,11 +54,15 @@ export const en = {
   signInButton: 'Sign in',
   signedOut: 'You have signed out.',
   loginFailed: 'The email or password is not correct.',
+  loginFailedUsername: 'The username or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
   loginUpstreamError: (product: string) =>
     `${product} gave an unexpected answer to the sign-in, so we could not check your password. This is not about your password and does not count as a failed attempt. Please try again later; if it keeps happening, contact support.`,
+  noEmailOnFile: (support: string) =>
+    `This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact ${support} to add one.`,
+  noEmailLookupFailed: 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.',
 
   // Verify
   verifyTitle: 'Verification code',
@@ -84,6 +89,7 @@ export const en = {
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
+  loginExpiredUsername: 'This sign-in has expired. Start again with your username and password.',
 
   // Logout
   signOutTitle: 'Sign out',
@@ -196,7 +202,12 @@ export const en = {
   newCodesStatus: 'Your previous recovery codes no longer work. We also sent you an email about this change.',
 
   // Step-up and the invitation
-  stepUpText: 'This operation exports your data, so we check that it is really you.',
+  /** Without a rule description: the operation is only known to be sensitive. */
+  stepUpText: 'This is a sensitive operation, so we check that it is really you.',
+  /** After the rule's own description of the operation. */
+  stepUpCheck: 'We check that it is really you.',
+  stepUpNoEmail: (support: string) =>
+    `This operation needs a code sent to your email address, but no email address is known for your account, so none can be sent. Contact ${support} to add one.`,
   stepUpWhere: {
     totp: (_destination: string | null, product: string) => `Enter the 6-digit code your authenticator app shows for ${product}.`,
     sms: (destination: string | null) => `We send a 6-digit code by text message to ${destination ?? 'your phone'}.`,

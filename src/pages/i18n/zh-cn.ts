@@ -14,6 +14,7 @@ export const zhCN: Catalogue = {
   verificationCode: '验证码',
   password: '密码',
   email: '电子邮箱',
+  username: '用户名',
   continue: '继续',
   cancel: '取消',
   sendNewCode: '发送新验证码',
@@ -43,10 +44,13 @@ export const zhCN: Catalogue = {
   signInButton: '登录',
   signedOut: '您已退出登录。',
   loginFailed: '电子邮箱或密码不正确。',
+  loginFailedUsername: '用户名或密码不正确。',
   loginLocked: (minutes) => `失败次数过多。请在 ${minutes} 分钟后重试。`,
   loginUnavailable: (product) => `目前无法连接 ${product}，暂时不能登录。请稍后再试。`,
   loginUpstreamError: (product) => `${product} 对登录请求给出了意外的响应，因此无法核对您的密码。这与您的密码无关，也不计为失败的尝试。请稍后再试；如果问题持续，请联系支持人员。`,
   loginFormExpired: '此表单已过期。请重新登录。',
+  noEmailOnFile: (support) => `此次登录需要通过电子邮件发送确认码，但您的账户没有已知的电子邮件地址，因此未发送任何验证码。请联系${support}添加。`,
+  noEmailLookupFailed: '此次登录需要通过电子邮件发送确认码，但目前无法查询您的电子邮件地址，因此未发送任何验证码。请稍后再试。',
 
   verifyTitle: '验证码',
   verifyHeading: '输入验证码',
@@ -71,6 +75,7 @@ export const zhCN: Catalogue = {
   deliveryFailed: '目前无法发送验证码。请稍后再试，或使用恢复码。',
   nothingToSend: '验证码由您的身份验证器应用显示，无需发送。',
   loginExpired: '本次登录已过期。请重新输入电子邮箱和密码。',
+  loginExpiredUsername: '本次登录已过期。请重新输入用户名和密码。',
 
   signOutTitle: '退出登录',
   signOutHeading: (product) => `要退出 ${product} 吗？`,
@@ -174,7 +179,9 @@ export const zhCN: Catalogue = {
   newCodesHeading: '您的新恢复码',
   newCodesStatus: '您之前的恢复码已失效。我们还向您发送了一封关于此更改的邮件。',
 
-  stepUpText: '此操作会导出您的数据，因此我们需要确认是您本人。',
+  stepUpText: '这是一项敏感操作，因此我们需要确认是您本人。',
+  stepUpCheck: '我们需要确认是您本人。',
+  stepUpNoEmail: (support) => `此操作需要向您的电子邮件地址发送验证码，但您的账户没有已知的电子邮件地址，因此无法发送。请联系${support}添加。`,
   stepUpWhere: {
     totp: (_destination, product) => `请输入身份验证器应用为 ${product} 显示的 6 位验证码。`,
     sms: (destination) => `我们将通过短信把 6 位验证码发送到${destination ?? '您的手机'}。`,
