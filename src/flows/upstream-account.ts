@@ -436,7 +436,7 @@ export class UpstreamAccount {
       context,
       post ? new URLSearchParams(fields).toString() : undefined,
     );
-    const request = { method: logout.method, path: logout.path, headers: { cookie: maskCookieHeader(cookieHeader) }, fields: fields.map(([n, v]): [string, string] => [n, `‹${v.length} characters›`]) };
+    const request = { method: logout.method, path: logout.path, headers: { cookie: maskCookieHeader(cookieHeader) }, ...(post ? { fields: fields.map(([n, v]): [string, string] => [n, `‹${v.length} characters›`]) } : {}) };
     if ('error' in answer) {
       trace?.({ title: 'Sign out of the app', request, problem: answer.error });
       return { ok: false, detail: `${logout.method} ${logout.path}: ${answer.error}`, status: null, location: null };
