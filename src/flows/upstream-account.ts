@@ -373,7 +373,10 @@ export class UpstreamAccount {
    */
   private async judgeLogout(answer: Answer, cookies: Readonly<Record<string, string>>, context: ReplayContext, trace: Trace | undefined): Promise<LogoutResult> {
     const set = cookiesSet(answer.headers['set-cookie'] ?? [], this.config.clock.now());
-    const names = Object.keys(cookies);
+    // The cookies whose setting signalled the sign-in are the ones whose deletion signals the end
+    // (a PHP app may leave its pre-login PHPSESSID in place while destroying the session).
+    const signal = this.config.success.cookies.filter((name) => cookies[name] !== undefined);
+    const names = signal.length > 0 ? signal : Object.keys(cookies);
     if (names.length > 0 && names.every((name) => set.get(name)?.deleted === true)) return { ok: true, how: 'cookie_deleted' };
     const check = this.config.logout?.check;
     if (check !== undefined) {
