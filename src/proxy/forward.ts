@@ -30,6 +30,11 @@ export interface UpstreamOptions {
   readonly maxSockets: number;
   readonly stripped: HeaderFilter;
   readonly ownCookie: (name: string) => boolean;
+  /**
+   * The upstream's session cookie names (as frameworks fold them): kept server-side, so their
+   * Set-Cookie headers are dropped from responses after the binding observed them.
+   */
+  readonly upstreamSessionCookie?: (name: string) => boolean;
   readonly requestIdHeader: string;
 }
 
@@ -53,7 +58,12 @@ export class Upstream {
   private readonly observers = new WeakMap<http.IncomingMessage, (answer: UpstreamAnswer) => void>();
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
 
+  /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
+  private readonly withheldSetCookie: (name: string) => boolean;
+
   constructor(private readonly options: UpstreamOptions) {
+    const bound = options.upstreamSessionCookie;
+    this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const secure = options.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -79,7 +89,7 @@ export class Upstream {
       const observe = this.observers.get(req);
       if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
       const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.options.ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
     });
     this.proxy.on('proxyReq', (proxyReq, _req, _res, _options, socket) => this.armTimeouts(proxyReq, socket));
     this.proxy.on('proxyReqWs', (proxyReq) => {
@@ -88,12 +98,12 @@ export class Upstream {
       // proxyRes; these listeners run before its own (registration order), so the headers are
       // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
       proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, true);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
         proxyRes.headers.connection = 'Upgrade';
         proxyRes.headers.upgrade = 'websocket';
       });
       proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.options.ownCookie, false);
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
       });
     });
     // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.

@@ -211,7 +211,8 @@ export function setCookieName(header: string): string {
 
 /**
  * Cleans the upstream response headers in place: hop-by-hop and Connection-listed headers go, and
- * upstream cookies may not overwrite the sidecar's own. The sidecar's cookies already set on the
+ * upstream cookies named by `ownCookie` (the sidecar's own, and the bound upstream session cookies)
+ * never reach the browser. The sidecar's cookies already set on the
  * response are merged in rather than replaced.
  */
 export function sanitiseResponseHeaders(

@@ -5,7 +5,8 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
-import { filterCookieHeader } from '../proxy/headers.ts';
+import { filterCookieHeader, setCookieName } from '../proxy/headers.ts';
+import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
@@ -93,10 +94,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   const { sessions, options, logger, http } = deps;
   const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
-  // Matched without case: an upstream framework that ignores case must not read a client's copy.
-  const upstreamNamesLower = new Set(options.upstreamCookies.map((n) => n.toLowerCase()));
-  const isUpstreamSessionCookie = (name: string): boolean => upstreamNamesLower.has(name.toLowerCase());
-  const mentionsUpstreamCookie = new RegExp(options.upstreamCookies.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+  // Matched as upstream frameworks read names (case, and PHP's '.', ' ', '[' → '_'; THREATS T19):
+  // a client's `sp.session` must not reach an upstream that takes it for `sp_session`.
+  const isUpstreamSessionCookie = cookieNameMatcher(options.upstreamCookies);
+  const mentionsUpstreamCookie = mayMentionCookie(options.upstreamCookies);
+  // Decision: the upstream's session cookies stay in the sidecar's session record and never reach
+  // the browser (README, Security model: Binding); its other cookies are released as they come.
+  const forBrowser = (setCookies: readonly string[]): string[] => setCookies.filter((c) => !isUpstreamSessionCookie(setCookieName(c)));
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
@@ -116,7 +120,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
     // Over https the released upstream cookies get Secure too: the upstream may not know it is behind TLS.
-    const released = secure(ctx) ? result.upstreamSetCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : result.upstreamSetCookies;
+    const upstreamCookies = forBrowser(result.upstreamSetCookies);
+    const released = secure(ctx) ? upstreamCookies.map((c) => (/;\s*secure\s*(;|$)/i.test(c) ? c : `${c}; Secure`)) : upstreamCookies;
     appendSetCookie(ctx, [
       ...released,
       setCookieHeader('session', result.cookieValue, cookieOptions(ctx)),
@@ -374,12 +379,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     },
     upstreamCookieHeader(header, who) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
-      if (!who.session && (header === undefined || !mentionsUpstreamCookie.test(header))) return header;
+      if (!who.session && (header === undefined || !mentionsUpstreamCookie(header))) return header;
       const bound = who.session?.upstreamCookies ?? {};
       // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
       const kept = header ? filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name)) : '';
       const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
-      const joined = [kept, ...pairs].filter((part) => part.length > 0).join('; ');
+      // The bound pairs go first: parsers that keep the first of two same-named pairs (PHP) read them.
+      const joined = [...pairs, kept].filter((part) => part.length > 0).join('; ');
       return joined.length > 0 ? joined : undefined;
     },
     /**

@@ -13,6 +13,7 @@ import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
+import { cookieNameMatcher } from '../proxy/cookie-names.ts';
 import { Upstream } from '../proxy/forward.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
@@ -257,6 +258,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     maxSockets: config.upstream.max_sockets,
     stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip]),
     ownCookie: isOwnCookie,
+    upstreamSessionCookie: cookieNameMatcher(account.sessionCookieNames),
     requestIdHeader: config.headers.request_id,
   });
 

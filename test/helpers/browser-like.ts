@@ -459,3 +459,15 @@ export function sessionConfig(settings: { idle_timeout?: string; absolute_lifeti
   writeFileSync(file, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
   return { keys: { file }, ...settings };
 }
+
+/**
+ * The upstream session cookie value bound to this browser's sidecar session, as the upstream
+ * receives it (the browser itself never holds it: README, Security model, Binding). Read through
+ * the demo app's /debug/request echo, which the session may reach under the demo and binding policies.
+ */
+export async function boundUpstreamCookie(url: string, jar: CookieJar | string, name = 'sp_session'): Promise<string | undefined> {
+  const cookie = typeof jar === 'string' ? jar : jar.header();
+  const echo = await send(`${url}/debug/request`, { headers: { accept: 'application/json', ...(cookie ? { cookie } : {}) } });
+  if (echo.status !== 200) return undefined;
+  return cookiePairs(echoedCookie(echo)).find(([n]) => n === name)?.[1];
+}

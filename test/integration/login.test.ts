@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/server/providers.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import {
+  boundUpstreamCookie,
   BINDING_POLICY,
   CookieJar,
   apiSignIn,
@@ -72,7 +73,7 @@ describe('the JSON login API', () => {
     await stack.close();
   });
 
-  test('a correct password answers 200 authenticated with the sidecar session and the upstream cookie; the session then works', async () => {
+  test('a correct password answers 200 authenticated with the sidecar session (the upstream cookie stays bound server-side); the session then works', async () => {
     const reply = await login(stack.url, MERCHANT, PASSWORD);
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.json(), { status: 'authenticated' });
@@ -83,7 +84,7 @@ describe('the JSON login API', () => {
     assert.ok(attrs.includes('samesite=lax'), own);
     assert.ok(attrs.includes('path=/'), own);
     assert.ok(!attrs.some((a) => a.startsWith('domain=')), own);
-    assert.ok(setCookieFor(reply.setCookies, 'sp_session'), `the upstream cookie was not released: ${JSON.stringify(reply.setCookies)}`);
+    assert.equal(setCookieFor(reply.setCookies, 'sp_session'), undefined, `the upstream session cookie reached the browser: ${JSON.stringify(reply.setCookies)}`);
     assert.match(String(reply.headers['cache-control']), /no-store/, 'a response that sets session cookies must not be cached');
 
     const jar = new CookieJar();
@@ -92,6 +93,8 @@ describe('the JSON login API', () => {
     assert.equal(profile.status, 200);
     assert.equal(profile.json()['email'], MERCHANT);
     assert.equal(profile.json()['name'], 'Mia Merchant');
+    assert.equal(setCookieFor(profile.setCookies, 'sp_session'), undefined, 'nor through a proxied response');
+    assert.ok(await boundUpstreamCookie(stack.url, jar), 'the upstream receives the bound session cookie');
   });
 
   test('a wrong password answers 401 invalid_credentials and withholds every cookie', async () => {
@@ -193,7 +196,7 @@ describe('the login page (HTML)', () => {
     assert.equal(posted.status, 303);
     assert.equal(posted.location, '/dashboard');
     assert.ok(setCookieFor(posted.setCookies, 'spg_session'));
-    assert.ok(setCookieFor(posted.setCookies, 'sp_session'));
+    assert.equal(setCookieFor(posted.setCookies, 'sp_session'), undefined, 'the upstream session cookie stays server-side');
     const dashboard = await send(`${stack.url}/dashboard`, { headers: { ...navigation(), cookie: jar.header() } });
     assert.equal(dashboard.status, 200);
     assert.match(dashboard.text, /Welcome back, Mia Merchant/);
@@ -236,14 +239,14 @@ describe('the intercepted legacy login route', () => {
       body: form(fields),
     }).then((r) => jar.take(r));
 
-  test('a same-origin POST /login with the legacy fields signs in through the sidecar (303 to /dashboard, both cookies)', async () => {
+  test('a same-origin POST /login with the legacy fields signs in through the sidecar (303 to /dashboard, the sidecar cookie only)', async () => {
     rs.recorder.requests.length = 0;
     const jar = new CookieJar();
     const reply = await legacyPost({ email: MERCHANT, password: PASSWORD }, jar);
     assert.equal(reply.status, 303);
     assert.equal(reply.location, '/dashboard');
     assert.ok(setCookieFor(reply.setCookies, 'spg_session'), 'the client did not get the sidecar session');
-    assert.ok(setCookieFor(reply.setCookies, 'sp_session'));
+    assert.equal(setCookieFor(reply.setCookies, 'sp_session'), undefined, 'the upstream session cookie stays server-side');
     const logins = rs.recorder.matching('POST', '/login');
     assert.equal(logins.length, 1, 'exactly one (server-side) login check reached the upstream');
     assertIsReplay(logins[0] as RecordedRequest, MERCHANT, PASSWORD);
@@ -513,8 +516,8 @@ describe('logout', () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar);
     const old = jar.clone();
-    const upstreamCookie = `sp_session=${old.get('sp_session') ?? ''}`;
-    assert.equal((await me(stack.upstreamUrl, upstreamCookie)).status, 200, 'the released upstream session works directly (control)');
+    const upstreamCookie = `sp_session=${(await boundUpstreamCookie(stack.url, jar)) ?? ''}`;
+    assert.equal((await me(stack.upstreamUrl, upstreamCookie)).status, 200, 'the bound upstream session works directly (control)');
 
     const reply = jar.take(await send(`${stack.url}/_guard/api/logout`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: jar.header() }, body: '{}' }));
     assert.equal(reply.status, 200);
@@ -532,7 +535,8 @@ describe('logout', () => {
   test('GET /logout leads to the confirmation page without logging out; its form logs out', async () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar);
-    const upstreamCookie = `sp_session=${jar.get('sp_session') ?? ''}`;
+    const upstreamCookie = `sp_session=${(await boundUpstreamCookie(stack.url, jar)) ?? ''}`;
+    assert.equal((await me(stack.upstreamUrl, upstreamCookie)).status, 200, 'the bound upstream session works directly (control)');
 
     const legacy = await send(`${stack.url}/logout`, { headers: { ...navigation(), cookie: jar.header() } });
     assert.equal(legacy.status, 303);
@@ -565,7 +569,8 @@ describe('logout', () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar);
     const old = jar.clone();
-    const upstreamCookie = `sp_session=${jar.get('sp_session') ?? ''}`;
+    const upstreamCookie = `sp_session=${(await boundUpstreamCookie(stack.url, jar)) ?? ''}`;
+    assert.equal((await me(stack.upstreamUrl, upstreamCookie)).status, 200, 'the bound upstream session works directly (control)');
     const reply = await send(`${stack.url}/logout`, { method: 'POST', headers: { ...sameOriginForm(stack.url), cookie: jar.header() }, body: '' });
     assert.equal(reply.status, 303);
     assert.ok(clearsCookie(reply.setCookies, 'spg_session'));
@@ -605,7 +610,7 @@ describe('upstream cookie binding', () => {
   test('with a full sidecar session, a forged or tossed sp_session is replaced by the bound one', async () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar);
-    const bound = jar.get('sp_session');
+    const bound = await boundUpstreamCookie(stack.url, jar);
     assert.ok(bound);
     const ownerSession = await upstreamSession(stack.upstreamUrl, OWNER);
     for (const forged of ['attacker', ownerSession]) {

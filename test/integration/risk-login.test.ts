@@ -81,7 +81,7 @@ describe('risk at sign-in with the demo thresholds', () => {
 
       const verified = expectStatus(await client.verify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'risk code');
       assert.equal(verified.body['status'], 'authenticated');
-      assert.ok(cookieSet(verified, 'sp_session'), `the upstream cookie is released with the code: ${JSON.stringify(verified.setCookies)}`);
+      assert.ok(!cookieSet(verified, 'sp_session'), `the upstream session cookie stays bound server-side: ${JSON.stringify(verified.setCookies)}`);
       assert.ok(cookieSet(verified, 'spg_session'), 'a sidecar session');
       const device = deviceSetCookie(verified);
       assert.ok(device, `a device cookie: ${JSON.stringify(verified.setCookies)}`);
@@ -149,7 +149,7 @@ describe('risk at sign-in with the demo thresholds', () => {
       const done = await postForm(client, '/_guard/verify', { _csrf: verify.csrf, code: lastCode(s.stack.outboxFile, MERCHANT), return_to: '/dashboard' });
       assert.equal(done.status, 303, done.text.slice(0, 300));
       assert.equal(done.headers.location, '/dashboard');
-      assert.ok(cookieSet(done, 'sp_session'), 'upstream cookie released');
+      assert.ok(!cookieSet(done, 'sp_session'), 'the upstream session cookie stays bound server-side');
       const device = deviceSetCookie(done);
       assert.ok(device, `device cookie: ${JSON.stringify(done.setCookies)}`);
       assert.match(device, new RegExp(`;\\s*Max-Age=${DEVICE_MAX_AGE}(;|$)`, 'i'));

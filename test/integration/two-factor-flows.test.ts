@@ -131,7 +131,7 @@ describe('enable, then sign in with each method', () => {
         const ok = await client.verify(right);
         assert.equal(ok.status, 200, ok.text);
         assert.deepEqual(ok.body, { status: 'authenticated' });
-        assert.ok(cookieSet(ok, 'sp_session'), 'the withheld upstream cookie is released now');
+        assert.ok(!cookieSet(ok, 'sp_session'), 'the upstream session cookie stays bound server-side (never released to the browser)');
         assert.ok(cookieSet(ok, 'spg_session'), 'a sidecar session is created now');
         const profile = await client.me();
         assert.equal(profile.status, 200, profile.text);

@@ -5,6 +5,7 @@ import { startStack, type Stack } from '../helpers/stack.ts';
 import {
   BINDING_POLICY,
   CookieJar,
+  boundUpstreamCookie,
   apiSignIn,
   cookiePairs,
   echoedCookie,
@@ -85,7 +86,9 @@ describe('the session id changes at sign-in', () => {
     await apiSignIn(stack.url, a);
     await apiSignIn(stack.url, b);
     assert.notEqual(a.get('spg_session'), b.get('spg_session'));
-    assert.notEqual(a.get('sp_session'), b.get('sp_session'));
+    const [boundA, boundB] = [await boundUpstreamCookie(stack.url, a), await boundUpstreamCookie(stack.url, b)];
+    assert.ok(boundA && boundB, 'each session has its own bound upstream session');
+    assert.notEqual(boundA, boundB);
     assert.equal((await me(stack.url, a)).status, 200);
     assert.equal((await me(stack.url, b)).status, 200);
   });
@@ -107,7 +110,7 @@ describe('__Host- cookies', () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar);
     const value = jar.get('spg_session') ?? '';
-    const reply = await me(stack.url, `__Host-spg_session=${value}; sp_session=${jar.get('sp_session') ?? ''}`);
+    const reply = await me(stack.url, `__Host-spg_session=${value}; sp_session=${(await boundUpstreamCookie(stack.url, jar)) ?? ''}`);
     assert.equal(reply.status, 401);
     assert.equal(reply.json()['error'], 'login_required');
     // And it is never forwarded.
@@ -169,9 +172,11 @@ describe('the upstream session cookie needs a full sidecar session', () => {
   test('with an expired or revoked sidecar session, it does not reach the upstream either', async () => {
     const jar = new CookieJar();
     await apiSignIn(stack.url, jar, OWNER);
-    const sp = jar.get('sp_session') ?? '';
+    const sp = (await boundUpstreamCookie(stack.url, jar)) ?? '';
+    assert.ok(sp, 'the session had a bound upstream cookie (control)');
     await stack.guard.sessions.revokeUser(OWNER);
-    const echo = await send(`${stack.url}/debug/request`, { headers: { accept: 'application/json', cookie: jar.header() } });
+    // The browser may still hold a copy (from before the cookie stayed server-side, or stolen).
+    const echo = await send(`${stack.url}/debug/request`, { headers: { accept: 'application/json', cookie: `${jar.header() ?? ''}; sp_session=${sp}` } });
     assert.equal(echo.status, 200);
     assert.ok(!(echoedCookie(echo) ?? '').includes(sp));
   });
@@ -180,7 +185,8 @@ describe('the upstream session cookie needs a full sidecar session', () => {
     test(`with a full session, a client-sent ${JSON.stringify(forged)} is replaced by the bound value`, async () => {
       const jar = new CookieJar();
       await apiSignIn(stack.url, jar);
-      const bound = jar.get('sp_session') ?? '';
+      const bound = (await boundUpstreamCookie(stack.url, jar)) ?? '';
+      assert.ok(bound);
       const own = `spg_session=${jar.get('spg_session') ?? ''}`;
       const echo = await send(`${stack.url}/debug/request`, { headers: { accept: 'application/json', cookie: `${forged}; ${own}` } });
       assert.equal(echo.status, 200);
