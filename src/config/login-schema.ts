@@ -27,6 +27,25 @@ const cookieName = z.string().regex(COOKIE_NAME, 'must be a cookie name');
 const fieldName = z.string().min(1).max(200);
 /** A path on the upstream, optionally with a query (`/admin/login/?next=/admin/`, `/index.php?do=login`). */
 const upstreamPath = z.string().regex(/^\/[^#\s]*$/, 'must be an absolute path such as /login (a query is allowed)');
+/**
+ * A query sent with a replayed upstream request, written like a policy rule's `query:` (one value
+ * per parameter): `{do: login}` → `?do=login`, for apps routed by query string. (Same shape as the
+ * policy's query matching, so the intercept rule and the replay name the route alike.)
+ */
+const upstreamQuery = z.record(z.string(), z.string({ error: 'must be a string value (quote numbers: "2")' })).superRefine((q, ctx) => {
+  const names = Object.keys(q);
+  if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one parameter' });
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_.~-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be a parameter name (letters, digits, "_", ".", "-", "~")' });
+  }
+});
+
+/** `/doku.php` and `{do: login}` → `/doku.php?do=login`; a path that already has a query gets `&`. */
+export function withQuery(path: string, query: Readonly<Record<string, string>> | undefined): string {
+  if (!query) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams(Object.entries(query)).toString()}`;
+}
+
 /** Header names the sidecar writes itself (framing, forwarding, cookies) cannot be configured. */
 const RESERVED_HEADERS = /^(host|cookie|content-length|content-type|transfer-encoding|connection|x-forwarded-.*|forwarded)$/i;
 const extraHeaders = z
@@ -53,6 +72,8 @@ export const formFetchSchema = z
 export const loginUpstreamSchema = z
   .object({
     path: upstreamPath,
+    /** Query parameters of the login route (`{do: login}`), for apps routed by query string. */
+    query: upstreamQuery.optional(),
     encoding: z.enum(['form', 'json']).default('form'),
     fields: z
       .object({
@@ -111,6 +132,7 @@ export const loginFailureSchema = z
 export const loginLogoutSchema = z
   .object({
     path: upstreamPath,
+    query: upstreamQuery.optional(),
     method: z.enum(['GET', 'POST']).default('GET'),
     /** For a POST logout that needs the app's CSRF token: the page to read the form's hidden fields from, with the user's session. */
     form: formFetchSchema.optional(),

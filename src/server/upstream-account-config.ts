@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import type { FormFetchConfig } from '../config/login-schema.ts';
+import { withQuery, type FormFetchConfig } from '../config/login-schema.ts';
 import type { FormFetch, UpstreamAccountConfig } from '../flows/upstream-account.ts';
 import type { Clock } from './providers.ts';
 
@@ -22,7 +22,7 @@ export function upstreamAccountConfig(config: Config, clock: Clock): UpstreamAcc
     defaultHost: publicUrl?.host ?? upstream.host,
     defaultProto: (publicUrl ?? upstream).protocol === 'https:' ? 'https' : 'http',
     login: {
-      path: login.upstream.path,
+      path: withQuery(login.upstream.path, login.upstream.query),
       encoding: login.upstream.encoding,
       fields: login.upstream.fields,
       form: formFetch(login.upstream.form),
@@ -46,7 +46,7 @@ export function upstreamAccountConfig(config: Config, clock: Clock): UpstreamAcc
       : undefined,
     sessionCookies: sessionCookieNames(config),
     logout: login.logout
-      ? { path: login.logout.path, method: login.logout.method, form: formFetch(login.logout.form), extraFields: login.logout.extra_fields, check: login.logout.check }
+      ? { path: withQuery(login.logout.path, login.logout.query), method: login.logout.method, form: formFetch(login.logout.form), extraFields: login.logout.extra_fields, check: login.logout.check }
       : undefined,
     profile: login.profile ? { path: login.profile.path, emailField: login.profile.email_field, phoneField: login.profile.phone_field } : undefined,
     clock,

@@ -11,6 +11,8 @@ import { UpstreamAccount, type UpstreamAccountConfig } from '../../src/flows/ups
 import { runLoginCommand } from '../../src/cli/login-probe.ts';
 import { UsageError } from '../../src/cli/policy.ts';
 import { ManualClock } from '../../src/server/providers.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { upstreamAccountConfig } from '../../src/server/upstream-account-config.ts';
 
 /**
  * The login replay against a small framework-like app: its login page sets pre-login cookies and
@@ -282,5 +284,55 @@ channels: { email: { kind: outbox }, sms: { kind: outbox } }
     assert.match(run.output(), /Usage: smartpush-guard login probe --config FILE --user U/);
     await assert.rejects(runLoginCommand(['probe', '--config', configFile()], io('pw\n').io), UsageError);
     await assert.rejects(runLoginCommand(['probe', '--config', configFile(), '--user', 'mia'], io('\n').io), /no password given/);
+  });
+});
+
+describe('the login config, mapped once', () => {
+  const parse = (login: Record<string, unknown>) =>
+    upstreamAccountConfig(
+      configSchema.parse({
+        version: 1,
+        upstream: { url: 'http://127.0.0.1:1' },
+        public_url: 'https://shop.example.com',
+        policy: 'p.yaml',
+        session: { keys: { env: 'K' } },
+        login,
+        factors: { encryption_keys: { env: 'E' }, methods: ['email'] },
+        channels: { email: { kind: 'outbox' } },
+      }),
+      clock,
+    );
+
+  test('query routes, a list of session cookies, the return field and the public Host', () => {
+    const mapped = parse({
+      upstream: { path: '/doku.php', query: { do: 'login' }, fields: { identifier: 'u', password: 'p' }, form: {}, return_field: 'id' },
+      success: { cookie: ['DokuWiki', 'DW7fa'] },
+      session_cookies: ['DokuWiki', 'DW7fa', 'PHPSESSID'],
+      logout: { path: '/doku.php', query: { do: 'logout' } },
+      landing: '/start',
+    });
+    assert.equal(mapped.login.path, '/doku.php?do=login');
+    assert.equal(mapped.logout?.path, '/doku.php?do=logout');
+    assert.deepEqual(mapped.login.form, { fetch: true, page: undefined, selector: undefined, hiddenFields: 'auto' });
+    assert.deepEqual(mapped.login.returnField, { name: 'id', value: '/start' });
+    assert.deepEqual(mapped.success.cookies, ['DokuWiki', 'DW7fa']);
+    assert.deepEqual(mapped.sessionCookies, ['DokuWiki', 'DW7fa', 'PHPSESSID']);
+    assert.equal(mapped.defaultHost, 'shop.example.com');
+    assert.equal(mapped.defaultProto, 'https');
+  });
+
+  test('existing configs keep working: fields.email is the identifier, one cookie name, no form fetch', () => {
+    const mapped = parse({ upstream: { path: '/login', fields: { email: 'email', password: 'password' } }, success: { cookie: 'sp_session' } });
+    assert.deepEqual(mapped.login.fields, { identifier: 'email', password: 'password' });
+    assert.deepEqual(mapped.sessionCookies, ['sp_session']);
+    assert.equal(mapped.login.form, undefined);
+    assert.equal(mapped.failure, undefined);
+  });
+
+  test('bad values are refused with a clear message', () => {
+    assert.throws(() => parse({ upstream: { path: '/l', extra_headers: { Host: 'x' } }, success: { cookie: 's' } }), /written by the sidecar/);
+    assert.throws(() => parse({ upstream: { path: '/l', fields: { identifier: 'a', email: 'b' } }, success: { cookie: 's' } }), /give one of them/);
+    assert.throws(() => parse({ upstream: { path: '/l' }, success: { cookie: 's' }, failure: {} }), /at least one of status, location or body/);
+    assert.throws(() => parse({ upstream: { path: '/l' }, success: { cookie: 's', location: '(' } }), /valid regular expression/);
   });
 });
