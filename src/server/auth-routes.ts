@@ -54,6 +54,8 @@ export interface AuthDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly clock: Clock;
+  /** The account the directory says an upstream session is (canonical), or null when it cannot tell. */
+  readonly accountOfSession?: (context: { upstreamCookies: Readonly<Record<string, string>>; requestId: string }) => Promise<string | null>;
   readonly options: AuthOptions;
 }
 
@@ -417,8 +419,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         if (toLoginPage) return end('upstream_login_page');
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
+        // A directory that can name the session's account (profile/html with an identifier) decides.
+        const named = deps.accountOfSession ? await deps.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
+        if (named !== null && named !== session.user) return end('upstream_session_of_unknown_account');
         // A JSON profile names the account by email: with email sign-in it tells another account apart.
-        if (deps.account.hasProfile && options.identifierIsEmail) {
+        if (named === null && deps.account.hasProfile && options.identifierIsEmail) {
           const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
           if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
         }

@@ -240,6 +240,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     audit,
     clock,
+    accountOfSession: (context) => contacts.accountOfSession(context),
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,

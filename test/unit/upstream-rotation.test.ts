@@ -21,7 +21,7 @@ import { memoryLogger } from '../helpers/stack.ts';
 
 const clock = new ManualClock();
 
-async function setUp(options: { identifierIsEmail?: boolean; profile?: UpstreamProfile | null } = {}) {
+async function setUp(options: { identifierIsEmail?: boolean; profile?: UpstreamProfile | null; directorySays?: string | null } = {}) {
   const store = new MemoryStore(clock);
   const keys = parseSessionKeys('k'.repeat(40));
   const sessions = new SessionService(store, keys, clock, cryptoRandom, { idleTimeoutMs: 600_000, absoluteLifetimeMs: 3_600_000 });
@@ -40,6 +40,7 @@ async function setUp(options: { identifierIsEmail?: boolean; profile?: UpstreamP
     logger,
     audit,
     clock,
+    ...(options.directorySays !== undefined ? { accountOfSession: async () => options.directorySays ?? null } : {}),
     options: {
       landing: '/admin/',
       upstreamCookies: ['sessionid', 'PHPSESSID'],
@@ -106,4 +107,18 @@ test('with email sign-in and a profile: the same account is adopted, another end
   other.auth.identity.observeUpstreamResponse?.(other.who, { status: 200, location: undefined, setCookies: ['sessionid=hijack; Path=/'] });
   assert.equal(await other.settled(), null);
   assert.equal(other.audit.all().find((e) => e.event === 'session_ended')?.reason, 'upstream_session_of_unknown_account');
+});
+
+test('a directory that names the session\'s account decides: the same account is adopted, another ends the session', async () => {
+  const same = await setUp({ directorySays: 'mia' });
+  same.auth.identity.observeUpstreamResponse?.(same.who, { status: 200, location: undefined, setCookies: ['sessionid=rotated; Path=/'] });
+  assert.equal((await same.settled())?.['sessionid'], 'rotated');
+
+  const other = await setUp({ directorySays: 'root' });
+  other.auth.identity.observeUpstreamResponse?.(other.who, { status: 200, location: undefined, setCookies: ['sessionid=other; Path=/'] });
+  assert.equal(await other.settled(), null);
+
+  const unknown = await setUp({ directorySays: null });
+  unknown.auth.identity.observeUpstreamResponse?.(unknown.who, { status: 200, location: undefined, setCookies: ['sessionid=r2; Path=/'] });
+  assert.equal((await unknown.settled())?.['sessionid'], 'r2', 'a directory that cannot tell (SQL) does not end the session');
 });
