@@ -3,7 +3,8 @@ import { AUDIT_EVENTS } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { normalisePhone } from '../channels/phone.ts';
 import { notificationMessage, type SecurityEvent } from '../channels/templates.tsx';
-import { normaliseAccount } from '../flows/login.ts';
+import { checkIdentifier, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
+import type { Contacts } from '../directory/index.ts';
 import type { Regulation } from '../flows/regulation.ts';
 import { maskDestination, type SecondFactor } from '../flows/second-factor.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -70,6 +71,10 @@ export interface AdminOperationsDeps {
   readonly logger: Logger;
   readonly product: string;
   readonly support: string;
+  /** How account identifiers are written (`login.identifier`); default email addresses. */
+  readonly identity?: IdentityRules;
+  /** Where the account's email address comes from for notifications (the directory). */
+  readonly contacts?: Contacts;
 }
 
 export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
@@ -116,12 +121,15 @@ export interface ActionResult {
 const MAX_REASON = 500;
 const EMAIL = /^[^\s@"<>()[\]\\,;:]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
-/** An account email as the sidecar keys it (trimmed, lower case); 400 when it is not an address. */
-export function parseAccount(raw: unknown): string {
-  if (typeof raw !== 'string' || !EMAIL.test(raw.trim())) {
-    throw new AdminError(400, 'invalid_email', 'The account must be an email address such as merchant@example.com.');
-  }
-  return normaliseAccount(raw);
+/**
+ * An account identifier as the sidecar keys it (canonicalised as at sign-in); 400 when it cannot
+ * be one. With `login.identifier: username` any sane username is accepted (length, no control
+ * characters); the app, not the sidecar, knows which exist.
+ */
+export function parseAccount(raw: unknown, rules: IdentityRules = EMAIL_IDENTITY): string {
+  const checked = checkIdentifier(raw, rules);
+  if (!checked.ok) throw new AdminError(400, rules.kind === 'email' ? 'invalid_email' : 'invalid_identifier', checked.message);
+  return checked.identity;
 }
 
 /** The reason support gives for a change: required, 1 to 500 characters, one line of text. */
@@ -241,8 +249,9 @@ export class AdminOperations {
     const warnings: string[] = [];
     const revoked = await this.revokeIfReachable(user, warnings);
     if (this.deps.live) await this.deps.live.factor.unlock(user);
-    const notified = await this.notify([user], '2fa_reset');
-    if (!notified) warnings.push('the email notification could not be sent (see the log)');
+    const recipients = await this.addressesOf(user, warnings);
+    const notified = await this.notify(recipients, '2fa_reset');
+    if (!notified && recipients.length > 0) warnings.push('the email notification could not be sent (see the log)');
     this.record(by, user, reason, '2fa_reset', { method: enrollment.method });
     return { user, action: 'reset_2fa', previous_method: enrollment.method, sessions_revoked: revoked, notified, warnings };
   }
@@ -282,10 +291,10 @@ export class AdminOperations {
     // A changed factor ends every session (ASVS 5.0 7.4.3): whoever holds one signed in with the old one.
     const revoked = await this.revokeIfReachable(user, warnings);
     // The account's address is told, and for email codes also the old address, which stops receiving them.
-    const recipients = [user];
-    if (enrollment.method === 'email' && enrollment.destination && enrollment.destination !== user) recipients.push(enrollment.destination);
+    const recipients = await this.addressesOf(user, warnings);
+    if (enrollment.method === 'email' && enrollment.destination && !recipients.includes(enrollment.destination)) recipients.push(enrollment.destination);
     const notified = await this.notify(recipients, 'destination_changed', enrollment.method);
-    if (!notified) warnings.push('the email notification could not be sent (see the log)');
+    if (!notified && recipients.length > 0) warnings.push('the email notification could not be sent (see the log)');
     this.record(by, user, reason, 'destination_changed', {
       method: enrollment.method,
       from: maskDestination(enrollment.method, enrollment.destination) ?? '',
@@ -360,7 +369,24 @@ export class AdminOperations {
     return true;
   }
 
+  /**
+   * The account's own address for a notification: from the directory (support has no upstream
+   * session, so only kinds that need none answer), else the identifier when it is an address.
+   */
+  private async addressesOf(user: string, warnings: string[]): Promise<string[]> {
+    const contact = this.deps.contacts ? await this.deps.contacts.of(user, { upstreamCookies: {} }) : null;
+    const email = contact ? (contact.ok ? contact.email : null) : (this.deps.identity ?? EMAIL_IDENTITY).kind === 'email' ? user : null;
+    if (email === null) warnings.push('no email address is known for this account (directory), so it was not told by email');
+    return email === null ? [] : [email];
+  }
+
+  /** The identifier support gave, canonicalised by this deployment's rules (400 when it cannot be one). */
+  parseAccount(raw: unknown): string {
+    return parseAccount(raw, this.deps.identity ?? EMAIL_IDENTITY);
+  }
+
   private async notify(recipients: readonly string[], event: SecurityEvent, method?: FactorMethod): Promise<boolean> {
+    if (recipients.length === 0) return false;
     const message = notificationMessage({
       event,
       ...(method ? { method } : {}),

@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../observability/logger.ts';
-import { AdminError, parseAccount, type AdminActor, type AdminOperations } from './operations.ts';
+import { AdminError, type AdminActor, type AdminOperations } from './operations.ts';
 import type { AdminTokens } from './tokens.ts';
 
 /**
@@ -131,7 +131,7 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
   if (!deps) return;
   const ops = deps.operations;
   const actor = (ctx: Context): AdminActor => (ctx.state as AdminState).actor;
-  const user = (ctx: Context): string => parseAccount(ctx.params['email']);
+  const user = (ctx: Context): string => ops.parseAccount(ctx.params['email']);
 
   router.get('/admin/users/:email', async (ctx) => {
     singleQuery(ctx, []);
@@ -162,7 +162,7 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
     const since = q['since'] === undefined ? undefined : Date.parse(q['since']);
     const limit = q['limit'] === undefined ? undefined : /^\d{1,5}$/.test(q['limit']) ? Number(q['limit']) : NaN;
     const events = await ops.auditEvents({
-      ...(q['user'] !== undefined ? { user: parseAccount(q['user']) } : {}),
+      ...(q['user'] !== undefined ? { user: ops.parseAccount(q['user']) } : {}),
       ...(q['event'] !== undefined ? { event: q['event'] } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(limit !== undefined ? { limit } : {}),

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Contacts, identityRules, NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';
 import { AdminError, AdminOperations, parseAccount, type ActionResult, type LiveState, type UserStatus } from '../admin/operations.ts';
 import type { AuditEvent } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
@@ -25,15 +26,17 @@ import { configPathFrom, UsageError } from './policy.ts';
  * cannot reach them and says so (exit 1) rather than pretending.
  */
 
-export const ADMIN_USAGE = `  admin status EMAIL               an account's 2FA state (method, destination, lockouts)
-  admin reset-2fa EMAIL --reason R turn 2FA off after a lost device (the user is notified)
-  admin set-destination EMAIL --destination PHONE|ADDRESS --reason R
+export const ADMIN_USAGE = `  admin status ACCOUNT             an account's 2FA state (method, destination, lockouts)
+  admin reset-2fa ACCOUNT --reason R
+                                   turn 2FA off after a lost device (the user is notified)
+  admin set-destination ACCOUNT --destination PHONE|ADDRESS --reason R
                                    change where SMS or email codes go
-  admin revoke-sessions EMAIL --reason R
+  admin revoke-sessions ACCOUNT --reason R
                                    end every session (needs a shared store: Redis)
-  admin unlock EMAIL --reason R    lift lockouts and bans (needs a shared store: Redis)
-  admin audit EMAIL [--limit N]    the account's audit events
-    (admin: [--config FILE] [--json]; exit 0 done, 1 refused or failed, 2 bad usage)
+  admin unlock ACCOUNT --reason R  lift lockouts and bans (needs a shared store: Redis)
+  admin audit ACCOUNT [--limit N]  the account's audit events
+    (admin: [--config FILE] [--json]; exit 0 done, 1 refused or failed, 2 bad usage;
+     ACCOUNT: the email, or the username with login.identifier: username)
 `;
 
 const COMMANDS = ['status', 'reset-2fa', 'set-destination', 'revoke-sessions', 'unlock', 'audit'] as const;
@@ -92,6 +95,17 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
       factor: factors.factor,
     };
   }
+  // Support has no upstream session: directories that read the app's pages answer "no session"
+  // here, and a sql directory answers as for the service.
+  let contacts: Contacts;
+  try {
+    contacts = new Contacts(openDirectory(config, loaded.file, NO_UPSTREAM_SESSION), identityRules(config), logger);
+  } catch (error) {
+    await factors.close();
+    await audit.close();
+    await stores.close();
+    throw error;
+  }
   const operations = new AdminOperations({
     durable: stores.durable,
     riskHistory: stores.riskHistory,
@@ -107,10 +121,13 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
     logger,
     product: config.product.name,
     support: config.product.support,
+    identity: identityRules(config),
+    contacts,
   });
   return {
     operations,
     close: async () => {
+      await contacts.close();
       await factors.close();
       await audit.close();
       await stores.close();
@@ -135,7 +152,7 @@ function describeStatus(s: UserStatus, live: boolean): string {
       `  sign-in ban     ${l.banned_for_seconds !== null ? `banned ${l.banned_for_seconds}s` : 'none'} (${l.recent_failures} recent failures)`,
     );
   } else if (!live) {
-    lines.push('  lockouts        not visible here (embedded store: they live in the service); GET /admin/users/<email> shows them');
+    lines.push('  lockouts        not visible here (embedded store: they live in the service); GET /admin/users/<account> shows them');
   }
   lines.push(`  last sign-in    ${s.last_sign_in ? `${s.last_sign_in.at} from ${s.last_sign_in.network}` : 'none recorded (verified sign-ins only)'}`);
   return lines.join('\n');
@@ -161,7 +178,7 @@ function describeEvents(events: readonly AuditEvent[]): string {
     .join('\n');
 }
 
-/** Runs `admin <command> <email> …`; returns the exit code (0 done, 1 refused or failed, 2 bad usage). */
+/** Runs `admin <command> <account> …`; returns the exit code (0 done, 1 refused or failed, 2 bad usage). */
 export async function runAdminCommand(args: readonly string[], io: { out: (text: string) => void; err: (text: string) => void } = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
@@ -180,7 +197,7 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
   const [command, email, ...extra] = positionals;
   if (!command) throw new UsageError(`admin needs a command: ${COMMANDS.join(', ')}`);
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown admin command "${command}" (one of ${COMMANDS.join(', ')})`);
-  if (!email) throw new UsageError(`admin ${command} needs the account's email`);
+  if (!email) throw new UsageError(`admin ${command} needs the account (its email, or its username with login.identifier: username)`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const cmd = command as Command;
   if (values.destination !== undefined && cmd !== 'set-destination') throw new UsageError('--destination goes with set-destination only');
@@ -198,14 +215,15 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
     return error.status === 400 ? 2 : 1;
   };
 
+  const loaded = loadConfig(configPathFrom(values.config));
   let user: string;
   try {
-    user = parseAccount(email);
+    // The same canonical key as sign-in uses (login.identifier): an email address or a username.
+    user = parseAccount(email, identityRules(loaded.config));
   } catch (error) {
     if (error instanceof AdminError) return fail(error);
     throw error;
   }
-  const loaded = loadConfig(configPathFrom(values.config));
   // Only problems go to stderr: stdout carries the answer (text or --json).
   const logger = createLogger('error', process.stderr);
   const opened = await openOperations(loaded, logger, (line) => io.err(`${line}\n`));

@@ -9,6 +9,11 @@ import type { Directory, DirectoryFailureReason, LookupContext, SessionFetcher }
 
 export type { Directory, DirectoryEntry, DirectoryResult, LookupContext, SessionFetcher } from './types.ts';
 
+/** For tools without an upstream session (CLI): profile/html directories then answer `no_session`. */
+export const NO_UPSTREAM_SESSION: SessionFetcher = {
+  fetchWithSession: () => Promise.resolve({ error: 'no upstream session here' }),
+};
+
 /** The identity rules of a config (`login.identifier`, `login.identifier_case`). */
 export function identityRules(config: Pick<Config, 'login'>): IdentityRules {
   return { kind: config.login.identifier, caseInsensitive: config.login.identifier_case === 'insensitive' };

@@ -3,7 +3,7 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { bindIdentifier } from './sql-placeholders.ts';
 import { entryOf } from './values.ts';
-import { failed, found, type Directory, type DirectoryResult } from './types.ts';
+import { failed, found, type Directory, type DirectoryResult, type LookupContext } from './types.ts';
 
 /**
  * A read-only query on the app's own database. The query names the account with `:identifier`
@@ -64,7 +64,11 @@ export class SqliteDirectory implements Directory {
 
   /** Throws (at start) when the file is missing or the query is not a read-only statement. */
   constructor(file: string, options: SqlDirectoryOptions) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.timeoutMs });
+    try {
+      this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.timeoutMs });
+    } catch (error) {
+      throw new Error(`${file}: cannot open the database read-only (${describe(error)}); the file must exist, it is never created`);
+    }
     this.db.pragma('query_only = ON');
     try {
       this.statement = this.db.prepare(options.query);
@@ -78,7 +82,7 @@ export class SqliteDirectory implements Directory {
     }
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     try {
       return fromRows(this.statement.all({ identifier }) as Row[], 'sqlite');
     } catch (error) {
@@ -111,7 +115,7 @@ export class PostgresDirectory implements Directory {
     this.pool.on('error', () => {});
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -160,7 +164,7 @@ export class MysqlDirectory implements Directory {
     });
   }
 
-  async lookup(identifier: string): Promise<DirectoryResult> {
+  async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     let connection: mysql.PoolConnection;
     try {
       connection = await this.pool.getConnection();

@@ -201,43 +201,51 @@ export class LoginFlow {
       return { kind: 'invalid_credentials' };
     }
     await reservation.settle('success');
+    // Where the app can say which account this session is (a directory or profile naming it), that
+    // account is the key: two spellings the app takes for one account (Alice/alice on a
+    // case-insensitive app) must not get two enrollments, histories and lock-outs (issue 14).
+    const named = await this.contacts.accountOfSession({ upstreamCookies: check.upstreamCookies, requestId: input.requestId });
+    if (named !== null && named !== account) {
+      log.info({ event: 'login_account_named', typed: account, user: named, requestId: input.requestId }, 'the app names the signed-in account differently; keyed on its name');
+    }
+    const user = named ?? account;
     const now = this.deps.clock.now();
-    const enrollment = await this.deps.durable.getEnrollment(account);
+    const enrollment = await this.deps.durable.getEnrollment(user);
     const presenter: Presenter = input;
     if (!enrollment) {
       // Without 2FA the password is the only factor: a risky-looking sign-in is verified by email first.
       const assessment = await this.deps.risk.assess({
-        user: account,
+        user: user,
         deviceCookie: input.deviceCookie,
         clientAddress: input.client.address,
         userAgent: input.userAgent ?? '',
         context,
       });
       log.info(
-        { event: 'risk_assessed', user: account, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
+        { event: 'risk_assessed', user: user, level: assessment.level, score: assessment.score, signals: explainRisk(assessment), requestId: input.requestId },
         'sign-in risk assessed',
       );
       if (assessment.level === 'low') {
-        log.info({ event: 'login_success', user: account, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: account, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
-        return this.complete(account, now, null, check.setCookies, check.upstreamCookies, presenter, false);
+        log.info({ event: 'login_success', user: user, client: input.client.address, requestId: input.requestId }, 'login succeeded');
+        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
+        return this.complete(user, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
       // The address comes from the directory: a username is never taken for one (issue 12).
-      const contact = await this.contacts.of(account, { upstreamCookies: check.upstreamCookies, requestId: input.requestId });
+      const contact = await this.contacts.of(user, { upstreamCookies: check.upstreamCookies, requestId: input.requestId });
       if (!contact.ok || contact.email === null) {
-        log.warn({ event: 'login_no_email', user: account, reason: contact.ok ? 'no_email_known' : contact.reason, requestId: input.requestId }, 'risky sign-in refused: no email address to send a code to');
-        this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: account, reason: 'no_email_on_file', ...fromContext(context, contact.ok ? undefined : { directory: contact.reason }) });
+        log.warn({ event: 'login_no_email', user: user, reason: contact.ok ? 'no_email_known' : contact.reason, requestId: input.requestId }, 'risky sign-in refused: no email address to send a code to');
+        this.deps.audit.record({ event: 'login_failure', outcome: 'failure', user: user, reason: 'no_email_on_file', ...fromContext(context, contact.ok ? undefined : { directory: contact.reason }) });
         return { kind: 'no_email', lookupFailed: !contact.ok && contact.reason !== 'not_found' };
       }
       return this.startPending(
-        { reason: 'risk', user: account, method: 'email', destination: contact.email, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
+        { reason: 'risk', user: user, method: 'email', destination: contact.email, passwordAt: now, upstreamSetCookies: check.setCookies, upstreamCookies: check.upstreamCookies, loginId },
         input,
       );
     }
     return this.startPending(
       {
         reason: '2fa',
-        user: account,
+        user: user,
         method: enrollment.method,
         destination: enrollment.destination,
         passwordAt: now,

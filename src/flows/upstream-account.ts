@@ -47,13 +47,7 @@ export interface UpstreamAccountConfig {
     readonly extraFields: Readonly<Record<string, string>>;
     readonly check?: string | undefined;
   };
-  readonly profile?: undefined | { readonly path: string; readonly emailField: string; readonly phoneField?: string | undefined };
   readonly clock: Clock;
-}
-
-export interface UpstreamProfile {
-  readonly email: string | null;
-  readonly phone: string | null;
 }
 
 export type PasswordCheckResult =
@@ -471,27 +465,6 @@ export class UpstreamAccount {
   /** Whether a logout is configured that the sidecar can replay. */
   get replaysLogout(): boolean {
     return this.config.logout !== undefined;
-  }
-
-  /** Whether a profile endpoint is configured (so an upstream session's account can be told). */
-  get hasProfile(): boolean {
-    return this.config.profile !== undefined;
-  }
-
-  /** The account behind an upstream session, from the configured JSON profile endpoint; null when unknown. */
-  async profile(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<UpstreamProfile | null> {
-    const profile = this.config.profile;
-    if (!profile) return null;
-    const answer = await this.send('GET', profile.path, { accept: 'application/json', cookie: cookieHeader(cookies) }, context);
-    if ('error' in answer || answer.status !== 200) return null;
-    try {
-      const body = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
-      const email = body[profile.emailField];
-      const phone = profile.phoneField ? body[profile.phoneField] : null;
-      return { email: typeof email === 'string' ? email : null, phone: typeof phone === 'string' ? phone : null };
-    } catch {
-      return null;
-    }
   }
 
   /** A GET of an app page with an upstream session (the directory's profile and html kinds). */

@@ -21,7 +21,7 @@ function SecurityPage(props: SecurityPageProps) {
       <h1>{t.securityTitle}</h1>
       <Messages {...props} />
       <dl class="facts">
-        <dt>{t.email}</dt>
+        <dt>{brand.identifier === 'username' ? t.username : t.email}</dt>
         <dd>{props.email}</dd>
         <dt>{t.twoFactor}</dt>
         <dd id="two-factor-status">

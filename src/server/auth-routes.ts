@@ -26,6 +26,7 @@ import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
+import type { Contacts } from '../directory/index.ts';
 
 /**
  * Sign-in and sign-out over HTTP: the sidecar's login and verification pages and JSON API, the
@@ -42,8 +43,6 @@ export interface AuthOptions {
   readonly loginFields: { readonly identifier: string; readonly password: string };
   readonly accept: ReadonlyArray<'form' | 'json'>;
   readonly pendingMs: number;
-  /** `login.identifier: email`: a profile's email names the same account as the session's user. */
-  readonly identifierIsEmail: boolean;
 }
 
 export interface AuthDeps {
@@ -54,16 +53,17 @@ export interface AuthDeps {
   readonly logger: Logger;
   readonly audit: AuditRecorder;
   readonly clock: Clock;
-  /** The account the directory says an upstream session is (canonical), or null when it cannot tell. */
-  readonly accountOfSession?: (context: { upstreamCookies: Readonly<Record<string, string>>; requestId: string }) => Promise<string | null>;
   readonly options: AuthOptions;
+  /** Which account an upstream session is, where the directory can tell (session rotation). */
+  readonly contacts?: Contacts;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
-const GENERIC_FAILURE = 'The email or password is not correct.';
-const UNAVAILABLE = 'Signing in is not possible right now because SmartPush cannot be reached. Please try again in a moment.';
+/** The JSON API's words follow login.identifier and product.name, like the pages'. */
+const genericFailure = (ctx: Context): string => (uiOf(ctx).brand.identifier === 'username' ? 'The username or password is not correct.' : 'The email or password is not correct.');
+const unavailable = (ctx: Context): string => `Signing in is not possible right now because ${uiOf(ctx).brand.product} cannot be reached. Please try again in a moment.`;
 const NO_EMAIL =
   'This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact your administrator to add one.';
 const NO_EMAIL_LOOKUP = 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.';
@@ -172,7 +172,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'invalid_credentials':
-        sendError(ctx, 401, 'invalid_credentials', GENERIC_FAILURE);
+        sendError(ctx, 401, 'invalid_credentials', genericFailure(ctx));
         return;
       case 'too_many_attempts': {
         const seconds = retryAfterSeconds(result.retryAfterMs);
@@ -181,7 +181,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       }
       case 'unavailable':
-        sendError(ctx, 503, 'login_unavailable', UNAVAILABLE);
+        sendError(ctx, 503, 'login_unavailable', unavailable(ctx));
         return;
       case 'upstream_error': {
         const ui = uiOf(ctx);
@@ -419,14 +419,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         if (toLoginPage) return end('upstream_login_page');
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
-        // A directory that can name the session's account (profile/html with an identifier) decides.
-        const named = deps.accountOfSession ? await deps.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
+        // The directory (or login.profile) names the account of the new session where it can
+        // (canonicalised as sign-in keys are): another account's session ends this one. One it
+        // cannot name (a SQL directory, none) is adopted: that is how apps rotate (decision 2).
+        const named = deps.contacts ? await deps.contacts.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
         if (named !== null && named !== session.user) return end('upstream_session_of_unknown_account');
-        // A JSON profile names the account by email: with email sign-in it tells another account apart.
-        if (named === null && deps.account.hasProfile && options.identifierIsEmail) {
-          const profile = await deps.account.profile(next, { forwardedFor: '127.0.0.1', requestId: 'session-rotation' });
-          if (!profile?.email || profile.email.trim().toLowerCase() !== session.user) return end('upstream_session_of_unknown_account');
-        }
         session.upstreamCookies = next;
         await sessions.save(session);
         logger.info({ event: 'upstream_session_rotated', user: session.user, cookies: Object.keys(changes) }, 'the upstream rotated its session; the new one is bound');

@@ -236,11 +236,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     sessions,
     login,
     account,
+    contacts,
     http: guardHttp,
     logger,
     audit,
     clock,
-    accountOfSession: (context) => contacts.accountOfSession(context),
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,
@@ -248,7 +248,6 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
-      identifierIsEmail: config.login.identifier === 'email',
     },
   });
 
@@ -316,6 +315,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     product: config.product.name,
     support: config.product.support,
+    identity,
+    contacts,
   });
 
   let draining = false;

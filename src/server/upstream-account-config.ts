@@ -48,7 +48,6 @@ export function upstreamAccountConfig(config: Config, clock: Clock): UpstreamAcc
     logout: login.logout
       ? { path: withQuery(login.logout.path, login.logout.query), method: login.logout.method, form: formFetch(login.logout.form), extraFields: login.logout.extra_fields, check: login.logout.check }
       : undefined,
-    profile: login.profile ? { path: login.profile.path, emailField: login.profile.email_field, phoneField: login.profile.phone_field } : undefined,
     clock,
   };
 }

@@ -51,6 +51,7 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
   ];
   const list: Array<[string, (ui: PageUi) => string]> = [
     ['login', (u) => renderLoginPage(u, { csrf: 'c', returnTo: '/', email: 'm@example.com', ...message(u) })],
+    ['login by username', (u) => renderLoginPage({ ...u, brand: { ...u.brand, identifier: 'username' } }, { csrf: 'c', returnTo: '/', email: 'admin', ...message(u) })],
     ['logout', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/', signedInAs: 'm@example.com' })],
     ['already signed in', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/admin/', signedInAs: 'm@example.com', alreadySignedIn: true })],
     ...(['totp', 'sms', 'email'] as const).map((method): [string, (u: PageUi) => string] => [`verify ${method}`, (u) => renderVerifyPage(u, { csrf: 'c', method, returnTo: '/', resendAfter: 30, ...message(u) })]),
@@ -64,6 +65,9 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
       [`step-up ${method}`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: method === 'totp' ? null : 'm•••@example.com', codeSent: false, returnTo: '/', ...message(u) })],
       [`step-up ${method} sent`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: null, codeSent: true, returnTo: '/', resendAfter: 10 })],
     ]),
+    ['step-up described', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', codeSent: false, returnTo: '/', description: u.lang === 'zh-CN' ? '修改用户属于敏感操作。' : 'Changing users is sensitive.' })],
+    ['step-up without an address', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: null, noDestination: true, codeSent: false, returnTo: '/' })],
+    ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
     ['help', (u) => renderOtpHelpPage(u)],
   ];

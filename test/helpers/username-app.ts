@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * A small legacy app whose accounts are usernames (like Django's admin): a form login on
  * POST /login (`username`, `password`) answering 302 with an `app_session` cookie, and pages that
  * say who is signed in — GET /api/whoami (JSON) and GET /account (HTML with the email in an input)
- * — for the directory's profile and html kinds. Usernames are case-sensitive, as in Django.
+ * — for the directory's profile and html kinds; GET /rotate re-issues the session cookie and
+ * GET /become/NAME switches the session to another account. Usernames are case-sensitive, as in Django.
  */
 
 export interface AppUser {
@@ -24,9 +25,12 @@ export interface UsernameApp {
   close(): Promise<void>;
 }
 
-export async function startUsernameApp(users: readonly AppUser[]): Promise<UsernameApp> {
+/** `caseInsensitive`: the app matches usernames without case at login (as some apps do). */
+export async function startUsernameApp(users: readonly AppUser[], options: { caseInsensitive?: boolean } = {}): Promise<UsernameApp> {
   const sessions = new Map<string, string>();
   const byName = new Map(users.map((u) => [u.username, u]));
+  const atLogin = (name: string): AppUser | undefined =>
+    options.caseInsensitive ? users.find((u) => u.username.toLowerCase() === name.toLowerCase()) : byName.get(name);
   const who = (req: http.IncomingMessage): AppUser | undefined => {
     const match = /(?:^|;\s*)app_session=([^;]+)/.exec(req.headers.cookie ?? '');
     const name = match ? sessions.get(match[1] as string) : undefined;
@@ -36,10 +40,10 @@ export async function startUsernameApp(users: readonly AppUser[]): Promise<Usern
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (req.method === 'POST' && path === '/login') {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-        const user = byName.get(form.get('username') ?? '');
+        const user = atLogin(form.get('username') ?? '');
         if (!user || user.password !== form.get('password')) {
           res.writeHead(200, { 'content-type': 'text/html' }).end('<form>Please enter a correct username and password.</form>');
           return;
@@ -52,6 +56,14 @@ export async function startUsernameApp(users: readonly AppUser[]): Promise<Usern
       const user = who(req);
       if (!user) {
         res.writeHead(302, { location: '/login' }).end();
+        return;
+      }
+      // A session rotation (as on privilege change) and an auto-login into another account.
+      if (path === '/rotate' || path.startsWith('/become/')) {
+        const name = path === '/rotate' ? user.username : decodeURIComponent(path.slice('/become/'.length));
+        const id = randomBytes(16).toString('hex');
+        sessions.set(id, name);
+        res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `app_session=${id}; Path=/; HttpOnly` }).end(`<p>now ${name}</p>`);
         return;
       }
       if (path === '/api/whoami') {

@@ -190,13 +190,17 @@ describe('the shipped demo policy', () => {
     assert.equal(policy.defaultRule.access, 'authenticated');
     for (const name of ['campaign-export', 'contact-export']) {
       const rule = policy.rules.find((r) => r.name === name);
-      assert.deepEqual(rule?.sensitive, {
+      const { description, ...sensitive } = rule?.sensitive ?? {};
+      assert.deepEqual(sensitive, {
         category: name,
         freshForMs: 600_000,
         withoutTwoFactor: { low: 'email_code', medium: 'email_code', high: 'email_code' },
         withTwoFactor: { low: 'pass', medium: 'pass', high: 'fresh_code' },
         nudgeEnableTwoFactor: true,
       });
+      // The step-up page says what the operation is, in both languages (issue 12: no more one text for every route).
+      assert.match(typeof description === 'object' ? String(description.en) : '', /^This operation exports your data/);
+      assert.ok(typeof description === 'object' && description['zh-cn']?.startsWith('此操作会导出您的数据'));
       assert.deepEqual(rule?.methods, new Set(['GET', 'POST']));
     }
     // the demo's debug helpers stay behind a session in the demo policy

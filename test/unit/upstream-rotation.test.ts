@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import type { LoginFlow } from '../../src/flows/login.ts';
-import type { UpstreamAccount, UpstreamProfile } from '../../src/flows/upstream-account.ts';
+import type { UpstreamAccount } from '../../src/flows/upstream-account.ts';
+import type { Contacts } from '../../src/directory/index.ts';
 import { createAuth } from '../../src/server/auth-routes.ts';
 import { createGuardHttp } from '../../src/server/guard-http.ts';
 import type { Identity } from '../../src/server/app.ts';
@@ -15,23 +16,19 @@ import { memoryLogger } from '../helpers/stack.ts';
 /**
  * Upstream session rotation (shared decision 2), decided by observeUpstreamResponse: a new value
  * of a bound cookie, set in answer to a request made with the bound session, is adopted; deletion
- * or a redirect to the app's login page ends the sidecar session; with email sign-in and a profile,
- * another account ends it too. Cookies that are not bound are none of its business.
+ * or a redirect to the app's login page ends the sidecar session; where the directory names the
+ * session's account, another account ends it too. Cookies that are not bound are none of its business.
  */
 
 const clock = new ManualClock();
 
-async function setUp(options: { identifierIsEmail?: boolean; profile?: UpstreamProfile | null; directorySays?: string | null } = {}) {
+async function setUp(options: { directorySays?: string | null } = {}) {
   const store = new MemoryStore(clock);
   const keys = parseSessionKeys('k'.repeat(40));
   const sessions = new SessionService(store, keys, clock, cryptoRandom, { idleTimeoutMs: 600_000, absoluteLifetimeMs: 3_600_000 });
   const { logger } = memoryLogger();
   const audit = new MemoryAudit();
-  const account = {
-    isLoginLocation: (location: string) => location.startsWith('/admin/login/'),
-    hasProfile: options.profile !== undefined,
-    profile: async () => options.profile ?? null,
-  } as unknown as UpstreamAccount;
+  const account = { isLoginLocation: (location: string) => location.startsWith('/admin/login/') } as unknown as UpstreamAccount;
   const auth = createAuth({
     sessions,
     login: {} as LoginFlow,
@@ -40,18 +37,17 @@ async function setUp(options: { identifierIsEmail?: boolean; profile?: UpstreamP
     logger,
     audit,
     clock,
-    ...(options.directorySays !== undefined ? { accountOfSession: async () => options.directorySays ?? null } : {}),
+    ...(options.directorySays !== undefined ? { contacts: { accountOfSession: async () => options.directorySays ?? null } as unknown as Contacts } : {}),
     options: {
       landing: '/admin/',
       upstreamCookies: ['sessionid', 'PHPSESSID'],
       loginFields: { identifier: 'username', password: 'password' },
       accept: ['form'],
       pendingMs: 60_000,
-      identifierIsEmail: options.identifierIsEmail ?? false,
     },
   });
   const { record, cookieValue } = await sessions.create({
-    user: options.identifierIsEmail ? 'mia@example.com' : 'mia',
+    user: 'mia',
     factors: { password: clock.now() },
     upstreamCookies: { sessionid: 'old', PHPSESSID: 'php1' },
     twoFactor: null,
@@ -96,17 +92,6 @@ test('a redirect elsewhere is just a redirect', async () => {
   const { auth, who, settled } = await setUp();
   auth.identity.observeUpstreamResponse?.(who, { status: 302, location: '/admin/auth/user/', setCookies: [] });
   assert.deepEqual(await settled(), { sessionid: 'old', PHPSESSID: 'php1' });
-});
-
-test('with email sign-in and a profile: the same account is adopted, another ends the session', async () => {
-  const same = await setUp({ identifierIsEmail: true, profile: { email: 'Mia@Example.com', phone: null } });
-  same.auth.identity.observeUpstreamResponse?.(same.who, { status: 200, location: undefined, setCookies: ['sessionid=rotated; Path=/'] });
-  assert.equal((await same.settled())?.['sessionid'], 'rotated');
-
-  const other = await setUp({ identifierIsEmail: true, profile: { email: 'other@example.com', phone: null } });
-  other.auth.identity.observeUpstreamResponse?.(other.who, { status: 200, location: undefined, setCookies: ['sessionid=hijack; Path=/'] });
-  assert.equal(await other.settled(), null);
-  assert.equal(other.audit.all().find((e) => e.event === 'session_ended')?.reason, 'upstream_session_of_unknown_account');
 });
 
 test('a directory that names the session\'s account decides: the same account is adopted, another ends the session', async () => {
