@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { CookieJar } from 'tough-cookie';
 import type { Clock } from '../server/providers.ts';
 import { cookiesSet, judgeLoginAnswer, type Check, type FailureSignal, type SuccessSignal } from './login-answer.ts';
@@ -174,7 +175,9 @@ export class UpstreamAccount {
           method,
           path: upstream.pathname.replace(/\/$/, '') + path,
           agent: this.agent,
-          servername: upstream.hostname,
+          // SNI and the certificate check name the upstream, never the browser's Host (sent below);
+          // an IP address gets no SNI (RFC 6066).
+          ...(secure ? { servername: isIP(upstream.hostname.replace(/^\[|\]$/g, '')) ? '' : upstream.hostname } : {}),
           headers: {
             ...headers,
             host,
