@@ -29,6 +29,10 @@ export const AUDIT_EVENTS = [
   'risk_assessed',
   'policy_reload',
   'admin_action',
+  /** The upstream ended its session (or served its login page): the sidecar session ended too. */
+  'session_ended',
+  /** The app's own login or logout URL was opened while signed in: the signed-in state was shown. */
+  'signed_in_page',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];

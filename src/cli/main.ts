@@ -4,6 +4,7 @@ import { runDemo, runDemoApp } from './demo.ts';
 import { runConfigCheck } from './config-check.ts';
 import { runStoreCommand } from './store.ts';
 import { ADMIN_USAGE, runAdminCommand } from './admin.ts';
+import { LOGIN_USAGE, runLoginCommand } from './login-probe.ts';
 import { configPathFrom, runPolicyCommand, UsageError } from './policy.ts';
 import { ConfigError } from '../config/load.ts';
 import { commandWords, helpFor, wantsHelp } from './help.ts';
@@ -40,7 +41,7 @@ Commands:
   store migrate --from embedded|redis --to redis|embedded [--config FILE] [--force] [--dry-run]
                                    copy the durable records (2FA, recovery codes, devices, logins)
                                    between the SQLite file and Redis
-${ADMIN_USAGE}`;
+${LOGIN_USAGE}${ADMIN_USAGE}`;
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -84,6 +85,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runStoreCommand(rest);
     case 'admin':
       return runAdminCommand(rest);
+    case 'login':
+      return runLoginCommand(rest);
     default:
       break;
   }

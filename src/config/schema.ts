@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
+import { COOKIE_NAME, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
 import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
 
 /**
@@ -24,23 +25,8 @@ export const secretRef = z.union([
   z.object({ file: z.string().min(1) }).strict(),
 ]);
 
-/**
- * A query sent with a replayed upstream request, written like a policy rule's `query:` (one value
- * per parameter): `{do: login}` → `?do=login`. The intercept rules match it in the policy.
- */
-export const upstreamQuery = z.record(z.string(), z.string({ error: 'must be a string value (quote numbers: "2")' })).superRefine((q, ctx) => {
-  const names = Object.keys(q);
-  if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one parameter' });
-  for (const name of names) {
-    if (!/^[A-Za-z0-9_.~-]+$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be a parameter name (letters, digits, "_", ".", "-", "~")' });
-  }
-});
-
-/** `/doku.php` and `{do: login}` → `/doku.php?do=login` (form-encoded, in the order written). */
-export function withQuery(path: string, query: Readonly<Record<string, string>> | undefined): string {
-  if (!query) return path;
-  return `${path}?${new URLSearchParams(Object.entries(query)).toString()}`;
-}
+/** Written once, in login-schema.ts; re-exported for the callers that build upstream routes. */
+export { withQuery } from './login-schema.ts';
 
 const cidr = z.string().refine((value) => {
   const [address, bits, extra] = value.split('/');
@@ -374,48 +360,21 @@ export const configSchema = z
       .strict(),
     login: z
       .object({
-        /** Where and how the sidecar replays credentials to the upstream. */
-        upstream: z
-          .object({
-            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /login (a query goes in login.upstream.query)'),
-            query: upstreamQuery.optional(),
-            encoding: z.enum(['form', 'json']).default('form'),
-            fields: z
-              .object({ email: z.string().min(1).default('email'), password: z.string().min(1).default('password') })
-              .strict()
-              .prefault({}),
-            timeout: duration.prefault('10s'),
-          })
-          .strict(),
+        /** Where and how the sidecar replays credentials to the upstream (src/config/login-schema.ts). */
+        upstream: loginUpstreamSchema,
         /** What an accepted login looks like: every listed condition must hold. */
-        success: z
-          .object({
-            status: z.array(z.number().int().min(100).max(599)).min(1).default([302, 303]),
-            location: z
-              .string()
-              .refine((v) => {
-                try {
-                  new RegExp(v);
-                  return true;
-                } catch {
-                  return false;
-                }
-              }, 'must be a valid regular expression')
-              .optional(),
-            cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name'),
-          })
-          .strict(),
+        success: loginSuccessSchema,
+        /** What a wrong password looks like; any other answer is an upstream error. */
+        failure: loginFailureSchema.optional(),
+        /**
+         * Every upstream cookie that belongs to the session (withheld, bound server-side, never taken
+         * from a client); default: the success cookie(s). PHP apps often need more than one.
+         */
+        session_cookies: z.array(z.string().regex(COOKIE_NAME, 'must be a cookie name')).min(1).optional(),
         /** Content types accepted on intercepted upstream login forms (others get 415). */
         accept: z.array(z.enum(['form', 'json'])).min(1).default(['form', 'json']),
-        /** The upstream's logout route, replayed server-side when a user logs out. */
-        logout: z
-          .object({
-            path: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path such as /logout (a query goes in login.logout.query)'),
-            query: upstreamQuery.optional(),
-            method: z.enum(['GET', 'POST']).default('GET'),
-          })
-          .strict()
-          .optional(),
+        /** The upstream's logout: observed when the browser posts it, replayed when a user signs out here. */
+        logout: loginLogoutSchema.optional(),
         /**
          * The upstream's profile endpoint (JSON), read with the user's upstream session: it tells
          * which account an upstream session belongs to (and, later, the phone number).

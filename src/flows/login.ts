@@ -57,6 +57,8 @@ export type LoginResult =
       readonly subject: Subject;
     }
   | { readonly kind: 'unavailable' }
+  /** The upstream answered with neither the success nor the failure signal (never a wrong password). */
+  | { readonly kind: 'upstream_error' }
   /**
    * The password was right but this sign-in needs an email code and no address is known for the
    * account (or the directory cannot say right now: `lookupFailed`). Nothing was sent.
@@ -214,13 +216,23 @@ export class LoginFlow {
       forwardedFor: input.client.forwardedFor,
       userAgent: input.userAgent,
       requestId: input.requestId,
+      host: input.client.host,
+      proto: input.client.proto,
     });
     if (!check.ok) {
       if (check.reason === 'unavailable') {
         await reservation.settle('neutral');
         log.error({ event: 'login_unavailable', detail: check.detail, requestId: input.requestId }, 'upstream login check failed');
-        failure('upstream_unavailable');
+        failure('upstream_unavailable', { detail: check.detail.slice(0, 300) });
         return { kind: 'unavailable' };
+      }
+      if (check.reason === 'upstream_error') {
+        // Not the user's fault, so it counts against no one: the operator has to look at the upstream.
+        await reservation.settle('neutral');
+        const seen = { status: check.status === null ? '' : String(check.status), location: (check.location ?? '').slice(0, 300) };
+        log.error({ event: 'login_upstream_error', ...seen, detail: check.detail, requestId: input.requestId }, 'the upstream answered the login with neither the success nor the failure signal');
+        failure('upstream_error', { ...seen, detail: check.detail.slice(0, 300) });
+        return { kind: 'upstream_error' };
       }
       const result = await invalid();
       await this.deps.risk.recordLoginFailure(account);

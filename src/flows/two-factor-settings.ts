@@ -166,6 +166,8 @@ export class TwoFactorSettings {
     const check = await this.deps.account.checkPassword(actor.session.user, password, {
       forwardedFor: actor.client.forwardedFor,
       requestId: actor.requestId,
+      host: actor.client.host,
+      proto: actor.client.proto,
     });
     if (check.ok) {
       await reservation.settle('success');
@@ -174,6 +176,12 @@ export class TwoFactorSettings {
     if (check.reason === 'unavailable') {
       await reservation.settle('neutral');
       throw new FlowError(503, 'upstream_unavailable', 'Your password cannot be checked right now. Please try again in a moment.');
+    }
+    if (check.reason === 'upstream_error') {
+      // Neither the success nor the failure signal: not the user's fault, so not counted.
+      await reservation.settle('neutral');
+      this.deps.logger.error({ event: 'login_upstream_error', status: check.status, location: check.location, detail: check.detail, requestId: actor.requestId }, 'the upstream answered a password check with neither the success nor the failure signal');
+      throw new FlowError(502, 'upstream_error', 'Your password cannot be checked right now because the app answered unexpectedly. Please try again later.');
     }
     await reservation.settle('failure');
     throw new FlowError(401, 'invalid_credentials', 'The password is not correct.');

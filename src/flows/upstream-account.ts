@@ -1,62 +1,152 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
+import { CookieJar } from 'tough-cookie';
+import type { Clock } from '../server/providers.ts';
+import { cookiesSet, judgeLoginAnswer, type Check, type FailureSignal, type SuccessSignal } from './login-answer.ts';
+import { findForm, type FoundForm } from './login-form.ts';
 
 /**
- * The upstream's own account endpoints, called server-side. It keeps checking passwords: the
- * sidecar replays the login and reads the answer with the configured success predicate; the
- * upstream's Set-Cookie headers come back to the caller, which withholds them until every required
- * step has passed. Logout is replayed the same way so the upstream session ends too.
+ * The upstream's own account endpoints, called server-side as a browser would call them. The
+ * upstream keeps checking passwords: the sidecar fetches the login page in the pending login's own
+ * cookie jar, copies the form's hidden fields, posts the credentials with the same Host and
+ * X-Forwarded-* as proxied traffic, and judges the answer by the configured signals. The session
+ * cookies it gets back stay server-side (bound to the sidecar session); logout is verified.
  */
+
+export interface FormFetch {
+  readonly fetch: boolean;
+  readonly page?: string | undefined;
+  readonly selector?: string | undefined;
+  readonly hiddenFields: 'auto' | readonly string[];
+}
 
 export interface UpstreamAccountConfig {
   readonly upstream: URL;
-  readonly path: string;
-  readonly encoding: 'form' | 'json';
-  readonly fields: { readonly email: string; readonly password: string };
+  /** Host and scheme the upstream sees when no browser request gives them (login probe, background reads). */
+  readonly defaultHost: string;
+  readonly defaultProto: 'http' | 'https';
+  readonly login: {
+    readonly path: string;
+    readonly encoding: 'form' | 'json';
+    readonly fields: { readonly identifier: string; readonly password: string };
+    readonly form?: FormFetch | undefined;
+    readonly extraFields: Readonly<Record<string, string>>;
+    readonly extraHeaders: Readonly<Record<string, string>>;
+    /** The field carrying where the app sends the user next, and its value. */
+    readonly returnField?: { readonly name: string; readonly value: string } | undefined;
+  };
   readonly timeoutMs: number;
-  readonly success: { readonly status: readonly number[]; readonly location?: RegExp; readonly cookie: string };
-  readonly logout?: { readonly path: string; readonly method: 'GET' | 'POST' };
+  readonly success: SuccessSignal;
+  readonly failure?: FailureSignal | undefined;
+  /** Every cookie that belongs to the upstream session (bound, withheld, never the browser's). */
+  readonly sessionCookies: readonly string[];
+  readonly logout?: undefined | {
+    readonly path: string;
+    readonly method: 'GET' | 'POST';
+    readonly form?: FormFetch | undefined;
+    readonly extraFields: Readonly<Record<string, string>>;
+    readonly check?: string | undefined;
+  };
+  readonly clock: Clock;
 }
 
 export type PasswordCheckResult =
-  | { readonly ok: true; readonly setCookies: readonly string[]; readonly upstreamCookies: Record<string, string> }
+  | {
+      readonly ok: true;
+      /** The login answer's Set-Cookie headers, withheld until every step passed. */
+      readonly setCookies: readonly string[];
+      /** The session cookies, bound server-side to the sidecar session. */
+      readonly upstreamCookies: Record<string, string>;
+    }
   | { readonly ok: false; readonly reason: 'rejected' }
-  | { readonly ok: false; readonly reason: 'unavailable'; readonly detail: string };
+  /** The upstream could not be reached or did not answer in time. */
+  | { readonly ok: false; readonly reason: 'unavailable'; readonly detail: string }
+  /** The upstream answered, but with neither the success nor the failure signal. */
+  | { readonly ok: false; readonly reason: 'upstream_error'; readonly detail: string; readonly status: number | null; readonly location: string | null };
+
+export type LogoutResult =
+  | { readonly ok: true; readonly how: 'cookie_deleted' | 'session_refused' | 'not_configured' }
+  | { readonly ok: false; readonly detail: string; readonly status: number | null; readonly location: string | null };
 
 export interface ReplayContext {
   readonly forwardedFor: string;
   readonly userAgent?: string | undefined;
   readonly requestId: string;
+  /** The Host the browser used (the proxy forwards it); default: the configured one. */
+  readonly host?: string | undefined;
+  readonly proto?: 'http' | 'https' | undefined;
 }
 
-/** name=value of a Set-Cookie header, or null when it deletes the cookie. */
-export function cookieFromSetCookie(header: string): { name: string; value: string } | null {
-  const first = header.split(';', 1)[0] ?? '';
-  const eq = first.indexOf('=');
-  if (eq <= 0) return null;
-  const name = first.slice(0, eq).trim();
-  const value = first.slice(eq + 1).trim();
-  const lower = header.toLowerCase();
-  if (!value || /;\s*max-age=\s*(0|-\d+)\s*(;|$)/.test(lower)) return null;
-  return { name, value };
+/** One request of a replay and what came back, with every secret masked (for `login probe`). */
+export interface ReplayStep {
+  readonly title: string;
+  readonly request: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly fields?: ReadonlyArray<readonly [string, string]>;
+  };
+  readonly response?: {
+    readonly status: number;
+    readonly location: string | null;
+    /** Cookie names set (with "(deleted)" for deletions), never values. */
+    readonly cookies: readonly string[];
+    readonly form?: { readonly action: string; readonly method: string; readonly fields: readonly string[] } | undefined;
+  };
+  readonly problem?: string;
+  readonly checks?: readonly Check[];
 }
+
+export type Trace = (step: ReplayStep) => void;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+const BODY_LIMIT = 256 * 1024;
+const REDACTED = '********';
+
+/** A Cookie header shown by names only. */
+const maskCookieHeader = (header: string): string =>
+  header
+    .split(';')
+    .map((pair) => `${pair.split('=', 1)[0]?.trim() ?? ''}=…`)
+    .filter((pair) => pair !== '=…')
+    .join('; ');
 
 const cookieHeader = (cookies: Readonly<Record<string, string>>): string =>
   Object.entries(cookies)
     .map(([name, value]) => `${name}=${value}`)
     .join('; ');
 
+const locationOf = (answer: Answer): string => (typeof answer.headers.location === 'string' ? answer.headers.location : '');
+
 export class UpstreamAccount {
   private readonly agent: http.Agent;
+  private readonly sessionNames: ReadonlySet<string>;
 
   constructor(private readonly config: UpstreamAccountConfig) {
     const secure = config.upstream.protocol === 'https:';
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    this.sessionNames = new Set(config.sessionCookies);
+  }
+
+  /** The upstream's session cookie names (bound server-side). */
+  get sessionCookieNames(): readonly string[] {
+    return this.config.sessionCookies;
+  }
+
+  /** Where the browser-visible upstream lives, for the jar's cookie scoping. */
+  private siteUrl(context: ReplayContext, path: string): string {
+    return `${context.proto ?? this.config.defaultProto}://${context.host ?? this.config.defaultHost}${path}`;
   }
 
   /**
-   * One server-side request to the upstream: the only place that knows how to reach it. The body
-   * is read up to 64 KiB (a login page or a profile); a failure or timeout resolves as `error`.
+   * One server-side request to the upstream with the Host, X-Forwarded-* and headers of proxied
+   * traffic. The body is read up to 256 KiB (a login page); a failure or timeout resolves as `error`.
    */
   private send(
     method: 'GET' | 'POST',
@@ -64,13 +154,15 @@ export class UpstreamAccount {
     headers: http.OutgoingHttpHeaders,
     context: ReplayContext,
     body?: string,
-  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer } | { error: string }> {
+  ): Promise<Answer | { error: string }> {
     const upstream = this.config.upstream;
     const secure = upstream.protocol === 'https:';
     const request = secure ? https.request : http.request;
+    const host = context.host ?? this.config.defaultHost;
+    const proto = context.proto ?? this.config.defaultProto;
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (result: { status: number; headers: http.IncomingHttpHeaders; body: Buffer } | { error: string }): void => {
+      const settle = (result: Answer | { error: string }): void => {
         if (!settled) {
           settled = true;
           resolve(result);
@@ -83,13 +175,18 @@ export class UpstreamAccount {
           method,
           path: upstream.pathname.replace(/\/$/, '') + path,
           agent: this.agent,
+          // SNI and the certificate check name the upstream, never the browser's Host (sent below);
+          // an IP address gets no SNI (RFC 6066).
+          ...(secure ? { servername: isIP(upstream.hostname.replace(/^\[|\]$/g, '')) ? '' : upstream.hostname } : {}),
           headers: {
-            host: upstream.host,
+            ...headers,
+            host,
             'x-forwarded-for': context.forwardedFor,
+            'x-forwarded-proto': proto,
+            'x-forwarded-host': host,
             'x-request-id': context.requestId,
             ...(context.userAgent ? { 'user-agent': context.userAgent } : {}),
             ...(body !== undefined || method === 'POST' ? { 'content-length': Buffer.byteLength(body ?? '') } : {}),
-            ...headers,
           },
         },
         (res) => {
@@ -97,63 +194,280 @@ export class UpstreamAccount {
           let size = 0;
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            // Keep reading (so the keep-alive socket can be reused) but keep at most 64 KiB.
-            if (size <= 64 * 1024) chunks.push(chunk);
+            // Keep reading (so the keep-alive socket can be reused) but keep at most the limit.
+            if (size <= BODY_LIMIT) chunks.push(chunk);
           });
           res.on('error', () => settle({ error: 'response error' }));
           res.on('end', () => settle({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         },
       );
       req.setTimeout(this.config.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', (error: NodeJS.ErrnoException) => settle({ error: error.code ?? error.message }));
+      req.on('error', (error: NodeJS.ErrnoException) => settle({ error: error.code === 'ETIMEDOUT' ? `no answer within ${this.config.timeoutMs} ms` : (error.code ?? error.message) }));
       req.end(body);
     });
   }
 
-  async checkPassword(email: string, password: string, context: ReplayContext): Promise<PasswordCheckResult> {
-    const { fields } = this.config;
-    const json = this.config.encoding === 'json';
-    const body = json
-      ? JSON.stringify({ [fields.email]: email, [fields.password]: password })
-      : new URLSearchParams([
-          [fields.email, email],
-          [fields.password, password],
-        ]).toString();
-    const answer = await this.send(
+  /** A request made within a cookie jar: its cookies go out, the answer's come back in. */
+  private async sendInJar(
+    jar: CookieJar,
+    method: 'GET' | 'POST',
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    context: ReplayContext,
+    body?: string,
+  ): Promise<{ answer: Answer | { error: string }; cookieHeader: string }> {
+    const url = this.siteUrl(context, path);
+    const now = new Date(this.config.clock.now());
+    const cookieHeader = await jar.getCookieString(url);
+    const answer = await this.send(method, path, { ...headers, ...(cookieHeader ? { cookie: cookieHeader } : {}) }, context, body);
+    if (!('error' in answer)) {
+      for (const header of answer.headers['set-cookie'] ?? []) await jar.setCookie(header, url, { now, ignoreError: true, loose: true });
+    }
+    return { answer, cookieHeader };
+  }
+
+  private stepResponse(answer: Answer, form?: FoundForm): NonNullable<ReplayStep['response']> {
+    const now = this.config.clock.now();
+    const cookies = [...cookiesSet(answer.headers['set-cookie'] ?? [], now).values()].map((c) => (c.deleted ? `${c.name} (deleted)` : c.name));
+    return {
+      status: answer.status,
+      location: locationOf(answer) || null,
+      cookies,
+      ...(form ? { form: { action: form.action, method: form.method, fields: form.fields.map(([name]) => name) } } : {}),
+    };
+  }
+
+  /** GETs a page and reads the form to submit from it. */
+  private async readForm(
+    jar: CookieJar,
+    page: string,
+    spec: FormFetch,
+    query: { passwordField?: string; actionPath?: string },
+    context: ReplayContext,
+    title: string,
+    trace: Trace | undefined,
+  ): Promise<{ ok: true; form: FoundForm } | { ok: false; unavailable: boolean; detail: string; status: number | null; location: string | null }> {
+    const { answer, cookieHeader } = await this.sendInJar(jar, 'GET', page, { accept: 'text/html,application/xhtml+xml' }, context);
+    const request = { method: 'GET', path: page, headers: cookieHeader ? { cookie: maskCookieHeader(cookieHeader) } : {} };
+    if ('error' in answer) {
+      trace?.({ title, request, problem: answer.error });
+      return { ok: false, unavailable: true, detail: `GET ${page}: ${answer.error}`, status: null, location: null };
+    }
+    if (answer.status < 200 || answer.status > 299) {
+      const detail = `GET ${page} answered ${answer.status}${locationOf(answer) ? ` (Location: ${locationOf(answer)})` : ''}, not the page with the form`;
+      trace?.({ title, request, response: this.stepResponse(answer), problem: detail });
+      return { ok: false, unavailable: false, detail, status: answer.status, location: locationOf(answer) || null };
+    }
+    const found = findForm(answer.body.toString('utf8'), { selector: spec.selector, ...query, copy: spec.hiddenFields });
+    if (!found.ok) {
+      trace?.({ title, request, response: this.stepResponse(answer), problem: found.problem });
+      return { ok: false, unavailable: false, detail: `GET ${page}: ${found.problem}`, status: answer.status, location: null };
+    }
+    trace?.({ title, request, response: this.stepResponse(answer, found.form) });
+    return { ok: true, form: found.form };
+  }
+
+  private browserHeaders(context: ReplayContext, page: string): http.OutgoingHttpHeaders {
+    // As a browser submits a form: frameworks behind https check Origin/Referer against the Host.
+    const origin = `${context.proto ?? this.config.defaultProto}://${context.host ?? this.config.defaultHost}`;
+    return { origin, referer: origin + page };
+  }
+
+  async checkPassword(identifier: string, password: string, context: ReplayContext, trace?: Trace): Promise<PasswordCheckResult> {
+    const { login } = this.config;
+    const jar = new CookieJar();
+    const fields: Array<[string, string]> = [];
+    const put = (name: string, value: string): void => {
+      const at = fields.findIndex(([n]) => n === name);
+      if (at === -1) fields.push([name, value]);
+      else fields[at] = [name, value];
+    };
+    const page = login.form?.page ?? login.path;
+    if (login.form?.fetch) {
+      const read = await this.readForm(jar, page, login.form, { passwordField: login.fields.password }, context, 'Fetch the login page', trace);
+      if (!read.ok) {
+        return read.unavailable
+          ? { ok: false, reason: 'unavailable', detail: read.detail }
+          : { ok: false, reason: 'upstream_error', detail: read.detail, status: read.status, location: read.location };
+      }
+      for (const [name, value] of read.form.fields) put(name, value);
+    }
+    for (const [name, value] of Object.entries(login.extraFields)) put(name, value);
+    if (login.returnField) put(login.returnField.name, login.returnField.value);
+    put(login.fields.identifier, identifier);
+    put(login.fields.password, password);
+    const json = login.encoding === 'json';
+    const body = json ? JSON.stringify(Object.fromEntries(fields)) : new URLSearchParams(fields).toString();
+    const { answer, cookieHeader } = await this.sendInJar(
+      jar,
       'POST',
-      this.config.path,
-      { 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded', accept: 'text/html,application/json;q=0.9' },
+      login.path,
+      {
+        ...login.extraHeaders,
+        ...this.browserHeaders(context, page),
+        'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+        accept: 'text/html,application/json;q=0.9',
+      },
       context,
       body,
     );
-    if ('error' in answer) return { ok: false, reason: 'unavailable', detail: answer.error };
-    const location = typeof answer.headers.location === 'string' ? answer.headers.location : '';
-    const setCookies = answer.headers['set-cookie'] ?? [];
-    const cookies: Record<string, string> = {};
-    for (const header of setCookies) {
-      const cookie = cookieFromSetCookie(header);
-      if (cookie) cookies[cookie.name] = cookie.value;
+    const copied = new Set(Object.keys(login.extraFields));
+    const request = {
+      method: 'POST',
+      path: login.path,
+      headers: { ...login.extraHeaders, ...(cookieHeader ? { cookie: maskCookieHeader(cookieHeader) } : {}) },
+      fields: fields.map(([name, value]): [string, string] => [
+        name,
+        name === login.fields.password ? REDACTED : name === login.fields.identifier || copied.has(name) || name === login.returnField?.name ? value : `‹${value.length} characters›`,
+      ]),
+    };
+    if ('error' in answer) {
+      trace?.({ title: 'Post the credentials', request, problem: answer.error });
+      return { ok: false, reason: 'unavailable', detail: `POST ${login.path}: ${answer.error}` };
     }
-    const { success } = this.config;
-    const accepted =
-      success.status.includes(answer.status) &&
-      (success.location === undefined || success.location.test(location)) &&
-      cookies[success.cookie] !== undefined;
-    if (accepted) return { ok: true, setCookies, upstreamCookies: { [success.cookie]: cookies[success.cookie] as string } };
-    if (answer.status >= 500) return { ok: false, reason: 'unavailable', detail: `upstream answered ${answer.status}` };
-    return { ok: false, reason: 'rejected' };
+    const now = this.config.clock.now();
+    const location = locationOf(answer);
+    const verdict = judgeLoginAnswer(
+      { status: answer.status, location, setCookies: answer.headers['set-cookie'] ?? [], body: answer.body.toString('utf8') },
+      this.config.success,
+      this.config.failure,
+      now,
+    );
+    trace?.({ title: 'Post the credentials', request, response: this.stepResponse(answer), checks: verdict.checks });
+    if (verdict.kind === 'failure') return { ok: false, reason: 'rejected' };
+    if (verdict.kind === 'upstream_error') {
+      const failed = verdict.checks.filter((c) => !c.holds).map((c) => `${c.predicate} (got ${c.actual})`);
+      return {
+        ok: false,
+        reason: 'upstream_error',
+        detail: `POST ${login.path} answered ${answer.status}: neither success nor failure — ${failed.join('; ')}`,
+        status: answer.status,
+        location: location || null,
+      };
+    }
+    const bound: Record<string, string> = {};
+    const all = await jar.getCookies(this.siteUrl(context, login.path), { allPaths: true });
+    for (const cookie of all) if (this.sessionNames.has(cookie.key)) bound[cookie.key] = cookie.value;
+    const missing = this.config.sessionCookies.filter((name) => bound[name] === undefined);
+    if (missing.length > 0) {
+      return { ok: false, reason: 'upstream_error', detail: `the session cookie(s) ${missing.join(', ')} were not set`, status: answer.status, location: location || null };
+    }
+    // Released to the browser once every step passed; the bound names are for the release to drop (DESIGN §2).
+    return { ok: true, setCookies: answer.headers['set-cookie'] ?? [], upstreamCookies: bound };
+  }
+
+  /** A jar holding the bound session, as the browser-visible site would. */
+  private async sessionJar(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<CookieJar> {
+    const jar = new CookieJar();
+    const now = new Date(this.config.clock.now());
+    for (const [name, value] of Object.entries(cookies)) await jar.setCookie(`${name}=${value}; Path=/`, this.siteUrl(context, '/'), { now, ignoreError: true, loose: true });
+    return jar;
   }
 
   /**
-   * Ends the upstream session named by `cookies` (best effort: a failure is reported, the sidecar
-   * session ends regardless). Returns the upstream's Set-Cookie headers to pass on.
+   * Whether an answer ended the session: every session cookie deleted, or (with `logout.check`)
+   * the old session refused afterwards.
    */
-  async logout(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<{ ok: boolean; setCookies: readonly string[] }> {
+  private async judgeLogout(answer: Answer, cookies: Readonly<Record<string, string>>, context: ReplayContext, trace: Trace | undefined): Promise<LogoutResult> {
+    const set = cookiesSet(answer.headers['set-cookie'] ?? [], this.config.clock.now());
+    // The cookies whose setting signalled the sign-in are the ones whose deletion signals the end
+    // (a PHP app may leave its pre-login PHPSESSID in place while destroying the session).
+    const signal = this.config.success.cookies.filter((name) => cookies[name] !== undefined);
+    const names = signal.length > 0 ? signal : Object.keys(cookies);
+    if (names.length > 0 && names.every((name) => set.get(name)?.deleted === true)) return { ok: true, how: 'cookie_deleted' };
+    const check = this.config.logout?.check;
+    if (check !== undefined) {
+      const probe = await this.send('GET', check, { accept: 'text/html', cookie: cookieHeader(cookies) }, context);
+      if ('error' in probe) return { ok: false, detail: `GET ${check} after the logout: ${probe.error}`, status: answer.status, location: locationOf(answer) || null };
+      const refused = probe.status === 401 || probe.status === 403 || (probe.status >= 300 && probe.status < 400 && this.isLoginLocation(locationOf(probe)));
+      trace?.({
+        title: 'Check that the old session is refused',
+        request: { method: 'GET', path: check, headers: { cookie: names.map((n) => `${n}=…`).join('; ') } },
+        response: this.stepResponse(probe),
+        checks: [{ predicate: 'answer is 401/403 or a redirect to the login page', holds: refused, actual: `${probe.status}${locationOf(probe) ? ` → ${locationOf(probe)}` : ''}` }],
+      });
+      if (refused) return { ok: true, how: 'session_refused' };
+      return { ok: false, detail: `the old session still works: GET ${check} answered ${probe.status}`, status: answer.status, location: locationOf(answer) || null };
+    }
+    return {
+      ok: false,
+      detail: `the logout answer (${answer.status}) did not delete the session cookie(s) ${names.join(', ')}`,
+      status: answer.status,
+      location: locationOf(answer) || null,
+    };
+  }
+
+  /** A Location that points at the upstream's login page (the session is no longer accepted). */
+  isLoginLocation(location: string): boolean {
+    if (!location) return false;
+    let path: string;
+    try {
+      path = new URL(location, 'http://upstream.invalid/').pathname;
+    } catch {
+      return false;
+    }
+    const login = this.config.login;
+    const pathOf = (p: string): string => p.split('?', 1)[0] ?? p;
+    return path === pathOf(login.path) || (login.form?.page !== undefined && path === pathOf(login.form.page));
+  }
+
+  /**
+   * Ends the upstream session named by `cookies` by replaying the configured logout (carrying the
+   * app's CSRF token from its own page when `logout.form` says so), then verifies it ended.
+   */
+  async logout(cookies: Readonly<Record<string, string>>, context: ReplayContext, trace?: Trace): Promise<LogoutResult> {
     const logout = this.config.logout;
-    if (!logout || Object.keys(cookies).length === 0) return { ok: true, setCookies: [] };
-    const answer = await this.send(logout.method, logout.path, { cookie: cookieHeader(cookies) }, context);
-    if ('error' in answer) return { ok: false, setCookies: [] };
-    return { ok: answer.status < 500, setCookies: answer.headers['set-cookie'] ?? [] };
+    if (!logout || Object.keys(cookies).length === 0) return { ok: true, how: 'not_configured' };
+    const jar = await this.sessionJar(cookies, context);
+    const fields: Array<[string, string]> = [];
+    if (logout.form?.fetch) {
+      const page = logout.form.page ?? logout.path;
+      const read = await this.readForm(jar, page, logout.form, { actionPath: logout.path }, context, 'Fetch the page with the logout form', trace);
+      if (!read.ok) return { ok: false, detail: read.detail, status: read.status, location: read.location };
+      fields.push(...read.form.fields.map(([n, v]): [string, string] => [n, v]));
+    }
+    for (const [name, value] of Object.entries(logout.extraFields)) fields.push([name, value]);
+    const post = logout.method === 'POST';
+    const { answer, cookieHeader } = await this.sendInJar(
+      jar,
+      logout.method,
+      logout.path,
+      post ? { ...this.browserHeaders(context, logout.form?.page ?? logout.path), 'content-type': 'application/x-www-form-urlencoded' } : {},
+      context,
+      post ? new URLSearchParams(fields).toString() : undefined,
+    );
+    const request = { method: logout.method, path: logout.path, headers: { cookie: maskCookieHeader(cookieHeader) }, ...(post ? { fields: fields.map(([n, v]): [string, string] => [n, `‹${v.length} characters›`]) } : {}) };
+    if ('error' in answer) {
+      trace?.({ title: 'Sign out of the app', request, problem: answer.error });
+      return { ok: false, detail: `${logout.method} ${logout.path}: ${answer.error}`, status: null, location: null };
+    }
+    trace?.({ title: 'Sign out of the app', request, response: this.stepResponse(answer) });
+    return this.judgeLogout(answer, cookies, context, trace);
+  }
+
+  /**
+   * The browser's own logout request (its form, with the CSRF token the app's page gave it),
+   * forwarded with the bound session; verified like a replayed one.
+   */
+  async forwardLogout(
+    request: { readonly method: 'POST'; readonly path: string; readonly cookieHeader: string | undefined; readonly contentType: string; readonly body: string },
+    cookies: Readonly<Record<string, string>>,
+    context: ReplayContext,
+  ): Promise<LogoutResult> {
+    const answer = await this.send(
+      request.method,
+      request.path,
+      { ...(request.cookieHeader ? { cookie: request.cookieHeader } : {}), 'content-type': request.contentType, ...this.browserHeaders(context, request.path) },
+      context,
+      request.body,
+    );
+    if ('error' in answer) return { ok: false, detail: `${request.method} ${request.path}: ${answer.error}`, status: null, location: null };
+    return this.judgeLogout(answer, cookies, context, undefined);
+  }
+
+  /** Whether a logout is configured that the sidecar can replay. */
+  get replaysLogout(): boolean {
+    return this.config.logout !== undefined;
   }
 
   /** A GET of an app page with an upstream session (the directory's profile and html kinds). */

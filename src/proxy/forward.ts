@@ -53,6 +53,13 @@ export interface UpstreamOptions {
   readonly framing?: FramingPolicy;
 }
 
+/** What an observer of a proxied answer is told (status, Location, Set-Cookie; never the body). */
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly location: string | undefined;
+  readonly setCookies: readonly string[];
+}
+
 export interface ForwardResult {
   readonly status: number;
 }
@@ -63,7 +70,7 @@ export class Upstream {
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly basePath: string;
-  private readonly observers = new WeakMap<http.IncomingMessage, (setCookies: readonly string[]) => void>();
+  private readonly observers = new WeakMap<http.IncomingMessage, (answer: UpstreamAnswer) => void>();
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
@@ -97,7 +104,7 @@ export class Upstream {
     passes.splice(index, 1);
     this.proxy.on('proxyRes', (proxyRes, req, res) => {
       const observe = this.observers.get(req);
-      if (observe && proxyRes.headers['set-cookie']) observe(proxyRes.headers['set-cookie']);
+      if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
       const own = asSetCookieList(res.getHeader('set-cookie'));
       sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
       addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
@@ -223,7 +230,7 @@ export class Upstream {
     res: http.ServerResponse,
     target: string,
     facts: ForwardingFacts,
-    observeSetCookies?: (setCookies: readonly string[]) => void,
+    observeSetCookies?: (answer: UpstreamAnswer) => void,
   ): Promise<ForwardResult> {
     req.url = this.basePath + target;
     this.requestIds.set(req, facts.requestId);

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
 import type { ForwardingFacts } from '../proxy/headers.ts';
-import { Upstream, UpstreamError } from '../proxy/forward.ts';
+import { Upstream, UpstreamError, type UpstreamAnswer } from '../proxy/forward.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { CompiledPolicy, Explanation, InterceptKind, SensitiveSpec, UserState } from '../policy/types.ts';
 import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type Routing } from './enforce.ts';
@@ -48,8 +48,8 @@ export interface IdentityResolver {
    * authenticated sidecar session, never as the client sent them (cookie binding, DESIGN §2).
    */
   upstreamCookieHeader(header: string | undefined, identity: Identity): string | undefined;
-  /** The upstream answered a proxied request of this identity (it may have rotated its cookie). */
-  observeUpstreamResponse?(identity: Identity, setCookies: readonly string[]): void;
+  /** The upstream answered a proxied request of this identity (it may have rotated or ended its session). */
+  observeUpstreamResponse?(identity: Identity, answer: UpstreamAnswer): void;
 }
 
 /** Sensitive rules (DESIGN §3): what the decision needs to know, and how a step-up is asked for. */
@@ -368,7 +368,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     bindUpstreamCookies(req, who);
     const observe =
       identity.observeUpstreamResponse && who.session
-        ? (setCookies: readonly string[]) => identity.observeUpstreamResponse?.(who, setCookies)
+        ? (answer: UpstreamAnswer) => identity.observeUpstreamResponse?.(who, answer)
         : undefined;
     const facts: ForwardingFacts = {
       forwardedFor: client.forwardedFor,

@@ -11,7 +11,10 @@ import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
 import type { SendResult } from '../flows/second-factor.ts';
-import { cookieFromSetCookie, type UpstreamAccount } from '../flows/upstream-account.ts';
+import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
+import { readSetCookie } from '../flows/login-answer.ts';
+import type { Clock } from './providers.ts';
+import type { SessionRecord } from '../session/sessions.ts';
 import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
 import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
@@ -37,7 +40,7 @@ export interface AuthOptions {
   /** The upstream's session cookie names: withheld, bound and never taken from the client. */
   readonly upstreamCookies: readonly string[];
   /** Field names of the upstream's own login form (for intercepted posts). */
-  readonly loginFields: { readonly email: string; readonly password: string };
+  readonly loginFields: { readonly identifier: string; readonly password: string };
   readonly accept: ReadonlyArray<'form' | 'json'>;
   readonly pendingMs: number;
 }
@@ -49,6 +52,7 @@ export interface AuthDeps {
   readonly http: GuardHttp;
   readonly logger: Logger;
   readonly audit: AuditRecorder;
+  readonly clock: Clock;
   readonly options: AuthOptions;
   /** Which account an upstream session is, where the directory can tell (session rotation). */
   readonly contacts?: Contacts;
@@ -195,6 +199,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'unavailable':
         sendError(ctx, 503, 'login_unavailable', unavailable(ctx));
         return;
+      case 'upstream_error': {
+        const ui = uiOf(ctx);
+        sendError(ctx, 502, 'upstream_error', ui.t.loginUpstreamError(ui.brand.product));
+        return;
+      }
       case 'no_email':
         if (result.lookupFailed) sendError(ctx, 503, 'directory_unavailable', NO_EMAIL_LOOKUP);
         else sendError(ctx, 403, 'no_email_on_file', NO_EMAIL);
@@ -240,6 +249,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'unavailable': {
         const ui = uiOf(ctx);
         loginPage(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
+        return;
+      }
+      case 'upstream_error': {
+        const ui = uiOf(ctx);
+        loginPage(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
         return;
       }
       case 'no_email': {
@@ -317,31 +331,84 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     }
   };
 
-  const logout = async (ctx: Context): Promise<void> => {
+  /** What the upstream sees of this browser when the sidecar calls it on the browser's behalf. */
+  const upstreamContext = (ctx: Context): ReplayContext => ({
+    forwardedFor: state(ctx).client.forwardedFor,
+    requestId: state(ctx).requestId,
+    userAgent: ctx.get('user-agent') || undefined,
+    host: state(ctx).client.host,
+    proto: state(ctx).client.proto,
+  });
+
+  /**
+   * Ends the sidecar session and the app's. The browser's own logout request (with the CSRF token
+   * the app's page gave it) is preferred; without one, or when the app refused it, the configured
+   * logout is replayed. Whether the app's session really ended is audited as such: a logout the app
+   * did not confirm is a failure, even though the sidecar session (the only holder of the app's
+   * session cookie) ends regardless.
+   */
+  const logout = async (ctx: Context, observed?: Parameters<UpstreamAccount['forwardLogout']>[0]): Promise<LogoutResult | null> => {
     const session = state(ctx).identity.session;
     const clear = [clearCookieHeader('session', cookieOptions(ctx))];
+    let result: LogoutResult | null = null;
     if (session) {
-      const upstream = await deps.account.logout(session.upstreamCookies, {
-        forwardedFor: state(ctx).client.forwardedFor,
-        requestId: state(ctx).requestId,
-      });
-      if (!upstream.ok) logger.warn({ requestId: state(ctx).requestId, user: session.user }, 'upstream logout failed; the sidecar session ends anyway');
+      const context = upstreamContext(ctx);
+      let via = 'replayed';
+      if (observed) {
+        via = 'observed';
+        result = await deps.account.forwardLogout(observed, session.upstreamCookies, context);
+        if (!result.ok && deps.account.replaysLogout) {
+          logger.warn({ requestId: context.requestId, user: session.user, detail: result.detail }, "the app did not confirm the browser's logout; replaying the configured one");
+          via = 'observed_then_replayed';
+          result = await deps.account.logout(session.upstreamCookies, context);
+        }
+      } else {
+        result = await deps.account.logout(session.upstreamCookies, context);
+      }
       await sessions.revoke(session.id);
-      clear.push(...forBrowser(upstream.setCookies));
-      logger.info({ event: 'logout', user: session.user, requestId: state(ctx).requestId }, 'logged out');
+      const seen = result.ok
+        ? { via, how: result.how }
+        : { via, status: result.status === null ? '' : String(result.status), location: (result.location ?? '').slice(0, 300), detail: result.detail.slice(0, 300) };
+      if (result.ok) logger.info({ event: 'logout', user: session.user, requestId: context.requestId, ...seen }, 'logged out');
+      else logger.error({ event: 'logout_upstream_failed', user: session.user, requestId: context.requestId, ...seen }, 'the app did not confirm the end of its session');
       deps.audit.record({
         event: 'logout',
-        outcome: 'success',
+        outcome: result.ok ? 'success' : 'failure',
         user: session.user,
         client: state(ctx).client.address,
-        requestId: state(ctx).requestId,
+        requestId: context.requestId,
         ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent').slice(0, 512) } : {}),
-        ...(upstream.ok ? {} : { reason: 'upstream_logout_failed' }),
+        ...(result.ok ? {} : { reason: 'upstream_logout_failed' }),
+        details: seen,
       });
     }
     // The browser's copies of the upstream cookies go too, whatever the upstream answered.
     for (const name of upstreamNames) clear.push(`${name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax`);
     appendSetCookie(ctx, clear);
+    return result;
+  };
+
+  const signedOutUrl = (result: LogoutResult | null): string =>
+    result === null || result.ok ? '/_guard/login?logged_out=1' : '/_guard/login?logged_out=unconfirmed';
+
+  /**
+   * The app's own login or logout URL opened with a safe method while signed in: nothing changes
+   * (a cross-site link must not sign anyone out, THREATS T22); the page says who is signed in and
+   * offers the sign-out button and the way on.
+   */
+  const recordSignedInVisit = (ctx: Context, kind: InterceptKind, session: SessionRecord): void => {
+    deps.audit.record({
+      event: 'signed_in_page',
+      outcome: 'info',
+      user: session.user,
+      client: state(ctx).client.address,
+      requestId: state(ctx).requestId,
+      reason: `${kind}_url_while_signed_in`,
+      details: { method: ctx.method, path: ctx.path.slice(0, 300) },
+    });
+  };
+  const showSignedIn = (ctx: Context, session: SessionRecord): void => {
+    sendPage(ctx, 200, renderLogoutPage(uiOf(ctx), { csrf: http.formToken(ctx, session), landing: options.landing, signedInAs: session.user, alreadySignedIn: true }));
   };
 
   const identity: IdentityResolver = {
@@ -366,36 +433,42 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       return joined.length > 0 ? joined : undefined;
     },
     /**
-     * The upstream changed or ended its session during a proxied request. An ended upstream
-     * session ends the sidecar session; a new one is adopted only when the profile endpoint says
-     * it is the same account (a password-reset auto-login into another account must not inherit
-     * this session's verified factors), otherwise the sidecar session ends (fail closed).
+     * The upstream answered a request made with the bound session. A new value of a bound cookie
+     * is how apps rotate their session (password change, privilege change, every page): it is
+     * adopted. The session ends only on a clear sign that the app's session is over (a bound cookie
+     * deleted, a redirect to the app's login page) or, where a profile says so, that the new session
+     * belongs to another account (a password-reset auto-login must not inherit verified factors).
      */
-    observeUpstreamResponse(who, setCookies) {
+    observeUpstreamResponse(who, answer) {
       const session = who.session;
       if (!session) return;
       const changes: Record<string, string | null> = {};
-      for (const header of setCookies) {
-        const name = header.split('=', 1)[0]?.trim() ?? '';
-        if (!upstreamNames.has(name)) continue;
-        const cookie = cookieFromSetCookie(header);
-        if (cookie === null) changes[name] = null;
-        else if (session.upstreamCookies[name] !== cookie.value) changes[name] = cookie.value;
+      const now = deps.clock.now();
+      for (const header of answer.setCookies) {
+        const cookie = readSetCookie(header, now);
+        if (cookie === null || !upstreamNames.has(cookie.name)) continue;
+        if (cookie.deleted) changes[cookie.name] = null;
+        else if (session.upstreamCookies[cookie.name] !== cookie.value) changes[cookie.name] = cookie.value;
       }
-      if (Object.keys(changes).length === 0) return;
+      const toLoginPage = answer.status >= 300 && answer.status < 400 && deps.account.isLoginLocation(answer.location ?? '');
+      if (Object.keys(changes).length === 0 && !toLoginPage) return;
       const end = (reason: string): Promise<void> => {
-        logger.warn({ event: 'session_ended', user: session.user, reason }, 'upstream session changed; sidecar session ended');
+        logger.warn({ event: 'session_ended', user: session.user, reason }, 'upstream session ended; sidecar session ended');
+        deps.audit.record({ event: 'session_ended', outcome: 'info', user: session.user, reason });
         return sessions.revoke(session.id);
       };
       const adopt = async (): Promise<void> => {
+        if (toLoginPage) return end('upstream_login_page');
         if (Object.values(changes).some((v) => v === null)) return end('upstream_session_ended');
         const next = { ...session.upstreamCookies, ...(changes as Record<string, string>) };
-        // The directory (or login.profile) names the account of the new session, canonicalised as
-        // sign-in keys are; a session it cannot name is not adopted.
+        // The directory (or login.profile) names the account of the new session where it can
+        // (canonicalised as sign-in keys are): another account's session ends this one. One it
+        // cannot name (a SQL directory, none) is adopted: that is how apps rotate (decision 2).
         const named = deps.contacts ? await deps.contacts.accountOfSession({ upstreamCookies: next, requestId: 'session-rotation' }) : null;
-        if (named === null || named !== session.user) return end('upstream_session_of_unknown_account');
+        if (named !== null && named !== session.user) return end('upstream_session_of_unknown_account');
         session.upstreamCookies = next;
         await sessions.save(session);
+        logger.info({ event: 'upstream_session_rotated', user: session.user, cookies: Object.keys(changes) }, 'the upstream rotated its session; the new one is bound');
       };
       adopt().catch((error: unknown) => logger.error({ err: error }, 'could not update the upstream cookie binding'));
     },
@@ -411,32 +484,43 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         sendError(ctx, 405, 'method_not_allowed', `${ctx.method} is not supported here.`);
         return;
       }
-      if (kind === 'logout') {
-        if (safe) return redirect(ctx, '/_guard/logout');
-        if (refuseCrossSite(ctx)) return;
-        await logout(ctx);
-        return redirect(ctx, '/_guard/login?logged_out=1');
-      }
+      const session = state(ctx).identity.session;
       if (safe) {
-        // A GET never changes state (THREATS T22): a cross-site link to the app's login URL must
-        // not sign anyone out. A signed-in visitor is shown where they are instead: the sign-out
-        // page names the signed-in state and offers the sign-out button (a POST with a token).
-        const session = state(ctx).identity.session;
-        if (session) {
-          logger.info({ event: 'signed_in_login_page', user: session.user, requestId: state(ctx).requestId }, 'the app login URL was visited while signed in; the session stays');
-          return redirect(ctx, '/_guard/logout');
-        }
+        // No GET/HEAD/OPTIONS changes state (THREATS T22): a signed-in visitor sees who is signed
+        // in, with the sign-out button (the logout URL leads to the sidecar's own sign-out page).
+        if (session) recordSignedInVisit(ctx, kind, session);
+        if (kind === 'logout') return redirect(ctx, '/_guard/logout');
+        if (session) return showSignedIn(ctx, session);
         return redirect(ctx, '/_guard/login');
+      }
+      if (kind === 'logout') {
+        if (refuseCrossSite(ctx)) return;
+        if (!session) return redirect(ctx, '/_guard/login?logged_out=1');
+        const read = await readBody(ctx, options.accept);
+        if (!read) return;
+        // The app's own sign-out form, forwarded with the bound session: its CSRF token came from the app's page.
+        const body =
+          read.kind === 'json'
+            ? JSON.stringify(read.body)
+            : new URLSearchParams(Object.entries(read.body).filter((e): e is [string, string] => typeof e[1] === 'string')).toString();
+        const result = await logout(ctx, {
+          method: 'POST',
+          path: _target.forwarded,
+          cookieHeader: identity.upstreamCookieHeader(ctx.get('cookie') || undefined, state(ctx).identity),
+          contentType: read.kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+          body,
+        });
+        return redirect(ctx, signedOutUrl(result));
       }
       // The legacy form has no sidecar token; the browser's own Origin/Sec-Fetch-Site must vouch.
       if (refuseCrossSite(ctx)) return;
       const read = await readBody(ctx, options.accept);
       if (!read) return;
       const body = read.body as Record<string, unknown>;
-      const email = body[options.loginFields.email];
+      const email = body[options.loginFields.identifier];
       const password = body[options.loginFields.password];
       if (typeof email !== 'string' || typeof password !== 'string') {
-        sendError(ctx, 400, 'bad_request', 'Email and password are required.');
+        sendError(ctx, 400, 'bad_request', `The fields ${options.loginFields.identifier} and ${options.loginFields.password} are required.`);
         return;
       }
       const result = await attempt(ctx, email, password);
@@ -458,7 +542,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             ctx.redirect(returnTo);
             return;
           }
-          loginPage(ctx, 200, { returnTo, ...(ctx.query['logged_out'] === '1' ? { notice: uiOf(ctx).t.signedOut } : {}) });
+          const ui = uiOf(ctx);
+          const loggedOut = ctx.query['logged_out'];
+          loginPage(ctx, 200, {
+            returnTo,
+            ...(loggedOut === '1' ? { notice: ui.t.signedOut } : {}),
+            ...(loggedOut === 'unconfirmed' ? { error: ui.t.signOutUpstreamFailed(ui.brand.product) } : {}),
+          });
         });
         router.post('/_guard/login', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -513,7 +603,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             ctx.redirect('/_guard/login');
             return;
           }
-          sendPage(ctx, 200, renderLogoutPage(uiOf(ctx), { csrf: http.formToken(ctx, session) }));
+          sendPage(ctx, 200, renderLogoutPage(uiOf(ctx), { csrf: http.formToken(ctx, session), landing: options.landing, signedInAs: session.user }));
         });
         router.post('/_guard/logout', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -525,10 +615,10 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
             return;
           }
-          await logout(ctx);
+          const result = await logout(ctx);
           setOwnResponseHeaders(ctx);
           ctx.status = 303;
-          ctx.redirect('/_guard/login?logged_out=1');
+          ctx.redirect(signedOutUrl(result));
         });
       },
     },
@@ -538,7 +628,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       register(router) {
         router.post('/_guard/api/logout', async (ctx) => {
           if ((await http.readJsonCall(ctx)) === null) return;
-          await logout(ctx);
+          const result = await logout(ctx);
+          if (result !== null && !result.ok) {
+            const ui = uiOf(ctx);
+            sendError(ctx, 502, 'upstream_logout_failed', ui.t.signOutUpstreamFailed(ui.brand.product), { signed_out_here: true });
+            return;
+          }
           setOwnResponseHeaders(ctx);
           ctx.body = { status: 'logged_out' };
         });

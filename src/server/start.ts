@@ -6,7 +6,7 @@ import { AdminOperations } from '../admin/operations.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { trustedProxyList, withQuery } from '../config/schema.ts';
+import { trustedProxyList } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { Audit } from '../audit/record.ts';
@@ -25,6 +25,7 @@ import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
+import { upstreamAccountConfig } from './upstream-account-config.ts';
 import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
@@ -217,21 +218,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     cacheStats: metrics.sessionCache,
   });
   const upstreamUrl = new URL(config.upstream.url);
-  const account = new UpstreamAccount({
-    upstream: upstreamUrl,
-    path: withQuery(config.login.upstream.path, config.login.upstream.query),
-    encoding: config.login.upstream.encoding,
-    fields: config.login.upstream.fields,
-    timeoutMs: config.login.upstream.timeout,
-    success: {
-      status: config.login.success.status,
-      cookie: config.login.success.cookie,
-      ...(config.login.success.location !== undefined ? { location: new RegExp(config.login.success.location) } : {}),
-    },
-    ...(config.login.logout
-      ? { logout: { method: config.login.logout.method, path: withQuery(config.login.logout.path, config.login.logout.query) } }
-      : {}),
-  });
+  const account = new UpstreamAccount(upstreamAccountConfig(config, clock));
   const identity = identityRules(config);
   let contacts: Contacts;
   try {
@@ -345,10 +332,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     http: guardHttp,
     logger,
     audit,
+    clock,
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       landing: config.login.landing,
-      upstreamCookies: [config.login.success.cookie],
+      upstreamCookies: account.sessionCookieNames,
       loginFields: config.login.upstream.fields,
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
@@ -364,7 +352,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     // otherwise arrive beside it and read as the same header to PHP/CGI.
     stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip, config.headers.request_id]),
     ownCookie: isOwnCookie,
-    upstreamSessionCookie: cookieNameMatcher([config.login.success.cookie]),
+    upstreamSessionCookie: cookieNameMatcher(account.sessionCookieNames),
     requestIdHeader: config.headers.request_id,
     framing: config.headers.framing,
     sendTimeoutMs: config.limits.send_timeout,

@@ -52,7 +52,8 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
   const list: Array<[string, (ui: PageUi) => string]> = [
     ['login', (u) => renderLoginPage(u, { csrf: 'c', returnTo: '/', email: 'm@example.com', ...message(u) })],
     ['login by username', (u) => renderLoginPage({ ...u, brand: { ...u.brand, identifier: 'username' } }, { csrf: 'c', returnTo: '/', email: 'admin', ...message(u) })],
-    ['logout', (u) => renderLogoutPage(u, { csrf: 'c' })],
+    ['logout', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/', signedInAs: 'm@example.com' })],
+    ['already signed in', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/admin/', signedInAs: 'm@example.com', alreadySignedIn: true })],
     ...(['totp', 'sms', 'email'] as const).map((method): [string, (u: PageUi) => string] => [`verify ${method}`, (u) => renderVerifyPage(u, { csrf: 'c', method, returnTo: '/', resendAfter: 30, ...message(u) })]),
     ['security off', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: false, method: null, destination: null, recoveryCodesLeft: null, ...message(u) })],
     ['security on', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'sms', destination: '+1 •••• ••89', recoveryCodesLeft: 2 })],

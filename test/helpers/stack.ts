@@ -88,12 +88,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     session: { keys: { file: keysFile } },
     login: DEMO_LOGIN,
     store: { sqlite: join(dir, 'guard.db') },
-    factors: { encryption_keys: { file: encryptionKeysFile } },
     channels: { outbox_file: join(dir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
     // Most tests sign in from "new devices" all the time: thresholds no sign-in reaches keep risk low.
     // Risk tests pass their own `risk` block.
     risk: LOW_RISK,
     ...options.config,
+    // A test's own factors settings keep the stack's keys unless it names other ones.
+    factors: { encryption_keys: { file: encryptionKeysFile }, ...options.config?.factors },
     upstream: { ...options.config?.upstream, url: upstreamUrl },
     policy: policyFile,
   });

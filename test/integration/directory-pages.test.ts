@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HtmlDirectory, ProfileDirectory } from '../../src/directory/page.ts';
 import { canonicalIdentity } from '../../src/directory/identity.ts';
+import { systemClock } from '../../src/server/providers.ts';
 import { UpstreamAccount } from '../../src/flows/upstream-account.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { LOW_RISK, startStack, type Stack } from '../helpers/stack.ts';
@@ -23,19 +24,26 @@ let app: UsernameApp;
 let account: UpstreamAccount;
 const canonical = (raw: string): string => canonicalIdentity(raw, { kind: 'username', caseInsensitive: false });
 
+/** The upstream login of the test app (form fields username/password, success: 302 and the cookie). */
+function accountAt(url: string, cookie: string, timeoutMs: number): UpstreamAccount {
+  return new UpstreamAccount({
+    upstream: new URL(url),
+    defaultHost: new URL(url).host,
+    defaultProto: 'http',
+    login: { path: '/login', encoding: 'form', fields: { identifier: 'username', password: 'password' }, extraFields: {}, extraHeaders: {} },
+    timeoutMs,
+    success: { status: [302], cookies: [cookie] },
+    sessionCookies: [cookie],
+    clock: systemClock,
+  });
+}
+
 before(async () => {
   app = await startUsernameApp([
     { username: 'alice', password: PASSWORD, email: 'alice@example.org', phone: '+1 555 555 0123' },
     { username: 'bob', password: PASSWORD, email: null },
   ]);
-  account = new UpstreamAccount({
-    upstream: new URL(app.url),
-    path: '/login',
-    encoding: 'form',
-    fields: { email: 'username', password: 'password' },
-    timeoutMs: 2_000,
-    success: { status: [302], cookie: 'app_session' },
-  });
+  account = accountAt(app.url, 'app_session', 2_000);
 });
 after(async () => {
   account.close();
@@ -66,7 +74,7 @@ describe('profile directory', () => {
     const dead = failure(await directory.lookup('alice', { upstreamCookies: { app_session: 'forged' } }));
     assert.equal(dead.reason, 'source_error');
     assert.match(dead.message, /answered 302/);
-    const down = new UpstreamAccount({ upstream: new URL('http://127.0.0.1:9'), path: '/login', encoding: 'form', fields: { email: 'u', password: 'p' }, timeoutMs: 1_000, success: { status: [302], cookie: 's' } });
+    const down = accountAt('http://127.0.0.1:9', 's', 1_000);
     try {
       const unreachable = new ProfileDirectory(down, { path: '/api/whoami', emailField: 'user.email' }, canonical);
       assert.equal(failure(await unreachable.lookup('alice', { upstreamCookies: { s: 'x' } })).reason, 'unavailable');

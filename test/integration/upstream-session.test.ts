@@ -49,6 +49,9 @@ const upstream = http.createServer((req, res) => {
       return send(200, { ok: true }, { 'set-cookie': `sp_session=${newSession('other@example.com')}; Path=/` });
     case '/end':
       return send(200, { ok: true }, { 'set-cookie': 'sp_session=; Max-Age=0; Path=/' });
+    case '/expired':
+      // The app no longer accepts the session and sends the browser to its login page.
+      return send(302, {}, { location: '/login?next=/expired' });
     default:
       return send(404, { error: 'not_found' });
   }
@@ -114,14 +117,23 @@ test('an upstream that ends its session ends the sidecar session', async () => {
   await eventually(async () => (await get('/api/me', cookie)).status === 401);
 });
 
-test("the app's login URL while signed in shows the sign-out page and keeps the session (THREATS T22)", async () => {
+test("the app's login URL opened while signed in shows who is signed in and changes nothing (T22)", async () => {
   const cookie = await signIn(stack.url, 'mia@example.com', 'pw');
   assert.equal((await get('/api/me', cookie)).status, 200);
   const page = await fetch(`${stack.url}/login`, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
-  assert.equal(page.status, 303);
-  assert.equal(page.headers.get('location'), '/_guard/logout');
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /mia@example\.com/);
+  assert.match(html, /<form[^>]*method="post"[^>]*action="\/_guard\/logout"/);
   assert.doesNotMatch(page.headers.getSetCookie().join('\n'), /spg_session=;/);
+  assert.equal((await get('/api/me', cookie)).status, 200, 'the GET ended the session');
+});
+
+test("an upstream redirect to its own login page, in answer to the bound session, ends the sidecar session", async () => {
+  const cookie = await signIn(stack.url, 'mia@example.com', 'pw');
   assert.equal((await get('/api/me', cookie)).status, 200);
+  assert.equal((await get('/expired', cookie)).status, 302);
+  await eventually(async () => (await get('/api/me', cookie)).status === 401);
 });
 
 test('other methods on an intercepted login route get 405 and never reach the upstream', async () => {

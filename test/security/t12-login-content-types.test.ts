@@ -106,7 +106,9 @@ function isSidecarReplay(request: RecordedRequest, email = EMAIL): boolean {
     request.headers[CLIENT_MARK] === undefined &&
     request.headers['content-type'] === 'application/x-www-form-urlencoded' &&
     typeof request.headers['x-request-id'] === 'string' &&
-    request.headers['x-forwarded-host'] === undefined &&
+    // The replay carries the same Host and X-Forwarded-* as proxied traffic (issue 12), never the client's own.
+    request.headers['x-forwarded-host'] === new URL(rs.url).host &&
+    request.headers.host === new URL(rs.url).host &&
     request.body.toString('utf8') === form({ email, password: PASSWORD })
   );
 }

@@ -64,6 +64,8 @@ export const en = {
     `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
   loginFormExpired: 'This form has expired. Please sign in again.',
+  loginUpstreamError: (product: string) =>
+    `${product} gave an unexpected answer to the sign-in, so we could not check your password. This is not about your password and does not count as a failed attempt. Please try again later; if it keeps happening, contact support.`,
   noEmailOnFile: (support: string) =>
     `This sign-in needs a confirmation code by email, but no email address is known for your account, so none was sent. Contact ${support} to add one.`,
   noEmailLookupFailed: 'This sign-in needs a confirmation code by email, but your email address cannot be looked up right now, so none was sent. Please try again in a moment.',
@@ -103,6 +105,12 @@ export const en = {
   signOutText: 'You will need your password (and your verification code, if you use two-factor authentication) to sign in again.',
   signOutButton: 'Sign out',
   staySignedIn: 'Stay signed in',
+  alreadySignedInTitle: 'Already signed in',
+  alreadySignedInHeading: (product: string) => `You are signed in to ${product}`,
+  signedInAs: (user: string) => `Signed in as ${user}.`,
+  continueTo: (product: string) => `Continue to ${product}`,
+  signOutUpstreamFailed: (product: string) =>
+    `You are signed out here, but ${product} did not confirm that its own session ended. Nothing in this browser can use it any more; if you are on a shared computer, close the browser. Support can see this in the audit log.`,
 
   // Login & Security
   securityTitle: 'Login & Security',
@@ -292,6 +300,8 @@ export const en = {
     unsupported_upgrade: 'This connection cannot be upgraded here.',
     shutting_down: 'The service is restarting. Please try again in a moment.',
     unknown_language: 'That language is not available. Choose English or 简体中文.',
+    upstream_error: 'The app gave an unexpected answer, so this could not be done. It is not about your password. Please try again later.',
+    upstream_logout_failed: 'You are signed out here, but the app did not confirm that its own session ended.',
     no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',
     directory_unavailable: 'Your email address and phone number cannot be looked up right now. Please try again in a moment.',
     ambiguous_identifier: 'The account was given twice with different values. Send it once.',
@@ -311,6 +321,7 @@ export const en = {
     password_required: 'Enter your password to continue.',
     invalid_credentials: 'The password is not correct.',
     upstream_unavailable: 'Your password cannot be checked right now. Please try again in a moment.',
+    upstream_error: 'Your password cannot be checked right now because the app answered unexpectedly. Please try again later.',
     invalid_code: 'That code is not correct.',
     code_expired: 'That code has expired. Ask for a new one.',
     invalid_code_format: 'Enter the code as digits only.',
