@@ -343,9 +343,15 @@ export const configSchema = z
          * a CSP frame-ancestors (clickjacking): same_origin, deny, or off.
          */
         framing: z.enum(['same_origin', 'deny', 'off']).default('same_origin'),
+        /**
+         * A client's Authorization header reaches the upstream only when this is true: many legacy
+         * apps (PHP wikis, Basic-auth admin areas) sign in whoever sends Basic credentials, which
+         * would pass the sidecar's sign-in and second factor unseen.
+         */
+        forward_authorization: z.boolean().default(false),
       })
       .strict()
-      .default({ strip: [], request_id: 'x-request-id', framing: 'same_origin' }),
+      .default({ strip: [], request_id: 'x-request-id', framing: 'same_origin', forward_authorization: false }),
     session: z
       .object({
         /**

@@ -350,7 +350,14 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     maxSockets: config.upstream.max_sockets,
     // The request id header too: the sidecar writes its own, and a client's `X_Request_Id` would
     // otherwise arrive beside it and read as the same header to PHP/CGI.
-    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...config.headers.strip, config.headers.request_id]),
+    // Authorization too unless the deployment opts in (headers.forward_authorization): an app that
+    // takes Basic credentials would otherwise sign in a client the sidecar never saw.
+    stripped: compileHeaderFilter([
+      ...BUILTIN_STRIPPED_HEADERS,
+      ...config.headers.strip,
+      config.headers.request_id,
+      ...(config.headers.forward_authorization ? [] : ['authorization']),
+    ]),
     ownCookie: isOwnCookie,
     upstreamSessionCookie: cookieNameMatcher(account.sessionCookieNames),
     requestIdHeader: config.headers.request_id,

@@ -314,3 +314,18 @@ test("an untrusted client: '_' and '.' spellings of the request id header do not
   assert.deepEqual(ids.map((n) => n.toLowerCase()), ['x-request-id'], 'exactly one request id header, the sidecar\'s');
   assert.equal(seen.headers['x-request-id'], log['requestId']);
 });
+
+test("a client's Authorization header never reaches the upstream by default (Basic credentials would sign in unseen)", async () => {
+  const basic = `Basic ${Buffer.from('admin:guessed-password').toString('base64')}`;
+  for (const line of [`Authorization: ${basic}`, `authorization: Bearer spoof-bearer-token`, `AUTHORIZATION: ${basic}`]) {
+    const { seen } = await viaDebug(direct, [line]);
+    assert.ok(!rawNames(seen).some((n) => n.toLowerCase() === 'authorization'), `the upstream received ${line}: ${JSON.stringify(seen.rawHeaders)}`);
+  }
+  const optedIn = await startStack({ policy: OPEN_POLICY, config: { headers: { forward_authorization: true } } });
+  try {
+    const { seen } = await viaDebug(optedIn, [`Authorization: ${basic}`]);
+    assert.equal(seen.headers['authorization'], basic, 'headers.forward_authorization: true passes it on');
+  } finally {
+    await optedIn.close();
+  }
+});
