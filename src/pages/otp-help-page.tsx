@@ -26,13 +26,13 @@ function OtpHelpPage() {
       <Items items={[t.helpSmsDelay, t.helpSmsNumber(brand.support), t.helpSmsRoaming, t.helpSmsBlocked, t.helpSmsSignal]} />
 
       <h2 id="email">{t.helpEmail}</h2>
-      <Items items={[t.helpEmailSpam, t.helpEmailCorporate(brand.product), t.helpEmailMailbox]} />
+      <Items items={[t.helpEmailSpam, t.helpEmailCorporate(brand.product), t.helpEmailMailbox(brand.identifier === 'username')]} />
 
       <h2 id="resend">{t.helpResend}</h2>
       <Items items={[t.helpResendTimer, t.helpResendExpire]} />
 
       <h2 id="app">{t.helpApp}</h2>
-      <Items items={[t.helpAppClock, t.helpAppAccount(brand.product), t.helpAppPhone]} />
+      <Items items={[t.helpAppClock, t.helpAppAccount(brand.product, brand.identifier === 'username'), t.helpAppPhone]} />
 
       <h2 id="recovery">{t.helpStill}</h2>
       <p>{t.helpStillText(brand.support)}</p>

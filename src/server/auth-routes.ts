@@ -227,13 +227,14 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         }
         return;
       case 'invalid_credentials': {
-        const { t } = uiOf(ctx);
+        const { t, brand } = uiOf(ctx);
+        const usernames = brand.identifier === 'username';
         const error =
           result.lockedForMs !== null
-            ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000))
+            ? t.loginPausedHere(Math.ceil(result.lockedForMs / 60_000), usernames)
             : result.attemptsLeft > 0 && result.attemptsLeft <= 2
-              ? t.loginAttemptsLeft(result.attemptsLeft)
-              : uiOf(ctx).brand.identifier === 'username'
+              ? t.loginAttemptsLeft(result.attemptsLeft, usernames)
+              : usernames
                 ? t.loginFailedUsername
                 : t.loginFailed;
         loginPage(ctx, 401, { returnTo, email, error });

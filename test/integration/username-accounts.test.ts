@@ -157,6 +157,26 @@ describe('accounts identified by username', () => {
     assert.match(String(reply.body['message']), /^The username or password is not correct\./);
   });
 
+  test('the sign-in page and the code help page speak of usernames, not email addresses', async () => {
+    const form = await rawRequest(`${stack.url}/_guard/login`, { headers: { accept: 'text/html' } });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1];
+    assert.ok(csrf);
+    const cookie = form.setCookies.map((c) => c.split(';', 1)[0]).join('; ');
+    const page = await rawRequest(`${stack.url}/_guard/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie, origin: stack.url },
+      body: new URLSearchParams({ _csrf: csrf, email: 'dora-unknown', password: 'wrong', return_to: '/home' }).toString(),
+    });
+    assert.equal(page.status, 401, page.text);
+    assert.match(page.text, /The username or password is not correct\. 2 attempts left/);
+    assert.doesNotMatch(page.text, /email or password/);
+    const help = await rawRequest(`${stack.url}/_guard/help/otp`, { headers: { accept: 'text/html' } });
+    assert.equal(help.status, 200);
+    assert.match(help.text, /the email address on file for your account/);
+    assert.match(help.text, /and your username, not another account/);
+    assert.doesNotMatch(help.text, /email address you sign in with/);
+  });
+
   test('email, username and identifier are one field: two different values are refused as ambiguous', async () => {
     const reply = await new GuardClient(stack.url).post('/_guard/api/login', { email: 'alice', username: 'bob', password: PASSWORD });
     assert.equal(reply.status, 400);

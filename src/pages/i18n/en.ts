@@ -56,10 +56,10 @@ export const en = {
   loginFailed: 'The email or password is not correct.',
   loginFailedUsername: 'The username or password is not correct.',
   loginLocked: (minutes: number) => `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-  loginAttemptsLeft: (n: number) =>
-    `The email or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
-  loginPausedHere: (minutes: number) =>
-    `The email or password is not correct. Sign-in from this device or network is now paused for ${minutes} minute${minutes === 1 ? '' : 's'}; your other devices are not paused.`,
+  loginAttemptsLeft: (n: number, username: boolean) =>
+    `The ${username ? 'username' : 'email'} or password is not correct. ${n} attempt${n === 1 ? '' : 's'} left before sign-in from this device or network is paused.`,
+  loginPausedHere: (minutes: number, username: boolean) =>
+    `The ${username ? 'username' : 'email'} or password is not correct. Sign-in from this device or network is now paused for ${minutes} minute${minutes === 1 ? '' : 's'}; your other devices are not paused.`,
   loginSlowed: (seconds: number) =>
     `Many failed sign-in attempts were made on this account, so signing in is slowed down. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
   loginUnavailable: (product: string) => `Signing in is not possible right now because ${product} cannot be reached. Please try again in a moment.`,
@@ -245,13 +245,15 @@ export const en = {
   helpEmailSpam: pair('Spam or junk folder.', 'Look in your spam, junk, promotions or updates folder, and mark the message as not spam.'),
   helpEmailCorporate: (product: string) =>
     pair('Corporate mail filters.', `A company mail server can hold or quarantine automated messages for a while. Ask your IT team to allow mail from ${product}.`),
-  helpEmailMailbox: pair('The right mailbox.', 'Codes go to the email address you sign in with.'),
+  helpEmailMailbox: (username: boolean) =>
+    pair('The right mailbox.', username ? 'Codes go to the email address on file for your account.' : 'Codes go to the email address you sign in with.'),
   helpResend: 'Asking for a new code',
   helpResendTimer: pair('Wait for the resend timer.', 'A new code can be sent only after a short wait; asking again sooner does not send another. When a new code is sent, the previous one stops working: use the newest one.'),
   helpResendExpire: pair('Codes expire.', 'A code works for a few minutes only. If it has expired, ask for a new one.'),
   helpApp: 'Authenticator app',
   helpAppClock: pair('The phone’s clock is out of sync.', 'Codes depend on the exact time. Turn on automatic date and time (network time) in your phone’s settings; some apps also have a “time correction” option.'),
-  helpAppAccount: (product: string) => pair('The wrong account in the app.', `Use the code listed under ${product} and your email address, not another account’s.`),
+  helpAppAccount: (product: string, username: boolean) =>
+    pair('The wrong account in the app.', `Use the code listed under ${product} and your ${username ? 'username' : 'email address'}, not another account’s.`),
   helpAppPhone: pair('A new phone.', 'If you moved to a new phone without moving your authenticator accounts, use a recovery code.'),
   helpStill: 'Still no code?',
   helpStillText: (support: string) =>
