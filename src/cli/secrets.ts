@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { newEncryptionKeys } from '../factors/secret-box.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { findSecretReferences } from '../config/secrets.ts';
+import { startLedger } from '../store/store-ledger.ts';
 
 /**
  * Secret files are created once (mode 0600) and never overwritten. Creation is exclusive ('wx'), so
@@ -89,7 +90,12 @@ export function initSecrets(plan: SecretPlan): SecretFileResult[] {
       ]);
     }
   }
-  return plan.files.map(({ kind, path }) => ({ kind, path, ...createSecretFile(path, GENERATORS[kind]) }));
+  return plan.files.map(({ kind, path }) => {
+    const made = createSecretFile(path, GENERATORS[kind]);
+    // New keys have no store yet: the ledger lets the first `serve` create one (store-ledger.ts).
+    if (kind === 'encryption-keys' && made.created) startLedger(path);
+    return { kind, path, ...made };
+  });
 }
 
 /** The standard files in `dir`, and the store beside them where config/demo.yaml keeps it. */

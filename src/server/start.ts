@@ -161,6 +161,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.durable ? { durable: options.durable } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.initStore !== undefined ? { initStore: options.initStore } : {}),
+    serving: true,
   });
   const { ephemeral: store, durable, riskHistory } = stores;
   const audit = buildAudit({

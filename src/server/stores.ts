@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -12,6 +13,7 @@ import { RedisStore } from '../store/redis.ts';
 import { closeRedisClient, openRedisClient, type RedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
+import { isNewStore, recordStore } from '../store/store-ledger.ts';
 import type { Clock } from './providers.ts';
 
 /**
@@ -46,16 +48,18 @@ export interface OpenStoresOptions {
    * refused (SqliteStoreError), because re-creating it would silently turn every user's 2FA off.
    */
   readonly initStore?: boolean;
+  /**
+   * The service starting (not a CLI looking at the records): a store that fresh encryption keys
+   * have never had may be created (store-ledger.ts).
+   */
+  readonly serving?: boolean;
 }
 
 export async function openStores(loaded: LoadedConfig, options: OpenStoresOptions): Promise<Stores> {
   const { store } = loaded.config;
   if (store.kind === 'redis' && store.redis !== undefined) return openRedisStores(loaded, store.redis, options);
   const ephemeral = options.ephemeral ?? new MemoryStore(options.clock);
-  const durable = options.durable ?? SqliteDurableStore.open(resolve(dirname(loaded.file), store.sqlite), {
-      clock: options.clock,
-      create: options.initStore === true,
-    });
+  const durable = options.durable ?? openSqlite(loaded, store.sqlite, options);
   // The risk history lives in the SQLite file next to the enrollments (in memory when a test gives
   // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
@@ -68,6 +72,30 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
   };
+}
+
+/**
+ * The SQLite store, created when missing only for a new deployment: `--init-store`, or a store the
+ * ledger of freshly made encryption keys has never seen (store-ledger.ts). Every store opened is
+ * recorded in that ledger, so once it exists, losing it is refused.
+ */
+function openSqlite(loaded: LoadedConfig, sqlite: string, options: OpenStoresOptions): SqliteDurableStore {
+  const file = resolve(dirname(loaded.file), sqlite);
+  const keysRef = loaded.config.factors.encryption_keys;
+  const keysFile = 'file' in keysRef ? resolve(dirname(loaded.file), keysRef.file) : null;
+  const exists = existsSync(file) && statSync(file).size > 0;
+  const firstStart = options.serving === true && !exists && keysFile !== null && isNewStore(keysFile, file);
+  const durable = SqliteDurableStore.open(file, { clock: options.clock, create: options.initStore === true || firstStart });
+  if (firstStart) options.logger.info({ store: file }, 'a new store: the first start with encryption keys made by secrets init');
+  if (keysFile !== null) {
+    try {
+      recordStore(keysFile, file);
+    } catch (error) {
+      // A read-only key folder: the store is open and works; only a later first start would need --init-store.
+      options.logger.warn({ store: file, err: (error as Error).message }, 'could not record the store beside its encryption keys');
+    }
+  }
+  return durable;
 }
 
 async function openRedisStores(

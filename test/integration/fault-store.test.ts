@@ -86,6 +86,41 @@ test('item 10: a missing or emptied guard.db stops the start (exit 1, one line n
   assert.equal(await again.stop(), 0, again.output());
 });
 
+test('item 10: after `secrets init` made new keys, the first serve creates the store without --init-store; once it exists, losing it is refused', async () => {
+  const d = deployment();
+  rmSync(d.keys); // `secrets init` makes them, and with them the ledger of their stores
+  const init = runCli(['secrets', 'init', '--config', d.config]);
+  assert.equal(init.status, 0, init.stdout + init.stderr);
+  assert.ok(existsSync(`${d.keys}.stores`), 'the ledger beside the new keys');
+
+  // Break-glass CLI commands look at records; they never create a store.
+  const admin = runCli(['admin', 'status', 'user1@example.com', '--config', d.config]);
+  assert.equal(admin.status, 1, admin.stdout + admin.stderr);
+  assert.equal(existsSync(d.db), false, 'the admin CLI created no store');
+
+  const first = await serve(d);
+  try {
+    assert.equal((await fetch(`${first.adminUrl}/readyz`)).status, 200);
+  } finally {
+    assert.equal(await first.stop(), 0, first.output());
+  }
+  assert.deepEqual(JSON.parse(readFileSync(`${d.keys}.stores`, 'utf8')).stores, [d.db]);
+  await enroll(d, 3);
+
+  removeStore(d);
+  const lost = runCli(['serve', '--config', d.config]);
+  assert.equal(lost.status, 1, `a store the ledger names was lost: serve must refuse: ${lost.stdout}${lost.stderr}`);
+  assert.match(oneLine(lost.stderr), /guard\.db: the durable store is missing; .*restore it from a backup/);
+  assert.equal(existsSync(d.db), false, 'nothing was created');
+
+  // A damaged or missing ledger proves nothing: no silent creation either.
+  writeFileSync(`${d.keys}.stores`, '{not json');
+  assert.equal(runCli(['serve', '--config', d.config]).status, 1);
+  rmSync(`${d.keys}.stores`);
+  assert.equal(runCli(['serve', '--config', d.config]).status, 1);
+  assert.equal(existsSync(d.db), false);
+});
+
 test('item 11: a damaged guard.db is refused at start with the restore procedure (garbage header, garbage pages, cut in half)', async () => {
   const d = await existingDeployment();
   const good = join(d.dir, 'good.db');
