@@ -408,7 +408,16 @@ export class UpstreamAccount {
     }
     const login = this.config.login;
     const pathOf = (p: string): string => p.split('?', 1)[0] ?? p;
-    return path === pathOf(login.path) || (login.form?.page !== undefined && path === pathOf(login.form.page));
+    if (path !== pathOf(login.path) && (login.form?.page === undefined || path !== pathOf(login.form.page))) return false;
+    // Apps routed by query string serve every page from one script (`/doku.php?id=…`): only a
+    // Location that also names the login route's own parameters (`do=login`) is the login page.
+    // The form page's other parameters (`next=`) are return addresses, not the route.
+    const route = new URLSearchParams(login.path.includes('?') ? login.path.slice(login.path.indexOf('?') + 1) : '');
+    const query = new URL(location, 'http://upstream.invalid/').searchParams;
+    for (const [name, value] of route) {
+      if (query.get(name)?.toLowerCase() !== value.toLowerCase()) return false;
+    }
+    return true;
   }
 
   /**

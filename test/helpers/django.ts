@@ -135,3 +135,13 @@ export async function startDjango(python: string, users: readonly DjangoUser[]):
   }
   return { url, port, dir, db: join(dir, 'db.sqlite3'), shell, output: () => output, close };
 }
+
+/** Django's sessions of a user, counted in its own database. */
+export function djangoSessionsOf(app: DjangoApp, username: string): number {
+  const out = app.shell(
+    'from django.contrib.sessions.models import Session; from django.contrib.auth.models import User; ' +
+      `uid = str(User.objects.get(username=${JSON.stringify(username)}).pk); ` +
+      "print(sum(1 for s in Session.objects.all() if s.get_decoded().get('_auth_user_id') == uid))",
+  );
+  return Number(out.trim());
+}

@@ -1,8 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.ts';
+import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
+import { startGuard, type RunningGuard } from '../../src/server/start.ts';
+import { LOW_RISK, memoryLogger } from './stack.ts';
 
 /**
  * A real DokuWiki (Debian's `dokuwiki` package, served by `php -S` through the example's own
@@ -66,4 +72,61 @@ export async function startWiki(dir: string): Promise<Wiki | null> {
   }
   await stop();
   throw new Error(`DokuWiki did not answer on ${url}: ${log.slice(-4000)}`);
+}
+
+export interface WikiBehindGuard {
+  readonly wiki: Wiki;
+  readonly guard: RunningGuard;
+  readonly outbox: string;
+  /** The sidecar's log lines (info and up). */
+  readonly logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * DokuWiki with the sidecar in front, configured by examples/dokuwiki/ itself: only ports, secrets
+ * and files move to a temporary folder. null where startWiki skips.
+ */
+export async function startWikiBehindGuard(): Promise<WikiBehindGuard | null> {
+  const dir = mkdtempSync(join(tmpdir(), 'spg-dokuwiki-'));
+  const wiki = await startWiki(join(dir, 'wiki'));
+  if (!wiki) return null;
+  const example = join(process.cwd(), 'examples', 'dokuwiki');
+  const config = parse(readFileSync(join(example, 'config.yaml'), 'utf8')) as Record<string, any>;
+  writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'w'.repeat(40) }), { mode: 0o600 });
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(), { mode: 0o600 });
+  const outbox = join(dir, 'outbox.jsonl');
+  Object.assign(config, {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    upstream: { ...config['upstream'], url: wiki.url },
+    policy: join(example, 'policy.yaml'),
+    audit: { file: join(dir, 'audit.jsonl') },
+    session: { ...config['session'], keys: { file: join(dir, 'session.json') } },
+    store: { sqlite: join(dir, 'guard.db') },
+    factors: { ...config['factors'], encryption_keys: { file: join(dir, 'enc.json') } },
+    channels: { ...config['channels'], outbox_file: outbox },
+    login: { ...config['login'], min_response_time: '0ms' },
+    risk: LOW_RISK,
+  });
+  delete (config['admin'] as Record<string, unknown>)['tokens'];
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, stringify(config));
+  const { logger, logs } = memoryLogger('info');
+  try {
+    const guard = await startGuard(loadConfig(file, {}), { logger, watchPolicy: false, initStore: true });
+    return {
+      wiki,
+      guard,
+      outbox,
+      logs,
+      close: async () => {
+        await guard.close();
+        await wiki.stop();
+      },
+    };
+  } catch (error) {
+    await wiki.stop();
+    throw error;
+  }
 }

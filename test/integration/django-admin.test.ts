@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { ManualClock } from '../../src/server/providers.ts';
-import { djangoOrSkip, startDjango, type DjangoApp, type DjangoUser } from '../helpers/django.ts';
+import { djangoOrSkip, djangoSessionsOf as sessionsOf, startDjango, type DjangoApp, type DjangoUser } from '../helpers/django.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import { GENEROUS_BUDGETS, GuardClient, base32Decode, expectStatus, lastCode, totpAt, type ApiReply } from '../helpers/two-factor.ts';
 
@@ -86,15 +86,7 @@ const csrfIn = (html: string): string => {
   return token;
 };
 
-/** Django's sessions of a user, counted in its own database. */
-function djangoSessionsOf(username: string): number {
-  const out = app.shell(
-    'from django.contrib.sessions.models import Session; from django.contrib.auth.models import User; ' +
-      `uid = str(User.objects.get(username=${JSON.stringify(username)}).pk); ` +
-      "print(sum(1 for s in Session.objects.all() if s.get_decoded().get('_auth_user_id') == uid))",
-  );
-  return Number(out.trim());
-}
+const djangoSessionsOf = (username: string): number => sessionsOf(app, username);
 
 describe('Django admin', { skip }, () => {
 before(async () => {

@@ -1,14 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load.ts';
-import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
-import { startGuard, type RunningGuard } from '../../src/server/start.ts';
-import { memoryLogger, LOW_RISK } from '../helpers/stack.ts';
-import { startWiki, WIKI_PASSWORD, type Wiki } from '../helpers/dokuwiki.ts';
+import type { RunningGuard } from '../../src/server/start.ts';
+import { startWikiBehindGuard, WIKI_PASSWORD, type Wiki } from '../helpers/dokuwiki.ts';
 import { GuardClient, expectStatus, lastCode, rawRequest } from '../helpers/two-factor.ts';
 
 /**
@@ -23,32 +16,9 @@ let guard: RunningGuard | undefined;
 let outbox = '';
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'spg-dokuwiki-'));
-  wiki = await startWiki(join(dir, 'wiki'));
-  if (!wiki) return;
-  const example = join(process.cwd(), 'examples', 'dokuwiki');
-  const config = parse(readFileSync(join(example, 'config.yaml'), 'utf8')) as Record<string, any>;
-  writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'w'.repeat(40) }), { mode: 0o600 });
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(), { mode: 0o600 });
-  outbox = join(dir, 'outbox.jsonl');
-  Object.assign(config, {
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    upstream: { ...config['upstream'], url: wiki.url },
-    policy: join(example, 'policy.yaml'),
-    audit: { file: join(dir, 'audit.jsonl') },
-    session: { ...config['session'], keys: { file: join(dir, 'session.json') } },
-    store: { sqlite: join(dir, 'guard.db') },
-    factors: { ...config['factors'], encryption_keys: { file: join(dir, 'enc.json') } },
-    channels: { ...config['channels'], outbox_file: outbox },
-    login: { ...config['login'], min_response_time: '0ms' },
-    risk: LOW_RISK,
-  });
-  delete (config['admin'] as Record<string, unknown>)['tokens'];
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, stringify(config));
-  const { logger } = memoryLogger('warn');
-  guard = await startGuard(loadConfig(file, {}), { logger, watchPolicy: false, initStore: true });
+  const started = await startWikiBehindGuard();
+  if (!started) return;
+  ({ wiki, guard, outbox } = started);
 });
 
 after(async () => {

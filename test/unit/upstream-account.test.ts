@@ -336,3 +336,24 @@ describe('the login config, mapped once', () => {
     assert.throws(() => parse({ upstream: { path: '/l' }, success: { cookie: 's', location: '(' } }), /valid regular expression/);
   });
 });
+
+describe("which redirects lead to the app's login page (rotation ends the session only on those)", () => {
+  test('a path-routed app: its login path, with or without a return address', () => {
+    const a = account();
+    assert.equal(a.isLoginLocation('/login'), true);
+    assert.equal(a.isLoginLocation('/login?next=/reports'), true);
+    assert.equal(a.isLoginLocation('https://app.example.com/login'), true);
+    assert.equal(a.isLoginLocation('/dashboard'), false);
+    assert.equal(a.isLoginLocation(''), false);
+  });
+
+  test('an app routed by query string: one script serves every page, so only the login route\'s own parameters count', () => {
+    const a = account({}, { path: '/doku.php?do=login', form: undefined });
+    assert.equal(a.isLoginLocation('/doku.php?do=login'), true);
+    assert.equal(a.isLoginLocation('/doku.php?id=start&do=LOGIN'), true);
+    // A save in DokuWiki answers 302 to the page it saved: the same script, not the login page.
+    assert.equal(a.isLoginLocation('/doku.php?id=playground'), false);
+    assert.equal(a.isLoginLocation('/doku.php'), false);
+    assert.equal(a.isLoginLocation('/doku.php?do=logout'), false);
+  });
+});
