@@ -11,12 +11,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { configJsonSchema } from '../src/config/schema.ts';
 import { policyJsonSchema } from '../src/policy/schema.ts';
+import { eventJsonSchema } from '../src/audit/stream/event-schema.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const JSON_SCHEMAS: ReadonlyArray<{ readonly file: string; readonly render: () => string }> = [
   { file: join(ROOT, 'schema', 'policy.schema.json'), render: () => `${JSON.stringify(policyJsonSchema(), null, 2)}\n` },
   { file: join(ROOT, 'schema', 'config.schema.json'), render: () => `${JSON.stringify(configJsonSchema(), null, 2)}\n` },
+  // What events.webhook posts (and each syslog message carries): for receivers, not for editors.
+  { file: join(ROOT, 'schema', 'events.schema.json'), render: () => `${JSON.stringify(eventJsonSchema(), null, 2)}\n` },
 ];
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

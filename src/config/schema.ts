@@ -2,6 +2,8 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
+import { AUDIT_EVENTS } from '../audit/audit.ts';
+import { FACILITIES, type Facility } from '../audit/stream/facilities.ts';
 import { COOKIE_NAME, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
 import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
 
@@ -582,6 +584,49 @@ export const configSchema = z
         stdout: z.boolean().default(false),
         /** How long the durable store keeps records for queries (the file is never pruned). */
         retention: duration.refine((ms) => ms >= 3_600_000, 'must be at least 1h').prefault('90d'),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Security events pushed as they happen (README "Security event stream"): a signed webhook and
+     * syslog (RFC 5424). Queued and retried; a receiver that is down never blocks a sign-in.
+     */
+    events: z
+      .object({
+        webhook: z
+          .object({
+            /** https, or http to a loopback address. */
+            url: z.url(),
+            /** HMAC-SHA256 key of X-Guard-Signature (strongly advised). */
+            secret: secretRef.optional(),
+            /** Extra headers (e.g. the collector's Authorization). */
+            headers: z.record(z.string(), z.string().max(4096).regex(/^[^\r\n]*$/, 'must be one line')).default({}),
+            timeout: duration.prefault('5s'),
+            batch_size: z.number().int().min(1).max(1000).default(100),
+            queue_size: z.number().int().min(1).max(1_000_000).default(10_000),
+            max_attempts: z.number().int().min(1).max(100).default(10),
+            /** Only these events (default: every one). */
+            events: z.array(z.enum(AUDIT_EVENTS)).min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        syslog: z
+          .object({
+            transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+            host: z.string().min(1),
+            /** Default 514 (udp, tcp) or 6514 (tls). */
+            port: z.number().int().min(1).max(65535).optional(),
+            facility: z.enum(Object.keys(FACILITIES) as [Facility, ...Facility[]]).default('authpriv'),
+            app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'must be 1-48 printable ASCII characters without spaces').default('smartpush-guard'),
+            /** PEM file of the collector's CA for tls (default: the system's roots), relative to this config file. */
+            ca_file: z.string().min(1).optional(),
+            timeout: duration.prefault('5s'),
+            queue_size: z.number().int().min(1).max(1_000_000).default(10_000),
+            max_attempts: z.number().int().min(1).max(100).default(10),
+            events: z.array(z.enum(AUDIT_EVENTS)).min(1).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),

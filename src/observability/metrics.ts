@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { AuditEvent } from '../audit/audit.ts';
 
 /**
@@ -112,6 +112,8 @@ export class Metrics {
   private readonly policyReloads: Counter<'outcome'>;
   private readonly storeErrors: Counter<'where'>;
   private readonly auditWriteFailures: Counter<'sink'>;
+  private readonly eventDeliveries: Counter<'sink' | 'outcome'>;
+  private readonly eventQueueDepth: Gauge<'sink'>;
   private readonly cacheHits: Counter;
   private readonly clientLimits: Counter<'limit'>;
   private readonly cacheMisses: Counter;
@@ -138,6 +140,13 @@ export class Metrics {
     this.policyReloads = new Counter({ name: 'spg_policy_reloads_total', help: 'Policy reloads by outcome', labelNames: ['outcome'], registers });
     this.storeErrors = new Counter({ name: 'spg_store_errors_total', help: 'Requests failed by an unreachable store', labelNames: ['where'], registers });
     this.auditWriteFailures = new Counter({ name: 'spg_audit_write_failures_total', help: 'Audit records a sink could not write', labelNames: ['sink'], registers });
+    this.eventDeliveries = new Counter({
+      name: 'spg_event_deliveries_total',
+      help: 'Security events pushed to a receiver (events.webhook, events.syslog), by outcome: delivered, retried, dropped (given up), overflow (queue full)',
+      labelNames: ['sink', 'outcome'],
+      registers,
+    });
+    this.eventQueueDepth = new Gauge({ name: 'spg_event_queue_depth', help: 'Security events waiting for a receiver', labelNames: ['sink'], registers });
     this.clientLimits = new Counter({
       name: 'spg_client_limits_total',
       help: 'Requests and connections refused or cut by a client limit (headers_timeout, body_timeout, send_timeout, connections_per_address, upstream_requests_per_address, upstream_queue)',
@@ -169,6 +178,15 @@ export class Metrics {
 
   auditWriteFailure(sink: string): void {
     this.auditWriteFailures.labels(sink).inc();
+  }
+
+  /** For the event stream's delivery queues. */
+  eventDelivery(sink: string, outcome: string, events: number): void {
+    this.eventDeliveries.labels(sink, outcome).inc(events);
+  }
+
+  eventQueue(sink: string, depth: number): void {
+    this.eventQueueDepth.labels(sink).set(depth);
   }
 
   /** For the session service's verified-cookie cache. */

@@ -12,6 +12,12 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import type { Clock } from './providers.ts';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolveSecret } from '../config/load.ts';
+import { syslogSink } from '../audit/stream/syslog-sink.ts';
+import { webhookSink } from '../audit/stream/webhook-sink.ts';
 
 /**
  * Composition of the audit trail from the config: the JSON-lines file and stdout (the complete
@@ -46,6 +52,7 @@ export function buildAudit(input: {
     }
   }
   if (config.audit.stdout) sinks.push(stdoutSink());
+  sinks.push(...eventStreamSinks(input));
   let query: AuditQuery & AuditSink;
   const given = input.query;
   if (given) {
@@ -61,4 +68,79 @@ export function buildAudit(input: {
   sinks.push(query);
   sinks.push({ name: 'metrics', write: (event) => metrics.countAuditEvent(event) });
   return createAudit({ clock, logger, sinks, query, onWriteFailure: (sink) => metrics.auditWriteFailure(sink) });
+}
+
+/** Retries wait 1 s, 2 s, 4 s … up to 5 minutes. */
+const STREAM_BACKOFF = { initialMs: 1_000, maxMs: 300_000 } as const;
+
+/**
+ * The pushed event stream (config `events:`): sinks that only queue, so they are outside the
+ * audit's settle() and a receiver that is down or slow never holds an answer back.
+ */
+function eventStreamSinks(input: { config: Config; configFile: string; clock: Clock; logger: Logger; metrics: Metrics }): AuditSink[] {
+  const { config, configFile, clock, logger, metrics } = input;
+  const sinks: AuditSink[] = [];
+  const hooks = (sink: string) => ({
+    onOutcome: (outcome: string, events: number) => metrics.eventDelivery(sink, outcome, events),
+    onDepth: (depth: number) => metrics.eventQueue(sink, depth),
+    onFailure: (detail: string, attempt: number, dropped: boolean) =>
+      logger.warn({ sink, detail, attempt, dropped }, dropped ? 'security events could not be delivered and were dropped' : 'security events not delivered yet; retrying'),
+  });
+  const host = hostname();
+  const newId = (): string => randomUUID();
+  const { webhook, syslog } = config.events;
+  if (webhook !== undefined) {
+    try {
+      sinks.push(
+        webhookSink({
+          url: webhook.url,
+          secret: webhook.secret ? resolveSecret(webhook.secret, configFile) : undefined,
+          headers: webhook.headers,
+          timeoutMs: webhook.timeout,
+          batchSize: webhook.batch_size,
+          maxQueue: webhook.queue_size,
+          maxAttempts: webhook.max_attempts,
+          backoff: STREAM_BACKOFF,
+          events: webhook.events ? new Set(webhook.events) : undefined,
+          host,
+          clock,
+          newId,
+          ...hooks('webhook'),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError([`events.webhook: ${(error as Error).message}`]);
+    }
+  }
+  if (syslog !== undefined) {
+    let ca: string | undefined;
+    if (syslog.ca_file !== undefined) {
+      const file = resolve(dirname(configFile), syslog.ca_file);
+      try {
+        ca = readFileSync(file, 'utf8');
+      } catch (error) {
+        throw new ConfigError([`events.syslog.ca_file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+      }
+    }
+    sinks.push(
+      syslogSink({
+        transport: syslog.transport,
+        address: syslog.host,
+        port: syslog.port ?? (syslog.transport === 'tls' ? 6514 : 514),
+        ca,
+        facility: syslog.facility,
+        appName: syslog.app_name,
+        host,
+        timeoutMs: syslog.timeout,
+        maxQueue: syslog.queue_size,
+        maxAttempts: syslog.max_attempts,
+        backoff: STREAM_BACKOFF,
+        events: syslog.events ? new Set(syslog.events) : undefined,
+        newId,
+        ...hooks('syslog'),
+      }),
+    );
+  }
+  return sinks;
 }

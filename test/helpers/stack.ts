@@ -101,7 +101,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: policyFile };
   const { logger, logs } = memoryLogger();
   // A fresh temp directory each time: a new deployment, so the store may be created.
-  const guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true, ...options.start });
+  let guard: Awaited<ReturnType<typeof startGuard>>;
+  try {
+    guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true, ...options.start });
+  } catch (error) {
+    // A refused start (the config tests) must not leave the demo app keeping the test process alive.
+    await demo?.close();
+    throw error;
+  }
   return {
     guard,
     url: guard.url,
