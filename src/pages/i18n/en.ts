@@ -373,6 +373,7 @@ export const en = {
   stepUpDoneText: 'What you asked for continues now: a download starts in a moment (look in your browser’s downloads), or the page opens by itself.',
   stepUpDoneFresh: (minutes: number) => `You will not be asked again for this kind of operation for ${minutes} minute${minutes === 1 ? '' : 's'}.`,
   stepUpDoneAgain: 'Nothing happened? Continue',
+  stepUpRetry: 'Verified. Send what you were doing again (for example, press the export button once more): it now goes through.',
   backToWhereYouWere: 'Back to where you were',
   enableDoneBack: 'I saved my codes — back to where I was',
 };
