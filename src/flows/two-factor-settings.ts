@@ -428,8 +428,8 @@ export class TwoFactorSettings {
   }
 
   /** The truth about sending for one step of this session's flows (for the pages). */
-  sendState(actor: Actor, step: 'identity' | 'enable' | 'disable' | 'recovery'): Promise<SendState> {
-    return this.deps.factor.sendState(`${step}:${actor.session.id}`);
+  sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery'): Promise<SendState> {
+    return this.deps.factor.sendState(`${step}:${session.id}`);
   }
 
   /** Recovery codes the account has left (0 without 2FA). */

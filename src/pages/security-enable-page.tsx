@@ -1,4 +1,5 @@
 import { Layout } from './layout.tsx';
+import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import {
   CopyButton,
@@ -39,6 +40,8 @@ export type EnableProps = PageMessage & {
   readonly csrf: string;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number | undefined;
+  /** Sending as the server knows it now (the code and confirm steps of sms/email). */
+  readonly send?: SendView | null | undefined;
   readonly view: EnableView;
 };
 
@@ -123,7 +126,7 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
       </Steps>
       <h1>{t.enterCodeWeSent}</h1>
       <Messages error={props.error} notice={props.notice} />
-      <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>
+      {props.send ? <SendStatus send={props.send} /> : <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="code" />
@@ -133,7 +136,7 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
         <button type="submit" name="action" value="verify">
           {t.continue}
         </button>
-        <ResendButton method={view.channel} resendAfter={props.resendAfter} />
+        <ResendButton method={view.channel} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
       </form>
       <p class="muted">
         <HelpLink /> · <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>{t.useAnotherWay}</a>
@@ -250,7 +253,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
       </Steps>
       <h1>{t.enterCodeToFinish}</h1>
       <Messages error={props.error} notice={props.notice} />
-      <p>{instructions}</p>
+      {props.send ? <SendStatus send={props.send} /> : <p>{instructions}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="confirm" />
@@ -260,7 +263,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
         <button type="submit" name="action" value="confirm">
           {t.turnOn}
         </button>
-        <ResendButton method={view.method} resendAfter={props.resendAfter} />
+        <ResendButton method={view.method} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
       </form>
       {view.method === 'totp' ? (
         <form method="post" action={ACTION}>

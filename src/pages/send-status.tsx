@@ -44,7 +44,7 @@ export function SendStatus(props: { send: SendView }) {
   if (send.live) {
     return (
       <p id="send-status" data-send="sent">
-        {t.sentTo(where)}
+        {send.destination !== null ? t.sentTo(where) : send.method === 'sms' ? t.codeSentSmsPhone : t.verifyInstructions.email}
       </p>
     );
   }
