@@ -1,5 +1,5 @@
 import { useUi } from './page-ui.tsx';
-import { HelpLink, methodDescription } from './security-parts.tsx';
+import { methodDescription } from './security-parts.tsx';
 
 /**
  * What a code page says about sending, taken from the server's state on every request (never from
@@ -36,7 +36,7 @@ export function SendStatus(props: { send: SendView }) {
         {send.live ? <p>{t.earlierCodeWorks}</p> : null}
         <p>{send.resendAfter > 0 ? t.askAgainIn(send.resendAfter) : t.askAgainNow}</p>
         <p>
-          {send.recovery ? t.refusedWaysRecovery(brand.support) : t.refusedWaysNone(brand.support)} <HelpLink />
+          {send.recovery ? t.refusedWaysRecovery(brand.support) : t.refusedWaysNone(brand.support)} <a href="/_guard/help/otp">{t.codeHelp}</a>
         </p>
       </div>
     );

@@ -362,6 +362,7 @@ export const en = {
   askAgainNow: 'You can ask for a new code now.',
   refusedWaysRecovery: (support: string) => `Can’t wait? Enter one of your recovery codes below instead, or contact support: ${support}.`,
   refusedWaysNone: (support: string) => `Can’t wait? Contact support: ${support}.`,
+  codeHelp: 'Help with codes',
   noLiveCode: 'No code is waiting to be entered (it was used, replaced or has expired). Ask for a new one.',
   recoveryCodeLabel: 'Recovery code',
   recoveryCodeHint: 'Letters and digits; each recovery code works once.',

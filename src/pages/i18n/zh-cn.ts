@@ -322,6 +322,7 @@ export const zhCN: Catalogue = {
   askAgainNow: '现在可以获取新的验证码。',
   refusedWaysRecovery: (support) => `不能等待？请在下方改为输入一个恢复码，或联系客服：${support}。`,
   refusedWaysNone: (support) => `不能等待？请联系客服：${support}。`,
+  codeHelp: '验证码帮助',
   noLiveCode: '目前没有待输入的验证码（已使用、已被替换或已过期）。请获取新的验证码。',
   recoveryCodeLabel: '恢复码',
   recoveryCodeHint: '由字母和数字组成；每个恢复码只能使用一次。',
