@@ -98,6 +98,7 @@ const FLOW_TTL_MS = 15 * 60_000;
 const CHANGE_CLAIM_MS = 30_000;
 const flowKey = (kind: 'enable' | 'disable' | 'recovery', sid: string): string => `flow:${kind}:${sid}`;
 const changeClaim = (user: string): string => `factor-change:${user}`;
+const ENABLE_RETURN_TTL_MS = 30 * 60_000;
 
 export const ACCOUNT_CHANGED_MESSAGE =
   "Your account's security settings changed while you were doing this (in another session, or by support), so this step has ended. Please start again.";
@@ -430,6 +431,18 @@ export class TwoFactorSettings {
   /** The truth about sending for one step of this session's flows (for the pages). */
   sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery'): Promise<SendState> {
     return this.deps.factor.sendState(`${step}:${session.id}`);
+  }
+
+  /**
+   * Where to go back after enabling, when enabling began from elsewhere ("Enable now" after a
+   * step-up): kept per session for the flow's length, read before the session rotates.
+   */
+  async rememberReturn(session: SessionRecord, path: string): Promise<void> {
+    await this.deps.store.set(`enable-return:${session.id}`, path, ENABLE_RETURN_TTL_MS);
+  }
+
+  async returnOf(session: SessionRecord): Promise<string | null> {
+    return this.deps.store.get(`enable-return:${session.id}`);
   }
 
   /** Recovery codes the account has left (0 without 2FA). */

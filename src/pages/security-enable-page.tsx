@@ -32,7 +32,14 @@ export type EnableView =
   | { readonly step: 'method'; readonly methods: readonly PageMethod[]; readonly phoneOnFile: boolean; readonly askPhone: boolean }
   | { readonly step: 'totp'; readonly key: string; readonly qrSvg: string; readonly otpauthUri: string }
   | { readonly step: 'confirm'; readonly method: PageMethod; readonly maskedEmail: string; readonly phoneOnFile: boolean }
-  | { readonly step: 'done'; readonly method: PageMethod; readonly destination: string | null; readonly recoveryCodes: readonly string[] }
+  | {
+      readonly step: 'done';
+      readonly method: PageMethod;
+      readonly destination: string | null;
+      readonly recoveryCodes: readonly string[];
+      /** Where the merchant was when they chose "Enable now" (after a step-up), to go back to. */
+      readonly back?: string | undefined;
+    }
   /** A step that cannot go on (out of order, already on): the message and a way forward. */
   | { readonly step: 'restart'; readonly alreadyEnabled: boolean };
 
@@ -295,9 +302,15 @@ function DoneStep(props: EnableProps & { view: Extract<EnableView, { step: 'done
       <h2>{t.yourRecoveryCodes}</h2>
       <RecoveryCodeList codes={view.recoveryCodes} />
       <p>
-        <a class="button" href="/_guard/security?done=enabled">
-          {t.savedCodesBack}
-        </a>
+        {view.back !== undefined ? (
+          <a class="button" href={view.back} id="enable-back">
+            {t.enableDoneBack}
+          </a>
+        ) : (
+          <a class="button" href="/_guard/security?done=enabled">
+            {t.savedCodesBack}
+          </a>
+        )}
       </p>
     </>
   );

@@ -16,6 +16,7 @@ import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendPage, uiOf } from './respond.ts';
 import type { SendView } from '../pages/send-status.tsx';
+import { safeReturnTo } from './return-to.ts';
 
 /**
  * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
@@ -200,6 +201,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             case 'confirm':
               return enablePage(ctx, actor.session, 200, { step: 'confirm', method: asMethod(ctx.query['method']) ?? 'totp', maskedEmail, phoneOnFile }, notice);
             default: {
+              const back = safeReturnTo(ctx.query['return_to'], '');
+              if (back !== '') await settings.rememberReturn(actor.session, back);
               const status = await settings.status(actor.session.user);
               if (status.enabled) {
                 return enablePage(ctx, actor.session, 200, { step: 'restart', alreadyEnabled: true }, {
@@ -283,6 +286,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                     await settings.enableMethod(actor, method, body['phone']);
                     return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1' }));
                   }
+                  const back = await settings.returnOf(actor.session);
                   const { result, rotated } = await settings.enableConfirm(actor, body['code']);
                   setRotated(ctx, rotated);
                   const status = await settings.status(actor.session.user);
@@ -292,6 +296,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                     method: result.method,
                     destination: status.destination,
                     recoveryCodes: result.recovery_codes,
+                    ...(back !== null ? { back } : {}),
                   });
                 } catch (error) {
                   if (error instanceof FlowError && PHONE_ERRORS.has(error.code)) {

@@ -9,6 +9,7 @@ import {
   MASKED_MERCHANT_EMAIL,
   MASKED_MERCHANT_PHONE,
   MERCHANT,
+  PASSWORD,
   MERCHANT_PHONE,
   codeMessages,
   enableSms,
@@ -427,6 +428,29 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assert.doesNotMatch(result.text, /http-equiv="refresh"/, 'a POST is not replayed as a GET');
       assert.match(result.text, /Send what you were doing again/);
       assert.match(result.text, /<a href="\/dashboard" id="back">/, 'another site is never the way back');
+    }));
+
+  test('"Enable now" on the result page comes back to where the merchant was once 2FA is on', () =>
+    withRiskStack(RISK_AT.low, async (s) => {
+      const client = await signedInClient(s);
+      assertStepUpRedirect(await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html', referer: `${s.stack.url}/campaigns?tab=2` } }), CONTACT_EXPORT, 'browser');
+      const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
+      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
+      const done = await browserCall(client, String(verified.headers.location));
+      const enableNow = /href="(\/_guard\/security\/enable\?return_to=[^"]+)"/.exec(done.text)?.[1];
+      assert.ok(enableNow, 'the invitation links to enabling');
+      await pageWithCsrf(client, enableNow.replace(/&amp;/g, '&'));
+      // The middle steps over the API (the same flow of the same session), the last one as the page.
+      expectStatus(await client.enableStart(PASSWORD), 200, 'enable/start');
+      s.clock.advance(PAST_COOLDOWN);
+      expectStatus(await client.enableIdentity('email'), 200, 'enable/identity');
+      expectStatus(await client.enableIdentityVerify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'enable/identity/verify');
+      expectStatus(await client.enableMethod('email'), 200, 'enable/method');
+      const page = await pageWithCsrf(client, '/_guard/security/enable?step=confirm&method=email');
+      const finished = await postForm(client, '/_guard/security/enable', { _csrf: page.csrf, step: 'confirm', method: 'email', action: 'confirm', code: lastCode(s.stack.outboxFile, MERCHANT) });
+      assert.equal(finished.status, 200, finished.text.slice(0, 300));
+      assert.match(finished.text, /<a class="button" href="\/campaigns\?tab=2" id="enable-back">/, 'back to where the merchant was, once the codes are saved');
     }));
 
   test('"Not now" over the API (POST /_guard/api/step-up/nudge) is remembered too', () =>
