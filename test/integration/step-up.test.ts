@@ -60,7 +60,7 @@ const DONE_URL = (target: string): string => `/_guard/step-up/done?return_to=${e
 function assertDonePage(html: string, target: string): void {
   assert.match(html, /Verified/, 'the page says it worked');
   const escaped = target.replace(/&/g, '&amp;');
-  assert.ok(html.includes(`<meta http-equiv="refresh" content="1;url=${escaped}"`), `the page continues to ${target} by itself: ${html.slice(0, 600)}`);
+  assert.ok(html.includes(`<meta http-equiv="refresh" content="0;url=${escaped}"`), `the page continues to ${target} by itself: ${html.slice(0, 600)}`);
   assert.ok(html.includes(`href="${escaped}"`), 'and links to it');
   assert.match(html, /id="back"/, 'and back to where the merchant was');
 }
