@@ -437,8 +437,10 @@ export class TwoFactorSettings {
    * Where to go back after enabling, when enabling began from elsewhere ("Enable now" after a
    * step-up): kept per session for the flow's length, read before the session rotates.
    */
-  async rememberReturn(session: SessionRecord, path: string): Promise<void> {
-    await this.deps.store.set(`enable-return:${session.id}`, path, ENABLE_RETURN_TTL_MS);
+  async rememberReturn(session: SessionRecord, path: string | null): Promise<void> {
+    // An enable begun from Login & Security itself goes back there, whatever an earlier one said.
+    if (path === null) await this.deps.store.delete(`enable-return:${session.id}`);
+    else await this.deps.store.set(`enable-return:${session.id}`, path, ENABLE_RETURN_TTL_MS);
   }
 
   async returnOf(session: SessionRecord): Promise<string | null> {

@@ -26,7 +26,8 @@ import {
  */
 
 export type EnableView =
-  | { readonly step: 'password' }
+  /** `returnTo`: where the merchant came from ("Enable now" after a step-up), carried by the form. */
+  | { readonly step: 'password'; readonly returnTo?: string | undefined }
   | { readonly step: 'identity'; readonly smsOffered: boolean; readonly maskedEmail: string }
   | { readonly step: 'code'; readonly channel: 'email' | 'sms'; readonly maskedEmail: string; readonly phoneOnFile: boolean }
   | { readonly step: 'method'; readonly methods: readonly PageMethod[]; readonly phoneOnFile: boolean; readonly askPhone: boolean }
@@ -76,6 +77,7 @@ function PasswordStep(props: EnableProps) {
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="password" />
+        {props.view.step === 'password' && props.view.returnTo !== undefined ? <input type="hidden" name="return_to" value={props.view.returnTo} /> : null}
         <PasswordField error={props.error} required={false} />
         <button type="submit">{t.continue}</button>
       </form>

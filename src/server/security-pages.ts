@@ -201,15 +201,15 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             case 'confirm':
               return enablePage(ctx, actor.session, 200, { step: 'confirm', method: asMethod(ctx.query['method']) ?? 'totp', maskedEmail, phoneOnFile }, notice);
             default: {
-              const back = safeReturnTo(ctx.query['return_to'], '');
-              if (back !== '') await settings.rememberReturn(actor.session, back);
               const status = await settings.status(actor.session.user);
               if (status.enabled) {
                 return enablePage(ctx, actor.session, 200, { step: 'restart', alreadyEnabled: true }, {
                   notice: uiOf(ctx).t.alreadyOnNotice,
                 });
               }
-              return enablePage(ctx, actor.session, 200, { step: 'password' });
+              // Carried by the form, remembered by its POST: a GET changes nothing (THREATS T22).
+              const back = safeReturnTo(ctx.query['return_to'], '');
+              return enablePage(ctx, actor.session, 200, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) });
             }
           }
         }),
@@ -226,13 +226,16 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             const maskedEmail = maskEmail(actor.session.user);
             const action = one(body['action']);
             switch (one(body['step'])) {
-              case 'password':
+              case 'password': {
+                const back = safeReturnTo(body['return_to'], '');
                 try {
                   const started = await settings.enableStart(actor, body['password'] ?? '');
+                  await settings.rememberReturn(actor.session, back !== '' ? back : null);
                   return http.redirect(ctx, enableUrl({ step: 'identity', sms: started.channels.includes('sms') ? '1' : undefined }));
                 } catch (error) {
-                  return enableFailure(ctx, actor, error, { step: 'password' });
+                  return enableFailure(ctx, actor, error, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) });
                 }
+              }
 
               case 'identity': {
                 const channel = body['channel'];
