@@ -45,6 +45,18 @@ export interface StepUpRecord {
 const RECORD = (sid: string): string => `stepup:${sid}`;
 const RECORD_TTL_MS = 15 * 60_000;
 const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
+/** The last step-up of a session, for its result page (the page reads it, never its URL). */
+const RESULT = (sid: string): string => `stepup-result:${sid}`;
+const RESULT_TTL_MS = 15 * 60_000;
+
+/** What the result page of a finished step-up shows. */
+export interface StepUpResult {
+  readonly returnTo: string;
+  readonly from: string | null;
+  readonly retry: 'get' | 'other';
+  readonly nudge: boolean;
+  readonly freshForMs: number;
+}
 
 export interface StepUpDeps {
   readonly store: EphemeralStore;
@@ -238,6 +250,8 @@ export class StepUpFlow {
       ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
     });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
+    const shown: StepUpResult = { returnTo: record.returnTo, from: record.from ?? null, retry: record.retry ?? 'get', nudge, freshForMs: record.freshForMs };
+    await this.deps.store.set(RESULT(session.id), JSON.stringify(shown), RESULT_TTL_MS);
     return {
       status: 'verified',
       valid_until: new Date(now + record.freshForMs).toISOString(),
@@ -248,6 +262,12 @@ export class StepUpFlow {
       retry: record.retry ?? 'get',
       fresh_for_ms: record.freshForMs,
     };
+  }
+
+  /** The session's last finished step-up (null: none in the last 15 minutes), for its result page. */
+  async lastResult(session: SessionRecord): Promise<StepUpResult | null> {
+    const raw = await this.deps.store.get(RESULT(session.id));
+    return raw ? (JSON.parse(raw) as StepUpResult) : null;
   }
 
   /** "Not now" on the invitation to enable 2FA: remembered for the user, across sessions. */

@@ -40,6 +40,7 @@ export function createStepUp(deps: {
   landing: string;
 }): { gate: SensitiveGate; routes: RouteDefinition[] } {
   const { flow, risk, http, logger } = deps;
+  const DONE = '/_guard/step-up/done';
   const stepUpUrl = (returnTo: string): string => `/_guard/step-up?return_to=${encodeURIComponent(returnTo)}`;
 
   const gate: SensitiveGate = {
@@ -147,15 +148,6 @@ export function createStepUp(deps: {
     );
   };
 
-  const doneUrl = (verified: { return_to: string; from: string | null; retry: 'get' | 'other'; nudge_enable_2fa: boolean; fresh_for_ms: number }): string => {
-    const params = new URLSearchParams({ return_to: safeReturnTo(verified.return_to, deps.landing) });
-    if (verified.from !== null) params.set('from', verified.from);
-    if (verified.retry === 'other') params.set('retry', 'other');
-    if (verified.nudge_enable_2fa) params.set('nudge', '1');
-    params.set('fresh', String(Math.max(1, Math.round(verified.fresh_for_ms / 60_000))));
-    return `/_guard/step-up/done?${params.toString()}`;
-  };
-
   const jsonCall = (path: string, run: (actor: Actor, body: Record<string, unknown>) => Promise<unknown>): RouteDefinition => ({
     path,
     access: 'authenticated',
@@ -208,9 +200,9 @@ export function createStepUp(deps: {
             }
           }
           try {
-            const verified = await flow.verify(actor, read.body['code']);
+            await flow.verify(actor, read.body['code']);
             // The result page says it worked and continues the operation itself (PRG: reload is harmless).
-            return http.redirect(ctx, doneUrl(verified));
+            return http.redirect(ctx, DONE);
           } catch (error) {
             const failure = acceptFlowError(ctx, error);
             return stepUpPage(ctx, actor, failure.status, { error: flowMessage(uiOf(ctx).t, failure) });
@@ -222,22 +214,22 @@ export function createStepUp(deps: {
       path: '/_guard/step-up/done',
       access: 'authenticated',
       register(router) {
-        router.get('/_guard/step-up/done', (ctx) => {
+        router.get(DONE, async (ctx) => {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          const one = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
-          const target = safeReturnTo(one(ctx.query['return_to']), deps.landing);
-          const back = safeReturnTo(one(ctx.query['from']), deps.landing);
-          const fresh = Number(one(ctx.query['fresh']));
+          // Facts from the server only: a crafted link cannot make the page say "Verified".
+          const result = await flow.lastResult(actor.session);
+          if (!result) return http.redirect(ctx, deps.landing);
+          const target = safeReturnTo(result.returnTo, deps.landing);
           page(
             ctx,
             200,
             renderStepUpDonePage(uiOf(ctx), {
               csrf: http.formToken(ctx, actor.session),
-              continueTo: one(ctx.query['retry']) === 'other' ? null : target,
-              back,
-              freshMinutes: Number.isSafeInteger(fresh) && fresh > 0 && fresh <= 7 * 24 * 60 ? fresh : null,
-              nudge: one(ctx.query['nudge']) === '1',
+              continueTo: result.retry === 'other' ? null : target,
+              back: safeReturnTo(result.from, deps.landing),
+              freshMinutes: Math.max(1, Math.round(result.freshForMs / 60_000)),
+              nudge: result.nudge,
             }),
           );
         });
