@@ -268,9 +268,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     status: number,
     pending: PendingLogin,
     returnTo: string,
-    message: { error?: string | undefined; notice?: string | undefined },
+    message: { error?: string | undefined; notice?: string | undefined; riskNote?: boolean },
   ): Promise<void> => {
     const { send, recovery } = await deps.login.sendState(pending);
+    const { t } = uiOf(ctx);
+    // Why a sign-in without 2FA asks for a code; "we sent" only when a code can be entered.
+    const notice = message.notice ?? (message.riskNote ? (send?.live ? t.riskNotice : t.riskNoticeNoSend) : undefined);
     const method = pending.method;
     const view =
       send !== null && method !== 'totp'
@@ -286,7 +289,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         send: view,
         recovery,
         ...(message.error ? { error: message.error } : {}),
-        ...(message.notice ? { notice: message.notice } : {}),
+        ...(notice ? { notice } : {}),
         ...(view !== null && view.resendAfter > 0 ? { resendAfter: view.resendAfter } : {}),
       }),
     );
@@ -656,7 +659,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           const pending = found.pending;
-          await verifyPage(ctx, 200, pending, returnTo, pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {});
+          await verifyPage(ctx, 200, pending, returnTo, { riskNote: pending.reason === 'risk' });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;

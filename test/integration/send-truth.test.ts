@@ -109,6 +109,8 @@ describe('issue 13: a refused send is told as it is, with the way that still wor
       const posted = await postForm(owner, '/_guard/login', { _csrf: login.csrf, email: MERCHANT, password: PASSWORD, return_to: '/dashboard' });
       const page = await htmlGet(owner, String(posted.headers.location));
       assertRefusedTruth(page.text, 'risk code page');
+      assert.doesNotMatch(page.text, /we sent a code/i, 'the risk notice does not claim a send either');
+      assert.match(page.text, /needs a code sent to your email/);
       assert.doesNotMatch(page.text, /recovery code/i, 'no recovery codes for an account without 2FA');
     }));
 

@@ -363,6 +363,7 @@ export const en = {
   refusedWaysRecovery: (support: string) => `Can’t wait? Enter one of your recovery codes below instead, or contact support: ${support}.`,
   refusedWaysNone: (support: string) => `Can’t wait? Contact support: ${support}.`,
   codeHelp: 'Help with codes',
+  riskNoticeNoSend: 'This sign-in looks different from your usual ones (a new device or network), so it needs a code sent to your email to make sure it is you.',
   noLiveCode: 'No code is waiting to be entered (it was used, replaced or has expired). Ask for a new one.',
   recoveryCodeLabel: 'Recovery code',
   recoveryCodeHint: 'Letters and digits; each recovery code works once.',

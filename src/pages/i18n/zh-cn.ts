@@ -323,6 +323,7 @@ export const zhCN: Catalogue = {
   refusedWaysRecovery: (support) => `不能等待？请在下方改为输入一个恢复码，或联系客服：${support}。`,
   refusedWaysNone: (support) => `不能等待？请联系客服：${support}。`,
   codeHelp: '验证码帮助',
+  riskNoticeNoSend: '本次登录与您平常的登录不同（新的设备或网络），因此需要向您的电子邮箱发送验证码，以确认是您本人。',
   noLiveCode: '目前没有待输入的验证码（已使用、已被替换或已过期）。请获取新的验证码。',
   recoveryCodeLabel: '恢复码',
   recoveryCodeHint: '由字母和数字组成；每个恢复码只能使用一次。',
