@@ -87,7 +87,7 @@ function PasswordStep(props: EnableProps) {
 }
 
 function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: 'identity' }> }) {
-  const { t } = useUi();
+  const { t, brand } = useUi();
   const { view } = props;
   return (
     <>
@@ -120,6 +120,11 @@ function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: '
         </fieldset>
         <button type="submit">{t.sendCode}</button>
       </form>
+      {props.error ? (
+        <p class="muted">
+          {t.refusedWaysNone(brand.support)} <a href="/_guard/help/otp">{t.codeHelp}</a>
+        </p>
+      ) : null}
       <BackToSecurity label={t.cancel} />
     </>
   );
@@ -133,7 +138,8 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
       <Steps current={3} total={TOTAL}>
         {t.verifyIdentity}
       </Steps>
-      <h1>{t.enterCodeWeSent}</h1>
+      {/* "the code we sent" only when one was sent and can be entered */}
+      <h1>{props.send && !props.send.live ? t.verifyHeading : t.enterCodeWeSent}</h1>
       <Messages error={props.error} notice={props.notice} />
       {props.send ? <SendStatus send={props.send} /> : <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>}
       <form method="post" action={ACTION}>

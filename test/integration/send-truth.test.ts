@@ -154,6 +154,23 @@ describe('issue 13: a refused send is told as it is, with the way that still wor
       assert.equal(verified.headers.location, '/_guard/security/disable?step=confirm');
     }));
 
+  test('enabling 2FA with a refused identity send: the page says no code was sent, offers the other way, help and support', () =>
+    run(async (s) => {
+      const client = await signedInClient(s);
+      await resendLoop(s);
+      const start = await pageWithCsrf(client, '/_guard/security/enable');
+      const password = await postForm(client, '/_guard/security/enable', { _csrf: start.csrf, step: 'password', password: PASSWORD });
+      assert.equal(password.status, 303, password.text.slice(0, 300));
+      const identity = await pageWithCsrf(client, String(password.headers.location));
+      const refused = await postForm(client, '/_guard/security/enable', { _csrf: identity.csrf, step: 'identity', channel: 'email', sms: '1' });
+      assert.equal(refused.status, 429, refused.text.slice(0, 300));
+      assert.match(refused.text, /no new code was sent/);
+      assert.doesNotMatch(refused.text, /We sent a 6-digit code|A code was sent recently/);
+      assert.match(refused.text, /name="channel" value="sms"/, 'the other way (a text message) is offered');
+      assert.match(refused.text, /href="\/_guard\/help\/otp"/);
+      assert.match(refused.text, /contact support/i);
+    }));
+
   test('new recovery codes with a refused send: the code step says no code was sent and when to ask again', () =>
     run(async (s) => {
       const { client } = await merchantWith2fa(s);
