@@ -34,7 +34,8 @@ export function SendStatus(props: { send: SendView }) {
           <strong>{t.noCodeSent}</strong> {reason}
         </p>
         {send.live ? <p>{t.earlierCodeWorks}</p> : null}
-        <p>{send.resendAfter > 0 ? t.askAgainIn(send.resendAfter) : t.askAgainNow}</p>
+        {/* Asking again cannot help a number texts cannot reach. */}
+        {send.refused === 'country' ? null : <p>{send.resendAfter > 0 ? t.askAgainIn(send.resendAfter) : t.askAgainNow}</p>}
         <p>
           {send.recovery ? t.refusedWaysRecovery(brand.support) : t.refusedWaysNone(brand.support)} <a href="/_guard/help/otp">{t.codeHelp}</a>
         </p>
