@@ -161,7 +161,7 @@ function NudgePage(props: { csrf: string; returnTo: string }) {
       <h1>{t.nudgeHeading}</h1>
       <p>{t.nudgeText}</p>
       <p>
-        <a class="button" href="/_guard/security/enable">
+        <a class="button" href={`/_guard/security/enable?return_to=${encodeURIComponent(props.returnTo)}`}>
           {t.enableNow}
         </a>
       </p>
