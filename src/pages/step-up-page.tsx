@@ -20,7 +20,7 @@ export interface StepUpPageProps extends PageMessage {
 }
 
 /** A recovery code on its own form, usable before (or instead of) sending a code. */
-function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | undefined }) {
+function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | undefined; /** The way that still works (no code can be sent now). */ primary: boolean }) {
   const { t } = useUi();
   return (
     <form method="post" action="/_guard/step-up" class="recovery">
@@ -28,7 +28,7 @@ function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | 
       <CsrfField csrf={props.csrf} />
       <input type="hidden" name="return_to" value={props.returnTo} />
       <RecoveryCodeInput error={props.error} />
-      <button type="submit" name="action" value="verify" class="secondary">
+      <button type="submit" name="action" value="verify" {...(props.primary ? {} : { class: 'secondary' })}>
         {t.useRecoveryCode}
       </button>
     </form>
@@ -77,7 +77,7 @@ function StepUpPage(props: StepUpPageProps) {
           )}
         </form>
       )}
-      {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} /> : null}
+      {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} primary={refused} /> : null}
       <p class="muted">
         {props.method !== 'totp' ? <HelpLink /> : null} <a href={landingOf(brand)}>{t.cancel}</a>
       </p>
