@@ -56,6 +56,8 @@ export interface StepUpResult {
   readonly retry: 'get' | 'other';
   readonly nudge: boolean;
   readonly freshForMs: number;
+  /** The rule's own words for the operation, when it has them. */
+  readonly description?: SensitiveSpec['description'];
 }
 
 export interface StepUpDeps {
@@ -250,7 +252,14 @@ export class StepUpFlow {
       ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
     });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
-    const shown: StepUpResult = { returnTo: record.returnTo, from: record.from ?? null, retry: record.retry ?? 'get', nudge, freshForMs: record.freshForMs };
+    const shown: StepUpResult = {
+      returnTo: record.returnTo,
+      from: record.from ?? null,
+      retry: record.retry ?? 'get',
+      nudge,
+      freshForMs: record.freshForMs,
+      ...(record.description !== undefined ? { description: record.description } : {}),
+    };
     await this.deps.store.set(RESULT(session.id), JSON.stringify(shown), RESULT_TTL_MS);
     return {
       status: 'verified',

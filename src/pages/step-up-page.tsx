@@ -98,6 +98,8 @@ export interface StepUpDoneProps {
   readonly freshMinutes: number | null;
   /** Invite to enable 2FA (after the operation, never before it). */
   readonly nudge: boolean;
+  /** The sensitive rule's description, in the page's language. */
+  readonly description?: string | undefined;
 }
 
 /**
@@ -111,6 +113,7 @@ function StepUpDonePage(props: StepUpDoneProps) {
     <Layout title={t.stepUpDoneTitle} {...(props.continueTo !== null ? { refreshTo: props.continueTo } : {})}>
       <h1>{t.stepUpDoneHeading}</h1>
       <p class="notice" role="status" id="step-up-done">
+        {props.description !== undefined ? `${props.description} ` : null}
         {props.continueTo !== null ? t.stepUpDoneText : t.stepUpRetry}
       </p>
       {props.freshMinutes !== null ? <p>{t.stepUpDoneFresh(props.freshMinutes)}</p> : null}

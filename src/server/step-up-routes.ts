@@ -221,10 +221,12 @@ export function createStepUp(deps: {
           const result = await flow.lastResult(actor.session);
           if (!result) return http.redirect(ctx, deps.landing);
           const target = safeReturnTo(result.returnTo, deps.landing);
+          const description = describeRule(result.description, uiOf(ctx).lang);
           page(
             ctx,
             200,
             renderStepUpDonePage(uiOf(ctx), {
+              ...(description !== null ? { description } : {}),
               csrf: http.formToken(ctx, actor.session),
               continueTo: result.retry === 'other' ? null : target,
               back: safeReturnTo(result.from, deps.landing),

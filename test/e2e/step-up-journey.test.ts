@@ -38,7 +38,7 @@ describeInBrowser('step-up before an export, help and error pages', (browser) =>
       await checkDownload(download, 'campaign-1-export.csv');
       await expectHeading(guard, /Verified/);
       assert.match(page.url(), /\/_guard\/step-up\/done$/);
-      await page.getByRole('status').filter({ hasText: /download starts/ }).waitFor();
+      await page.getByRole('status').filter({ hasText: /exports your data \(a campaign's recipients as CSV\)\. It continues now: a download starts/ }).waitFor();
       await page.getByRole('link', { name: 'Back to where you were' }).waitFor();
       // The invitation comes after the export was delivered, below the result, and holds nothing back.
       await page.getByRole('heading', { level: 2, name: /two-factor authentication/ }).waitFor();

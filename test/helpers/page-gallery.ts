@@ -72,7 +72,7 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
     ]),
     ['step-up described', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', send: null, recovery: false, returnTo: '/', description: u.lang === 'zh-CN' ? '修改用户属于敏感操作。' : 'Changing users is sensitive.' })],
     ['step-up without an address', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: null, noDestination: true, send: null, recovery: false, returnTo: '/' })],
-    ['step-up done', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: '/api/contacts/export', back: '/', freshMinutes: 10, nudge: true })],
+    ['step-up done', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: '/api/contacts/export', back: '/', freshMinutes: 10, nudge: true, description: u.lang === 'zh-CN' ? '此操作会导出您的数据。' : 'This operation exports your data.' })],
     ['step-up done, asked again', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: null, back: '/campaigns', freshMinutes: null, nudge: false })],
     ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],

@@ -372,7 +372,7 @@ export const en = {
   // After a step-up: the result, then (for accounts without 2FA) the invitation
   stepUpDoneTitle: 'Verified',
   stepUpDoneHeading: 'Verified: it’s you',
-  stepUpDoneText: 'What you asked for continues now: a download starts in a moment (look in your browser’s downloads), or the page opens by itself.',
+  stepUpDoneText: 'It continues now: a download starts in a moment and this page stays (look in your browser’s downloads); a page opens by itself.',
   stepUpDoneFresh: (minutes: number) => `You will not be asked again for this kind of operation for ${minutes} minute${minutes === 1 ? '' : 's'}.`,
   stepUpDoneAgain: 'Nothing happened? Continue',
   stepUpRetry: 'Verified. Send what you were doing again (for example, press the export button once more): it now goes through.',

@@ -331,7 +331,7 @@ export const zhCN: Catalogue = {
   useRecoveryCode: '使用恢复码',
   stepUpDoneTitle: '已验证',
   stepUpDoneHeading: '已验证：确认是您本人',
-  stepUpDoneText: '您请求的操作正在继续：下载将很快开始（请查看浏览器的下载列表），或页面会自动打开。',
+  stepUpDoneText: '操作正在继续：下载将很快开始，本页保持不变（请查看浏览器的下载列表）；如果是页面，会自动打开。',
   stepUpDoneFresh: (minutes) => `在接下来的 ${minutes} 分钟内，同类操作不会再要求验证。`,
   stepUpDoneAgain: '没有反应？继续',
   stepUpRetry: '已验证。请再次提交刚才的操作（例如再次点击导出按钮），现在可以完成。',
