@@ -90,6 +90,12 @@ export class OneTimeCodes {
     this.markerTtlMs = this.lifetimeMs + MARKER_EXTRA_MS;
   }
 
+  /** Whether a code issued for `purpose` can still be entered (not used, killed, replaced or expired). */
+  async isLive(purpose: string): Promise<boolean> {
+    checkPurpose(purpose);
+    return (await this.store.get(codeKey(purpose))) !== null;
+  }
+
   /** Whether a new code may be issued for `purpose` now. */
   async canResend(purpose: string): Promise<{ ok: true } | CooldownRefusal> {
     checkPurpose(purpose);

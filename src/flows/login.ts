@@ -7,7 +7,7 @@ import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Regulation, Subject } from './regulation.ts';
-import { maskDestination, type SecondFactor, type SendResult } from './second-factor.ts';
+import { maskDestination, type SecondFactor, type SendResult, type SendState } from './second-factor.ts';
 import type { RiskService } from '../risk/service.ts';
 import { explainRisk } from '../risk/assess.ts';
 import { Contacts } from '../directory/index.ts';
@@ -429,6 +429,16 @@ export class LoginFlow {
     if (!pending) return { kind: 'no_pending_login' };
     if (!(await this.stillCurrent(pending))) return this.endStale(pending, presenter, 'page');
     return { kind: 'pending', pending };
+  }
+
+  /**
+   * What the code page says about sending for this pending sign-in (null: an authenticator app or
+   * nowhere to send), and whether a recovery code can be used (a 2FA sign-in with codes left).
+   */
+  async sendState(pending: PendingLogin): Promise<{ send: SendState | null; recovery: boolean }> {
+    const recovery = pending.reason === '2fa' && (await this.deps.durable.remainingRecoveryCodes(pending.user)) > 0;
+    if (pending.method === 'totp' || pending.destination === null) return { send: null, recovery };
+    return { send: await this.deps.factor.sendState(`login:${pending.id}`), recovery };
   }
 
   /** The second step: a code of the enrolled method, a recovery code, or the risk email code. */

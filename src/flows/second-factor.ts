@@ -9,7 +9,7 @@ import type { Clock } from '../server/providers.ts';
 import type { OneTimeCodes } from '../factors/one-time-codes.ts';
 import { hashRecoveryCode, normaliseRecoveryCode } from '../factors/recovery-codes.ts';
 import type { SecretBox } from '../factors/secret-box.ts';
-import type { SendBudget } from '../factors/send-budget.ts';
+import type { SendBudget, SendReceipt } from '../factors/send-budget.ts';
 import { verifyTotp } from '../factors/totp.ts';
 import type { DurableStore, Enrollment, FactorMethod, SealedSecret, TotpParameters } from '../store/durable.ts';
 import type { Regulation } from './regulation.ts';
@@ -44,6 +44,18 @@ export type VerifyResult =
   | { readonly ok: false; readonly reason: 'too_many_attempts'; readonly retryAfterMs: number }
   | { readonly ok: false; readonly reason: 'malformed' };
 
+/**
+ * What the pages say about sending for one flow, from the server's state (never from the URL):
+ * whether a code that can still be entered was sent, whether the last send was refused (so no
+ * code went out then), and when a new code may be asked for.
+ */
+export interface SendState {
+  readonly live: boolean;
+  readonly refused: 'budget' | 'delivery' | 'country' | null;
+  /** Milliseconds until a new code may be asked for (resend cooldown or send budget); 0: now. */
+  readonly resendInMs: number;
+}
+
 /** What a code can be checked against: an enrollment, or a secret/destination still being set up. */
 export type CodeTarget =
   | { readonly kind: 'enrolled'; readonly enrollment: Enrollment }
@@ -73,6 +85,15 @@ export interface SecondFactorDeps {
 }
 
 const CONSECUTIVE = (account: string): string => `factor:consecutive:${account}`;
+/** The live code's send, so entering it correctly gives its budget slot back (TTL: the code's). */
+const RECEIPT = (flowKey: string): string => `send-receipt:${flowKey}`;
+/** The flow's last send was refused: why, and until when (server time) a new one may be asked for. */
+const REFUSED = (flowKey: string): string => `send-refused:${flowKey}`;
+interface StoredReceipt {
+  readonly account: string;
+  readonly destination: string;
+  readonly windows: SendReceipt;
+}
 /** A locked second factor opens again this long after its last failure (support can unlock sooner). */
 export const LOCKOUT_MS = 30 * 24 * 3_600_000;
 /** NIST SP 800-63B §5.2.2: no more than 100 consecutive failed attempts on one account, from anywhere. */
@@ -125,6 +146,7 @@ export class SecondFactor {
       });
     if (input.method === 'sms' && !this.deps.smsCountryAllowed(input.destination)) {
       audited('failure', 'country_not_allowed');
+      await this.refused(input.flowKey, 'country', 0);
       return { ok: false, reason: 'country' };
     }
     // A resend refused by the cooldown must not spend the send budget (it sends nothing).
@@ -136,6 +158,7 @@ export class SecondFactor {
     const budget = await this.deps.budget.reserve(input.account, input.destination, input.clientAddress);
     if (!budget.ok) {
       audited('failure', 'send_budget_exhausted');
+      await this.refused(input.flowKey, 'budget', budget.retryAfterMs);
       return { ok: false, reason: 'budget', retryAfterMs: budget.retryAfterMs };
     }
     const issued = await this.deps.codes.issue(input.flowKey);
@@ -164,6 +187,7 @@ export class SecondFactor {
       await this.deps.codes.discard(input.flowKey);
       this.deps.logger.error({ err: error, channel: channel.name, purpose: input.purpose }, 'code delivery failed');
       audited('failure', 'delivery_failed', channel.name);
+      await this.refused(input.flowKey, 'delivery', 0);
       const message =
         error instanceof ChannelError
           ? error.message
@@ -172,6 +196,9 @@ export class SecondFactor {
     }
     this.deps.logger.info({ event: 'code_sent', channel: channel.name, method: input.method, purpose: input.purpose, user: input.account }, 'code sent');
     audited('success', undefined, channel.name);
+    const receipt: StoredReceipt = { account: input.account, destination: input.destination, windows: await this.deps.budget.receipt(input.account, input.destination, this.deps.clock.now()) };
+    await this.deps.store.set(RECEIPT(input.flowKey), JSON.stringify(receipt), this.deps.codeLifetimeMs);
+    await this.deps.store.delete(REFUSED(input.flowKey));
     return {
       ok: true,
       destination: masked,
@@ -179,6 +206,29 @@ export class SecondFactor {
       resendInMs: issued.resendAfter - this.deps.clock.now(),
       expiresAt: issued.expiresAt,
     };
+  }
+
+  /** Remembers that no code went out for the flow, and until when (server time) none may be asked for. */
+  private async refused(flowKey: string, reason: 'budget' | 'delivery' | 'country', retryAfterMs: number): Promise<void> {
+    const until = this.deps.clock.now() + retryAfterMs;
+    await this.deps.store.set(REFUSED(flowKey), JSON.stringify({ reason, until }), Math.max(retryAfterMs, this.deps.codeLifetimeMs));
+  }
+
+  /** The truth about sending for a flow, for the pages (see SendState). */
+  async sendState(flowKey: string): Promise<SendState> {
+    const [live, cooldown, raw] = await Promise.all([this.deps.codes.isLive(flowKey), this.deps.codes.canResend(flowKey), this.deps.store.get(REFUSED(flowKey))]);
+    const refusal = raw ? (JSON.parse(raw) as { reason: 'budget' | 'delivery' | 'country'; until: number }) : null;
+    const waits = [cooldown.ok ? 0 : cooldown.retryAfterMs, refusal ? refusal.until - this.deps.clock.now() : 0];
+    return { live, refused: refusal?.reason ?? null, resendInMs: Math.max(0, ...waits) };
+  }
+
+  /** A code sent for the flow was entered correctly: its send stops counting (SendBudget.giveBack). */
+  private async giveBackSend(flowKey: string): Promise<void> {
+    const raw = await this.deps.store.get(RECEIPT(flowKey));
+    // Taken once: of two correct submissions racing, one gives the slot back.
+    if (!raw || !(await this.deps.store.compareAndDelete(RECEIPT(flowKey), raw))) return;
+    const receipt = JSON.parse(raw) as StoredReceipt;
+    await this.deps.budget.giveBack(receipt.account, receipt.destination, receipt.windows, this.deps.clock.now());
   }
 
   /**
@@ -242,6 +292,7 @@ export class SecondFactor {
     if (result.ok) {
       await reservation.settle('success');
       await this.deps.store.delete(CONSECUTIVE(input.account));
+      if (result.via === 'sms' || result.via === 'email') await this.giveBackSend(input.flowKey);
     } else if (result.reason === 'invalid') {
       await reservation.settle('failure');
       // Each failure keeps the count for another LOCKOUT_MS (the lock opens 30 days after the last one).
@@ -285,6 +336,8 @@ export class SecondFactor {
   /** Ends the live code of a flow that ended (the account changed under it): no code of it may count later. */
   async discardCode(flowKey: string): Promise<void> {
     await this.deps.codes.discard(flowKey);
+    await this.deps.store.delete(RECEIPT(flowKey));
+    await this.deps.store.delete(REFUSED(flowKey));
   }
 
   /** Support's unlock: clears the consecutive-failure lock and the windowed failures and bans of the account. */

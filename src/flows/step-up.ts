@@ -6,8 +6,8 @@ import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { DurableStore, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SensitiveSpec } from '../policy/types.ts';
-import { FlowError } from './flow-error.ts';
-import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
+import { FlowError, tooManyCodes } from './flow-error.ts';
+import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
 import { actorContext, type Actor } from './two-factor-settings.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
@@ -31,6 +31,10 @@ export interface StepUpRecord {
   readonly returnTo: string;
   /** The rule's own words for the operation (its `description`), shown on the step-up page. */
   readonly description?: SensitiveSpec['description'];
+  /** The page the person was on when the operation was asked for (a same-origin path), for "back" links. */
+  readonly from?: string;
+  /** The operation's method: a GET is continued after the step-up, anything else is asked again. */
+  readonly retry?: 'get' | 'other';
   /** What the rule asked for (`action` falls back to an email code without 2FA). */
   readonly requested?: 'email_code' | 'fresh_code';
   /** The account's generation and `factorState` this record was decided on (THREATS T18). */
@@ -41,6 +45,20 @@ export interface StepUpRecord {
 const RECORD = (sid: string): string => `stepup:${sid}`;
 const RECORD_TTL_MS = 15 * 60_000;
 const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
+/** The last step-up of a session, for its result page (the page reads it, never its URL). */
+const RESULT = (sid: string): string => `stepup-result:${sid}`;
+const RESULT_TTL_MS = 15 * 60_000;
+
+/** What the result page of a finished step-up shows. */
+export interface StepUpResult {
+  readonly returnTo: string;
+  readonly from: string | null;
+  readonly retry: 'get' | 'other';
+  readonly nudge: boolean;
+  readonly freshForMs: number;
+  /** The rule's own words for the operation, when it has them. */
+  readonly description?: SensitiveSpec['description'];
+}
 
 export interface StepUpDeps {
   readonly store: EphemeralStore;
@@ -60,8 +78,14 @@ export class StepUpFlow {
   constructor(private readonly deps: StepUpDeps) {}
 
   /** Called by the enforcement point when a rule requires a step-up; returns the method to ask for. */
-  async require(session: SessionRecord, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', returnTo: string): Promise<StepUpRecord> {
-    const record = await this.decide(session, {
+  async require(
+    session: SessionRecord,
+    spec: SensitiveSpec,
+    action: 'email_code' | 'fresh_code',
+    returnTo: string,
+    where: { from?: string | undefined; retry?: 'get' | 'other' } = {},
+  ): Promise<StepUpRecord> {
+    const decided = await this.decide(session, {
       category: spec.category,
       requested: action,
       freshForMs: spec.freshForMs,
@@ -69,6 +93,7 @@ export class StepUpFlow {
       returnTo,
       ...(spec.description !== undefined ? { description: spec.description } : {}),
     });
+    const record: StepUpRecord = { ...decided, ...(where.from !== undefined ? { from: where.from } : {}), ...(where.retry !== undefined ? { retry: where.retry } : {}) };
     await this.deps.store.set(RECORD(session.id), JSON.stringify(record), RECORD_TTL_MS);
     return record;
   }
@@ -125,11 +150,12 @@ export class StepUpFlow {
       returnTo: record.returnTo,
       ...(record.description !== undefined ? { description: record.description } : {}),
     });
+    const kept: StepUpRecord = { ...again, ...(record.from !== undefined ? { from: record.from } : {}), ...(record.retry !== undefined ? { retry: record.retry } : {}) };
     // Only if nobody finished or replaced the record meanwhile.
-    if (!(await this.deps.store.setIfPresent(RECORD(session.id), JSON.stringify(again), RECORD_TTL_MS))) return null;
+    if (!(await this.deps.store.setIfPresent(RECORD(session.id), JSON.stringify(kept), RECORD_TTL_MS))) return null;
     await this.deps.factor.discardCode(this.codeKey(session.id, record));
     this.deps.logger.info({ event: 'flow_account_changed', user: session.user, flow: 'step_up', category: record.category }, 'step-up decided again: the account changed meanwhile');
-    return { record: again, redecided: true };
+    return { record: kept, redecided: true };
   }
 
   async current(session: SessionRecord): Promise<StepUpRecord | null> {
@@ -168,14 +194,15 @@ export class StepUpFlow {
     if (!sent.ok) {
       if (sent.reason === 'delivery') throw new FlowError(502, 'delivery_failed', sent.message);
       if (sent.reason === 'country') throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country.');
-      throw new FlowError(429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', {
-        retry_after: Math.max(1, Math.ceil(sent.retryAfterMs / 1000)),
-      });
+      throw tooManyCodes(sent.reason, sent.retryAfterMs);
     }
     return { status: 'code_sent', method: record.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
-  async verify(actor: Actor, code: unknown): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string }> {
+  async verify(
+    actor: Actor,
+    code: unknown,
+  ): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string; from: string | null; retry: 'get' | 'other'; fresh_for_ms: number }> {
     const { record, redecided } = await this.record(actor);
     if (redecided) {
       this.deps.audit.record({
@@ -225,7 +252,31 @@ export class StepUpFlow {
       ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
     });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
-    return { status: 'verified', valid_until: new Date(now + record.freshForMs).toISOString(), category: record.category, nudge_enable_2fa: nudge, return_to: record.returnTo };
+    const shown: StepUpResult = {
+      returnTo: record.returnTo,
+      from: record.from ?? null,
+      retry: record.retry ?? 'get',
+      nudge,
+      freshForMs: record.freshForMs,
+      ...(record.description !== undefined ? { description: record.description } : {}),
+    };
+    await this.deps.store.set(RESULT(session.id), JSON.stringify(shown), RESULT_TTL_MS);
+    return {
+      status: 'verified',
+      valid_until: new Date(now + record.freshForMs).toISOString(),
+      category: record.category,
+      nudge_enable_2fa: nudge,
+      return_to: record.returnTo,
+      from: record.from ?? null,
+      retry: record.retry ?? 'get',
+      fresh_for_ms: record.freshForMs,
+    };
+  }
+
+  /** The session's last finished step-up (null: none in the last 15 minutes), for its result page. */
+  async lastResult(session: SessionRecord): Promise<StepUpResult | null> {
+    const raw = await this.deps.store.get(RESULT(session.id));
+    return raw ? (JSON.parse(raw) as StepUpResult) : null;
   }
 
   /** "Not now" on the invitation to enable 2FA: remembered for the user, across sessions. */
@@ -233,7 +284,21 @@ export class StepUpFlow {
     await this.deps.store.set(SNOOZE(actor.session.user), '1', this.deps.nudgeSnoozeMs);
   }
 
+  /** The truth about sending for the session's step-up (null: an authenticator app, nothing is sent). */
+  async sendState(session: SessionRecord, record: StepUpRecord): Promise<SendState | null> {
+    if (record.method === 'totp') return null;
+    return this.deps.factor.sendState(this.codeKey(session.id, record));
+  }
+
+  /** Whether this step-up accepts a recovery code and the account has one left. */
+  async recoveryAvailable(session: SessionRecord, record: StepUpRecord): Promise<boolean> {
+    if (record.action !== 'fresh_code') return false;
+    if ((await this.deps.durable.getEnrollment(session.user)) === null) return false;
+    return (await this.deps.durable.remainingRecoveryCodes(session.user)) > 0;
+  }
+
   describe(record: StepUpRecord): { method: FactorMethod; destination: string | null } {
     return { method: record.method, destination: maskDestination(record.method, record.destination) };
   }
 }
+

@@ -11,9 +11,9 @@ import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
 import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
 import type { DurableStore, Enrollment, FactorMethod, SealedSecret } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
-import { FlowError, stepOutOfOrder } from './flow-error.ts';
+import { FlowError, stepOutOfOrder, tooManyCodes } from './flow-error.ts';
 import type { Regulation } from './regulation.ts';
-import { maskDestination, type SecondFactor, type SendResult, type VerifyResult } from './second-factor.ts';
+import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
@@ -98,6 +98,7 @@ const FLOW_TTL_MS = 15 * 60_000;
 const CHANGE_CLAIM_MS = 30_000;
 const flowKey = (kind: 'enable' | 'disable' | 'recovery', sid: string): string => `flow:${kind}:${sid}`;
 const changeClaim = (user: string): string => `factor-change:${user}`;
+const ENABLE_RETURN_TTL_MS = 30 * 60_000;
 
 export const ACCOUNT_CHANGED_MESSAGE =
   "Your account's security settings changed while you were doing this (in another session, or by support), so this step has ended. Please start again.";
@@ -206,9 +207,7 @@ export class TwoFactorSettings {
     switch (result.reason) {
       case 'cooldown':
       case 'budget':
-        return new FlowError(429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', {
-          retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
-        });
+        return tooManyCodes(result.reason, result.retryAfterMs);
       case 'country':
         return new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
       case 'delivery':
@@ -427,6 +426,30 @@ export class TwoFactorSettings {
     await this.notify(actor, '2fa_enabled', method);
     const rotated = await this.rotate(actor, method, now);
     return { result: { enabled: true, method, recovery_codes: codes }, rotated };
+  }
+
+  /** The truth about sending for one step of this session's flows (for the pages). */
+  sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery'): Promise<SendState> {
+    return this.deps.factor.sendState(`${step}:${session.id}`);
+  }
+
+  /**
+   * Where to go back after enabling, when enabling began from elsewhere ("Enable now" after a
+   * step-up): kept per session for the flow's length, read before the session rotates.
+   */
+  async rememberReturn(session: SessionRecord, path: string | null): Promise<void> {
+    // An enable begun from Login & Security itself goes back there, whatever an earlier one said.
+    if (path === null) await this.deps.store.delete(`enable-return:${session.id}`);
+    else await this.deps.store.set(`enable-return:${session.id}`, path, ENABLE_RETURN_TTL_MS);
+  }
+
+  async returnOf(session: SessionRecord): Promise<string | null> {
+    return this.deps.store.get(`enable-return:${session.id}`);
+  }
+
+  /** Recovery codes the account has left (0 without 2FA). */
+  recoveryCodesLeft(user: string): Promise<number> {
+    return this.deps.durable.remainingRecoveryCodes(user);
   }
 
   // ---- disable -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { useUi } from './page-ui.tsx';
  * brand colours come from a generated stylesheet and the behaviour from /_guard/assets/guard.js,
  * which only adds to pages that work without it.
  */
-export function Layout(props: { title: string; children: ComponentChildren }) {
+export function Layout(props: { title: string; children: ComponentChildren; /** A same-origin path the page continues to by itself (a download starts, the page stays). */ refreshTo?: string }) {
   const { t, lang, brand } = useUi();
   return (
     <html lang={lang}>
@@ -16,6 +16,9 @@ export function Layout(props: { title: string; children: ComponentChildren }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{t.siteTitle(props.title, brand.product)}</title>
+        {/* A meta refresh works without script (the CSP allows no inline one) and keeps the page on a
+            download; at once, as a timed refresh is a WCAG 2.2.1 failure. */}
+        {props.refreshTo !== undefined ? <meta http-equiv="refresh" content={`0;url=${props.refreshTo}`} /> : null}
         {/* No icon: without this the browser asks the app for /favicon.ico, which needs a session. */}
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/_guard/assets/guard.css" />

@@ -1,4 +1,5 @@
 import { Layout } from './layout.tsx';
+import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { HelpLink, BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
@@ -11,6 +12,8 @@ export type RecoveryView =
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
 export type RecoveryProps = PageMessage & {
+  /** Sending as the server knows it now (the code step of sms/email). */
+  readonly send?: SendView | null | undefined;
   readonly csrf: string;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number | undefined;
@@ -43,8 +46,10 @@ function Body(props: RecoveryProps) {
         <>
           <h1>{t.verifyHeading}</h1>
           <Messages error={props.error} notice={props.notice} />
+          {props.send ? <SendStatus send={props.send} /> : null}
           <p>
-            {view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination))} {t.replaceCodesShort}
+            {view.method === 'totp' ? `${t.sixDigitsFromApp} ` : props.send ? '' : `${t.sentTo(methodDescription(t, view.method, view.destination))} `}
+            {t.replaceCodesShort}
           </p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
@@ -53,7 +58,7 @@ function Body(props: RecoveryProps) {
             <button type="submit" name="action" value="confirm">
               {t.generateNewCodes}
             </button>
-            <ResendButton method={view.method} resendAfter={props.resendAfter} />
+            <ResendButton method={view.method} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
           </form>
           {view.method !== 'totp' ? (
             <p class="muted">

@@ -1,4 +1,5 @@
 import { Layout } from './layout.tsx';
+import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { BackToSecurity, CodeField, CsrfField, HelpLink, Messages, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
@@ -12,6 +13,8 @@ export type DisableView =
 
 export type DisableProps = PageMessage & {
   readonly csrf: string;
+  /** Sending as the server knows it now (the code step of sms/email). */
+  readonly send?: SendView | null | undefined;
   readonly view: DisableView;
 };
 
@@ -57,8 +60,10 @@ function Body(props: DisableProps) {
           </Steps>
           <h1>{t.verifyHeading}</h1>
           <Messages error={props.error} notice={props.notice} />
+          {props.send ? <SendStatus send={props.send} /> : null}
           <p>
-            {instructions} {t.lostDevice}
+            {props.send ? null : `${instructions} `}
+            {t.lostDevice}
           </p>
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />

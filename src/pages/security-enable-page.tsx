@@ -1,4 +1,5 @@
 import { Layout } from './layout.tsx';
+import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import {
   CopyButton,
@@ -25,13 +26,21 @@ import {
  */
 
 export type EnableView =
-  | { readonly step: 'password' }
+  /** `returnTo`: where the merchant came from ("Enable now" after a step-up), carried by the form. */
+  | { readonly step: 'password'; readonly returnTo?: string | undefined }
   | { readonly step: 'identity'; readonly smsOffered: boolean; readonly maskedEmail: string }
   | { readonly step: 'code'; readonly channel: 'email' | 'sms'; readonly maskedEmail: string; readonly phoneOnFile: boolean }
   | { readonly step: 'method'; readonly methods: readonly PageMethod[]; readonly phoneOnFile: boolean; readonly askPhone: boolean }
   | { readonly step: 'totp'; readonly key: string; readonly qrSvg: string; readonly otpauthUri: string }
   | { readonly step: 'confirm'; readonly method: PageMethod; readonly maskedEmail: string; readonly phoneOnFile: boolean }
-  | { readonly step: 'done'; readonly method: PageMethod; readonly destination: string | null; readonly recoveryCodes: readonly string[] }
+  | {
+      readonly step: 'done';
+      readonly method: PageMethod;
+      readonly destination: string | null;
+      readonly recoveryCodes: readonly string[];
+      /** Where the merchant was when they chose "Enable now" (after a step-up), to go back to. */
+      readonly back?: string | undefined;
+    }
   /** A step that cannot go on (out of order, already on): the message and a way forward. */
   | { readonly step: 'restart'; readonly alreadyEnabled: boolean };
 
@@ -39,6 +48,8 @@ export type EnableProps = PageMessage & {
   readonly csrf: string;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number | undefined;
+  /** Sending as the server knows it now (the code and confirm steps of sms/email). */
+  readonly send?: SendView | null | undefined;
   readonly view: EnableView;
 };
 
@@ -66,6 +77,7 @@ function PasswordStep(props: EnableProps) {
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="password" />
+        {props.view.step === 'password' && props.view.returnTo !== undefined ? <input type="hidden" name="return_to" value={props.view.returnTo} /> : null}
         <PasswordField error={props.error} required={false} />
         <button type="submit">{t.continue}</button>
       </form>
@@ -75,7 +87,7 @@ function PasswordStep(props: EnableProps) {
 }
 
 function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: 'identity' }> }) {
-  const { t } = useUi();
+  const { t, brand } = useUi();
   const { view } = props;
   return (
     <>
@@ -108,6 +120,11 @@ function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: '
         </fieldset>
         <button type="submit">{t.sendCode}</button>
       </form>
+      {props.error ? (
+        <p class="muted">
+          {t.refusedWaysNone(brand.support)} <a href="/_guard/help/otp">{t.codeHelp}</a>
+        </p>
+      ) : null}
       <BackToSecurity label={t.cancel} />
     </>
   );
@@ -121,9 +138,10 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
       <Steps current={3} total={TOTAL}>
         {t.verifyIdentity}
       </Steps>
-      <h1>{t.enterCodeWeSent}</h1>
+      {/* "the code we sent" only when one was sent and can be entered */}
+      <h1>{props.send && !props.send.live ? t.verifyHeading : t.enterCodeWeSent}</h1>
       <Messages error={props.error} notice={props.notice} />
-      <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>
+      {props.send ? <SendStatus send={props.send} /> : <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="code" />
@@ -133,7 +151,7 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
         <button type="submit" name="action" value="verify">
           {t.continue}
         </button>
-        <ResendButton method={view.channel} resendAfter={props.resendAfter} />
+        <ResendButton method={view.channel} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
       </form>
       <p class="muted">
         <HelpLink /> · <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>{t.useAnotherWay}</a>
@@ -250,7 +268,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
       </Steps>
       <h1>{t.enterCodeToFinish}</h1>
       <Messages error={props.error} notice={props.notice} />
-      <p>{instructions}</p>
+      {props.send ? <SendStatus send={props.send} /> : <p>{instructions}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="confirm" />
@@ -260,7 +278,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
         <button type="submit" name="action" value="confirm">
           {t.turnOn}
         </button>
-        <ResendButton method={view.method} resendAfter={props.resendAfter} />
+        <ResendButton method={view.method} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
       </form>
       {view.method === 'totp' ? (
         <form method="post" action={ACTION}>
@@ -292,9 +310,15 @@ function DoneStep(props: EnableProps & { view: Extract<EnableView, { step: 'done
       <h2>{t.yourRecoveryCodes}</h2>
       <RecoveryCodeList codes={view.recoveryCodes} />
       <p>
-        <a class="button" href="/_guard/security?done=enabled">
-          {t.savedCodesBack}
-        </a>
+        {view.back !== undefined ? (
+          <a class="button" href={view.back} id="enable-back">
+            {t.enableDoneBack}
+          </a>
+        ) : (
+          <a class="button" href="/_guard/security?done=enabled">
+            {t.savedCodesBack}
+          </a>
+        )}
       </p>
     </>
   );

@@ -1,58 +1,83 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CsrfField, HelpLink, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { RecoveryCodeInput, SendStatus, type SendView } from './send-status.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
   readonly method: PageMethod;
   /** Masked phone or address the code goes to (sms/email). */
   readonly destination: string | null;
-  /** A code was sent: show the code field (always shown for an authenticator app). */
-  readonly codeSent: boolean;
+  /** Sending as the server knows it now (sms/email); null: nothing was asked for yet or an app. */
+  readonly send: SendView | null;
+  /** A recovery code can be used here (the account has some left, and the rule accepts them). */
+  readonly recovery: boolean;
   readonly returnTo: string;
   /** The sensitive rule's description, in the page's language. */
   readonly description?: string | undefined;
   /** The code would go by email/SMS but no destination is known: explain instead of offering a send. */
   readonly noDestination?: boolean | undefined;
-  /** Seconds until another code may be sent, when known. */
-  readonly resendAfter?: number | undefined;
+}
+
+/** A recovery code on its own form, usable before (or instead of) sending a code. */
+function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | undefined; /** The way that still works (no code can be sent now). */ primary: boolean }) {
+  const { t } = useUi();
+  return (
+    <form method="post" action="/_guard/step-up" class="recovery">
+      <p>{t.stepUpRecovery}</p>
+      <CsrfField csrf={props.csrf} />
+      <input type="hidden" name="return_to" value={props.returnTo} />
+      <RecoveryCodeInput error={props.error} />
+      <button type="submit" name="action" value="verify" {...(props.primary ? {} : { class: 'secondary' })}>
+        {t.useRecoveryCode}
+      </button>
+    </form>
+  );
 }
 
 /** "Confirm it's you" before a sensitive operation such as a contact export. */
 function StepUpPage(props: StepUpPageProps) {
   const { t, brand } = useUi();
-  const showCode = props.method === 'totp' || props.codeSent;
+  const send = props.send;
+  // The code field is there when there is a code to enter: the app's, or a sent one still live.
+  const showCode = props.method === 'totp' || (send !== null && send.live);
+  const refused = send !== null && send.refused !== null;
+  const asked = send !== null && (send.live || refused);
   return (
     <Layout title={t.confirmItsYou}>
       <h1>{t.confirmItsYou}</h1>
       <Messages error={props.error} notice={props.notice} />
       <p>
         {props.description !== undefined ? `${props.description} ${t.stepUpCheck}` : t.stepUpText}
-        {props.noDestination ? null : ` ${t.stepUpWhere[props.method](props.destination, brand.product)}`}
+        {props.noDestination || asked ? null : ` ${t.stepUpWhere[props.method](props.destination, brand.product)}`}
       </p>
+      {send !== null && asked ? <SendStatus send={send} /> : null}
       {props.noDestination ? (
         <p class="error" role="alert">
           {t.stepUpNoEmail(brand.support)}
         </p>
       ) : (
-      <form method="post" action="/_guard/step-up">
-        <CsrfField csrf={props.csrf} />
-        <input type="hidden" name="return_to" value={props.returnTo} />
-        {showCode ? (
-          <>
-            <CodeField error={props.error} acceptsRecovery={props.method !== 'email'} />
-            <button type="submit" name="action" value="verify">
-              {t.verifyAndContinue}
+        <form method="post" action="/_guard/step-up">
+          <CsrfField csrf={props.csrf} />
+          <input type="hidden" name="return_to" value={props.returnTo} />
+          {showCode ? (
+            <>
+              <CodeField error={props.error} acceptsRecovery={props.recovery} {...(props.recovery ? { hint: t.lostDevice } : {})} />
+              <button type="submit" name="action" value="verify">
+                {t.verifyAndContinue}
+              </button>
+              <ResendButton method={props.method} value="send" resendAfter={send?.resendAfter} />
+            </>
+          ) : asked ? (
+            <ResendButton method={props.method} value="send" resendAfter={send?.resendAfter} />
+          ) : (
+            <button type="submit" name="action" value="send">
+              {t.sendTheCode}
             </button>
-            <ResendButton method={props.method} value="send" resendAfter={props.resendAfter} />
-          </>
-        ) : (
-          <button type="submit" name="action" value="send">
-            {t.sendTheCode}
-          </button>
-        )}
-      </form>
+          )}
+        </form>
       )}
+      {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} primary={refused} /> : null}
       <p class="muted">
         {props.method !== 'totp' ? <HelpLink /> : null} <a href={landingOf(brand)}>{t.cancel}</a>
       </p>
@@ -64,6 +89,73 @@ export function renderStepUpPage(ui: PageUi, props: StepUpPageProps): string {
   return renderPage(ui, <StepUpPage {...props} />);
 }
 
+export interface StepUpDoneProps {
+  readonly csrf: string;
+  /** The operation to continue (a same-origin path); null when it cannot be repeated by a GET. */
+  readonly continueTo: string | null;
+  /** Where the person was before the operation. */
+  readonly back: string;
+  readonly freshMinutes: number | null;
+  /** Invite to enable 2FA (after the operation, never before it). */
+  readonly nudge: boolean;
+  /** The sensitive rule's description, in the page's language. */
+  readonly description?: string | undefined;
+}
+
+/**
+ * The result of a step-up: it worked, what happens now (the operation continues by itself: a
+ * download starts and this page stays, or the page opens), a way back, and only then the invitation
+ * to turn on 2FA, which never holds the operation back.
+ */
+function StepUpDonePage(props: StepUpDoneProps) {
+  const { t } = useUi();
+  return (
+    <Layout title={t.stepUpDoneTitle} {...(props.continueTo !== null ? { refreshTo: props.continueTo } : {})}>
+      <h1>{t.stepUpDoneHeading}</h1>
+      <p class="notice" role="status" id="step-up-done">
+        {props.description !== undefined ? `${props.description} ` : null}
+        {props.continueTo !== null ? t.stepUpDoneText : t.stepUpRetry}
+      </p>
+      {props.freshMinutes !== null ? <p>{t.stepUpDoneFresh(props.freshMinutes)}</p> : null}
+      <p>
+        {props.continueTo !== null ? (
+          <>
+            <a href={props.continueTo} id="continue">
+              {t.stepUpDoneAgain}
+            </a>{' '}
+            ·{' '}
+          </>
+        ) : null}
+        <a href={props.back} id="back">
+          {t.backToWhereYouWere}
+        </a>
+      </p>
+      {props.nudge ? (
+        <section class="nudge" aria-labelledby="nudge-heading">
+          <h2 id="nudge-heading">{t.nudgeHeading}</h2>
+          <p>{t.nudgeText}</p>
+          <p>
+            <a class="button" href={`/_guard/security/enable?return_to=${encodeURIComponent(props.back)}`}>
+              {t.enableNow}
+            </a>
+          </p>
+          <form method="post" action="/_guard/step-up/nudge">
+            <CsrfField csrf={props.csrf} />
+            <input type="hidden" name="return_to" value={props.back} />
+            <button type="submit" class="secondary">
+              {t.notNow}
+            </button>
+          </form>
+        </section>
+      ) : null}
+    </Layout>
+  );
+}
+
+export function renderStepUpDonePage(ui: PageUi, props: StepUpDoneProps): string {
+  return renderPage(ui, <StepUpDonePage {...props} />);
+}
+
 /** After a verification without 2FA: the invitation to turn it on (DESIGN §3). */
 function NudgePage(props: { csrf: string; returnTo: string }) {
   const { t } = useUi();
@@ -72,7 +164,7 @@ function NudgePage(props: { csrf: string; returnTo: string }) {
       <h1>{t.nudgeHeading}</h1>
       <p>{t.nudgeText}</p>
       <p>
-        <a class="button" href="/_guard/security/enable">
+        <a class="button" href={`/_guard/security/enable?return_to=${encodeURIComponent(props.returnTo)}`}>
           {t.enableNow}
         </a>
       </p>

@@ -9,7 +9,8 @@ import { filterCookieHeader, setCookieName } from '../proxy/headers.ts';
 import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
-import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
+import type { LoginFlow, LoginResult, LoginVerifyResult, PendingLogin, Presenter } from '../flows/login.ts';
+import { maskDestination } from '../flows/second-factor.ts';
 import type { SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
@@ -22,7 +23,6 @@ import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
 import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
-import { readWait, waitParam } from './resend-hint.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
@@ -221,10 +221,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         return;
       case 'verification_required':
         startVerification(ctx, result);
-        {
-          const wait = waitParam(result.send?.ok ? retryAfterSeconds(result.send.resendInMs) : undefined);
-          redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}${wait ? `&wait=${wait}` : ''}`);
-        }
+        // The code page reads the send's state from the server (no `wait=` that a reload would restart).
+        redirect(ctx, `/_guard/verify?return_to=${encodeURIComponent(returnTo)}`);
         return;
       case 'invalid_credentials': {
         const { t, brand } = uiOf(ctx);
@@ -265,13 +263,23 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     }
   };
 
-  const verifyPage = (
+  /** The code page, saying what the server knows about sending now (never what the URL says). */
+  const verifyPage = async (
     ctx: Context,
     status: number,
-    method: 'totp' | 'sms' | 'email',
+    pending: PendingLogin,
     returnTo: string,
-    message: { error?: string | undefined; notice?: string | undefined; resendAfter?: number | undefined },
-  ): void => {
+    message: { error?: string | undefined; notice?: string | undefined; riskNote?: boolean },
+  ): Promise<void> => {
+    const { send, recovery } = await deps.login.sendState(pending);
+    const { t } = uiOf(ctx);
+    // Why a sign-in without 2FA asks for a code; "we sent" only when a code can be entered.
+    const notice = message.notice ?? (message.riskNote ? (send?.live ? t.riskNotice : t.riskNoticeNoSend) : undefined);
+    const method = pending.method;
+    const view =
+      send !== null && method !== 'totp'
+        ? { method, destination: maskDestination(method, pending.destination), live: send.live, refused: send.refused, resendAfter: Math.ceil(send.resendInMs / 1000), recovery }
+        : null;
     sendPage(
       ctx,
       status,
@@ -279,9 +287,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         csrf: http.formToken(ctx, null),
         method,
         returnTo,
+        send: view,
+        recovery,
         ...(message.error ? { error: message.error } : {}),
-        ...(message.notice ? { notice: message.notice } : {}),
-        ...(message.resendAfter !== undefined ? { resendAfter: message.resendAfter } : {}),
+        ...(notice ? { notice } : {}),
+        ...(view !== null && view.resendAfter > 0 ? { resendAfter: view.resendAfter } : {}),
       }),
     );
   };
@@ -650,7 +660,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           const pending = found.pending;
-          verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
+          await verifyPage(ctx, 200, pending, returnTo, { riskNote: pending.reason === 'risk' });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -662,20 +672,17 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           const pending = found.pending;
           if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
-            verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
+            await verifyPage(ctx, 403, pending, returnTo, { error: uiOf(ctx).t.formExpired });
             return;
           }
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
             if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
-            const error = sent.ok ? undefined : resendProblem(ctx, sent);
-            const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
-            verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, {
-              ...(notice ? { notice } : {}),
-              ...(error ? { error } : {}),
-              ...(wait > 0 ? { resendAfter: retryAfterSeconds(wait) } : {}),
-            });
+            // A refused send (budget, delivery, country) is told by the page's sending status.
+            const told = !sent.ok && (sent.reason === 'budget' || sent.reason === 'delivery' || sent.reason === 'country');
+            const error = sent.ok || told ? undefined : resendProblem(ctx, sent);
+            await verifyPage(ctx, sent.ok ? 200 : 429, pending, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
             return;
           }
           const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
@@ -687,7 +694,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
-          verifyPage(ctx, status, pending.method, returnTo, { error });
+          await verifyPage(ctx, status, pending, returnTo, { error });
         });
       },
     },

@@ -15,7 +15,8 @@ import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendPage, uiOf } from './respond.ts';
-import { readWait, waitParam } from './resend-hint.ts';
+import type { SendView } from '../pages/send-status.tsx';
+import { safeReturnTo } from './return-to.ts';
 
 /**
  * The Login & Security pages (DESIGN §3): the same 2FA settings flows as the JSON API
@@ -105,6 +106,18 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
       await handler(ctx, actor, read.body);
     };
 
+  /** What a code step says about sending, from the server's state on every request (never the URL). */
+  const sendView = async (session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery', method: PageMethod, destination: string | null, recovery: boolean): Promise<SendView | null> => {
+    if (method === 'totp') return null;
+    const state = await settings.sendState(session, step);
+    return { method, destination, live: state.live, refused: state.refused, resendAfter: Math.ceil(state.resendInMs / 1000), recovery };
+  };
+
+  /** A send that sent nothing (budget, delivery, country): the code step's sending status tells it, with the ways that still work. */
+  const sendRefused = (error: unknown): boolean =>
+    error instanceof FlowError &&
+    ((error.code === 'too_many_codes' && error.extra['limit'] === 'send_budget') || error.code === 'delivery_failed' || error.code === 'sms_country_not_allowed');
+
   // ---- Login & Security ------------------------------------------------------------------------
 
   const notices = (ctx: Context): Readonly<Record<string, string | undefined>> => {
@@ -149,15 +162,23 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     return text ? `${ENABLE}?${text}` : ENABLE;
   };
 
-  const enablePage = (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
-    html(ctx, status, renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
+  const enablePage = async (ctx: Context, session: SessionRecord, status: number, view: EnableView, message: PageMessage = {}): Promise<void> => {
+    const send =
+      view.step === 'code'
+        ? await sendView(session, 'identity', view.channel, view.channel === 'email' ? view.maskedEmail : null, false)
+        : view.step === 'confirm'
+          ? await sendView(session, 'enable', view.method, view.method === 'email' ? view.maskedEmail : null, false)
+          : null;
+    html(ctx, status, renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, send, ...message }));
+  };
 
   /** Where a failed step is shown: its own page, or "start again" when the flow lost its place or the account changed under it. */
-  const enableFailure = (ctx: Context, actor: Actor, error: unknown, view: EnableView): void => {
+  const enableFailure = async (ctx: Context, actor: Actor, error: unknown, view: EnableView): Promise<void> => {
     const { status, message, code } = problem(ctx, error);
     if (code === 'step_out_of_order' || code === 'account_changed') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: false }, message);
     if (code === 'already_enabled') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: true }, message);
-    enablePage(ctx, actor.session, status, view, message);
+    const told = sendRefused(error) && (view.step === 'code' || view.step === 'confirm');
+    return enablePage(ctx, actor.session, status, view, told ? {} : message);
   };
 
   const enable: RouteDefinition = {
@@ -169,7 +190,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(ENABLE, async (ctx, actor) => {
           const phoneOnFile = one(ctx.query['sms']) === '1';
           const maskedEmail = maskEmail(actor.session.user);
-          const notice = { ...(one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
+          const notice = one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {};
           switch (one(ctx.query['step'])) {
             case 'identity':
               return enablePage(ctx, actor.session, 200, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
@@ -186,7 +207,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                   notice: uiOf(ctx).t.alreadyOnNotice,
                 });
               }
-              return enablePage(ctx, actor.session, 200, { step: 'password' });
+              // Carried by the form, remembered by its POST: a GET changes nothing (THREATS T22).
+              const back = safeReturnTo(ctx.query['return_to'], '');
+              return enablePage(ctx, actor.session, 200, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) });
             }
           }
         }),
@@ -203,19 +226,22 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             const maskedEmail = maskEmail(actor.session.user);
             const action = one(body['action']);
             switch (one(body['step'])) {
-              case 'password':
+              case 'password': {
+                const back = safeReturnTo(body['return_to'], '');
                 try {
                   const started = await settings.enableStart(actor, body['password'] ?? '');
+                  await settings.rememberReturn(actor.session, back !== '' ? back : null);
                   return http.redirect(ctx, enableUrl({ step: 'identity', sms: started.channels.includes('sms') ? '1' : undefined }));
                 } catch (error) {
-                  return enableFailure(ctx, actor, error, { step: 'password' });
+                  return enableFailure(ctx, actor, error, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) });
                 }
+              }
 
               case 'identity': {
                 const channel = body['channel'];
                 try {
                   const sent = await settings.enableIdentity(actor, channel);
-                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms, wait: waitParam(sent.resend_after) }));
+                  return http.redirect(ctx, enableUrl({ step: 'code', channel: sent.channel, sms }));
                 } catch (error) {
                   return enableFailure(ctx, actor, error, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
                 }
@@ -226,8 +252,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const view: EnableView = { step: 'code', channel, maskedEmail, phoneOnFile };
                 try {
                   if (action === 'resend') {
-                    const sent = await settings.enableIdentity(actor, channel);
-                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1', wait: waitParam(sent.resend_after) }));
+                    await settings.enableIdentity(actor, channel);
+                    return http.redirect(ctx, enableUrl({ step: 'code', channel, sms, sent: '1' }));
                   }
                   const verified = await settings.enableIdentityVerify(actor, body['code']);
                   return http.redirect(ctx, enableUrl({ step: 'method', methods: verified.methods.join(','), sms }));
@@ -249,7 +275,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                       otpauthUri: chosen.otpauth_uri,
                     });
                   }
-                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms, wait: waitParam(chosen.resend_after) }));
+                  return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms }));
                 } catch (error) {
                   const askPhone = !phoneOnFile || (error instanceof FlowError && PHONE_ERRORS.has(error.code));
                   return enableFailure(ctx, actor, error, { step: 'method', methods, phoneOnFile, askPhone });
@@ -260,9 +286,10 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 const method = asMethod(body['method']) ?? 'totp';
                 try {
                   if (action === 'resend' && method !== 'totp') {
-                    const sent = await settings.enableMethod(actor, method, body['phone']);
-                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1', wait: waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined) }));
+                    await settings.enableMethod(actor, method, body['phone']);
+                    return http.redirect(ctx, enableUrl({ step: 'confirm', method, sms, sent: '1' }));
                   }
+                  const back = await settings.returnOf(actor.session);
                   const { result, rotated } = await settings.enableConfirm(actor, body['code']);
                   setRotated(ctx, rotated);
                   const status = await settings.status(actor.session.user);
@@ -272,6 +299,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                     method: result.method,
                     destination: status.destination,
                     recoveryCodes: result.recovery_codes,
+                    ...(back !== null ? { back } : {}),
                   });
                 } catch (error) {
                   if (error instanceof FlowError && PHONE_ERRORS.has(error.code)) {
@@ -292,14 +320,16 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   // ---- disable -----------------------------------------------------------------------------------
 
-  const disablePage = (ctx: Context, session: SessionRecord, status: number, view: DisableView, message: PageMessage = {}): void =>
-    html(ctx, status, renderDisablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
+  const disablePage = async (ctx: Context, session: SessionRecord, status: number, view: DisableView, message: PageMessage = {}): Promise<void> => {
+    const send = view.step === 'code' ? await sendView(session, 'disable', view.method, view.destination, (await settings.recoveryCodesLeft(session.user)) > 0) : null;
+    html(ctx, status, renderDisablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, send, ...message }));
+  };
 
-  const disableFailure = (ctx: Context, actor: Actor, error: unknown, view: DisableView): void => {
+  const disableFailure = async (ctx: Context, actor: Actor, error: unknown, view: DisableView): Promise<void> => {
     const { status, message, code } = problem(ctx, error);
     if (code === 'step_out_of_order' || code === 'account_changed') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
     if (code === 'not_enabled') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
-    disablePage(ctx, actor.session, status, view, message);
+    return disablePage(ctx, actor.session, status, view, sendRefused(error) && view.step === 'code' ? {} : message);
   };
 
   /** The code view names the current method; the enrollment (not the URL) says which. */
@@ -342,6 +372,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                   await settings.disableStart(actor, body['password']);
                   return http.redirect(ctx, `${DISABLE}?step=code`);
                 } catch (error) {
+                  // The password passed and the flow waits for a code: a send that sent nothing
+                  // leads to the code step anyway, which says so and still takes a recovery code.
+                  if (sendRefused(error)) return http.redirect(ctx, `${DISABLE}?step=code`);
                   return disableFailure(ctx, actor, error, { step: 'password' });
                 }
               case 'code':
@@ -370,8 +403,11 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   // ---- recovery codes ----------------------------------------------------------------------------
 
-  const recoveryPage = (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage & { resendAfter?: number | undefined } = {}): void =>
-    html(ctx, status, renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, ...message }));
+  const recoveryPage = async (ctx: Context, session: SessionRecord, status: number, view: RecoveryView, message: PageMessage = {}): Promise<void> => {
+    // New recovery codes are confirmed with the method's code only (a recovery code cannot renew itself).
+    const send = view.step === 'code' ? await sendView(session, 'recovery', view.method, view.destination, false) : null;
+    html(ctx, status, renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view, send, ...message }));
+  };
 
   const recoveryView = async (actor: Actor, step: 'start' | 'code'): Promise<RecoveryView> => {
     const status = await settings.status(actor.session.user);
@@ -382,7 +418,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     const { status, message, code } = problem(ctx, error);
     if (code === 'step_out_of_order' || code === 'account_changed') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
     if (code === 'not_enabled') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
-    recoveryPage(ctx, actor.session, status, await recoveryView(actor, step), message);
+    return recoveryPage(ctx, actor.session, status, await recoveryView(actor, step), sendRefused(error) && step === 'code' ? {} : message);
   };
 
   const recovery: RouteDefinition = {
@@ -395,8 +431,8 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const step = one(ctx.query['step']) === 'code' ? 'code' : 'start';
           const view = await recoveryView(actor, step);
           const { t } = uiOf(ctx);
-          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : { ...(one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {}), resendAfter: readWait(ctx.query['wait']) };
-          recoveryPage(ctx, actor.session, 200, view, message);
+          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {};
+          await recoveryPage(ctx, actor.session, 200, view, message);
         }),
       );
 
@@ -409,10 +445,11 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
             const step = one(body['step']);
             if (step === 'start' || (step === 'code' && one(body['action']) === 'resend')) {
               try {
-                const sent = await settings.recoveryStart(actor);
-                const wait = waitParam(sent.status === 'code_sent' ? sent.resend_after : undefined);
-                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}${wait ? `&wait=${wait}` : ''}`);
+                await settings.recoveryStart(actor);
+                return http.redirect(ctx, `${RECOVERY}?step=code${step === 'code' ? '&sent=1' : ''}`);
               } catch (error) {
+                // The flow waits for a code: the code step says that none was sent, and when to ask again.
+                if (sendRefused(error)) return http.redirect(ctx, `${RECOVERY}?step=code`);
                 return recoveryFailure(ctx, actor, error, step);
               }
             }

@@ -3,7 +3,7 @@ import { FlowError } from '../flows/flow-error.ts';
 import type { StepUpFlow } from '../flows/step-up.ts';
 import type { Actor } from '../flows/two-factor-settings.ts';
 import type { Logger } from '../observability/logger.ts';
-import { renderNudgePage, renderStepUpPage } from '../pages/step-up-page.tsx';
+import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../pages/step-up-page.tsx';
 import { explainRisk } from '../risk/assess.ts';
 import type { RiskService } from '../risk/service.ts';
 import { cookieName, readCookies } from '../session/cookies.ts';
@@ -40,6 +40,7 @@ export function createStepUp(deps: {
   landing: string;
 }): { gate: SensitiveGate; routes: RouteDefinition[] } {
   const { flow, risk, http, logger } = deps;
+  const DONE = '/_guard/step-up/done';
   const stepUpUrl = (returnTo: string): string => `/_guard/step-up?return_to=${encodeURIComponent(returnTo)}`;
 
   const gate: SensitiveGate = {
@@ -69,7 +70,10 @@ export function createStepUp(deps: {
     },
     async requireStepUp(ctx, identity, spec, action, target) {
       if (!identity.session) return;
-      const record = await flow.require(identity.session, spec, action, target.forwarded);
+      const record = await flow.require(identity.session, spec, action, target.forwarded, {
+        from: cameFrom(ctx, target.forwarded),
+        retry: ctx.method === 'GET' || ctx.method === 'HEAD' ? 'get' : 'other',
+      });
       const url = stepUpUrl(target.forwarded);
       setOwnResponseHeaders(ctx);
       if (wantsHtml(ctx.req.headers)) {
@@ -81,6 +85,25 @@ export function createStepUp(deps: {
     },
   };
 
+  /**
+   * The same-origin page the operation was asked from (its Referer), for "back to where you were";
+   * undefined when unknown, another site, the operation itself or a sidecar page.
+   */
+  const cameFrom = (ctx: Context, target: string): string | undefined => {
+    const referer = ctx.get('referer');
+    if (!referer) return undefined;
+    let url: URL;
+    try {
+      url = new URL(referer);
+    } catch {
+      return undefined;
+    }
+    const sameSite = deps.publicOrigin !== undefined ? url.origin === new URL(deps.publicOrigin).origin : url.host === ctx.get('host');
+    if (!sameSite) return undefined;
+    const path = safeReturnTo(`${url.pathname}${url.search}`, '');
+    return path === '' || path === target ? undefined : path;
+  };
+
   const actorOf = (ctx: Context): Actor | null => {
     const state = http.state(ctx);
     return state.identity.session ? { session: state.identity.session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
@@ -88,26 +111,39 @@ export function createStepUp(deps: {
 
   const page = sendPage;
 
-  const stepUpPage = async (ctx: Context, actor: Actor, status: number, extra: { codeSent: boolean; error?: string; notice?: string; resendAfter?: number }): Promise<void> => {
+  /** The step-up page, with what the server knows about sending now (never what a URL says). */
+  const stepUpPage = async (ctx: Context, actor: Actor, status: number, extra: { error?: string; notice?: string }): Promise<void> => {
     const record = await flow.current(actor.session);
     if (!record) return http.redirect(ctx, safeReturnTo(ctx.query['return_to'], deps.landing));
     const shown = flow.describe(record);
     const ui = uiOf(ctx);
     const description = describeRule(record.description, ui.lang);
+    const [state, recovery] = await Promise.all([flow.sendState(actor.session, record), flow.recoveryAvailable(actor.session, record)]);
+    const send =
+      state !== null && shown.method !== 'totp'
+        ? {
+            method: shown.method,
+            destination: shown.destination,
+            live: state.live,
+            refused: state.refused,
+            resendAfter: Math.ceil(state.resendInMs / 1000),
+            recovery,
+          }
+        : null;
     page(
       ctx,
       status,
-      renderStepUpPage(uiOf(ctx), {
+      renderStepUpPage(ui, {
         csrf: http.formToken(ctx, actor.session),
         method: shown.method,
         destination: shown.destination,
         noDestination: shown.method !== 'totp' && shown.destination === null,
         ...(description !== null ? { description } : {}),
-        codeSent: extra.codeSent,
+        send,
+        recovery,
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
-        ...(extra.resendAfter !== undefined ? { resendAfter: extra.resendAfter } : {}),
       }),
     );
   };
@@ -140,7 +176,7 @@ export function createStepUp(deps: {
         router.get('/_guard/step-up', async (ctx) => {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          await stepUpPage(ctx, actor, 200, { codeSent: false });
+          await stepUpPage(ctx, actor, 200, {});
         });
         router.post('/_guard/step-up', async (ctx) => {
           if (http.refuseCrossSite(ctx)) return;
@@ -149,32 +185,55 @@ export function createStepUp(deps: {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
           if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
-            return stepUpPage(ctx, actor, 403, { codeSent: false, error: uiOf(ctx).t.formExpired });
+            return stepUpPage(ctx, actor, 403, { error: uiOf(ctx).t.formExpired });
           }
           if (read.body['action'] === 'send') {
             try {
               const started = await flow.start(actor);
               const { t } = uiOf(ctx);
-              if (started.status === 'code_sent') return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpCodeSent, resendAfter: started.resend_after });
-              return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpAppNotice });
+              return stepUpPage(ctx, actor, 200, { notice: started.status === 'code_sent' ? t.stepUpCodeSent : t.stepUpAppNotice });
             } catch (error) {
               const failure = acceptFlowError(ctx, error);
-              const retry = failure.extra['retry_after'];
-              return stepUpPage(ctx, actor, failure.status, {
-                codeSent: true,
-                error: flowMessage(uiOf(ctx).t, failure),
-                ...(failure.code === 'too_many_codes' && typeof retry === 'number' ? { resendAfter: retry } : {}),
-              });
+              // A refusal by the send budget is told by the page's sending status (no code, when, what else works).
+              const told = failure.code === 'too_many_codes' && failure.extra['limit'] === 'send_budget';
+              return stepUpPage(ctx, actor, failure.status, told ? {} : { error: flowMessage(uiOf(ctx).t, failure) });
             }
           }
           try {
-            const verified = await flow.verify(actor, read.body['code']);
-            const back = safeReturnTo(verified.return_to, deps.landing);
-            return http.redirect(ctx, verified.nudge_enable_2fa ? `/_guard/step-up/nudge?return_to=${encodeURIComponent(back)}` : back);
+            await flow.verify(actor, read.body['code']);
+            // The result page says it worked and continues the operation itself (PRG: reload is harmless).
+            return http.redirect(ctx, DONE);
           } catch (error) {
             const failure = acceptFlowError(ctx, error);
-            return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: flowMessage(uiOf(ctx).t, failure) });
+            return stepUpPage(ctx, actor, failure.status, { error: flowMessage(uiOf(ctx).t, failure) });
           }
+        });
+      },
+    },
+    {
+      path: '/_guard/step-up/done',
+      access: 'authenticated',
+      register(router) {
+        router.get(DONE, async (ctx) => {
+          const actor = actorOf(ctx);
+          if (!actor) return http.redirect(ctx, '/_guard/login');
+          // Facts from the server only: a crafted link cannot make the page say "Verified".
+          const result = await flow.lastResult(actor.session);
+          if (!result) return http.redirect(ctx, deps.landing);
+          const target = safeReturnTo(result.returnTo, deps.landing);
+          const description = describeRule(result.description, uiOf(ctx).lang);
+          page(
+            ctx,
+            200,
+            renderStepUpDonePage(uiOf(ctx), {
+              ...(description !== null ? { description } : {}),
+              csrf: http.formToken(ctx, actor.session),
+              continueTo: result.retry === 'other' ? null : target,
+              back: safeReturnTo(result.from, deps.landing),
+              freshMinutes: Math.max(1, Math.round(result.freshForMs / 60_000)),
+              nudge: result.nudge,
+            }),
+          );
         });
       },
     },
@@ -205,7 +264,7 @@ export function createStepUp(deps: {
     jsonCall('/_guard/api/step-up/verify', async (actor, body) => {
       const code = body['code'];
       if (typeof code !== 'string') throw new FlowError(400, 'invalid_code_format', 'Send {"code": "123456"} with the code as a string.');
-      const { return_to: _returnTo, ...answer } = await flow.verify(actor, code);
+      const { return_to: _returnTo, from: _from, retry: _retry, fresh_for_ms: _fresh, ...answer } = await flow.verify(actor, code);
       return answer;
     }),
     jsonCall('/_guard/api/step-up/nudge', async (actor) => {

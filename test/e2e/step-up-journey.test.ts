@@ -6,12 +6,13 @@ import { checkDownload, codeError, enterCode, expectHeading, exportCsv, signIn, 
 
 /**
  * A sensitive operation without 2FA (policies/smartpush.yaml: exports need an email code): the
- * export link leads to "Confirm it's you", the emailed code lets the download through, then the
- * invitation to turn on 2FA; within the freshness window the next export of that kind goes straight
- * through. Also the pages around it: the "didn't receive a code?" help and an error page.
+ * export link leads to "Confirm it's you", the emailed code leads to the result page, which says it
+ * worked and starts the download by itself, and only below it invites to turn on 2FA ("Not now"
+ * goes back to where the merchant was); within the freshness window the next export of that kind
+ * goes straight through. Also the pages around it: the "didn't receive a code?" help and an error page.
  */
 describeInBrowser('step-up before an export, help and error pages', (browser) => {
-  browser.test('a campaign export asks for an email code, then invites to enable 2FA, then downloads', async () => {
+  browser.test('a campaign export asks for an email code; the result page says so and downloads, then invites to enable 2FA', async () => {
     const { stack } = await startClockedStack();
     try {
       const guard = await browser.open();
@@ -32,11 +33,18 @@ describeInBrowser('step-up before an export, help and error pages', (browser) =>
       assert.match(await codeError(guard), /not correct/);
       await checkPage(guard, 'step-up-wrong-code');
 
-      await enterCode(guard, code, /Verify/);
-      await expectHeading(guard, /two-factor authentication/);
-      await checkPage(guard, 'step-up-nudge');
-      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Not now' }).click()]);
+      // The result page: it worked, the export downloads by itself, and the page stays.
+      const [download] = await Promise.all([page.waitForEvent('download'), enterCode(guard, code, /Verify/)]);
       await checkDownload(download, 'campaign-1-export.csv');
+      await expectHeading(guard, /Verified/);
+      assert.match(page.url(), /\/_guard\/step-up\/done$/);
+      await page.getByRole('status').filter({ hasText: /exports your data \(a campaign's recipients as CSV\)\. It continues now: a download starts/ }).waitFor();
+      await page.getByRole('link', { name: 'Back to where you were' }).waitFor();
+      // The invitation comes after the export was delivered, below the result, and holds nothing back.
+      await page.getByRole('heading', { level: 2, name: /two-factor authentication/ }).waitFor();
+      await checkPage(guard, 'step-up-done');
+      await submit(guard, page.getByRole('button', { name: 'Not now' }));
+      await page.waitForURL(/\/dashboard$/);
 
       // Fresh for 10 minutes: the next campaign export needs no code.
       await page.goto(`${stack.url}/dashboard`);
@@ -64,15 +72,18 @@ describeInBrowser('step-up before an export, help and error pages', (browser) =>
       await checkPage(guard, 'step-up-totp');
       s.clock.advance(30_000);
       const field = page.getByRole('textbox', { name: /code/i });
+      // guard.js sends the form on the sixth digit; otherwise the button does.
+      const autosubmits = (await field.getAttribute('data-autosubmit')) !== null;
       const [download] = await Promise.all([
         page.waitForEvent('download'),
         (async () => {
           await field.fill(totpNow(secret, s.clock));
-          // guard.js may have sent the form on the sixth digit; otherwise the button does.
-          if ((await field.getAttribute('data-autosubmit')) === null) await page.getByRole('button', { name: /Verify/ }).click();
+          if (!autosubmits) await page.getByRole('button', { name: /Verify/ }).click();
         })(),
       ]);
       await checkDownload(download, 'contacts-export.csv');
+      await expectHeading(guard, /Verified/);
+      assert.equal(await page.getByRole('heading', { level: 2, name: /two-factor/ }).count(), 0, 'no invitation with 2FA on');
       assertNoProblems(guard, 'the step-up with an authenticator app');
     }));
 

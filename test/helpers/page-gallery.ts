@@ -6,7 +6,7 @@ import { renderSecurityPage } from '../../src/pages/security-page.tsx';
 import { renderEnablePage, type EnableView } from '../../src/pages/security-enable-page.tsx';
 import { renderDisablePage, type DisableView } from '../../src/pages/security-disable-page.tsx';
 import { renderRecoveryCodesPage, type RecoveryView } from '../../src/pages/recovery-codes-page.tsx';
-import { renderNudgePage, renderStepUpPage } from '../../src/pages/step-up-page.tsx';
+import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../../src/pages/step-up-page.tsx';
 import { renderOtpHelpPage } from '../../src/pages/otp-help-page.tsx';
 import { renderErrorPage } from '../../src/pages/error-page.tsx';
 
@@ -62,11 +62,18 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
     ...disableViews.map((view): [string, (u: PageUi) => string] => [`disable ${view.step}`, (u) => renderDisablePage(u, { csrf: 'c', view, ...message(u) })]),
     ...recoveryViews.map((view): [string, (u: PageUi) => string] => [`recovery ${view.step}`, (u) => renderRecoveryCodesPage(u, { csrf: 'c', view, ...message(u) })]),
     ...(['totp', 'sms', 'email'] as const).flatMap((method): Array<[string, (u: PageUi) => string]> => [
-      [`step-up ${method}`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: method === 'totp' ? null : 'm•••@example.com', codeSent: false, returnTo: '/', ...message(u) })],
-      [`step-up ${method} sent`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: null, codeSent: true, returnTo: '/', resendAfter: 10 })],
+      [`step-up ${method}`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: method === 'totp' ? null : 'm•••@example.com', send: null, recovery: method !== 'email', returnTo: '/', ...message(u) })],
+      ...(method === 'totp'
+        ? []
+        : ([
+            [`step-up ${method} sent`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: null, send: { method, destination: null, live: true, refused: null, resendAfter: 10, recovery: false }, recovery: false, returnTo: '/' })],
+            [`step-up ${method} refused`, (u) => renderStepUpPage(u, { csrf: 'c', method, destination: 'm•••@example.com', send: { method, destination: 'm•••@example.com', live: false, refused: 'budget', resendAfter: 420, recovery: true }, recovery: true, returnTo: '/' })],
+          ] as Array<[string, (u: PageUi) => string]>)),
     ]),
-    ['step-up described', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', codeSent: false, returnTo: '/', description: u.lang === 'zh-CN' ? '修改用户属于敏感操作。' : 'Changing users is sensitive.' })],
-    ['step-up without an address', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: null, noDestination: true, codeSent: false, returnTo: '/' })],
+    ['step-up described', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', send: null, recovery: false, returnTo: '/', description: u.lang === 'zh-CN' ? '修改用户属于敏感操作。' : 'Changing users is sensitive.' })],
+    ['step-up without an address', (u) => renderStepUpPage(u, { csrf: 'c', method: 'email', destination: null, noDestination: true, send: null, recovery: false, returnTo: '/' })],
+    ['step-up done', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: '/api/contacts/export', back: '/', freshMinutes: 10, nudge: true, description: u.lang === 'zh-CN' ? '此操作会导出您的数据。' : 'This operation exports your data.' })],
+    ['step-up done, asked again', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: null, back: '/campaigns', freshMinutes: null, nudge: false })],
     ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
     ['help', (u) => renderOtpHelpPage(u)],

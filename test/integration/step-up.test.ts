@@ -9,6 +9,7 @@ import {
   MASKED_MERCHANT_EMAIL,
   MASKED_MERCHANT_PHONE,
   MERCHANT,
+  PASSWORD,
   MERCHANT_PHONE,
   codeMessages,
   enableSms,
@@ -53,7 +54,16 @@ import {
  */
 
 const CONTACT_PATH = '/api/contacts/export?rows=2';
-const NUDGE_URL = (target: string): string => `/_guard/step-up/nudge?return_to=${encodeURIComponent(target)}`;
+const DONE_URL = (_target: string): string => '/_guard/step-up/done';
+
+/** The step-up result page: it says it worked, continues to the operation by itself, and links back. */
+function assertDonePage(html: string, target: string): void {
+  assert.match(html, /Verified/, 'the page says it worked');
+  const escaped = target.replace(/&/g, '&amp;');
+  assert.ok(html.includes(`<meta http-equiv="refresh" content="0;url=${escaped}"`), `the page continues to ${target} by itself: ${html.slice(0, 600)}`);
+  assert.ok(html.includes(`href="${escaped}"`), 'and links to it');
+  assert.match(html, /id="back"/, 'and back to where the merchant was');
+}
 /** Past the resend cooldown (60 s) of the step-up codes of one session. */
 const PAST_COOLDOWN = MINUTE + 1000;
 
@@ -339,7 +349,7 @@ describe('the step-up API', () => {
 });
 
 describe('the step-up page and the invitation to enable 2FA', () => {
-  test('HTML flow without 2FA: send → verify → 303 to the invitation; "Not now" → 303 back to the export, remembered for the next step-up', () =>
+  test('HTML flow without 2FA: send → verify → 303 to the result page, which continues the export and only then invites; "Not now" → back, remembered for the next step-up', () =>
     withRiskStack(RISK_AT.low, async (s) => {
       const client = await signedInClient(s);
       const redirect = await browserCall(client, CONTACT_EXPORT);
@@ -357,15 +367,18 @@ describe('the step-up page and the invitation to enable 2FA', () => {
 
       const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
       assert.equal(verified.status, 303, verified.text.slice(0, 300));
-      assert.equal(verified.headers.location, NUDGE_URL(CONTACT_EXPORT), 'on to the invitation to enable 2FA');
+      const done = String(verified.headers.location);
+      assert.ok(done.startsWith(DONE_URL(CONTACT_EXPORT)), `on to the result page: ${done}`);
 
-      const nudge = await pageWithCsrf(client, NUDGE_URL(CONTACT_EXPORT));
+      const nudge = await pageWithCsrf(client, done);
+      assertDonePage(nudge.page.text, CONTACT_EXPORT);
       assert.match(nudge.page.text, /two-factor authentication/i);
-      assert.match(nudge.page.text, /\/_guard\/security\/enable/);
-      const notNow = await postForm(client, '/_guard/step-up/nudge', { _csrf: nudge.csrf, return_to: CONTACT_EXPORT });
+      assert.ok(nudge.page.text.indexOf('id="step-up-done"') < nudge.page.text.indexOf('id="nudge-heading"'), 'the result comes first, the invitation after it');
+      assert.match(nudge.page.text, /href="\/_guard\/security\/enable\?return_to=%2Fdashboard"/, '"Enable now" comes back to where the merchant was (no Referer: the landing page)');
+      assertExported(await browserCall(client, CONTACT_EXPORT), 'the export the result page continues to, before any answer to the invitation');
+      const notNow = await postForm(client, '/_guard/step-up/nudge', { _csrf: nudge.csrf, return_to: '/dashboard' });
       assert.equal(notNow.status, 303, notNow.text.slice(0, 300));
-      assert.equal(notNow.headers.location, CONTACT_EXPORT, 'back to the export');
-      assertExported(await browserCall(client, CONTACT_EXPORT), 'the export after the step-up');
+      assert.equal(notNow.headers.location, '/dashboard', 'back to where the merchant was');
       const offsite = await postForm(client, '/_guard/step-up/nudge', { _csrf: nudge.csrf, return_to: 'https://evil.example/' });
       assert.equal(offsite.status, 303);
       assert.ok(String(offsite.headers.location).startsWith('/') && !String(offsite.headers.location).startsWith('//'), `no open redirect: ${String(offsite.headers.location)}`);
@@ -383,7 +396,70 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       expectStatus(await postForm(other, '/_guard/step-up', { _csrf: otherPage.csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
       const back = await postForm(other, '/_guard/step-up', { _csrf: otherPage.csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
       assert.equal(back.status, 303, back.text.slice(0, 300));
-      assert.equal(back.headers.location, CONTACT_EXPORT, 'no invitation after "Not now"');
+      assert.ok(String(back.headers.location).startsWith(DONE_URL(CONTACT_EXPORT)), String(back.headers.location));
+      const otherDone = await browserCall(other, String(back.headers.location));
+      assertDonePage(otherDone.text, CONTACT_EXPORT);
+      assert.doesNotMatch(otherDone.text, /nudge-heading/, 'no invitation after "Not now"');
+    }));
+
+  test('the result page links back to the page the export was asked from (same-origin Referer only); a POST operation is asked again, not replayed', () =>
+    withRiskStack(RISK_AT.low, async (s) => {
+      const client = await signedInClient(s);
+      const fromCampaigns = await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html', referer: `${s.stack.url}/campaigns?tab=2` } });
+      assertStepUpRedirect(fromCampaigns, CONTACT_EXPORT, 'browser');
+      const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
+      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
+      const done = await browserCall(client, String(verified.headers.location));
+      assert.match(done.text, /<a href="\/campaigns\?tab=2" id="back">/, 'back to the page the export was asked from');
+      assert.match(done.text, /enable\?return_to=%2Fcampaigns%3Ftab%3D2/, '"Enable now" returns there too');
+
+      // Another site's Referer is never a way back; a POST export is not continued by a GET.
+      const other = await signedInClient(s);
+      const posted = await other.request(CAMPAIGN_EXPORT, { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', referer: 'https://evil.example/campaigns' }, body: 'x=1' });
+      assertStepUpRedirect(posted, CAMPAIGN_EXPORT, 'POST export');
+      const page = await pageWithCsrf(other, stepUpUrlFor(CAMPAIGN_EXPORT));
+      s.clock.advance(PAST_COOLDOWN);
+      expectStatus(await postForm(other, '/_guard/step-up', { _csrf: page.csrf, action: 'send', return_to: CAMPAIGN_EXPORT }), 200, 'send');
+      const ok = await postForm(other, '/_guard/step-up', { _csrf: page.csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CAMPAIGN_EXPORT });
+      const result = await browserCall(other, String(ok.headers.location));
+      assert.doesNotMatch(result.text, /http-equiv="refresh"/, 'a POST is not replayed as a GET');
+      assert.match(result.text, /Send what you were doing again/);
+      assert.match(result.text, /<a href="\/dashboard" id="back">/, 'another site is never the way back');
+    }));
+
+  test('"Enable now" on the result page comes back to where the merchant was once 2FA is on', () =>
+    withRiskStack(RISK_AT.low, async (s) => {
+      const client = await signedInClient(s);
+      assertStepUpRedirect(await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html', referer: `${s.stack.url}/campaigns?tab=2` } }), CONTACT_EXPORT, 'browser');
+      const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
+      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
+      const done = await browserCall(client, String(verified.headers.location));
+      const enableNow = /href="(\/_guard\/security\/enable\?return_to=[^"]+)"/.exec(done.text)?.[1];
+      assert.ok(enableNow, 'the invitation links to enabling');
+      const start = await pageWithCsrf(client, enableNow.replace(/&amp;/g, '&'));
+      assert.match(start.page.text, /name="return_to" value="\/campaigns\?tab=2"/, 'the password form carries where the merchant was (a GET stores nothing)');
+      const password = await postForm(client, '/_guard/security/enable', { _csrf: start.csrf, step: 'password', password: PASSWORD, return_to: '/campaigns?tab=2' });
+      assert.equal(password.status, 303, password.text.slice(0, 300));
+      // The middle steps over the API (the same flow of the same session), the last one as the page.
+      s.clock.advance(PAST_COOLDOWN);
+      expectStatus(await client.enableIdentity('email'), 200, 'enable/identity');
+      expectStatus(await client.enableIdentityVerify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'enable/identity/verify');
+      expectStatus(await client.enableMethod('email'), 200, 'enable/method');
+      const page = await pageWithCsrf(client, '/_guard/security/enable?step=confirm&method=email');
+      const finished = await postForm(client, '/_guard/security/enable', { _csrf: page.csrf, step: 'confirm', method: 'email', action: 'confirm', code: lastCode(s.stack.outboxFile, MERCHANT) });
+      assert.equal(finished.status, 200, finished.text.slice(0, 300));
+      assert.match(finished.text, /<a class="button" href="\/campaigns\?tab=2" id="enable-back">/, 'back to where the merchant was, once the codes are saved');
+    }));
+
+  test('the result page shows only a step-up this session finished: a crafted link cannot make it say "Verified"', () =>
+    withRiskStack(RISK_AT.low, async (s) => {
+      const client = await signedInClient(s);
+      const crafted = await browserCall(client, '/_guard/step-up/done?return_to=%2Fapi%2Fcontacts%2Fexport&nudge=1');
+      assert.equal(crafted.status, 303, crafted.text.slice(0, 200));
+      assert.equal(crafted.headers.location, '/dashboard', 'no step-up finished: to the landing page');
+      assert.doesNotMatch(crafted.text, /Verified/);
     }));
 
   test('"Not now" over the API (POST /_guard/api/step-up/nudge) is remembered too', () =>
@@ -398,7 +474,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assert.equal((await stepUpByEmail(s, client)).body['nudge_enable_2fa'], false);
     }));
 
-  test('a user with 2FA never gets the invitation: the HTML verify goes straight back to the export', () =>
+  test('a user with 2FA never gets the invitation: the HTML verify goes to the result page, which continues the export', () =>
     withRiskStack(RISK_AT.high, async (s) => {
       const { client, enrolled } = await signedInWithTotp(s);
       assertStepUpRedirect(await browserCall(client, CONTACT_EXPORT), CONTACT_EXPORT, 'browser');
@@ -407,7 +483,11 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assert.match(page.text, /name="code"/, 'the code field is shown at once for an authenticator app');
       const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: nextTotp(s, enrolled), return_to: CONTACT_EXPORT });
       assert.equal(verified.status, 303, verified.text.slice(0, 300));
-      assert.equal(verified.headers.location, CONTACT_EXPORT);
+      assert.ok(String(verified.headers.location).startsWith(DONE_URL(CONTACT_EXPORT)), String(verified.headers.location));
+      const done = await browserCall(client, String(verified.headers.location));
+      assert.equal(done.status, 200);
+      assertDonePage(done.text, CONTACT_EXPORT);
+      assert.doesNotMatch(done.text, /nudge-heading/);
       assertExported(await browserCall(client, CONTACT_EXPORT), 'after the TOTP code');
     }));
 

@@ -142,3 +142,42 @@ describe('SendBudget: validation', () => {
     await assert.rejects(budget.reserve('a', '+1', ''), RangeError);
   });
 });
+
+describe('SendBudget: a code entered correctly gives its slot back (issue 13)', () => {
+  test('the account and destination slots come back; the address and global ones do not', async () => {
+    const { clock, store, budget } = setup({ perAddress: { max: 3, windowMs: HOUR }, global: { max: 4, windowMs: HOUR } });
+    for (let i = 0; i < 3; i++) {
+      await reserveOk(budget, 'alice@example.com', '+15550100', '203.0.113.1');
+      assert.equal(await budget.giveBack('alice@example.com', '+15550100', await budget.receipt('alice@example.com', '+15550100', clock.now()), clock.now()), true);
+    }
+    assert.equal(await store.get('send:destination:+15550100'), '0');
+    assert.equal(await store.get('send:account:alice@example.com'), '0');
+    const refused = await budget.reserve('alice@example.com', '+15550100', '203.0.113.1');
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.scope, 'address', 'the address still counts every send');
+  });
+
+  test('a window that ended took its slot with it: a later window is not given a slot it never spent', async () => {
+    const { clock, store, budget } = setup();
+    await reserveOk(budget, 'alice@example.com', '+15550100', '203.0.113.1');
+    const receipt = await budget.receipt('alice@example.com', '+15550100', clock.now());
+    clock.advance(10 * MINUTE);
+    await reserveOk(budget, 'bob@example.com', '+15550100', '203.0.113.2');
+    clock.advance(MINUTE);
+    await budget.giveBack('alice@example.com', '+15550100', receipt, clock.now());
+    assert.equal(await store.get('send:destination:+15550100'), '1', 'the new window keeps the send it counted');
+  });
+
+  test('give-backs are capped at perAccount.max per window', async () => {
+    const { clock, budget } = setup({ perAccount: { max: 2, windowMs: HOUR } });
+    const results: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      await reserveOk(budget, 'alice@example.com', `+1555010${i}`, '203.0.113.1');
+      results.push(await budget.giveBack('alice@example.com', `+1555010${i}`, await budget.receipt('alice@example.com', `+1555010${i}`, clock.now()), clock.now()));
+    }
+    assert.deepEqual(results, [true, true, false]);
+    await reserveOk(budget, 'alice@example.com', '+15550199', '203.0.113.1');
+    const refused = await budget.reserve('alice@example.com', '+15550198', '203.0.113.1');
+    assert.equal(!refused.ok && refused.scope, 'account');
+  });
+});

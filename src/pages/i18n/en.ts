@@ -347,6 +347,39 @@ export const en = {
   attemptsLeft: (n: number) => `${n} attempt${n === 1 ? '' : 's'} left.`,
   tryAgainIn: (seconds: number) =>
     seconds < 90 ? `(You can try again in about ${seconds} second${seconds === 1 ? '' : 's'}.)` : `(You can try again in about ${Math.ceil(seconds / 60)} minutes.)`,
+
+  // The truth about sending (issue 13): what a code page says when a send was refused
+  noCodeSent: 'No code was sent.',
+  sendRefused: {
+    budget: (where: string) => `Too many codes were sent to ${where} recently, so no new code was sent.`,
+    delivery: 'The code could not be delivered just now.',
+    country: 'Text messages cannot be sent to this phone number.',
+  },
+  sendBudgetRefused: 'Too many codes were sent recently, so no new code was sent.',
+  earlierCodeWorks: 'The code we sent before still works: enter it below.',
+  askAgainIn: (seconds: number) =>
+    seconds < 90
+      ? `You can ask for a new code in ${seconds} second${seconds === 1 ? '' : 's'}.`
+      : `You can ask for a new code in ${Math.ceil(seconds / 60)} minutes.`,
+  askAgainNow: 'You can ask for a new code now.',
+  refusedWaysRecovery: (support: string) => `Can’t wait? Enter one of your recovery codes below instead, or contact support: ${support}.`,
+  refusedWaysNone: (support: string) => `Can’t wait? Contact support: ${support}.`,
+  codeHelp: 'Help with codes',
+  riskNoticeNoSend: 'This sign-in looks different from your usual ones (a new device or network), so it needs a code sent to your email to make sure it is you.',
+  noLiveCode: 'No code is waiting to be entered (it was used, replaced or has expired). Ask for a new one.',
+  recoveryCodeLabel: 'Recovery code',
+  recoveryCodeHint: 'Letters and digits; each recovery code works once.',
+  stepUpRecovery: 'No access to your codes? Use one of your recovery codes instead:',
+  useRecoveryCode: 'Use the recovery code',
+  // After a step-up: the result, then (for accounts without 2FA) the invitation
+  stepUpDoneTitle: 'Verified',
+  stepUpDoneHeading: 'Verified: it’s you',
+  stepUpDoneText: 'It continues now: a download starts in a moment and this page stays (look in your browser’s downloads); a page opens by itself.',
+  stepUpDoneFresh: (minutes: number) => `You will not be asked again for this kind of operation for ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+  stepUpDoneAgain: 'Nothing happened? Continue',
+  stepUpRetry: 'Verified. Send what you were doing again (for example, press the export button once more): it now goes through.',
+  backToWhereYouWere: 'Back to where you were',
+  enableDoneBack: 'I saved my codes — back to where I was',
 };
 
 export type Catalogue = typeof en;
