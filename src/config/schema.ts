@@ -588,6 +588,23 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /**
+     * Forward-auth for an ingress that proxies itself (nginx auth_request, Traefik/Caddy forwardAuth,
+     * Envoy ext_authz): README "Forward-auth". Off unless enabled; then `trusted` is required.
+     */
+    forward_auth: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** The ingress addresses (CIDR) whose description of the original request is believed. */
+        trusted: z.array(cidr).default([]),
+        /** Response header naming the signed-in account (the ingress passes it to the app). */
+        user_header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Auth-User'),
+        /** Response header with the app's session cookie(s) bound to the sidecar session (the ingress sends it as Cookie). */
+        upstream_cookie_header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Auth-Upstream-Cookie'),
+      })
+      .strict()
+      .prefault({})
+      .refine((f) => !f.enabled || f.trusted.length > 0, { message: 'forward_auth.enabled needs forward_auth.trusted: the ingress addresses whose headers are believed', path: ['trusted'] }),
+    /**
      * Security events pushed as they happen (README "Security event stream"): a signed webhook and
      * syslog (RFC 5424). Queued and retried; a receiver that is down never blocks a sign-in.
      */

@@ -7,6 +7,7 @@ import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { trustedProxyList } from '../config/schema.ts';
+import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { Audit } from '../audit/record.ts';
@@ -418,6 +419,17 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...createSecurityPages({ settings, http: guardHttp }),
       createLanguageRoute(guardHttp),
+      ...(config.forward_auth.enabled
+        ? createForwardAuthRoutes({
+            policy: () => policy.current,
+            identity: auth.identity,
+            sensitive: stepUp.gate,
+            trusted: trustedProxyList(config.forward_auth.trusted),
+            userHeader: config.forward_auth.user_header,
+            upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
+            logger,
+          })
+        : []),
     ],
   });
 
