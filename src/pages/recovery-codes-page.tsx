@@ -1,6 +1,6 @@
 import { Layout } from './layout.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { HelpLink, BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 /** New recovery codes: a fresh code of the current method, then the ten new codes, shown once. */
 
@@ -27,7 +27,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.generateCodes}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <p>{t.replaceCodes}</p>
           <p>{view.method === 'totp' ? t.confirmWithApp : t.confirmWithSent(methodDescription(t, view.method, view.destination))}</p>
           <form method="post" action={ACTION}>
@@ -42,7 +42,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.verifyHeading}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <p>
             {view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination))} {t.replaceCodesShort}
           </p>
@@ -55,11 +55,7 @@ function Body(props: RecoveryProps) {
             </button>
             <ResendButton method={view.method} resendAfter={props.resendAfter} />
           </form>
-          {view.method !== 'totp' ? (
-            <p class="muted">
-              <HelpLink />
-            </p>
-          ) : null}
+          <CodeHelp method={view.method} />
           <BackToSecurity label={t.cancel} />
         </>
       );
@@ -80,7 +76,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.generateCodes}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
       );

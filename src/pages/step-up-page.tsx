@@ -1,6 +1,6 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { CodeField, CsrfField, HelpLink, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
@@ -16,6 +16,8 @@ export interface StepUpPageProps extends PageMessage {
   readonly noDestination?: boolean | undefined;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number | undefined;
+  /** A recovery code counts here (the check is of the enrolled 2FA method, not a plain email code). */
+  readonly recovery?: boolean | undefined;
 }
 
 /** "Confirm it's you" before a sensitive operation such as a contact export. */
@@ -40,7 +42,7 @@ function StepUpPage(props: StepUpPageProps) {
         <input type="hidden" name="return_to" value={props.returnTo} />
         {showCode ? (
           <>
-            <CodeField error={props.error} acceptsRecovery={props.method !== 'email'} />
+            <CodeField error={props.error} acceptsRecovery={props.recovery === true} />
             <button type="submit" name="action" value="verify">
               {t.verifyAndContinue}
             </button>
@@ -53,8 +55,10 @@ function StepUpPage(props: StepUpPageProps) {
         )}
       </form>
       )}
+      {props.recovery && !props.noDestination ? <RecoveryCodeForm action="/_guard/step-up" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      <CodeHelp method={props.method} />
       <p class="muted">
-        {props.method !== 'totp' ? <HelpLink /> : null} <a href={landingOf(brand)}>{t.cancel}</a>
+        <a href={landingOf(brand)}>{t.cancel}</a>
       </p>
     </Layout>
   );

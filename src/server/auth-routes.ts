@@ -9,8 +9,8 @@ import { filterCookieHeader, setCookieName } from '../proxy/headers.ts';
 import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
-import type { LoginFlow, LoginResult, LoginVerifyResult, Presenter } from '../flows/login.ts';
-import type { SendResult } from '../flows/second-factor.ts';
+import type { LoginFlow, LoginResult, LoginVerifyResult, PendingLogin, Presenter } from '../flows/login.ts';
+import { maskDestination, type SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
 import type { Clock } from './providers.ts';
@@ -108,6 +108,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
+  };
+  const returnQuery = (returnTo: string): string => `?return_to=${encodeURIComponent(returnTo)}`;
+  /** A refused sign-in form: 303 to the sign-in page, which shows the error (Post/Redirect/Get). */
+  const loginRefused = (ctx: Context, status: number, props: { returnTo: string; email?: string; error: string }): void => {
+    http.redirectWithFlash(ctx, null, '/_guard/login', { status, error: props.error, email: props.email }, returnQuery(props.returnTo));
+  };
+  /** A failed or refused code form: 303 back to the code page, which shows the error. */
+  const verifyRefused = (ctx: Context, status: number, returnTo: string, message: { error?: string | undefined; notice?: string | undefined }, wait?: string): void => {
+    http.redirectWithFlash(ctx, null, '/_guard/verify', { status, ...message }, `${returnQuery(returnTo)}${wait ? `&wait=${wait}` : ''}`);
   };
 
   /** Who is presenting credentials or a code: the facts the risk engine and the device cookie need. */
@@ -236,29 +245,29 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
               : uiOf(ctx).brand.identifier === 'username'
                 ? t.loginFailedUsername
                 : t.loginFailed;
-        loginPage(ctx, 401, { returnTo, email, error });
+        loginRefused(ctx, 401, { returnTo, email, error });
         return;
       }
       case 'too_many_attempts': {
         const { t } = uiOf(ctx);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
         const error = result.subject === 'throttle' ? t.loginSlowed(retryAfterSeconds(result.retryAfterMs)) : t.loginLocked(Math.ceil(result.retryAfterMs / 60_000));
-        loginPage(ctx, 429, { returnTo, email, error });
+        loginRefused(ctx, 429, { returnTo, email, error });
         return;
       }
       case 'unavailable': {
         const ui = uiOf(ctx);
-        loginPage(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
+        loginRefused(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
         return;
       }
       case 'upstream_error': {
         const ui = uiOf(ctx);
-        loginPage(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
+        loginRefused(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
         return;
       }
       case 'no_email': {
         const ui = uiOf(ctx);
-        loginPage(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
+        loginRefused(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
         return;
       }
     }
@@ -267,7 +276,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   const verifyPage = (
     ctx: Context,
     status: number,
-    method: 'totp' | 'sms' | 'email',
+    pending: PendingLogin,
     returnTo: string,
     message: { error?: string | undefined; notice?: string | undefined; resendAfter?: number | undefined },
   ): void => {
@@ -276,7 +285,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       status,
       renderVerifyPage(uiOf(ctx), {
         csrf: http.formToken(ctx, null),
-        method,
+        method: pending.method,
+        destination: maskDestination(pending.method, pending.destination),
+        // A sign-in that asks for a code only because it looks risky belongs to an account without
+        // 2FA: it has no recovery codes, and the page does not offer them.
+        twoFactor: pending.factors !== null,
+        ...(pending.reason === 'risk' ? { warning: uiOf(ctx).t.riskNotice } : {}),
         returnTo,
         ...(message.error ? { error: message.error } : {}),
         ...(message.notice ? { notice: message.notice } : {}),
@@ -291,7 +305,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
    */
   const accountChangedPage = (ctx: Context, returnTo: string): void => {
     appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
-    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+    loginRefused(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
   };
   const accountChangedJson = (ctx: Context): void => {
     appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
@@ -544,10 +558,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           }
           const ui = uiOf(ctx);
           const loggedOut = ctx.query['logged_out'];
-          loginPage(ctx, 200, {
+          const flash = http.takeFlash(ctx, null, '/_guard/login');
+          loginPage(ctx, flash?.status ?? 200, {
             returnTo,
             ...(loggedOut === '1' ? { notice: ui.t.signedOut } : {}),
             ...(loggedOut === 'unconfirmed' ? { error: ui.t.signOutUpstreamFailed(ui.brand.product) } : {}),
+            ...(flash?.error ? { error: flash.error } : {}),
+            ...(flash?.email !== undefined ? { email: flash.email } : {}),
           });
         });
         router.post('/_guard/login', async (ctx) => {
@@ -557,10 +574,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const fields = read.body as Record<string, unknown>;
           // The token is checked first: a forged form gets 403 whatever else it holds or lacks.
           if (!http.formTokenValid(ctx, null, fields['_csrf'])) {
-            loginPage(ctx, 403, {
-              returnTo: safeReturnTo(fields['return_to'], options.landing),
-              error: uiOf(ctx).t.loginFormExpired,
-            });
+            loginRefused(ctx, 403, { returnTo: safeReturnTo(fields['return_to'], options.landing), error: uiOf(ctx).t.loginFormExpired });
             return;
           }
           const form = formSchema.safeParse(read.body);
@@ -648,8 +662,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          const pending = found.pending;
-          verifyPage(ctx, 200, pending.method, returnTo, { ...(pending.reason === 'risk' ? { notice: uiOf(ctx).t.riskNotice } : {}), resendAfter: readWait(ctx.query['wait']) });
+          const flash = http.takeFlash(ctx, null, '/_guard/verify');
+          verifyPage(ctx, flash?.status ?? 200, found.pending, returnTo, { error: flash?.error, notice: flash?.notice, resendAfter: readWait(ctx.query['wait']) });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -659,23 +673,14 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          const pending = found.pending;
-          if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
-            verifyPage(ctx, 403, pending.method, returnTo, { error: uiOf(ctx).t.formExpired });
-            return;
-          }
+          if (!http.formTokenValid(ctx, null, read.body['_csrf'])) return verifyRefused(ctx, 403, returnTo, { error: uiOf(ctx).t.formExpired });
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
             if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             const error = sent.ok ? undefined : resendProblem(ctx, sent);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
-            verifyPage(ctx, sent.ok ? 200 : 429, pending.method, returnTo, {
-              ...(notice ? { notice } : {}),
-              ...(error ? { error } : {}),
-              ...(wait > 0 ? { resendAfter: retryAfterSeconds(wait) } : {}),
-            });
-            return;
+            return verifyRefused(ctx, sent.ok ? 200 : 429, returnTo, { notice, error }, waitParam(wait > 0 ? retryAfterSeconds(wait) : undefined));
           }
           const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
           if (result.kind === 'authenticated') {
@@ -686,7 +691,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           const [status, error] = verifyProblem(ctx, result);
-          verifyPage(ctx, status, pending.method, returnTo, { error });
+          verifyRefused(ctx, status, returnTo, { error });
         });
       },
     },

@@ -14,6 +14,9 @@ import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendError, sendFlowError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
+import { readWait, waitParam } from './resend-hint.ts';
+
+const STEP_UP = '/_guard/step-up';
 import type { RuleDescription } from '../policy/types.ts';
 import type { Lang } from '../pages/i18n/language.ts';
 
@@ -104,6 +107,7 @@ export function createStepUp(deps: {
         noDestination: shown.method !== 'totp' && shown.destination === null,
         ...(description !== null ? { description } : {}),
         codeSent: extra.codeSent,
+        recovery: record.action === 'fresh_code',
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
@@ -140,7 +144,15 @@ export function createStepUp(deps: {
         router.get('/_guard/step-up', async (ctx) => {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          await stepUpPage(ctx, actor, 200, { codeSent: false });
+          // `step=code` only places the page (the code field shown); what it says comes from the flash.
+          const flash = http.takeFlash(ctx, actor.session, STEP_UP);
+          const resendAfter = readWait(ctx.query['wait']);
+          await stepUpPage(ctx, actor, flash?.status ?? 200, {
+            codeSent: ctx.query['step'] === 'code',
+            ...(flash?.error ? { error: flash.error } : {}),
+            ...(flash?.notice ? { notice: flash.notice } : {}),
+            ...(resendAfter !== undefined ? { resendAfter } : {}),
+          });
         });
         router.post('/_guard/step-up', async (ctx) => {
           if (http.refuseCrossSite(ctx)) return;
@@ -148,23 +160,23 @@ export function createStepUp(deps: {
           if (!read) return;
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
-            return stepUpPage(ctx, actor, 403, { codeSent: false, error: uiOf(ctx).t.formExpired });
-          }
+          // Every answer to this form is a 303 to the page (Post/Redirect/Get): Back and reload meet a GET.
+          const back = (status: number, message: { error?: string; notice?: string }, codeStep: boolean, wait?: number): void => {
+            const returnTo = safeReturnTo(read.body['return_to'], deps.landing);
+            const waitText = waitParam(wait);
+            http.redirectWithFlash(ctx, actor.session, STEP_UP, { status, ...message }, `?return_to=${encodeURIComponent(returnTo)}${codeStep ? '&step=code' : ''}${waitText ? `&wait=${waitText}` : ''}`);
+          };
+          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) return back(403, { error: uiOf(ctx).t.formExpired }, false);
           if (read.body['action'] === 'send') {
             try {
               const started = await flow.start(actor);
               const { t } = uiOf(ctx);
-              if (started.status === 'code_sent') return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpCodeSent, resendAfter: started.resend_after });
-              return stepUpPage(ctx, actor, 200, { codeSent: true, notice: t.stepUpAppNotice });
+              if (started.status === 'code_sent') return back(200, { notice: t.stepUpCodeSent }, true, started.resend_after);
+              return back(200, { notice: t.stepUpAppNotice }, true);
             } catch (error) {
               const failure = acceptFlowError(ctx, error);
               const retry = failure.extra['retry_after'];
-              return stepUpPage(ctx, actor, failure.status, {
-                codeSent: true,
-                error: flowMessage(uiOf(ctx).t, failure),
-                ...(failure.code === 'too_many_codes' && typeof retry === 'number' ? { resendAfter: retry } : {}),
-              });
+              return back(failure.status, { error: flowMessage(uiOf(ctx).t, failure) }, true, failure.code === 'too_many_codes' && typeof retry === 'number' ? retry : undefined);
             }
           }
           try {
@@ -173,7 +185,7 @@ export function createStepUp(deps: {
             return http.redirect(ctx, verified.nudge_enable_2fa ? `/_guard/step-up/nudge?return_to=${encodeURIComponent(back)}` : back);
           } catch (error) {
             const failure = acceptFlowError(ctx, error);
-            return stepUpPage(ctx, actor, failure.status, { codeSent: true, error: flowMessage(uiOf(ctx).t, failure) });
+            return back(failure.status, { error: flowMessage(uiOf(ctx).t, failure) }, true);
           }
         });
       },

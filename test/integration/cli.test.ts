@@ -126,6 +126,7 @@ test('serve: honours GUARD_PORT and GUARD_ADMIN_PORT, reloads the policy on SIGH
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('../policies/smartpush.yaml', policy)
       .replace('{ file: ../var/session-keys.json }', `{ file: ${join(dir, 'session.json')} }`)
       .replace('{ file: ../var/encryption-keys.json }', `{ file: ${join(dir, 'enc.json')} }`)

@@ -48,6 +48,30 @@ export const en = {
   methodName: { totp: 'Authenticator app', sms: 'Text message (SMS)', email: 'Email' },
   methodTo: (method: string, destination: string) => `${method} to ${destination}`,
 
+  // Help, recovery codes, sign-in help and the 2FA status (issue 13)
+  cantUseApp: 'Can’t use your app?',
+  supportContact: (support: string) => `Still stuck? Contact support: ${support}.`,
+  useRecoveryCode: 'Lost your device? Use a recovery code',
+  recoveryCode: 'Recovery code',
+  recoveryCodeHint: 'One of the codes you saved when you turned on two-factor authentication: letters and digits, like ab3d-7fgh-jk. Each works once.',
+  useRecoveryButton: 'Use this recovery code',
+  verifyWhere: {
+    sms: (destination: string) => `We sent a 6-digit code by text message to ${destination}.`,
+    email: (destination: string) => `We sent a 6-digit code by email to ${destination}.`,
+  },
+  forgotPassword: 'Forgot password?',
+  signInHelp: (support: string) => `Trouble signing in? Contact support: ${support}.`,
+  twoFactorEnabledHeading: 'Two-Factor Authentication Enabled',
+  twoFactorDisabledHeading: 'Two-Factor Authentication Disabled',
+  twoFactorEnabledText: (product: string) => `Signing in to ${product} from a new device needs your password and a code.`,
+  codesGoTo: 'Codes go to',
+  securityActions: 'What you can do',
+  turnOffNote: 'Turning it off makes your account easier to take over if your password is stolen.',
+  helpNoTwoFactor: pair(
+    'No two-factor authentication?',
+    'If you were asked for an email code because the sign-in looked unusual, you have no recovery codes: ask for a new code when the timer allows, check your spam folder, or contact support.',
+  ),
+
   // Login
   signInTitle: 'Sign in',
   signInHeading: (product: string) => `Sign in to ${product}`,
