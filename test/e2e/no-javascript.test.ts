@@ -28,7 +28,7 @@ describeInBrowser('without JavaScript', (browser) => {
         // Buttons that need the script (copy) stay hidden rather than doing nothing.
         if (name === 'enable-5-totp' || name === 'enable-done') assert.equal(await page.getByRole('button', { name: /^Copy/ }).count(), 0, `a copy button shows on ${name}`);
       });
-      await page.getByText('On', { exact: true }).waitFor();
+      await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Enabled' }).waitFor();
 
       await signOut(guard, stack.url, visit);
       await signIn(guard, stack.url, MERCHANT, 'nojs-login-again');
