@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describeInBrowser, checkPage } from '../helpers/browser.ts';
 import { MERCHANT, startClockedStack } from '../helpers/two-factor.ts';
-import { enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
+import { codeError, enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
 
 /**
  * Every page is a plain HTML form (security-pages.ts): with JavaScript off, signing in, turning on
@@ -35,7 +35,13 @@ describeInBrowser('without JavaScript', (browser) => {
       await page.waitForURL(/\/_guard\/verify/);
       await visit('verify');
       clock.advance(30_000);
-      await enterCode(guard, totpNow(secret, clock), 'Verify');
+      // A wrong code without JavaScript: the form's answer is a redirect, so a reload is a GET.
+      const right = totpNow(secret, clock);
+      await enterCode(guard, right === '000000' ? '111111' : '000000', 'Verify');
+      assert.match(await codeError(guard), /not correct/);
+      const reloaded = await page.reload();
+      assert.equal(reloaded?.request().method(), 'GET');
+      await enterCode(guard, right, 'Verify');
       await page.waitForURL(/\/dashboard$/);
     } finally {
       await stack.close();
