@@ -22,7 +22,7 @@ function tempDir(): string {
 test('policy check: ok for the demo policy, file:line:column and exit 1 for a broken one', () => {
   const ok = run(['policy', 'check', 'policies/smartpush.yaml']);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /ok \(5 rules/);
+  assert.match(ok.stdout, /ok \(6 rules/);
   const dir = tempDir();
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'version: 1\nrules:\n  - name: x\n    paths: ["/a/**/b"]\n    access: pubic\n');
