@@ -312,7 +312,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
+  // An account without 2FA (a risk-only email code) has no recovery codes: its words never offer one.
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>, twoFactor: boolean): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -320,20 +321,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'code_expired':
         return [410, t.codeExpired];
       case 'malformed':
-        return [400, t.codeMalformed];
+        return [400, twoFactor ? t.codeMalformed : t.codeDigitsOnly];
       case 'too_many_attempts':
         return [429, t.tooManyCodes];
     }
   };
 
-  const resendProblem = (ctx: Context, sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>): string => {
+  const resendProblem = (ctx: Context, sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>, twoFactor: boolean): string => {
     const { t } = uiOf(ctx);
     switch (sent.reason) {
       case 'cooldown':
       case 'budget':
         return t.resendWait(retryAfterSeconds(sent.retryAfterMs));
       case 'delivery':
-        return t.deliveryFailed;
+        return twoFactor ? t.deliveryFailed : t.deliveryFailedNoRecovery;
       case 'country':
         return t.smsCountryBlocked;
       case 'not_applicable':
@@ -678,7 +679,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
             if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
-            const error = sent.ok ? undefined : resendProblem(ctx, sent);
+            const error = sent.ok ? undefined : resendProblem(ctx, sent, found.pending.factors !== null);
             const wait = sent.ok ? sent.resendInMs : sent.reason === 'cooldown' || sent.reason === 'budget' ? sent.retryAfterMs : 0;
             return verifyRefused(ctx, sent.ok ? 200 : 429, returnTo, { notice, error }, waitParam(wait > 0 ? retryAfterSeconds(wait) : undefined));
           }
@@ -690,7 +691,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
-          const [status, error] = verifyProblem(ctx, result);
+          const [status, error] = verifyProblem(ctx, result, found.pending.factors !== null);
           verifyRefused(ctx, status, returnTo, { error });
         });
       },

@@ -117,6 +117,7 @@ export const en = {
   smsCountryBlocked: 'Text messages cannot be sent to this country.',
   smsCountryBlockedLogin: 'Text messages cannot be sent to your phone number. Use a recovery code, or contact support.',
   deliveryFailed: 'We could not send the code just now. Please try again in a moment, or use a recovery code.',
+  deliveryFailedNoRecovery: 'We could not send the code just now. Please try again in a moment; if it keeps failing, contact support.',
   nothingToSend: 'Your authenticator app shows the code; nothing is sent.',
   loginExpired: 'This sign-in has expired. Start again with your email and password.',
   loginExpiredUsername: 'This sign-in has expired. Start again with your username and password.',

@@ -99,6 +99,7 @@ export const zhCN: Catalogue = {
   smsCountryBlocked: '无法向该国家或地区发送短信。',
   smsCountryBlockedLogin: '无法向您的手机号码发送短信。请使用恢复码，或联系客服。',
   deliveryFailed: '目前无法发送验证码。请稍后再试，或使用恢复码。',
+  deliveryFailedNoRecovery: '暂时无法发送验证码。请稍后重试；如果一直失败，请联系客服。',
   nothingToSend: '验证码由您的身份验证器应用显示，无需发送。',
   loginExpired: '本次登录已过期。请重新输入电子邮箱和密码。',
   loginExpiredUsername: '本次登录已过期。请重新输入用户名和密码。',
