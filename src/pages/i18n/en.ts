@@ -44,7 +44,6 @@ export const en = {
   savedCodesBack: 'I saved my codes — back to Login & Security',
   sixDigitsFromApp: 'Enter the 6-digit code your authenticator app shows.',
   sentTo: (where: string) => `We sent a 6-digit code: ${where}.`,
-  lostDevice: 'Lost your device? Enter one of your recovery codes instead.',
   methodName: { totp: 'Authenticator app', sms: 'Text message (SMS)', email: 'Email' },
   methodTo: (method: string, destination: string) => `${method} to ${destination}`,
 
@@ -218,7 +217,6 @@ export const en = {
   disableWarning: 'Without two-factor authentication, anyone who learns your password can sign in.',
   keepItOn: 'Cancel, keep it on',
   enterYourCode: 'Enter your code',
-  codeOrRecovery: 'Verification code or recovery code',
   resendNeedsPassword: '(you will enter your password again)',
   confirm: 'Confirm',
   turnOffQuestion: 'Turn off two-factor authentication?',

@@ -35,7 +35,6 @@ export const zhCN: Catalogue = {
   savedCodesBack: '我已保存恢复码，返回“登录与安全”',
   sixDigitsFromApp: '请输入身份验证器应用显示的 6 位验证码。',
   sentTo: (where) => `我们已发送 6 位验证码：${where}。`,
-  lostDevice: '设备丢失？请改为输入一个恢复码。',
   methodName: { totp: '身份验证器应用', sms: '短信', email: '电子邮件' },
   methodTo: (method, destination) => `${method}，发送至 ${destination}`,
 
@@ -192,7 +191,6 @@ export const zhCN: Catalogue = {
   disableWarning: '没有双重验证，任何知道您密码的人都可以登录。',
   keepItOn: '取消，保持开启',
   enterYourCode: '输入验证码',
-  codeOrRecovery: '验证码或恢复码',
   resendNeedsPassword: '（需要再次输入密码）',
   confirm: '确认',
   turnOffQuestion: '要关闭双重验证吗？',
