@@ -20,9 +20,11 @@
  *                                  ok:   302 → /dashboard + Set-Cookie: sp_session=<32 hex>; Path=/; HttpOnly; SameSite=Lax
  *                                  fail: 200 HTML with the form and "Invalid email or password"
  *   GET|POST /logout               deletes the session, Set-Cookie: sp_session=; Max-Age=0; Path=/, 302 → /login
+ *   GET  /password/reset           HTML "Reset your password" (public; the demo sends no reset emails)
  *
  *   Session required (HTML → 302 /login; /api/* → 401 {"error":"unauthorized"}):
- *   GET  /dashboard                HTML "SmartPush dashboard"
+ *   GET  /dashboard                HTML "SmartPush dashboard" (with Account Management › Login & Security,
+ *                                  a link to the sidecar's /_guard/security, and a "Sign out" button)
  *   GET  /api/me                   {email, name, phone|null}
  *   GET  /api/campaigns            [{id, name, status, sent}]
  *   GET|POST /api/campaigns/:id/export   text/csv attachment, streamed (any :id is accepted)
@@ -433,6 +435,18 @@ export function createDemoApp(options: DemoAppOptions = {}): { app: Koa; session
     ctx.body = loginPage(false);
   });
 
+  // The app's own password reset (the sidecar's sign-in page links here: login.forgot_password_url).
+  router.get('/password/reset', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = page(
+      'SmartPush — Reset your password',
+      `<h1>Reset your password</h1>
+<p>In the real SmartPush this page emails you a link to choose a new password. The demo sends no
+reset emails: its accounts use the password <code>smartpush-demo</code>.</p>
+<p><a href="/login">Back to sign in</a></p>`,
+    );
+  });
+
   router.post('/login', async (ctx) => {
     let fields: { email?: unknown; password?: unknown } = {};
     const kind = ctx.is('application/x-www-form-urlencoded', 'application/json');
@@ -516,6 +530,12 @@ ${campaignRows}
 <li><a href="/api/contacts/export">Export contacts (CSV)</a></li>
 <li><a href="/api/contacts/export?rows=100000">Export contacts, 100k rows (CSV)</a></li>
 </ul>
+<nav aria-labelledby="account-management">
+<h2 id="account-management">Account Management</h2>
+<ul>
+<li><a href="/_guard/security">Login &amp; Security</a> (password check, two-factor authentication, recovery codes)</li>
+</ul>
+</nav>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>`,
     );
   });

@@ -13,6 +13,19 @@ import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.t
  * because a misspelt security setting silently falling back to its default is worse than a refusal.
  */
 
+
+/** A same-origin path (not `//host` or `/\\host`) or an https URL without user:password; no spaces or controls. */
+export function isForgotPasswordUrl(value: string): boolean {
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) return false;
+  if (value.startsWith('/')) return /^\/(?![/\\])/.test(value);
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.username === '' && url.password === '' && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 export const duration = z
   .string()
   .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 10m, 12h or 1d')
@@ -404,6 +417,15 @@ export const configSchema = z
         identifier_case: z.enum(['sensitive', 'insensitive']).default('sensitive'),
         /** Where people land after signing in when no return_to was given. */
         landing: z.string().regex(/^\/(?![/\\])/, 'must be a path on this site').default('/'),
+        /**
+         * The app's own "Forgot password?" page, linked from the sign-in page: a path on this site or
+         * an absolute https:// URL (the sidecar never resets passwords; the app does).
+         */
+        forgot_password_url: z
+          .string()
+          .max(2000)
+          .refine(isForgotPasswordUrl, 'must be a path on this site (such as /password/reset) or an absolute https:// URL without credentials')
+          .optional(),
         /** Every login answer takes at least this long, so timing tells nothing about accounts. */
         min_response_time: duration.prefault('250ms'),
       })

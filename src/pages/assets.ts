@@ -94,6 +94,11 @@ label.choice:focus-within { outline: 3px solid var(--focus); outline-offset: 2px
 .badge { font-size: .75rem; font-weight: 700; color: ${p.success}; }
 .badge.off { color: var(--muted); }
 .help-list li { margin: .5rem 0; }
+details.recovery { margin-top: 1.25rem; }
+details.recovery summary { color: var(--primary); cursor: pointer; text-decoration: underline; text-underline-offset: 2px; }
+h2.status { font-size: 1.25rem; margin-top: 1rem; }
+.code-help { margin-top: 1.25rem; }
+.signin-help { margin-top: 1rem; }
 .offscreen { position: absolute; left: -9999px; }
 @media (max-width: 480px) {
   .top { margin-top: .5rem; }

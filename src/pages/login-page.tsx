@@ -33,6 +33,13 @@ function LoginPage(props: LoginPageProps) {
         <input id="password" name="password" type="password" autocomplete="current-password" required {...invalid} />
         <button type="submit">{t.signInButton}</button>
       </form>
+      {/* Only the app resets passwords: the link goes to its own page, as configured. */}
+      {brand.forgotPasswordUrl ? (
+        <p class="signin-help">
+          <a href={brand.forgotPasswordUrl}>{t.forgotPassword}</a>
+        </p>
+      ) : null}
+      <p class="muted signin-help">{t.signInHelp(brand.support)}</p>
     </Layout>
   );
 }

@@ -36,6 +36,7 @@ function OtpHelpPage() {
 
       <h2 id="recovery">{t.helpStill}</h2>
       <p>{t.helpStillText(brand.support)}</p>
+      <Items items={[t.helpNoTwoFactor]} />
 
       <p>
         <a href="/_guard/verify">{t.helpBackToCode}</a> · <a href="/_guard/security">{t.securityTitle}</a>

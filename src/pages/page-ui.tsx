@@ -20,6 +20,8 @@ export interface Brand {
   readonly identifier?: 'email' | 'username' | undefined;
   /** Where "back" and "cancel" links go (`login.landing`). Default `/`. */
   readonly landing?: string | undefined;
+  /** The app's own password reset page (`login.forgot_password_url`), linked from the sign-in page. */
+  readonly forgotPasswordUrl?: string | undefined;
 }
 
 /** The site's landing path for back/cancel links. */

@@ -1,7 +1,7 @@
 import { Layout } from './layout.tsx';
 import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { HelpLink, BackToSecurity, CodeField, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeList, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 
 /** New recovery codes: a fresh code of the current method, then the ten new codes, shown once. */
 
@@ -30,7 +30,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.generateCodes}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <p>{t.replaceCodes}</p>
           <p>{view.method === 'totp' ? t.confirmWithApp : t.confirmWithSent(methodDescription(t, view.method, view.destination))}</p>
           <form method="post" action={ACTION}>
@@ -45,7 +45,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.verifyHeading}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           {props.send ? <SendStatus send={props.send} /> : null}
           <p>
             {view.method === 'totp' ? `${t.sixDigitsFromApp} ` : props.send ? '' : `${t.sentTo(methodDescription(t, view.method, view.destination))} `}
@@ -60,11 +60,7 @@ function Body(props: RecoveryProps) {
             </button>
             <ResendButton method={view.method} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
           </form>
-          {view.method !== 'totp' ? (
-            <p class="muted">
-              <HelpLink />
-            </p>
-          ) : null}
+          <CodeHelp method={view.method} />
           <BackToSecurity label={t.cancel} />
         </>
       );
@@ -85,7 +81,7 @@ function Body(props: RecoveryProps) {
       return (
         <>
           <h1>{t.generateCodes}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
       );

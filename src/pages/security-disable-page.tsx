@@ -1,7 +1,7 @@
 import { Layout } from './layout.tsx';
 import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { BackToSecurity, CodeField, CsrfField, HelpLink, Messages, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { BackToSecurity, CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /** Turning 2FA off: password → a code of the current method (or a recovery code) → confirm. */
 
@@ -40,7 +40,7 @@ function Body(props: DisableProps) {
             {t.confirmItsYou}
           </Steps>
           <h1>{t.turnOff}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <Warning />
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
@@ -59,23 +59,23 @@ function Body(props: DisableProps) {
             {t.enterYourCode}
           </Steps>
           <h1>{t.verifyHeading}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           {props.send ? <SendStatus send={props.send} /> : null}
-          <p>
-            {props.send ? null : `${instructions} `}
-            {t.lostDevice}
-          </p>
+          {props.send ? null : <p>{instructions}</p>}
           <form method="post" action={ACTION}>
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="code" />
-            <CodeField label={t.codeOrRecovery} error={props.error} acceptsRecovery />
+            <CodeField error={props.error} acceptsRecovery />
             <button type="submit">{t.continue}</button>
           </form>
-          {view.method !== 'totp' ? (
-            <p class="muted">
-              <a href={ACTION}>{t.sendNewCode}</a> {t.resendNeedsPassword} · <HelpLink />
-            </p>
-          ) : null}
+          <RecoveryCodeForm action={ACTION} csrf={props.csrf} fields={{ step: 'code' }} />
+          <CodeHelp method={view.method}>
+            {view.method !== 'totp' ? (
+              <>
+                <a href={ACTION}>{t.sendNewCode}</a> {t.resendNeedsPassword} ·{' '}
+              </>
+            ) : null}
+          </CodeHelp>
           <BackToSecurity label={t.keepItOn} />
         </>
       );
@@ -87,7 +87,7 @@ function Body(props: DisableProps) {
             {t.confirm}
           </Steps>
           <h1>{t.turnOffQuestion}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <Warning />
           <p>{t.disableConsequences}</p>
           <form method="post" action={ACTION}>
@@ -104,7 +104,7 @@ function Body(props: DisableProps) {
       return (
         <>
           <h1>{t.turnOff}</h1>
-          <Messages error={props.error} notice={props.notice} />
+          <Messages error={props.error} notice={props.notice} warning={props.warning} />
           <StartAgainOrBack href={ACTION} back={view.notEnabled} />
         </>
       );

@@ -3,7 +3,7 @@ import { SendStatus, type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import {
   CopyButton,
-  HelpLink,
+  CodeHelp,
   BackToSecurity,
   CodeField,
   CsrfField,
@@ -72,7 +72,7 @@ function PasswordStep(props: EnableProps) {
         {t.confirmItsYou}
       </Steps>
       <h1>{t.enable}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       <p>{t.enablePasswordText}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
@@ -95,7 +95,7 @@ function IdentityStep(props: EnableProps & { view: Extract<EnableView, { step: '
         {t.verifyIdentity}
       </Steps>
       <h1>{t.whereToSend}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       <p>{t.identityText}</p>
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
@@ -140,7 +140,7 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
       </Steps>
       {/* "the code we sent" only when one was sent and can be entered */}
       <h1>{props.send && !props.send.live ? t.verifyHeading : t.enterCodeWeSent}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       {props.send ? <SendStatus send={props.send} /> : <p>{view.channel === 'sms' ? t.codeSentBySms : t.codeSentToEmail(view.maskedEmail)}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
@@ -153,9 +153,9 @@ function CodeStep(props: EnableProps & { view: Extract<EnableView, { step: 'code
         </button>
         <ResendButton method={view.channel} resendAfter={props.send ? props.send.resendAfter : props.resendAfter} />
       </form>
-      <p class="muted">
-        <HelpLink /> · <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>{t.useAnotherWay}</a>
-      </p>
+      <CodeHelp method={view.channel}>
+        <a href={`${ACTION}?step=identity${view.phoneOnFile ? '&sms=1' : ''}`}>{t.useAnotherWay}</a> ·{' '}
+      </CodeHelp>
     </>
   );
 }
@@ -170,7 +170,7 @@ function MethodStep(props: EnableProps & { view: Extract<EnableView, { step: 'me
         {t.chooseMethod}
       </Steps>
       <h1>{t.howCodes}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="step" value="method" />
@@ -224,7 +224,7 @@ function TotpStep(props: EnableProps & { view: Extract<EnableView, { step: 'totp
         {t.setUpApp}
       </Steps>
       <h1>{t.scanQr}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       <ol class="steps-list">
         <li>{t.totpStep1}</li>
         <li>{t.totpStep2}</li>
@@ -252,6 +252,7 @@ function TotpStep(props: EnableProps & { view: Extract<EnableView, { step: 'totp
         <CodeField label={t.codeFromApp} error={props.error} />
         <button type="submit">{t.turnOn}</button>
       </form>
+      <CodeHelp method="totp" />
       <BackToSecurity label={t.cancel} />
     </>
   );
@@ -267,7 +268,7 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
         {t.confirmMethod(t.methodName[view.method])}
       </Steps>
       <h1>{t.enterCodeToFinish}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       {props.send ? <SendStatus send={props.send} /> : <p>{instructions}</p>}
       <form method="post" action={ACTION}>
         <CsrfField csrf={props.csrf} />
@@ -290,11 +291,8 @@ function ConfirmStep(props: EnableProps & { view: Extract<EnableView, { step: 'c
             {t.newQr}
           </button>
         </form>
-      ) : (
-        <p class="muted">
-          <HelpLink />
-        </p>
-      )}
+      ) : null}
+      <CodeHelp method={view.method} />
       <BackToSecurity label={t.cancel} />
     </>
   );
@@ -329,7 +327,7 @@ function RestartStep(props: EnableProps & { view: Extract<EnableView, { step: 'r
   return (
     <>
       <h1>{t.enable}</h1>
-      <Messages error={props.error} notice={props.notice} />
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
       <StartAgainOrBack href={ACTION} back={props.view.alreadyEnabled} />
     </>
   );

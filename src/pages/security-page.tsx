@@ -1,6 +1,6 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { CsrfField, Messages, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { CsrfField, Messages, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 export interface SecurityPageProps extends PageMessage {
   readonly csrf: string;
@@ -12,59 +12,67 @@ export interface SecurityPageProps extends PageMessage {
   readonly recoveryCodesLeft: number | null;
 }
 
-/** "Login & Security": the account, whether 2FA is on and how, and what can be changed. */
+/**
+ * "Login & Security", read like the help article: the status as a heading ("Two-Factor
+ * Authentication Enabled"), then how (method, where codes go, recovery codes left), then what can
+ * be done in the order people need it; turning 2FA off is there, but not the loudest thing.
+ */
 function SecurityPage(props: SecurityPageProps) {
   const { t, brand } = useUi();
   const left = props.recoveryCodesLeft ?? 0;
+  const on = props.enabled && props.method !== null;
   return (
     <Layout title={t.securityTitle}>
       <h1>{t.securityTitle}</h1>
       <Messages {...props} />
+      <h2 class="status" id="two-factor-status">
+        {on ? t.twoFactorEnabledHeading : t.twoFactorDisabledHeading}
+      </h2>
+      <p>{on ? t.twoFactorEnabledText(brand.product) : t.enablePitch(brand.product)}</p>
       <dl class="facts">
         <dt>{brand.identifier === 'username' ? t.username : t.email}</dt>
         <dd>{props.email}</dd>
-        <dt>{t.twoFactor}</dt>
-        <dd id="two-factor-status">
-          <span class={props.enabled ? 'badge on' : 'badge off'}>{props.enabled ? t.on : t.off}</span>
-        </dd>
-        {props.enabled && props.method ? (
+        {on && props.method ? (
           <>
             <dt>{t.verificationMethod}</dt>
-            <dd id="two-factor-method">{methodDescription(t, props.method, props.destination)}</dd>
+            <dd id="two-factor-method">{t.methodName[props.method]}</dd>
+            {props.destination ? (
+              <>
+                <dt>{t.codesGoTo}</dt>
+                <dd id="two-factor-destination">{props.destination}</dd>
+              </>
+            ) : null}
             <dt>{t.recoveryCodesLeft}</dt>
             <dd id="recovery-codes-left">{String(left)}</dd>
           </>
         ) : null}
       </dl>
-      {props.enabled ? (
+      {on && left <= 3 ? (
+        <p class="warning">
+          {left === 0 ? t.noCodesLeft : t.fewCodesLeft(left)} {t.generateCodesHint}
+        </p>
+      ) : null}
+      <h2>{t.securityActions}</h2>
+      {on ? (
         <>
-          {left <= 3 ? (
-            <p class="warning">
-              {left === 0 ? t.noCodesLeft : t.fewCodesLeft(left)} {t.generateCodesHint}
-            </p>
-          ) : null}
           <form method="post" action="/_guard/security/recovery-codes">
             <CsrfField csrf={props.csrf} />
             <input type="hidden" name="step" value="start" />
-            <button type="submit" class="secondary">
-              {t.generateCodes}
-            </button>
+            <button type="submit">{t.generateCodes}</button>
           </form>
           <p>
-            <a class="button danger" href="/_guard/security/disable">
+            <a class="button secondary" href="/_guard/security/disable">
               {t.turnOff}
             </a>
           </p>
+          <p class="muted">{t.turnOffNote}</p>
         </>
       ) : (
-        <>
-          <p>{t.enablePitch(brand.product)}</p>
-          <p>
-            <a class="button" href="/_guard/security/enable">
-              {t.enable}
-            </a>
-          </p>
-        </>
+        <p>
+          <a class="button" href="/_guard/security/enable">
+            {t.enable}
+          </a>
+        </p>
       )}
       <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">

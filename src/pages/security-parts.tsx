@@ -15,6 +15,8 @@ export type PageMethod = 'totp' | 'sms' | 'email';
 export interface PageMessage {
   readonly error?: string | undefined;
   readonly notice?: string | undefined;
+  /** Something to heed that is not a failure (a risk notice, "2FA is off"): warning style, not success. */
+  readonly warning?: string | undefined;
 }
 
 export const ERROR_ID = 'form-error';
@@ -38,6 +40,11 @@ export function Messages(props: PageMessage) {
       {props.notice ? (
         <p class="notice" role="status">
           {props.notice}
+        </p>
+      ) : null}
+      {props.warning ? (
+        <p class="warning" role="status">
+          {props.warning}
         </p>
       ) : null}
     </>
@@ -175,8 +182,59 @@ export function methodDescription(t: Catalogue, method: PageMethod, maskedDestin
   return t.methodTo(t.methodName[method], maskedDestination);
 }
 
-/** Where "Didn't receive a code?" leads. */
-export function HelpLink() {
+/** Where "Didn't receive a code?" (or, for an authenticator app, "Can't use your app?") leads. */
+export function HelpLink(props: { method?: PageMethod | undefined }) {
   const { t } = useUi();
-  return <a href="/_guard/help/otp">{t.didntReceive}</a>;
+  if (props.method === 'totp') return <a href="/_guard/help/otp#app">{t.cantUseApp}</a>;
+  return <a href={props.method ? `/_guard/help/otp#${props.method}` : '/_guard/help/otp'}>{t.didntReceive}</a>;
+}
+
+/** Under every code field: the help page for the method, and who to ask when that does not help. */
+export function CodeHelp(props: { method: PageMethod; children?: ComponentChildren }) {
+  const { t, brand } = useUi();
+  return (
+    <p class="muted code-help">
+      {props.children}
+      <HelpLink method={props.method} /> · {t.supportContact(brand.support)}
+    </p>
+  );
+}
+
+/**
+ * A recovery code in a form of its own, folded away until asked for (works without JavaScript):
+ * its field takes letters (`inputmode="text"`), where the code field above keeps the digit keypad
+ * and `autocomplete="one-time-code"`. Offered only to accounts that have 2FA, so recovery codes.
+ */
+export function RecoveryCodeForm(props: { action: string; csrf: string; fields: Readonly<Record<string, string>>; error?: string | undefined; open?: boolean }) {
+  const { t } = useUi();
+  return (
+    <details class="recovery" {...(props.open ? { open: true } : {})}>
+      <summary>{t.useRecoveryCode}</summary>
+      <form method="post" action={props.action}>
+        <CsrfField csrf={props.csrf} />
+        {Object.entries(props.fields).map(([name, value]) => (
+          <input type="hidden" name={name} value={value} />
+        ))}
+        <label for="recovery-code">{t.recoveryCode}</label>
+        <p class="muted" id="recovery-code-hint">
+          {t.recoveryCodeHint}
+        </p>
+        <input
+          id="recovery-code"
+          name="code"
+          type="text"
+          inputmode="text"
+          autocomplete="off"
+          autocapitalize="off"
+          spellcheck={false}
+          maxlength={20}
+          required
+          aria-describedby="recovery-code-hint"
+        />
+        <button type="submit" class="secondary">
+          {t.useRecoveryButton}
+        </button>
+      </form>
+    </details>
+  );
 }

@@ -64,12 +64,13 @@ export function brandStylesheet(primary: string): string {
 export interface SiteLogin {
   readonly identifier: 'email' | 'username';
   readonly landing: string;
+  readonly forgotPasswordUrl?: string | undefined;
 }
 
 export function buildSite(product: ProductConfig, configFile: string, login?: SiteLogin): Site {
   const logo = product.logo !== undefined ? loadLogo(product.logo, configFile) : null;
   return {
-    brand: { product: product.name, support: product.support, logoUrl: logo ? LOGO_URL : null, ...(login ? { identifier: login.identifier, landing: login.landing } : {}) },
+    brand: { product: product.name, support: product.support, logoUrl: logo ? LOGO_URL : null, ...(login ? { identifier: login.identifier, landing: login.landing, forgotPasswordUrl: login.forgotPasswordUrl } : {}) },
     brandCss: brandStylesheet(product.primary_color),
     logo,
   };

@@ -1,6 +1,6 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { CodeField, CsrfField, HelpLink, Messages, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
+import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 import { RecoveryCodeInput, SendStatus, type SendView } from './send-status.tsx';
 
 export interface StepUpPageProps extends PageMessage {
@@ -29,7 +29,7 @@ function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | 
       <input type="hidden" name="return_to" value={props.returnTo} />
       <RecoveryCodeInput error={props.error} />
       <button type="submit" name="action" value="verify" {...(props.primary ? {} : { class: 'secondary' })}>
-        {t.useRecoveryCode}
+        {t.submitRecoveryCode}
       </button>
     </form>
   );
@@ -62,7 +62,7 @@ function StepUpPage(props: StepUpPageProps) {
           <input type="hidden" name="return_to" value={props.returnTo} />
           {showCode ? (
             <>
-              <CodeField error={props.error} acceptsRecovery={props.recovery} {...(props.recovery ? { hint: t.lostDevice } : {})} />
+              <CodeField error={props.error} acceptsRecovery={props.recovery} />
               <button type="submit" name="action" value="verify">
                 {t.verifyAndContinue}
               </button>
@@ -78,8 +78,10 @@ function StepUpPage(props: StepUpPageProps) {
         </form>
       )}
       {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} primary={refused} /> : null}
+      {props.recovery && showCode ? <RecoveryCodeForm action="/_guard/step-up" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      <CodeHelp method={props.method} />
       <p class="muted">
-        {props.method !== 'totp' ? <HelpLink /> : null} <a href={landingOf(brand)}>{t.cancel}</a>
+        <a href={landingOf(brand)}>{t.cancel}</a>
       </p>
     </Layout>
   );

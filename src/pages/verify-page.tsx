@@ -1,14 +1,19 @@
 import { Layout } from './layout.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { CodeField, CsrfField, HelpLink, Messages, ResendButton } from './security-parts.tsx';
+import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, ResendButton } from './security-parts.tsx';
 import { SendStatus, type SendView } from './send-status.tsx';
 
 export interface VerifyPageProps {
   readonly csrf: string;
   readonly method: 'totp' | 'sms' | 'email';
+  /** Where the code went, masked (`m•••@example.com`); null for an authenticator app or when unknown. */
+  readonly destination?: string | null | undefined;
+  /** The account has 2FA (so recovery codes); a risk-only email code does not. */
+  readonly twoFactor?: boolean | undefined;
   readonly returnTo: string;
   readonly error?: string;
   readonly notice?: string;
+  readonly warning?: string;
   /** Seconds until another code may be sent, when known. */
   readonly resendAfter?: number;
   /** Sending as the server knows it now (sms/email); absent: the method's own instructions. */
@@ -17,15 +22,17 @@ export interface VerifyPageProps {
   readonly recovery?: boolean;
 }
 
-/** The second sign-in step: the code of the user's method, or a recovery code. */
+/** The second sign-in step: the code of the user's method, or (with 2FA) a recovery code. */
 function VerifyPage(props: VerifyPageProps) {
   const { t } = useUi();
-  const recovery = props.recovery ?? true;
+  // A recovery code is offered to 2FA accounts that have some left (never to a risk-only sign-in).
+  const recovery = (props.recovery ?? true) && props.twoFactor !== false;
+  const where = props.method !== 'totp' && props.destination ? t.verifyWhere[props.method](props.destination) : t.verifyInstructions[props.method];
   return (
     <Layout title={t.verifyTitle}>
       <h1>{t.verifyHeading}</h1>
-      <Messages error={props.error} notice={props.notice} />
-      {props.send ? <SendStatus send={props.send} /> : <p>{t.verifyInstructions[props.method]}</p>}
+      <Messages error={props.error} notice={props.notice} warning={props.warning} />
+      {props.send ? <SendStatus send={props.send} /> : <p id="code-destination">{where}</p>}
       <form method="post" action="/_guard/verify">
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
@@ -35,9 +42,8 @@ function VerifyPage(props: VerifyPageProps) {
         </button>
         <ResendButton method={props.method} resendAfter={props.resendAfter} />
       </form>
-      <p class="muted">
-        {recovery ? t.lostDevice : null} {props.method !== 'totp' ? <HelpLink /> : null}
-      </p>
+      {recovery ? <RecoveryCodeForm action="/_guard/verify" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      <CodeHelp method={props.method} />
     </Layout>
   );
 }

@@ -10,8 +10,7 @@ import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import type { InterceptKind } from '../policy/types.ts';
 import type { LoginFlow, LoginResult, LoginVerifyResult, PendingLogin, Presenter } from '../flows/login.ts';
-import { maskDestination } from '../flows/second-factor.ts';
-import type { SendResult } from '../flows/second-factor.ts';
+import { maskDestination, type SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
 import type { Clock } from './providers.ts';
@@ -108,6 +107,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
 
   const loginPage = (ctx: Context, status: number, props: { returnTo: string; email?: string; error?: string; notice?: string }): void => {
     sendPage(ctx, status, renderLoginPage(uiOf(ctx), { csrf: http.formToken(ctx, null), ...props }));
+  };
+  const returnQuery = (returnTo: string): string => `?return_to=${encodeURIComponent(returnTo)}`;
+  /** A refused sign-in form: 303 to the sign-in page, which shows the error (Post/Redirect/Get). */
+  const loginRefused = (ctx: Context, status: number, props: { returnTo: string; email?: string; error: string }): void => {
+    http.redirectWithFlash(ctx, null, '/_guard/login', { status, error: props.error, email: props.email }, returnQuery(props.returnTo));
+  };
+  /** A failed or refused code form: 303 back to the code page, which shows the error. */
+  const verifyRefused = (ctx: Context, status: number, returnTo: string, message: { error?: string | undefined; notice?: string | undefined }): void => {
+    http.redirectWithFlash(ctx, null, '/_guard/verify', { status, ...message }, returnQuery(returnTo));
   };
 
   /** Who is presenting credentials or a code: the facts the risk engine and the device cookie need. */
@@ -235,29 +243,29 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
               : usernames
                 ? t.loginFailedUsername
                 : t.loginFailed;
-        loginPage(ctx, 401, { returnTo, email, error });
+        loginRefused(ctx, 401, { returnTo, email, error });
         return;
       }
       case 'too_many_attempts': {
         const { t } = uiOf(ctx);
         ctx.set('Retry-After', String(retryAfterSeconds(result.retryAfterMs)));
         const error = result.subject === 'throttle' ? t.loginSlowed(retryAfterSeconds(result.retryAfterMs)) : t.loginLocked(Math.ceil(result.retryAfterMs / 60_000));
-        loginPage(ctx, 429, { returnTo, email, error });
+        loginRefused(ctx, 429, { returnTo, email, error });
         return;
       }
       case 'unavailable': {
         const ui = uiOf(ctx);
-        loginPage(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
+        loginRefused(ctx, 503, { returnTo, email, error: ui.t.loginUnavailable(ui.brand.product) });
         return;
       }
       case 'upstream_error': {
         const ui = uiOf(ctx);
-        loginPage(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
+        loginRefused(ctx, 502, { returnTo, email, error: ui.t.loginUpstreamError(ui.brand.product) });
         return;
       }
       case 'no_email': {
         const ui = uiOf(ctx);
-        loginPage(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
+        loginRefused(ctx, result.lookupFailed ? 503 : 403, { returnTo, email, error: result.lookupFailed ? ui.t.noEmailLookupFailed : ui.t.noEmailOnFile(ui.brand.support) });
         return;
       }
     }
@@ -269,12 +277,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     status: number,
     pending: PendingLogin,
     returnTo: string,
-    message: { error?: string | undefined; notice?: string | undefined; riskNote?: boolean },
+    message: { error?: string | undefined; notice?: string | undefined },
   ): Promise<void> => {
     const { send, recovery } = await deps.login.sendState(pending);
     const { t } = uiOf(ctx);
-    // Why a sign-in without 2FA asks for a code; "we sent" only when a code can be entered.
-    const notice = message.notice ?? (message.riskNote ? (send?.live ? t.riskNotice : t.riskNoticeNoSend) : undefined);
+    const notice = message.notice;
+    // Why a sign-in without 2FA asks for a code (a warning); "we sent" only when a code can be entered.
+    const riskWarning = pending.reason === 'risk' ? (send?.live ? t.riskNotice : t.riskNoticeNoSend) : undefined;
     const method = pending.method;
     const view =
       send !== null && method !== 'totp'
@@ -285,7 +294,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       status,
       renderVerifyPage(uiOf(ctx), {
         csrf: http.formToken(ctx, null),
-        method,
+        method: pending.method,
+        destination: maskDestination(pending.method, pending.destination),
+        // A sign-in that asks for a code only because it looks risky belongs to an account without
+        // 2FA: it has no recovery codes, and the page does not offer them.
+        twoFactor: pending.factors !== null,
+        ...(riskWarning ? { warning: riskWarning } : {}),
         returnTo,
         send: view,
         recovery,
@@ -302,14 +316,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
    */
   const accountChangedPage = (ctx: Context, returnTo: string): void => {
     appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
-    loginPage(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
+    loginRefused(ctx, 409, { returnTo, error: uiOf(ctx).t.loginAccountChanged });
   };
   const accountChangedJson = (ctx: Context): void => {
     appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
     sendError(ctx, 409, 'account_changed', ACCOUNT_CHANGED, { login_url: '/_guard/login' });
   };
 
-  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>): [number, string] => {
+  // An account without 2FA (a risk-only email code) has no recovery codes: its words never offer one.
+  const verifyProblem = (ctx: Context, result: Exclude<LoginVerifyResult, { kind: 'authenticated' | 'no_pending_login' | 'account_changed' }>, twoFactor: boolean): [number, string] => {
     const { t } = uiOf(ctx);
     switch (result.kind) {
       case 'invalid_code':
@@ -317,20 +332,20 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       case 'code_expired':
         return [410, t.codeExpired];
       case 'malformed':
-        return [400, t.codeMalformed];
+        return [400, twoFactor ? t.codeMalformed : t.codeDigitsOnly];
       case 'too_many_attempts':
         return [429, t.tooManyCodes];
     }
   };
 
-  const resendProblem = (ctx: Context, sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>): string => {
+  const resendProblem = (ctx: Context, sent: Exclude<Awaited<ReturnType<LoginFlow['resend']>>, { ok: true }>, twoFactor: boolean): string => {
     const { t } = uiOf(ctx);
     switch (sent.reason) {
       case 'cooldown':
       case 'budget':
         return t.resendWait(retryAfterSeconds(sent.retryAfterMs));
       case 'delivery':
-        return t.deliveryFailed;
+        return twoFactor ? t.deliveryFailed : t.deliveryFailedNoRecovery;
       case 'country':
         return t.smsCountryBlocked;
       case 'not_applicable':
@@ -555,10 +570,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           }
           const ui = uiOf(ctx);
           const loggedOut = ctx.query['logged_out'];
-          loginPage(ctx, 200, {
+          const flash = http.takeFlash(ctx, null, '/_guard/login');
+          loginPage(ctx, flash?.status ?? 200, {
             returnTo,
             ...(loggedOut === '1' ? { notice: ui.t.signedOut } : {}),
             ...(loggedOut === 'unconfirmed' ? { error: ui.t.signOutUpstreamFailed(ui.brand.product) } : {}),
+            ...(flash?.error ? { error: flash.error } : {}),
+            ...(flash?.email !== undefined ? { email: flash.email } : {}),
           });
         });
         router.post('/_guard/login', async (ctx) => {
@@ -568,10 +586,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const fields = read.body as Record<string, unknown>;
           // The token is checked first: a forged form gets 403 whatever else it holds or lacks.
           if (!http.formTokenValid(ctx, null, fields['_csrf'])) {
-            loginPage(ctx, 403, {
-              returnTo: safeReturnTo(fields['return_to'], options.landing),
-              error: uiOf(ctx).t.loginFormExpired,
-            });
+            loginRefused(ctx, 403, { returnTo: safeReturnTo(fields['return_to'], options.landing), error: uiOf(ctx).t.loginFormExpired });
             return;
           }
           const form = formSchema.safeParse(read.body);
@@ -659,8 +674,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          const pending = found.pending;
-          await verifyPage(ctx, 200, pending, returnTo, { riskNote: pending.reason === 'risk' });
+          const flash = http.takeFlash(ctx, null, '/_guard/verify');
+          await verifyPage(ctx, flash?.status ?? 200, found.pending, returnTo, { error: flash?.error, notice: flash?.notice });
         });
         router.post('/_guard/verify', async (ctx) => {
           if (refuseCrossSite(ctx)) return;
@@ -670,20 +685,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           const found = await deps.login.lookup(http.cookie(ctx, 'pending'), presenter(ctx));
           if (found.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
           if (found.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
-          const pending = found.pending;
-          if (!http.formTokenValid(ctx, null, read.body['_csrf'])) {
-            await verifyPage(ctx, 403, pending, returnTo, { error: uiOf(ctx).t.formExpired });
-            return;
-          }
+          if (!http.formTokenValid(ctx, null, read.body['_csrf'])) return verifyRefused(ctx, 403, returnTo, { error: uiOf(ctx).t.formExpired });
           if (read.body['action'] === 'resend') {
             const sent = await deps.login.resend(http.cookie(ctx, 'pending'), presenter(ctx));
             if (!sent.ok && sent.reason === 'account_changed') return accountChangedPage(ctx, returnTo);
             const notice = sent.ok ? uiOf(ctx).t.newCodeSent : undefined;
             // A refused send (budget, delivery, country) is told by the page's sending status.
             const told = !sent.ok && (sent.reason === 'budget' || sent.reason === 'delivery' || sent.reason === 'country');
-            const error = sent.ok || told ? undefined : resendProblem(ctx, sent);
-            await verifyPage(ctx, sent.ok ? 200 : 429, pending, returnTo, { ...(notice ? { notice } : {}), ...(error ? { error } : {}) });
-            return;
+            const error = sent.ok || told ? undefined : resendProblem(ctx, sent, found.pending.factors !== null);
+            return verifyRefused(ctx, sent.ok ? 200 : 429, returnTo, { notice, error });
           }
           const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
           if (result.kind === 'authenticated') {
@@ -693,8 +703,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
           }
           if (result.kind === 'no_pending_login') return redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(returnTo)}`);
           if (result.kind === 'account_changed') return accountChangedPage(ctx, returnTo);
-          const [status, error] = verifyProblem(ctx, result);
-          await verifyPage(ctx, status, pending, returnTo, { error });
+          const [status, error] = verifyProblem(ctx, result, found.pending.factors !== null);
+          verifyRefused(ctx, status, returnTo, { error });
         });
       },
     },

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../observability/logger.ts';
-import { cookieName, readCookies, setCookieHeader, type CookieOptions } from '../session/cookies.ts';
+import { clearCookieHeader, cookieName, readCookies, setCookieHeader, type CookieOptions } from '../session/cookies.ts';
+import { createFlash, type Flash } from './flash.ts';
 import { crossSite, csrfToken, csrfTokenValid } from '../session/csrf.ts';
 import type { SessionKeys } from '../session/keys.ts';
 import type { SessionRecord } from '../session/sessions.ts';
@@ -23,6 +24,9 @@ export interface GuardHttpOptions {
   readonly sameSite: 'lax' | 'strict';
 }
 
+/** Seconds a flash lives: long enough for the redirect, short enough not to surprise later. */
+const FLASH_MAX_AGE = 120;
+
 const parseBody = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb', encoding: 'utf-8' });
 
 function bodyKind(ctx: Context): BodyKind | null {
@@ -34,6 +38,7 @@ function bodyKind(ctx: Context): BodyKind | null {
 
 export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logger: Logger; options: GuardHttpOptions }) {
   const { options, keys, logger } = deps;
+  const flashes = createFlash(keys.csrfKey);
   const state = (ctx: Context): GuardState => ctx.state as GuardState;
   const secure = (ctx: Context): boolean =>
     options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : state(ctx).client.proto === 'https';
@@ -46,7 +51,7 @@ export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logge
   const appendSetCookie = (ctx: Context, values: readonly string[]): void => {
     if (values.length > 0) ctx.append('Set-Cookie', [...values]);
   };
-  const cookie = (ctx: Context, kind: 'session' | 'csrf' | 'pending' | 'device'): string | undefined =>
+  const cookie = (ctx: Context, kind: 'session' | 'csrf' | 'pending' | 'device' | 'flash'): string | undefined =>
     readCookies(ctx.get('cookie'))[cookieName(kind, secure(ctx))];
 
   /** The pre-login nonce that form tokens are bound to (set when the visitor has none). */
@@ -140,6 +145,26 @@ export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logge
       setOwnResponseHeaders(ctx);
       ctx.status = 303;
       ctx.redirect(location);
+    },
+
+    /**
+     * Post/Redirect/Get for a refused or failed form: the answer is a 303 to the GET page `path`
+     * (with `query`), and what that page must say travels in a short signed cookie, bound to this
+     * browser (its session or pre-login nonce), never in the URL. Back and reload then meet a GET.
+     */
+    redirectWithFlash(ctx: Context, session: SessionRecord | null, path: string, flash: Flash, query = ''): void {
+      appendSetCookie(ctx, [setCookieHeader('flash', flashes.seal(csrfBinding(ctx, session), path, flash), { ...cookieOptions(ctx), maxAge: FLASH_MAX_AGE })]);
+      setOwnResponseHeaders(ctx);
+      ctx.status = 303;
+      ctx.redirect(`${path}${query}`);
+    },
+
+    /** The flash for this GET page, once: it is cleared whether or not it was for this page. */
+    takeFlash(ctx: Context, session: SessionRecord | null, path: string): Flash | null {
+      const value = cookie(ctx, 'flash');
+      if (value === undefined || value === '') return null;
+      appendSetCookie(ctx, [clearCookieHeader('flash', cookieOptions(ctx))]);
+      return flashes.open(csrfBinding(ctx, session), path, value);
     },
   };
 }

@@ -92,7 +92,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
    * before anything else, so a forged or stale form changes nothing (403).
    */
   const formPost =
-    (path: string, forged: (ctx: Context, session: SessionRecord) => string, handler: (ctx: Context, actor: Actor, body: Body) => Promise<void>) =>
+    (path: string, handler: (ctx: Context, actor: Actor, body: Body) => Promise<void>) =>
     async (ctx: Context): Promise<void> => {
       if (http.refuseCrossSite(ctx)) return;
       const read = await http.readBody(ctx, ['form']);
@@ -100,8 +100,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
       const actor = actorOf(ctx);
       if (!actor) return http.redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(path)}`);
       if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
-        html(ctx, 403, forged(ctx, actor.session));
-        return;
+        return http.redirectWithFlash(ctx, actor.session, path, { status: 403, error: uiOf(ctx).t.forged }, '?step=restart');
       }
       await handler(ctx, actor, read.body);
     };
@@ -118,12 +117,28 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     error instanceof FlowError &&
     ((error.code === 'too_many_codes' && error.extra['limit'] === 'send_budget') || error.code === 'delivery_failed' || error.code === 'sms_country_not_allowed');
 
+  /**
+   * A failed or refused step: 303 to the GET page of the view it failed on, which shows the error
+   * (Post/Redirect/Get), so Back and reload never resubmit the form. The view's place is in the
+   * URL; the words and the status are in the signed flash.
+   */
+  const failTo = (ctx: Context, actor: Actor, path: string, url: string, status: number, message: PageMessage): void =>
+    http.redirectWithFlash(ctx, actor.session, path, { status, error: message.error, notice: message.notice }, url.slice(path.length));
+
+  /** What a GET page of a flow shows after a failed step: the flash's status and words, once. */
+  const flashed = (ctx: Context, session: SessionRecord, path: string): { status: number; message: PageMessage } => {
+    const flash = http.takeFlash(ctx, session, path);
+    return { status: flash?.status ?? 200, message: { ...(flash?.error ? { error: flash.error } : {}), ...(flash?.notice ? { notice: flash.notice } : {}) } };
+  };
+
   // ---- Login & Security ------------------------------------------------------------------------
 
   const notices = (ctx: Context): Readonly<Record<string, string | undefined>> => {
     const { t } = uiOf(ctx);
-    return { enabled: t.noticeEnabled, disabled: t.noticeDisabled, codes: t.noticeCodes };
+    return { enabled: t.noticeEnabled, codes: t.noticeCodes };
   };
+  /** "2FA is off" is a warning, not a success. */
+  const warnings = (ctx: Context): Readonly<Record<string, string | undefined>> => ({ disabled: uiOf(ctx).t.noticeDisabled });
 
   const overview: RouteDefinition = {
     path: SECURITY,
@@ -135,6 +150,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const status = await settings.status(actor.session.user);
           const done = one(ctx.query['done']);
           const notice = done !== undefined ? notices(ctx)[done] : undefined;
+          const warning = done !== undefined ? warnings(ctx)[done] : undefined;
           html(
             ctx,
             200,
@@ -146,6 +162,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               destination: status.destination,
               recoveryCodesLeft: status.recoveryCodesLeft,
               ...(notice ? { notice } : {}),
+              ...(warning ? { warning } : {}),
             }),
           );
         }),
@@ -175,10 +192,29 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
   /** Where a failed step is shown: its own page, or "start again" when the flow lost its place or the account changed under it. */
   const enableFailure = async (ctx: Context, actor: Actor, error: unknown, view: EnableView): Promise<void> => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order' || code === 'account_changed') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: false }, message);
-    if (code === 'already_enabled') return enablePage(ctx, actor.session, status, { step: 'restart', alreadyEnabled: true }, message);
+    if (code === 'step_out_of_order' || code === 'account_changed' || code === 'already_enabled') return failTo(ctx, actor, ENABLE, enableUrl({ step: 'restart' }), status, message);
+    // A send that sent nothing is told by the code step's sending status, not as an error line.
     const told = sendRefused(error) && (view.step === 'code' || view.step === 'confirm');
-    return enablePage(ctx, actor.session, status, view, told ? {} : message);
+    failTo(ctx, actor, ENABLE, enableViewUrl(view), status, told ? {} : message);
+  };
+
+  /** The GET page that shows a view of the wizard (the views a failed step returns to). */
+  const enableViewUrl = (view: EnableView): string => {
+    const sms = 'phoneOnFile' in view && view.phoneOnFile ? '1' : undefined;
+    switch (view.step) {
+      case 'identity':
+        return enableUrl({ step: 'identity', sms: view.smsOffered ? '1' : undefined });
+      case 'code':
+        return enableUrl({ step: 'code', channel: view.channel, sms });
+      case 'method':
+        return enableUrl({ step: 'method', methods: view.methods.join(','), sms, phone: view.askPhone && view.phoneOnFile ? '1' : undefined });
+      case 'confirm':
+        return enableUrl({ step: 'confirm', method: view.method, sms });
+      case 'password':
+        return ENABLE;
+      default:
+        return enableUrl({ step: 'restart' });
+    }
   };
 
   const enable: RouteDefinition = {
@@ -190,26 +226,29 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         page(ENABLE, async (ctx, actor) => {
           const phoneOnFile = one(ctx.query['sms']) === '1';
           const maskedEmail = maskEmail(actor.session.user);
-          const notice = one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {};
+          const { status: shown, message } = flashed(ctx, actor.session, ENABLE);
+          const notice = { ...(one(ctx.query['sent']) === '1' ? { notice: uiOf(ctx).t.newCodeSent } : {}), ...message };
           switch (one(ctx.query['step'])) {
             case 'identity':
-              return enablePage(ctx, actor.session, 200, { step: 'identity', smsOffered: phoneOnFile, maskedEmail });
+              return enablePage(ctx, actor.session, shown, { step: 'identity', smsOffered: phoneOnFile, maskedEmail }, message);
             case 'code':
-              return enablePage(ctx, actor.session, 200, { step: 'code', channel: asChannel(ctx.query['channel']), maskedEmail, phoneOnFile }, notice);
+              return enablePage(ctx, actor.session, shown, { step: 'code', channel: asChannel(ctx.query['channel']), maskedEmail, phoneOnFile }, notice);
             case 'method':
-              return enablePage(ctx, actor.session, 200, { step: 'method', methods: parseMethods(ctx.query['methods']), phoneOnFile, askPhone: !phoneOnFile });
+              return enablePage(ctx, actor.session, shown, { step: 'method', methods: parseMethods(ctx.query['methods']), phoneOnFile, askPhone: !phoneOnFile || one(ctx.query['phone']) === '1' }, message);
             case 'confirm':
-              return enablePage(ctx, actor.session, 200, { step: 'confirm', method: asMethod(ctx.query['method']) ?? 'totp', maskedEmail, phoneOnFile }, notice);
+              return enablePage(ctx, actor.session, shown, { step: 'confirm', method: asMethod(ctx.query['method']) ?? 'totp', maskedEmail, phoneOnFile }, notice);
+            case 'restart': {
+              const status = await settings.status(actor.session.user);
+              return enablePage(ctx, actor.session, shown, { step: 'restart', alreadyEnabled: status.enabled }, message);
+            }
             default: {
               const status = await settings.status(actor.session.user);
               if (status.enabled) {
-                return enablePage(ctx, actor.session, 200, { step: 'restart', alreadyEnabled: true }, {
-                  notice: uiOf(ctx).t.alreadyOnNotice,
-                });
+                return enablePage(ctx, actor.session, shown, { step: 'restart', alreadyEnabled: true }, message.error ? message : { notice: uiOf(ctx).t.alreadyOnNotice });
               }
               // Carried by the form, remembered by its POST: a GET changes nothing (THREATS T22).
               const back = safeReturnTo(ctx.query['return_to'], '');
-              return enablePage(ctx, actor.session, 200, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) });
+              return enablePage(ctx, actor.session, shown, { step: 'password', ...(back !== '' ? { returnTo: back } : {}) }, message);
             }
           }
         }),
@@ -219,7 +258,6 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         ENABLE,
         formPost(
           ENABLE,
-          (ctx, session) => renderEnablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', alreadyEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             const phoneOnFile = one(body['sms']) === '1';
             const sms = phoneOnFile ? '1' : undefined;
@@ -310,7 +348,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               }
 
               default:
-                return enablePage(ctx, actor.session, 400, { step: 'restart', alreadyEnabled: false }, { error: uiOf(ctx).t.notThisPage });
+                return failTo(ctx, actor, ENABLE, enableUrl({ step: 'restart' }), 400, { error: uiOf(ctx).t.notThisPage });
             }
           },
         ),
@@ -327,9 +365,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
 
   const disableFailure = async (ctx: Context, actor: Actor, error: unknown, view: DisableView): Promise<void> => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order' || code === 'account_changed') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
-    if (code === 'not_enabled') return disablePage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
-    return disablePage(ctx, actor.session, status, view, sendRefused(error) && view.step === 'code' ? {} : message);
+    // The GET page decides from the account whether 2FA is still on (the restart views).
+    const url = code === 'step_out_of_order' || code === 'account_changed' || code === 'not_enabled' || view.step === 'restart' || view.step === 'password' ? DISABLE : `${DISABLE}?step=${view.step}`;
+    failTo(ctx, actor, DISABLE, url, status, sendRefused(error) && view.step === 'code' ? {} : message);
   };
 
   /** The code view names the current method; the enrollment (not the URL) says which. */
@@ -346,16 +384,17 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         DISABLE,
         page(DISABLE, async (ctx, actor) => {
           const status = await settings.status(actor.session.user);
+          const { status: shown, message } = flashed(ctx, actor.session, DISABLE);
           if (!status.enabled || !status.method) {
-            return disablePage(ctx, actor.session, 200, { step: 'restart', notEnabled: true }, { notice: uiOf(ctx).t.notOnNotice });
+            return disablePage(ctx, actor.session, shown, { step: 'restart', notEnabled: true }, message.error ? message : { warning: uiOf(ctx).t.notOnNotice });
           }
           switch (one(ctx.query['step'])) {
             case 'code':
-              return disablePage(ctx, actor.session, 200, { step: 'code', method: status.method, destination: status.destination });
+              return disablePage(ctx, actor.session, shown, { step: 'code', method: status.method, destination: status.destination }, message);
             case 'confirm':
-              return disablePage(ctx, actor.session, 200, { step: 'confirm' });
+              return disablePage(ctx, actor.session, shown, { step: 'confirm' }, message);
             default:
-              return disablePage(ctx, actor.session, 200, { step: 'password' });
+              return disablePage(ctx, actor.session, shown, { step: 'password' }, message);
           }
         }),
       );
@@ -364,7 +403,6 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         DISABLE,
         formPost(
           DISABLE,
-          (ctx, session) => renderDisablePage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             switch (one(body['step'])) {
               case 'password':
@@ -382,7 +420,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                   await settings.disableVerify(actor, body['code']);
                   return http.redirect(ctx, `${DISABLE}?step=confirm`);
                 } catch (error) {
-                  return disableFailure(ctx, actor, error, await disableCodeView(actor));
+                  return disableFailure(ctx, actor, error, { step: 'code', method: 'totp', destination: null });
                 }
               case 'confirm':
                 try {
@@ -393,7 +431,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                   return disableFailure(ctx, actor, error, { step: 'confirm' });
                 }
               default:
-                return disablePage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: uiOf(ctx).t.notThisPage });
+                return failTo(ctx, actor, DISABLE, DISABLE, 400, { error: uiOf(ctx).t.notThisPage });
             }
           },
         ),
@@ -414,11 +452,10 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
     return status.enabled && status.method ? { step, method: status.method, destination: status.destination } : { step: 'restart', notEnabled: true };
   };
 
-  const recoveryFailure = async (ctx: Context, actor: Actor, error: unknown, step: 'start' | 'code'): Promise<void> => {
+  const recoveryFailure = (ctx: Context, actor: Actor, error: unknown, step: 'start' | 'code'): void => {
     const { status, message, code } = problem(ctx, error);
-    if (code === 'step_out_of_order' || code === 'account_changed') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: false }, message);
-    if (code === 'not_enabled') return recoveryPage(ctx, actor.session, status, { step: 'restart', notEnabled: true }, message);
-    return recoveryPage(ctx, actor.session, status, await recoveryView(actor, step), sendRefused(error) && step === 'code' ? {} : message);
+    const restart = code === 'step_out_of_order' || code === 'account_changed' || code === 'not_enabled';
+    failTo(ctx, actor, RECOVERY, !restart && step === 'code' ? `${RECOVERY}?step=code` : RECOVERY, status, sendRefused(error) && step === 'code' ? {} : message);
   };
 
   const recovery: RouteDefinition = {
@@ -431,8 +468,12 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const step = one(ctx.query['step']) === 'code' ? 'code' : 'start';
           const view = await recoveryView(actor, step);
           const { t } = uiOf(ctx);
-          const message = view.step === 'restart' ? { notice: t.noCodesNotOn } : one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {};
-          await recoveryPage(ctx, actor.session, 200, view, message);
+          const { status: shown, message: failed } = flashed(ctx, actor.session, RECOVERY);
+          const message =
+            view.step === 'restart'
+              ? { warning: t.noCodesNotOn, ...failed }
+              : { ...(one(ctx.query['sent']) === '1' ? { notice: t.newCodeSent } : {}), ...failed };
+          await recoveryPage(ctx, actor.session, shown, view, message);
         }),
       );
 
@@ -440,7 +481,6 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         RECOVERY,
         formPost(
           RECOVERY,
-          (ctx, session) => renderRecoveryCodesPage(uiOf(ctx), { csrf: http.formToken(ctx, session), view: { step: 'restart', notEnabled: false }, error: uiOf(ctx).t.forged }),
           async (ctx, actor, body) => {
             const step = one(body['step']);
             if (step === 'start' || (step === 'code' && one(body['action']) === 'resend')) {
@@ -464,7 +504,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                 return recoveryFailure(ctx, actor, error, 'code');
               }
             }
-            return recoveryPage(ctx, actor.session, 400, { step: 'restart', notEnabled: false }, { error: uiOf(ctx).t.notThisPage });
+            return failTo(ctx, actor, RECOVERY, RECOVERY, 400, { error: uiOf(ctx).t.notThisPage });
           },
         ),
       );

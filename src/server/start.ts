@@ -135,7 +135,11 @@ function limitsOf(l: { max_failures: number; window: number; ban: number; max_ba
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
-  const site = buildSite(config.product, loaded.file, { identifier: config.login.identifier, landing: config.login.landing });
+  const site = buildSite(config.product, loaded.file, {
+    identifier: config.login.identifier,
+    landing: config.login.landing,
+    forgotPasswordUrl: config.login.forgot_password_url,
+  });
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 

@@ -14,6 +14,8 @@ import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendError, sendFlowError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
+
+const STEP_UP = '/_guard/step-up';
 import type { RuleDescription } from '../policy/types.ts';
 import type { Lang } from '../pages/i18n/language.ts';
 
@@ -176,7 +178,12 @@ export function createStepUp(deps: {
         router.get('/_guard/step-up', async (ctx) => {
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          await stepUpPage(ctx, actor, 200, {});
+          // What the page says about sending comes from the server; an error or notice from the flash.
+          const flash = http.takeFlash(ctx, actor.session, STEP_UP);
+          await stepUpPage(ctx, actor, flash?.status ?? 200, {
+            ...(flash?.error ? { error: flash.error } : {}),
+            ...(flash?.notice ? { notice: flash.notice } : {}),
+          });
         });
         router.post('/_guard/step-up', async (ctx) => {
           if (http.refuseCrossSite(ctx)) return;
@@ -184,19 +191,22 @@ export function createStepUp(deps: {
           if (!read) return;
           const actor = actorOf(ctx);
           if (!actor) return http.redirect(ctx, '/_guard/login');
-          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
-            return stepUpPage(ctx, actor, 403, { error: uiOf(ctx).t.formExpired });
-          }
+          // Every answer to this form is a 303 to the page (Post/Redirect/Get): Back and reload meet a GET.
+          const back = (status: number, message: { error?: string; notice?: string }): void => {
+            const returnTo = safeReturnTo(read.body['return_to'], deps.landing);
+            http.redirectWithFlash(ctx, actor.session, STEP_UP, { status, ...message }, `?return_to=${encodeURIComponent(returnTo)}`);
+          };
+          if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) return back(403, { error: uiOf(ctx).t.formExpired });
           if (read.body['action'] === 'send') {
             try {
               const started = await flow.start(actor);
               const { t } = uiOf(ctx);
-              return stepUpPage(ctx, actor, 200, { notice: started.status === 'code_sent' ? t.stepUpCodeSent : t.stepUpAppNotice });
+              return back(200, { notice: started.status === 'code_sent' ? t.stepUpCodeSent : t.stepUpAppNotice });
             } catch (error) {
               const failure = acceptFlowError(ctx, error);
               // A refusal by the send budget is told by the page's sending status (no code, when, what else works).
               const told = failure.code === 'too_many_codes' && failure.extra['limit'] === 'send_budget';
-              return stepUpPage(ctx, actor, failure.status, told ? {} : { error: flowMessage(uiOf(ctx).t, failure) });
+              return back(failure.status, told ? {} : { error: flowMessage(uiOf(ctx).t, failure) });
             }
           }
           try {
@@ -205,7 +215,7 @@ export function createStepUp(deps: {
             return http.redirect(ctx, DONE);
           } catch (error) {
             const failure = acceptFlowError(ctx, error);
-            return stepUpPage(ctx, actor, failure.status, { error: flowMessage(uiOf(ctx).t, failure) });
+            return back(failure.status, { error: flowMessage(uiOf(ctx).t, failure) });
           }
         });
       },

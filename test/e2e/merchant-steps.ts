@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Download, Locator, Response } from 'playwright-core';
 import { EXPORT_HEADER } from '../../demo/app.ts';
 import { checkPage, type GuardPage } from '../helpers/browser.ts';
@@ -10,8 +11,13 @@ import { base32Decode, lastCode, PASSWORD, totpAt } from '../helpers/two-factor.
  * found the way a person (or a screen reader) finds them: by role and English name or label.
  */
 
-/** The product settings of config/demo.yaml (the docs screenshots should look like `npm start`). */
-export const DEMO_PRODUCT = { name: 'SmartPush', support: 'support@smartpush.example', primary_color: '#2563eb' } as const;
+/** The product settings of config/demo.yaml, its logo included (the docs screenshots should look like `npm start`). */
+export const DEMO_PRODUCT = {
+  name: 'SmartPush',
+  support: 'support@smartpush.example',
+  primary_color: '#2563eb',
+  logo: join(process.cwd(), 'config', 'smartpush-logo.svg'),
+} as const;
 
 /** Signs in on the login page (checked and screenshotted as `shot`) and waits for the next page. */
 export async function signIn(guard: GuardPage, url: string, email: string, shot = 'login', password = PASSWORD): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describeInBrowser, checkPage } from '../helpers/browser.ts';
 import { MERCHANT, startClockedStack } from '../helpers/two-factor.ts';
-import { enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
+import { codeError, enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
 
 /**
  * Every page is a plain HTML form (security-pages.ts): with JavaScript off, signing in, turning on
@@ -28,14 +28,20 @@ describeInBrowser('without JavaScript', (browser) => {
         // Buttons that need the script (copy) stay hidden rather than doing nothing.
         if (name === 'enable-5-totp' || name === 'enable-done') assert.equal(await page.getByRole('button', { name: /^Copy/ }).count(), 0, `a copy button shows on ${name}`);
       });
-      await page.getByText('On', { exact: true }).waitFor();
+      await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Enabled' }).waitFor();
 
       await signOut(guard, stack.url, visit);
       await signIn(guard, stack.url, MERCHANT, 'nojs-login-again');
       await page.waitForURL(/\/_guard\/verify/);
       await visit('verify');
       clock.advance(30_000);
-      await enterCode(guard, totpNow(secret, clock), 'Verify');
+      // A wrong code without JavaScript: the form's answer is a redirect, so a reload is a GET.
+      const right = totpNow(secret, clock);
+      await enterCode(guard, right === '000000' ? '111111' : '000000', 'Verify');
+      assert.match(await codeError(guard), /not correct/);
+      const reloaded = await page.reload();
+      assert.equal(reloaded?.request().method(), 'GET');
+      await enterCode(guard, right, 'Verify');
       await page.waitForURL(/\/dashboard$/);
     } finally {
       await stack.close();

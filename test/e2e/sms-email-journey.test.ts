@@ -52,7 +52,9 @@ describeInBrowser('merchant journeys with text-message and email codes', (browse
       await expectHeading(guard, 'Two-Factor Authentication Enabled');
       await checkPage(guard, 'enable-sms-done');
       await submit(guard, page.getByRole('link', { name: /I saved my codes/ }));
-      await page.getByText(/Text message \(SMS\) to/).waitFor();
+      // Login & Security: the method, and where codes go (masked).
+      await page.locator('#two-factor-method').filter({ hasText: 'Text message (SMS)' }).waitFor();
+      await page.locator('#two-factor-destination').filter({ hasText: /^\+1 •••• ••42$/ }).waitFor();
 
       await signOut(guard, stack.url);
       clock.advance(61_000); // past the resend cooldown of the enrollment's text
@@ -83,7 +85,8 @@ describeInBrowser('merchant journeys with text-message and email codes', (browse
       await enterCode(guard, lastCode(stack.outboxFile, MERCHANT), 'Turn on two-factor authentication');
       await expectHeading(guard, 'Two-Factor Authentication Enabled');
       await submit(guard, page.getByRole('link', { name: /I saved my codes/ }));
-      await page.getByText(/^Email to/).waitFor();
+      await page.locator('#two-factor-method').filter({ hasText: /^Email$/ }).waitFor();
+      await page.locator('#two-factor-destination').filter({ hasText: /@example\.com$/ }).waitFor();
 
       await signOut(guard, stack.url);
       clock.advance(61_000);

@@ -27,7 +27,7 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       await page.goto(`${stack.url}/_guard/security`);
       await expectHeading(guard, 'Login & Security');
       await checkPage(guard, 'security');
-      await page.getByText('Off', { exact: true }).waitFor();
+      await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Disabled' }).waitFor();
       await page.getByText(/contact support: support@smartpush\.example/).waitFor();
 
       // Step 1: password (the sign-in was a moment ago, but the password is given anyway).
@@ -72,7 +72,7 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       assert.equal(notifications(stack.outboxFile, MERCHANT).length, 1, 'one email tells the merchant that 2FA was turned on');
       await submit(guard, page.getByRole('link', { name: /I saved my codes/ }));
       await expectHeading(guard, 'Login & Security');
-      await page.getByText('On', { exact: true }).waitFor();
+      await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Enabled' }).waitFor();
       await page.getByText('Authenticator app', { exact: true }).waitFor();
       await checkPage(guard, 'security-enabled');
 
@@ -114,11 +114,16 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       await checkPage(guard, 'disable-2-code');
       await enterCode(guard, recoveryCodes[0] as string, 'Continue');
       assert.match(await codeError(guard), /not correct/);
-      await enterCode(guard, fresh[0] as string, 'Continue');
+      // A recovery code has letters: its own field (folded away, a keyboard with letters) takes it.
+      await page.getByText('Lost your device? Use a recovery code').click();
+      const recoveryField = page.getByRole('textbox', { name: 'Recovery code' });
+      assert.equal(await recoveryField.getAttribute('inputmode'), 'text');
+      await recoveryField.fill(fresh[0] as string);
+      await submit(guard, page.getByRole('button', { name: 'Use this recovery code' }));
       await checkPage(guard, 'disable-3-confirm');
       await submit(guard, page.getByRole('button', { name: 'Turn off two-factor authentication' }));
       await expectHeading(guard, 'Login & Security');
-      await page.getByText('Off', { exact: true }).waitFor();
+      await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Disabled' }).waitFor();
       await page.getByRole('status').waitFor();
       await checkPage(guard, 'security-disabled');
     } finally {

@@ -51,6 +51,11 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
   ];
   const list: Array<[string, (ui: PageUi) => string]> = [
     ['login', (u) => renderLoginPage(u, { csrf: 'c', returnTo: '/', email: 'm@example.com', ...message(u) })],
+    ['login with a reset link', (u) => renderLoginPage({ ...u, brand: { ...u.brand, forgotPasswordUrl: '/password/reset' } }, { csrf: 'c', returnTo: '/', ...message(u) })],
+    ['verify email, risk, no 2FA', (u) => renderVerifyPage(u, { csrf: 'c', method: 'email', destination: 'm•••@example.com', twoFactor: false, warning: u.t.riskNotice, returnTo: '/', ...message(u) })],
+    ['verify sms with 2FA', (u) => renderVerifyPage(u, { csrf: 'c', method: 'sms', destination: '+1 •••• ••89', twoFactor: true, returnTo: '/' })],
+    ['step-up with recovery codes', (u) => renderStepUpPage(u, { csrf: 'c', method: 'sms', destination: '+1 •••• ••89', send: { method: 'sms', destination: '+1 •••• ••89', live: true, refused: null, resendAfter: 0, recovery: true }, recovery: true, returnTo: '/', ...message(u) })],
+    ['security off warning', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: false, method: null, destination: null, recoveryCodesLeft: null, warning: u.t.noticeDisabled })],
     ['login by username', (u) => renderLoginPage({ ...u, brand: { ...u.brand, identifier: 'username' } }, { csrf: 'c', returnTo: '/', email: 'admin', ...message(u) })],
     ['logout', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/', signedInAs: 'm@example.com' })],
     ['already signed in', (u) => renderLogoutPage(u, { csrf: 'c', landing: '/admin/', signedInAs: 'm@example.com', alreadySignedIn: true })],

@@ -28,6 +28,7 @@ function setup(): { config: string; db: string; outbox: string } {
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
       .replace('{ file: ../var/session-keys.json }', `{ file: ${join(dir, 'session.json')} }`)
       .replace('{ file: ../var/encryption-keys.json }', `{ file: ${join(dir, 'enc.json')} }`)

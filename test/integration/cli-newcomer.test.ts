@@ -139,6 +139,7 @@ test('secrets init --config creates the files that config names; then config che
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
       .replace('{ file: ../var/session-keys.json }', '{ file: secrets/session.json }')
       .replace('{ file: ../var/encryption-keys.json }', '{ file: secrets/enc.json }'),
@@ -169,6 +170,7 @@ test('config check: a missing variable, an unparsable key file or a short token 
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
       .replace('{ file: ../var/session-keys.json }', '{ env: SPG_TEST_SESSION_KEYS }')
       .replace('{ file: ../var/encryption-keys.json }', `{ file: enc.json }`)

@@ -22,7 +22,7 @@ function tempDir(): string {
 test('policy check: ok for the demo policy, file:line:column and exit 1 for a broken one', () => {
   const ok = run(['policy', 'check', 'policies/smartpush.yaml']);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /ok \(5 rules/);
+  assert.match(ok.stdout, /ok \(6 rules/);
   const dir = tempDir();
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'version: 1\nrules:\n  - name: x\n    paths: ["/a/**/b"]\n    access: pubic\n');
@@ -126,6 +126,7 @@ test('serve: honours GUARD_PORT and GUARD_ADMIN_PORT, reloads the policy on SIGH
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('../policies/smartpush.yaml', policy)
       .replace('{ file: ../var/session-keys.json }', `{ file: ${join(dir, 'session.json')} }`)
       .replace('{ file: ../var/encryption-keys.json }', `{ file: ${join(dir, 'enc.json')} }`)

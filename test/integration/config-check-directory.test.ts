@@ -17,6 +17,7 @@ test('config check: a missing directory database fails with its path; an existin
     writeFileSync(
       config,
       readFileSync('config/demo.yaml', 'utf8')
+        .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
         .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
         .replaceAll('../var/', `${join(dir, 'var')}/`)
         .replace('  profile: { path: /api/me, email_field: email, phone_field: phone }\n', '  identifier: username\n') +

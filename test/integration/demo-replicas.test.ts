@@ -70,6 +70,7 @@ test('two demo processes on one Redis behave as one service', async () => {
   writeFileSync(
     config,
     readFileSync('config/demo.yaml', 'utf8')
+      .replace('logo: smartpush-logo.svg', `logo: ${join(process.cwd(), 'config', 'smartpush-logo.svg')}`)
       .replace('url: http://127.0.0.1:8081', `url: http://127.0.0.1:${appPort}`)
       .replace('../policies/smartpush.yaml', join(process.cwd(), 'policies', 'smartpush.yaml'))
       .replace('{ file: ../var/session-keys.json }', `{ file: ${join(dir, 'session.json')} }`)

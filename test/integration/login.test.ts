@@ -42,6 +42,17 @@ const MERCHANT = 'merchant@example.com';
 const OWNER = 'owner@example.com';
 const PASSWORD = 'smartpush-demo';
 const GENERIC_FAILURE = 'The email or password is not correct.';
+
+/**
+ * A refused sign-in form answers 303 to the sign-in page (Post/Redirect/Get), which shows the error
+ * with the status the POST earned; this follows it, with the cookies the POST set (the signed flash).
+ */
+async function followRefusal(url: string, posted: Reply, jar = new CookieJar()): Promise<Reply> {
+  assert.equal(posted.status, 303, posted.text);
+  assert.match(posted.location ?? '', /^\/_guard\/login\?return_to=/);
+  jar.take(posted);
+  return jar.take(await send(`${url}${posted.location as string}`, { headers: { ...navigation(), cookie: jar.header() } }));
+}
 /** A header only client requests carry: seeing it upstream means the sidecar forwarded the client's request. */
 const CLIENT_MARK = 'x-test-client-request';
 
@@ -217,13 +228,18 @@ describe('the login page (HTML)', () => {
       headers: { ...sameOriginForm(stack.url), cookie: jar.header() },
       body: form({ _csrf: token, return_to: '/dashboard', email: OWNER, password: 'wrong-password' }),
     });
-    assert.equal(posted.status, 401);
-    assert.match(String(posted.headers['content-type']), /^text\/html/);
-    assert.ok(posted.text.includes(GENERIC_FAILURE), posted.text);
-    assert.match(posted.text, /name="_csrf"/);
     assert.equal(setCookieFor(posted.setCookies, 'spg_session'), undefined);
     assert.equal(setCookieFor(posted.setCookies, 'sp_session'), undefined);
-    jar.take(posted);
+    const shown = await followRefusal(stack.url, posted, jar);
+    assert.equal(shown.status, 401);
+    assert.match(String(shown.headers['content-type']), /^text\/html/);
+    assert.ok(shown.text.includes(GENERIC_FAILURE), shown.text);
+    assert.match(shown.text, /name="_csrf"/);
+    assert.match(shown.text, new RegExp(`value="${OWNER.replace('.', '\\.')}"`), 'the identifier stays in the field');
+    // Shown once: a reload of the page is a plain sign-in page.
+    const again = await send(`${stack.url}${posted.location as string}`, { headers: { ...navigation(), cookie: jar.header() } });
+    assert.equal(again.status, 200);
+    assert.ok(!again.text.includes(GENERIC_FAILURE));
     assert.equal((await me(stack.url, jar)).status, 401);
   });
 });
@@ -266,10 +282,11 @@ describe('the intercepted legacy login route', () => {
   test('a wrong password on POST /login answers with the sidecar login page (401) and no cookies', async () => {
     rs.recorder.requests.length = 0;
     const reply = await legacyPost({ email: OWNER, password: 'wrong-password' });
-    assert.equal(reply.status, 401);
-    assert.match(String(reply.headers['content-type']), /^text\/html/);
-    assert.ok(reply.text.includes(GENERIC_FAILURE));
-    assert.match(reply.text, /action="\/_guard\/login"/);
+    const shown = await followRefusal(rs.url, reply);
+    assert.equal(shown.status, 401);
+    assert.match(String(shown.headers['content-type']), /^text\/html/);
+    assert.ok(shown.text.includes(GENERIC_FAILURE));
+    assert.match(shown.text, /action="\/_guard\/login"/);
     assert.equal(setCookieFor(reply.setCookies, 'spg_session'), undefined);
     assert.equal(setCookieFor(reply.setCookies, 'sp_session'), undefined);
     const logins = rs.recorder.matching('POST', '/login');
@@ -320,7 +337,7 @@ describe('the upstream is down', () => {
       assert.equal(reply.json()['error'], 'login_unavailable');
       assert.deepEqual(reply.setCookies, []);
       const html = await send(`${stack.url}/login`, { method: 'POST', headers: sameOriginForm(stack.url), body: form({ email: MERCHANT, password: PASSWORD }) });
-      assert.equal(html.status, 503);
+      assert.equal((await followRefusal(stack.url, html)).status, 503);
       assert.equal(setCookieFor(html.setCookies, 'spg_session'), undefined);
     });
   });
@@ -364,8 +381,10 @@ describe('regulation of failed logins', () => {
 
       // The login page and the intercepted form are regulated the same way.
       const html = await send(`${rs.url}/login`, { method: 'POST', headers: sameOriginForm(rs.url), body: form({ email: MERCHANT, password: PASSWORD }) });
-      assert.equal(html.status, 429);
       assert.ok(html.headers['retry-after']);
+      const shown = await followRefusal(rs.url, html);
+      assert.equal(shown.status, 429);
+      assert.match(shown.text, /Too many failed attempts/);
       assert.equal(setCookieFor(html.setCookies, 'spg_session'), undefined);
     });
   });

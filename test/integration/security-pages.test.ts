@@ -36,6 +36,20 @@ class Browser {
     return this.jar.take(await send(this.absolute(path), { method: 'POST', headers: { ...sameOriginForm(this.url), cookie: this.jar.header() }, body: form(fields) }));
   }
 
+  /**
+   * A form that fails or is refused: the answer is a 303 back to a GET page (Post/Redirect/Get, so
+   * Back and reload never resubmit it), which shows the error with the status the POST earned.
+   * Returns that page, with the POST's Retry-After when it had one.
+   */
+  async postRefused(path: string, fields: Readonly<Record<string, string>>): Promise<Reply> {
+    const reply = await this.post(path, fields);
+    assert.equal(reply.status, 303, `POST ${path} answered ${reply.status}, not a redirect: ${textOf(reply.text).slice(0, 400)}`);
+    assert.ok(reply.location?.startsWith('/_guard/'), `a refused form redirects to a sidecar page, not ${reply.location}`);
+    const page = await this.get(reply.location as string);
+    const retry = reply.headers['retry-after'];
+    return retry === undefined ? page : { ...page, headers: { ...page.headers, 'retry-after': retry } };
+  }
+
   /** POSTs, expects a 303 and follows it with a GET, like a browser. */
   async submitAndFollow(path: string, fields: Readonly<Record<string, string>>, expectedLocation?: RegExp): Promise<Reply> {
     const reply = await this.post(path, fields);
@@ -174,7 +188,7 @@ describe('Login & Security pages', () => {
       let text = textOf(page.text);
       assert.match(text, /Login & Security/);
       assert.match(text, new RegExp(`Email ${MERCHANT}`));
-      assert.match(text, /Two-factor authentication Off/);
+      assert.match(text, /Two-Factor Authentication Disabled/);
       assert.match(page.text, /href="\/_guard\/security\/enable"[^>]*>\s*Enable two-factor authentication/);
       assert.doesNotMatch(text, /Turn off two-factor authentication/);
       assert.match(text, /To change the email or phone used for verification, or if you lost your device, contact support: your SmartPush administrator/);
@@ -249,7 +263,7 @@ describe('Login & Security pages', () => {
       assert.equal(page.status, 200);
       text = textOf(page.text);
       assert.match(text, /Two-factor authentication is on\./);
-      assert.match(text, /Two-factor authentication On/);
+      assert.match(text, /Two-Factor Authentication Enabled/);
       assert.match(text, /Verification method Authenticator app/);
       assert.match(text, /Recovery codes left 10/);
       assert.match(text, /Turn off two-factor authentication/);
@@ -282,7 +296,7 @@ describe('Login & Security pages', () => {
       assert.equal(verified.location, '/dashboard');
       page = await browser.get('/_guard/security');
       assert.equal(page.status, 200);
-      assert.match(textOf(page.text), /Two-factor authentication On/);
+      assert.match(textOf(page.text), /Two-Factor Authentication Enabled/);
 
       // Turn off: password (with the warning), a code (an old recovery code fails, a new one works), confirm.
       page = await browser.get('/_guard/security/disable');
@@ -290,7 +304,7 @@ describe('Login & Security pages', () => {
       assert.match(textOf(page.text), /Without two-factor authentication, anyone who learns your password can sign in\./);
       page = await browser.submitAndFollow('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'password', password: PASSWORD }, /step=code/);
       assert.match(textOf(page.text), /recovery code/);
-      const stale = await browser.post('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'code', code: firstCodes[0] as string });
+      const stale = await browser.postRefused('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'code', code: firstCodes[0] as string });
       assert.equal(stale.status, 401);
       assertFieldError(stale.text, 'code', /That code is not correct/);
       page = await browser.submitAndFollow('/_guard/security/disable', { _csrf: csrfFrom(stale.text), step: 'code', code: newCodes[0] as string }, /step=confirm/);
@@ -302,7 +316,7 @@ describe('Login & Security pages', () => {
       page = await browser.get(off.location);
       text = textOf(page.text);
       assert.match(text, /Two-factor authentication is off\./);
-      assert.match(text, /Two-factor authentication Off/);
+      assert.match(text, /Two-Factor Authentication Disabled/);
       assert.match(text, /Enable two-factor authentication/);
     });
   });
@@ -324,7 +338,7 @@ describe('Login & Security pages', () => {
       const smsCode = newCode(stack, 'sms', MERCHANT_PHONE, 0);
 
       // Asking again at once: the resend cooldown, shown on this step's page.
-      const resend = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'confirm', method: 'sms', sms: '1', action: 'resend' });
+      const resend = await browser.postRefused('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'confirm', method: 'sms', sms: '1', action: 'resend' });
       assert.equal(resend.status, 429);
       assert.ok(resend.headers['retry-after']);
       assertFieldError(resend.text, 'code', /A code was sent recently/);
@@ -334,7 +348,7 @@ describe('Login & Security pages', () => {
       assert.match(textOf(done.text), /Two-Factor Authentication Enabled/);
       assert.equal(recoveryCodesOf(done.text).length, 10);
       page = await browser.get('/_guard/security');
-      assert.match(textOf(page.text), /Verification method Text message \(SMS\) to \+1 •••• ••89/);
+      assert.match(textOf(page.text), /Verification method Text message \(SMS\) Codes go to \+1 •••• ••89/);
 
       page = await browser.get('/_guard/security/disable');
       page = await browser.submitAndFollow('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'password', password: PASSWORD }, /step=code/);
@@ -344,7 +358,7 @@ describe('Login & Security pages', () => {
       const off = await browser.post('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'confirm' });
       assert.equal(off.status, 303);
       page = await browser.get(off.location as string);
-      assert.match(textOf(page.text), /Two-factor authentication Off/);
+      assert.match(textOf(page.text), /Two-Factor Authentication Disabled/);
     });
   });
 
@@ -363,7 +377,7 @@ describe('Login & Security pages', () => {
       assert.match(tagWithId(page.text, 'phone'), /type="tel"/);
       assert.match(page.text, /<label for="phone">/);
       // SMS without a number: the flow's error, on this step's page, with the phone field.
-      const missing = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'method', method: 'sms', phone: '' });
+      const missing = await browser.postRefused('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'method', method: 'sms', phone: '' });
       assert.equal(missing.status, 400);
       assertFieldError(missing.text, 'phone', /Enter the phone number/);
     });
@@ -377,7 +391,7 @@ describe('Login & Security pages', () => {
       page = await browser.submitAndFollow('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'password', password: PASSWORD });
       page = await browser.submitAndFollow('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'identity', channel: 'email', sms: '1' });
       const right = newCode(stack, 'email', MERCHANT, 0);
-      const wrong = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'code', channel: 'email', sms: '1', action: 'verify', code: wrongCode(right) });
+      const wrong = await browser.postRefused('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'code', channel: 'email', sms: '1', action: 'verify', code: wrongCode(right) });
       assert.equal(wrong.status, 401);
       assertFieldError(wrong.text, 'code', /That code is not correct\. \d+ attempts? left\./);
       assert.match(textOf(wrong.text), /Enter the code we sent/);
@@ -388,7 +402,7 @@ describe('Login & Security pages', () => {
       const fresh = new Browser(stack.url);
       await fresh.signIn();
       const start = await fresh.get('/_guard/security/enable');
-      const badPassword = await fresh.post('/_guard/security/enable', { _csrf: csrfFrom(start.text), step: 'password', password: 'not-the-password' });
+      const badPassword = await fresh.postRefused('/_guard/security/enable', { _csrf: csrfFrom(start.text), step: 'password', password: 'not-the-password' });
       assert.equal(badPassword.status, 401);
       assertFieldError(badPassword.text, 'password', /The password is not correct/);
     });
@@ -400,12 +414,12 @@ describe('Login & Security pages', () => {
       await browser.signIn();
       const page = await browser.get('/_guard/security/enable?step=confirm&method=totp');
       assert.equal(page.status, 200);
-      const reply = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'confirm', method: 'totp', code: '123456' });
+      const reply = await browser.postRefused('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'confirm', method: 'totp', code: '123456' });
       assert.equal(reply.status, 409);
       assert.match(reply.text, /role="alert"[^>]*>This step is not the next one\. Please start again from the beginning\./);
       assert.match(reply.text, /<a class="button" href="\/_guard\/security\/enable">\s*Start again/);
       // Same for the identity code and the method without a started flow, and for turning off.
-      const method = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'method', method: 'totp' });
+      const method = await browser.postRefused('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'method', method: 'totp' });
       assert.equal(method.status, 409);
       assert.doesNotMatch(method.text, /totp-key/);
       const state = await send(`${stack.url}/_guard/api/2fa`, { headers: { accept: 'application/json', cookie: browser.jar.header() } });
@@ -425,18 +439,18 @@ describe('Login & Security pages', () => {
       assert.notEqual(othersToken, token);
 
       for (const fields of [{}, { _csrf: '' }, { _csrf: 'forged' }, { _csrf: othersToken }]) {
-        const reply = await browser.post('/_guard/security/enable', { ...fields, step: 'password', password: PASSWORD });
+        const reply = await browser.postRefused('/_guard/security/enable', { ...fields, step: 'password', password: PASSWORD });
         assert.equal(reply.status, 403, JSON.stringify(fields));
         assert.match(textOf(reply.text), /This form has expired or did not come from this page, so nothing was changed/);
       }
       // No flow was started: the next step is out of order, and nothing was sent.
-      const next = await browser.post('/_guard/security/enable', { _csrf: token, step: 'identity', channel: 'email' });
+      const next = await browser.postRefused('/_guard/security/enable', { _csrf: token, step: 'identity', channel: 'email' });
       assert.equal(next.status, 409);
       assert.equal(codesSentTo(stack, 'email', MERCHANT).length, 0);
 
       // The same for the other forms.
       for (const path of ['/_guard/security/disable', '/_guard/security/recovery-codes']) {
-        const reply = await browser.post(path, { _csrf: othersToken, step: path.endsWith('disable') ? 'password' : 'start', password: PASSWORD });
+        const reply = await browser.postRefused(path, { _csrf: othersToken, step: path.endsWith('disable') ? 'password' : 'start', password: PASSWORD });
         assert.equal(reply.status, 403, path);
       }
     });

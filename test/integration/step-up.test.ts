@@ -348,6 +348,14 @@ describe('the step-up API', () => {
     }));
 });
 
+/** Every answer to the step-up form is a 303 to the step-up page (Post/Redirect/Get); this follows it. */
+async function followStepUp(client: Parameters<typeof postForm>[0], reply: Awaited<ReturnType<typeof postForm>>): Promise<Awaited<ReturnType<typeof postForm>>> {
+  assert.equal(reply.status, 303, reply.text.slice(0, 300));
+  const location = String(reply.headers.location);
+  assert.match(location, /^\/_guard\/step-up\?return_to=/);
+  return client.request(location, { headers: { accept: 'text/html' } });
+}
+
 describe('the step-up page and the invitation to enable 2FA', () => {
   test('HTML flow without 2FA: send → verify → 303 to the result page, which continues the export and only then invites; "Not now" → back, remembered for the next step-up', () =>
     withRiskStack(RISK_AT.low, async (s) => {
@@ -360,7 +368,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assert.ok(page.text.includes(MASKED_MERCHANT_EMAIL), 'the page names the masked address');
       assert.equal(codeMessages(s.stack.outboxFile, MERCHANT).length, 0, 'showing the page sends nothing');
 
-      const sent = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT });
+      const sent = await followStepUp(client, await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }));
       assert.equal(sent.status, 200, sent.text.slice(0, 300));
       assert.match(sent.text, /name="code"/, 'the code field is shown once a code was sent');
       assert.equal(codeMessages(s.stack.outboxFile, MERCHANT).length, 1, 'one email code');
@@ -393,7 +401,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       const other = await signedInClient(s);
       assertStepUpRedirect(await browserCall(other, CONTACT_EXPORT), CONTACT_EXPORT, 'other session');
       const otherPage = await pageWithCsrf(other, stepUpUrlFor(CONTACT_EXPORT));
-      expectStatus(await postForm(other, '/_guard/step-up', { _csrf: otherPage.csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      expectStatus(await postForm(other, '/_guard/step-up', { _csrf: otherPage.csrf, action: 'send', return_to: CONTACT_EXPORT }), 303, 'send');
       const back = await postForm(other, '/_guard/step-up', { _csrf: otherPage.csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
       assert.equal(back.status, 303, back.text.slice(0, 300));
       assert.ok(String(back.headers.location).startsWith(DONE_URL(CONTACT_EXPORT)), String(back.headers.location));
@@ -501,7 +509,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assertStepUpRedirect(await browserCall(client, CONTACT_EXPORT), CONTACT_EXPORT, 'browser');
       const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
       assert.notEqual(foreign, csrf, 'tokens are bound to the session');
-      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 303, 'send');
       const code = lastCode(s.stack.outboxFile, MERCHANT);
 
       const forms: Array<[string, Record<string, string>]> = [
@@ -511,9 +519,10 @@ describe('the step-up page and the invitation to enable 2FA', () => {
         ['another session’s token', { _csrf: foreign, action: 'verify', code, return_to: CONTACT_EXPORT }],
       ];
       for (const [what, fields] of forms) {
-        const reply = await postForm(client, '/_guard/step-up', fields);
+        // Refused like every failed form (Post/Redirect/Get): 303 to the page, which says so with 403.
+        const reply = await followStepUp(client, await postForm(client, '/_guard/step-up', fields));
         assert.equal(reply.status, 403, `${what}: ${reply.status} ${reply.text.slice(0, 200)}`);
-        assert.equal(reply.headers.location, undefined, `${what}: no redirect`);
+        assert.match(reply.text, /This form has expired/, what);
         assertStepUpRequired(await apiCall(client, CONTACT_EXPORT), CONTACT_EXPORT, 'email', `${what}: nothing verified`);
       }
       const crossSite = await client.request('/_guard/step-up', {

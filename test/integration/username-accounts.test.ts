@@ -145,8 +145,12 @@ describe('accounts identified by username', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie: csrfCookie, origin: stack.url },
       body: new URLSearchParams({ _csrf: csrf as string, email: 'bob', password: PASSWORD, return_to: '/home' }).toString(),
     });
-    assert.equal(page.status, 403, page.text);
-    assert.match(page.text, /no email address is known for your account, so none was sent/);
+    // Post/Redirect/Get: the sign-in page shows why, with the status the POST earned.
+    assert.equal(page.status, 303, page.text);
+    const flash = page.setCookies.map((c) => c.split(';', 1)[0]).join('; ');
+    const shown = await rawRequest(`${stack.url}${String(page.headers.location)}`, { headers: { accept: 'text/html', cookie: `${csrfCookie}; ${flash}` } });
+    assert.equal(shown.status, 403, shown.text);
+    assert.match(shown.text, /no email address is known for your account, so none was sent/);
     assert.equal(outboxMessages(join(dir, 'outbox-default.jsonl')).length, before, 'nothing in the outbox');
   });
 

@@ -19,6 +19,19 @@ import {
 } from '../helpers/browser-like.ts';
 
 /**
+ * A same-site sign-in form with a bad token changes nothing and is answered like every refused
+ * form (Post/Redirect/Get): 303 to the sign-in page, which says the form expired, with status 403.
+ */
+async function assertFormRefused(url: string, reply: Reply, jar = new CookieJar()): Promise<void> {
+  assert.equal(reply.status, 303, reply.text);
+  assert.match(reply.location ?? '', /^\/_guard\/login\?return_to=/);
+  jar.take(reply);
+  const page = await send(`${url}${reply.location as string}`, { headers: { ...navigation(), cookie: jar.header() } });
+  assert.equal(page.status, 403);
+  assert.match(page.text, /This form has expired/);
+}
+
+/**
  * THREATS T7, CSRF (OWASP CSRF cheat sheet; login CSRF). A page on another site can make the
  * victim's browser POST forms to every sign-in and sign-out endpoint. Each such request must get
  * 403 and change nothing: no session is created (and no credential check reaches the upstream),
@@ -136,7 +149,7 @@ describe('sign-in endpoints refuse cross-site requests (login CSRF)', () => {
       headers: { ...sameOriginForm(rs.url), cookie: jar.header() },
       body: form({ email: OWNER, password: PASSWORD }),
     });
-    assert.equal(reply.status, 403);
+    await assertFormRefused(rs.url, reply, jar);
     assertNoSessionIssued(reply);
     assert.equal(upstreamLoginChecks(), checks);
   });
@@ -155,7 +168,7 @@ describe('sign-in endpoints refuse cross-site requests (login CSRF)', () => {
         headers: { ...sameOriginForm(rs.url), cookie: jar.header() },
         body: form({ _csrf: token, email: OWNER, password: PASSWORD }),
       });
-      assert.equal(reply.status, 403);
+      await assertFormRefused(rs.url, reply, jar);
       assertNoSessionIssued(reply);
       assert.equal(upstreamLoginChecks(), checks);
     });
@@ -175,7 +188,7 @@ describe('sign-in endpoints refuse cross-site requests (login CSRF)', () => {
       headers: { ...sameOriginForm(rs.url), cookie: victim.header() },
       body: form({ _csrf: attackerToken, email: OWNER, password: PASSWORD }),
     });
-    assert.equal(lifted.status, 403);
+    await assertFormRefused(rs.url, lifted, victim);
     assertNoSessionIssued(lifted);
     // …and without any pre-login cookie at all.
     const bare = await send(`${rs.url}/_guard/login`, {
@@ -183,7 +196,7 @@ describe('sign-in endpoints refuse cross-site requests (login CSRF)', () => {
       headers: sameOriginForm(rs.url),
       body: form({ _csrf: attackerToken, email: OWNER, password: PASSWORD }),
     });
-    assert.equal(bare.status, 403);
+    await assertFormRefused(rs.url, bare);
     assertNoSessionIssued(bare);
     assert.equal(upstreamLoginChecks(), checks);
   });

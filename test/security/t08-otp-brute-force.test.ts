@@ -306,8 +306,12 @@ describe('T8: codes that are not strings', () => {
       const formHeaders = { 'content-type': 'application/x-www-form-urlencoded', origin: s.stack.url, 'sec-fetch-site': 'same-origin', accept: 'text/html' };
       for (const form of [`code[]=${code}`, `code=${code}&code=${code}`, `code[a]=${code}`]) {
         const reply = await client.request('/_guard/verify', { method: 'POST', headers: formHeaders, body: `_csrf=${encodeURIComponent(token)}&${form}` });
-        assert.equal(reply.status, 400, `${form} → ${reply.status}`);
         assert.equal(cookieValues(reply).length, 0, `${form} signed in`);
+        // Refused like every failed form (Post/Redirect/Get): 303 to the code page, which says so with 400.
+        assert.equal(reply.status, 303, `${form} → ${reply.status}`);
+        assert.match(String(reply.headers.location), /^\/_guard\/verify\?return_to=/);
+        const shown = await client.request(String(reply.headers.location), { headers: { accept: 'text/html' } });
+        assert.equal(shown.status, 400, `${form} → the page answered ${shown.status}`);
       }
       // A form body at the JSON endpoint is refused as such.
       const formAtJson = await client.request('/_guard/api/login/verify', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `code[]=${code}` });

@@ -258,7 +258,11 @@ describe('T18: a pending sign-in ends when the account changes', () => {
       await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
       const browser = await pendingSignIn(s.stack.url, 'sms');
       expectStatus(await s.admin('POST', `${userPath(MERCHANT)}/2fa/reset`, { reason: 'ticket 18' }), 200, '2fa reset');
-      const page = await browser.request('/_guard/verify', { headers: { accept: 'text/html' } });
+      const ended = await browser.request('/_guard/verify', { headers: { accept: 'text/html' } });
+      // On to the sign-in page, which says why (the words travel in the signed flash, not the URL).
+      assert.equal(ended.status, 303, ended.text.slice(0, 300));
+      assert.match(String(ended.headers.location), /^\/_guard\/login\?return_to=/);
+      const page = await browser.request(String(ended.headers.location), { headers: { accept: 'text/html' } });
       assert.equal(page.status, 409, page.text.slice(0, 300));
       assert.match(page.headers['content-type'] ?? '', /text\/html/);
       assert.match(page.text, /changed while you were signing in/);
@@ -307,7 +311,9 @@ describe('T18: flows of a signed-in session follow the account', () => {
       assert.equal(await s.stack.guard.durable.setDestination(MERCHANT, 'billing@example.com', s.clock.now()), true);
       // As a browser: the page says what happened and offers to start again.
       const { csrf } = await pageWithCsrf(client, '/_guard/security/recovery-codes?step=code');
-      const page = await postForm(client, '/_guard/security/recovery-codes', { _csrf: csrf, step: 'code', code: owed });
+      const refusedForm = await postForm(client, '/_guard/security/recovery-codes', { _csrf: csrf, step: 'code', code: owed });
+      assert.equal(refusedForm.status, 303, refusedForm.text.slice(0, 300));
+      const page = await client.request(String(refusedForm.headers.location), { headers: { accept: 'text/html' } });
       assert.equal(page.status, 409, page.text.slice(0, 300));
       assert.match(page.text, /security settings changed while you were doing this/);
       assert.equal(staleFlowsAudited(s.audit), 1);

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CookieJar, form, openLoginPage, sameOriginForm, send } from '../helpers/browser-like.ts';
+import { CookieJar, form, navigation, openLoginPage, sameOriginForm, send } from '../helpers/browser-like.ts';
 import {
   GENEROUS_BUDGETS,
   MERCHANT,
@@ -106,11 +106,16 @@ describe('T21: wrong passwords pause the attacker, not the owner', () => {
       const jar = new CookieJar();
       const post = async (password: string) => {
         const { token } = await openLoginPage(s.stack.url, jar);
-        return send(`${s.stack.url}/_guard/login`, {
-          method: 'POST',
-          headers: { ...sameOriginForm(s.stack.url), cookie: jar.header(), 'x-forwarded-for': ATTACKER },
-          body: form({ _csrf: token, return_to: '/', email: MERCHANT, password }),
-        });
+        const posted = jar.take(
+          await send(`${s.stack.url}/_guard/login`, {
+            method: 'POST',
+            headers: { ...sameOriginForm(s.stack.url), cookie: jar.header(), 'x-forwarded-for': ATTACKER },
+            body: form({ _csrf: token, return_to: '/', email: MERCHANT, password }),
+          }),
+        );
+        // Post/Redirect/Get: the warning is on the sign-in page the refused form leads back to.
+        assert.equal(posted.status, 303);
+        return jar.take(await send(`${s.stack.url}${String(posted.location)}`, { headers: { ...navigation(), cookie: jar.header(), 'x-forwarded-for': ATTACKER } }));
       };
       const first = await post('wrong-1');
       assert.equal(first.status, 401);

@@ -34,8 +34,9 @@ for (const lang of ['en', 'zh-CN']) {
         const id = attr(input, 'id');
         assert.ok(id && html.includes(`<label for="${id}"`) || (id && new RegExp(`<label [^>]*for="${id}"`).test(html)), `${name}: ${input} has no label`);
         const fieldName = attr(input, 'name');
+        // The code field gets the digit keypad and the one-time-code autofill; the recovery code
+        // field (letters and digits) a keyboard with letters, and no code autofill.
         if (fieldName === 'code' && id === 'recovery-code') {
-          // A recovery code alone: letters, so a text keyboard; one-time-code autofill stays on the code field.
           assert.equal(attr(input, 'inputmode'), 'text', `${name}: ${input}`);
           assert.notEqual(attr(input, 'autocomplete'), 'one-time-code', `${name}: ${input}`);
         } else if (fieldName === 'code') {
