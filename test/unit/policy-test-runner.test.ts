@@ -185,7 +185,7 @@ describe('the shipped demo policy', () => {
     const policy = await loadPolicy(repoFile('policies/smartpush.yaml'));
     assert.deepEqual(
       policy.rules.map((r) => r.name),
-      ['intercept:login', 'intercept:logout', 'static-assets', 'campaign-export', 'contact-export'],
+      ['intercept:login', 'intercept:logout', 'static-assets', 'password-reset', 'campaign-export', 'contact-export'],
     );
     assert.equal(policy.defaultRule.access, 'authenticated');
     for (const name of ['campaign-export', 'contact-export']) {
