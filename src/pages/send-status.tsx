@@ -45,7 +45,7 @@ export function SendStatus(props: { send: SendView }) {
   if (send.live) {
     return (
       <p id="send-status" data-send="sent">
-        {send.destination !== null ? t.sentTo(where) : send.method === 'sms' ? t.codeSentSmsPhone : t.verifyInstructions.email}
+        {send.destination !== null ? t.verifyWhere[send.method](send.destination) : send.method === 'sms' ? t.codeSentSmsPhone : t.verifyInstructions.email}
       </p>
     );
   }

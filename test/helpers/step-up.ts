@@ -171,6 +171,17 @@ export function postForm(client: GuardClient, path: string, fields: Record<strin
   });
 }
 
+/**
+ * Posts a sidecar form as a browser does and follows its Post/Redirect/Get 303 to the page that
+ * shows the outcome (with the status the form earned, carried by the flash).
+ */
+export async function submitForm(client: GuardClient, path: string, fields: Record<string, string>): Promise<ApiReply> {
+  const posted = await postForm(client, path, fields);
+  const location = posted.headers.location;
+  if (posted.status !== 303 || typeof location !== 'string' || !location.startsWith('/_guard/')) return posted;
+  return client.request(location, { headers: { accept: 'text/html' } });
+}
+
 /** GETs a sidecar page as a browser and returns it with its form token. */
 export async function pageWithCsrf(client: GuardClient, path: string): Promise<{ page: ApiReply; csrf: string }> {
   const page = await client.request(path, { headers: { accept: 'text/html' } });

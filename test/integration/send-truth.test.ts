@@ -13,7 +13,7 @@ import {
   type ClockedStack,
   type GuardClient,
 } from '../helpers/two-factor.ts';
-import { CONTACT_EXPORT, RISK_AT, assertExported, browserCall, pageWithCsrf, postForm, signedInClient, stepUpUrlFor } from '../helpers/step-up.ts';
+import { CONTACT_EXPORT, RISK_AT, assertExported, browserCall, pageWithCsrf, postForm, submitForm, signedInClient, stepUpUrlFor } from '../helpers/step-up.ts';
 
 /**
  * Issue 13: every page tells the truth about sending. When a send is refused (here: by the default
@@ -124,7 +124,7 @@ describe('issue 13: a refused send is told as it is, with the way that still wor
       assert.match(page.text, /Send the code/);
 
       await resendLoop(s);
-      const sent = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT });
+      const sent = await submitForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT });
       assert.equal(sent.status, 429, sent.text.slice(0, 300));
       assertRefusedTruth(sent.text, 'step-up after a refused send');
       assert.ok(resendAfter(sent.text) > 60);
@@ -162,7 +162,7 @@ describe('issue 13: a refused send is told as it is, with the way that still wor
       const password = await postForm(client, '/_guard/security/enable', { _csrf: start.csrf, step: 'password', password: PASSWORD });
       assert.equal(password.status, 303, password.text.slice(0, 300));
       const identity = await pageWithCsrf(client, String(password.headers.location));
-      const refused = await postForm(client, '/_guard/security/enable', { _csrf: identity.csrf, step: 'identity', channel: 'email', sms: '1' });
+      const refused = await submitForm(client, '/_guard/security/enable', { _csrf: identity.csrf, step: 'identity', channel: 'email', sms: '1' });
       assert.equal(refused.status, 429, refused.text.slice(0, 300));
       assert.match(refused.text, /no new code was sent/);
       assert.doesNotMatch(refused.text, /We sent a 6-digit code|A code was sent recently/);

@@ -35,7 +35,7 @@ import {
   assertStepUpRequired,
   browserCall,
   pageWithCsrf,
-  postForm,
+  postForm, submitForm,
   riskLogs,
   signedInClient,
   stepUpByEmail,
@@ -416,7 +416,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       const fromCampaigns = await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html', referer: `${s.stack.url}/campaigns?tab=2` } });
       assertStepUpRedirect(fromCampaigns, CONTACT_EXPORT, 'browser');
       const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
-      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      expectStatus(await submitForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
       const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
       const done = await browserCall(client, String(verified.headers.location));
       assert.match(done.text, /<a href="\/campaigns\?tab=2" id="back">/, 'back to the page the export was asked from');
@@ -428,7 +428,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       assertStepUpRedirect(posted, CAMPAIGN_EXPORT, 'POST export');
       const page = await pageWithCsrf(other, stepUpUrlFor(CAMPAIGN_EXPORT));
       s.clock.advance(PAST_COOLDOWN);
-      expectStatus(await postForm(other, '/_guard/step-up', { _csrf: page.csrf, action: 'send', return_to: CAMPAIGN_EXPORT }), 200, 'send');
+      expectStatus(await submitForm(other, '/_guard/step-up', { _csrf: page.csrf, action: 'send', return_to: CAMPAIGN_EXPORT }), 200, 'send');
       const ok = await postForm(other, '/_guard/step-up', { _csrf: page.csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CAMPAIGN_EXPORT });
       const result = await browserCall(other, String(ok.headers.location));
       assert.doesNotMatch(result.text, /http-equiv="refresh"/, 'a POST is not replayed as a GET');
@@ -441,7 +441,7 @@ describe('the step-up page and the invitation to enable 2FA', () => {
       const client = await signedInClient(s);
       assertStepUpRedirect(await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html', referer: `${s.stack.url}/campaigns?tab=2` } }), CONTACT_EXPORT, 'browser');
       const { csrf } = await pageWithCsrf(client, stepUpUrlFor(CONTACT_EXPORT));
-      expectStatus(await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
+      expectStatus(await submitForm(client, '/_guard/step-up', { _csrf: csrf, action: 'send', return_to: CONTACT_EXPORT }), 200, 'send');
       const verified = await postForm(client, '/_guard/step-up', { _csrf: csrf, action: 'verify', code: lastCode(s.stack.outboxFile, MERCHANT), return_to: CONTACT_EXPORT });
       const done = await browserCall(client, String(verified.headers.location));
       const enableNow = /href="(\/_guard\/security\/enable\?return_to=[^"]+)"/.exec(done.text)?.[1];

@@ -166,11 +166,15 @@ describe('accounts identified by username', () => {
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1];
     assert.ok(csrf);
     const cookie = form.setCookies.map((c) => c.split(';', 1)[0]).join('; ');
-    const page = await rawRequest(`${stack.url}/_guard/login`, {
+    const posted = await rawRequest(`${stack.url}/_guard/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie, origin: stack.url },
       body: new URLSearchParams({ _csrf: csrf, email: 'dora-unknown', password: 'wrong', return_to: '/home' }).toString(),
     });
+    // Post/Redirect/Get: the sign-in page shows the refusal (words in the flash cookie).
+    assert.equal(posted.status, 303, posted.text);
+    const flash = posted.setCookies.map((c) => c.split(';', 1)[0]).join('; ');
+    const page = await rawRequest(`${stack.url}${String(posted.headers['location'])}`, { headers: { accept: 'text/html', cookie: `${cookie}; ${flash}` } });
     assert.equal(page.status, 401, page.text);
     assert.match(page.text, /The username or password is not correct\. 2 attempts left/);
     assert.doesNotMatch(page.text, /email or password/);
