@@ -201,6 +201,35 @@ export function CodeHelp(props: { method: PageMethod; children?: ComponentChildr
 }
 
 /**
+ * A field for a recovery code alone: letters and digits, so a text keyboard; no one-time-code
+ * autofill (that belongs to the code field).
+ */
+export function RecoveryCodeInput(props: { error?: string | undefined }) {
+  const { t } = useUi();
+  return (
+    <>
+      <label for="recovery-code">{t.recoveryCodeLabel}</label>
+      <p class="muted" id="recovery-code-hint">
+        {t.recoveryCodeHint}
+      </p>
+      <input
+        id="recovery-code"
+        name="code"
+        type="text"
+        inputmode="text"
+        autocomplete="off"
+        autocapitalize="off"
+        spellcheck={false}
+        maxlength={20}
+        required
+        aria-describedby="recovery-code-hint"
+        {...(props.error ? { 'aria-invalid': 'true' as const } : {})}
+      />
+    </>
+  );
+}
+
+/**
  * A recovery code in a form of its own, folded away until asked for (works without JavaScript):
  * its field takes letters (`inputmode="text"`), where the code field above keeps the digit keypad
  * and `autocomplete="one-time-code"`. Offered only to accounts that have 2FA, so recovery codes.
@@ -215,22 +244,7 @@ export function RecoveryCodeForm(props: { action: string; csrf: string; fields: 
         {Object.entries(props.fields).map(([name, value]) => (
           <input type="hidden" name={name} value={value} />
         ))}
-        <label for="recovery-code">{t.recoveryCode}</label>
-        <p class="muted" id="recovery-code-hint">
-          {t.recoveryCodeHint}
-        </p>
-        <input
-          id="recovery-code"
-          name="code"
-          type="text"
-          inputmode="text"
-          autocomplete="off"
-          autocapitalize="off"
-          spellcheck={false}
-          maxlength={20}
-          required
-          aria-describedby="recovery-code-hint"
-        />
+        <RecoveryCodeInput error={props.error} />
         <button type="submit" class="secondary">
           {t.useRecoveryButton}
         </button>

@@ -1,5 +1,6 @@
 import { useUi } from './page-ui.tsx';
 import { methodDescription } from './security-parts.tsx';
+export { RecoveryCodeInput } from './security-parts.tsx';
 
 /**
  * What a code page says about sending, taken from the server's state on every request (never from
@@ -56,31 +57,3 @@ export function SendStatus(props: { send: SendView }) {
   );
 }
 
-/**
- * A field for a recovery code alone: letters and digits, so a text keyboard; no one-time-code
- * autofill (that belongs to the code field).
- */
-export function RecoveryCodeInput(props: { error?: string | undefined }) {
-  const { t } = useUi();
-  return (
-    <>
-      <label for="recovery-code">{t.recoveryCodeLabel}</label>
-      <p class="muted" id="recovery-code-hint">
-        {t.recoveryCodeHint}
-      </p>
-      <input
-        id="recovery-code"
-        name="code"
-        type="text"
-        inputmode="text"
-        autocomplete="off"
-        autocapitalize="off"
-        spellcheck={false}
-        maxlength={20}
-        required
-        aria-describedby="recovery-code-hint"
-        {...(props.error ? { 'aria-invalid': 'true' as const } : {})}
-      />
-    </>
-  );
-}

@@ -24,10 +24,10 @@ export interface DeliveryQueueOptions {
   readonly maxAttempts: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   /** Schedules a retry; returns a cancel function (injected so tests need no real time). */
-  readonly schedule?: (run: () => void, ms: number) => () => void;
-  readonly onOutcome?: (outcome: DeliveryOutcome, events: number) => void;
-  readonly onDepth?: (depth: number) => void;
-  readonly onFailure?: (detail: string, attempt: number, dropped: boolean) => void;
+  readonly schedule?: ((run: () => void, ms: number) => () => void) | undefined;
+  readonly onOutcome?: ((outcome: DeliveryOutcome, events: number) => void) | undefined;
+  readonly onDepth?: ((depth: number) => void) | undefined;
+  readonly onFailure?: ((detail: string, attempt: number, dropped: boolean) => void) | undefined;
 }
 
 const realTimer = (run: () => void, ms: number): (() => void) => {

@@ -190,10 +190,10 @@ export function syslogSink(options: SyslogSinkOptions): StreamSink {
     batchSize: options.transport === 'udp' ? 1 : 50,
     maxAttempts: options.maxAttempts,
     backoff: options.backoff,
-    ...(options.schedule ? { schedule: options.schedule } : {}),
-    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
-    ...(options.onDepth ? { onDepth: options.onDepth } : {}),
-    ...(options.onFailure ? { onFailure: options.onFailure } : {}),
+    schedule: options.schedule,
+    onOutcome: options.onOutcome,
+    onDepth: options.onDepth,
+    onFailure: options.onFailure,
   });
   return {
     name: 'syslog',

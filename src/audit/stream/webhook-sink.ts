@@ -86,10 +86,10 @@ export function webhookSink(options: WebhookSinkOptions): StreamSink {
     batchSize: options.batchSize,
     maxAttempts: options.maxAttempts,
     backoff: options.backoff,
-    ...(options.schedule ? { schedule: options.schedule } : {}),
-    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
-    ...(options.onDepth ? { onDepth: options.onDepth } : {}),
-    ...(options.onFailure ? { onFailure: options.onFailure } : {}),
+    schedule: options.schedule,
+    onOutcome: options.onOutcome,
+    onDepth: options.onDepth,
+    onFailure: options.onFailure,
   });
   return {
     name: 'webhook',
