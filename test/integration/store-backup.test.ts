@@ -1,6 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,6 +211,10 @@ test('Redis (append-only): back up, flush, restore into Redis, restart Redis: th
     assert.equal(made.status, 0, made.stderr);
     assert.match(made.stdout, /redis \(standalone, prefix spg:backup:\)/);
     assert.match(made.stdout, /recovery codes +10 \(1 used\)\n/);
+    // The Redis-level copy too (scripts/redis-rdb-backup.sh), checked at the end.
+    const rdb = spawnSync('sh', [join(process.cwd(), 'scripts', 'redis-rdb-backup.sh'), redis.url, join(d.dir, 'rdb')], { encoding: 'utf8' });
+    assert.equal(rdb.status, 0, rdb.stderr);
+    assert.match(rdb.stdout, /wrote .*dump\.rdb/);
   } finally {
     await guard.close();
   }
@@ -239,5 +246,52 @@ test('Redis (append-only): back up, flush, restore into Redis, restart Redis: th
   } finally {
     await back.close();
   }
+
+  // The RDB snapshot, restored as the README says into a Redis that keeps the append-only file:
+  // load it with appendonly off, switch AOF on (Redis rewrites the file from the loaded data),
+  // then run with appendonly yes as usual.
+  const rdbDir = join(d.dir, 'rdb');
+  const first = await ownRedis(['--dir', rdbDir, '--dbfilename', 'dump.rdb', '--appendonly', 'no']);
+  assert.match(first.cli('CONFIG', 'SET', 'appendonly', 'yes'), /OK/);
+  await first.until(() => /aof_enabled:1/.test(first.cli('INFO', 'persistence')) && /aof_rewrite_in_progress:0/.test(first.cli('INFO', 'persistence')) && /aof_rewrite_scheduled:0/.test(first.cli('INFO', 'persistence')));
+  first.stop();
+  rmSync(join(rdbDir, 'dump.rdb'));
+  const second = await ownRedis(['--dir', rdbDir, '--appendonly', 'yes', '--appendfsync', 'always'], first.port);
+  try {
+    writeFileSync(d.config, readFileSync(d.config, 'utf8').replace(`${redis.url}/0`, `redis://127.0.0.1:${second.port}/0`));
+    const fromRdb = await start(d.config, clock);
+    try {
+      await signInWithTotp(fromRdb, enrolled, clock, 9);
+    } finally {
+      await fromRdb.close();
+    }
+  } finally {
+    second.stop();
+  }
   rmSync(d.dir, { recursive: true, force: true });
 });
+
+/** A redis-server with the given arguments on a free port (the helper's server takes no --dir). */
+async function ownRedis(args: string[], port?: number): Promise<{ port: number; cli(...a: string[]): string; until(ok: () => boolean): Promise<void>; stop(): void }> {
+  const chosen = port ?? (await freePort());
+  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...args], { stdio: 'ignore' });
+  const cliRun = (...a: string[]): string => spawnSync('redis-cli', ['-p', String(chosen), ...a], { encoding: 'utf8' }).stdout ?? '';
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 400; i++) {
+      if (ok()) return;
+      await sleep(25);
+    }
+    throw new Error(`redis on ${chosen} never reached the expected state`);
+  };
+  await until(() => cliRun('PING').trim() === 'PONG');
+  return { port: chosen, cli: cliRun, until, stop: () => void child.kill('SIGTERM') };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
