@@ -24,8 +24,31 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
+/**
+ * Docker Compose's variable interpolation (`${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$`),
+ * enough for the compose file here: defaults hold no `}`.
+ */
+export function interpolate(text: string, env: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\$|\$\{([A-Z_][A-Z0-9_]*)(?:(:?-)([^}]*))?\}/g, (whole, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
+    if (whole === '$$') return '$';
+    const value = env[name as string];
+    if (op === ':-') return value ? value : (fallback ?? '');
+    if (op === '-') return value ?? fallback ?? '';
+    if (value === undefined) throw new Error(`\${${name}} has no default and is not set`);
+    return value;
+  });
+}
+
+function composeDocs(env: Readonly<Record<string, string>> = {}): Doc[] {
+  return docsOf(interpolate(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8'), env), 'docker-compose.yml');
+}
+
 function docs(path: string): Doc[] {
-  const parsed = parseAllDocuments(readFileSync(path, 'utf8'), { merge: true, uniqueKeys: true });
+  return docsOf(readFileSync(path, 'utf8'), path);
+}
+
+function docsOf(text: string, path: string): Doc[] {
+  const parsed = parseAllDocuments(text, { merge: true, uniqueKeys: true });
   const list = Array.isArray(parsed) ? parsed : [parsed];
   for (const doc of list) assert.deepEqual(doc.errors.map(String), [], path);
   return list.map((d) => d.toJS({ maxAliasCount: 100 }) as Doc).filter((d) => d !== null);
@@ -42,32 +65,37 @@ test('deploy/config.yaml (the production-shaped example) passes the config schem
   assert.equal(loaded.policyPath, '/etc/smartpush-guard/policies');
 });
 
-test('docker compose: three sidecars sharing an append-only Redis behind nginx, every referenced file present', () => {
-  const [compose] = docs(join(DEPLOY, 'docker-compose.yml')) as [Doc];
+test('docker compose: three sidecars sharing an append-only Redis behind nginx with TLS, every referenced file present', () => {
+  const [compose] = composeDocs() as [Doc];
   const services = compose['services'] as Record<string, Doc>;
   const guards = ['guard-1', 'guard-2', 'guard-3'];
   for (const name of guards) {
     const guard = services[name] as Doc;
     assert.ok(guard, name);
     assert.equal(guard['environment']['GUARD_REDIS_URL'], 'redis://redis:6379/0', name);
+    assert.equal(guard['environment']['GUARD_UPSTREAM'], 'http://app:8081', name);
     assert.deepEqual(guard['command'], ['serve', '--config', '/etc/smartpush-guard/config.yaml']);
     assert.match(JSON.stringify(guard['healthcheck']['test']), /127\.0\.0\.1:9090\/readyz/);
     assert.deepEqual(guard['secrets'], ['session_keys', 'encryption_keys', 'admin_token']);
   }
   assert.deepEqual(Object.keys(services).filter((n) => n.startsWith('guard')), guards);
   assert.deepEqual(services['guard-1']?.['ports'], ['127.0.0.1:9090:9090'], 'only guard-1 publishes its admin port, on loopback');
-  for (const name of ['guard-2', 'guard-3', 'demo-app', 'redis']) assert.equal(services[name]?.['ports'], undefined, `${name} publishes nothing`);
+  for (const name of ['guard-2', 'guard-3', 'app', 'redis']) assert.equal(services[name]?.['ports'], undefined, `${name} publishes nothing`);
+  assert.deepEqual(services['nginx']?.['ports'], ['8443:8443', '8080:8080']);
   const redis = services['redis'] as Doc;
   assert.ok((redis['command'] as string[]).join(' ').includes('--appendonly yes'));
   for (const [name, service] of Object.entries(services)) assert.ok(service['healthcheck'], `${name} has a healthcheck`);
-  assert.deepEqual(services['demo-app']?.['command'], ['demo-app', '--host', '0.0.0.0', '--port', '8081']);
+  assert.equal(services['app']?.['command'], 'demo-app --host 0.0.0.0 --port 8081', 'the demo by default');
+  assert.equal(services['app']?.['image'], 'smartpush-guard:local');
+  assert.equal(services['app']?.['pull_policy'], 'never', 'the demo image is the one the guards build');
 
   // Files the compose file mounts or builds from exist (secrets come from generate-secrets.sh).
   const generator = readFileSync(join(DEPLOY, 'compose', 'generate-secrets.sh'), 'utf8');
   for (const service of Object.values(services)) {
     for (const volume of (service['volumes'] ?? []) as string[]) {
       const source = volume.split(':')[0] as string;
-      if (source.startsWith('.')) assert.ok(existsSync(join(DEPLOY, source)), `${volume} exists`);
+      // The TLS folder is made by generate-tls.sh (checked below), like the secrets by generate-secrets.sh.
+      if (source.startsWith('.') && source !== './compose/tls') assert.ok(existsSync(join(DEPLOY, source)), `${volume} exists`);
     }
     const build = service['build'] as Doc | undefined;
     if (build) assert.ok(existsSync(join(DEPLOY, build['context'], build['dockerfile'])), 'the Dockerfile exists');
@@ -80,18 +108,57 @@ test('docker compose: three sidecars sharing an append-only Redis behind nginx, 
   const nginx = readFileSync(join(DEPLOY, 'compose', 'nginx.conf'), 'utf8');
   for (const name of guards) assert.match(nginx, new RegExp(`server ${name}:8080`));
   assert.match(nginx, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+  assert.match(nginx, /proxy_set_header X-Forwarded-Proto \$scheme;/);
+  // TLS: nginx serves the certificate generate-tls.sh writes, from the folder compose mounts.
+  assert.match(nginx, /listen 8443 ssl;/);
+  assert.match(nginx, /return 308 https:\/\/\$host:8443\$request_uri;/, 'plain HTTP only redirects');
+  const tlsMount = (services['nginx']?.['volumes'] as string[]).find((v) => v.endsWith(':/etc/nginx/tls:ro'));
+  assert.equal(tlsMount, './compose/tls:/etc/nginx/tls:ro');
+  const tlsScript = readFileSync(join(DEPLOY, 'compose', 'generate-tls.sh'), 'utf8');
+  for (const [, file] of nginx.matchAll(/ssl_certificate(?:_key)? +\/etc\/nginx\/tls\/([^;]+);/g)) {
+    assert.ok(tlsScript.includes(`"$dir/${file}"`), `generate-tls.sh writes ${file}`);
+  }
+  assert.match(tlsScript, /subjectAltName=DNS:localhost,IP:127\.0\.0\.1/);
+  assert.match(readFileSync(resolve('.gitignore'), 'utf8'), /^deploy\/compose\/tls\/$/m, 'the generated key stays out of git');
 
   // The sidecar config of the compose file: valid with the compose environment, secrets where compose mounts them.
   const configText = readFileSync(join(DEPLOY, 'compose', 'config.yaml'), 'utf8');
   const loaded = parseConfig(configText, '/etc/smartpush-guard/config.yaml', { GUARD_REDIS_URL: 'redis://redis:6379/0' });
   assert.equal(loaded.config.store.kind, 'redis');
   assert.equal(loaded.policyPath, '/etc/smartpush-guard/policies');
-  assert.equal(loaded.config.upstream.url, 'http://demo-app:8081');
+  assert.equal(loaded.config.upstream.url, 'http://app:8081');
+  assert.equal(loaded.config.public_url, 'https://localhost:8443', 'the URL nginx serves with TLS (__Host- cookies)');
   const mounted = new Set(Object.keys(compose['secrets'] as object).map((n) => `/run/secrets/${n}`));
   for (const file of configText.match(/\/run\/secrets\/[a-z_]+/g) ?? []) assert.ok(mounted.has(file), `${file} is a compose secret`);
   assert.equal(loaded.config.admin.tokens.length, 1);
   const nginxAddress = (services['nginx']?.['networks'] as Doc)['guard']['ipv4_address'] as string;
   assert.deepEqual(loaded.config.trusted_proxies, [nginxAddress]);
+});
+
+test('docker compose: a generic app is variables (image, command, URL, health check, config, policies)', () => {
+  const example = Object.fromEntries(
+    readFileSync(join(DEPLOY, 'compose', 'app.env.example'), 'utf8')
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as [string, string]),
+  );
+  const [compose] = composeDocs(example) as [Doc];
+  const services = compose['services'] as Record<string, Doc>;
+  const app = services['app'] as Doc;
+  assert.equal(app['image'], example['APP_IMAGE']);
+  assert.equal(app['command'], example['APP_COMMAND']);
+  assert.equal(app['pull_policy'], 'missing');
+  assert.deepEqual(app['healthcheck']['test'], ['CMD-SHELL', example['APP_HEALTHCHECK']]);
+  for (const name of ['guard-1', 'guard-2', 'guard-3']) {
+    const guard = services[name] as Doc;
+    assert.equal(guard['environment']['GUARD_UPSTREAM'], example['APP_URL']);
+    assert.ok((guard['volumes'] as string[]).includes(`${example['GUARD_CONFIG']}:/etc/smartpush-guard/config.yaml:ro`));
+    assert.ok((guard['volumes'] as string[]).includes(`${example['GUARD_POLICIES']}:/etc/smartpush-guard/policies:ro`));
+  }
+  // Every variable the compose file reads is documented in the example.
+  const text = readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8');
+  for (const [, name] of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)) assert.ok(name && name in example, `${name} is in app.env.example`);
+  assert.throws(() => interpolate('${NOPE}', {}), /no default/);
 });
 
 test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigMaps as directories, Secrets that exist', () => {
