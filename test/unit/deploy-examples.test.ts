@@ -180,6 +180,15 @@ test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigM
   assert.deepEqual(containers.map((c) => c['name']), ['app', 'guard']);
   const [app, guard] = containers as [Doc, Doc];
   assert.deepEqual(app['args'], ['demo-app', '--host', '127.0.0.1', '--port', '8081']);
+  // Both images are placeholders kustomize's `images:` resolves: the app's is one line to change.
+  const images = new Map((kustomization['images'] as Doc[]).map((i) => [i['name'] as string, `${i['newName']}:${i['newTag']}`]));
+  assert.equal(images.get(app['image'] as string), 'registry.example.com/smartpush-guard:0.1.0', 'the demo by default');
+  assert.equal(images.get(guard['image'] as string), 'registry.example.com/smartpush-guard:0.1.0');
+  assert.notEqual(app['image'], guard['image'], 'the app image is set on its own');
+  // The patch for your own app targets this Deployment's app container.
+  const [patch] = docs(join(dir, 'app-patch.example.yaml')) as [Doc];
+  assert.equal(patch['metadata']['name'], deployment['metadata']['name']);
+  assert.deepEqual((patch['spec']['template']['spec']['containers'] as Doc[]).map((c) => c['name']), ['app']);
   assert.deepEqual(guard['livenessProbe']['httpGet'], { path: '/healthz', port: 'admin' });
   assert.deepEqual(guard['readinessProbe']['httpGet'], { path: '/readyz', port: 'admin' });
   const adminPort = (guard['ports'] as Doc[]).find((p) => p['name'] === 'admin')?.['containerPort'];
@@ -187,11 +196,18 @@ test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigM
   // Every Secret key the pod reads exists in the example Secrets.
   const env = guard['env'] as Doc[];
   for (const e of env) {
+    const configRef = e['valueFrom']['configMapKeyRef'] as { name: string; key: string } | undefined;
+    if (configRef) {
+      assert.ok(configRef.key in (find('ConfigMap', configRef.name)?.['data'] as object), `ConfigMap ${configRef.name} has ${configRef.key}`);
+      continue;
+    }
     const ref = e['valueFrom']['secretKeyRef'] as { name: string; key: string };
     const secret = find('Secret', ref.name);
     assert.ok(secret, `Secret ${ref.name}`);
     assert.ok(ref.key in (secret['stringData'] as object), `Secret ${ref.name} has ${ref.key}`);
   }
+  const upstreamEnv = env.find((e) => e['name'] === 'GUARD_UPSTREAM')?.['valueFrom']['configMapKeyRef'] as { name: string; key: string };
+  assert.equal(find('ConfigMap', upstreamEnv.name)?.['data'][upstreamEnv.key], 'http://127.0.0.1:8081', 'the app on the pod loopback');
   const redis = find('StatefulSet', 'redis') as Doc;
   const redisContainer = redis['spec']['template']['spec']['containers'][0] as Doc;
   assert.ok((redisContainer['args'] as string[]).join(' ').includes('--appendonly yes'));
@@ -209,7 +225,7 @@ test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigM
   const configPath = (guard['args'] as string[])[2] as string;
   assert.equal(configPath, `${mountOf('config')['mountPath']}/config.yaml`);
   // The config passes the schema with the pod's environment, and every env secret it names is set.
-  const podEnv = Object.fromEntries(env.map((e) => [e['name'] as string, 'x'.repeat(40)]));
+  const podEnv = Object.fromEntries(env.filter((e) => e['name'] !== 'GUARD_UPSTREAM').map((e) => [e['name'] as string, 'x'.repeat(40)]));
   const configText = configMap['data']['config.yaml'] as string;
   const loaded = parseConfig(configText, configPath, { ...podEnv, GUARD_REDIS_URL: 'redis://redis-0.redis:6379/0' });
   assert.equal(loaded.config.store.kind, 'redis');
@@ -226,4 +242,21 @@ test('kubernetes: 3 replicas of app + sidecar, probes on the admin port, ConfigM
 
   for (const service of ['smartpush', 'smartpush-admin']) assert.ok(find('Service', service), service);
   assert.equal(find('Service', 'smartpush')?.['spec']['ports'][0]['targetPort'], 'http', 'the public Service never targets the admin port');
+
+  // TLS at the Ingress, for the host of public_url, to the public Service's port.
+  const ingress = find('Ingress', 'smartpush') as Doc;
+  const host = new URL(loaded.config.public_url as string).hostname;
+  assert.equal(new URL(loaded.config.public_url as string).protocol, 'https:');
+  assert.deepEqual(ingress['spec']['tls'], [{ hosts: [host], secretName: 'smartpush-tls' }]);
+  const rule = (ingress['spec']['rules'] as Doc[])[0] as Doc;
+  assert.equal(rule['host'], host);
+  const backend = rule['http']['paths'][0]['backend']['service'] as Doc;
+  assert.equal(backend['name'], 'smartpush');
+  assert.ok((find('Service', 'smartpush')?.['spec']['ports'] as Doc[]).some((p) => p['name'] === backend['port']['name']));
+  assert.match(readFileSync(join(dir, 'secret.example.yaml'), 'utf8'), /create secret tls smartpush-tls/);
+  // trusted_proxies covers the pod network, so only the ingress controller may reach the public port.
+  assert.ok(loaded.config.trusted_proxies.length > 0);
+  const policy = find('NetworkPolicy', 'smartpush') as Doc;
+  const publicRule = (policy['spec']['ingress'] as Doc[]).find((r) => (r['ports'] as Doc[]).some((p) => p['port'] === 8080)) as Doc;
+  assert.deepEqual(publicRule['from'], [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
 });
