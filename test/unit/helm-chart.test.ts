@@ -254,6 +254,8 @@ test('helm template with a ServiceMonitor, the bundled Redis, your own app elsew
   const args = (redis['spec']['template']['spec']['containers'][0]['args'] as string[]).join(' ');
   assert.match(args, /--appendonly yes/);
   assert.match(args, /--maxmemory-policy noeviction/);
+  const redisPolicy = find(docs, 'NetworkPolicy', '-redis');
+  assert.deepEqual(redisPolicy['spec']['ingress'][0]['from'][0]['podSelector']['matchLabels'], deployment['spec']['selector']['matchLabels'], 'Redis answers the sidecars only');
   assert.equal(find(docs, 'Ingress')['spec']['rules'][0]['host'], 'billing.example.com');
 });
 
