@@ -254,9 +254,9 @@ test('Redis (append-only): back up, flush, restore into Redis, restart Redis: th
   const first = await ownRedis(['--dir', rdbDir, '--dbfilename', 'dump.rdb', '--appendonly', 'no']);
   assert.match(first.cli('CONFIG', 'SET', 'appendonly', 'yes'), /OK/);
   await first.until(() => /aof_enabled:1/.test(first.cli('INFO', 'persistence')) && /aof_rewrite_in_progress:0/.test(first.cli('INFO', 'persistence')) && /aof_rewrite_scheduled:0/.test(first.cli('INFO', 'persistence')));
-  first.stop();
+  await first.stop();
   rmSync(join(rdbDir, 'dump.rdb'));
-  const second = await ownRedis(['--dir', rdbDir, '--appendonly', 'yes', '--appendfsync', 'always'], first.port);
+  const second = await ownRedis(['--dir', rdbDir, '--appendonly', 'yes', '--appendfsync', 'always']);
   try {
     writeFileSync(d.config, readFileSync(d.config, 'utf8').replace(`${redis.url}/0`, `redis://127.0.0.1:${second.port}/0`));
     const fromRdb = await start(d.config, clock);
@@ -266,14 +266,14 @@ test('Redis (append-only): back up, flush, restore into Redis, restart Redis: th
       await fromRdb.close();
     }
   } finally {
-    second.stop();
+    await second.stop();
   }
   rmSync(d.dir, { recursive: true, force: true });
 });
 
 /** A redis-server with the given arguments on a free port (the helper's server takes no --dir). */
-async function ownRedis(args: string[], port?: number): Promise<{ port: number; cli(...a: string[]): string; until(ok: () => boolean): Promise<void>; stop(): void }> {
-  const chosen = port ?? (await freePort());
+async function ownRedis(args: string[]): Promise<{ port: number; cli(...a: string[]): string; until(ok: () => boolean): Promise<void>; stop(): Promise<void> }> {
+  const chosen = await freePort();
   const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...args], { stdio: 'ignore' });
   const cliRun = (...a: string[]): string => spawnSync('redis-cli', ['-p', String(chosen), ...a], { encoding: 'utf8' }).stdout ?? '';
   const until = async (ok: () => boolean): Promise<void> => {
@@ -284,7 +284,13 @@ async function ownRedis(args: string[], port?: number): Promise<{ port: number; 
     throw new Error(`redis on ${chosen} never reached the expected state`);
   };
   await until(() => cliRun('PING').trim() === 'PONG');
-  return { port: chosen, cli: cliRun, until, stop: () => void child.kill('SIGTERM') };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { port: chosen, cli: cliRun, until, stop };
 }
 
 async function freePort(): Promise<number> {
