@@ -170,3 +170,19 @@ test("nginx replaces a client's X-Forwarded-For: the sidecar (trusting nginx onl
   assert.ok(access, 'the access log line of the request');
   assert.equal(access['client'], '127.0.0.1', 'the address nginx saw, not the one the client claimed');
 });
+
+test('the metrics the dashboard and alerts read are wired: responses by class and readiness on /metrics', { skip }, async () => { // allowed-skip
+  const before = await request(`${stack.adminUrl}/metrics`);
+  const count = (body: string, klass: string): number => Number(new RegExp(`^spg_responses_total\\{class="${klass}"\\} (\\d+)$`, 'm').exec(body)?.[1] ?? 'NaN');
+  const missing = await request(`https://localhost:${tlsPort}/_guard/no-such-page`, { ca: cert, servername: 'localhost', headers: { accept: 'text/html' } });
+  assert.equal(missing.status, 404);
+  // Counted when the response has finished, which may be just after the client has read it.
+  let after = await request(`${stack.adminUrl}/metrics`);
+  for (let i = 0; i < 100 && count(after.body, '4xx') === count(before.body, '4xx'); i++) {
+    await sleep(10);
+    after = await request(`${stack.adminUrl}/metrics`);
+  }
+  assert.equal(count(after.body, '4xx'), count(before.body, '4xx') + 1, 'the 404 is counted as 4xx');
+  assert.ok(count(after.body, '2xx') >= 1, 'earlier 200s are counted');
+  assert.match(after.body, /^spg_ready 1$/m, 'the store answers: ready');
+});
