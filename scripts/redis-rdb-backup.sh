@@ -7,7 +7,8 @@
 #   REDISCLI_AUTH=<password> scripts/redis-rdb-backup.sh redis://redis-0.redis:6379 /backup/redis-$(date +%F)
 #
 # The password goes in REDISCLI_AUTH, never in the URL (it would show in the process list).
-# Restoring it into a Redis that runs with the append-only file: see the README, "Backup and restore".
+# Restoring it into a Redis that runs with the append-only file: see the README, "Operations: what
+# survives a crash, backup and restore".
 set -eu
 if [ $# -ne 2 ]; then
   echo "usage: $0 REDIS_URL OUT_DIR   (password in REDISCLI_AUTH)" >&2
