@@ -188,6 +188,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const rule = routing?.kind === 'routed' ? routing.match.rule.name : undefined;
     const decision = explanation?.decision.kind ?? routing?.kind;
     metrics?.observeRequest(rule ?? '(none)', decision ?? '(none)', ms / 1000);
+    metrics?.observeResponse(status);
     accessLog.info(
       {
         requestId,

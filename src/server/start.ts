@@ -470,19 +470,22 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   let draining = false;
+  const ready = async (): Promise<{ ready: boolean; reason?: string }> => {
+    if (draining) return { ready: false, reason: 'shutting down' };
+    try {
+      await Promise.all([store.ping(), durable.ping()]);
+    } catch (error) {
+      logger.error({ err: error }, 'readiness: a store cannot answer');
+      return { ready: false, reason: 'a store cannot answer' };
+    }
+    return { ready: true };
+  };
+  // Prometheus sees what the load balancer sees (the "store down" alert reads spg_ready).
+  metrics.setReadiness(ready);
   const adminServer = http.createServer(
     createAdminApp({
       api: { tokens: adminTokens, operations: adminOperations, logger },
-      ready: async () => {
-        if (draining) return { ready: false, reason: 'shutting down' };
-        try {
-          await Promise.all([store.ping(), durable.ping()]);
-        } catch (error) {
-          logger.error({ err: error }, 'readiness: a store cannot answer');
-          return { ready: false, reason: 'a store cannot answer' };
-        }
-        return { ready: true };
-      },
+      ready,
       metrics: () => metrics.render(),
       settleAudit: () => audit.settle(),
     }).callback(),
