@@ -246,6 +246,26 @@ describe('OpenTelemetry tracing to an OTLP receiver', () => {
     assert.ok(!String(upstreamSaw.headers.traceparent).includes(FOREIGN_TRACE));
   });
 
+  test('a collector that is down fails no request and holds no shutdown back; it is logged', { timeout: 30_000 }, async () => {
+    const closed = createServer();
+    const port = Number(new URL(await listen(closed)).port);
+    servers.splice(servers.indexOf(closed), 1);
+    await new Promise((resolve) => closed.close(resolve));
+    const upstream = await recordedUpstream();
+    const stack = await startStack({
+      upstreamUrl: upstream.url,
+      config: { tracing: { otlp_endpoint: `http://127.0.0.1:${port}`, timeout: '2s' } } as never,
+    });
+    stacks.push(stack);
+    for (let i = 0; i < 3; i++) {
+      const answer = await fetch(`${stack.url}/favicon.ico`, { redirect: 'manual' });
+      await answer.text();
+      assert.equal(answer.status, 302);
+    }
+    await closeAndCollect(stack);
+    assert.ok(stack.logs.some((l) => l.level === 40 && String(l.msg).startsWith('tracing:')), JSON.stringify(stack.logs.filter((l) => Number(l.level) >= 40)));
+  });
+
   test('tracing off (the default): trace headers pass untouched and nothing is sent', { timeout: 30_000 }, async () => {
     const receiver = await otlpReceiver();
     const upstream = await recordedUpstream();
