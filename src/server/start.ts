@@ -10,6 +10,7 @@ import { trustedProxyList } from '../config/schema.ts';
 import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { startTracing } from '../observability/tracing.ts';
 import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
@@ -397,6 +398,26 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     landing: config.login.landing,
   });
 
+  // Loaded only when configured: without an endpoint the OpenTelemetry SDK never enters memory.
+  const tracingConfig = config.tracing;
+  const tracing =
+    tracingConfig.otlp_endpoint === undefined
+      ? undefined
+      : await startTracing(
+          {
+            endpoint: tracingConfig.otlp_endpoint,
+            serviceName: tracingConfig.service_name,
+            sampleRatio: tracingConfig.sample_ratio,
+            headers: Object.fromEntries(
+              Object.entries(tracingConfig.headers).map(([name, value]) => [name, typeof value === 'string' ? value : resolveSecret(value, loaded.file, options.env)]),
+            ),
+            recordPath: tracingConfig.record_path,
+            timeoutMs: tracingConfig.timeout,
+            upstreamUrl,
+          },
+          logger,
+        );
+
   const guard = createGuardApp({
     policy: () => policy.current,
     upstream,
@@ -413,6 +434,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     sensitive: stepUp.gate,
     site,
     settleAudit: () => audit.settle(),
+    ...(tracing ? { tracing } : {}),
     routes: [
       ...stepUp.routes,
       ...auth.routes,
@@ -514,6 +536,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         server.closeIdleConnections();
       }
       server.closeAllConnections();
+      // The last spans are exported before the process goes (bounded by tracing.timeout).
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String((error as Error | null)?.name) }, 'tracing: the last spans could not be exported'));
       upstream.close();
       account.close();
       await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));
