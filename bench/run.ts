@@ -423,6 +423,8 @@ interface ExportResult {
   readonly rssBeforeKiB: Record<'bare-proxy' | 'sidecar', number | undefined>;
   /** process.memoryUsage() of the sidecar right after its last transfer. */
   readonly sidecarMemoryAfter: NodeJS.MemoryUsage | undefined;
+  /** With BENCH_CPU_PROF=1: where each proxy's time went during the export case. */
+  readonly profiles: Record<string, { file: string; summary: ProfileSummary }>;
 }
 
 function checkDownload(label: string, result: Download, expected: number): void {
@@ -459,8 +461,11 @@ async function streamedExport(): Promise<ExportResult> {
   const policies = writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules);
   log('starting the demo app, a bare proxy and a sidecar (open policy) in front of it; signing in …');
   const demo = await startServer('demo-app', './demo-app.ts', []);
-  const bare = await startServer('bare-proxy-export', './bare-proxy.ts', [demo.url]);
-  const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')]);
+  const profileFlags = settings.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const bare = await startServer('bare-proxy-export', './bare-proxy.ts', [demo.url], { nodeFlags: profileFlags });
+  const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')], {
+    nodeFlags: profileFlags,
+  });
   // The bare proxy forwards the demo's own cookie; the sidecar withholds it unless it comes with a sidecar session.
   const directCookie = await loginToDemo(demo.url);
   const sidecarCookie = await loginThroughSidecar(sidecar.url, { email: DEMO_EMAIL, password: DEMO_PASSWORD });
@@ -486,6 +491,13 @@ async function streamedExport(): Promise<ExportResult> {
   const sidecarMemoryAfter = (await sidecar.stats())?.memory;
   await Promise.all([sidecar.stop(), bare.stop()]);
   await demo.stop();
+  const profiles: Record<string, { file: string; summary: ProfileSummary }> = {};
+  if (settings.cpuProfile) {
+    for (const [name, server] of [['bare-proxy (export)', bare], ['sidecar (export)', sidecar]] as const) {
+      const file = latestProfile(server.pid);
+      if (file) profiles[name] = { file, summary: summariseProfile(file) };
+    }
+  }
 
   const fastest = (name: ExportPath): ExportTransfer =>
     rounds.map((r) => r[name]).reduce((a, b) => (b.mbPerSecond > a.mbPerSecond ? b : a));
@@ -501,6 +513,7 @@ async function streamedExport(): Promise<ExportResult> {
     peakKiB: { 'bare-proxy': peakOver('bare-proxy'), sidecar: peakOver('sidecar') },
     rssBeforeKiB,
     sidecarMemoryAfter,
+    profiles,
   };
 }
 
@@ -807,6 +820,11 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       exp.rounds.map((r) => r.sidecar.mbPerSecond / r.direct.mbPerSecond),
     );
     const peakMiB = exp.peakKiB.sidecar === undefined ? undefined : exp.peakKiB.sidecar / 1024;
+    for (const [name, profile] of Object.entries(exp.profiles)) {
+      log();
+      log(`CPU PROFILE of ${name} (${profile.file})`);
+      log(formatProfileSummary(profile.summary));
+    }
     check('sidecar peak RSS during export', peakMiB, mib(exp.peakKiB.sidecar), `< ${TARGETS.exportPeakRssMiB} MiB`, (v) => v < TARGETS.exportPeakRssMiB);
   }
 
