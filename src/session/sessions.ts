@@ -1,5 +1,6 @@
 import { sealData, unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
+import { entriesAtMost } from '../store/bounded-cache.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
@@ -85,9 +86,10 @@ export class SessionService {
     private readonly random: Random,
     private readonly options: SessionOptions,
   ) {
-    this.verified = new LRUCache({ max: options.cacheMax ?? 50_000, ttl: 5 * 60_000 });
-    this.records = new LRUCache({ max: options.cacheMax ?? 50_000 });
-    this.generations = new LRUCache({ max: options.cacheMax ?? 50_000 });
+    const bound = entriesAtMost(options.cacheMax ?? 50_000);
+    this.verified = new LRUCache({ ...bound, ttl: 5 * 60_000 });
+    this.records = new LRUCache(bound);
+    this.generations = new LRUCache(bound);
     this.recordCacheMs = options.recordCacheMs ?? 1000;
     options.events?.subscribe(
       EVENTS_CHANNEL,
