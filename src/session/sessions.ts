@@ -1,6 +1,7 @@
-import { sealData, unsealData } from 'iron-session';
+import { unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
 import { entriesAtMost } from '../store/bounded-cache.ts';
+import { sealSession } from './seal.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
@@ -190,7 +191,7 @@ export class SessionService {
       ...(input.deviceId !== undefined ? { deviceId: input.deviceId } : {}),
     };
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));
-    const cookieValue = await sealData({ s: id, u: input.user }, { password: this.keys.passwords, ttl: this.sealTtlSeconds() });
+    const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds());
     this.verified.set(cookieValue, { sid: id, user: input.user });
     return { record, cookieValue };
   }
