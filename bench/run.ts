@@ -591,7 +591,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     }
     const h = pass.halfLoad;
     log();
-    log(`HALF LOAD  autocannon overallRate ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
+    log(`HALF LOAD  open loop, evenly paced, ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
     log(
       table(
         ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
