@@ -101,6 +101,11 @@ http {
     }
   }
   const pid = child.pid as number;
+  // nginx has no IPC channel to notice a SIGKILLed bench: a watchdog stops it when the bench is gone.
+  spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -QUIT ${pid} 2>/dev/null`], {
+    stdio: 'ignore',
+    detached: true,
+  }).unref();
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
