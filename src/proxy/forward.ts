@@ -124,7 +124,7 @@ export class Upstream {
       const observe = this.observers.get(req);
       if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
       const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
       addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
       this.watchClientReading(proxyRes, req, res as http.ServerResponse);
     });
