@@ -21,6 +21,8 @@ import { fixed, int, mib, signedMs, table } from './format-table.ts';
 import { applyLoad, type LoadOptions, type LoadResult } from './load.ts';
 import { writePolicyFiles } from './policy-files.ts';
 import { procStatusKiB, sampleRss, type RssSamples } from './rss-sampler.ts';
+import { nginxAvailable, startNginx } from './nginx.ts';
+import { openLoop } from './open-loop.ts';
 import { startServer, stopAllServers, type ServerProcess } from './server-processes.ts';
 import { loginThroughSidecar, sequentialLogins } from './sidecar-login.ts';
 import { median, relativeSpread } from './stats.ts';
@@ -93,9 +95,9 @@ const log = (line = ''): void => console.log(line);
 // ---------------------------------------------------------------------------------------------
 // Pass-through
 
-type TargetName = 'direct' | 'bare-proxy' | 'sidecar' | 'sidecar-10k' | 'bare-proxy-auth' | 'sidecar-auth' | 'sidecar-redis-auth';
+type TargetName = 'direct' | 'nginx' | 'bare-proxy' | 'sidecar' | 'sidecar-10k' | 'bare-proxy-auth' | 'sidecar-auth' | 'sidecar-redis-auth';
 type HalfLoadName = 'bare-proxy' | 'sidecar';
-const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare-proxy', 'sidecar', 'sidecar-10k', 'bare-proxy-auth', 'sidecar-auth', 'sidecar-redis-auth'];
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'nginx', 'bare-proxy', 'sidecar', 'sidecar-10k', 'bare-proxy-auth', 'sidecar-auth', 'sidecar-redis-auth'];
 
 interface Target {
   readonly name: TargetName;
@@ -191,9 +193,14 @@ async function cpuMicros(server: ServerProcess): Promise<number | undefined> {
 async function measure(target: Target, upstream: ServerProcess, options: LoadOptions, warmupSeconds: number): Promise<Measurement> {
   const url = `${target.server.url}${target.path}`;
   if (target.headers) options = { ...options, headers: target.headers };
-  if (warmupSeconds > 0) await applyLoad(url, { ...options, seconds: warmupSeconds });
+  // A given rate is offered open-loop and evenly paced (open-loop.ts); otherwise autocannon runs flat out.
+  const load = (opts: LoadOptions): Promise<LoadResult> =>
+    opts.overallRate === undefined
+      ? applyLoad(url, opts)
+      : openLoop(url, { rate: opts.overallRate, seconds: opts.seconds, connections: opts.connections, ...(opts.headers ? { headers: opts.headers } : {}) });
+  if (warmupSeconds > 0) await load({ ...options, seconds: warmupSeconds });
   const before = await Promise.all([cpuMicros(target.server), cpuMicros(upstream)]);
-  const result = await applyLoad(url, options);
+  const result = await load(options);
   const after = await Promise.all([cpuMicros(target.server), cpuMicros(upstream)]);
   const perRequest = (i: 0 | 1): number | undefined => {
     const a = after[i];
@@ -234,6 +241,8 @@ async function passThrough(): Promise<PassThroughResult> {
   log('starting servers (each in its own process) …');
   const upstream = await startServer('upstream', './upstream.ts', []);
   const bare = await startServer('bare-proxy', './bare-proxy.ts', [upstream.url], { nodeFlags: profileFlags });
+  if (!nginxAvailable()) throw new Error('nginx is not installed: the reference proxy needs it (apt-get install nginx-light)');
+  const nginx = await startNginx(join(OUT_DIR, 'nginx'), upstream.url);
   const sidecar = await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(STATE_DIR, 'sidecar')], {
     nodeFlags: profileFlags,
   });
@@ -249,6 +258,7 @@ async function passThrough(): Promise<PassThroughResult> {
   });
   const labels: Record<TargetName, string> = {
     direct: 'direct',
+    nginx: 'nginx proxy_pass',
     'bare-proxy': 'bare-proxy',
     sidecar: `sidecar (${policies.smallRules} rules)`,
     'sidecar-10k': `sidecar (${policies.largeRules.toLocaleString('en-US')} rules)`,
@@ -263,6 +273,7 @@ async function passThrough(): Promise<PassThroughResult> {
   const redisCookie = await loginThroughSidecar(sidecarRedis.url, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
   const requests: Record<TargetName, string> = {
     direct: `GET ${PATH}`,
+    nginx: `GET ${PATH}`,
     'bare-proxy': `GET ${PATH}`,
     sidecar: `GET ${PATH}`,
     'sidecar-10k': `GET ${PATH}`,
@@ -272,6 +283,7 @@ async function passThrough(): Promise<PassThroughResult> {
   };
   const targets: Target[] = [
     { name: 'direct', label: labels.direct, server: upstream, path: PATH },
+    { name: 'nginx', label: labels.nginx, server: nginx, path: PATH },
     { name: 'bare-proxy', label: labels['bare-proxy'], server: bare, path: PATH },
     { name: 'sidecar', label: labels.sidecar, server: sidecar, path: PATH },
     { name: 'sidecar-10k', label: labels['sidecar-10k'], server: sidecarLarge, path: PATH },
@@ -301,7 +313,7 @@ async function passThrough(): Promise<PassThroughResult> {
 
   // Latency at half load: the same offered rate for both proxies.
   const rate = Math.round(medians['bare-proxy'].rps * settings.halfLoadFraction);
-  log(`  half load: overallRate ${int(rate)} req/s (${settings.halfLoadFraction * 100} % of bare-proxy)`);
+  log(`  half load: ${int(rate)} req/s open loop, evenly paced (${settings.halfLoadFraction * 100} % of bare-proxy)`);
   const halfRounds: Array<Record<HalfLoadName, Measurement>> = [];
   for (let round = 1; round <= settings.rounds; round++) {
     const results = {} as Record<HalfLoadName, Measurement>;
@@ -336,7 +348,7 @@ async function passThrough(): Promise<PassThroughResult> {
     console.error(`\nbench: the login measurement failed: ${loginError}`);
   }
 
-  for (const server of [sidecar, sidecarLarge, bare, upstream]) await server.stop();
+  for (const server of [sidecar, sidecarLarge, bare, nginx, upstream]) await server.stop();
   const profiles: PassThroughResult['profiles'] = {};
   if (settings.cpuProfile) {
     for (const [name, server] of [['bare-proxy', bare], ['sidecar', sidecar], ['sidecar-10k', sidecarLarge]] as const) {
@@ -423,6 +435,8 @@ interface ExportResult {
   readonly rssBeforeKiB: Record<'bare-proxy' | 'sidecar', number | undefined>;
   /** process.memoryUsage() of the sidecar right after its last transfer. */
   readonly sidecarMemoryAfter: NodeJS.MemoryUsage | undefined;
+  /** With BENCH_CPU_PROF=1: where each proxy's time went during the export case. */
+  readonly profiles: Record<string, { file: string; summary: ProfileSummary }>;
 }
 
 function checkDownload(label: string, result: Download, expected: number): void {
@@ -459,8 +473,11 @@ async function streamedExport(): Promise<ExportResult> {
   const policies = writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules);
   log('starting the demo app, a bare proxy and a sidecar (open policy) in front of it; signing in …');
   const demo = await startServer('demo-app', './demo-app.ts', []);
-  const bare = await startServer('bare-proxy-export', './bare-proxy.ts', [demo.url]);
-  const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')]);
+  const profileFlags = settings.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const bare = await startServer('bare-proxy-export', './bare-proxy.ts', [demo.url], { nodeFlags: profileFlags });
+  const sidecar = await startServer('sidecar-export', './sidecar.ts', [demo.url, policies.open, join(STATE_DIR, 'sidecar-export')], {
+    nodeFlags: profileFlags,
+  });
   // The bare proxy forwards the demo's own cookie; the sidecar withholds it unless it comes with a sidecar session.
   const directCookie = await loginToDemo(demo.url);
   const sidecarCookie = await loginThroughSidecar(sidecar.url, { email: DEMO_EMAIL, password: DEMO_PASSWORD });
@@ -486,6 +503,13 @@ async function streamedExport(): Promise<ExportResult> {
   const sidecarMemoryAfter = (await sidecar.stats())?.memory;
   await Promise.all([sidecar.stop(), bare.stop()]);
   await demo.stop();
+  const profiles: Record<string, { file: string; summary: ProfileSummary }> = {};
+  if (settings.cpuProfile) {
+    for (const [name, server] of [['bare-proxy (export)', bare], ['sidecar (export)', sidecar]] as const) {
+      const file = latestProfile(server.pid);
+      if (file) profiles[name] = { file, summary: summariseProfile(file) };
+    }
+  }
 
   const fastest = (name: ExportPath): ExportTransfer =>
     rounds.map((r) => r[name]).reduce((a, b) => (b.mbPerSecond > a.mbPerSecond ? b : a));
@@ -501,6 +525,7 @@ async function streamedExport(): Promise<ExportResult> {
     peakKiB: { 'bare-proxy': peakOver('bare-proxy'), sidecar: peakOver('sidecar') },
     rssBeforeKiB,
     sidecarMemoryAfter,
+    profiles,
   };
 }
 
@@ -566,7 +591,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     }
     const h = pass.halfLoad;
     log();
-    log(`HALF LOAD  autocannon overallRate ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
+    log(`HALF LOAD  open loop, evenly paced, ${int(h.rate)} req/s (50 % of bare-proxy), median of ${settings.rounds} rounds × ${settings.halfLoadSeconds} s`);
     log(
       table(
         ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
@@ -579,8 +604,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
         ]),
       ),
     );
-    log('  autocannon paces per connection and per second (each connection sends its quota back to back, then waits),');
-    log('  so "half load" is bursts at full speed with pauses; latencies include queueing inside those bursts.');
+    log('  open loop, evenly paced (request i due at i / rate; latency counted from when it was due, so a stall is not hidden).');
     log();
     log('MEMORY after the pass-through load (every server runs from a bundle with plain node, as bin/smartpush-guard.js does)');
     log(
@@ -598,6 +622,10 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     ratios['sidecarOverBare'] = m.sidecar.rps / m['bare-proxy'].rps;
     ratios['sidecarOverDirect'] = m.sidecar.rps / m.direct.rps;
     ratios['bareOverDirect'] = m['bare-proxy'].rps / m.direct.rps;
+    ratios['nginxOverDirect'] = m.nginx.rps / m.direct.rps;
+    ratios['bareOverNginx'] = m['bare-proxy'].rps / m.nginx.rps;
+    ratios['sidecarOverNginx'] = m.sidecar.rps / m.nginx.rps;
+    ratios['sidecarOverNginxCpuPerRequest'] = m.sidecar.serverCpuUs / m.nginx.serverCpuUs;
     // Added latency: the median of the per-round paired differences (each pair ran back to back).
     ratios['p99AddedHalfLoadMs'] = median(h.rounds.map((r) => r.sidecar.p99Ms - r['bare-proxy'].p99Ms));
     ratios['p50AddedHalfLoadMs'] = median(h.rounds.map((r) => r.sidecar.p50Ms - r['bare-proxy'].p50Ms));
@@ -630,6 +658,10 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
           ],
           ['sidecar / direct req/s', fixed(ratios['sidecarOverDirect']), `[${perRound('sidecar', 'direct')}]`],
           ['bare-proxy / direct req/s', fixed(ratios['bareOverDirect']), `[${perRound('bare-proxy', 'direct')}]`],
+          ['nginx proxy_pass / direct req/s (the reference ceiling)', fixed(ratios['nginxOverDirect']), `[${perRound('nginx', 'direct')}]`],
+          ['bare-proxy / nginx req/s', fixed(ratios['bareOverNginx']), `[${perRound('bare-proxy', 'nginx')}]`],
+          ['sidecar / nginx req/s', fixed(ratios['sidecarOverNginx']), `[${perRound('sidecar', 'nginx')}]`],
+          ['CPU per request, sidecar / nginx', fixed(ratios['sidecarOverNginxCpuPerRequest']), `[${perRoundCpu('sidecar', 'nginx')}]`],
           [
             `${settings.largePolicyRules.toLocaleString('en-US')} / ${settings.smallPolicyRules} rules req/s`,
             fixed(ratios['largeOverSmallPolicy']),
@@ -807,6 +839,11 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       exp.rounds.map((r) => r.sidecar.mbPerSecond / r.direct.mbPerSecond),
     );
     const peakMiB = exp.peakKiB.sidecar === undefined ? undefined : exp.peakKiB.sidecar / 1024;
+    for (const [name, profile] of Object.entries(exp.profiles)) {
+      log();
+      log(`CPU PROFILE of ${name} (${profile.file})`);
+      log(formatProfileSummary(profile.summary));
+    }
     check('sidecar peak RSS during export', peakMiB, mib(exp.peakKiB.sidecar), `< ${TARGETS.exportPeakRssMiB} MiB`, (v) => v < TARGETS.exportPeakRssMiB);
   }
 

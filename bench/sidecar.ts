@@ -19,7 +19,7 @@ try {
   // The same buffered writer production uses for stdout, pointed at /dev/null.
   const logger = createLogger('info', '/dev/null');
   const started = performance.now();
-  const guard = await startGuard(loaded, { logger, watchPolicy: false });
+  const guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true });
   announceReady(guard.url, { startMs: Math.round(performance.now() - started) });
 } catch (error) {
   failStartup(error);

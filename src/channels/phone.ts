@@ -1,4 +1,9 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import type { parsePhoneNumberFromString as ParsePhone } from 'libphonenumber-js/max';
+import { lazyModule } from '../lazy-module.ts';
+
+// The phone metadata (megabytes) loads with the first phone number handled, not at start.
+const phoneModule = lazyModule<{ parsePhoneNumberFromString: typeof ParsePhone }>('libphonenumber-js/max');
+const parsePhoneNumberFromString: typeof ParsePhone = (...args) => phoneModule().parsePhoneNumberFromString(...args);
 
 /**
  * Phone numbers and destinations as the channels and pages see them.

@@ -41,6 +41,12 @@ Commands:
   store migrate --from embedded|redis --to redis|embedded [--config FILE] [--force] [--dry-run]
                                    copy the durable records (2FA, recovery codes, devices, logins)
                                    between the SQLite file and Redis
+  store backup --to DIR [--config FILE]
+                                   back the durable records up with their encryption keys into a new
+                                   folder (SQLite online backup, or Redis exported); checked before done
+  store restore --from DIR [--config FILE] [--force]
+                                   put a backup back into the config's store (SQLite or Redis);
+                                   --force replaces existing data (a SQLite file is kept aside)
 ${LOGIN_USAGE}${ADMIN_USAGE}`;
 
 

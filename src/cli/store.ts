@@ -9,7 +9,9 @@ import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type Migrati
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
+import { KeyCheckError } from '../factors/key-check.ts';
 import { configPathFrom, UsageError } from './policy.ts';
+import { BackupError, runBackup, runRestore, type RedisSide } from './store-backup.ts';
 
 /**
  * `smartpush-guard store migrate --from embedded|redis --to redis|embedded [--config FILE]
@@ -30,7 +32,8 @@ interface OpenSide extends MigrationSide {
 
 export async function runStoreCommand(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'migrate') throw new UsageError(sub ? `unknown store command "${sub}"` : 'store needs a command: migrate');
+  if (sub === 'backup' || sub === 'restore') return runBackupCommand(sub, rest);
+  if (sub !== 'migrate') throw new UsageError(sub ? `unknown store command "${sub}"` : 'store needs a command: migrate, backup or restore');
   const { values } = parseArgs({
     args: [...rest],
     options: {
@@ -69,6 +72,46 @@ export async function runStoreCommand(args: readonly string[]): Promise<number> 
   } finally {
     await source?.close();
     await target?.close();
+  }
+}
+
+/** `store backup --to DIR` / `store restore --from DIR [--force]` (store-backup.ts), on the config's store. */
+async function runBackupCommand(sub: 'backup' | 'restore', rest: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...rest],
+    options: {
+      to: { type: 'string' },
+      from: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      force: { type: 'boolean' },
+    },
+  });
+  const loaded = loadConfig(configPathFrom(values.config));
+  const openRedis = async (): Promise<RedisSide> => {
+    const side = await open('redis', loaded, sub === 'backup' ? 'source' : 'target');
+    const durable = side.durable as RedisDurableStore;
+    return {
+      ...side,
+      keyChecks: () => durable.keyChecks(),
+      addKeyCheck: (id, sealed) => durable.addKeyCheck(id, sealed),
+    };
+  };
+  const deps = { loaded, openRedis, out: (text: string) => process.stdout.write(text) };
+  try {
+    if (sub === 'backup') {
+      if (values.to === undefined) throw new UsageError('store backup needs --to DIR (a new or empty folder)');
+      if (values.from !== undefined || values.force !== undefined) throw new UsageError('store backup takes --to DIR [--config FILE]');
+      return await runBackup(values.to, deps);
+    }
+    if (values.from === undefined) throw new UsageError('store restore needs --from DIR (a folder made by store backup)');
+    if (values.to !== undefined) throw new UsageError('store restore takes --from DIR [--config FILE] [--force]');
+    return await runRestore(values.from, { force: values.force === true }, deps);
+  } catch (error) {
+    if (error instanceof BackupError || error instanceof TargetNotEmptyError || error instanceof StoreUnavailableError || error instanceof KeyCheckError) {
+      process.stderr.write(`smartpush-guard: store ${sub}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
   }
 }
 

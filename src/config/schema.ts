@@ -669,6 +669,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * OpenTelemetry traces over OTLP/HTTP (README "Tracing"). Off unless otlp_endpoint is set; the
+     * SDK is not even loaded then.
+     */
+    tracing: z
+      .object({
+        /** The collector's OTLP/HTTP URL (e.g. http://otel-collector:4318); /v1/traces is added unless the path ends with it. */
+        otlp_endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+        service_name: z.string().min(1).max(255).default('smartpush-guard'),
+        /** Share of new traces recorded (0..1); a trusted proxy's sampled flag is followed as it is. */
+        sample_ratio: z.number().min(0).max(1).default(1),
+        /** Headers sent with every export, e.g. the collector's authorization (a value may be {env} or {file}). */
+        headers: z
+          .record(
+            z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a header name'),
+            z.union([z.string().max(4096).regex(/^[^\r\n]*$/, 'must be one line'), secretRef]),
+          )
+          .default({}),
+        /** False: spans carry the rule but not the request path (for apps that put tokens in paths). */
+        record_path: z.boolean().default(true),
+        /** How long one export may take before it is given up. */
+        timeout: duration.prefault('10s'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,4 +1,8 @@
-import * as cheerio from 'cheerio';
+import type * as cheerio from 'cheerio';
+import { lazyModule } from '../lazy-module.ts';
+
+// The HTML parser loads with the first page lookup (only a `page` directory uses it).
+const cheerioModule = lazyModule<typeof cheerio>('cheerio');
 import { entryOf } from './values.ts';
 import { failed, found, type Directory, type DirectoryResult, type LookupContext, type SessionFetcher } from './types.ts';
 
@@ -134,7 +138,7 @@ export class HtmlDirectory extends SessionPage {
   }
 
   protected read(body: string): { account: string | null; email: unknown; phone: unknown } {
-    const $ = cheerio.load(body);
+    const $ = cheerioModule().load(body);
     const account = this.options.identifier ? (extract($, this.options.identifier) ?? MISSING) : null;
     return { account, email: extract($, this.options.email), phone: extract($, this.options.phone) };
   }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
+import type pg from 'pg';
+import type mysql from 'mysql2/promise';
+import { lazyModule } from '../lazy-module.ts';
 import { bindIdentifier } from './sql-placeholders.ts';
 import { entryOf } from './values.ts';
 import { failed, found, type Directory, type DirectoryResult, type LookupContext } from './types.ts';
@@ -96,6 +97,10 @@ export class SqliteDirectory implements Directory {
   }
 }
 
+// The drivers load when a directory of their kind is configured (most deployments use neither).
+const pgDriver = lazyModule<typeof pg>('pg');
+const mysqlDriver = lazyModule<typeof mysql>('mysql2/promise');
+
 export class PostgresDirectory implements Directory {
   readonly kind = 'sql:postgres';
   private readonly pool: pg.Pool;
@@ -103,7 +108,7 @@ export class PostgresDirectory implements Directory {
 
   constructor(url: string, private readonly options: SqlDirectoryOptions) {
     this.text = bindIdentifier(options.query, 'pg').text;
-    this.pool = new pg.Pool({
+    this.pool = new (pgDriver().Pool)({
       connectionString: url,
       max: options.pool,
       connectionTimeoutMillis: options.timeoutMs,
@@ -151,7 +156,7 @@ export class MysqlDirectory implements Directory {
 
   constructor(url: string, private readonly options: SqlDirectoryOptions) {
     this.bound = bindIdentifier(options.query, 'mysql');
-    this.pool = mysql.createPool({
+    this.pool = mysqlDriver().createPool({
       uri: url,
       connectionLimit: options.pool,
       maxIdle: options.pool,

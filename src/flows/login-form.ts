@@ -1,4 +1,8 @@
-import * as cheerio from 'cheerio';
+import type * as cheerio from 'cheerio';
+import { lazyModule } from '../lazy-module.ts';
+
+// The HTML parser loads with the first form login (form replay is one login mode among several).
+const cheerioModule = lazyModule<typeof cheerio>('cheerio');
 import type { AnyNode, Element } from 'domhandler';
 
 /**
@@ -68,7 +72,7 @@ function chooseForm($: cheerio.CheerioAPI, query: FormQuery): cheerio.Cheerio<El
 }
 
 export function findForm(html: string, query: FormQuery): FormLookup {
-  const $ = cheerio.load(html);
+  const $ = cheerioModule().load(html);
   const form = chooseForm($, query);
   if (typeof form === 'string') return { ok: false, problem: form };
   const fields: Array<readonly [string, string]> = [];

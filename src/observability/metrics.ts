@@ -117,6 +117,11 @@ export class Metrics {
   private readonly cacheHits: Counter;
   private readonly clientLimits: Counter<'limit'>;
   private readonly cacheMisses: Counter;
+  private readonly codeSendFailures: Counter<'channel' | 'reason'>;
+  /** Responses by status class (1xx…5xx), counted on the hot path like `requests`. */
+  private readonly responseClasses = new Float64Array(5);
+  private readiness: (() => Promise<{ ready: boolean }>) | undefined;
+  private readonly readyGauge: Gauge;
 
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -153,6 +158,32 @@ export class Metrics {
       labelNames: ['limit'],
       registers,
     });
+    this.registry.registerMetric(
+      scrapedMetric(
+        'spg_responses_total',
+        'Responses of the public listener by status class (2xx, 3xx, 4xx, 5xx; the sidecar\'s own and the upstream\'s)',
+        'counter',
+        () => [...this.responseClasses].map((value, i) => ({ labels: { class: `${i + 1}xx` }, value })),
+        () => this.responseClasses.fill(0),
+      ),
+    );
+    this.codeSendFailures = new Counter({
+      name: 'spg_code_send_failures_total',
+      help: 'One-time codes not sent, by channel and reason (delivery_failed: the provider refused or was unreachable; cooldown, send_budget_exhausted, country_not_allowed, no_email_on_file)',
+      labelNames: ['channel', 'reason'],
+      registers,
+    });
+    const metrics = this;
+    this.readyGauge = new Gauge({
+      name: 'spg_ready',
+      help: 'Whether this sidecar is ready (1) or not (0: draining, or a store cannot answer), as /readyz says; evaluated at scrape',
+      registers,
+      async collect() {
+        const check = metrics.readiness;
+        if (check === undefined) return;
+        this.set((await check()).ready ? 1 : 0);
+      },
+    });
     this.cacheHits = new Counter({ name: 'spg_session_cache_hits_total', help: 'Session cookies found in the verified-cookie cache (no unsealing)', registers });
     this.cacheMisses = new Counter({ name: 'spg_session_cache_misses_total', help: 'Session cookies that had to be unsealed', registers });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'spg_' });
@@ -161,6 +192,17 @@ export class Metrics {
   /** A finished request (hot path: no label object, no string building, no allocation once seen). */
   observeRequest(rule: string, decision: string, seconds: number): void {
     this.requests.observe(rule, decision, seconds);
+  }
+
+  /** The status of a finished response (hot path: one array slot). */
+  observeResponse(status: number): void {
+    const i = Math.floor(status / 100) - 1;
+    if (i >= 0 && i < 5) this.responseClasses[i] = (this.responseClasses[i] as number) + 1;
+  }
+
+  /** What `spg_ready` reports at scrape: the same check as /readyz. */
+  setReadiness(check: () => Promise<{ ready: boolean }>): void {
+    this.readiness = check;
   }
 
   upstreamError(failure: string): void {
@@ -215,6 +257,7 @@ export class Metrics {
       case 'code_sent':
         // A refused send (cooldown, budget, country, delivery) sent nothing.
         if (event.outcome === 'success') this.codesSent.labels(text('channel'), text('purpose')).inc();
+        else this.codeSendFailures.labels(text('channel'), event.reason ?? '').inc();
         return;
       case 'verification_failure':
         this.verificationFailures.labels(text('purpose'), event.reason ?? '').inc();

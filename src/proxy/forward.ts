@@ -64,6 +64,19 @@ export interface ForwardResult {
   readonly status: number;
 }
 
+/** The send watch samples this many times per sendTimeout; a cut comes within sendTimeout + one tick. */
+const SEND_WATCH_TICKS = 4;
+
+interface ClientWatch {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly proxyRes: http.IncomingMessage;
+  readonly upstreamSocket: import('node:net').Socket;
+  lastQueued: number;
+  lastRead: number;
+  stalledTicks: number;
+}
+
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 export class Upstream {
@@ -74,6 +87,11 @@ export class Upstream {
   private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
+  /** Responses that had to wait for their client at least once (the send watch). */
+  private readonly watched = new Set<ClientWatch>();
+  /** The response an upstream socket carries while it waits for its client (keyed weakly: sockets are pooled). */
+  private readonly waitingOnClient = new WeakMap<import('node:net').Socket, ClientWatch>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
   private readonly withheldSetCookie: (name: string) => boolean;
@@ -106,7 +124,7 @@ export class Upstream {
       const observe = this.observers.get(req);
       if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
       const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive);
+      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
       addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
       this.watchClientReading(proxyRes, req, res as http.ServerResponse);
     });
@@ -146,57 +164,79 @@ export class Upstream {
     // the socket, which fails the request in flight with UPSTREAM_TIMEOUT (504).
     if (!this.timeoutArmed.has(socket)) {
       this.timeoutArmed.add(socket);
-      socket.on('timeout', () => socket.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' })));
+      socket.on('timeout', () => this.onUpstreamIdle(socket));
     }
     socket.setTimeout(this.options.responseTimeoutMs);
   }
 
   /**
    * `pipe` pauses the upstream response while the client's socket is full and resumes it on
-   * drain. While paused the upstream socket's idle timeout is off (a slow client is not a slow
-   * upstream), and the client must make progress: bytes still queued for it must shrink within
-   * every sendTimeout, or it is cut off. A client that keeps reading, however slowly, keeps its
-   * download; one that stopped reading does not hold the upstream socket for ever.
+   * drain, which can happen on every chunk of a large body. So nothing here runs per chunk: the
+   * first pause puts the response on a watch list, and one coarse timer (a quarter of
+   * sendTimeout) samples what is on it. A client must make progress: within every sendTimeout
+   * (+ one tick) either the bytes queued for it shrink or the upstream socket is read further
+   * (pipe resumed because the client drained), or it is cut off. A client that keeps reading,
+   * however slowly, keeps its download; one that stopped reading does not hold the upstream
+   * socket for ever. The upstream's idle timeout stays armed: when it fires while its response
+   * waits for the client, it is re-armed instead (a slow client is not a slow upstream).
    */
   private watchClientReading(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const sendTimeoutMs = this.options.sendTimeoutMs;
     const upstreamSocket = proxyRes.socket;
-    let timer: NodeJS.Timeout | undefined;
-    const clientSocket = res.socket;
-    const queued = (): number => {
-      const handle = (clientSocket as (typeof clientSocket & { _handle?: { writeQueueSize?: number } }) | null)?._handle;
-      return res.writableLength + (handle?.writeQueueSize ?? 0);
-    };
-    let last = 0;
-    const check = (): void => {
-      const now = queued();
-      if (now > 0 && now >= last) {
-        timer = undefined;
-        this.options.onSendStall?.(req, this.requestIds.get(req));
-        res.destroy();
-        return;
+    proxyRes.once('pause', () => {
+      if (res.destroyed || proxyRes.destroyed) return;
+      const watch: ClientWatch = { req, res, proxyRes, upstreamSocket, lastQueued: -1, lastRead: -1, stalledTicks: 0 };
+      this.waitingOnClient.set(upstreamSocket, watch);
+      const sendTimeoutMs = this.options.sendTimeoutMs;
+      if (sendTimeoutMs === undefined) return;
+      this.watched.add(watch);
+      const forget = (): void => {
+        this.watched.delete(watch);
+      };
+      res.once('close', forget);
+      proxyRes.once('close', forget);
+      if (!this.sweepTimer) {
+        this.sweepTimer = setInterval(() => this.sweepClients(), Math.max(25, Math.floor(sendTimeoutMs / SEND_WATCH_TICKS)));
+        this.sweepTimer.unref();
       }
-      last = now;
-      timer = setTimeout(check, sendTimeoutMs);
-      timer.unref();
-    };
-    const stop = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-    };
-    proxyRes.on('pause', () => {
-      upstreamSocket.setTimeout(0);
-      if (sendTimeoutMs === undefined || timer) return;
-      last = queued();
-      timer = setTimeout(check, sendTimeoutMs);
-      timer.unref();
     });
-    proxyRes.on('resume', () => {
-      stop();
-      if (!upstreamSocket.destroyed && !proxyRes.complete) upstreamSocket.setTimeout(this.options.responseTimeoutMs);
-    });
-    proxyRes.once('close', stop);
-    res.once('close', stop);
+  }
+
+  /** One tick of the send watch (see watchClientReading). */
+  private sweepClients(): void {
+    if (this.watched.size === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+      return;
+    }
+    for (const watch of this.watched) {
+      const { res, proxyRes, upstreamSocket } = watch;
+      if (res.destroyed || proxyRes.destroyed) {
+        this.watched.delete(watch);
+        continue;
+      }
+      const handle = (res.socket as (NonNullable<typeof res.socket> & { _handle?: { writeQueueSize?: number } }) | null)?._handle;
+      const queued = res.writableLength + (handle?.writeQueueSize ?? 0);
+      const read = upstreamSocket.bytesRead;
+      const stalled = queued > 0 && proxyRes.isPaused() && queued >= watch.lastQueued && read === watch.lastRead;
+      watch.lastQueued = queued;
+      watch.lastRead = read;
+      watch.stalledTicks = stalled ? watch.stalledTicks + 1 : 0;
+      if (watch.stalledTicks >= SEND_WATCH_TICKS) {
+        this.watched.delete(watch);
+        this.options.onSendStall?.(watch.req, this.requestIds.get(watch.req));
+        res.destroy();
+      }
+    }
+  }
+
+  /** The upstream socket's idle timeout fired: an upstream failure, unless its response is waiting for the client. */
+  private onUpstreamIdle(socket: import('node:net').Socket): void {
+    const watch = this.waitingOnClient.get(socket);
+    if (watch && !watch.res.destroyed && !watch.proxyRes.complete && watch.proxyRes.isPaused()) {
+      socket.setTimeout(this.options.responseTimeoutMs);
+      return;
+    }
+    socket.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' }));
   }
 
   /**
@@ -267,6 +307,8 @@ export class Upstream {
   }
 
   close(): void {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.agent.destroy();
   }
 }

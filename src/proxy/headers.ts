@@ -239,13 +239,22 @@ export function sanitiseResponseHeaders(
   ownSetCookies: readonly string[],
   ownCookie: (name: string) => boolean,
   keepAlive: boolean,
+  removal: 'delete' | 'unset' = 'delete',
 ): void {
-  for (const name of connectionListed(headers.connection)) delete headers[name];
-  for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name)) delete headers[name];
-  const upstreamCookies = (headers['set-cookie'] ?? []).filter((c) => !ownCookie(setCookieName(c)));
-  const merged = [...upstreamCookies, ...ownSetCookies];
-  if (merged.length > 0) headers['set-cookie'] = merged;
-  else delete headers['set-cookie'];
+  // `unset` (the proxied-response path) leaves a removed header as undefined, which http-proxy-3's
+  // writeHeaders skips: deleting keys turns the object into a slow dictionary on every response
+  // (every Node upstream sends Connection and Keep-Alive), which cost more than the rest of this.
+  const remove = removal === 'delete' ? (name: string) => delete headers[name] : (name: string) => (headers[name] = undefined);
+  for (const name of connectionListed(headers.connection)) if (headers[name] !== undefined) remove(name);
+  for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name) && headers[name] !== undefined) remove(name);
+  const upstream = headers['set-cookie'];
+  if (upstream === undefined && ownSetCookies.length === 0) {
+    // Nothing to filter or merge.
+  } else {
+    const merged = [...(upstream ?? []).filter((c) => !ownCookie(setCookieName(c))), ...ownSetCookies];
+    if (merged.length > 0) headers['set-cookie'] = merged;
+    else remove('set-cookie');
+  }
   // The client connection's fate is ours to decide, not the upstream's keep-alive state.
   headers.connection = keepAlive ? 'keep-alive' : 'close';
 }

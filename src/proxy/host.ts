@@ -45,7 +45,23 @@ function asUnicode(raw: string): string | null {
   }
 }
 
+// A deployment sees a handful of Host values; IDNA conversion is the costly step of every request,
+// so results (immutable) are remembered. Bounded: a flood of distinct hosts only empties it.
+const remembered = new Map<string, HostResult>();
+const REMEMBERED_MAX = 256;
+
 export function canonicalHost(raw: string | undefined): HostResult {
+  if (raw === undefined) return computeCanonicalHost(raw);
+  let result = remembered.get(raw);
+  if (result === undefined) {
+    result = computeCanonicalHost(raw);
+    if (remembered.size >= REMEMBERED_MAX) remembered.clear();
+    remembered.set(raw, result);
+  }
+  return result;
+}
+
+function computeCanonicalHost(raw: string | undefined): HostResult {
   if (raw === undefined || raw.length === 0) return fail('the Host header is missing or empty');
   if (raw.length > 300) return fail('the Host header is too long');
   const text = asUnicode(raw);

@@ -5,6 +5,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { Tracing } from '../observability/tracing.ts';
 import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
 import type { ForwardingFacts } from '../proxy/headers.ts';
 import { Upstream, UpstreamError, type UpstreamAnswer } from '../proxy/forward.ts';
@@ -91,6 +92,8 @@ export interface GuardAppDeps {
    * after a kill -9 (issue 14 item 15). Returns at once when nothing was recorded.
    */
   readonly settleAudit?: () => Promise<void>;
+  /** OpenTelemetry spans (config `tracing`); none: tracing is off and costs a null check per hook. */
+  readonly tracing?: Tracing;
 }
 
 export interface GuardApp {
@@ -188,6 +191,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const rule = routing?.kind === 'routed' ? routing.match.rule.name : undefined;
     const decision = explanation?.decision.kind ?? routing?.kind;
     metrics?.observeRequest(rule ?? '(none)', decision ?? '(none)', ms / 1000);
+    metrics?.observeResponse(status);
     accessLog.info(
       {
         requestId,
@@ -273,6 +277,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     }
     const explanation = evaluate(routing, user);
     state.explanation = explanation;
+    deps.tracing?.spanOf(ctx.req)?.decided(explanation);
     // Fail closed (THREATS T16): without the store nobody can be recognised, so only what an
     // anonymous visitor may do goes on; anything that needs a session is refused, never guessed.
     if (state.storeDown && explanation.decision.kind !== 'pass') {
@@ -299,11 +304,14 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     /** False for websocket upgrades: they are decided on the identity alone (no risk assessment). */
     assessRule = true,
   ): Promise<{ identity: Identity; user: UserState; storeDown: boolean }> {
+    const lookup = deps.tracing?.spanOf(req)?.begin('guard.session');
     try {
       const identity = await deps.identity.resolve(req, client);
+      lookup?.end({ 'guard.authenticated': identity.user.authenticated });
       const user = assessRule ? await userStateFor(routing, identity, req, client, requestId) : identity.user;
       return { identity, user, storeDown: false };
     } catch (error) {
+      lookup?.fail(error);
       if (!isStoreUnavailable(error)) throw error;
       metrics?.storeError('request');
       log.warn({ err: error }, 'store unavailable: request treated as anonymous (fail closed)');
@@ -381,9 +389,12 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     bodyWatches.get(req)?.toRate();
     const release = await admit(req, res, client, requestId, who);
     if (release === null) return;
+    const call = deps.tracing?.spanOf(req)?.upstream(req, target.path);
     try {
-      await deps.upstream.web(req, res, target.forwarded, facts, observe);
+      const answered = await deps.upstream.web(req, res, target.forwarded, facts, observe);
+      call?.end(answered.status);
     } catch (error) {
+      call?.fail(error instanceof UpstreamError ? error.failure : 'error');
       if (!(error instanceof UpstreamError)) throw error;
       if (error.failure === 'client_timeout') {
         writeError(req, res, 408, 'request_timeout', BODY_TIMEOUT_MESSAGE, requestId, deps.site.brand, { Connection: 'close' });
@@ -478,7 +489,16 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   async function userStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
     const spec = routing.kind === 'routed' && !routing.internal ? routing.match.rule.sensitive : null;
     if (!spec || !identity.session) return identity.user;
-    return deps.sensitive.userState(identity, spec, req, client, requestId);
+    const risk = deps.tracing?.spanOf(req)?.begin('guard.risk');
+    if (!risk) return deps.sensitive.userState(identity, spec, req, client, requestId);
+    try {
+      const user = await deps.sensitive.userState(identity, spec, req, client, requestId);
+      risk.end({ 'guard.risk.level': user.risk ?? 'none', 'guard.fresh': user.fresh ?? false });
+      return user;
+    } catch (error) {
+      risk.fail(error);
+      throw error;
+    }
   }
 
   const koaHandler = app.callback();
@@ -492,6 +512,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
     const { client, requestId } = factsOf(req);
+    const span = deps.tracing?.startRequest(req, res, client, requestId, started);
     if (deps.clientLimits?.overConnectionCap(req.socket)) {
       refused('connections_per_address', requestId, client);
       writeError(req, res, 429, 'too_many_connections', CONNECTIONS_MESSAGE, requestId, deps.site.brand, { Connection: 'close', 'Retry-After': '1' });
@@ -500,6 +521,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     }
     watchBody(req, res, client, requestId);
     const routing = route(deps.policy(), guardRoutes, req.method ?? 'GET', req.url ?? '', client);
+    span?.routed(routing);
     const toKoa = (identity: Identity | undefined, user?: UserState, storeDown?: boolean): void => {
       decided.set(req, {
         client,
@@ -528,6 +550,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         return;
       }
       const explanation = evaluate(routing, user);
+      span?.decided(explanation);
       if (explanation.decision.kind !== 'pass') {
         toKoa(storeDown ? undefined : identity, storeDown ? undefined : user, storeDown);
         return;

@@ -10,6 +10,7 @@ import { trustedProxyList } from '../config/schema.ts';
 import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { startTracing } from '../observability/tracing.ts';
 import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
 import { PolicyHolder } from '../policy/watch.ts';
@@ -401,6 +402,26 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     landing: config.login.landing,
   });
 
+  // Loaded only when configured: without an endpoint the OpenTelemetry SDK never enters memory.
+  const tracingConfig = config.tracing;
+  const tracing =
+    tracingConfig.otlp_endpoint === undefined
+      ? undefined
+      : await startTracing(
+          {
+            endpoint: tracingConfig.otlp_endpoint,
+            serviceName: tracingConfig.service_name,
+            sampleRatio: tracingConfig.sample_ratio,
+            headers: Object.fromEntries(
+              Object.entries(tracingConfig.headers).map(([name, value]) => [name, typeof value === 'string' ? value : resolveSecret(value, loaded.file, options.env)]),
+            ),
+            recordPath: tracingConfig.record_path,
+            timeoutMs: tracingConfig.timeout,
+            upstreamUrl,
+          },
+          logger,
+        );
+
   const guard = createGuardApp({
     policy: () => policy.current,
     upstream,
@@ -417,6 +438,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     sensitive: stepUp.gate,
     site,
     settleAudit: () => audit.settle(),
+    ...(tracing ? { tracing } : {}),
     routes: [
       ...stepUp.routes,
       ...auth.routes,
@@ -474,19 +496,22 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
 
   let draining = false;
+  const ready = async (): Promise<{ ready: boolean; reason?: string }> => {
+    if (draining) return { ready: false, reason: 'shutting down' };
+    try {
+      await Promise.all([store.ping(), durable.ping()]);
+    } catch (error) {
+      logger.error({ err: error }, 'readiness: a store cannot answer');
+      return { ready: false, reason: 'a store cannot answer' };
+    }
+    return { ready: true };
+  };
+  // Prometheus sees what the load balancer sees (the "store down" alert reads spg_ready).
+  metrics.setReadiness(ready);
   const adminServer = http.createServer(
     createAdminApp({
       api: { tokens: adminTokens, operations: adminOperations, logger },
-      ready: async () => {
-        if (draining) return { ready: false, reason: 'shutting down' };
-        try {
-          await Promise.all([store.ping(), durable.ping()]);
-        } catch (error) {
-          logger.error({ err: error }, 'readiness: a store cannot answer');
-          return { ready: false, reason: 'a store cannot answer' };
-        }
-        return { ready: true };
-      },
+      ready,
       metrics: () => metrics.render(),
       settleAudit: () => audit.settle(),
     }).callback(),
@@ -515,6 +540,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         server.closeIdleConnections();
       }
       server.closeAllConnections();
+      // The last spans are exported before the process goes (bounded by tracing.timeout).
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String((error as Error | null)?.name) }, 'tracing: the last spans could not be exported'));
       upstream.close();
       account.close();
       await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));

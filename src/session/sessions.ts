@@ -1,5 +1,7 @@
-import { sealData, unsealData } from 'iron-session';
+import { unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
+import { entriesAtMost } from '../store/bounded-cache.ts';
+import { sealSession } from './seal.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
@@ -85,9 +87,10 @@ export class SessionService {
     private readonly random: Random,
     private readonly options: SessionOptions,
   ) {
-    this.verified = new LRUCache({ max: options.cacheMax ?? 50_000, ttl: 5 * 60_000 });
-    this.records = new LRUCache({ max: options.cacheMax ?? 50_000 });
-    this.generations = new LRUCache({ max: options.cacheMax ?? 50_000 });
+    const bound = entriesAtMost(options.cacheMax ?? 50_000);
+    this.verified = new LRUCache({ ...bound, ttl: 5 * 60_000 });
+    this.records = new LRUCache(bound);
+    this.generations = new LRUCache(bound);
     this.recordCacheMs = options.recordCacheMs ?? 1000;
     options.events?.subscribe(
       EVENTS_CHANNEL,
@@ -188,7 +191,7 @@ export class SessionService {
       ...(input.deviceId !== undefined ? { deviceId: input.deviceId } : {}),
     };
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));
-    const cookieValue = await sealData({ s: id, u: input.user }, { password: this.keys.passwords, ttl: this.sealTtlSeconds() });
+    const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds());
     this.verified.set(cookieValue, { sid: id, user: input.user });
     return { record, cookieValue };
   }

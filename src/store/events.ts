@@ -1,5 +1,5 @@
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis-connection.ts';
+import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './redis-connection.ts';
 
 /**
  * Messages between the replicas of one deployment. Replicas keep small local caches on the hot
@@ -35,7 +35,7 @@ export class RedisEvents implements StoreEvents {
     // Subscriptions are made again by hand on every 'ready', so the moment they are in place is
     // known (ioredis' own re-subscription gives no signal when it is done).
     this.subscriber =
-      publisher instanceof Cluster
+      isCluster(publisher)
         ? publisher.duplicate()
         : (publisher as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false });
     this.subscriber.on('error', () => {

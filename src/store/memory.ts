@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { entriesAtMost } from './bounded-cache.ts';
 import type { Clock } from '../server/providers.ts';
 import type { EphemeralStore, SlotResult } from './ephemeral.ts';
 
@@ -16,7 +17,7 @@ export class MemoryStore implements EphemeralStore {
   private readonly cache: LRUCache<string, Entry>;
 
   constructor(private readonly clock: Clock, max = 200_000) {
-    this.cache = new LRUCache<string, Entry>({ max });
+    this.cache = new LRUCache<string, Entry>(entriesAtMost(max));
   }
 
   private live(key: string): Entry | undefined {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { byText } from './records.ts';
 import { dirname, resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { lazyModule } from '../lazy-module.ts';
 import { ConfigError, resolveSecret } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
@@ -26,6 +27,13 @@ import { StoreUnavailableError } from './ephemeral.ts';
 
 export type RedisSettings = NonNullable<Config['store']['redis']>;
 export type RedisClient = Redis | Cluster;
+
+/** ioredis, loaded on first use: an embedded-store deployment never pays for it. */
+export const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
+
+export function isCluster(client: unknown): client is Cluster {
+  return client instanceof ioredis().Cluster;
+}
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface OpenRedisOptions {
@@ -148,7 +156,7 @@ export async function openRedisClient(settings: RedisSettings, options: OpenRedi
   const plan = redisConnectionPlan(settings, options);
   let client: RedisClient;
   try {
-    client = plan.mode === 'cluster' ? new Cluster([...plan.nodes], plan.options) : new Redis(plan.options);
+    client = plan.mode === 'cluster' ? new (ioredis().Cluster)([...plan.nodes], plan.options) : new (ioredis().Redis)(plan.options);
   } catch (error) {
     // ioredis validates some options synchronously; its message holds no secret.
     throw new StoreUnavailableError(`redis: invalid connection settings (${(error as Error).message})`, { cause: error });
@@ -195,7 +203,7 @@ async function waitUntilReady(client: RedisClient, timeoutMs: number, mode: stri
 
 /** The per-command timeout a client was built with (Cluster keeps it in its per-node options). */
 export function commandTimeoutOf(client: RedisClient): number {
-  const timeout = client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
+  const timeout = isCluster(client) ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
   return timeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
 }
 
@@ -317,7 +325,7 @@ export async function runRedis<T>(operation: string, call: () => Promise<T>): Pr
 /** Every key matching `prefix*` (SCAN, so Redis is never blocked); on a Cluster, on every master. */
 export async function* scanKeys(client: RedisClient, prefix: string): AsyncGenerator<string> {
   const match = prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + '*';
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const nodes = isCluster(client) ? client.nodes('master') : [client];
   for (const node of nodes) {
     let cursor = '0';
     do {

@@ -1,4 +1,3 @@
-import { Cluster } from 'ioredis';
 import type { Clock } from '../server/providers.ts';
 import { systemClock } from '../server/providers.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
@@ -8,6 +7,7 @@ import {
   accountTag,
   closeRedisClient,
   commandTimeoutOf,
+  isCluster,
   runRedis,
   accountsUnder,
   type RedisClient,
@@ -274,7 +274,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
   }
 
   private async checkPersistence(): Promise<void> {
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     const problems = new Set<string>();
     for (const node of nodes) {
       const info = await this.run('ping', () => node.info('persistence'));

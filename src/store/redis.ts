@@ -1,4 +1,3 @@
-import { Cluster } from 'ioredis';
 import { StoreUnavailableError, type EphemeralStore, type SlotResult } from './ephemeral.ts';
 import {
   closeRedisClient,
@@ -6,6 +5,7 @@ import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   openRedisClient,
+  isCluster,
   runRedis,
   type RedisClient,
 } from './redis-connection.ts';
@@ -194,7 +194,7 @@ export class RedisStore implements EphemeralStore {
     const full = keys.map((key) => this.k(key));
     // On a Cluster the keys may live in different slots, where MGET is refused (CROSSSLOT): one GET
     // each instead, which ioredis sends to every node concurrently.
-    if (this.client instanceof Cluster) return this.run('getMany', () => Promise.all(full.map((key) => this.client.get(key))));
+    if (isCluster(this.client)) return this.run('getMany', () => Promise.all(full.map((key) => this.client.get(key))));
     return this.run('getMany', () => this.client.mget(full));
   }
 

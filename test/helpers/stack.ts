@@ -81,7 +81,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   writeFileSync(keysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
   const encryptionKeysFile = join(dir, 'encryption-keys.json');
   writeFileSync(encryptionKeysFile, newEncryptionKeys(), { mode: 0o600 });
-  const config = configSchema.parse({
+  // Parsed inside the try below: a config the schema refuses must also close the demo app.
+  const parseConfig = (): ReturnType<typeof configSchema.parse> =>
+    configSchema.parse({
     version: 1,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -98,11 +100,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     upstream: { ...options.config?.upstream, url: upstreamUrl },
     policy: policyFile,
   });
-  const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: policyFile };
   const { logger, logs } = memoryLogger();
   // A fresh temp directory each time: a new deployment, so the store may be created.
   let guard: Awaited<ReturnType<typeof startGuard>>;
   try {
+    const loaded: LoadedConfig = { config: parseConfig(), file: join(dir, 'config.yaml'), policyPath: policyFile };
     guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true, ...options.start });
   } catch (error) {
     // A refused start (the config tests) must not leave the demo app keeping the test process alive.

@@ -101,3 +101,22 @@ test('response: upstream cookies cannot overwrite the sidecar cookies, ours are 
   assert.equal(h.connection, 'keep-alive');
   assert.equal(h['content-type'], 'text/plain');
 });
+
+test('response, proxied path: removed headers are left undefined (never written), the same ones as with delete', () => {
+  const make = (): IncomingHttpHeaders => ({
+    connection: 'close, x-internal',
+    'x-internal': 'secret',
+    'keep-alive': 'timeout=5',
+    'proxy-connection': 'keep-alive',
+    'set-cookie': ['spg_session=evil; Path=/'],
+    'content-type': 'text/plain',
+  });
+  const deleted = make();
+  const unset = make();
+  sanitiseResponseHeaders(deleted, [], own, false);
+  sanitiseResponseHeaders(unset, [], own, false, 'unset');
+  const present = (h: IncomingHttpHeaders): Record<string, unknown> => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined));
+  assert.deepEqual(present(unset), present(deleted));
+  assert.deepEqual(present(unset), { connection: 'close', 'content-type': 'text/plain' });
+  assert.ok('x-internal' in unset && unset['x-internal'] === undefined, 'unset, not deleted');
+});
