@@ -352,7 +352,7 @@ describe('Login & Security pages', () => {
 
       page = await browser.get('/_guard/security/disable');
       page = await browser.submitAndFollow('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'password', password: PASSWORD }, /step=code/);
-      assert.match(textOf(page.text), /Text message \(SMS\) to \+1 •••• ••89/);
+      assert.match(textOf(page.text), /We sent a 6-digit code by text message to \+1 •••• ••89\./);
       const disableCode = newCode(stack, 'sms', MERCHANT_PHONE, 1);
       page = await browser.submitAndFollow('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'code', code: disableCode }, /step=confirm/);
       const off = await browser.post('/_guard/security/disable', { _csrf: csrfFrom(page.text), step: 'confirm' });
