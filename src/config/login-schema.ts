@@ -13,7 +13,8 @@ const duration = z
   .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 10m, 12h or 1d')
   .transform((text) => parseDuration(text) as number);
 
-const regex = z.string().refine((v) => {
+/** A string that compiles as a regular expression (also the config's other patterns). */
+export const regex = z.string().refine((v) => {
   try {
     new RegExp(v);
     return true;

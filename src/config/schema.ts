@@ -4,7 +4,7 @@ import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
 import { AUDIT_EVENTS } from '../audit/audit.ts';
 import { FACILITIES, type Facility } from '../audit/stream/facilities.ts';
-import { COOKIE_NAME, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
+import { COOKIE_NAME, regex, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
 import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
 
 /**
@@ -176,14 +176,7 @@ const channelSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
-const regexString = z.string().refine((v) => {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
+const regexString = regex;
 
 const appPath = z.string().regex(/^\/[^#]*$/, 'must be an absolute path of the app such as /account');
 

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 
 /**
  * A real Caddy (Debian's package) on a free loopback port, with its state in a folder of the
@@ -25,15 +25,6 @@ export function caddyOrSkip(): { ok: true } | { skip: string } {
   if (process.env['CI'] === 'true') throw new Error(`${message}, and CI=true requires them`);
   process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
   return { skip: message };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** Starts Caddy with `sites` (Caddyfile site blocks); `$PORT` becomes its port. */
