@@ -44,6 +44,17 @@ export interface EphemeralStore {
    * keeps N parallel attempts, on any number of replicas, to exactly `max` (THREATS T8).
    */
   takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult>;
+  /**
+   * Small per-key maps (member → value), e.g. the sessions of one account (src/session/sessions.ts).
+   * `addMember` sets one member and, in the same atomic step, makes the whole map live at least
+   * `ttlMs` from now (its expiry is never shortened). Members do not expire one by one: callers keep
+   * their own expiry in the value and remove what is over. Removing the last member removes the map.
+   */
+  addMember(key: string, member: string, value: string, ttlMs: number): Promise<void>;
+  /** Every member of the map and its value; `{}` when the map does not exist. */
+  members(key: string): Promise<Record<string, string>>;
+  /** Removes one member; true when it was there. */
+  removeMember(key: string, member: string): Promise<boolean>;
   /** Milliseconds until the key expires; null when it does not exist. */
   ttl(key: string): Promise<number | null>;
   /** Throws when the store cannot serve requests (readiness). */

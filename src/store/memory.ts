@@ -105,6 +105,37 @@ export class MemoryStore implements EphemeralStore {
     return { ok: true, count: current + 1 };
   }
 
+  /** A map is kept as its JSON object in one entry; every call is synchronous, so each is atomic. */
+  private map(key: string): Record<string, string> {
+    const raw = this.live(key)?.value;
+    if (raw === undefined) return {};
+    const parsed = JSON.parse(raw) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  }
+
+  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
+    const entry = this.live(key);
+    const map = this.map(key);
+    map[member] = value;
+    const expiresAt = Math.max(entry?.expiresAt ?? 0, this.clock.now() + ttlMs);
+    this.cache.set(key, { value: JSON.stringify(map), expiresAt });
+  }
+
+  async members(key: string): Promise<Record<string, string>> {
+    return this.map(key);
+  }
+
+  async removeMember(key: string, member: string): Promise<boolean> {
+    const entry = this.live(key);
+    if (!entry) return false;
+    const map = this.map(key);
+    if (!Object.hasOwn(map, member)) return false;
+    delete map[member];
+    if (Object.keys(map).length === 0) this.cache.delete(key);
+    else entry.value = JSON.stringify(map);
+    return true;
+  }
+
   async ttl(key: string): Promise<number | null> {
     const entry = this.live(key);
     return entry ? entry.expiresAt - this.clock.now() : null;

@@ -119,6 +119,19 @@ if current >= tonumber(ARGV[1]) then return {0, ttl, 0} end
 return {1, redis.call('INCR', KEYS[1])}
 `;
 
+/**
+ * KEYS[1]; ARGV[1] = member, ARGV[2] = value, ARGV[3] = ttl in ms. Sets the hash field and makes the
+ * hash live at least the TTL from now (never shortening it; a hash without expiry gets it).
+ */
+const ADD_MEMBER = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+`;
+
 /** Names under which the scripts are defined on the client (EVALSHA, falling back to EVAL). */
 const SCRIPTS = {
   compareAndDelete: 'spgCompareAndDelete',
@@ -126,6 +139,7 @@ const SCRIPTS = {
   decrementIfPresent: 'spgDecrementIfPresent',
   getOrSet: 'spgGetOrSet',
   takeSlot: 'spgTakeSlot',
+  addMember: 'spgAddMember',
 } as const;
 
 type ScriptedRedis = RedisClient & {
@@ -134,6 +148,7 @@ type ScriptedRedis = RedisClient & {
   [SCRIPTS.decrementIfPresent](key: string): Promise<number>;
   [SCRIPTS.getOrSet](key: string, value: string, ttlMs: number): Promise<string>;
   [SCRIPTS.takeSlot](key: string, max: number, windowMs: number): Promise<[number, number, number?]>;
+  [SCRIPTS.addMember](key: string, member: string, value: string, ttlMs: number): Promise<number>;
 };
 
 export class RedisStore implements EphemeralStore {
@@ -148,6 +163,7 @@ export class RedisStore implements EphemeralStore {
     client.defineCommand(SCRIPTS.decrementIfPresent, { numberOfKeys: 1, lua: DECREMENT_IF_PRESENT });
     client.defineCommand(SCRIPTS.getOrSet, { numberOfKeys: 1, lua: GET_OR_SET });
     client.defineCommand(SCRIPTS.takeSlot, { numberOfKeys: 1, lua: TAKE_SLOT });
+    client.defineCommand(SCRIPTS.addMember, { numberOfKeys: 1, lua: ADD_MEMBER });
     this.client = client as ScriptedRedis;
   }
 
@@ -244,6 +260,20 @@ export class RedisStore implements EphemeralStore {
     const px = milliseconds(windowMs);
     const [taken, value, banned] = await this.run('takeSlot', () => this.client[SCRIPTS.takeSlot](this.k(key), max, px));
     return taken === 1 ? { ok: true, count: value } : { ok: false, retryAfterMs: value, banned: banned === 1 };
+  }
+
+  /** A hash (HSET/HGETALL/HDEL); Redis removes a hash whose last field is deleted. */
+  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
+    const px = milliseconds(ttlMs);
+    await this.run('addMember', () => this.client[SCRIPTS.addMember](this.k(key), member, value, px));
+  }
+
+  async members(key: string): Promise<Record<string, string>> {
+    return this.run('members', () => this.client.hgetall(this.k(key)));
+  }
+
+  async removeMember(key: string, member: string): Promise<boolean> {
+    return (await this.run('removeMember', () => this.client.hdel(this.k(key), member))) > 0;
   }
 
   /**

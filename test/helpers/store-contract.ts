@@ -307,6 +307,51 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
         assert.deepEqual(await store.takeSlot(b, 100, 4 * U), { ok: true, count: 1 }, 'the ban ended');
       }));
 
+    test('members: add, read, overwrite, remove; the last removal removes the map', () =>
+      withStore(async ({ store, key }) => {
+        const k = key('map');
+        assert.deepEqual(await store.members(k), {}, 'a missing map has no members');
+        await store.addMember(k, 'a', JSON.stringify({ s: 'x', n: 'zoë' }), LONG);
+        await store.addMember(k, 'b', '', LONG);
+        assert.deepEqual(await store.members(k), { a: JSON.stringify({ s: 'x', n: 'zoë' }), b: '' });
+        await store.addMember(k, 'a', 'again', LONG);
+        assert.deepEqual(await store.members(k), { a: 'again', b: '' }, 'adding a member again overwrites its value');
+        assert.equal(await store.removeMember(k, 'a'), true);
+        assert.equal(await store.removeMember(k, 'a'), false, 'a member removed twice is reported once');
+        assert.equal(await store.removeMember(key('no-map'), 'a'), false);
+        assert.deepEqual(await store.members(k), { b: '' });
+        assert.equal(await store.removeMember(k, 'b'), true);
+        assert.deepEqual(await store.members(k), {});
+        assert.equal(await store.ttl(k), null, 'an empty map does not linger');
+      }));
+
+    test('members: the map lives as long as its longest-lived addition, then goes as a whole', () =>
+      withStore(async ({ store, key, elapse }) => {
+        const k = key('map-ttl');
+        await store.addMember(k, 'long', '1', 4 * U);
+        await store.addMember(k, 'short', '2', 2 * U);
+        const left = await store.ttl(k);
+        assert.ok(left !== null && left > 3 * U - slack, `a shorter addition does not shorten the map's life (ttl ${left})`);
+        await elapse(3 * U);
+        assert.deepEqual(await store.members(k), { long: '1', short: '2' }, 'members do not expire one by one');
+        await elapse(2 * U);
+        assert.deepEqual(await store.members(k), {}, 'gone after the longest TTL');
+        await store.addMember(k, 'new', '3', 2 * U);
+        await elapse(U);
+        await store.addMember(k, 'later', '4', 2 * U);
+        await elapse(U + slack + U / 2);
+        assert.deepEqual(await store.members(k), { new: '3', later: '4' }, 'a later addition extends the map');
+      }));
+
+    test('atomic: 100 concurrent addMember calls keep every member', () =>
+      withStore(async ({ store, key }) => {
+        const k = key('race-map');
+        await Promise.all(Array.from({ length: 100 }, (_, i) => store.addMember(k, `m${i}`, String(i), LONG)));
+        const members = await store.members(k);
+        assert.equal(Object.keys(members).length, 100);
+        assert.equal(members['m42'], '42');
+      }));
+
     test('atomic: 200 concurrent takeSlot with max 10 take exactly 10 slots', () =>
       withStore(async ({ store, key }) => {
         const k = key('race-slot');
