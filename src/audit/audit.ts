@@ -25,6 +25,8 @@ export const AUDIT_EVENTS = [
   'step_up',
   'logout',
   'sessions_revoked',
+  /** One session ended from "My sessions" (by the user) or the admin API (by support, `actor` set). */
+  'session_revoked',
   'unlocked',
   'risk_assessed',
   'policy_reload',

@@ -1,3 +1,4 @@
+import { parseCidr } from '../session/session-origin.ts';
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
@@ -370,6 +371,21 @@ export const configSchema = z
         idle_timeout: duration.prefault('30m'),
         absolute_lifetime: duration.prefault('12h'),
         same_site: z.enum(['lax', 'strict']).default('lax'),
+        /**
+         * Names for networks "My sessions" shows beside a session's sign-in network (there is no
+         * GeoIP database): the first listed CIDR holding the sign-in address gives its label.
+         */
+        networks: z
+          .array(
+            z
+              .object({
+                cidr: z.string().refine((v) => parseCidr(v) !== null, 'must be a network in CIDR form, such as 203.0.113.0/24 or 2001:db8::/32'),
+                label: z.string().min(1).max(80),
+              })
+              .strict(),
+          )
+          .max(1000)
+          .default([]),
       })
       .strict(),
     login: z

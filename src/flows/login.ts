@@ -371,6 +371,7 @@ export class LoginFlow {
       factors: second ? { password: passwordAt, secondFactor: second.at } : { password: passwordAt },
       upstreamCookies,
       twoFactor: second?.method ?? null,
+      origin: { userAgent: presenter.userAgent, address: presenter.client.address },
     });
     if (stillValid && !(await stillValid())) {
       await this.deps.sessions.revoke(record.id);

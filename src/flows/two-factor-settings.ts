@@ -261,6 +261,7 @@ export class TwoFactorSettings {
       upstreamCookies: old.upstreamCookies,
       twoFactor,
       ...(old.deviceId !== undefined ? { deviceId: old.deviceId } : {}),
+      ...(old.origin !== undefined ? { origin: old.origin } : {}),
     });
     return { session: record, cookieValue };
   }

@@ -7,6 +7,7 @@ import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionKeys } from './keys.ts';
 import type { FactorMethod } from '../store/durable.ts';
 import type { StoreEvents } from '../store/events.ts';
+import { SessionIndex } from './session-index.ts';
 
 /**
  * Server-side sessions named by a sealed cookie. The cookie only says which record to read; the
@@ -39,6 +40,23 @@ export interface SessionRecord {
   stepUps?: Record<string, number>;
   /** The upstream's session cookies this session released, by name: the only ones forwarded. */
   upstreamCookies: Record<string, string>;
+  /**
+   * The session's public name (random, not the record id): what "My sessions" and the admin API
+   * show and revoke by. It is no bearer secret: it works only within the account's own list.
+   */
+  readonly handle?: string;
+  /** Where the sign-in came from, for "My sessions" (src/session/session-index.ts). */
+  readonly origin?: SessionOrigin;
+}
+
+/** The browser and address a session was signed in from, and when (kept across session rotation). */
+export interface SessionOrigin {
+  /** The User-Agent header at sign-in (at most 512 characters). */
+  readonly userAgent: string;
+  /** The client's address as the sidecar decided it (trusted proxies applied). */
+  readonly address: string;
+  /** When the user signed in (a rotation for a 2FA change keeps it). */
+  readonly at: number;
 }
 
 export interface SessionOptions {
@@ -77,6 +95,8 @@ export class SessionService {
   private readonly generations: LRUCache<string, Cached<string | null>>;
   private readonly recordCacheMs: number;
   private cacheLive = false;
+  /** The account → sessions index behind "My sessions" (written at sign-in, never per request). */
+  readonly index: SessionIndex;
   /** Bumped by every invalidation, so a read that raced with one is not cached. */
   private epoch = 0;
 
@@ -92,6 +112,11 @@ export class SessionService {
     this.records = new LRUCache(bound);
     this.generations = new LRUCache(bound);
     this.recordCacheMs = options.recordCacheMs ?? 1000;
+    this.index = new SessionIndex(store, clock, options, {
+      recordKey: RECORD,
+      generationKey: GENERATION,
+      end: (sid) => this.revoke(sid),
+    });
     options.events?.subscribe(
       EVENTS_CHANNEL,
       (message) => this.invalidate(message),
@@ -173,6 +198,8 @@ export class SessionService {
     upstreamCookies: Record<string, string>;
     twoFactor: FactorMethod | null;
     deviceId?: string;
+    /** The sign-in's browser and address (`at` defaults to now). */
+    origin?: { userAgent?: string | undefined; address: string; at?: number };
   }): Promise<{ record: SessionRecord; cookieValue: string }> {
     const now = this.clock.now();
     const id = this.random.bytes(32).toString('base64url');
@@ -189,8 +216,13 @@ export class SessionService {
       upstreamCookies: input.upstreamCookies,
       twoFactor: input.twoFactor,
       ...(input.deviceId !== undefined ? { deviceId: input.deviceId } : {}),
+      handle: this.random.bytes(16).toString('base64url'),
+      ...(input.origin
+        ? { origin: { userAgent: (input.origin.userAgent ?? '').slice(0, 512), address: input.origin.address.slice(0, 64), at: input.origin.at ?? now } }
+        : {}),
     };
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));
+    await this.index.add(record);
     const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds());
     this.verified.set(cookieValue, { sid: id, user: input.user });
     return { record, cookieValue };
