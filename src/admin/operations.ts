@@ -13,6 +13,7 @@ import type { Clock } from '../server/providers.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { AccountGenerations } from '../flows/account-generation.ts';
+import { sessionJson, type ActiveSessions, type UpstreamOutcome } from '../flows/active-sessions.ts';
 
 /**
  * What support does for a merchant (DESIGN §3, §5): look up an account's 2FA state, reset 2FA after
@@ -57,6 +58,8 @@ export interface LiveState {
   readonly factor: Pick<SecondFactor, 'unlock' | 'lockState'>;
   /** Ends the account's pending sign-ins, 2FA flows and step-ups on every replica (THREATS T18). */
   readonly accounts: Pick<AccountGenerations, 'bump'>;
+  /** The account's sessions one by one (the service only: ending one replays the app's logout). */
+  readonly activeSessions?: Pick<ActiveSessions, 'list' | 'revoke'>;
 }
 
 export interface AdminOperationsDeps {
@@ -112,7 +115,7 @@ export interface UserStatus {
 
 export interface ActionResult {
   readonly user: string;
-  readonly action: 'reset_2fa' | 'set_destination' | 'revoke_sessions' | 'unlock';
+  readonly action: 'reset_2fa' | 'set_destination' | 'revoke_sessions' | 'revoke_session' | 'unlock';
   /** Whether every session of the account was ended (false only where live state is unreachable). */
   readonly sessions_revoked: boolean;
   /** Whether the account was told by email (false for revoke/unlock, which change no factor). */
@@ -328,6 +331,50 @@ export class AdminOperations {
     await live.sessions.revokeUser(user);
     this.record(by, user, reason, 'sessions_revoked', {});
     return { user, action: 'revoke_sessions', sessions_revoked: true, notified: false, warnings: [] };
+  }
+
+  private requireActiveSessions(what: string): Pick<ActiveSessions, 'list' | 'revoke'> {
+    const live = this.requireLive(what);
+    if (live.activeSessions) return live.activeSessions;
+    throw new AdminError(503, 'live_state_unavailable', `Cannot ${what} here: only the running service sees sessions one by one (use the admin API).`);
+  }
+
+  /** The account's live sessions (the same list the user sees on Login & Security). */
+  async sessions(user: string): Promise<{ user: string; sessions: Array<Record<string, unknown>> }> {
+    const active = this.requireActiveSessions('list sessions');
+    await this.requireKnown(user);
+    const views = await active.list(user);
+    return { user, sessions: views.map((v) => { const { current: _current, ...rest } = sessionJson(v); return rest; }) };
+  }
+
+  /**
+   * Ends one session of the account by its handle, on every replica, and replays the app's logout
+   * with the cookies that session held; the answer says whether the app confirmed it.
+   */
+  async revokeSession(user: string, handle: string, rawReason: unknown, by: AdminActor): Promise<ActionResult & { handle: string; upstream: UpstreamOutcome }> {
+    const reason = parseReason(rawReason);
+    const active = this.requireActiveSessions('end a session');
+    await this.requireKnown(user);
+    const done = await active.revoke(user, handle, {
+      requestId: by.requestId ?? '',
+      actor: by.actor,
+      reason,
+      ...(by.client !== undefined ? { client: by.client } : {}),
+    });
+    if (!done) throw new AdminError(404, 'session_not_found', 'This account has no live session with that handle (GET /admin/users/{account}/sessions lists them).');
+    const warnings = done.upstream === 'not_confirmed' ? ['the sidecar session ended, but the app did not confirm that its own session ended (see the audit log)'] : [];
+    this.deps.audit.record({
+      event: 'admin_action',
+      outcome: 'success',
+      user,
+      reason,
+      actor: by.actor,
+      ...(by.requestId !== undefined ? { requestId: by.requestId } : {}),
+      ...(by.client !== undefined ? { client: by.client } : {}),
+      details: { action: 'session_revoked', handle: done.handle, upstream: done.upstream },
+    });
+    this.deps.logger.info({ event: 'admin_action', action: 'session_revoked', user, actor: by.actor, requestId: by.requestId }, 'admin action');
+    return { user, action: 'revoke_session', handle: done.handle, upstream: done.upstream, sessions_revoked: false, notified: false, warnings };
   }
 
   /**

@@ -152,6 +152,15 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
     const body = await readBody(ctx, ['reason']);
     sendJson(ctx, 200, await ops.revokeSessions(account, body['reason'], actor(ctx)));
   });
+  router.get('/admin/users/:email/sessions', async (ctx) => {
+    singleQuery(ctx, []);
+    sendJson(ctx, 200, await ops.sessions(user(ctx)));
+  });
+  router.post('/admin/users/:email/sessions/:handle/revoke', async (ctx) => {
+    const account = user(ctx);
+    const body = await readBody(ctx, ['reason']);
+    sendJson(ctx, 200, await ops.revokeSession(account, ctx.params['handle'] ?? '', body['reason'], actor(ctx)));
+  });
   router.post('/admin/users/:email/unlock', async (ctx) => {
     const account = user(ctx);
     const body = await readBody(ctx, ['reason']);

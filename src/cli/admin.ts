@@ -176,6 +176,8 @@ function describeAction(r: ActionResult): string {
       return `Codes for ${r.user} now go by ${String(r['method'])} to ${String(r['destination'])}; sessions ${r.sessions_revoked ? 'ended' : 'NOT ended'}; ${r.notified ? 'the user was notified by email' : 'the notification was NOT sent'}.`;
     case 'revoke_sessions':
       return `Every session of ${r.user} ended.`;
+    case 'revoke_session':
+      return `Session ${String(r['handle'])} of ${r.user} ended (app session: ${String(r['upstream'])}).`;
     case 'unlock':
       return `Lockouts of ${r.user} lifted.`;
   }

@@ -100,6 +100,10 @@ h2.status { font-size: 1.25rem; margin-top: 1rem; }
 .code-help { margin-top: 1.25rem; }
 .signin-help { margin-top: 1rem; }
 .offscreen { position: absolute; left: -9999px; }
+.sessions { list-style: none; margin: 0; padding: 0; }
+.sessions li { border-top: 1px solid ${p.border}; padding: .5rem 0 1rem; }
+.sessions h3 { margin: .5rem 0; font-size: 1rem; }
+.sessions form button { margin-top: 0; }
 @media (max-width: 480px) {
   .top { margin-top: .5rem; }
   .card { margin: .5rem 0 0; padding: 1.25rem 1rem; border-radius: 0; box-shadow: none; min-height: 100vh; }

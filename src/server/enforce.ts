@@ -45,14 +45,26 @@ const UNKNOWN_GUARD_ROUTE: CompiledRule = { ...internalRule(-1, { path: `${GUARD
 
 export class GuardRouteTable {
   private readonly rules = new Map<string, CompiledRule>();
+  /** Paths with a `:name` segment (one path segment each), e.g. /_guard/api/sessions/:handle/revoke. */
+  private readonly patterns: Array<readonly [RegExp, CompiledRule]> = [];
 
   constructor(routes: readonly GuardRoute[]) {
-    routes.forEach((route, i) => this.rules.set(route.path, internalRule(i, route)));
+    routes.forEach((route, i) => {
+      if (route.path.includes('/:')) {
+        const source = route.path
+          .split('/')
+          .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+          .join('/');
+        this.patterns.push([new RegExp(`^${source}/?$`), internalRule(i, route)]);
+      } else {
+        this.rules.set(route.path, internalRule(i, route));
+      }
+    });
   }
 
   /** Unknown sidecar paths are public so the router can answer 404 without a login detour. */
   lookup(path: string): CompiledRule {
-    return this.rules.get(path) ?? this.rules.get(path.replace(/\/$/, '')) ?? UNKNOWN_GUARD_ROUTE;
+    return this.rules.get(path) ?? this.rules.get(path.replace(/\/$/, '')) ?? this.patterns.find(([pattern]) => pattern.test(path))?.[1] ?? UNKNOWN_GUARD_ROUTE;
   }
 }
 

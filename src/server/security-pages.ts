@@ -9,6 +9,7 @@ import { renderDisablePage, type DisableView } from '../pages/security-disable-p
 import { renderEnablePage, type EnableView } from '../pages/security-enable-page.tsx';
 import { renderSecurityPage } from '../pages/security-page.tsx';
 import type { PageMessage, PageMethod } from '../pages/security-parts.tsx';
+import type { ActiveSessionsView } from '../pages/sessions-section.tsx';
 import { setCookieHeader } from '../session/cookies.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { RouteDefinition } from './auth-routes.ts';
@@ -31,6 +32,8 @@ import { safeReturnTo } from './return-to.ts';
 export interface SecurityPagesDeps {
   readonly settings: TwoFactorSettings;
   readonly http: GuardHttp;
+  /** "Active sessions" on the overview (src/server/session-routes.ts). */
+  readonly activeSessions?: (ctx: Context, session: SessionRecord) => Promise<ActiveSessionsView>;
 }
 
 const SECURITY = '/_guard/security';
@@ -151,10 +154,16 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const done = one(ctx.query['done']);
           const notice = done !== undefined ? notices(ctx)[done] : undefined;
           const warning = done !== undefined ? warnings(ctx)[done] : undefined;
+          // A form of the page's sections (active sessions) comes back here with its outcome in the flash.
+          const flash = http.takeFlash(ctx, actor.session, SECURITY);
+          const activeSessions = deps.activeSessions ? await deps.activeSessions(ctx, actor.session) : undefined;
           html(
             ctx,
-            200,
+            flash?.status ?? 200,
             renderSecurityPage(uiOf(ctx), {
+              ...(flash?.error ? { error: flash.error } : {}),
+              ...(flash?.notice ? { notice: flash.notice } : {}),
+              ...(activeSessions ? { activeSessions } : {}),
               csrf: http.formToken(ctx, actor.session),
               email: actor.session.user,
               enabled: status.enabled,

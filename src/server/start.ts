@@ -42,6 +42,9 @@ import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
 import { createTwoFactorApi } from './two-factor-routes.ts';
 import { createSecurityPages } from './security-pages.ts';
+import { createSessionRoutes } from './session-routes.ts';
+import { ActiveSessions } from '../flows/active-sessions.ts';
+import { NetworkLabels } from '../session/session-origin.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
@@ -322,6 +325,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
   });
+  const activeSessions = new ActiveSessions({ sessions, account, audit, logger, networks: new NetworkLabels(config.session.networks) });
   const guardHttp = createGuardHttp({
     keys,
     random,
@@ -422,6 +426,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
           logger,
         );
 
+  const sessionRoutes = createSessionRoutes({ sessions: activeSessions, http: guardHttp });
   const guard = createGuardApp({
     policy: () => policy.current,
     upstream,
@@ -443,7 +448,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...stepUp.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
-      ...createSecurityPages({ settings, http: guardHttp }),
+      ...sessionRoutes,
+      ...createSecurityPages({ settings, http: guardHttp, activeSessions: sessionRoutes.section }),
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
@@ -484,7 +490,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     durable,
     riskHistory,
     audit,
-    live: { sessions, regulation, factor: factors.factor, accounts: generations },
+    live: { sessions, regulation, factor: factors.factor, accounts: generations, activeSessions },
     email: factors.channels.email,
     smsCountryAllowed: factors.smsCountryAllowed,
     clock,

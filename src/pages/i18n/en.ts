@@ -161,6 +161,34 @@ export const en = {
   forged: 'This form has expired or did not come from this page, so nothing was changed. Please try again.',
   notThisPage: 'This form is not part of this page. Please start again.',
 
+  // Active sessions (Login & Security, issue 17)
+  activeSessionsTitle: 'Active sessions',
+  activeSessionsIntro: 'Where your account is signed in right now. If you do not recognise a session, sign it out and change your password.',
+  sessionDevice: (browser: string | null, os: string | null) =>
+    browser && os ? `${browser} on ${os}` : browser ?? (os ? `A browser on ${os}` : 'Unknown browser'),
+  sessionThisBrowser: 'This browser',
+  sessionNetwork: 'Network',
+  sessionNetworkUnknown: 'Unknown',
+  sessionSignedIn: 'Signed in',
+  sessionLastSeen: 'Last active',
+  sessionSignOut: 'Sign out',
+  sessionsSignOutOthers: 'Sign out all other sessions',
+  sessionsOnlyThis: 'No other session is signed in.',
+  sessionsNetworkNote:
+    'The network is the one the session signed in from (for IPv4, the address without its last number), not a location. Times are in UTC; “last active” is accurate to about a minute.',
+  sessionEnded: (device: string) => `Signed out: ${device}.`,
+  sessionEndedWithApp: (device: string, product: string) => `Signed out: ${device}. Its ${product} session ended too.`,
+  sessionEndedUnconfirmed: (device: string, product: string) =>
+    `Signed out here: ${device} can no longer use your account through this page, but ${product} did not confirm that its own session on that device ended. Support can see this in the audit log.`,
+  sessionsNoOthers: 'There were no other sessions to sign out.',
+  sessionsOthersEnded: (count: number) => `Signed out ${count} other session${count === 1 ? '' : 's'}.`,
+  sessionsOthersEndedWithApp: (count: number, product: string) =>
+    `Signed out ${count} other session${count === 1 ? '' : 's'}. Their ${product} sessions ended too.`,
+  sessionsOthersUnconfirmed: (count: number, unconfirmed: number, product: string) =>
+    `Signed out ${count} other session${count === 1 ? '' : 's'} here, but for ${unconfirmed} of them ${product} did not confirm that its own session ended. Support can see this in the audit log.`,
+  sessionNotFound: 'That session has already ended.',
+  sessionIsCurrent: 'That is the session you are using. To end it, sign out.',
+
   // Enable wizard
   confirmItsYou: 'Confirm it’s you',
   enablePasswordText: 'Enter your password to continue. If you signed in a moment ago, you can leave it empty.',

@@ -138,6 +138,31 @@ export const zhCN: Catalogue = {
   forged: '此表单已过期或并非来自本页面，因此未做任何更改。请重试。',
   notThisPage: '此表单不属于本页面。请重新开始。',
 
+  // 活动会话（登录与安全，issue 17）
+  activeSessionsTitle: '活动会话',
+  activeSessionsIntro: '您的账户当前在以下位置登录。如果有您不认识的会话，请将其退出登录并修改密码。',
+  sessionDevice: (browser, os) => (browser && os ? `${os} 上的 ${browser}` : browser ?? (os ? `${os} 上的浏览器` : '未知浏览器')),
+  sessionThisBrowser: '当前浏览器',
+  sessionNetwork: '网络',
+  sessionNetworkUnknown: '未知',
+  sessionSignedIn: '登录时间',
+  sessionLastSeen: '最近活动',
+  sessionSignOut: '退出登录',
+  sessionsSignOutOthers: '退出所有其他会话',
+  sessionsOnlyThis: '没有其他已登录的会话。',
+  sessionsNetworkNote: '这里显示的是会话登录时所在的网络（IPv4 地址去掉最后一段），并非地理位置。时间为 UTC；“最近活动”精确到约一分钟。',
+  sessionEnded: (device) => `已退出登录：${device}。`,
+  sessionEndedWithApp: (device, product) => `已退出登录：${device}。其 ${product} 会话也已结束。`,
+  sessionEndedUnconfirmed: (device, product) =>
+    `已在此处退出登录：${device} 无法再通过本页面使用您的账户，但 ${product} 未确认该设备上其自身的会话已结束。支持人员可以在审计日志中看到此情况。`,
+  sessionsNoOthers: '没有其他需要退出的会话。',
+  sessionsOthersEnded: (count) => `已退出 ${count} 个其他会话。`,
+  sessionsOthersEndedWithApp: (count, product) => `已退出 ${count} 个其他会话。它们的 ${product} 会话也已结束。`,
+  sessionsOthersUnconfirmed: (count, unconfirmed, product) =>
+    `已在此处退出 ${count} 个其他会话，但其中 ${unconfirmed} 个的 ${product} 会话未确认已结束。支持人员可以在审计日志中看到此情况。`,
+  sessionNotFound: '该会话已经结束。',
+  sessionIsCurrent: '这是您正在使用的会话。如需结束，请退出登录。',
+
   confirmItsYou: '确认是您本人',
   enablePasswordText: '请输入密码以继续。如果您刚刚登录过，可以留空。',
   verifyIdentity: '验证身份',
