@@ -87,7 +87,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     version: 1,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
-    session: { keys: { file: keysFile } },
     login: DEMO_LOGIN,
     store: { sqlite: join(dir, 'guard.db') },
     channels: { outbox_file: join(dir, 'outbox.jsonl'), email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
@@ -95,6 +94,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // Risk tests pass their own `risk` block.
     risk: LOW_RISK,
     ...options.config,
+    // A test's own session settings keep the stack's keys unless it names other ones.
+    session: { keys: { file: keysFile }, ...options.config?.session },
     // A test's own factors settings keep the stack's keys unless it names other ones.
     factors: { encryption_keys: { file: encryptionKeysFile }, ...options.config?.factors },
     upstream: { ...options.config?.upstream, url: upstreamUrl },
