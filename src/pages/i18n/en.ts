@@ -355,6 +355,8 @@ export const en = {
     unknown_language: 'That language is not available. Choose English or 简体中文.',
     upstream_error: 'The app gave an unexpected answer, so this could not be done. It is not about your password. Please try again later.',
     upstream_logout_failed: 'You are signed out here, but the app did not confirm that its own session ended.',
+    session_not_found: 'That session has already ended.',
+    current_session: 'That is the session you are using. To end it, sign out.',
     untrusted_ingress: 'This address answers only the configured ingress (forward_auth.trusted).',
     bad_forward_auth_request: 'The ingress did not describe the original request (method and address).',
     no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',

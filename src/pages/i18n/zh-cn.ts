@@ -314,6 +314,8 @@ export const zhCN: Catalogue = {
     unknown_language: '不支持该语言。请选择 English 或简体中文。',
     upstream_error: '应用给出了意外的响应，因此无法完成此操作。这与您的密码无关。请稍后再试。',
     upstream_logout_failed: '您已在此处退出登录，但应用未确认其自身的会话已结束。',
+    session_not_found: '该会话已经结束。',
+    current_session: '这是您正在使用的会话。如需结束，请退出登录。',
     untrusted_ingress: '此地址只响应已配置的入口代理（forward_auth.trusted）。',
     bad_forward_auth_request: '入口代理没有说明原始请求（方法和地址）。',
     no_email_on_file: '您的账户没有已知的电子邮件地址，因此未发送验证码。请联系管理员添加。',
