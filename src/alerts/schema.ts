@@ -41,7 +41,7 @@ export const alertsSchema = z
     rate_limit: z
       .object({
         window: duration.prefault('15m'),
-        max: z.number().int().min(1).max(100).default(1),
+        max: z.number().int().min(1).max(100).default(3),
       })
       .strict()
       .prefault({}),

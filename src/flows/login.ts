@@ -171,7 +171,10 @@ function attemptContext(presenter: Presenter, loginId: string | undefined): Audi
     client: presenter.client.address,
     userAgent: presenter.userAgent,
     requestId: presenter.requestId,
-    ...(loginId !== undefined ? { details: { login: loginId } } : {}),
+    // `lang`: the page's language, so an alert about any step of this sign-in is worded in it.
+    ...(loginId !== undefined || presenter.lang !== undefined
+      ? { details: { ...(loginId !== undefined ? { login: loginId } : {}), ...(presenter.lang !== undefined ? { lang: presenter.lang } : {}) } }
+      : {}),
   };
 }
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -70,7 +70,7 @@ describe('alerts: the audit event → alert table', () => {
     assert.equal(c.enabled, true);
     assert.equal(c.recovery_codes_low_threshold, 2);
     assert.equal(c.rate_limit.window, 15 * 60_000);
-    assert.equal(c.rate_limit.max, 1);
+    assert.equal(c.rate_limit.max, 3);
     assert.equal(c.default_language, 'en');
     assert.deepEqual(Object.keys(c.events).sort(), [...ALERT_KINDS].sort());
     assert.throws(() => config({ events: { unknown_kind: true } }));
