@@ -235,6 +235,22 @@ describe('alerts: the dispatcher', () => {
     assert.deepEqual(h.email.sent.map((m) => m.to), [USER, USER]);
   });
 
+  test('turning 2FA off (SMS) still texts the phone it used; without alerts.sms nothing is texted', async () => {
+    const h = harness({ enrollment: { method: 'sms', destination: '+15555550100' } });
+    h.dispatcher.connect(h.connections);
+    await h.durable.disable(USER);
+    h.dispatcher.push(record('2fa_disabled'));
+    await h.dispatcher.idle();
+    assert.deepEqual(h.sms.sent.map((m) => m.to), ['+15555550100']);
+    assert.deepEqual(h.email.sent.map((m) => m.to), [USER]);
+    const quiet = harness({ enrollment: { method: 'sms', destination: '+15555550100' }, config: { sms: false } });
+    quiet.dispatcher.connect(quiet.connections);
+    quiet.dispatcher.push(record('recovery_code_used', { details: { remaining: 5 } }));
+    await quiet.dispatcher.idle();
+    assert.deepEqual(quiet.sms.sent, []);
+    assert.equal(quiet.email.sent.length, 1);
+  });
+
   test('an email destination change tells the old address and the account, not the new address', async () => {
     const h = harness({ enrollment: { method: 'email', destination: 'old-box@example.com' } });
     h.dispatcher.connect(h.connections);
