@@ -154,7 +154,7 @@ function harness(options: { config?: Record<string, unknown>; enrollment?: Pick<
   let enrollment = options.enrollment ?? null;
   const durable = {
     getEnrollment: async () => (enrollment ? ({ user: USER, totp: null, createdAt: 0, updatedAt: 0, ...enrollment } as Enrollment) : null),
-    disable: async () => {
+    disable: async (_user: string) => {
       enrollment = null;
       return true;
     },
