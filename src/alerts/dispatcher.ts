@@ -23,7 +23,7 @@ import { alertsFor, ALERT_RULES, type AlertIntent, type AlertRule } from './tabl
  * configured default is used.
  */
 
-export type AlertOutcome = 'sent' | 'failed' | 'rate_limited' | 'no_recipient' | 'unknown_account' | 'overflow' | 'error';
+export type AlertOutcome = 'sent' | 'failed' | 'rate_limited' | 'no_recipient' | 'unknown_account' | 'overflow' | 'dropped' | 'error';
 
 /** The language an account last signed in with; a preference, kept a little over a year. */
 const LANG_KEY = (user: string): string => `alerts:lang:${user}`;
@@ -97,7 +97,7 @@ export class AlertDispatcher {
     // Only records the table (or the language memory) can use are queued at all.
     if (event.event !== 'login_success' && !(this.#options.rules ?? ALERT_RULES).some((rule) => rule.event === event.event)) return;
     if (this.#queue.length >= config.queue_size) {
-      this.#count(event.event, 'overflow');
+      this.#countEvent(event, 'overflow');
       this.#options.logger.warn({ event: 'alert_dropped', auditEvent: event.event, user: event.user, reason: 'queue_full' }, 'security alert dropped: the alert queue is full');
       return;
     }
@@ -111,13 +111,18 @@ export class AlertDispatcher {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Stops taking alerts; waits at most `graceMs` for the one being sent. */
+  /**
+   * Stops taking alerts and gives the queued ones at most `graceMs` to go out; what is still
+   * queued then is dropped (logged, counted as `dropped`): a stopping sidecar never hangs on a channel.
+   */
   async close(graceMs = 2_000): Promise<void> {
     this.#closed = true;
-    this.#queue.splice(0);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
+    const left = this.#queue.splice(0);
+    for (const event of left) this.#countEvent(event, 'dropped');
+    if (left.length > 0) this.#options.logger.warn({ event: 'alert_dropped', reason: 'shutdown', count: left.length }, 'security alerts dropped at shutdown');
   }
 
   /**
@@ -145,6 +150,11 @@ export class AlertDispatcher {
     }
   }
 
+  /** Counts an outcome for each alert kind a record would have become (none: not counted). */
+  #countEvent(event: AuditEvent, outcome: AlertOutcome): void {
+    for (const intent of alertsFor(event, this.#options.config, this.#options.rules)) this.#count(intent.kind, outcome);
+  }
+
   #pump(): void {
     if (this.#running || this.#connections === null) return;
     const next = this.#queue.shift();
@@ -156,7 +166,7 @@ export class AlertDispatcher {
     const connections = this.#connections;
     void this.#handle(next, connections)
       .catch((error: unknown) => {
-        this.#count(next.event, 'error');
+        this.#countEvent(next, 'error');
         this.#options.logger.error({ err: error, auditEvent: next.event, user: next.user }, 'security alert could not be handled');
       })
       .finally(() => {

@@ -154,7 +154,7 @@ export class Metrics {
     });
     this.alerts = new Counter({
       name: 'spg_alerts_total',
-      help: 'Security alerts to account owners (config alerts), by kind and outcome: sent, failed, rate_limited, no_recipient, unknown_account, overflow, error',
+      help: 'Security alerts to account owners (config alerts), by kind and outcome: sent, failed, rate_limited, no_recipient, unknown_account, overflow, dropped, error',
       labelNames: ['kind', 'outcome'],
       registers,
     });

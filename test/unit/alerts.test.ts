@@ -282,5 +282,15 @@ describe('alerts: the dispatcher', () => {
     h.dispatcher.connect(h.connections);
     await h.dispatcher.idle();
     assert.deepEqual(h.email.sent.map((m) => m.to), ['u0@example.com', 'u1@example.com']);
+    // At shutdown what cannot go out in the grace period is dropped and counted, never waited for.
+    const stopping = harness();
+    stopping.dispatcher.push(record('2fa_disabled'));
+    stopping.dispatcher.push(record('factor_locked'));
+    await stopping.dispatcher.close(0);
+    assert.deepEqual(stopping.outcomes, [['factor_changed', 'dropped'], ['lockout', 'dropped']]);
+    stopping.dispatcher.push(record('2fa_enabled'));
+    stopping.dispatcher.connect(stopping.connections);
+    await stopping.dispatcher.idle();
+    assert.deepEqual(stopping.email.sent, [], 'nothing is taken after close');
   });
 });
