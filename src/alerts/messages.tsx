@@ -37,7 +37,8 @@ function factLines(intent: AlertIntent, t: ReturnType<typeof catalogue>['alerts'
   if (intent.topic === 'new_sign_in') {
     const family = userAgentFamily(intent.event.userAgent ?? '');
     const network = intent.event.client !== undefined ? networkPrefix(intent.event.client) : null;
-    lines.push(t.from(`${family.browser} / ${family.os}`, network ?? '?'));
+    const name = (value: string): string => (value === 'other' ? t.unknownFamily : value);
+    lines.push(t.from(`${name(family.browser)} / ${name(family.os)}`, network ?? t.unknownFamily));
   }
   const method = details['method'];
   if ((intent.topic === 'two_factor_on' || intent.topic === 'support_destination') && (method === 'totp' || method === 'sms' || method === 'email')) {

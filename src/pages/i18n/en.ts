@@ -442,6 +442,8 @@ export const en = {
     time: (when: string) => `Time: ${when}`,
     from: (browser: string, network: string) => `From: ${browser}, network ${network}`,
     byMethod: (method: string) => `Method: ${method}`,
+    /** A browser or operating system the alert cannot name. */
+    unknownFamily: 'unknown',
     methods: { totp: 'an authenticator app', sms: 'text message (SMS)', email: 'email' },
     ifYou: 'If this was you, there is nothing else to do.',
     notYou: 'If this was not you:',

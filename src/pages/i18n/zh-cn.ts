@@ -398,6 +398,7 @@ export const zhCN: Catalogue = {
     time: (when) => `时间：${when}`,
     from: (browser, network) => `来源：${browser}，网络 ${network}`,
     byMethod: (method) => `方式：${method}`,
+    unknownFamily: '未知',
     methods: { totp: '身份验证器应用', sms: '短信', email: '电子邮件' },
     ifYou: '如果是您本人操作，无需任何处理。',
     notYou: '如果不是您本人：',
