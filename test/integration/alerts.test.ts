@@ -4,7 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { freePort } from '../helpers/free-port.ts';
+import { startStack } from '../helpers/stack.ts';
+import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
+import { startUsernameApp } from '../helpers/username-app.ts';
 import {
   enableEmail,
   enrollDirectly,
@@ -225,5 +229,51 @@ describe('security alerts', () => {
         assert.ok(s.stack.logs.some((l) => l['event'] === 'alert_failed'), 'the failure is logged');
       },
     );
+  });
+
+  test('username accounts: the alert goes to the address the directory holds, never to the username', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spg-alert-username-'));
+    const db = new Database(join(dir, 'app.sqlite3'));
+    db.exec('CREATE TABLE auth_user (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT NOT NULL)');
+    db.prepare('INSERT INTO auth_user VALUES (1, ?, ?)').run('alice', 'alice@example.org');
+    db.close();
+    const app = await startUsernameApp([{ username: 'alice', password: 'correct horse battery', email: 'alice@example.org' }]);
+    const outbox = join(dir, 'outbox.jsonl');
+    const keysFile = join(dir, 'enc');
+    writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+    // Default risk: a sign-in from a new browser needs an email code (so the history builds up).
+    const stack = await startStack({
+      upstreamUrl: app.url,
+      config: {
+        login: {
+          upstream: { path: '/login', fields: { email: 'username', password: 'password' } },
+          success: { status: [302], location: '^/home$', cookie: 'app_session' },
+          identifier: 'username',
+          landing: '/home',
+          min_response_time: '0ms',
+        },
+        directory: { kind: 'sql', driver: 'sqlite', file: join(dir, 'app.sqlite3'), query: 'SELECT email FROM auth_user WHERE username = :identifier' },
+        factors: { encryption_keys: { file: keysFile }, methods: ['totp', 'email'] },
+        channels: { outbox_file: outbox, email: { kind: 'outbox' } },
+        risk: {},
+      },
+    });
+    try {
+      const signIn = async (): Promise<void> => {
+        const client = new GuardClient(stack.url);
+        const first = expectStatus(await client.post('/_guard/api/login', { username: 'alice', password: 'correct horse battery' }), 200, 'login');
+        assert.equal(first.body['status'], 'verification_required');
+        expectStatus(await client.verify(lastCode(outbox, 'alice@example.org')), 200, 'verify');
+      };
+      await signIn();
+      await signIn();
+      await stack.guard.audit.settle();
+      await stack.guard.alerts.idle();
+      const lines = alertLines(outbox);
+      assert.deepEqual(lines.map((l) => `${l.alert}:${l.to}`), ['new_browser:alice@example.org']);
+    } finally {
+      await stack.close();
+      await app.close();
+    }
   });
 });
