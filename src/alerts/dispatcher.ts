@@ -29,6 +29,11 @@ export type AlertOutcome = 'sent' | 'failed' | 'rate_limited' | 'no_recipient' |
 const LANG_KEY = (user: string): string => `alerts:lang:${user}`;
 const LANG_TTL_MS = 400 * 24 * 3600 * 1000;
 const RATE_KEY = (kind: string, user: string): string => `alerts:rate:${kind}:${user}`;
+/**
+ * The address the directory last gave for an account (username deployments): a profile or HTML
+ * directory reads the app's pages with the user's session, which an alert does not have.
+ */
+const EMAIL_KEY = (user: string): string => `alerts:email:${user}`;
 /** How long the enrollment an account had before a change is kept for the change's alert. */
 const PREVIOUS_TTL_MS = 10 * 60 * 1000;
 const PREVIOUS_MAX = 10_000;
@@ -134,6 +139,15 @@ export class AlertDispatcher {
     this.#previous.delete(user);
     this.#previous.set(user, { method: enrollment.method, destination: enrollment.destination, at: this.#options.clock.now() });
     while (this.#previous.size > PREVIOUS_MAX) this.#previous.delete(this.#previous.keys().next().value as string);
+  }
+
+  /** An address the directory gave for an account, kept for alerts sent without its session. */
+  rememberEmail(user: string, email: string): void {
+    const store = this.#connections?.store;
+    if (!store || this.#closed || email === user) return;
+    void store.set(EMAIL_KEY(user), email, LANG_TTL_MS).catch((error: unknown) => {
+      this.#options.logger.warn({ err: error, user }, 'the account address for security alerts could not be kept');
+    });
   }
 
   #previousOf(user: string): Previous | null {
@@ -251,7 +265,9 @@ export class AlertDispatcher {
   async #recipients(intent: AlertIntent, connections: AlertConnections): Promise<{ email: string[]; phone: string | null }> {
     const { config } = this.#options;
     const contact = await connections.contacts.of(intent.user, { upstreamCookies: {} });
-    const accountEmail = contact.ok ? contact.email : null;
+    // A directory that cannot answer without the user's session (profile, html): the address it
+    // gave last time the user was there. An answer of "no address" is taken as it is.
+    const accountEmail = contact.ok ? contact.email : await connections.store.get(EMAIL_KEY(intent.user)).catch(() => null);
     const current = await connections.durable.getEnrollment(intent.user);
     const previous = this.#previousOf(intent.user);
     const email = new Set<string>();
@@ -271,6 +287,26 @@ export class AlertDispatcher {
     }
     return { email: [...email], phone: config.sms ? phone : null };
   }
+}
+
+/**
+ * The directory as the flows see it: every address it gives for an account is also handed to the
+ * alerts (rememberEmail), for the alerts sent when no session of the user is there to read it.
+ */
+export function watchContacts<T extends AlertContacts>(contacts: T, alerts: AlertDispatcher): T {
+  return new Proxy(contacts, {
+    get(target, property) {
+      if (property === 'of') {
+        return async (user: string, context: { upstreamCookies: Record<string, string> }) => {
+          const result = await target.of(user, context);
+          if (result.ok && result.email !== null) alerts.rememberEmail(user, result.email);
+          return result;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createAdminApp } from '../admin/app.ts';
 import { AdminOperations } from '../admin/operations.ts';
-import { AlertDispatcher, watchDurable } from '../alerts/dispatcher.ts';
+import { AlertDispatcher, watchContacts, watchDurable } from '../alerts/dispatcher.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -243,7 +243,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const identity = identityRules(config);
   let contacts: Contacts;
   try {
-    contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
+    // Addresses the directory gives are also kept for the alerts (src/alerts/), sent without a session.
+    contacts = watchContacts(new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger), alerts);
   } catch (error) {
     account.close();
     await audit.close();

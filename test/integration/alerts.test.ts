@@ -231,48 +231,57 @@ describe('security alerts', () => {
     );
   });
 
-  test('username accounts: the alert goes to the address the directory holds, never to the username', async () => {
+  test('username accounts: the alert goes to the address the directory holds (SQL, or a profile read at sign-in), never to the username', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spg-alert-username-'));
     const db = new Database(join(dir, 'app.sqlite3'));
     db.exec('CREATE TABLE auth_user (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT NOT NULL)');
     db.prepare('INSERT INTO auth_user VALUES (1, ?, ?)').run('alice', 'alice@example.org');
     db.close();
     const app = await startUsernameApp([{ username: 'alice', password: 'correct horse battery', email: 'alice@example.org' }]);
-    const outbox = join(dir, 'outbox.jsonl');
-    const keysFile = join(dir, 'enc');
-    writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
-    // Default risk: a sign-in from a new browser needs an email code (so the history builds up).
-    const stack = await startStack({
-      upstreamUrl: app.url,
-      config: {
-        login: {
-          upstream: { path: '/login', fields: { email: 'username', password: 'password' } },
-          success: { status: [302], location: '^/home$', cookie: 'app_session' },
-          identifier: 'username',
-          landing: '/home',
-          min_response_time: '0ms',
-        },
-        directory: { kind: 'sql', driver: 'sqlite', file: join(dir, 'app.sqlite3'), query: 'SELECT email FROM auth_user WHERE username = :identifier' },
-        factors: { encryption_keys: { file: keysFile }, methods: ['totp', 'email'] },
-        channels: { outbox_file: outbox, email: { kind: 'outbox' } },
-        risk: {},
-      },
-    });
+    const directories = {
+      sql: { kind: 'sql', driver: 'sqlite', file: join(dir, 'app.sqlite3'), query: 'SELECT email FROM auth_user WHERE username = :identifier' },
+      // Read with the user's upstream session: the alert (no session) uses the address read at sign-in.
+      profile: { kind: 'profile', path: '/api/whoami', email_field: 'user.email', identifier_field: 'user.username' },
+    } as const;
     try {
-      const signIn = async (): Promise<void> => {
-        const client = new GuardClient(stack.url);
-        const first = expectStatus(await client.post('/_guard/api/login', { username: 'alice', password: 'correct horse battery' }), 200, 'login');
-        assert.equal(first.body['status'], 'verification_required');
-        expectStatus(await client.verify(lastCode(outbox, 'alice@example.org')), 200, 'verify');
-      };
-      await signIn();
-      await signIn();
-      await stack.guard.audit.settle();
-      await stack.guard.alerts.idle();
-      const lines = alertLines(outbox);
-      assert.deepEqual(lines.map((l) => `${l.alert}:${l.to}`), ['new_browser:alice@example.org']);
+      for (const [name, directory] of Object.entries(directories)) {
+        const outbox = join(dir, `outbox-${name}.jsonl`);
+        const keysFile = join(dir, `enc-${name}`);
+        writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+        // Default risk: a sign-in from a new browser needs an email code (so the history builds up).
+        const stack = await startStack({
+          upstreamUrl: app.url,
+          config: {
+            login: {
+              upstream: { path: '/login', fields: { email: 'username', password: 'password' } },
+              success: { status: [302], location: '^/home$', cookie: 'app_session' },
+              identifier: 'username',
+              landing: '/home',
+              min_response_time: '0ms',
+            },
+            directory,
+            factors: { encryption_keys: { file: keysFile }, methods: ['totp', 'email'] },
+            channels: { outbox_file: outbox, email: { kind: 'outbox' } },
+            risk: {},
+          },
+        });
+        try {
+          const signIn = async (): Promise<void> => {
+            const client = new GuardClient(stack.url);
+            const first = expectStatus(await client.post('/_guard/api/login', { username: 'alice', password: 'correct horse battery' }), 200, `${name}: login`);
+            assert.equal(first.body['status'], 'verification_required');
+            expectStatus(await client.verify(lastCode(outbox, 'alice@example.org')), 200, `${name}: verify`);
+          };
+          await signIn();
+          await signIn();
+          await stack.guard.audit.settle();
+          await stack.guard.alerts.idle();
+          assert.deepEqual(alertLines(outbox).map((l) => `${l.alert}:${l.to}`), ['new_browser:alice@example.org'], name);
+        } finally {
+          await stack.close();
+        }
+      }
     } finally {
-      await stack.close();
       await app.close();
     }
   });
