@@ -151,7 +151,7 @@ describe('security alerts', () => {
     );
   });
 
-  test('support actions: the old phone and the account are told, never the new phone alone; the default language applies', async () => {
+  test('lock-out and support actions: the old phone and the account are told, never the new phone alone; unknown names never; the default language applies', async () => {
     const token = randomBytes(32).toString('base64url');
     const tokenFile = join(mkdtempSync(join(tmpdir(), 'spg-alert-token-')), 'token');
     writeFileSync(tokenFile, token, { mode: 0o600 });
@@ -167,6 +167,17 @@ describe('security alerts', () => {
       async (s) => {
         const file = s.stack.outboxFile;
         await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
+        // Three wrong passwords from one place pause sign-in from there: a lock-out alert, by email and SMS.
+        const guesser = new GuardClient(s.stack.url);
+        for (let i = 0; i < 3; i++) await guesser.login(MERCHANT, 'wrong password');
+        await settled(s);
+        const paused = alertLines(file, 'lockout');
+        assert.deepEqual(paused.map((l) => `${l.channel}:${l.to}`).sort(), [`email:${MERCHANT}`, `sms:${MERCHANT_PHONE}`]);
+        assert.match(paused.find((l) => l.channel === 'email')?.subject ?? '', /多次失败后登录已暂停/);
+        // A name nobody uses gets the same pause, and no alert.
+        for (let i = 0; i < 3; i++) await guesser.login('nobody@example.com', 'wrong password');
+        await settled(s);
+        assert.ok(!alertLines(file).some((l) => l.to === 'nobody@example.com'));
         const admin = (method: string, path: string, body: unknown) =>
           rawRequest(`${s.stack.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
         expectStatus(await admin('PUT', `/admin/users/${MERCHANT}/2fa/destination`, { destination: '+15555550123', reason: 'ticket 42' }), 200, 'destination');
