@@ -15,7 +15,9 @@ export interface Message {
   /** Email HTML alternative (ignored for sms). */
   readonly html?: string;
   /** What the message is for, for logs and the outbox; never the code itself. */
-  readonly purpose: 'code' | 'notification';
+  readonly purpose: 'code' | 'notification' | 'alert';
+  /** Security alerts (src/alerts/): the alert's kind and language, shown in the outbox line. */
+  readonly alert?: { readonly kind: string; readonly lang: string };
 }
 
 export interface Channel {

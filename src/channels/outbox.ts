@@ -20,7 +20,11 @@ export interface OutboxLine {
   readonly to: string;
   readonly subject?: string;
   readonly text: string;
-  readonly purpose: 'code' | 'notification';
+  readonly purpose: 'code' | 'notification' | 'alert';
+  /** Security alerts only: `kind: "alert"`, the alert's kind (`new_browser`, …) and language. */
+  readonly kind?: 'alert';
+  readonly alert?: string;
+  readonly lang?: string;
 }
 
 export interface OutboxOptions {
@@ -50,6 +54,7 @@ export class OutboxChannel implements Channel {
       ...(message.kind === 'email' && message.subject !== undefined ? { subject: message.subject } : {}),
       text: message.text,
       purpose: message.purpose,
+      ...(message.alert ? { kind: 'alert' as const, alert: message.alert.kind, lang: message.alert.lang } : {}),
     };
     try {
       this.#prepared ??= this.#prepare();

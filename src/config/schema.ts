@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
 import { riskSchema } from '../risk/schema.ts';
 import { AUDIT_EVENTS } from '../audit/audit.ts';
+import { alertsSchema } from '../alerts/schema.ts';
 import { FACILITIES, type Facility } from '../audit/stream/facilities.ts';
 import { COOKIE_NAME, regex, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
 import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
@@ -703,6 +704,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Security alerts to the account owner by email (and SMS): README "Security alerts". */
+    alerts: alertsSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -95,6 +95,8 @@ export interface LoginAttempt {
   readonly userAgent?: string | undefined;
   /** The browser's device cookie, if any (verified by the risk service). */
   readonly deviceCookie?: string | undefined;
+  /** The page's language (en, zh-CN): kept with the sign-in for the security alerts. */
+  readonly lang?: string | undefined;
 }
 
 /** The browser presenting the code (same one that sent the password, normally). */
@@ -103,6 +105,8 @@ export interface Presenter {
   readonly requestId: string;
   readonly userAgent?: string | undefined;
   readonly deviceCookie?: string | undefined;
+  /** The page's language (en, zh-CN): kept with the sign-in for the security alerts. */
+  readonly lang?: string | undefined;
 }
 
 /** Password done, second factor not yet. Kept server-side only; the browser holds its random id. */
@@ -167,7 +171,10 @@ function attemptContext(presenter: Presenter, loginId: string | undefined): Audi
     client: presenter.client.address,
     userAgent: presenter.userAgent,
     requestId: presenter.requestId,
-    ...(loginId !== undefined ? { details: { login: loginId } } : {}),
+    // `lang`: the page's language, so an alert about any step of this sign-in is worded in it.
+    ...(loginId !== undefined || presenter.lang !== undefined
+      ? { details: { ...(loginId !== undefined ? { login: loginId } : {}), ...(presenter.lang !== undefined ? { lang: presenter.lang } : {}) } }
+      : {}),
   };
 }
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -270,7 +277,9 @@ export class LoginFlow {
       );
       if (assessment.level === 'low') {
         log.info({ event: 'login_success', user: user, client: input.client.address, requestId: input.requestId }, 'login succeeded');
-        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level }) });
+        // Security alerts (src/alerts/): is this browser or network new to the account, and its language.
+        const novelty = await this.deps.risk.novelty(user, input.deviceCookie, input.client.address);
+        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level, ...novelty, lang: input.lang }) });
         return this.complete(user, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
       // The address comes from the directory: a username is never taken for one (issue 12).
@@ -480,12 +489,14 @@ export class LoginFlow {
     // Single use: of two concurrent correct submissions only one completes the login.
     if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
     const second = enrollment ? { at: this.deps.clock.now(), method: enrollment.method } : null;
+    // Read before complete() adds this sign-in to the history (security alerts, src/alerts/).
+    const novelty = await this.deps.risk.novelty(pending.user, presenter.deviceCookie, client.address);
     const done = await this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true, async () =>
       (await this.stillCurrent(pending)) !== null,
     );
     if (!done) return this.endStale(pending, presenter, 'complete');
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
-    this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}` }) });
+    this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}`, ...novelty, lang: presenter.lang }) });
     return done;
   }
 

@@ -118,6 +118,7 @@ export class Metrics {
   private readonly clientLimits: Counter<'limit'>;
   private readonly cacheMisses: Counter;
   private readonly codeSendFailures: Counter<'channel' | 'reason'>;
+  private readonly alerts: Counter<'kind' | 'outcome'>;
   /** Responses by status class (1xx…5xx), counted on the hot path like `requests`. */
   private readonly responseClasses = new Float64Array(5);
   private readiness: (() => Promise<{ ready: boolean }>) | undefined;
@@ -149,6 +150,12 @@ export class Metrics {
       name: 'spg_event_deliveries_total',
       help: 'Security events pushed to a receiver (events.webhook, events.syslog), by outcome: delivered, retried, dropped (given up), overflow (queue full)',
       labelNames: ['sink', 'outcome'],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: 'spg_alerts_total',
+      help: 'Security alerts to account owners (config alerts), by kind and outcome: sent, failed, rate_limited, no_recipient, unknown_account, overflow, dropped, error',
+      labelNames: ['kind', 'outcome'],
       registers,
     });
     this.eventQueueDepth = new Gauge({ name: 'spg_event_queue_depth', help: 'Security events waiting for a receiver', labelNames: ['sink'], registers });
@@ -225,6 +232,11 @@ export class Metrics {
   /** For the event stream's delivery queues. */
   eventDelivery(sink: string, outcome: string, events: number): void {
     this.eventDeliveries.labels(sink, outcome).inc(events);
+  }
+
+  /** For the security alerts (src/alerts/). */
+  alert(kind: string, outcome: string): void {
+    this.alerts.labels(kind, outcome).inc();
   }
 
   eventQueue(sink: string, depth: number): void {

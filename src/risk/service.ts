@@ -7,6 +7,7 @@ import { newDeviceId, signDeviceId, verifyDeviceId } from './device.ts';
 import { gatherFacts, recordVerifiedLogin, type RiskCounters } from './gather.ts';
 import type { RiskHistoryStore } from './history.ts';
 import type { RiskConfig } from './schema.ts';
+import { networkPrefix } from './signals.ts';
 
 /**
  * The risk engine as the flows use it: the facts of a request read from the stores, the device
@@ -100,6 +101,26 @@ export class RiskService {
     } catch (error) {
       this.deps.logger.error({ err: error, user }, 'could not read the known devices; counting the attempt by address');
       return null;
+    }
+  }
+
+  /**
+   * For the security alerts (src/alerts/): whether a sign-in's device id and network (/24, /48)
+   * are new to the account, read before the sign-in joins the history. `first_sign_in`: no sign-in
+   * on record, so nothing is "new" to the owner. Empty when the history cannot be read: no alert
+   * rather than a false one (the risk assessment itself still counts unknown facts as risky).
+   */
+  async novelty(user: string, deviceCookie: string | undefined, clientAddress: string): Promise<Record<string, boolean>> {
+    try {
+      const logins = await this.deps.history.recentLogins(user, this.deps.config.history.logins);
+      if (logins.length === 0) return { first_sign_in: true };
+      const id = this.deviceId(deviceCookie);
+      const known = id !== null && (await this.deps.history.knownDevice(user, id));
+      const network = networkPrefix(clientAddress) ?? clientAddress;
+      return { new_device: !known, new_network: !logins.some((entry) => (networkPrefix(entry.network) ?? entry.network) === network) };
+    } catch (error) {
+      this.deps.logger.warn({ err: error, user }, 'could not read the sign-in history for security alerts');
+      return {};
     }
   }
 

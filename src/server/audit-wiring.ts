@@ -35,6 +35,8 @@ export function buildAudit(input: {
   query?: AuditRecorder & AuditQuery;
   /** With several replicas: the shared Redis client and the deployment's key prefix. */
   redis?: { readonly client: RedisClient; readonly prefix: string };
+  /** More sinks that only queue (the security alerts), outside what settle() waits for. */
+  extraSinks?: readonly AuditSink[];
 }): Audit {
   const { config, clock, logger, metrics } = input;
   const retentionMs = config.audit.retention;
@@ -53,6 +55,7 @@ export function buildAudit(input: {
   }
   if (config.audit.stdout) sinks.push(stdoutSink());
   sinks.push(...eventStreamSinks(input));
+  sinks.push(...(input.extraSinks ?? []));
   let query: AuditQuery & AuditSink;
   const given = input.query;
   if (given) {

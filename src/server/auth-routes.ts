@@ -26,6 +26,7 @@ import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
 import type { Contacts } from '../directory/index.ts';
+import { statedLanguage } from '../alerts/language.ts';
 
 /**
  * Sign-in and sign-out over HTTP: the sidecar's login and verification pages and JSON API, the
@@ -124,6 +125,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     requestId: state(ctx).requestId,
     userAgent: ctx.get('user-agent') || undefined,
     deviceCookie: http.cookie(ctx, 'device'),
+    lang: statedLanguage(ctx.req.headers),
   });
 
   const attempt = (ctx: Context, email: string, password: string): Promise<LoginResult> =>

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createAdminApp } from '../admin/app.ts';
 import { AdminOperations } from '../admin/operations.ts';
+import { AlertDispatcher, watchContacts, watchDurable } from '../alerts/dispatcher.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -87,6 +88,8 @@ export interface RunningGuard {
   readonly metrics: Metrics;
   /** Who holds the upstream pool (THREATS T17): sockets in use, anonymous and in total. */
   readonly admission: UpstreamAdmission;
+  /** The security alerts (config `alerts`): `idle()` resolves when none is waiting to be sent. */
+  readonly alerts: AlertDispatcher;
   /** Stop accepting, let in-flight requests finish (up to the grace period), then close everything. */
   close(): Promise<void>;
 }
@@ -173,7 +176,18 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     serving: true,
   });
   const { ephemeral: store, durable, riskHistory } = stores;
+  // Security alerts consume the audit records; they are connected to the channels further down.
+  const alerts = new AlertDispatcher({
+    config: config.alerts,
+    product: config.product.name,
+    support: config.alerts.support ?? config.product.support,
+    securityUrl: config.alerts.security_url ?? (config.public_url !== undefined ? new URL('/_guard/security', config.public_url).href : '/_guard/security'),
+    clock,
+    logger,
+    onOutcome: (kind, outcome) => metrics.alert(kind, outcome),
+  });
   const audit = buildAudit({
+    extraSinks: [alerts.sink()],
     config,
     configFile: loaded.file,
     clock,
@@ -232,7 +246,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const identity = identityRules(config);
   let contacts: Contacts;
   try {
-    contacts = new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger);
+    // Addresses the directory gives are also kept for the alerts (src/alerts/), sent without a session.
+    contacts = watchContacts(new Contacts(openDirectory(config, loaded.file, account, options.env ?? process.env), identity, logger), alerts);
   } catch (error) {
     account.close();
     await audit.close();
@@ -255,6 +270,14 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       const contact = await contacts.of(user, { upstreamCookies: {} });
       return contact.ok ? contact.email : null;
     },
+  });
+  alerts.connect({
+    store,
+    durable,
+    accountSeen: async (user) => (await riskHistory.recentLogins(user, 1)).length > 0 || (await durable.getEnrollment(user)) !== null,
+    contacts,
+    email: factors.channels.email,
+    sms: config.channels.sms !== undefined ? factors.channels.sms : null,
   });
   const throttle = config.regulation.throttle;
   const regulation = new Regulation(
@@ -304,7 +327,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     contacts,
   });
   const settings = new TwoFactorSettings({
-    durable,
+    // The enrollment before a turn-off is handed to the alerts (its SMS phone is still the owner's).
+    durable: watchDurable(durable, alerts),
     store,
     generations,
     sessions,
@@ -487,7 +511,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   server.on('clientError', onClientError(logger, metrics));
 
   const adminOperations = new AdminOperations({
-    durable,
+    // The destination before support changes it is handed to the alerts: the old one is told.
+    durable: watchDurable(durable, alerts),
     riskHistory,
     audit,
     live: { sessions, regulation, factor: factors.factor, accounts: generations, activeSessions },
@@ -550,6 +575,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       await tracing?.shutdown().catch((error: unknown) => logger.warn({ error: String((error as Error | null)?.name) }, 'tracing: the last spans could not be exported'));
       upstream.close();
       account.close();
+      await alerts.close();
       await contacts.close().catch((error: unknown) => logger.warn({ err: error }, 'directory did not close cleanly'));
       await factors.close();
       // The audit trail flushes into the durable store, so it closes first.
@@ -563,7 +589,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, alerts, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */
