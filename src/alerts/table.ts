@@ -81,6 +81,7 @@ export const ALERT_RULES: readonly AlertRule[] = [
   { event: '2fa_reset', kind: 'support_action', topic: 'support_reset', audience: 'old_destination', when: bySupport },
   { event: 'destination_changed', kind: 'support_action', topic: 'support_destination', audience: 'old_destination', when: bySupport },
   { event: 'sessions_revoked', kind: 'support_action', topic: 'support_sessions', when: bySupport },
+  { event: 'session_revoked', kind: 'support_action', topic: 'support_sessions', when: bySupport },
   { event: 'unlocked', kind: 'support_action', topic: 'support_unlock', when: bySupport },
 ];
 

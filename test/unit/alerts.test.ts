@@ -36,6 +36,7 @@ describe('alerts: the audit event → alert table', () => {
     assert.deepEqual(kinds(record('2fa_reset', support)), ['support_action:support_reset']);
     assert.deepEqual(kinds(record('destination_changed', support)), ['support_action:support_destination']);
     assert.deepEqual(kinds(record('sessions_revoked', { actor: 'cli:root' })), ['support_action:support_sessions']);
+    assert.deepEqual(kinds(record('session_revoked', { actor: 'admin:token' })), ['support_action:support_sessions'], 'support ending one session');
     assert.deepEqual(kinds(record('unlocked', support)), ['support_action:support_unlock']);
     // Every kind has at least one row, and every row's topic has words in both languages.
     for (const kind of ALERT_KINDS) assert.ok(ALERT_RULES.some((rule) => rule.kind === kind), kind);
@@ -52,6 +53,7 @@ describe('alerts: the audit event → alert table', () => {
     assert.deepEqual(kinds(record('login_success')), [], 'no novelty facts (history unreadable): no alert');
     assert.deepEqual(kinds(record('ban', { details: { subject: 'address' } })), []);
     assert.deepEqual(kinds(record('sessions_revoked')), [], 'the user ending their own sessions is not a support action');
+    assert.deepEqual(kinds(record('session_revoked')), [], 'the user ending one of their own sessions is not a support action');
     assert.deepEqual(kinds(record('code_sent')), []);
     const { user: _user, ...anonymous } = record('2fa_disabled');
     assert.deepEqual(kinds(anonymous as AuditEvent), []);
