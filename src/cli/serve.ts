@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
 import { loadConfig } from '../config/load.ts';
@@ -19,7 +20,17 @@ export async function runServe(
   const loaded = loadConfig(configPath);
   const slot = workerSlot();
   if (slot !== null) {
-    const guard = await runWorker(loaded, slot, { start: (startOptions) => start(loaded, startOptions) });
+    let guard: RunningGuard;
+    try {
+      guard = await runWorker(loaded, slot, { start: (startOptions) => start(loaded, startOptions) });
+    } catch (error) {
+      // main prints the error and sets the exit code; the IPC channel must not keep this worker alive
+      // (the primary waits for its exit), nor anything else the failed start left open.
+      // (A plain process.disconnect() would make node:cluster exit 0 at once.)
+      cluster.worker?.disconnect();
+      setTimeout(() => process.exit(process.exitCode ?? 1), 2_000).unref();
+      throw error;
+    }
     handleSignals(guard);
     await closed(guard);
     return 0;

@@ -22,7 +22,8 @@ import type { RunningGuard, StartOptions } from './start.ts';
  * - Every log line carries `worker` (0 is the primary). A worker that exits unasked is started again,
  *   after 0.5 s, doubling up to 30 s while it keeps failing (reset once it has run 30 s).
  * - SIGTERM / SIGINT to the primary: every worker drains (shutdown_grace) and exits; the primary exits
- *   0 once all have exited cleanly. SIGHUP is passed on to every worker (policy reload).
+ *   0 once all have exited cleanly. SIGHUP is passed on to every worker (policy reload). A primary
+ *   that dies (kill -9) takes the workers with it: node:cluster ends a worker whose IPC channel closes.
  * - Worker 1 starts alone first (it may create the store with --init-store, runs the migrations and the
  *   key check), then the others. A worker that fails to start in that first round stops the whole
  *   start with its exit code (its error is already printed on stderr).
@@ -243,17 +244,6 @@ export async function runWorker(loaded: LoadedConfig, slot: number, hooks: Worke
   // prom-client answers the primary's AggregatorRegistry with this registry's metrics.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([guard.metrics.registry]);
-  // Without the primary there is no one to hand out connections (nor, embedded, a store): drain and go.
-  process.once('disconnect', () => {
-    logger.warn('the primary process has gone; stopping');
-    guard.close().then(
-      async () => {
-        await shared?.close();
-        process.exit(0);
-      },
-      () => process.exit(1),
-    );
-  });
   process.send?.({ spgWorker: 'ready' });
   return guard;
 }
