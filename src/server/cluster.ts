@@ -117,8 +117,9 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
     if (slot.worker === worker) slot.worker = undefined;
     const waiter = readyWaiters.get(slot.slot);
     if (waiter && slot.readyAt === undefined) {
-      waiter(false, code ?? 1);
-      return;
+      // A start cut short by a shutdown is no failure; otherwise the start fails with its code.
+      waiter(stopping, stopping ? 0 : (code ?? 1));
+      if (!stopping) return;
     }
     if (stopping) {
       if (slots.every((s) => s.worker === undefined)) finish(0);
@@ -152,16 +153,17 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
       if (slot.restart) clearTimeout(slot.restart);
       slot.restart = undefined;
     }
-    const live = slots.flatMap((s) => (s.worker ? [s.worker] : []));
+    const live = slots.flatMap((s) => (s.worker ? [{ worker: s.worker, ready: s.readyAt !== undefined }] : []));
     if (live.length === 0) {
       finish(0);
       return;
     }
     const exits = live.map(
-      (worker) =>
+      ({ worker, ready }) =>
         new Promise<void>((resolve) => {
           worker.once('exit', (code) => {
-            exitCodes.push(code ?? 1);
+            // A worker still starting had nothing to drain; SIGTERM may end it before its handler is in place.
+            if (ready) exitCodes.push(code ?? 1);
             resolve();
           });
           worker.process.kill('SIGTERM');
@@ -169,7 +171,7 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
     );
     // A worker that does not drain in time is ended: shutdown_grace plus time to close the stores.
     const deadline = setTimeout(() => {
-      for (const worker of live) if (worker.isConnected() || worker.process.exitCode === null) worker.process.kill('SIGKILL');
+      for (const { worker } of live) if (worker.isConnected() || worker.process.exitCode === null) worker.process.kill('SIGKILL');
     }, config.shutdown_grace + 15_000);
     deadline.unref();
     await Promise.all(exits);
@@ -186,9 +188,9 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
   logger.info({ workers: options.workers, store: config.store.kind }, 'starting workers');
   const first = slots[0] as Slot;
   const results = [await start(first)];
-  if (results[0]?.ok) results.push(...(await Promise.all(slots.slice(1).map((slot) => start(slot)))));
+  if (results[0]?.ok && !stopping) results.push(...(await Promise.all(slots.slice(1).map((slot) => start(slot)))));
   const failed = results.find((r) => !r.ok);
-  if (failed) {
+  if (failed && !stopping) {
     // The worker printed why; the others are stopped, and the start fails with its code.
     logger.error({ code: failed.code }, 'a worker did not start; stopping');
     await stop('a worker did not start');
@@ -196,7 +198,7 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
     await host?.close();
     return failed.code === 0 ? 1 : failed.code;
   }
-  logger.info({ workers: options.workers, listen: `${config.listen.host}:${config.listen.port}` }, 'every worker is ready');
+  if (!stopping) logger.info({ workers: options.workers, listen: `${config.listen.host}:${config.listen.port}` }, 'every worker is ready');
   await finished;
   await host?.close();
   const clean = exitCodes.every((code) => code === 0);
