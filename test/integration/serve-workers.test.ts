@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemoApp } from '../../demo/app.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { ADMIN_TOKEN, deployment, serve, type Deployment, type Serving } from '../helpers/guard-process.ts';
 import { enableEmail, expectStatus, GuardClient, lastCode, MERCHANT, OWNER, rawRequest, type ApiReply } from '../helpers/two-factor.ts';
 
@@ -253,5 +254,47 @@ describe('serve --workers 2 (embedded store)', () => {
     for (const pid of pids as number[]) assert.equal(alive(pid), false, `worker ${pid} has exited`);
     const stopped = logLines(s).filter((l) => l.msg === 'smartpush-guard stopped').map((l) => l.worker);
     assert.deepEqual(stopped.sort(), [0, 1, 2]);
+  });
+});
+
+describe('serve --workers 2 on Redis', () => {
+  let redis: RedisServer | null = null;
+  let demo: Awaited<ReturnType<typeof startDemoApp>>;
+
+  before(async () => {
+    redis = await startRedisServer();
+    if (!redis) console.warn('\n*** serve-workers: redis-server is NOT installed — the Redis case is SKIPPED ***\n');
+    demo = await startDemoApp({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await redis?.stop();
+    await demo?.close();
+  });
+
+  test('the workers are replicas of one Redis: a session used through many connections, an exact lockout, a clean stop', async () => {
+    if (!redis) return; // allowed-skip: announced above; CI=true fails in startRedisServer instead
+    const d = deployment({
+      upstream: demo.url,
+      policy: readFileSync(join(process.cwd(), 'policies', 'smartpush.yaml'), 'utf8'),
+      extra: 'regulation:\n  account: { max_failures: 3, window: 2m, ban: 5m }\n',
+    });
+    const s = await serve(d, ['--workers', '2'], { GUARD_REDIS_URL: redis.url, GUARD_PORT: String(await freePort()), GUARD_ADMIN_PORT: String(await freePort()) });
+    try {
+      await waitForLog(s, 'both workers ready', (lines) => (lines.some((l) => l.msg === 'every worker is ready') ? true : undefined));
+      const client = new GuardClient(s.url);
+      expectStatus(await client.login(MERCHANT), 200, 'sign-in');
+      assert.deepEqual(await meOnMany(client, 10), Array(10).fill(200));
+      const replies = await Promise.all(Array.from({ length: 10 }, () => new GuardClient(s.url).login(OWNER, 'wrong-password')));
+      const counts = tally(replies);
+      assert.equal(counts[401] ?? 0, 3, JSON.stringify(counts));
+      assert.equal(counts[429] ?? 0, 7, JSON.stringify(counts));
+      const served = await waitForLog(s, 'both workers served', (lines) => {
+        const workers = new Set(lines.filter((l) => l.msg === 'request' && l.path === '/api/me').map((l) => l.worker));
+        return workers.size === 2 ? workers.size : undefined;
+      });
+      assert.equal(served, 2);
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
   });
 });
