@@ -9,6 +9,8 @@
  *      proxy and through the sidecar (in the same rounds), then the sidecar's CPU per login;
  *   4. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
  *      sidecar's peak RSS.
+ *   5. workers: the authenticated request through `serve --workers 1` vs `--workers 2`, with the
+ *      CPU split between load generator, upstream and sidecar (bench/workers-case.ts).
  *
  * Results: console table + var/bench/latest.json. See bench/README.md.
  */

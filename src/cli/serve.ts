@@ -35,7 +35,8 @@ export async function runServe(
     await closed(guard);
     return 0;
   }
-  const workers = workersOf(options.workers, loaded);
+  // Under another process manager's cluster (PM2 cluster mode) this process is already one of its workers.
+  const workers = cluster.isWorker ? 1 : workersOf(options.workers, loaded);
   if (workers > 1) return runPrimary(loaded, { workers, initStore: options.initStore === true });
   const guard = await start(loaded, { initStore: options.initStore === true });
   handleSignals(guard);
