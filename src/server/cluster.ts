@@ -17,7 +17,7 @@ import type { RunningGuard, StartOptions } from './start.ts';
  *   the ephemeral state (sessions, counters, pending logins, bans, budgets) is the primary's
  *   MemoryStore, which workers call over IPC (src/store/shared.ts): exactly one process's semantics.
  * - Worker 1 also runs the admin listener; its `/metrics` is the sum of every worker's (prom-client's
- *   AggregatorRegistry, asked in the primary). If worker 1 is restarted the admin listener is back
+ *   AggregatorRegistry.aggregate in the primary, over the workers that finished starting). If worker 1 is restarted the admin listener is back
  *   with it.
  * - Every log line carries `worker` (0 is the primary). A worker that exits unasked is started again,
  *   after 0.5 s, doubling up to 30 s while it keeps failing (reset once it has run 30 s).
@@ -39,7 +39,12 @@ const HEALTHY_AFTER_MS = 30_000;
 type ClusterMessage =
   | { readonly spgWorker: 'ready' }
   | { readonly spgWorker: 'metrics'; readonly id: number }
-  | { readonly spgWorker: 'metrics-reply'; readonly id: number; readonly body?: string; readonly contentType?: string; readonly error?: string };
+  | { readonly spgWorker: 'metrics-reply'; readonly id: number; readonly body?: string; readonly contentType?: string; readonly error?: string }
+  | { readonly spgWorker: 'metrics-json'; readonly id: number }
+  | { readonly spgWorker: 'metrics-json-reply'; readonly id: number; readonly metrics?: unknown[]; readonly error?: string };
+
+/** How long the primary waits for one worker's metrics before leaving that worker out of a scrape. */
+const METRICS_WAIT_MS = 3_000;
 
 function isClusterMessage(message: unknown): message is ClusterMessage {
   return typeof message === 'object' && message !== null && typeof (message as { spgWorker?: unknown }).spgWorker === 'string';
@@ -73,7 +78,38 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
   const logger = options.logger ?? createLogger(config.log.level).child({ worker: 0 });
   const clock = options.clock ?? systemClock;
   const host = config.store.kind === 'embedded' ? new StoreHost(new MemoryStore(clock)) : undefined;
-  const aggregator = new AggregatorRegistry();
+  let nextMetrics = 1;
+  const metricsWaiting = new Map<number, (metrics: unknown[] | undefined) => void>();
+  /**
+   * Every ready worker's metrics as prom-client JSON, summed by AggregatorRegistry.aggregate. Only
+   * workers that finished starting are asked (one still starting has no registry yet), and one that
+   * does not answer in time is left out rather than failing the scrape.
+   */
+  const aggregatedMetrics = async (): Promise<{ body: string; contentType: string }> => {
+    const ready = slots.flatMap((s) => (s.worker && s.readyAt !== undefined && s.worker.isConnected() ? [s.worker] : []));
+    const answers = await Promise.all(
+      ready.map(
+        (worker) =>
+          new Promise<unknown[] | undefined>((resolve) => {
+            const id = nextMetrics++;
+            const timer = setTimeout(() => done(undefined), METRICS_WAIT_MS);
+            const done = (metrics: unknown[] | undefined): void => {
+              clearTimeout(timer);
+              metricsWaiting.delete(id);
+              resolve(metrics);
+            };
+            metricsWaiting.set(id, done);
+            worker.send({ spgWorker: 'metrics-json', id } satisfies ClusterMessage, (error: Error | null) => {
+              if (error) done(undefined);
+            });
+          }),
+      ),
+    );
+    const gathered = answers.filter((a): a is unknown[] => Array.isArray(a));
+    if (gathered.length === 0) throw new Error('no worker answered');
+    const registry = AggregatorRegistry.aggregate(gathered as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return { body: await registry.metrics(), contentType: registry.contentType };
+  };
   const slots: Slot[] = Array.from({ length: options.workers }, (_, i) => ({ slot: i + 1, worker: undefined, readyAt: undefined, failures: 0, restart: undefined }));
   let stopping = false;
   let initStoreUsed = false;
@@ -89,12 +125,16 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
       readyWaiters.get(slot.slot)?.(true, 0);
       return;
     }
+    if (message.spgWorker === 'metrics-json-reply') {
+      metricsWaiting.get(message.id)?.(message.metrics);
+      return;
+    }
     if (message.spgWorker === 'metrics') {
       const reply = (fields: { body?: string; contentType?: string; error?: string }): void => {
         if (worker.isConnected()) worker.send({ spgWorker: 'metrics-reply', id: message.id, ...fields }, () => {});
       };
-      aggregator.clusterMetrics().then(
-        (body) => reply({ body, contentType: aggregator.contentType }),
+      aggregatedMetrics().then(
+        (output) => reply(output),
         (error: unknown) => reply({ error: String((error as Error | null)?.message ?? error) }),
       );
     }
@@ -217,8 +257,18 @@ export async function runWorker(loaded: LoadedConfig, slot: number, hooks: Worke
   const shared = loaded.config.store.kind === 'embedded' ? new SharedStoreClient(primaryPort()) : undefined;
   let nextMetrics = 1;
   const metricsWaiting = new Map<number, { resolve: (output: MetricsOutput) => void; reject: (error: Error) => void }>();
+  let registry: { getMetricsAsJSON(): Promise<unknown[]> } | undefined;
   process.on('message', (message: unknown) => {
-    if (!isClusterMessage(message) || message.spgWorker !== 'metrics-reply') return;
+    if (!isClusterMessage(message)) return;
+    if (message.spgWorker === 'metrics-json') {
+      const answer = (fields: { metrics?: unknown[]; error?: string }): void => {
+        if (process.connected) process.send?.({ spgWorker: 'metrics-json-reply', id: message.id, ...fields } satisfies ClusterMessage, undefined, undefined, () => {});
+      };
+      if (!registry) answer({ error: 'starting' });
+      else registry.getMetricsAsJSON().then((metrics) => answer({ metrics }), (error: unknown) => answer({ error: String(error) }));
+      return;
+    }
+    if (message.spgWorker !== 'metrics-reply') return;
     const waiting = metricsWaiting.get(message.id);
     if (!waiting) return;
     metricsWaiting.delete(message.id);
@@ -243,9 +293,8 @@ export async function runWorker(loaded: LoadedConfig, slot: number, hooks: Worke
     metricsOutput: aggregatedMetrics,
     ...(shared ? { store: shared, events: shared } : {}),
   });
-  // prom-client answers the primary's AggregatorRegistry with this registry's metrics.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([guard.metrics.registry]);
+  // The primary sums every worker's registry (AggregatorRegistry.aggregate) for worker 1's /metrics.
+  registry = guard.metrics.registry;
   process.send?.({ spgWorker: 'ready' });
   return guard;
 }

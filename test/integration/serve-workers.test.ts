@@ -242,8 +242,11 @@ describe('serve --workers 2 (embedded store)', () => {
       assert.ok(alive(next));
       assert.deepEqual(await meOnMany(client, 6), Array(6).fill(200), `the session works on every worker after worker ${slot} was restarted`);
     }
-    // Worker 1 came back with the admin listener.
+    // Worker 1 came back with the admin listener, and /metrics gathers the new workers.
     assert.equal((await rawRequest(`${adminUrl}/healthz`)).status, 200);
+    const metrics = await rawRequest(`${adminUrl}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.equal(metricValue(metrics.text, 'spg_ready'), 1);
   });
 
   test('SIGTERM to the primary drains every worker and exits 0', async () => {
