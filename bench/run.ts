@@ -9,6 +9,8 @@
  *      proxy and through the sidecar (in the same rounds), then the sidecar's CPU per login;
  *   4. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
  *      sidecar's peak RSS.
+ *   5. workers: the authenticated request through `serve --workers 1` vs `--workers 2`, with the
+ *      CPU split between load generator, upstream and sidecar (bench/workers-case.ts).
  *
  * Results: console table + var/bench/latest.json. See bench/README.md.
  */
@@ -29,6 +31,7 @@ import { median, relativeSpread } from './stats.ts';
 import { BENCH_EMAIL, BENCH_PASSWORD, STATIC_BODY_BYTES } from './upstream-body.ts';
 // The same throw-away redis-server the tests use (a real server on a free port, no persistence).
 import { startRedisServer } from '../test/helpers/redis-server.ts';
+import { reportWorkers, workersCase } from './workers-case.ts';
 
 /** Stops the bench's redis-server (set once it runs). */
 let stopRedis: () => Promise<void> = async () => {};
@@ -44,7 +47,7 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
-const KNOWN_CASES = ['passthrough', 'export'];
+const KNOWN_CASES = ['passthrough', 'export', 'workers'];
 const CASES = new Set((process.env['BENCH_CASES'] ?? KNOWN_CASES.join(',')).split(',').map((s) => s.trim()));
 for (const name of CASES) {
   if (!KNOWN_CASES.includes(name)) throw new Error(`BENCH_CASES: unknown case "${name}" (known: ${KNOWN_CASES.join(', ')})`);
@@ -888,7 +891,27 @@ async function main(): Promise<boolean> {
   const pass = CASES.has('passthrough') ? await runCase('passthrough', failures, passThrough) : undefined;
   if (pass?.loginError) failures['passthrough/logins'] = pass.loginError;
   const exp = CASES.has('export') ? await runCase('export', failures, streamedExport) : undefined;
+  const workers = CASES.has('workers')
+    ? await runCase('workers', failures, () =>
+        workersCase(
+          {
+            seconds: settings.seconds,
+            warmupSeconds: settings.warmupSeconds,
+            connections: settings.connections,
+            rounds: settings.rounds,
+            policy: writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules).small,
+            stateDir: STATE_DIR,
+            nodeFlags: settings.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+          },
+          log,
+        ),
+      )
+    : undefined;
   const { ratios, targets } = report(pass, exp);
+  if (workers) {
+    reportWorkers(workers, settings, log);
+    ratios['workersTwoOverOne'] = workers.twoOverOne;
+  }
 
   const file = join(OUT_DIR, 'latest.json');
   const json = {
@@ -898,6 +921,7 @@ async function main(): Promise<boolean> {
     settings: { ...settings, path: PATH, authPath: AUTH_PATH, bodyBytes: STATIC_BODY_BYTES },
     passThrough: pass,
     streamedExport: exp,
+    workers,
     ratios,
     targets,
     failures,

@@ -20,9 +20,11 @@ import { SecretFileError } from './secrets.ts';
 const USAGE = `Usage: smartpush-guard <command> [options]
 
 Commands:
-  serve [--config FILE] [--init-store]
-                                   run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM apply);
-                                   --init-store: a new deployment, create the SQLite store (refused otherwise when missing or empty)
+  serve [--config FILE] [--init-store] [--workers N]
+                                   run the sidecar (GUARD_CONFIG, GUARD_PORT, GUARD_ADMIN_PORT, GUARD_UPSTREAM, GUARD_WORKERS apply);
+                                   --init-store: a new deployment, create the SQLite store (refused otherwise when missing or empty);
+                                   --workers N: N worker processes on the one port (default: workers in the config, else one per
+                                   core; 1 = a single process); worker 1 also runs the admin listener, /metrics sums every worker
   demo [--init-store]              run the bundled demo app with the sidecar in front of it
   demo-app [--host H] [--port P]   run only the bundled legacy demo app (default 127.0.0.1:8081)
   config check [FILE]              validate a config file, its policy and every secret it refers to
@@ -64,8 +66,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: [...rest], options: { config: { type: 'string', short: 'c' }, 'init-store': { type: 'boolean', default: false } } });
-      return runServe(configPathFrom(values.config), { initStore: values['init-store'] });
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { config: { type: 'string', short: 'c' }, 'init-store': { type: 'boolean', default: false }, workers: { type: 'string', short: 'w' } },
+      });
+      return runServe(configPathFrom(values.config), { initStore: values['init-store'], workers: values.workers });
     }
     case 'demo': {
       const { values } = parseArgs({ args: [...rest], options: { 'init-store': { type: 'boolean', default: false } } });

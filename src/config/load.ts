@@ -26,6 +26,7 @@ const ENV_OVERRIDES: ReadonlyArray<{ name: string; key: readonly string[]; parse
   { name: 'GUARD_PORT', key: ['listen', 'port'], parse: parsePort },
   { name: 'GUARD_ADMIN_PORT', key: ['admin', 'port'], parse: parsePort },
   { name: 'GUARD_UPSTREAM', key: ['upstream', 'url'], parse: (v) => v },
+  { name: 'GUARD_WORKERS', key: ['workers'], parse: parsePort },
 ];
 
 function parsePort(value: string): unknown {

@@ -591,6 +591,11 @@ export const configSchema = z
     risk: riskSchema,
     shutdown_grace: duration.prefault('10s'),
     /**
+     * `serve` worker processes on the one port (node:cluster; src/server/cluster.ts). Absent: one per
+     * core (os.availableParallelism()); 1: a single process. `serve --workers N` and GUARD_WORKERS win.
+     */
+    workers: z.number().int().min(1).max(1024).optional(),
+    /**
      * Hot reload of the policy files (issue 14 item 14): a change is reloaded once the files have
      * stayed the same (size, mtime, content) for `settle`, so a file rewritten in place in several
      * writes is never put in force half-written; a watched change that weakens a sensitive rule is

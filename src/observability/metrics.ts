@@ -185,6 +185,8 @@ export class Metrics {
       name: 'spg_ready',
       help: 'Whether this sidecar is ready (1) or not (0: draining, or a store cannot answer), as /readyz says; evaluated at scrape',
       registers,
+      // With `serve --workers N` the workers' values are aggregated: ready only when every worker is.
+      aggregator: 'min',
       async collect() {
         const check = metrics.readiness;
         if (check === undefined) return;

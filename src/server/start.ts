@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { trustedProxyList } from '../config/schema.ts';
 import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { Metrics } from '../observability/metrics.ts';
+import { Metrics, type MetricsOutput } from '../observability/metrics.ts';
 import { startTracing } from '../observability/tracing.ts';
 import type { Audit } from '../audit/record.ts';
 import { buildAudit } from './audit-wiring.ts';
@@ -33,6 +33,7 @@ import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
+import type { StoreEvents } from '../store/events.ts';
 import { isOwnCookie } from '../session/cookies.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { RiskService } from '../risk/service.ts';
@@ -69,10 +70,17 @@ export interface StartOptions {
   readonly audit?: AuditRecorder & AuditQuery;
   /** A new deployment: the SQLite store may be created when missing or empty (`serve --init-store`). */
   readonly initStore?: boolean;
+  /** The event channel between processes sharing `store` (the workers of `serve --workers N`, src/server/cluster.ts). */
+  readonly events?: StoreEvents;
+  /** Listen on the admin address (default true); `serve --workers N` runs it in one worker only. */
+  readonly adminListener?: boolean;
+  /** What the admin listener's `/metrics` serves (default: this process's registry); the workers' aggregate with `--workers`. */
+  readonly metricsOutput?: () => Promise<MetricsOutput>;
 }
 
 export interface RunningGuard {
   readonly url: string;
+  /** The admin listener's URL ('' where this process runs none: the other workers of `serve --workers N`). */
   readonly adminUrl: string;
   readonly server: http.Server;
   readonly adminServer: http.Server;
@@ -238,7 +246,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const sessions = new SessionService(store, keys, clock, random, {
     idleTimeoutMs: config.session.idle_timeout,
     absoluteLifetimeMs: config.session.absolute_lifetime,
-    ...(stores.events ? { events: stores.events } : {}),
+    ...(stores.events ? { events: stores.events } : options.events ? { events: options.events } : {}),
     cacheStats: metrics.sessionCache,
   });
   const upstreamUrl = new URL(config.upstream.url);
@@ -543,15 +551,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     createAdminApp({
       api: { tokens: adminTokens, operations: adminOperations, logger },
       ready,
-      metrics: () => metrics.render(),
+      metrics: options.metricsOutput ?? (() => metrics.render()),
       settleAudit: () => audit.settle(),
     }).callback(),
   );
 
   const url = await listen(server, config.listen.host, config.listen.port);
-  let adminUrl: string;
+  let adminUrl = '';
   try {
-    adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+    if (options.adminListener !== false) adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
   } catch (error) {
     server.close();
     throw error;

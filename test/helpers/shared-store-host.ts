@@ -1,0 +1,10 @@
+// A process that holds a shared ephemeral store, as the primary of `serve --workers N` does
+// (test/integration/store-shared.test.ts forks it and talks to it over IPC).
+import { MemoryStore } from '../../src/store/memory.ts';
+import { primaryPort, StoreHost } from '../../src/store/shared.ts';
+import { systemClock } from '../../src/server/providers.ts';
+
+const host = new StoreHost(new MemoryStore(systemClock));
+host.attach(primaryPort());
+process.once('disconnect', () => process.exit(0));
+process.send?.({ ready: true });
