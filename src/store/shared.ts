@@ -40,6 +40,9 @@ const OPERATIONS: ReadonlySet<string> = new Set<StoreOperation>([
   'increment',
   'decrementIfPresent',
   'takeSlot',
+  'addMember',
+  'members',
+  'removeMember',
   'ttl',
   'ping',
 ]);
@@ -314,6 +317,18 @@ export class SharedStoreClient implements EphemeralStore, StoreEvents {
 
   takeSlot(key: string, max: number, windowMs: number): Promise<SlotResult> {
     return this.call('takeSlot', key, max, windowMs);
+  }
+
+  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
+    await this.call('addMember', key, member, value, ttlMs);
+  }
+
+  members(key: string): Promise<Record<string, string>> {
+    return this.call('members', key);
+  }
+
+  removeMember(key: string, member: string): Promise<boolean> {
+    return this.call('removeMember', key, member);
   }
 
   ttl(key: string): Promise<number | null> {
