@@ -108,6 +108,26 @@ export function headerList(headers: http.IncomingHttpHeaders): string[] {
   return list;
 }
 
+/**
+ * Writes the cleaned upstream head. The common case (nothing set on `res` yet) hands Node the flat
+ * list, which it validates and frames as it writes the head. When the sidecar already set headers
+ * on `res`, Node's writeHead would fold a list's repeated names (Set-Cookie) into the last one, so
+ * the headers are set one by one instead (a multi-valued one as its array), as before.
+ */
+function writeResponseHead(res: http.ServerResponse, status: number, message: string | undefined, headers: http.IncomingHttpHeaders): void {
+  if (res.getHeaderNames().length === 0) {
+    if (message) res.writeHead(status, message, headerList(headers));
+    else res.writeHead(status, headerList(headers));
+    return;
+  }
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  if (message) res.writeHead(status, message);
+  else res.writeHead(status);
+}
+
 /** Whether the request carries a body to forward (its framing was already checked by Node's parser). */
 function carriesBody(headers: http.IncomingHttpHeaders): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;
@@ -333,9 +353,7 @@ export class Upstream {
         sanitiseResponseHeaders(upstreamHeaders, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
         addFramingProtection(upstreamHeaders, this.options.framing ?? 'same_origin');
         try {
-          const message = proxyRes.statusMessage;
-          if (message) res.writeHead(status, message, headerList(upstreamHeaders));
-          else res.writeHead(status, headerList(upstreamHeaders));
+          writeResponseHead(res, status, proxyRes.statusMessage, upstreamHeaders);
         } catch (error) {
           // A head Node refuses to write (an invalid status or header): nothing was sent yet.
           proxyReq.destroy();
