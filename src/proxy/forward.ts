@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import { lazyModule } from '../lazy-module.ts';
@@ -109,6 +109,22 @@ export function headerList(headers: http.IncomingHttpHeaders): string[] {
 }
 
 /**
+ * The TLS server name for an https upstream: Node's agent derives it from the request's Host
+ * header when headers are set one by one, and not at all from a header list, so it is worked out
+ * here the same way (port and IPv6 brackets dropped; an IP address sends no SNI).
+ */
+export function serverNameFor(host: string): string {
+  let name: string;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    name = end === -1 ? host : host.slice(1, end);
+  } else {
+    name = host.split(':', 1)[0] ?? '';
+  }
+  return isIP(name) === 0 ? name : '';
+}
+
+/**
  * Writes the cleaned upstream head. The common case (nothing set on `res` yet) hands Node the flat
  * list, which it validates and frames as it writes the head. When the sidecar already set headers
  * on `res`, Node's writeHead would fold a list's repeated names (Set-Cookie) into the last one, so
@@ -138,6 +154,7 @@ function carriesBody(headers: http.IncomingHttpHeaders): boolean {
 export class Upstream {
   private readonly agent: http.Agent;
   private readonly client: typeof http.request;
+  private readonly secure: boolean;
   private readonly hostname: string;
   private readonly port: number;
   private readonly basePath: string;
@@ -158,6 +175,7 @@ export class Upstream {
     this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const url = options.url;
     const secure = url.protocol === 'https:';
+    this.secure = secure;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.client = secure ? https.request : http.request;
@@ -315,6 +333,7 @@ export class Upstream {
       method: req.method,
       path: this.basePath + target,
       headers: headerList(headers),
+      ...(this.secure ? { servername: serverNameFor(headers.host ?? this.hostname) } : {}),
     });
     return new Promise((resolve, reject) => {
       let settled = false;

@@ -8,8 +8,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import https from 'node:https';
 import { once } from 'node:events';
-import { Upstream, UpstreamError, headerList, type UpstreamOptions, type UpstreamAnswer } from '../../src/proxy/forward.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Upstream, UpstreamError, headerList, serverNameFor, type UpstreamOptions, type UpstreamAnswer } from '../../src/proxy/forward.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../../src/proxy/headers.ts';
 
 const closers: Array<() => Promise<void>> = [];
@@ -302,4 +307,33 @@ test('a request without a body is not registered for abortSlowBody', async () =>
   const [req] = f.requests;
   assert.ok(req);
   assert.equal(f.upstream.abortSlowBody(req), false);
+});
+
+test('serverNameFor: the Host header as Node derives a TLS server name from it', () => {
+  assert.equal(serverNameFor('shop.example.com'), 'shop.example.com');
+  assert.equal(serverNameFor('shop.example.com:8443'), 'shop.example.com');
+  assert.equal(serverNameFor('[::1]:8443'), '');
+  assert.equal(serverNameFor('127.0.0.1:8443'), '');
+});
+
+test('an https upstream is asked for the forwarded host by SNI, as before (and its certificate is checked)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spg-forwarder-'));
+  closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=upstream.test', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const names: string[] = [];
+  const server = https.createServer({
+    key: readFileSync(join(dir, 'key.pem')),
+    cert: readFileSync(join(dir, 'cert.pem')),
+    // Called with the ClientHello's server name, whether or not the client then trusts the certificate.
+    SNICallback: (name, done) => {
+      names.push(name);
+      done(null, undefined);
+    },
+  }, (_req, res) => res.end('tls'));
+  server.on('tlsClientError', () => undefined);
+  const port = await listen(server);
+  const f = await front({ url: new URL(`https://127.0.0.1:${port}`) });
+  // A self-signed certificate nobody trusts: the request fails (502), never goes on unverified.
+  assert.equal((await get(`${f.url}/tls`)).status, 502);
+  assert.ok(names.includes('app.test'), `SNI seen: ${JSON.stringify(names)}`);
 });
