@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
+import { lazyModule } from '../lazy-module.ts';
 import {
   addFramingProtection,
   asSetCookieList,
@@ -13,8 +15,15 @@ import {
 } from './headers.ts';
 
 /**
- * Streams requests to the upstream through http-proxy-3. Bodies are piped both ways (never
- * buffered); the request-target sent is exactly the canonical one the policy decided on.
+ * Streams requests to the upstream with node:http's client on a keep-alive agent: one
+ * `http.request` per request, the body piped both ways (never buffered, with backpressure), the
+ * response head written once with `res.writeHead(status, [name, value, …])` after header hygiene.
+ * The request-target sent is exactly the canonical one the policy decided on. Nothing runs per
+ * chunk; the timeouts live on the agent's sockets, not on each request.
+ *
+ * Websocket hand-shakes still go through http-proxy-3 (loaded on the first upgrade): its upgrade
+ * path (the 101 or refusal relayed to the raw socket, then both sockets piped) is not on the hot
+ * path and carries no per-request cost worth rewriting.
  */
 
 /** `client_timeout`: the client's body arrived too slowly, and the request was abandoned (408). */
@@ -71,7 +80,8 @@ interface ClientWatch {
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
   readonly proxyRes: http.IncomingMessage;
-  readonly upstreamSocket: import('node:net').Socket;
+  readonly upstreamSocket: Socket;
+  readonly requestId: string;
   lastQueued: number;
   lastRead: number;
   stalledTicks: number;
@@ -79,18 +89,82 @@ interface ClientWatch {
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
+const proxyModule = lazyModule<typeof import('http-proxy-3')>('http-proxy-3');
+
+/**
+ * Headers as the flat `[name, value, name, value, …]` list `http.request` and `res.writeHead` take
+ * as they are (Node validates and frames them while writing the head, without building a header
+ * map first). Removed headers (left undefined by the hygiene) are skipped; a multi-valued one
+ * (Set-Cookie) becomes one line per value, as `setHeader` would have written it.
+ */
+export function headerList(headers: http.IncomingHttpHeaders): string[] {
+  const list: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') list.push(name, value);
+    else for (const one of value) list.push(name, one);
+  }
+  return list;
+}
+
+/**
+ * The TLS server name for an https upstream: Node's agent derives it from the request's Host
+ * header when headers are set one by one, and not at all from a header list, so it is worked out
+ * here the same way (port and IPv6 brackets dropped; an IP address sends no SNI).
+ */
+export function serverNameFor(host: string): string {
+  let name: string;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    name = end === -1 ? host : host.slice(1, end);
+  } else {
+    name = host.split(':', 1)[0] ?? '';
+  }
+  return isIP(name) === 0 ? name : '';
+}
+
+/**
+ * Writes the cleaned upstream head. The common case (nothing set on `res` yet) hands Node the flat
+ * list, which it validates and frames as it writes the head. When the sidecar already set headers
+ * on `res`, Node's writeHead would fold a list's repeated names (Set-Cookie) into the last one, so
+ * the headers are set one by one instead (a multi-valued one as its array), as before.
+ */
+function writeResponseHead(res: http.ServerResponse, status: number, message: string | undefined, headers: http.IncomingHttpHeaders): void {
+  if (res.getHeaderNames().length === 0) {
+    if (message) res.writeHead(status, message, headerList(headers));
+    else res.writeHead(status, headerList(headers));
+    return;
+  }
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  if (message) res.writeHead(status, message);
+  else res.writeHead(status);
+}
+
+/** Whether the request carries a body to forward (its framing was already checked by Node's parser). */
+function carriesBody(headers: http.IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
 export class Upstream {
-  private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
+  private readonly client: typeof http.request;
+  private readonly secure: boolean;
+  private readonly hostname: string;
+  private readonly port: number;
   private readonly basePath: string;
-  private readonly observers = new WeakMap<http.IncomingMessage, (answer: UpstreamAnswer) => void>();
-  private readonly timeoutArmed = new WeakSet<import('node:net').Socket>();
+  private wsProxy: ProxyServer | undefined;
+  /** Requests whose body is being piped upstream (only those can be abandoned for a slow body). */
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
-  private readonly requestIds = new WeakMap<http.IncomingMessage, string>();
   /** Responses that had to wait for their client at least once (the send watch). */
   private readonly watched = new Set<ClientWatch>();
   /** The response an upstream socket carries while it waits for its client (keyed weakly: sockets are pooled). */
-  private readonly waitingOnClient = new WeakMap<import('node:net').Socket, ClientWatch>();
+  private readonly waitingOnClient = new WeakMap<Socket, ClientWatch>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
@@ -99,73 +173,51 @@ export class Upstream {
   constructor(private readonly options: UpstreamOptions) {
     const bound = options.upstreamSessionCookie;
     this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
-    const secure = options.url.protocol === 'https:';
+    const url = options.url;
+    const secure = url.protocol === 'https:';
+    this.secure = secure;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.basePath = options.url.pathname.replace(/\/$/, '');
-    this.proxy = new ProxyServer({
-      target: new URL(options.url.origin),
-      agent: this.agent,
-      // The request-target is already canonical: toProxy makes http-proxy-3 take req.url verbatim
-      // instead of re-parsing it with WHATWG URL rules (which turn '\' into '/' and fold dots).
-      toProxy: true,
-      prependPath: false,
-      xfwd: false,
-      ws: true,
-    });
-    // http-proxy's deleteLength pass rewrites a chunked DELETE/OPTIONS to Content-Length: 0 and
-    // still pipes the body, so the body's bytes would reach the upstream as a second request
-    // (node-http-proxy #1720). Framing is set by sanitiseRequestHeaders instead.
-    const passes = (this.proxy as unknown as { webPasses: Array<{ name: string }> }).webPasses;
-    const index = passes.findIndex((p) => p.name === 'deleteLength');
-    if (index === -1) throw new Error('http-proxy-3 no longer has a deleteLength pass: re-check the smuggling guard');
-    passes.splice(index, 1);
-    this.proxy.on('proxyRes', (proxyRes, req, res) => {
-      const observe = this.observers.get(req);
-      if (observe) observe({ status: proxyRes.statusCode ?? 0, location: proxyRes.headers.location, setCookies: proxyRes.headers['set-cookie'] ?? [] });
-      const own = asSetCookieList(res.getHeader('set-cookie'));
-      sanitiseResponseHeaders(proxyRes.headers, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
-      addFramingProtection(proxyRes.headers, this.options.framing ?? 'same_origin');
-      this.watchClientReading(proxyRes, req, res as http.ServerResponse);
-    });
-    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => {
-      this.inFlight.set(req, proxyReq);
-      this.armTimeouts(proxyReq, socket);
-    });
-    this.proxy.on('proxyReqWs', (proxyReq) => {
-      proxyReq.on('socket', (socket) => this.armTimeouts(proxyReq, socket));
-      // http-proxy-3 copies the upstream's hand-shake answer to the client without emitting
-      // proxyRes; these listeners run before its own (registration order), so the headers are
-      // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
-      proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
-        proxyRes.headers.connection = 'Upgrade';
-        proxyRes.headers.upgrade = 'websocket';
-      });
-      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
-      });
-    });
-    // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
-    this.proxy.on('error', () => undefined);
+    this.client = secure ? https.request : http.request;
+    // WHATWG URL keeps an IPv6 literal in brackets; the socket wants the bare address.
+    this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.armAgent(this.agent);
   }
 
-  private armTimeouts(proxyReq: http.ClientRequest, socket: import('node:net').Socket): void {
+  /**
+   * The upstream timeouts, set where sockets are made and handed out rather than per request:
+   * a new socket gets the connect timer and (once) the idle listener; every request, on a new or a
+   * reused socket, re-arms the idle timeout (the agent disarms it while the socket waits in the
+   * pool). A timeout destroys the socket, which fails the request in flight (504).
+   */
+  private armAgent(agent: http.Agent): void {
+    const create = agent.createConnection;
+    const reuse = agent.reuseSocket;
+    const responseTimeoutMs = this.options.responseTimeoutMs;
+    agent.createConnection = (options, callback) => {
+      const socket = create.call(agent, options, callback);
+      if (socket) this.armNewSocket(socket as Socket);
+      return socket;
+    };
+    agent.reuseSocket = (socket, request) => {
+      reuse.call(agent, socket, request);
+      (socket as Socket).setTimeout(responseTimeoutMs);
+    };
+  }
+
+  private armNewSocket(socket: Socket): void {
     if (socket.connecting) {
       const timer = setTimeout(() => {
-        proxyReq.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UPSTREAM_CONNECT_TIMEOUT' }));
+        socket.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UPSTREAM_CONNECT_TIMEOUT' }));
       }, this.options.connectTimeoutMs);
       timer.unref();
-      socket.once('connect', () => clearTimeout(timer));
-      proxyReq.once('close', () => clearTimeout(timer));
+      const clear = (): void => clearTimeout(timer);
+      socket.once('connect', clear);
+      socket.once('close', clear);
     }
-    // An idle timeout on the socket: its listener is attached once per socket, and each request
-    // only re-arms it (the agent disarms it while the socket waits in the pool). A timeout destroys
-    // the socket, which fails the request in flight with UPSTREAM_TIMEOUT (504).
-    if (!this.timeoutArmed.has(socket)) {
-      this.timeoutArmed.add(socket);
-      socket.on('timeout', () => this.onUpstreamIdle(socket));
-    }
+    socket.on('timeout', () => this.onUpstreamIdle(socket));
     socket.setTimeout(this.options.responseTimeoutMs);
   }
 
@@ -180,11 +232,11 @@ export class Upstream {
    * socket for ever. The upstream's idle timeout stays armed: when it fires while its response
    * waits for the client, it is re-armed instead (a slow client is not a slow upstream).
    */
-  private watchClientReading(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const upstreamSocket = proxyRes.socket;
+  private watchClientReading(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, requestId: string): void {
     proxyRes.once('pause', () => {
       if (res.destroyed || proxyRes.destroyed) return;
-      const watch: ClientWatch = { req, res, proxyRes, upstreamSocket, lastQueued: -1, lastRead: -1, stalledTicks: 0 };
+      const upstreamSocket = proxyRes.socket;
+      const watch: ClientWatch = { req, res, proxyRes, upstreamSocket, requestId, lastQueued: -1, lastRead: -1, stalledTicks: 0 };
       this.waitingOnClient.set(upstreamSocket, watch);
       const sendTimeoutMs = this.options.sendTimeoutMs;
       if (sendTimeoutMs === undefined) return;
@@ -223,14 +275,14 @@ export class Upstream {
       watch.stalledTicks = stalled ? watch.stalledTicks + 1 : 0;
       if (watch.stalledTicks >= SEND_WATCH_TICKS) {
         this.watched.delete(watch);
-        this.options.onSendStall?.(watch.req, this.requestIds.get(watch.req));
+        this.options.onSendStall?.(watch.req, watch.requestId);
         res.destroy();
       }
     }
   }
 
   /** The upstream socket's idle timeout fired: an upstream failure, unless its response is waiting for the client. */
-  private onUpstreamIdle(socket: import('node:net').Socket): void {
+  private onUpstreamIdle(socket: Socket): void {
     const watch = this.waitingOnClient.get(socket);
     if (watch && !watch.res.destroyed && !watch.proxyRes.complete && watch.proxyRes.isPaused()) {
       socket.setTimeout(this.options.responseTimeoutMs);
@@ -260,10 +312,10 @@ export class Upstream {
   }
 
   /**
-   * Forwards one request. Resolves when the response has been fully written; rejects with an
-   * UpstreamError when the upstream failed before a response started (the caller answers 502/504).
-   * A failure after the response started ends the client connection, as there is no honest way to
-   * signal it within a half-sent body.
+   * Forwards one request. Resolves when the response has been fully written (or the client went
+   * away); rejects with an UpstreamError when the upstream failed before a response started (the
+   * caller answers 502/504). A failure after the response started ends the client connection, as
+   * there is no honest way to signal it within a half-sent body.
    */
   web(
     req: http.IncomingMessage,
@@ -272,30 +324,73 @@ export class Upstream {
     facts: ForwardingFacts,
     observeSetCookies?: (answer: UpstreamAnswer) => void,
   ): Promise<ForwardResult> {
-    req.url = this.basePath + target;
-    this.requestIds.set(req, facts.requestId);
-    if (observeSetCookies) this.observers.set(req, observeSetCookies);
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
+    const headers = req.headers;
+    const proxyReq = this.client({
+      agent: this.agent,
+      host: this.hostname,
+      port: this.port,
+      method: req.method,
+      path: this.basePath + target,
+      headers: headerList(headers),
+      ...(this.secure ? { servername: serverNameFor(headers.host ?? this.hostname) } : {}),
+    });
     return new Promise((resolve, reject) => {
       let settled = false;
-      const done = (): void => {
+      const finish = (): void => {
         if (settled) return;
         settled = true;
         resolve({ status: res.statusCode });
       };
-      res.once('finish', done);
-      res.once('close', done);
-      this.proxy.web(req, res, {}, (error) => {
+      const fail = (error: unknown): void => {
         if (settled) return;
         if (res.headersSent) {
-          settled = true;
+          // Half a response is out: the client connection is all that can be cut.
           res.destroy();
-          resolve({ status: res.statusCode });
+          finish();
           return;
         }
         settled = true;
         reject(new UpstreamError(this.classify(error), error));
+      };
+      // Once attached, the listener stays: a destroyed request may still report its error.
+      proxyReq.on('error', fail);
+      res.on('close', () => {
+        // The client went away (or the answer is complete): an unfinished upstream exchange is dropped.
+        if (!res.writableFinished && !proxyReq.destroyed) proxyReq.destroy();
+        finish();
       });
+      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
+        if (settled || res.destroyed) {
+          proxyReq.destroy();
+          return;
+        }
+        const upstreamHeaders = proxyRes.headers;
+        const status = proxyRes.statusCode ?? 502;
+        if (observeSetCookies) observeSetCookies({ status, location: upstreamHeaders.location, setCookies: upstreamHeaders['set-cookie'] ?? [] });
+        const own = asSetCookieList(res.getHeader('set-cookie'));
+        sanitiseResponseHeaders(upstreamHeaders, own, this.withheldSetCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
+        addFramingProtection(upstreamHeaders, this.options.framing ?? 'same_origin');
+        try {
+          writeResponseHead(res, status, proxyRes.statusMessage, upstreamHeaders);
+        } catch (error) {
+          // A head Node refuses to write (an invalid status or header): nothing was sent yet.
+          proxyReq.destroy();
+          fail(error);
+          return;
+        }
+        // An upstream that breaks off mid-body ends the client's connection too (never a
+        // truncated body that looks complete).
+        proxyRes.on('error', () => res.destroy());
+        this.watchClientReading(proxyRes, req, res, facts.requestId);
+        proxyRes.pipe(res);
+      });
+      if (carriesBody(headers)) {
+        this.inFlight.set(req, proxyReq);
+        req.pipe(proxyReq);
+      } else {
+        proxyReq.end();
+      }
     });
   }
 
@@ -303,7 +398,39 @@ export class Upstream {
   ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: string, facts: ForwardingFacts, onError: (failure: UpstreamFailure) => void): void {
     req.url = this.basePath + target;
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie, websocket: true });
-    this.proxy.ws(req, socket, head, {}, (error) => onError(this.classify(error)));
+    this.websocketProxy().ws(req, socket, head, {}, (error) => onError(this.classify(error)));
+  }
+
+  private websocketProxy(): ProxyServer {
+    if (this.wsProxy) return this.wsProxy;
+    const { ProxyServer } = proxyModule();
+    const proxy = new ProxyServer({
+      target: new URL(this.options.url.origin),
+      agent: this.agent,
+      // The request-target is already canonical: toProxy makes http-proxy-3 take req.url verbatim
+      // instead of re-parsing it with WHATWG URL rules (which turn '\' into '/' and fold dots).
+      toProxy: true,
+      prependPath: false,
+      xfwd: false,
+      ws: true,
+    });
+    proxy.on('proxyReqWs', (proxyReq) => {
+      // http-proxy-3 copies the upstream's hand-shake answer to the client without emitting
+      // proxyRes; these listeners run before its own (registration order), so the headers are
+      // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
+      proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
+        proxyRes.headers.connection = 'Upgrade';
+        proxyRes.headers.upgrade = 'websocket';
+      });
+      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
+        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
+      });
+    });
+    // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
+    proxy.on('error', () => undefined);
+    this.wsProxy = proxy;
+    return proxy;
   }
 
   close(): void {

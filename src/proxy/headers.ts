@@ -241,8 +241,8 @@ export function sanitiseResponseHeaders(
   keepAlive: boolean,
   removal: 'delete' | 'unset' = 'delete',
 ): void {
-  // `unset` (the proxied-response path) leaves a removed header as undefined, which http-proxy-3's
-  // writeHeaders skips: deleting keys turns the object into a slow dictionary on every response
+  // `unset` (the proxied-response path) leaves a removed header as undefined, which the
+  // forwarder's header list skips: deleting keys turns the object into a slow dictionary on every response
   // (every Node upstream sends Connection and Keep-Alive), which cost more than the rest of this.
   const remove = removal === 'delete' ? (name: string) => delete headers[name] : (name: string) => (headers[name] = undefined);
   for (const name of connectionListed(headers.connection)) if (headers[name] !== undefined) remove(name);
