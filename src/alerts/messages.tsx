@@ -1,7 +1,8 @@
 import { renderToString } from 'preact-render-to-string';
 import { formatTime } from '../channels/templates.tsx';
 import { catalogue, type Lang } from '../pages/i18n/language.ts';
-import { networkPrefix, userAgentFamily } from '../risk/signals.ts';
+import { networkPrefix } from '../risk/network.ts';
+import { userAgentFamily } from '../risk/user-agent.ts';
 import type { AlertIntent } from './table.ts';
 
 /**

@@ -6,7 +6,8 @@
 import type { Clock } from '../server/providers.ts';
 import type { RiskHistoryStore } from './history.ts';
 import type { RiskConfig } from './schema.ts';
-import { networkPrefix, type RiskFacts, type Unknown } from './signals.ts';
+import type { RiskFacts, Unknown } from './facts.ts';
+import { networkPrefix } from './network.ts';
 
 /** The ephemeral counters the signals read. `windowMs` is the configured window of the signal. */
 export interface RiskCounters {

@@ -7,7 +7,7 @@ import { newDeviceId, signDeviceId, verifyDeviceId } from './device.ts';
 import { gatherFacts, recordVerifiedLogin, type RiskCounters } from './gather.ts';
 import type { RiskHistoryStore } from './history.ts';
 import type { RiskConfig } from './schema.ts';
-import { networkPrefix } from './signals.ts';
+import { networkPrefix } from './network.ts';
 
 /**
  * The risk engine as the flows use it: the facts of a request read from the stores, the device

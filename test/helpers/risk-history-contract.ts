@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { recordVerifiedLogin } from '../../src/risk/gather.ts';
 import type { LoginRecord, RiskHistoryStore } from '../../src/risk/history.ts';
-import { networkPrefix } from '../../src/risk/signals.ts';
+import { networkPrefix } from '../../src/risk/network.ts';
 import { ManualClock } from '../../src/server/providers.ts';
 
 /**

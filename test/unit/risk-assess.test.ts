@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assessRisk, explainRisk, levelFor, type RiskAssessment } from '../../src/risk/assess.ts';
 import { defaultRiskConfig, riskSchema, type RiskConfig, type RiskConfigInput } from '../../src/risk/schema.ts';
-import type { RiskFacts } from '../../src/risk/signals.ts';
+import type { RiskFacts } from '../../src/risk/facts.ts';
 
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const CHROME_WINDOWS_NEWER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36';
