@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { parseArgs } from 'node:util';
 import { Contacts, identityRules, NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';
 import { AdminError, AdminOperations, parseAccount, type ActionResult, type LiveState, type UserStatus } from '../admin/operations.ts';
@@ -133,6 +134,15 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
     support: config.product.support,
     identity: identityRules(config),
     contacts,
+    remembered: new RememberedBrowsers({
+      store: stores.rememberedBrowsers,
+      config: config.factors.remember_browser,
+      clock,
+      random: cryptoRandom,
+      audit,
+      logger,
+      keys: factors.deviceKeys,
+    }),
   });
   return {
     operations,
@@ -164,6 +174,7 @@ function describeStatus(s: UserStatus, live: boolean): string {
   } else if (!live) {
     lines.push('  lockouts        not visible here (embedded store: they live in the service); GET /admin/users/<account> shows them');
   }
+  if (s.remembered_browsers) lines.push(`  remembered      ${s.remembered_browsers.length === 0 ? 'no browser' : s.remembered_browsers.map((b) => `${b.label} (${b.id}, until ${b.expires_at})`).join('; ')}`);
   lines.push(`  last sign-in    ${s.last_sign_in ? `${s.last_sign_in.at} from ${s.last_sign_in.network}` : 'none recorded (verified sign-ins only)'}`);
   return lines.join('\n');
 }
@@ -178,6 +189,8 @@ function describeAction(r: ActionResult): string {
       return `Every session of ${r.user} ended.`;
     case 'unlock':
       return `Lockouts of ${r.user} lifted.`;
+    case 'revoke_remembered_browsers':
+      return `${String(r['revoked'])} remembered browser(s) of ${r.user} forgotten.`;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { RememberedBrowsersSection, type RememberedBrowsersSectionProps } from './remembered-browsers-section.tsx';
 
 export interface SecurityPageProps extends PageMessage {
   readonly csrf: string;
@@ -10,6 +11,8 @@ export interface SecurityPageProps extends PageMessage {
   /** Already masked (`+1 •••• ••89`, `m•••@example.com`); null for the authenticator app. */
   readonly destination: string | null;
   readonly recoveryCodesLeft: number | null;
+  /** "Remembered browsers" (issue 17); absent when the feature is off and none is remembered. */
+  readonly rememberedBrowsers?: RememberedBrowsersSectionProps | undefined;
 }
 
 /**
@@ -74,6 +77,7 @@ function SecurityPage(props: SecurityPageProps) {
           </a>
         </p>
       )}
+      {props.rememberedBrowsers ? <RememberedBrowsersSection {...props.rememberedBrowsers} /> : null}
       <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">
         <a href={landingOf(brand)}>{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>

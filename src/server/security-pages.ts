@@ -8,6 +8,7 @@ import { renderRecoveryCodesPage, type RecoveryView } from '../pages/recovery-co
 import { renderDisablePage, type DisableView } from '../pages/security-disable-page.tsx';
 import { renderEnablePage, type EnableView } from '../pages/security-enable-page.tsx';
 import { renderSecurityPage } from '../pages/security-page.tsx';
+import type { RememberedBrowsersSectionProps } from '../pages/remembered-browsers-section.tsx';
 import type { PageMessage, PageMethod } from '../pages/security-parts.tsx';
 import { setCookieHeader } from '../session/cookies.ts';
 import type { SessionRecord } from '../session/sessions.ts';
@@ -31,6 +32,8 @@ import { safeReturnTo } from './return-to.ts';
 export interface SecurityPagesDeps {
   readonly settings: TwoFactorSettings;
   readonly http: GuardHttp;
+  /** The "Remembered browsers" section (remembered-browser-routes.ts); absent: not shown. */
+  readonly rememberedSection?: ((ctx: Context, session: SessionRecord) => Promise<RememberedBrowsersSectionProps | undefined>) | undefined;
 }
 
 const SECURITY = '/_guard/security';
@@ -151,9 +154,12 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const done = one(ctx.query['done']);
           const notice = done !== undefined ? notices(ctx)[done] : undefined;
           const warning = done !== undefined ? warnings(ctx)[done] : undefined;
+          // A form of this page (Forget a remembered browser) answers with a flash (Post/Redirect/Get).
+          const flash = http.takeFlash(ctx, actor.session, SECURITY);
+          const remembered = deps.rememberedSection ? await deps.rememberedSection(ctx, actor.session) : undefined;
           html(
             ctx,
-            200,
+            flash?.status ?? 200,
             renderSecurityPage(uiOf(ctx), {
               csrf: http.formToken(ctx, actor.session),
               email: actor.session.user,
@@ -163,6 +169,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               recoveryCodesLeft: status.recoveryCodesLeft,
               ...(notice ? { notice } : {}),
               ...(warning ? { warning } : {}),
+              ...(flash?.notice ? { notice: flash.notice } : {}),
+              ...(flash?.error ? { error: flash.error } : {}),
+              ...(remembered ? { rememberedBrowsers: remembered } : {}),
             }),
           );
         }),

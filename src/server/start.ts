@@ -42,6 +42,8 @@ import { buildSecondFactor } from './second-factor-wiring.ts';
 import { createGuardHttp } from './guard-http.ts';
 import { createTwoFactorApi } from './two-factor-routes.ts';
 import { createSecurityPages } from './security-pages.ts';
+import { createRememberedBrowserRoutes } from './remembered-browser-routes.ts';
+import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
@@ -280,6 +282,16 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     }
   }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
+  // "Remember this browser" (issue 17): device-bound, rotating records in the durable store.
+  const remembered = new RememberedBrowsers({
+    store: stores.rememberedBrowsers,
+    config: config.factors.remember_browser,
+    clock,
+    random,
+    audit,
+    logger,
+    keys: factors.deviceKeys,
+  });
   const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({
     regulation,
@@ -299,6 +311,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     pendingMs: config.factors.pending_login,
     identity,
     contacts,
+    remembered,
   });
   const settings = new TwoFactorSettings({
     durable,
@@ -321,6 +334,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
+    remembered,
   });
   const guardHttp = createGuardHttp({
     keys,
@@ -331,6 +345,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       sameSite: config.session.same_site,
     },
   });
+  const rememberedRoutes = createRememberedBrowserRoutes({ remembered, http: guardHttp, logger });
   const auth = createAuth({
     sessions,
     login,
@@ -348,6 +363,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
     },
+    ...(remembered.enabled ? { rememberMaxAge: remembered.maxAgeSeconds, rememberDays: remembered.days } : {}),
   });
 
   const upstream = new Upstream({
@@ -443,7 +459,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...stepUp.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
-      ...createSecurityPages({ settings, http: guardHttp }),
+      ...createSecurityPages({ settings, http: guardHttp, rememberedSection: rememberedRoutes.section }),
+      ...rememberedRoutes.routes,
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
@@ -493,6 +510,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     support: config.product.support,
     identity,
     contacts,
+    remembered,
   });
 
   let draining = false;

@@ -404,6 +404,21 @@ export const en = {
   stepUpRetry: 'Verified. Send what you were doing again (for example, press the export button once more): it now goes through.',
   backToWhereYouWere: 'Back to where you were',
   enableDoneBack: 'I saved my codes — back to where I was',
+  // Remember this browser (issue 17): the checkbox on the code page, the section on Login & Security
+  rememberBrowser: (days: number) => `Don't ask again on this browser for ${days} day${days === 1 ? '' : 's'}`,
+  rememberBrowserHint: 'Only on a browser that is yours alone. Sensitive operations still ask for a code.',
+  rememberedBrowsersHeading: 'Remembered browsers',
+  rememberedBrowsersText: 'These browsers do not ask for a verification code when you sign in with your password. Changing your two-factor settings or your password forgets them all.',
+  rememberedBrowsersNone: 'No browser is remembered.',
+  rememberedBrowserThis: 'this browser',
+  rememberedBrowserDates: (lastUsed: string, expires: string) => `Last used ${lastUsed} · remembered until ${expires}`,
+  forgetBrowser: 'Forget',
+  forgetBrowserLabel: (label: string) => `Forget ${label}`,
+  forgetAllBrowsers: 'Forget all browsers',
+  forgotBrowser: 'The browser is forgotten: it will ask for a verification code at the next sign-in.',
+  forgotAllBrowsers: (n: number) => (n === 0 ? 'No browser was remembered.' : `${n} browser${n === 1 ? ' is' : 's are'} forgotten: they will ask for a verification code at the next sign-in.`),
+  forgetBrowserGone: 'That browser was not remembered any more (already forgotten or expired).',
+  forgetBrowserFailed: 'The browser could not be forgotten right now. Please try again in a moment.',
 };
 
 export type Catalogue = typeof en;
