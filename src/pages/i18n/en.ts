@@ -329,6 +329,8 @@ export const en = {
     upstream_logout_failed: 'You are signed out here, but the app did not confirm that its own session ended.',
     untrusted_ingress: 'This address answers only the configured ingress (forward_auth.trusted).',
     bad_forward_auth_request: 'The ingress did not describe the original request (method and address).',
+    invalid_remember: 'Send "remember" as true or false (or leave it out).',
+    unknown_remembered_browser: 'That browser is not remembered (already forgotten or expired).',
     no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',
     directory_unavailable: 'Your email address and phone number cannot be looked up right now. Please try again in a moment.',
     ambiguous_identifier: 'The account was given twice with different values. Send it once.',

@@ -291,6 +291,8 @@ export const zhCN: Catalogue = {
     upstream_logout_failed: '您已在此处退出登录，但应用未确认其自身的会话已结束。',
     untrusted_ingress: '此地址只响应已配置的入口代理（forward_auth.trusted）。',
     bad_forward_auth_request: '入口代理没有说明原始请求（方法和地址）。',
+    invalid_remember: '"remember" 必须为 true 或 false（也可以省略）。',
+    unknown_remembered_browser: '该浏览器未被记住（已被忘记或已过期）。',
     no_email_on_file: '您的账户没有已知的电子邮件地址，因此未发送验证码。请联系管理员添加。',
     directory_unavailable: '目前无法查询您的电子邮件地址和电话号码。请稍后再试。',
     ambiguous_identifier: '账户被以不同的值给出了两次。请只提供一次。',
