@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryAudit } from '../../src/audit/audit.ts';
+import { pageWithCsrf, postForm, submitForm } from '../helpers/step-up.ts';
 import {
   enrollDirectly,
   factorsConfig,
@@ -48,6 +49,11 @@ async function again(client: GuardClient, password?: string): Promise<string> {
   expectStatus(await client.logout(), 200, 'logout');
   const login = expectStatus(await client.login(MERCHANT, password), 200, 'login again');
   return String(login.body['status']);
+}
+
+/** The sign-in page's form token. */
+async function formToken(client: GuardClient, path: string): Promise<{ _csrf: string }> {
+  return { _csrf: (await pageWithCsrf(client, path)).csrf };
 }
 
 /** The stack's clock by its URL, so `again` can move past resend cooldowns. */
@@ -273,6 +279,31 @@ describe('remember this browser (JSON API)', () => {
     assert.ok(used, 'the sign-in says it was a remembered browser');
   });
 
+  test('pages without JavaScript: the code page\'s checkbox remembers; Forget all on Login & Security (PRG with a notice)', async () => {
+    await freshEnrollment();
+    const client = new GuardClient(s.stack.url);
+    s.clock.advance(61_000);
+    const login = await postForm(client, '/_guard/login', { ...(await formToken(client, '/_guard/login')), email: MERCHANT, password: 'smartpush-demo' });
+    assert.equal(login.status, 303);
+    const { page, csrf } = await pageWithCsrf(client, '/_guard/verify');
+    assert.match(page.text, /<input type="checkbox" id="remember" name="remember" value="1"/);
+    assert.match(page.text, /Don&#39;t ask again on this browser for 30 days|Don't ask again on this browser for 30 days/);
+    const verified = await postForm(client, '/_guard/verify', { _csrf: csrf, code: lastCode(s.stack.outboxFile, MERCHANT), remember: '1', action: 'verify' });
+    assert.equal(verified.status, 303, verified.text);
+    assert.ok(rbCookie(client), 'remembered');
+    const security = await pageWithCsrf(client, '/_guard/security');
+    assert.match(security.page.text, /Remembered browsers/);
+    assert.match(security.page.text, /\(this browser\)/);
+    const done = await submitForm(client, '/_guard/security/remembered-browsers/forget', { _csrf: security.csrf, all: '1' });
+    assert.equal(done.status, 200);
+    assert.match(done.text, /1 browser is forgotten/);
+    assert.match(done.text, /No browser is remembered\./);
+    // Reload: the notice was shown once (Post/Redirect/Get).
+    const reload = await client.request('/_guard/security', { headers: { accept: 'text/html' } });
+    assert.doesNotMatch(reload.text, /1 browser is forgotten/);
+    assert.equal(await again(client), 'verification_required');
+  });
+
   test('remember must be a boolean', async () => {
     await freshEnrollment();
     const client = new GuardClient(s.stack.url);
@@ -320,6 +351,29 @@ describe('remember this browser: a password changed at the upstream forgets ever
       proxy.close();
       await oldApp.close();
       await newApp.close();
+    }
+  });
+});
+
+describe('remember this browser: switched off (factors.remember_browser.enabled: false)', () => {
+  test('no checkbox, `remember: true` is ignored, and nothing is listed', async () => {
+    const s = await startClockedStack({ config: { factors: factorsConfig({ send_budget: GENEROUS_BUDGETS, remember_browser: { enabled: false } }).factors } });
+    clockOf.set(s.stack.url, s.clock);
+    try {
+      await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, s.clock.now());
+      const client = new GuardClient(s.stack.url);
+      expectStatus(await client.login(), 200, 'login');
+      const { page } = await pageWithCsrf(client, '/_guard/verify');
+      assert.doesNotMatch(page.text, /name="remember"/);
+      expectStatus(await client.post('/_guard/api/login/verify', { code: lastCode(s.stack.outboxFile, MERCHANT), remember: true }), 200, 'verify');
+      assert.equal(rbCookie(client), undefined);
+      const list = expectStatus(await client.get('/_guard/api/remembered-browsers'), 200, 'list');
+      assert.deepEqual(list.body, { enabled: false, days: 30, browsers: [] });
+      const security = await pageWithCsrf(client, '/_guard/security');
+      assert.doesNotMatch(security.page.text, /Remembered browsers/);
+      assert.equal(await again(client), 'verification_required');
+    } finally {
+      await s.stack.close();
     }
   });
 });
