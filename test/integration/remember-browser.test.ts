@@ -154,6 +154,20 @@ describe('remember this browser (JSON API)', () => {
     assert.equal(await again(client), 'verification_required');
   });
 
+  test('the user regenerating recovery codes (Login & Security flow) forgets every remembered browser', async () => {
+    await freshEnrollment();
+    const client = new GuardClient(s.stack.url);
+    await signInWithCode(s, client, true);
+    const other = new GuardClient(s.stack.url);
+    await signInWithCode(s, other, true);
+    s.clock.advance(61_000);
+    expectStatus(await client.recoveryStart(), 200, 'recovery start');
+    expectStatus(await client.recoveryConfirm(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'recovery confirm');
+    assert.equal(await again(other), 'verification_required', 'the other remembered browser is asked');
+    const events = await audit.recent({ limit: 50, event: 'remembered_browsers_dropped' });
+    assert.ok(events.some((e) => e.reason === 'recovery_codes_regenerated' && e.details?.['count'] === 2), JSON.stringify(events.slice(0, 3)));
+  });
+
   test('a factor change not made through forgetRememberedBrowsers still voids the record (factor binding)', async () => {
     await freshEnrollment();
     const client = new GuardClient(s.stack.url);
