@@ -37,12 +37,14 @@ export const ADMIN_USAGE = `  admin status ACCOUNT             an account's 2FA 
   admin revoke-sessions ACCOUNT --reason R
                                    end every session (needs a shared store: Redis)
   admin unlock ACCOUNT --reason R  lift lockouts and bans (needs a shared store: Redis)
+  admin forget-browsers ACCOUNT --reason R [--id ID]
+                                   drop the account's remembered browsers (one with --id)
   admin audit ACCOUNT [--limit N]  the account's audit events
     (admin: [--config FILE] [--json]; exit 0 done, 1 refused or failed, 2 bad usage;
      ACCOUNT: the email, or the username with login.identifier: username)
 `;
 
-const COMMANDS = ['status', 'reset-2fa', 'set-destination', 'revoke-sessions', 'unlock', 'audit'] as const;
+const COMMANDS = ['status', 'reset-2fa', 'set-destination', 'revoke-sessions', 'unlock', 'forget-browsers', 'audit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** The OS account running the CLI, for the audit actor. */
@@ -213,6 +215,7 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
       config: { type: 'string', short: 'c' },
       reason: { type: 'string' },
       destination: { type: 'string' },
+      id: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -225,6 +228,7 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
   const cmd = command as Command;
   if (values.destination !== undefined && cmd !== 'set-destination') throw new UsageError('--destination goes with set-destination only');
   if (values.limit !== undefined && cmd !== 'audit') throw new UsageError('--limit goes with audit only');
+  if (values.id !== undefined && cmd !== 'forget-browsers') throw new UsageError('--id goes with forget-browsers only');
   if (values.reason !== undefined && (cmd === 'status' || cmd === 'audit')) throw new UsageError(`--reason is for changes; ${cmd} changes nothing`);
   let limit: number | undefined;
   if (values.limit !== undefined) {
@@ -288,6 +292,12 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
       }
       case 'unlock': {
         const r = await ops.unlock(user, values.reason, by);
+        answer = r;
+        text = describeAction(r);
+        break;
+      }
+      case 'forget-browsers': {
+        const r = await ops.revokeRememberedBrowsers(user, values.id, values.reason, by);
         answer = r;
         text = describeAction(r);
         break;
