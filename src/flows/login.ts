@@ -305,7 +305,7 @@ export class LoginFlow {
         input,
       );
     }
-    const skipped = await this.rememberedSignIn(user, now, enrollment, check, input, context);
+    const skipped = await this.rememberedSignIn(user, now, generation, enrollment, check, input, context);
     if (skipped.kind === 'authenticated') return skipped.result;
     const asked = await this.startPending(
       {
@@ -335,6 +335,7 @@ export class LoginFlow {
   private async rememberedSignIn(
     user: string,
     passwordAt: number,
+    generation: string,
     enrollment: Enrollment,
     check: { setCookies: readonly string[]; upstreamCookies: Record<string, string> },
     input: LoginAttempt,
@@ -367,7 +368,8 @@ export class LoginFlow {
         check.upstreamCookies,
         input,
         true,
-        async () => factorState(await this.deps.durable.getEnrollment(user)) === factors,
+        // As for a code: a change of the account racing with this sign-in ends it.
+        async () => (await this.deps.generations.isCurrent(user, generation)) && factorState(await this.deps.durable.getEnrollment(user)) === factors,
       );
       if (!result) return { kind: 'refused', clear: false };
       this.deps.logger.info({ event: 'login_success', user, via: 'remembered_browser', client: input.client.address, requestId: input.requestId }, 'login succeeded on a remembered browser');
