@@ -8,7 +8,7 @@ import type { Audit } from '../audit/record.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { buildAudit } from '../server/audit-wiring.ts';
 import { loadConfig, ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { AccountGenerations } from '../flows/account-generation.ts';
+import { AccountGenerations, factorState } from '../flows/account-generation.ts';
 import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -144,6 +144,7 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
       audit,
       logger,
       keys: factors.deviceKeys,
+      currentFactors: async (user) => factorState(await stores.durable.getEnrollment(user)),
     }),
   });
   return {

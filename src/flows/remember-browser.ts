@@ -54,6 +54,11 @@ export interface RememberedBrowsersDeps {
   readonly logger: Logger;
   /** HMAC keys (the device-cookie keys, newest first); the fingerprint key is derived from them. */
   readonly keys: readonly Buffer[];
+  /**
+   * `factorState` of the account's enrollment now (null without 2FA): records made under other
+   * factors can never serve, so they are not listed. Absent: every unexpired record is listed.
+   */
+  readonly currentFactors?: (user: string) => Promise<string | null>;
 }
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
@@ -188,10 +193,13 @@ export class RememberedBrowsers {
     return `${record.id}.${secret}`;
   }
 
-  /** The account's remembered browsers that can still serve, oldest first. */
+  /** The account's remembered browsers that can still serve (unexpired, made under the current factors), oldest first. */
   async list(user: string): Promise<RememberedBrowser[]> {
     const now = this.deps.clock.now();
-    return (await this.deps.store.list(user)).filter((r) => r.expiresAt > now);
+    const records = (await this.deps.store.list(user)).filter((r) => r.expiresAt > now);
+    if (!this.deps.currentFactors || records.length === 0) return records;
+    const factors = await this.deps.currentFactors(user);
+    return records.filter((r) => factors !== null && r.factors === factors);
   }
 
   /** The user (or support, with `actor`) forgets one browser; false when there was none. */

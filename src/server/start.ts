@@ -22,7 +22,7 @@ import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
 import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
-import { AccountGenerations } from '../flows/account-generation.ts';
+import { AccountGenerations, factorState } from '../flows/account-generation.ts';
 import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
@@ -291,6 +291,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     audit,
     logger,
     keys: factors.deviceKeys,
+    currentFactors: async (user) => factorState(await durable.getEnrollment(user)),
   });
   const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({

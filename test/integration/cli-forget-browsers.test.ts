@@ -8,6 +8,7 @@ import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { SqliteRememberedBrowsers } from '../../src/store/sqlite-remembered-browsers.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { browser } from '../helpers/remembered-browsers-contract.ts';
+import { factorState } from '../../src/flows/account-generation.ts';
 
 /**
  * `smartpush-guard admin forget-browsers` through the real binary on the embedded store: the
@@ -48,10 +49,12 @@ test('admin forget-browsers: listed by status, one with --id, then all; a reason
     const now = Date.parse('2026-05-01T08:00:00Z');
     await durable.enable({ user: USER, method: 'email', destination: USER, totp: null, createdAt: now, updatedAt: now }, []);
     const store = new SqliteRememberedBrowsers(durable);
+    // Made under the account's current factors (records of other factors are never listed).
+    const factors = factorState(await durable.getEnrollment(USER)) as string;
     // Far in the future, so the CLI's real clock still sees them as current.
     const until = Date.parse('2099-01-01T00:00:00Z');
-    await store.add(browser(USER, 'browser-a', { expiresAt: until, label: 'Chrome on Linux' }), 20);
-    await store.add(browser(USER, 'browser-b', { expiresAt: until, label: 'Safari on iOS' }), 20);
+    await store.add(browser(USER, 'browser-a', { expiresAt: until, label: 'Chrome on Linux', factors }), 20);
+    await store.add(browser(USER, 'browser-b', { expiresAt: until, label: 'Safari on iOS', factors }), 20);
   } finally {
     await durable.close();
   }

@@ -130,6 +130,27 @@ describe('RememberedBrowsers', () => {
     assert.deepEqual(await rotated.remembered.list('zoe@example.com'), [], 'another password: all forgotten');
   });
 
+  test('list: only unexpired records made under the current factors', async () => {
+    const store = new MemoryRememberedBrowsers();
+    let current: string | null = 'f1';
+    const clock = new ManualClock(T0);
+    const remembered = new RememberedBrowsers({
+      store,
+      config: { enabled: true, days: 30 },
+      clock,
+      random: cryptoRandom,
+      audit: new MemoryAudit(() => clock.now()),
+      logger: createLogger('silent'),
+      keys: [KEY_A],
+      currentFactors: async () => current,
+    });
+    await issue(remembered, 'd1', 'f1');
+    await issue(remembered, 'd2', 'f0');
+    assert.deepEqual((await remembered.list('zoe@example.com')).map((r) => r.deviceId), ['d1']);
+    current = null;
+    assert.deepEqual(await remembered.list('zoe@example.com'), [], '2FA off: nothing can serve');
+  });
+
   test('the account keeps at most 20 records (least recently used go first)', async () => {
     const { remembered, clock } = setup();
     for (let i = 0; i < 25; i++) {
