@@ -1,4 +1,5 @@
 import type { AuditEvent, AuditEventType, AuditQuery, AuditRecorder } from '../audit/audit.ts';
+import { forgetRememberedBrowsers, type RememberedBrowsers } from '../flows/remember-browser.ts';
 import { AUDIT_EVENTS } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { normalisePhone } from '../channels/phone.ts';
@@ -81,6 +82,8 @@ export interface AdminOperationsDeps {
   readonly identity?: IdentityRules;
   /** Where the account's email address comes from for notifications (the directory). */
   readonly contacts?: Contacts;
+  /** Remembered browsers (issue 17): listed in the status, dropped by every support action. */
+  readonly remembered?: RememberedBrowsers | undefined;
 }
 
 export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
@@ -111,11 +114,25 @@ export interface UserStatus {
     readonly login: { readonly banned_for_seconds: number | null; readonly recent_failures: number };
   } | null;
   readonly last_sign_in: { readonly at: string; readonly network: string } | null;
+  /** Browsers that skip the sign-in second factor ("remember this browser"); absent when the feature is not wired. */
+  readonly remembered_browsers?: RememberedBrowserView[];
+}
+
+export interface RememberedBrowserView {
+  readonly id: string;
+  readonly label: string;
+  readonly created_at: string;
+  readonly last_used_at: string;
+  readonly expires_at: string;
+}
+
+export function rememberedBrowserView(r: { id: string; label: string; createdAt: number; lastUsedAt: number; expiresAt: number }): RememberedBrowserView {
+  return { id: r.id, label: r.label, created_at: new Date(r.createdAt).toISOString(), last_used_at: new Date(r.lastUsedAt).toISOString(), expires_at: new Date(r.expiresAt).toISOString() };
 }
 
 export interface ActionResult {
   readonly user: string;
-  readonly action: 'reset_2fa' | 'set_destination' | 'revoke_sessions' | 'revoke_session' | 'unlock';
+  readonly action: 'reset_2fa' | 'set_destination' | 'revoke_sessions' | 'revoke_session' | 'unlock' | 'revoke_remembered_browsers';
   /** Whether every session of the account was ended (false only where live state is unreachable). */
   readonly sessions_revoked: boolean;
   /** Whether the account was told by email (false for revoke/unlock, which change no factor). */
@@ -240,7 +257,51 @@ export class AdminOperations {
         : { enabled: false },
       lockout,
       last_sign_in: last ? { at: iso(last.at), network: last.network } : null,
+      ...(this.deps.remembered ? { remembered_browsers: (await this.deps.remembered.list(user)).map(rememberedBrowserView) } : {}),
     };
+  }
+
+  /**
+   * Support drops the account's remembered browsers: one (`rawId`) or all. The next sign-in from
+   * them asks for the second factor again.
+   */
+  async revokeRememberedBrowsers(user: string, rawId: unknown, rawReason: unknown, by: AdminActor): Promise<ActionResult> {
+    const reason = parseReason(rawReason);
+    if (rawId !== undefined && (typeof rawId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(rawId))) {
+      throw new AdminError(400, 'invalid_id', 'id must be the id of one remembered browser (as GET /admin/users/{id} lists them), or left out to drop them all.');
+    }
+    await this.requireKnown(user);
+    const remembered = this.deps.remembered;
+    if (!remembered) throw new AdminError(503, 'remembered_browsers_unavailable', 'Remembered browsers are not available in this process.');
+    const context = { actor: by.actor, reason, ...(by.requestId !== undefined ? { requestId: by.requestId } : {}), ...(by.client !== undefined ? { client: by.client } : {}) };
+    let count: number;
+    if (rawId !== undefined) {
+      if (!(await remembered.revoke(user, rawId, context))) throw new AdminError(404, 'unknown_remembered_browser', `${user} has no remembered browser ${rawId}.`);
+      count = 1;
+    } else {
+      count = await remembered.forgetAll(user, 'admin_revoked', context);
+    }
+    this.deps.audit.record({
+      event: 'admin_action',
+      outcome: 'success',
+      user,
+      reason,
+      actor: by.actor,
+      ...(by.requestId !== undefined ? { requestId: by.requestId } : {}),
+      ...(by.client !== undefined ? { client: by.client } : {}),
+      details: { action: 'revoke_remembered_browsers', count },
+    });
+    this.deps.logger.info({ event: 'admin_action', action: 'revoke_remembered_browsers', user, actor: by.actor, requestId: by.requestId }, 'admin action');
+    return { user, action: 'revoke_remembered_browsers', revoked: count, sessions_revoked: false, notified: false, warnings: [] };
+  }
+
+  /** Every support action drops the account's remembered browsers (issue 17). */
+  private async forgetBrowsers(user: string, reason: string, by: AdminActor): Promise<void> {
+    await forgetRememberedBrowsers(this.deps.remembered, user, reason, {
+      actor: by.actor,
+      ...(by.requestId !== undefined ? { requestId: by.requestId } : {}),
+      ...(by.client !== undefined ? { client: by.client } : {}),
+    });
   }
 
   /**
@@ -252,6 +313,7 @@ export class AdminOperations {
     const reason = parseReason(rawReason);
     const enrollment = await this.enrolled(user);
     await this.deps.durable.disable(user);
+    await this.forgetBrowsers(user, 'admin_2fa_reset', by);
     const warnings: string[] = [];
     // A sign-in waiting for a code of the old factor ends instead of completing on the password alone.
     await this.endFlows(user);
@@ -295,6 +357,7 @@ export class AdminOperations {
     if (!(await this.deps.durable.setDestination(user, destination, this.deps.clock.now()))) {
       throw new AdminError(409, 'not_enrolled', `${user} turned two-factor authentication off meanwhile; nothing was changed.`);
     }
+    await this.forgetBrowsers(user, 'admin_destination_changed', by);
     const warnings: string[] = [];
     // Sign-ins and flows waiting for a code end too: none may send another one to the old destination.
     await this.endFlows(user);
@@ -329,6 +392,7 @@ export class AdminOperations {
     await this.requireKnown(user);
     await live.accounts.bump(user);
     await live.sessions.revokeUser(user);
+    await this.forgetBrowsers(user, 'admin_sessions_revoked', by);
     this.record(by, user, reason, 'sessions_revoked', {});
     return { user, action: 'revoke_sessions', sessions_revoked: true, notified: false, warnings: [] };
   }
@@ -362,6 +426,8 @@ export class AdminOperations {
       ...(by.client !== undefined ? { client: by.client } : {}),
     });
     if (!done) throw new AdminError(404, 'session_not_found', 'This account has no live session with that handle (GET /admin/users/{account}/sessions lists them).');
+    // A support action: like every other, it drops the account's remembered browsers.
+    await this.forgetBrowsers(user, 'admin_session_revoked', by);
     const warnings = done.upstream === 'not_confirmed' ? ['the sidecar session ended, but the app did not confirm that its own session ended (see the audit log)'] : [];
     this.deps.audit.record({
       event: 'admin_action',
@@ -390,6 +456,7 @@ export class AdminOperations {
     await live.factor.unlock(user);
     await live.regulation.unlock(user);
     await live.accounts.bump(user);
+    await this.forgetBrowsers(user, 'admin_unlock', by);
     const was = {
       second_factor_locked: factor.locked,
       consecutive_failures: factor.consecutiveFailures,

@@ -166,6 +166,11 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
     const body = await readBody(ctx, ['reason']);
     sendJson(ctx, 200, await ops.unlock(account, body['reason'], actor(ctx)));
   });
+  router.post('/admin/users/:email/remembered-browsers/revoke', async (ctx) => {
+    const account = user(ctx);
+    const body = await readBody(ctx, ['reason', 'id']);
+    sendJson(ctx, 200, await ops.revokeRememberedBrowsers(account, body['id'], body['reason'], actor(ctx)));
+  });
   router.get('/admin/audit', async (ctx) => {
     const q = singleQuery(ctx, ['user', 'event', 'since', 'limit']);
     const since = q['since'] === undefined ? undefined : Date.parse(q['since']);

@@ -35,6 +35,12 @@ export const AUDIT_EVENTS = [
   'session_ended',
   /** The app's own login or logout URL was opened while signed in: the signed-in state was shown. */
   'signed_in_page',
+  /** "Don't ask again on this browser" (src/flows/remember-browser.ts): never the token itself. */
+  'remembered_browser_added',
+  'remembered_browser_used',
+  'remembered_browser_revoked',
+  /** Remembered browsers dropped by a change of the account (details: count; reason says why). */
+  'remembered_browsers_dropped',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { parseArgs } from 'node:util';
 import { Contacts, identityRules, NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';
 import { AdminError, AdminOperations, parseAccount, type ActionResult, type LiveState, type UserStatus } from '../admin/operations.ts';
@@ -7,7 +8,7 @@ import type { Audit } from '../audit/record.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { buildAudit } from '../server/audit-wiring.ts';
 import { loadConfig, ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { AccountGenerations } from '../flows/account-generation.ts';
+import { AccountGenerations, factorState } from '../flows/account-generation.ts';
 import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -36,12 +37,14 @@ export const ADMIN_USAGE = `  admin status ACCOUNT             an account's 2FA 
   admin revoke-sessions ACCOUNT --reason R
                                    end every session (needs a shared store: Redis)
   admin unlock ACCOUNT --reason R  lift lockouts and bans (needs a shared store: Redis)
+  admin forget-browsers ACCOUNT --reason R [--id ID]
+                                   drop the account's remembered browsers (one with --id)
   admin audit ACCOUNT [--limit N]  the account's audit events
     (admin: [--config FILE] [--json]; exit 0 done, 1 refused or failed, 2 bad usage;
      ACCOUNT: the email, or the username with login.identifier: username)
 `;
 
-const COMMANDS = ['status', 'reset-2fa', 'set-destination', 'revoke-sessions', 'unlock', 'audit'] as const;
+const COMMANDS = ['status', 'reset-2fa', 'set-destination', 'revoke-sessions', 'unlock', 'forget-browsers', 'audit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** The OS account running the CLI, for the audit actor. */
@@ -133,6 +136,16 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
     support: config.product.support,
     identity: identityRules(config),
     contacts,
+    remembered: new RememberedBrowsers({
+      store: stores.rememberedBrowsers,
+      config: config.factors.remember_browser,
+      clock,
+      random: cryptoRandom,
+      audit,
+      logger,
+      keys: factors.deviceKeys,
+      currentFactors: async (user) => factorState(await stores.durable.getEnrollment(user)),
+    }),
   });
   return {
     operations,
@@ -164,6 +177,7 @@ function describeStatus(s: UserStatus, live: boolean): string {
   } else if (!live) {
     lines.push('  lockouts        not visible here (embedded store: they live in the service); GET /admin/users/<account> shows them');
   }
+  if (s.remembered_browsers) lines.push(`  remembered      ${s.remembered_browsers.length === 0 ? 'no browser' : s.remembered_browsers.map((b) => `${b.label} (${b.id}, until ${b.expires_at})`).join('; ')}`);
   lines.push(`  last sign-in    ${s.last_sign_in ? `${s.last_sign_in.at} from ${s.last_sign_in.network}` : 'none recorded (verified sign-ins only)'}`);
   return lines.join('\n');
 }
@@ -180,6 +194,8 @@ function describeAction(r: ActionResult): string {
       return `Session ${String(r['handle'])} of ${r.user} ended (app session: ${String(r['upstream'])}).`;
     case 'unlock':
       return `Lockouts of ${r.user} lifted.`;
+    case 'revoke_remembered_browsers':
+      return `${String(r['revoked'])} remembered browser(s) of ${r.user} forgotten.`;
   }
 }
 
@@ -202,6 +218,7 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
       config: { type: 'string', short: 'c' },
       reason: { type: 'string' },
       destination: { type: 'string' },
+      id: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -214,6 +231,7 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
   const cmd = command as Command;
   if (values.destination !== undefined && cmd !== 'set-destination') throw new UsageError('--destination goes with set-destination only');
   if (values.limit !== undefined && cmd !== 'audit') throw new UsageError('--limit goes with audit only');
+  if (values.id !== undefined && cmd !== 'forget-browsers') throw new UsageError('--id goes with forget-browsers only');
   if (values.reason !== undefined && (cmd === 'status' || cmd === 'audit')) throw new UsageError(`--reason is for changes; ${cmd} changes nothing`);
   let limit: number | undefined;
   if (values.limit !== undefined) {
@@ -277,6 +295,12 @@ export async function runAdminCommand(args: readonly string[], io: { out: (text:
       }
       case 'unlock': {
         const r = await ops.unlock(user, values.reason, by);
+        answer = r;
+        text = describeAction(r);
+        break;
+      }
+      case 'forget-browsers': {
+        const r = await ops.revokeRememberedBrowsers(user, values.id, values.reason, by);
         answer = r;
         text = describeAction(r);
         break;

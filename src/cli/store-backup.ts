@@ -7,6 +7,7 @@ import { resolveSecret, secretSource, type LoadedConfig } from '../config/load.t
 import { KeyCheckError, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { parseEncryptionKeys, SecretBox, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../server/providers.ts';
@@ -78,11 +79,11 @@ function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: s
 }
 
 function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
-  return { name, durable: store, history: new SqliteRiskHistory(store) };
+  return { name, durable: store, history: new SqliteRiskHistory(store), remembered: new SqliteRememberedBrowsers(store) };
 }
 
 async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
-  const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0 };
+  const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0, rememberedBrowsers: 0 };
   for await (const records of side.durable.exportRecords(now)) {
     if (records.enrollment !== null) counts.enrollments += 1;
     counts.recoveryCodes += records.recoveryCodes.length;
@@ -93,6 +94,7 @@ async function countRecords(side: MigrationSide, now: number): Promise<Migration
     counts.knownDevices += records.devices.length;
     counts.logins += records.logins.length;
   }
+  if (side.remembered) for await (const records of side.remembered.exportRecords(now)) counts.rememberedBrowsers += records.browsers.length;
   return counts;
 }
 
@@ -300,6 +302,7 @@ export function formatCounts(c: MigrationCounts): string {
     ['recovery codes', `${c.recoveryCodes} (${c.usedRecoveryCodes} used)`],
     ['used TOTP steps', String(c.usedTotpSteps)],
     ['known devices', String(c.knownDevices)],
+    ['remembered browsers', String(c.rememberedBrowsers)],
     ['logins', String(c.logins)],
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');

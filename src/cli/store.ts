@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
+import { RedisRememberedBrowsers } from '../store/redis-remembered-browsers.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
@@ -129,7 +131,14 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
     // Opening creates the file: a missing source is a mistyped path, not an empty store.
     if (role === 'source' && !existsSync(file)) throw new MissingSourceError(`no SQLite file at ${file} (store.sqlite in ${loaded.file})`);
     const durable = SqliteDurableStore.open(file);
-    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), warning: null, close: () => durable.close() };
+    return {
+      name: `embedded (SQLite ${file})`,
+      durable,
+      history: new SqliteRiskHistory(durable),
+      remembered: new SqliteRememberedBrowsers(durable),
+      warning: null,
+      close: () => durable.close(),
+    };
   }
   const settings = loaded.config.store.redis;
   if (settings === undefined) {
@@ -139,10 +148,12 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
   try {
     const durable = await RedisDurableStore.open(client, { prefix: settings.prefix, closeClient: false });
     const history = new RedisRiskHistory(client, { prefix: settings.prefix });
+    const remembered = new RedisRememberedBrowsers(client, { prefix: settings.prefix });
     return {
       name: `redis (${settings.sentinel ? 'sentinel' : settings.cluster ? 'cluster' : 'standalone'}, prefix ${settings.prefix})`,
       durable,
       history,
+      remembered,
       warning: durable.persistenceWarning(),
       close: () => closeRedisClient(client),
     };
@@ -158,6 +169,7 @@ function formatCounts(c: MigrationCounts): string {
     ['recovery codes', `${c.recoveryCodes} (${c.usedRecoveryCodes} used)`],
     ['used TOTP steps', String(c.usedTotpSteps)],
     ['known devices', String(c.knownDevices)],
+    ['remembered browsers', String(c.rememberedBrowsers)],
     ['logins', String(c.logins)],
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');

@@ -544,6 +544,18 @@ export const configSchema = z
         reauth_window: duration.prefault('5m'),
         /** "Not now" on the invitation to enable 2FA after a step-up is remembered this long. */
         nudge_snooze: duration.prefault('7d'),
+        /**
+         * "Don't ask again on this browser" after a sign-in's second factor (issue 17): a
+         * rotating, revocable, device-bound record per browser. Never skips a step-up.
+         */
+        remember_browser: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** How long a remembered browser skips the sign-in second factor. */
+            days: z.number().int().min(1).max(90).default(30),
+          })
+          .strict()
+          .prefault({}),
         /** How long a pending sign-in (password done, code not yet) may wait. */
         pending_login: duration.refine((ms) => ms <= 30 * 60_000, 'must be at most 30m').prefault('10m'),
         /** Consecutive wrong codes per account, across every factor (NIST: at most 100). */

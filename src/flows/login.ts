@@ -13,6 +13,7 @@ import { explainRisk } from '../risk/assess.ts';
 import { Contacts } from '../directory/index.ts';
 import { canonicalIdentity, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
+import type { RememberedBrowsers } from './remember-browser.ts';
 
 /**
  * The login state machine: regulation → the upstream's password check → (a code of the user's
@@ -31,6 +32,8 @@ export type LoginResult =
       readonly upstreamSetCookies: readonly string[];
       /** A new signed device cookie to set (the browser had none that verified). */
       readonly deviceCookie: string | null;
+      /** The "remember this browser" cookie: a value to set, null to clear it, absent to leave it. */
+      readonly rememberCookie?: string | null;
     }
   | {
       readonly kind: 'verification_required';
@@ -42,6 +45,8 @@ export type LoginResult =
       readonly destination: string | null;
       /** For sms/email: how sending the first code went. */
       readonly send: SendResult | null;
+      /** null: the browser's "remember" cookie did not serve and is cleared. */
+      readonly rememberCookie?: null;
     }
   | {
       readonly kind: 'invalid_credentials';
@@ -97,6 +102,8 @@ export interface LoginAttempt {
   readonly deviceCookie?: string | undefined;
   /** The page's language (en, zh-CN): kept with the sign-in for the security alerts. */
   readonly lang?: string | undefined;
+  /** The browser's "remember this browser" cookie, if any (src/flows/remember-browser.ts). */
+  readonly rememberCookie?: string | undefined;
 }
 
 /** The browser presenting the code (same one that sent the password, normally). */
@@ -156,6 +163,8 @@ export interface LoginFlowDeps {
   readonly identity?: IdentityRules;
   /** Where an account's email comes from (default: the identifier, when it is an address). */
   readonly contacts?: Contacts;
+  /** "Don't ask again on this browser" (issue 17); absent: never offered. */
+  readonly remembered?: RememberedBrowsers | undefined;
 }
 
 /** @deprecated kept for callers that key by email; use canonicalIdentity with the config's rules. */
@@ -305,7 +314,9 @@ export class LoginFlow {
         input,
       );
     }
-    return this.startPending(
+    const skipped = await this.rememberedSignIn(user, now, generation, enrollment, check, input, context);
+    if (skipped.kind === 'authenticated') return skipped.result;
+    const asked = await this.startPending(
       {
         reason: '2fa',
         user: user,
@@ -320,6 +331,85 @@ export class LoginFlow {
       },
       input,
     );
+    // A "remember" cookie that did not serve is cleared, so the browser stops presenting it.
+    return skipped.kind === 'refused' && skipped.clear && asked.kind === 'verification_required' ? { ...asked, rememberCookie: null } : asked;
+  }
+
+  /**
+   * The sign-in second factor skipped for a remembered browser (issue 17): the password's
+   * fingerprint is checked first (another password drops every remembered browser), then the
+   * browser's record (device, factors, expiry, secret), then the risk of this sign-in (high risk
+   * drops the record and the code is asked). 'none': no cookie (or the feature is off).
+   */
+  private async rememberedSignIn(
+    user: string,
+    passwordAt: number,
+    generation: string,
+    enrollment: Enrollment,
+    check: { setCookies: readonly string[]; upstreamCookies: Record<string, string> },
+    input: LoginAttempt,
+    context: AuditContext,
+  ): Promise<{ kind: 'authenticated'; result: Authenticated } | { kind: 'none' } | { kind: 'refused'; clear: boolean }> {
+    const remembered = this.deps.remembered;
+    if (!remembered) return { kind: 'none' };
+    try {
+      await remembered.passwordAccepted(user, input.password, context);
+      if (!remembered.enabled || input.rememberCookie === undefined || input.rememberCookie === '') return { kind: 'none' };
+      const factors = factorState(enrollment) as string;
+      const found = await remembered.check({ user, cookie: input.rememberCookie, deviceId: this.deps.risk.deviceId(input.deviceCookie), factors, context });
+      if (!found.ok) {
+        this.deps.logger.info({ event: 'remembered_browser_refused', user, reason: found.reason, requestId: input.requestId }, 'remembered browser not accepted; second factor asked');
+        // An unknown id may be another account's remembered browser (one cookie per browser): kept.
+        return { kind: 'refused', clear: found.reason !== 'unknown' };
+      }
+      const assessment = await this.deps.risk.assess({ user, deviceCookie: input.deviceCookie, clientAddress: input.client.address, userAgent: input.userAgent ?? '', context });
+      if (assessment.level === 'high') {
+        await remembered.drop(user, found.record.id, 'high_risk', context);
+        return { kind: 'refused', clear: true };
+      }
+      const cookie = await remembered.use(found.record, input.userAgent ?? '', context);
+      if (cookie === null) return { kind: 'refused', clear: false };
+      const result = await this.complete(
+        user,
+        passwordAt,
+        { at: found.record.verifiedAt, method: enrollment.method },
+        check.setCookies,
+        check.upstreamCookies,
+        input,
+        true,
+        // As for a code: a change of the account racing with this sign-in ends it.
+        async () => (await this.deps.generations.isCurrent(user, generation)) && factorState(await this.deps.durable.getEnrollment(user)) === factors,
+      );
+      if (!result) return { kind: 'refused', clear: false };
+      this.deps.logger.info({ event: 'login_success', user, via: 'remembered_browser', client: input.client.address, requestId: input.requestId }, 'login succeeded on a remembered browser');
+      this.deps.audit.record({ event: 'login_success', outcome: 'success', user, reason: '2fa', ...fromContext(context, { factors: 'password+remembered_browser', risk_level: assessment.level }) });
+      return { kind: 'authenticated', result: { ...result, rememberCookie: cookie } };
+    } catch (error) {
+      // Fail closed: a store that cannot say means the second factor is asked.
+      this.deps.logger.error({ err: error, user, requestId: input.requestId }, 'could not check the remembered browser; second factor asked');
+      return { kind: 'refused', clear: false };
+    }
+  }
+
+  /** Remembers the browser after a verified 2FA sign-in, when asked and allowed; the cookie value or null. */
+  private async rememberAfterVerify(pending: PendingLogin, done: Authenticated, presenter: Presenter, context: AuditContext): Promise<string | null> {
+    const remembered = this.deps.remembered;
+    if (!remembered?.enabled || pending.reason !== '2fa' || pending.factors === null) return null;
+    const deviceId = this.deps.risk.deviceId(done.deviceCookie ?? presenter.deviceCookie);
+    if (deviceId === null) return null;
+    try {
+      return await remembered.issue({
+        user: pending.user,
+        deviceId,
+        userAgent: presenter.userAgent ?? '',
+        factors: pending.factors,
+        verifiedAt: done.session.factors.secondFactor ?? this.deps.clock.now(),
+        context,
+      });
+    } catch (error) {
+      this.deps.logger.error({ err: error, user: pending.user }, 'could not remember the browser; the sign-in stands');
+      return null;
+    }
   }
 
   private async startPending(fields: Omit<PendingLogin, 'id'>, presenter: Presenter): Promise<LoginResult> {
@@ -452,7 +542,7 @@ export class LoginFlow {
   }
 
   /** The second step: a code of the enrolled method, a recovery code, or the risk email code. */
-  async verify(pendingId: string | undefined, code: unknown, presenter: Presenter): Promise<LoginVerifyResult> {
+  async verify(pendingId: string | undefined, code: unknown, presenter: Presenter, options: { remember?: boolean } = {}): Promise<LoginVerifyResult> {
     const { client, requestId } = presenter;
     const pending = await this.pending(pendingId);
     if (!pending) return { kind: 'no_pending_login' };
@@ -497,6 +587,10 @@ export class LoginFlow {
     if (!done) return this.endStale(pending, presenter, 'complete');
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
     this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}`, ...novelty, lang: presenter.lang }) });
+    if (options.remember === true) {
+      const rememberCookie = await this.rememberAfterVerify(pending, done, presenter, context);
+      if (rememberCookie !== null) return { ...done, rememberCookie };
+    }
     return done;
   }
 

@@ -1,4 +1,5 @@
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
+import { forgetRememberedBrowsers, type RememberedBrowsers } from './remember-browser.ts';
 import type { Channel } from '../channels/channel.ts';
 import { normalisePhone } from '../channels/phone.ts';
 import { notificationMessage } from '../channels/templates.tsx';
@@ -72,6 +73,8 @@ export interface SettingsDeps {
   readonly smsCountryAllowed: (e164: string) => boolean;
   /** Where the account's email and phone come from (the directory). */
   readonly contacts: Contacts;
+  /** Remembered browsers, dropped by every factor change (issue 17). */
+  readonly remembered?: RememberedBrowsers | undefined;
 }
 
 export interface Actor {
@@ -424,6 +427,7 @@ export class TwoFactorSettings {
     }
     this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
     this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
+    await forgetRememberedBrowsers(this.deps.remembered, user, '2fa_enabled', actorContext(actor));
     await this.notify(actor, '2fa_enabled', method);
     const rotated = await this.rotate(actor, method, now);
     return { result: { enabled: true, method, recovery_codes: codes }, rotated };
@@ -497,6 +501,7 @@ export class TwoFactorSettings {
     await this.deps.generations.bump(user);
     this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
     this.deps.audit.record({ event: '2fa_disabled', outcome: 'success', user, ...fromContext(actorContext(actor)) });
+    await forgetRememberedBrowsers(this.deps.remembered, user, '2fa_disabled', actorContext(actor));
     await this.notify(actor, '2fa_disabled');
     const rotated = await this.rotate(actor, null, null);
     return { result: { enabled: false }, rotated };
@@ -536,6 +541,7 @@ export class TwoFactorSettings {
     await this.deps.generations.bump(user);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
     this.deps.audit.record({ event: 'recovery_codes_regenerated', outcome: 'success', user, ...fromContext(actorContext(actor), { count: codes.length }) });
+    await forgetRememberedBrowsers(this.deps.remembered, user, 'recovery_codes_regenerated', actorContext(actor));
     await this.notify(actor, 'recovery_codes_regenerated');
     // New recovery codes are new authenticators: other sessions end as after any factor change.
     const rotated = await this.rotate(actor, enrollment.method, actor.session.factors.secondFactor ?? this.deps.clock.now());

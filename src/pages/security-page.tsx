@@ -2,6 +2,7 @@ import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, type PageMessage, type PageMethod } from './security-parts.tsx';
 import { ActiveSessionsSection, type ActiveSessionsView } from './sessions-section.tsx';
+import { RememberedBrowsersSection, type RememberedBrowsersSectionProps } from './remembered-browsers-section.tsx';
 
 export interface SecurityPageProps extends PageMessage {
   readonly csrf: string;
@@ -13,6 +14,8 @@ export interface SecurityPageProps extends PageMessage {
   readonly recoveryCodesLeft: number | null;
   /** "Active sessions" (src/pages/sessions-section.tsx); absent, the section is not shown. */
   readonly activeSessions?: ActiveSessionsView | undefined;
+  /** "Remembered browsers" (issue 17); absent when the feature is off and none is remembered. */
+  readonly rememberedBrowsers?: RememberedBrowsersSectionProps | undefined;
 }
 
 /**
@@ -78,6 +81,7 @@ function SecurityPage(props: SecurityPageProps) {
         </p>
       )}
       {props.activeSessions ? <ActiveSessionsSection {...props.activeSessions} /> : null}
+      {props.rememberedBrowsers ? <RememberedBrowsersSection {...props.rememberedBrowsers} /> : null}
       <p class="muted">{t.supportNote(brand.support)}</p>
       <p class="muted">
         <a href={landingOf(brand)}>{t.backToProduct(brand.product)}</a> · <a href="/_guard/logout">{t.signOutTitle}</a>

@@ -20,6 +20,25 @@ export interface VerifyPageProps {
   readonly send?: SendView | null;
   /** The account has recovery codes left (a 2FA sign-in); default true. */
   readonly recovery?: boolean;
+  /** "Don't ask again on this browser for N days" is offered (a 2FA sign-in, feature on). */
+  readonly rememberDays?: number | undefined;
+}
+
+/** The "remember this browser" checkbox (issue 17), with what it means. */
+function RememberField(props: { days: number }) {
+  const { t } = useUi();
+  return (
+    <label class="choice" for="remember">
+      <input type="checkbox" id="remember" name="remember" value="1" aria-describedby="remember-hint" />
+      <span>
+        {t.rememberBrowser(props.days)}
+        <br />
+        <small class="muted" id="remember-hint">
+          {t.rememberBrowserHint}
+        </small>
+      </span>
+    </label>
+  );
 }
 
 /** The second sign-in step: the code of the user's method, or (with 2FA) a recovery code. */
@@ -37,6 +56,7 @@ function VerifyPage(props: VerifyPageProps) {
         <CsrfField csrf={props.csrf} />
         <input type="hidden" name="return_to" value={props.returnTo} />
         <CodeField error={props.error} acceptsRecovery={recovery} />
+        {props.rememberDays !== undefined && props.twoFactor !== false ? <RememberField days={props.rememberDays} /> : null}
         <button type="submit" name="action" value="verify">
           {t.verifyButton}
         </button>

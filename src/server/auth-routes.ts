@@ -56,6 +56,10 @@ export interface AuthDeps {
   readonly options: AuthOptions;
   /** Which account an upstream session is, where the directory can tell (session rotation). */
   readonly contacts?: Contacts;
+  /** Max-Age (seconds) of the "remember this browser" cookie; absent: the feature is off. */
+  readonly rememberMaxAge?: number | undefined;
+  /** The days the code page offers to remember the browser for (with rememberMaxAge). */
+  readonly rememberDays?: number | undefined;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
@@ -129,7 +133,14 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
   });
 
   const attempt = (ctx: Context, email: string, password: string): Promise<LoginResult> =>
-    deps.login.attempt({ email, password, ...presenter(ctx) });
+    deps.login.attempt({ email, password, ...presenter(ctx), rememberCookie: http.cookie(ctx, 'remember') });
+
+  /** The "remember this browser" cookie a result asks for (issue 17): set, cleared, or left alone. */
+  const rememberCookieHeaders = (ctx: Context, result: { rememberCookie?: string | null }): string[] => {
+    if (result.rememberCookie === undefined) return [];
+    if (result.rememberCookie === null) return [clearCookieHeader('remember', cookieOptions(ctx))];
+    return [setCookieHeader('remember', result.rememberCookie, { ...cookieOptions(ctx), sameSite: 'lax', maxAge: deps.rememberMaxAge ?? 0 })];
+  };
 
   /** Releases the withheld cookies and the new sidecar session in one response. */
   const completeLogin = (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
@@ -140,12 +151,13 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
       ...released,
       setCookieHeader('session', result.cookieValue, cookieOptions(ctx)),
       ...(result.deviceCookie ? [setCookieHeader('device', result.deviceCookie, { ...cookieOptions(ctx), maxAge: DEVICE_COOKIE_MAX_AGE })] : []),
+      ...rememberCookieHeaders(ctx, result),
     ]);
   };
 
   /** Password accepted, code pending: the browser gets the pending login's id, nothing else. */
   const startVerification = (ctx: Context, result: Extract<LoginResult, { kind: 'verification_required' }>): void => {
-    appendSetCookie(ctx, [setCookieHeader('pending', result.pendingId, { ...cookieOptions(ctx), maxAge: Math.floor(options.pendingMs / 1000) })]);
+    appendSetCookie(ctx, [setCookieHeader('pending', result.pendingId, { ...cookieOptions(ctx), maxAge: Math.floor(options.pendingMs / 1000) }), ...rememberCookieHeaders(ctx, result)]);
   };
 
   const sendProblem = (send: SendResult | null): string | undefined => {
@@ -305,6 +317,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         returnTo,
         send: view,
         recovery,
+        ...(deps.rememberDays !== undefined && pending.reason === '2fa' ? { rememberDays: deps.rememberDays } : {}),
         ...(message.error ? { error: message.error } : {}),
         ...(notice ? { notice } : {}),
         ...(view !== null && view.resendAfter > 0 ? { resendAfter: view.resendAfter } : {}),
@@ -697,7 +710,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             const error = sent.ok || told ? undefined : resendProblem(ctx, sent, found.pending.factors !== null);
             return verifyRefused(ctx, sent.ok ? 200 : 429, returnTo, { notice, error });
           }
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx));
+          const remember = deps.rememberMaxAge !== undefined && read.body['remember'] !== undefined && read.body['remember'] !== '';
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx), { remember });
           if (result.kind === 'authenticated') {
             appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
             completeLogin(ctx, result);
@@ -722,7 +736,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             sendError(ctx, 400, 'invalid_code_format', 'Send {"code": "123456"} with the code as a string.');
             return;
           }
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, presenter(ctx));
+          const remember = body['remember'];
+          if (remember !== undefined && typeof remember !== 'boolean') {
+            sendError(ctx, 400, 'invalid_remember', 'Send "remember" as true or false (or leave it out).');
+            return;
+          }
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, presenter(ctx), { remember: remember === true && deps.rememberMaxAge !== undefined });
           setOwnResponseHeaders(ctx);
           switch (result.kind) {
             case 'authenticated':

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../observability/logger.ts';
-import { clearCookieHeader, cookieName, readCookies, setCookieHeader, type CookieOptions } from '../session/cookies.ts';
+import { clearCookieHeader, cookieName, readCookies, setCookieHeader, type CookieKind, type CookieOptions } from '../session/cookies.ts';
 import { createFlash, type Flash } from './flash.ts';
 import { crossSite, csrfToken, csrfTokenValid } from '../session/csrf.ts';
 import type { SessionKeys } from '../session/keys.ts';
@@ -51,7 +51,7 @@ export function createGuardHttp(deps: { keys: SessionKeys; random: Random; logge
   const appendSetCookie = (ctx: Context, values: readonly string[]): void => {
     if (values.length > 0) ctx.append('Set-Cookie', [...values]);
   };
-  const cookie = (ctx: Context, kind: 'session' | 'csrf' | 'pending' | 'device' | 'flash'): string | undefined =>
+  const cookie = (ctx: Context, kind: CookieKind): string | undefined =>
     readCookies(ctx.get('cookie'))[cookieName(kind, secure(ctx))];
 
   /** The pre-login nonce that form tokens are bound to (set when the visitor has none). */

@@ -8,6 +8,7 @@ import { renderRecoveryCodesPage, type RecoveryView } from '../pages/recovery-co
 import { renderDisablePage, type DisableView } from '../pages/security-disable-page.tsx';
 import { renderEnablePage, type EnableView } from '../pages/security-enable-page.tsx';
 import { renderSecurityPage } from '../pages/security-page.tsx';
+import type { RememberedBrowsersSectionProps } from '../pages/remembered-browsers-section.tsx';
 import type { PageMessage, PageMethod } from '../pages/security-parts.tsx';
 import type { ActiveSessionsView } from '../pages/sessions-section.tsx';
 import { setCookieHeader } from '../session/cookies.ts';
@@ -34,6 +35,8 @@ export interface SecurityPagesDeps {
   readonly http: GuardHttp;
   /** "Active sessions" on the overview (src/server/session-routes.ts). */
   readonly activeSessions?: (ctx: Context, session: SessionRecord) => Promise<ActiveSessionsView>;
+  /** The "Remembered browsers" section (remembered-browser-routes.ts); absent: not shown. */
+  readonly rememberedSection?: ((ctx: Context, session: SessionRecord) => Promise<RememberedBrowsersSectionProps | undefined>) | undefined;
 }
 
 const SECURITY = '/_guard/security';
@@ -154,15 +157,15 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
           const done = one(ctx.query['done']);
           const notice = done !== undefined ? notices(ctx)[done] : undefined;
           const warning = done !== undefined ? warnings(ctx)[done] : undefined;
-          // A form of the page's sections (active sessions) comes back here with its outcome in the flash.
+          // The page's section forms (active sessions, remembered browsers) come back here with their
+          // outcome in the flash (Post/Redirect/Get).
           const flash = http.takeFlash(ctx, actor.session, SECURITY);
           const activeSessions = deps.activeSessions ? await deps.activeSessions(ctx, actor.session) : undefined;
+          const remembered = deps.rememberedSection ? await deps.rememberedSection(ctx, actor.session) : undefined;
           html(
             ctx,
             flash?.status ?? 200,
             renderSecurityPage(uiOf(ctx), {
-              ...(flash?.error ? { error: flash.error } : {}),
-              ...(flash?.notice ? { notice: flash.notice } : {}),
               ...(activeSessions ? { activeSessions } : {}),
               csrf: http.formToken(ctx, actor.session),
               email: actor.session.user,
@@ -172,6 +175,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               recoveryCodesLeft: status.recoveryCodesLeft,
               ...(notice ? { notice } : {}),
               ...(warning ? { warning } : {}),
+              ...(flash?.notice ? { notice: flash.notice } : {}),
+              ...(flash?.error ? { error: flash.error } : {}),
+              ...(remembered ? { rememberedBrowsers: remembered } : {}),
             }),
           );
         }),

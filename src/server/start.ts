@@ -23,7 +23,7 @@ import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
 import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
-import { AccountGenerations } from '../flows/account-generation.ts';
+import { AccountGenerations, factorState } from '../flows/account-generation.ts';
 import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { Regulation, type RegulationLimits } from '../flows/regulation.ts';
@@ -47,6 +47,8 @@ import { createSecurityPages } from './security-pages.ts';
 import { createSessionRoutes } from './session-routes.ts';
 import { ActiveSessions } from '../flows/active-sessions.ts';
 import { NetworkLabels } from '../session/session-origin.ts';
+import { createRememberedBrowserRoutes } from './remembered-browser-routes.ts';
+import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
@@ -314,6 +316,17 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     }
   }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
+  // "Remember this browser" (issue 17): device-bound, rotating records in the durable store.
+  const remembered = new RememberedBrowsers({
+    store: stores.rememberedBrowsers,
+    config: config.factors.remember_browser,
+    clock,
+    random,
+    audit,
+    logger,
+    keys: factors.deviceKeys,
+    currentFactors: async (user) => factorState(await durable.getEnrollment(user)),
+  });
   const generations = new AccountGenerations(store, random);
   const login = new LoginFlow({
     regulation,
@@ -333,6 +346,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     pendingMs: config.factors.pending_login,
     identity,
     contacts,
+    remembered,
   });
   const settings = new TwoFactorSettings({
     // The enrollment before a turn-off is handed to the alerts (its SMS phone is still the owner's).
@@ -356,6 +370,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
+    remembered,
   });
   const activeSessions = new ActiveSessions({ sessions, account, audit, logger, networks: new NetworkLabels(config.session.networks) });
   const guardHttp = createGuardHttp({
@@ -367,6 +382,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       sameSite: config.session.same_site,
     },
   });
+  const rememberedRoutes = createRememberedBrowserRoutes({ remembered, http: guardHttp, logger });
   const auth = createAuth({
     sessions,
     login,
@@ -384,6 +400,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
     },
+    ...(remembered.enabled ? { rememberMaxAge: remembered.maxAgeSeconds, rememberDays: remembered.days } : {}),
   });
 
   const upstream = new Upstream({
@@ -481,7 +498,8 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...sessionRoutes,
-      ...createSecurityPages({ settings, http: guardHttp, activeSessions: sessionRoutes.section }),
+      ...createSecurityPages({ settings, http: guardHttp, activeSessions: sessionRoutes.section, rememberedSection: rememberedRoutes.section }),
+      ...rememberedRoutes.routes,
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
@@ -532,6 +550,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     support: config.product.support,
     identity,
     contacts,
+    remembered,
   });
 
   let draining = false;

@@ -13,6 +13,9 @@ import { RedisStore } from '../store/redis.ts';
 import { closeRedisClient, openRedisClient, type RedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
+import { MemoryRememberedBrowsers, type RememberedBrowserStore } from '../store/remembered-browsers.ts';
+import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
+import { RedisRememberedBrowsers } from '../store/redis-remembered-browsers.ts';
 import { isNewStore, recordStore } from '../store/store-ledger.ts';
 import type { Clock } from './providers.ts';
 
@@ -28,6 +31,8 @@ export interface Stores {
   readonly ephemeral: EphemeralStore;
   readonly durable: DurableStore;
   readonly riskHistory: RiskHistoryStore;
+  /** "Remember this browser" records (in the durable store's SQLite file or Redis). */
+  readonly rememberedBrowsers: RememberedBrowserStore;
   /** Messages between replicas (Redis only: one process needs none). */
   readonly events?: StoreEvents;
   /** The shared Redis connection and key prefix (for the audit's query store). */
@@ -63,11 +68,13 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
   // The risk history lives in the SQLite file next to the enrollments (in memory when a test gives
   // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
+  const rememberedBrowsers = durable instanceof SqliteDurableStore ? new SqliteRememberedBrowsers(durable) : new MemoryRememberedBrowsers();
   return {
     kind: 'embedded',
     ephemeral,
     durable,
     riskHistory,
+    rememberedBrowsers,
     close: async () => {
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
@@ -126,12 +133,14 @@ async function openRedisStores(
   }
   const ephemeral = options.ephemeral ?? new RedisStore(client, { prefix });
   const riskHistory = new RedisRiskHistory(client, { prefix });
+  const rememberedBrowsers = new RedisRememberedBrowsers(client, { prefix });
   const events = new RedisEvents(client, prefix);
   return {
     kind: 'redis',
     ephemeral,
     durable,
     riskHistory,
+    rememberedBrowsers,
     events,
     redis: { client, prefix },
     close: async () => {

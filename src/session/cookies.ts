@@ -4,9 +4,9 @@ import { parseCookie, stringifySetCookie } from 'cookie';
  * The sidecar's cookies. Over https they get the __Host- prefix (Secure, Path=/, no Domain), which
  * stops a sibling subdomain from planting or overwriting them (cookie tossing, THREATS T6).
  */
-export type CookieKind = 'session' | 'csrf' | 'pending' | 'device' | 'flash';
+export type CookieKind = 'session' | 'csrf' | 'pending' | 'device' | 'flash' | 'remember';
 
-const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf', pending: 'spg_pending', device: 'spg_device', flash: 'spg_flash' };
+const BASE_NAMES: Record<CookieKind, string> = { session: 'spg_session', csrf: 'spg_csrf', pending: 'spg_pending', device: 'spg_device', flash: 'spg_flash', remember: 'spg_rb' };
 
 /** The signed device cookie lives long: a browser stays "known" for the risk engine (400 days, the browsers' cap). */
 export const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;

@@ -1,4 +1,5 @@
 import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
+import type { RememberedUserRecords } from './remembered-browsers.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
@@ -18,6 +19,8 @@ export interface MigrationSide {
   readonly name: string;
   readonly durable: RecordPort<DurableUserRecords>;
   readonly history: RecordPort<RiskUserRecords>;
+  /** Remembered browsers and password fingerprints (issue 17). */
+  readonly remembered?: RecordPort<RememberedUserRecords>;
 }
 
 export interface MigrationCounts {
@@ -28,6 +31,7 @@ export interface MigrationCounts {
   usedTotpSteps: number;
   knownDevices: number;
   logins: number;
+  rememberedBrowsers: number;
 }
 
 export interface MigrationOptions {
@@ -52,7 +56,8 @@ export class TargetNotEmptyError extends Error {
 
 export async function migrateRecords(from: MigrationSide, to: MigrationSide, options: MigrationOptions): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
-  const targetHadRecords = (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now));
+  const targetHadRecords =
+    (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now)) || ((await to.remembered?.hasRecords(options.now)) ?? false);
   if (targetHadRecords && !dryRun && options.force !== true) {
     throw new TargetNotEmptyError(
       `the target ${to.name} already holds records; nothing was copied. ` +
@@ -60,7 +65,7 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
         'or with --dry-run to count what would be copied.',
     );
   }
-  const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0 };
+  const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0, rememberedBrowsers: 0 };
   for await (const records of from.durable.exportRecords(options.now)) {
     if (records.enrollment !== null) counts.enrollments += 1;
     counts.recoveryCodes += records.recoveryCodes.length;
@@ -72,6 +77,12 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     counts.knownDevices += records.devices.length;
     counts.logins += records.logins.length;
     if (!dryRun) await to.history.importRecords(records);
+  }
+  if (from.remembered) {
+    for await (const records of from.remembered.exportRecords(options.now)) {
+      counts.rememberedBrowsers += records.browsers.length;
+      if (!dryRun && to.remembered) await to.remembered.importRecords(records);
+    }
   }
   return { counts, dryRun, targetHadRecords };
 }

@@ -98,6 +98,27 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 5: remembered browsers (src/store/sqlite-remembered-browsers.ts): token hashes bound to a
+  // device id, and one keyed password fingerprint per account.
+  `
+  CREATE TABLE remembered_browsers (
+    user TEXT NOT NULL,
+    id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    factors TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    verified_at INTEGER NOT NULL,
+    PRIMARY KEY (user, id)
+  );
+  CREATE TABLE password_fingerprints (
+    user TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The steps, in order, for tests that build a file at an older schema version. */

@@ -221,6 +221,7 @@ describe('admin API: operations', () => {
         login: { banned_for_seconds: null, recent_failures: 0 },
       },
       last_sign_in: null,
+      remembered_browsers: [],
     });
   });
 

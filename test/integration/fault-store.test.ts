@@ -158,7 +158,7 @@ test('item 11: a store that starts failing while the service runs turns /readyz 
     const other = new Database(d.db);
     other.pragma('wal_checkpoint(TRUNCATE)');
     overwrite(d.db, 4096, Buffer.alloc(4096 * 8, 0x5a));
-    other.pragma('user_version = 4');
+    other.pragma('user_version = 5');
     other.close();
     const broken = await fetch(`${running.adminUrl}/admin/users/user2@example.com`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(broken.status, 500);

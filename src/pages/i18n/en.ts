@@ -359,6 +359,8 @@ export const en = {
     current_session: 'That is the session you are using. To end it, sign out.',
     untrusted_ingress: 'This address answers only the configured ingress (forward_auth.trusted).',
     bad_forward_auth_request: 'The ingress did not describe the original request (method and address).',
+    invalid_remember: 'Send "remember" as true or false (or leave it out).',
+    unknown_remembered_browser: 'That browser is not remembered (already forgotten or expired).',
     no_email_on_file: 'No email address is known for your account, so no code was sent. Contact your administrator to add one.',
     directory_unavailable: 'Your email address and phone number cannot be looked up right now. Please try again in a moment.',
     ambiguous_identifier: 'The account was given twice with different values. Send it once.',
@@ -483,6 +485,21 @@ export const en = {
     footer: (product: string) => `This is an automatic security message from ${product}. It never contains a code or a password, and no one from ${product} will ask you for one.`,
     sms: (product: string, title: string, url: string) => `${product} security alert: ${title}. Not you? Change your password now and check ${url}`,
   },
+  // Remember this browser (issue 17): the checkbox on the code page, the section on Login & Security
+  rememberBrowser: (days: number) => `Don't ask again on this browser for ${days} day${days === 1 ? '' : 's'}`,
+  rememberBrowserHint: 'Only on a browser that is yours alone. Sensitive operations still ask for a code.',
+  rememberedBrowsersHeading: 'Remembered browsers',
+  rememberedBrowsersText: 'These browsers do not ask for a verification code when you sign in with your password. Changing your two-factor settings or your password forgets them all.',
+  rememberedBrowsersNone: 'No browser is remembered.',
+  rememberedBrowserThis: 'this browser',
+  rememberedBrowserDates: (lastUsed: string, expires: string) => `Last used ${lastUsed} · remembered until ${expires}`,
+  forgetBrowser: 'Forget',
+  forgetBrowserLabel: (label: string) => `Forget ${label}`,
+  forgetAllBrowsers: 'Forget all browsers',
+  forgotBrowser: 'The browser is forgotten: it will ask for a verification code at the next sign-in.',
+  forgotAllBrowsers: (n: number) => (n === 0 ? 'No browser was remembered.' : `${n} browser${n === 1 ? ' is' : 's are'} forgotten: they will ask for a verification code at the next sign-in.`),
+  forgetBrowserGone: 'That browser was not remembered any more (already forgotten or expired).',
+  forgetBrowserFailed: 'The browser could not be forgotten right now. Please try again in a moment.',
 };
 
 export type Catalogue = typeof en;
