@@ -147,7 +147,7 @@ describe('SQLite schema step 2 (risk history)', () => {
   test('a version-1 file is upgraded to the current version without losing enrollments', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      assert.equal(SQLITE_SCHEMA_VERSION, 4);
+      assert.equal(SQLITE_SCHEMA_VERSION, 5);
       const step1 = SQLITE_MIGRATIONS[0];
       assert.ok(step1 !== undefined);
       // A file as a version-1 build left it: step 1 applied, then written to.
@@ -207,12 +207,12 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const db = new Database(file, { 'readonly': true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 4);
+        assert.equal(db.pragma('user_version', { simple: true }), 5);
         const tables = db
           .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
           .pluck()
           .all();
-        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'recovery_codes', 'used_totp_steps']);
+        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'passkeys', 'recovery_codes', 'used_totp_steps']);
         const columns = (table: string): unknown =>
           db.prepare(`SELECT name, type, "notnull", pk FROM pragma_table_info('${table}') ORDER BY cid`).all();
         assert.deepEqual(columns('known_devices'), [
