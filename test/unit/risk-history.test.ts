@@ -189,7 +189,7 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const store = SqliteDurableStore.open(file);
       try {
-        assert.equal(store.settings().schemaVersion, 4);
+        assert.equal(store.settings().schemaVersion, 5);
         assert.deepEqual(await store.getEnrollment('zoe@example.com'), totpEnrollment('zoe@example.com'));
         assert.deepEqual(await store.getEnrollment('sam@example.com'), emailEnrollment('sam@example.com'));
         assert.equal(await store.remainingRecoveryCodes('zoe@example.com'), 2);
