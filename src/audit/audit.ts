@@ -33,6 +33,11 @@ export const AUDIT_EVENTS = [
   'session_ended',
   /** The app's own login or logout URL was opened while signed in: the signed-in state was shown. */
   'signed_in_page',
+  /** Passkeys (WebAuthn, src/factors/passkey/): one added, removed, used, or refused as a likely clone. */
+  'passkey_added',
+  'passkey_removed',
+  'passkey_used',
+  'passkey_clone_suspected',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];
