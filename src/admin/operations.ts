@@ -12,6 +12,7 @@ import type { RiskHistoryStore } from '../risk/history.ts';
 import type { Clock } from '../server/providers.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
+import type { PasskeyStore } from '../factors/passkey/store.ts';
 import type { AccountGenerations } from '../flows/account-generation.ts';
 
 /**
@@ -78,6 +79,8 @@ export interface AdminOperationsDeps {
   readonly identity?: IdentityRules;
   /** Where the account's email address comes from for notifications (the directory). */
   readonly contacts?: Contacts;
+  /** The accounts' passkeys: a 2FA reset removes them too (they sit on top of the enrollment). */
+  readonly passkeys?: Pick<PasskeyStore, 'removeAll'>;
 }
 
 export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
@@ -249,6 +252,7 @@ export class AdminOperations {
     const reason = parseReason(rawReason);
     const enrollment = await this.enrolled(user);
     await this.deps.durable.disable(user);
+    const passkeysRemoved = (await this.deps.passkeys?.removeAll(user)) ?? 0;
     const warnings: string[] = [];
     // A sign-in waiting for a code of the old factor ends instead of completing on the password alone.
     await this.endFlows(user);
@@ -257,7 +261,7 @@ export class AdminOperations {
     const recipients = await this.addressesOf(user, warnings);
     const notified = await this.notify(recipients, '2fa_reset');
     if (!notified && recipients.length > 0) warnings.push('the email notification could not be sent (see the log)');
-    this.record(by, user, reason, '2fa_reset', { method: enrollment.method });
+    this.record(by, user, reason, '2fa_reset', { method: enrollment.method, ...(passkeysRemoved > 0 ? { passkeys_removed: passkeysRemoved } : {}) });
     return { user, action: 'reset_2fa', previous_method: enrollment.method, sessions_revoked: revoked, notified, warnings };
   }
 

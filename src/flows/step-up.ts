@@ -11,6 +11,9 @@ import { maskDestination, type SecondFactor, type SendResult, type SendState, ty
 import { actorContext, type Actor } from './two-factor-settings.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
+import type { PasskeyCeremonies, RelyingParty } from '../factors/passkey/ceremony.ts';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { passkeyRefused, passkeysUnavailable } from './passkey-errors.ts';
 
 /**
  * Step-up verification for sensitive operations. The enforcement point records what a sensitive
@@ -60,6 +63,17 @@ export interface StepUpResult {
   readonly description?: SensitiveSpec['description'];
 }
 
+export interface StepUpVerified {
+  status: 'verified';
+  valid_until: string;
+  category: string;
+  nudge_enable_2fa: boolean;
+  return_to: string;
+  from: string | null;
+  retry: 'get' | 'other';
+  fresh_for_ms: number;
+}
+
 export interface StepUpDeps {
   readonly store: EphemeralStore;
   readonly generations: AccountGenerations;
@@ -72,6 +86,8 @@ export interface StepUpDeps {
   readonly nudgeSnoozeMs: number;
   /** Where the account's email address comes from (the directory). */
   readonly contacts?: Contacts;
+  /** Passkeys: a step-up that asks for a fresh factor may be answered with one. */
+  readonly passkeys?: PasskeyCeremonies | undefined;
 }
 
 export class StepUpFlow {
@@ -199,10 +215,7 @@ export class StepUpFlow {
     return { status: 'code_sent', method: record.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
-  async verify(
-    actor: Actor,
-    code: unknown,
-  ): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string; from: string | null; retry: 'get' | 'other'; fresh_for_ms: number }> {
+  async verify(actor: Actor, code: unknown): Promise<StepUpVerified> {
     const { record, redecided } = await this.record(actor);
     if (redecided) {
       this.deps.audit.record({
@@ -239,17 +252,22 @@ export class StepUpFlow {
           });
       }
     }
+    return this.finish(actor, record, result.via);
+  }
+
+  /** The step-up passed (a code or a passkey): the session's category is fresh, the record done. */
+  private async finish(actor: Actor, record: StepUpRecord, via: string): Promise<StepUpVerified> {
     const now = this.deps.clock.now();
     const session = actor.session;
     session.stepUps = { ...session.stepUps, [record.category]: now };
     if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
     await this.deps.store.delete(RECORD(session.id));
-    this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via: result.via, requestId: actor.requestId }, 'step-up verified');
+    this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via, requestId: actor.requestId }, 'step-up verified');
     this.deps.audit.record({
       event: 'step_up',
       outcome: 'success',
       user: session.user,
-      ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
+      ...fromContext(actorContext(actor), { category: record.category, via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
     });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
     const shown: StepUpResult = {
@@ -295,6 +313,42 @@ export class StepUpFlow {
     if (record.action !== 'fresh_code') return false;
     if ((await this.deps.durable.getEnrollment(session.user)) === null) return false;
     return (await this.deps.durable.remainingRecoveryCodes(session.user)) > 0;
+  }
+
+  // ---- passkeys (src/factors/passkey/) ----------------------------------------------------------
+
+  /** Whether the session's step-up may be answered with a passkey (a fresh factor is asked for and the account has one). */
+  async passkeyAvailable(session: SessionRecord, record: StepUpRecord): Promise<boolean> {
+    if (!this.deps.passkeys || record.action !== 'fresh_code') return false;
+    return (await this.deps.passkeys.list(session.user)).length > 0;
+  }
+
+  /** Assertion options for the session's step-up, the challenge bound to the session. */
+  async passkeyOptions(actor: Actor, rp: RelyingParty | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const { record } = await this.record(actor);
+    if (!this.deps.passkeys || record.action !== 'fresh_code') {
+      throw new FlowError(409, 'passkey_not_applicable', 'This verification needs a code sent to your email address; a passkey cannot be used for it.');
+    }
+    if (!rp) throw passkeysUnavailable();
+    const options = await this.deps.passkeys.authenticationOptions({ user: actor.session.user, bind: `stepup:${actor.session.id}`, rp });
+    if (!options) throw new FlowError(409, 'no_passkey', 'Your account has no passkey. Use a code instead.');
+    return options;
+  }
+
+  async verifyPasskey(actor: Actor, response: unknown): Promise<StepUpVerified> {
+    const { record, redecided } = await this.record(actor);
+    if (redecided || !this.deps.passkeys || record.action !== 'fresh_code') {
+      throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile. Start the verification again.");
+    }
+    const checked = await this.deps.passkeys.assert({
+      user: actor.session.user,
+      bind: `stepup:${actor.session.id}`,
+      response,
+      context: { ...actorContext(actor), details: { category: record.category } },
+      purpose: 'step_up',
+    });
+    if (!checked.ok) throw passkeyRefused(checked.reason);
+    return this.finish(actor, record, 'passkey');
   }
 
   describe(record: StepUpRecord): { method: FactorMethod; destination: string | null } {

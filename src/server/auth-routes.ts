@@ -93,7 +93,16 @@ const ACCOUNT_CHANGED =
   "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
-export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
+/** What the passkey sign-in routes borrow from the code routes (src/server/passkey-routes.ts). */
+export interface SignInHelpers {
+  presenter(ctx: Context): Presenter;
+  complete(ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void;
+  accountChangedJson(ctx: Context): void;
+  accountChangedPage(ctx: Context, returnTo: string): void;
+}
+
+export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[]; signIn: SignInHelpers } {
+
   const { sessions, options, logger, http } = deps;
   const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
@@ -794,5 +803,16 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     },
   ];
 
-  return { identity, intercept, routes };
+  /** For the passkey sign-in routes (src/server/passkey-routes.ts): finish a sign-in as the code routes do. */
+  const signIn = {
+    presenter,
+    complete: (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
+      appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+      completeLogin(ctx, result);
+    },
+    accountChangedJson,
+    accountChangedPage,
+  };
+
+  return { identity, intercept, routes, signIn };
 }

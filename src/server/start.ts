@@ -45,6 +45,9 @@ import { createSecurityPages } from './security-pages.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
+import { PasskeyCeremonies, webauthnSettings } from '../factors/passkey/ceremony.ts';
+import { PasskeySettings } from '../flows/passkey-settings.ts';
+import { createPasskeyApi } from './passkey-routes.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -281,7 +284,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   }
   const risk = new RiskService({ config: config.risk, history: riskHistory, store, clock, random, logger, audit, deviceKeys: factors.deviceKeys });
   const generations = new AccountGenerations(store, random);
+  // Passkeys (WebAuthn) beside the enrollments: README "Passkeys".
+  const passkeys = config.webauthn.enabled ? new PasskeyCeremonies({ store: stores.passkeys, ephemeral: store, clock, random, audit, logger }) : undefined;
+  const webauthn = webauthnSettings(config);
   const login = new LoginFlow({
+    passkeys,
     regulation,
     account,
     sessions,
@@ -321,7 +328,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
+    onDisabled: async (user, context) => {
+      await passkeys?.removeAll(user, context, '2fa_disabled');
+    },
   });
+  const passkeySettings = passkeys
+    ? new PasskeySettings({ passkeys, settings, durable, store, generations, sessions, factor: factors.factor, clock, logger, audit })
+    : undefined;
   const guardHttp = createGuardHttp({
     keys,
     random,
@@ -392,8 +405,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     perAddress: config.limits.upstream_requests_per_address,
   });
 
+  const stepUpFlow = new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts, passkeys });
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
+    flow: stepUpFlow,
     risk,
     http: guardHttp,
     clock,
@@ -444,6 +458,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...createSecurityPages({ settings, http: guardHttp }),
+      ...(passkeySettings
+        ? createPasskeyApi({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn })
+        : []),
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
@@ -483,6 +500,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const adminOperations = new AdminOperations({
     durable,
     riskHistory,
+    passkeys: stores.passkeys,
     audit,
     live: { sessions, regulation, factor: factors.factor, accounts: generations },
     email: factors.channels.email,

@@ -52,6 +52,16 @@ export interface WebAuthnSettings {
   readonly publicOrigin: string | null;
 }
 
+/** Config `webauthn` mapped once (rp_name defaults to product.name). */
+export function webauthnSettings(config: { webauthn: { rp_id?: string | undefined; rp_name?: string | undefined; origins?: string[] | undefined }; public_url?: string | undefined; product: { name: string } }): WebAuthnSettings {
+  return {
+    rpId: config.webauthn.rp_id?.toLowerCase() ?? null,
+    rpName: config.webauthn.rp_name ?? config.product.name,
+    origins: config.webauthn.origins?.map((o) => new URL(o).origin) ?? null,
+    publicOrigin: config.public_url !== undefined ? new URL(config.public_url).origin : null,
+  };
+}
+
 /**
  * The relying party for a request, or null when passkeys cannot be used from where it came:
  * configured origins win, then `public_url`; without either, only a request to `localhost` (a
@@ -61,7 +71,12 @@ export function relyingParty(settings: WebAuthnSettings, request: { proto: strin
   const origins = settings.origins ?? (settings.publicOrigin !== null ? [settings.publicOrigin] : null);
   if (origins !== null && origins.length > 0) {
     const id = settings.rpId ?? new URL(origins[0] as string).hostname;
-    return isDomain(id) ? { id, name: settings.rpName, origins } : null;
+    // The RP ID must be each origin's host or a parent domain of it (WebAuthn §5.1.3 step 8).
+    const covers = origins.every((o) => {
+      const host = new URL(o).hostname;
+      return host === id || host.endsWith(`.${id}`);
+    });
+    return isDomain(id) && covers ? { id, name: settings.rpName, origins } : null;
   }
   let url: URL;
   try {

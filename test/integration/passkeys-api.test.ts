@@ -1,0 +1,157 @@
+/**
+ * Passkeys over HTTP (the JSON API): add one after the password and a code of the enrolled method,
+ * sign in with it as the second factor, step up with it, remove it; and what is refused on the way.
+ * A software authenticator (test/helpers/soft-authenticator.ts) answers for the browser; the origin
+ * it reports is the configured `webauthn.origins` one.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
+import { RISK_AT, TOTP_STEP, CONTACT_EXPORT, apiCall, assertExported, assertStepUpRequired, signedInClient, withRiskStack } from '../helpers/step-up.ts';
+import { enableTotp, expectStatus, totpAt, type ClockedStack, type GuardClient } from '../helpers/two-factor.ts';
+
+const ORIGIN = 'https://app.example.com';
+const WEBAUTHN = { webauthn: { origins: [ORIGIN] } };
+
+async function proveIt(s: ClockedStack, client: GuardClient, secret: Buffer): Promise<void> {
+  s.clock.advance(TOTP_STEP);
+  expectStatus(await client.post('/_guard/api/2fa/passkeys/start', { password: 'smartpush-demo' }), 200, 'passkeys/start');
+  expectStatus(await client.post('/_guard/api/2fa/passkeys/verify', { code: totpAt(secret, s.clock.now()) }), 200, 'passkeys/verify');
+}
+
+async function addPasskey(s: ClockedStack, client: GuardClient, secret: Buffer, authenticator: SoftAuthenticator, name = 'Laptop') {
+  await proveIt(s, client, secret);
+  const options = expectStatus(await client.post('/_guard/api/2fa/passkeys/register/options'), 200, 'register/options').body;
+  const response = authenticator.create(options as never, ORIGIN);
+  return expectStatus(await client.post('/_guard/api/2fa/passkeys/register/verify', { response, name }), 200, 'register/verify').body;
+}
+
+describe('passkeys API', () => {
+  test('enrol, list, sign in, step up, remove', () =>
+    withRiskStack(
+      RISK_AT.high,
+      async (s) => {
+        const client = await signedInClient(s);
+        let list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
+        assert.deepEqual(list, { passkeys: [], can_add: false, available_here: true });
+        // Without 2FA no passkey can be added: it goes next to an enrolled method.
+        const refused = await client.post('/_guard/api/2fa/passkeys/start', { password: 'smartpush-demo' });
+        assert.equal(refused.status, 409);
+        assert.equal(refused.body['error'], 'two_factor_required');
+
+        const { secret } = await enableTotp(client, s.enroll);
+        // Without the proof, no registration options.
+        const early = await client.post('/_guard/api/2fa/passkeys/register/options');
+        assert.equal(early.status, 403);
+        assert.equal(early.body['error'], 'verification_required');
+
+        const authenticator = new SoftAuthenticator();
+        const added = await addPasskey(s, client, secret, authenticator);
+        assert.equal(added['added'], true);
+        const view = added['passkey'] as Record<string, unknown>;
+        assert.equal(view['name'], 'Laptop');
+        assert.equal(view['last_used_at'], null);
+        list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
+        assert.equal((list['passkeys'] as unknown[]).length, 1);
+        assert.equal(list['can_add'], true);
+        // The proof served one change: another registration needs it again.
+        assert.equal((await client.post('/_guard/api/2fa/passkeys/register/options')).status, 403);
+
+        // Sign out, sign in: password, then the passkey.
+        expectStatus(await client.logout(), 200, 'logout');
+        const login = expectStatus(await client.login(), 200, 'login').body;
+        assert.equal(login['status'], 'verification_required');
+        const options = expectStatus(await client.post('/_guard/api/login/passkey/options'), 200, 'login/passkey/options').body;
+        assert.equal(options['userVerification'], 'preferred');
+        const assertion = authenticator.get(options as never, ORIGIN);
+        const signedIn = expectStatus(await client.post('/_guard/api/login/passkey/verify', { response: assertion }), 200, 'login/passkey/verify');
+        assert.deepEqual(signedIn.body, { status: 'authenticated' });
+        expectStatus(await client.me(), 200, 'me after a passkey sign-in');
+        const events = (await s.stack.guard.audit.recent({ user: 'merchant@example.com', limit: 200 })) as Array<{ event: string; details?: Record<string, unknown> }>;
+        assert.ok(events.some((e) => e.event === 'login_success' && e.details?.['factors'] === 'password+passkey'));
+        assert.ok(events.some((e) => e.event === 'passkey_used'));
+
+        // A sensitive export at high risk asks for a fresh factor: the passkey answers it.
+        assertStepUpRequired(await apiCall(client, CONTACT_EXPORT), CONTACT_EXPORT, 'totp', 'export before step-up');
+        const stepOptions = expectStatus(await client.post('/_guard/api/step-up/passkey/options'), 200, 'step-up/passkey/options').body;
+        const stepAnswer = authenticator.get(stepOptions as never, ORIGIN);
+        const verified = expectStatus(await client.post('/_guard/api/step-up/passkey/verify', { response: stepAnswer }), 200, 'step-up/passkey/verify').body;
+        assert.equal(verified['status'], 'verified');
+        assertExported(await apiCall(client, CONTACT_EXPORT), 'export after a passkey step-up');
+        // The same assertion again: its challenge is gone.
+        const replay = await client.post('/_guard/api/step-up/passkey/verify', { response: stepAnswer });
+        assert.notEqual(replay.status, 200);
+
+        // Remove it (the same proof again).
+        await proveIt(s, client, secret);
+        const id = (view['id'] as string);
+        const removed = expectStatus(await client.post('/_guard/api/2fa/passkeys/remove', { id }), 200, 'remove').body;
+        assert.deepEqual(removed, { removed: true });
+        list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
+        assert.deepEqual(list['passkeys'], []);
+        assert.ok(((await s.stack.guard.audit.recent({ user: 'merchant@example.com', limit: 200 })) as Array<{ event: string }>).some((e) => e.event === 'passkey_removed'));
+      },
+      { config: WEBAUTHN },
+    ));
+
+  test('a sign-in answer made on another origin is refused; the code still works', () =>
+    withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        const client = await signedInClient(s);
+        const { secret } = await enableTotp(client, s.enroll);
+        const authenticator = new SoftAuthenticator();
+        await addPasskey(s, client, secret, authenticator);
+        expectStatus(await client.logout(), 200, 'logout');
+        expectStatus(await client.login(), 200, 'login');
+        const options = expectStatus(await client.post('/_guard/api/login/passkey/options'), 200, 'options').body;
+        const phished = await client.post('/_guard/api/login/passkey/verify', { response: authenticator.get(options as never, 'https://evil.example.net') });
+        assert.equal(phished.status, 401);
+        assert.equal(phished.body['error'], 'passkey_not_accepted');
+        assert.equal((await client.me()).status, 401, 'not signed in');
+        // Garbage is refused with a clear error, and a malformed body too.
+        await client.post('/_guard/api/login/passkey/options');
+        const garbage = await client.post('/_guard/api/login/passkey/verify', { response: { id: 42 } });
+        assert.equal(garbage.status, 401);
+        assert.equal(garbage.body['error'], 'passkey_not_recognised');
+        s.clock.advance(TOTP_STEP);
+        expectStatus(await client.verify(totpAt(secret, s.clock.now())), 200, 'the code still works');
+      },
+      { config: WEBAUTHN },
+    ));
+
+  test('turning 2FA off removes the passkeys; names are checked; passkeys need a relying party', () =>
+    withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        const client = await signedInClient(s);
+        const { secret } = await enableTotp(client, s.enroll);
+        await proveIt(s, client, secret);
+        const options = expectStatus(await client.post('/_guard/api/2fa/passkeys/register/options'), 200, 'options').body;
+        const authenticator = new SoftAuthenticator();
+        const response = authenticator.create(options as never, ORIGIN);
+        const badName = await client.post('/_guard/api/2fa/passkeys/register/verify', { response, name: '' });
+        assert.equal(badName.status, 400);
+        assert.equal(badName.body['error'], 'invalid_passkey_name');
+        expectStatus(await client.post('/_guard/api/2fa/passkeys/register/verify', { response, name: 'YubiKey' }), 200, 'register');
+        s.clock.advance(TOTP_STEP);
+        expectStatus(await client.disableStart('smartpush-demo'), 200, 'disable/start');
+        expectStatus(await client.disableVerify(totpAt(secret, s.clock.now())), 200, 'disable/verify');
+        expectStatus(await client.disableConfirm(), 200, 'disable/confirm');
+        const list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
+        assert.deepEqual(list['passkeys'], []);
+      },
+      { config: WEBAUTHN },
+    ));
+
+  test('without public_url or webauthn.origins, a request to 127.0.0.1 cannot use passkeys (409 passkeys_unavailable)', () =>
+    withRiskStack(RISK_AT.low, async (s) => {
+      const client = await signedInClient(s);
+      const { secret } = await enableTotp(client, s.enroll);
+      assert.equal(expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body['available_here'], false);
+      await proveIt(s, client, secret);
+      const refused = await client.post('/_guard/api/2fa/passkeys/register/options');
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body['error'], 'passkeys_unavailable');
+    }));
+});
