@@ -136,6 +136,17 @@ export class PasskeySettings {
     return { status: 'verified', method: enrollment.method };
   }
 
+  /** A new code for the proof (sms/email); the previous one dies. */
+  async resend(actor: Actor) {
+    const record = await this.load(actor);
+    if (!record || record.step !== 'verify') throw stepOutOfOrder();
+    const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
+    if (!enrollment) throw notEnabled();
+    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    const sent = await this.deps.settings.send(actor, CODE_KEY(actor.session.id), enrollment.method, enrollment.destination, 'disable');
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
+  }
+
   /** Where the session's proof stands, for the pages. */
   async state(actor: Actor): Promise<'none' | 'verify' | 'verified'> {
     const record = await this.load(actor).catch(() => null);

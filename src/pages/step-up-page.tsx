@@ -2,6 +2,7 @@ import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 import { RecoveryCodeInput, SendStatus, type SendView } from './send-status.tsx';
+import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
@@ -17,6 +18,8 @@ export interface StepUpPageProps extends PageMessage {
   readonly description?: string | undefined;
   /** The code would go by email/SMS but no destination is known: explain instead of offering a send. */
   readonly noDestination?: boolean | undefined;
+  /** The account's passkeys can answer this step-up (src/pages/passkey-parts.tsx). */
+  readonly passkey?: PasskeyFormView | null | undefined;
 }
 
 /** A recovery code on its own form, usable before (or instead of) sending a code. */
@@ -79,6 +82,7 @@ function StepUpPage(props: StepUpPageProps) {
       )}
       {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} primary={refused} /> : null}
       {props.recovery && showCode ? <RecoveryCodeForm action="/_guard/step-up" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      {props.passkey ? <PasskeyAssertForm action="/_guard/step-up/passkey" csrf={props.csrf} view={props.passkey} fields={{ return_to: props.returnTo }} /> : null}
       <CodeHelp method={props.method} />
       <p class="muted">
         <a href={landingOf(brand)}>{t.cancel}</a>

@@ -2,6 +2,7 @@ import { Layout } from './layout.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, ResendButton } from './security-parts.tsx';
 import { SendStatus, type SendView } from './send-status.tsx';
+import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
 export interface VerifyPageProps {
   readonly csrf: string;
@@ -20,6 +21,8 @@ export interface VerifyPageProps {
   readonly send?: SendView | null;
   /** The account has recovery codes left (a 2FA sign-in); default true. */
   readonly recovery?: boolean;
+  /** The account's passkeys can finish this sign-in (src/pages/passkey-parts.tsx). */
+  readonly passkey?: PasskeyFormView | null | undefined;
 }
 
 /** The second sign-in step: the code of the user's method, or (with 2FA) a recovery code. */
@@ -43,6 +46,7 @@ function VerifyPage(props: VerifyPageProps) {
         <ResendButton method={props.method} resendAfter={props.resendAfter} />
       </form>
       {recovery ? <RecoveryCodeForm action="/_guard/verify" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      {props.passkey ? <PasskeyAssertForm action="/_guard/verify/passkey" csrf={props.csrf} view={props.passkey} fields={{ return_to: props.returnTo }} /> : null}
       <CodeHelp method={props.method} />
     </Layout>
   );

@@ -20,6 +20,7 @@ import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
+import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 import type { GuardRoute } from './enforce.ts';
@@ -55,6 +56,8 @@ export interface AuthDeps {
   readonly options: AuthOptions;
   /** Which account an upstream session is, where the directory can tell (session rotation). */
   readonly contacts?: Contacts;
+  /** The "use a passkey" form of the code page, when this sign-in can use one (src/server/passkey-pages.ts). */
+  readonly passkeyForm?: ((ctx: Context, pending: PendingLogin) => Promise<PasskeyFormView | null>) | undefined;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
@@ -289,6 +292,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     message: { error?: string | undefined; notice?: string | undefined },
   ): Promise<void> => {
     const { send, recovery } = await deps.login.sendState(pending);
+    const passkey = deps.passkeyForm ? await deps.passkeyForm(ctx, pending) : null;
     const { t } = uiOf(ctx);
     const notice = message.notice;
     // Why a sign-in without 2FA asks for a code (a warning); "we sent" only when a code can be entered.
@@ -308,6 +312,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         // A sign-in that asks for a code only because it looks risky belongs to an account without
         // 2FA: it has no recovery codes, and the page does not offer them.
         twoFactor: pending.factors !== null,
+        passkey,
         ...(riskWarning ? { warning: riskWarning } : {}),
         returnTo,
         send: view,

@@ -48,6 +48,7 @@ import { openStores } from './stores.ts';
 import { PasskeyCeremonies, webauthnSettings } from '../factors/passkey/ceremony.ts';
 import { PasskeySettings } from '../flows/passkey-settings.ts';
 import { createPasskeyApi } from './passkey-routes.ts';
+import { createPasskeyPages, type PasskeyPageHooks } from './passkey-pages.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -344,7 +345,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       sameSite: config.session.same_site,
     },
   });
+  // Bound once the passkey pages exist (they need the sign-in helpers of `auth`).
+  let passkeyPages: PasskeyPageHooks | undefined;
   const auth = createAuth({
+    passkeyForm: (ctx, pending) => passkeyPages?.loginForm(ctx, pending) ?? Promise.resolve(null),
     sessions,
     login,
     account,
@@ -408,6 +412,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const stepUpFlow = new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts, passkeys });
   const stepUp = createStepUp({
     flow: stepUpFlow,
+    passkeyForm: (ctx, actor, record) => passkeyPages?.stepUpForm(ctx, actor, record) ?? Promise.resolve(null),
     risk,
     http: guardHttp,
     clock,
@@ -415,6 +420,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
     landing: config.login.landing,
   });
+
+  passkeyPages = passkeySettings
+    ? createPasskeyPages({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn, landing: config.login.landing })
+    : undefined;
 
   // Loaded only when configured: without an endpoint the OpenTelemetry SDK never enters memory.
   const tracingConfig = config.tracing;
@@ -458,6 +467,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...createSecurityPages({ settings, http: guardHttp }),
+      ...(passkeyPages?.routes ?? []),
       ...(passkeySettings
         ? createPasskeyApi({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn })
         : []),

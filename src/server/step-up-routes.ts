@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { FlowError } from '../flows/flow-error.ts';
-import type { StepUpFlow } from '../flows/step-up.ts';
+import type { StepUpFlow, StepUpRecord } from '../flows/step-up.ts';
+import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import type { Actor } from '../flows/two-factor-settings.ts';
 import type { Logger } from '../observability/logger.ts';
 import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../pages/step-up-page.tsx';
@@ -40,6 +41,8 @@ export function createStepUp(deps: {
   logger: Logger;
   publicOrigin?: string;
   landing: string;
+  /** The "use a passkey" form of the step-up page, when the account can use one (src/server/passkey-pages.ts). */
+  passkeyForm?: ((ctx: Context, actor: Actor, record: StepUpRecord) => Promise<PasskeyFormView | null>) | undefined;
 }): { gate: SensitiveGate; routes: RouteDefinition[] } {
   const { flow, risk, http, logger } = deps;
   const DONE = '/_guard/step-up/done';
@@ -121,6 +124,7 @@ export function createStepUp(deps: {
     const ui = uiOf(ctx);
     const description = describeRule(record.description, ui.lang);
     const [state, recovery] = await Promise.all([flow.sendState(actor.session, record), flow.recoveryAvailable(actor.session, record)]);
+    const passkey = deps.passkeyForm ? await deps.passkeyForm(ctx, actor, record) : null;
     const send =
       state !== null && shown.method !== 'totp'
         ? {
@@ -143,6 +147,7 @@ export function createStepUp(deps: {
         ...(description !== null ? { description } : {}),
         send,
         recovery,
+        passkey,
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
