@@ -25,7 +25,8 @@ import { passkeyRefused, passkeysUnavailable } from './passkey-errors.ts';
 
 export interface StepUpRecord {
   readonly category: string;
-  readonly action: 'email_code' | 'fresh_code';
+  /** phishing_resistant: only a passkey answers it (README, Passkeys). */
+  readonly action: 'email_code' | 'fresh_code' | 'phishing_resistant';
   readonly method: FactorMethod;
   readonly destination: string | null;
   readonly freshForMs: number;
@@ -39,13 +40,17 @@ export interface StepUpRecord {
   /** The operation's method: a GET is continued after the step-up, anything else is asked again. */
   readonly retry?: 'get' | 'other';
   /** What the rule asked for (`action` falls back to an email code without 2FA). */
-  readonly requested?: 'email_code' | 'fresh_code';
+  readonly requested?: 'email_code' | 'fresh_code' | 'phishing_resistant';
   /** The account's generation and `factorState` this record was decided on (THREATS T18). */
   readonly generation?: string;
   readonly factors?: string | null;
 }
 
 const RECORD = (sid: string): string => `stepup:${sid}`;
+/** The session's step-up time of a category by a passkey (category names have no ':'). */
+export const passkeyStepUpKey = (category: string): string => `${category}:passkey`;
+export const phishingResistantRequired = (): FlowError =>
+  new FlowError(403, 'phishing_resistant_required', 'This operation needs a passkey or security key. Add one under Login & Security first, or ask your administrator.');
 const RECORD_TTL_MS = 15 * 60_000;
 const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
 /** The last step-up of a session, for its result page (the page reads it, never its URL). */
@@ -97,7 +102,7 @@ export class StepUpFlow {
   async require(
     session: SessionRecord,
     spec: SensitiveSpec,
-    action: 'email_code' | 'fresh_code',
+    action: 'email_code' | 'fresh_code' | 'phishing_resistant',
     returnTo: string,
     where: { from?: string | undefined; retry?: 'get' | 'other' } = {},
   ): Promise<StepUpRecord> {
@@ -124,11 +129,11 @@ export class StepUpFlow {
   /** The method and destination for a step-up, from the account as it is now. */
   private async decide(
     session: SessionRecord,
-    asked: { category: string; requested: 'email_code' | 'fresh_code'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
+    asked: { category: string; requested: 'email_code' | 'fresh_code' | 'phishing_resistant'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
   ): Promise<StepUpRecord> {
     const generation = await this.deps.generations.current(session.user);
     const enrolled = await this.deps.durable.getEnrollment(session.user);
-    const enrollment = asked.requested === 'fresh_code' ? enrolled : null;
+    const enrollment = asked.requested !== 'email_code' ? enrolled : null;
     const common = {
       category: asked.category,
       requested: asked.requested,
@@ -138,6 +143,10 @@ export class StepUpFlow {
       factors: factorState(enrolled),
       ...(asked.description !== undefined ? { description: asked.description } : {}),
     };
+    // A passkey is asked for even when 2FA went off meanwhile: never a weaker email code instead (fail closed).
+    if (asked.requested === 'phishing_resistant') {
+      return { ...common, action: 'phishing_resistant', method: enrollment?.method ?? 'email', destination: enrollment?.destination ?? null, nudge: false };
+    }
     return enrollment
       ? { ...common, action: asked.requested, method: enrollment.method, destination: enrollment.destination, nudge: false }
       : // Without an enrolled method a "fresh code" can only be an email code.
@@ -193,6 +202,7 @@ export class StepUpFlow {
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
     const { record } = await this.record(actor);
+    if (record.action === 'phishing_resistant') throw phishingResistantRequired();
     if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
     if (record.destination === null) {
       this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
@@ -227,6 +237,7 @@ export class StepUpFlow {
       });
       throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile, so the code asked for before no longer counts. Ask for a new code.");
     }
+    if (record.action === 'phishing_resistant') throw phishingResistantRequired();
     const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
     const result: VerifyResult = await this.deps.factor.verify({
       flowKey: this.codeKey(actor.session.id, record),
@@ -259,7 +270,8 @@ export class StepUpFlow {
   private async finish(actor: Actor, record: StepUpRecord, via: string): Promise<StepUpVerified> {
     const now = this.deps.clock.now();
     const session = actor.session;
-    session.stepUps = { ...session.stepUps, [record.category]: now };
+    // A passkey also counts for rules that ask for a phishing-resistant factor (`<category>:passkey`).
+    session.stepUps = { ...session.stepUps, [record.category]: now, ...(via === 'passkey' ? { [passkeyStepUpKey(record.category)]: now } : {}) };
     if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
     await this.deps.store.delete(RECORD(session.id));
     this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via, requestId: actor.requestId }, 'step-up verified');
@@ -319,25 +331,29 @@ export class StepUpFlow {
 
   /** Whether the session's step-up may be answered with a passkey (a fresh factor is asked for and the account has one). */
   async passkeyAvailable(session: SessionRecord, record: StepUpRecord): Promise<boolean> {
-    if (!this.deps.passkeys || record.action !== 'fresh_code') return false;
-    return (await this.deps.passkeys.list(session.user)).length > 0;
+    if (!this.deps.passkeys || record.action === 'email_code') return false;
+    return this.hasPasskey(session.user);
+  }
+
+  async hasPasskey(user: string): Promise<boolean> {
+    return this.deps.passkeys ? (await this.deps.passkeys.list(user)).length > 0 : false;
   }
 
   /** Assertion options for the session's step-up, the challenge bound to the session. */
   async passkeyOptions(actor: Actor, rp: RelyingParty | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const { record } = await this.record(actor);
-    if (!this.deps.passkeys || record.action !== 'fresh_code') {
+    if (!this.deps.passkeys || record.action === 'email_code') {
       throw new FlowError(409, 'passkey_not_applicable', 'This verification needs a code sent to your email address; a passkey cannot be used for it.');
     }
     if (!rp) throw passkeysUnavailable();
     const options = await this.deps.passkeys.authenticationOptions({ user: actor.session.user, bind: `stepup:${actor.session.id}`, rp });
-    if (!options) throw new FlowError(409, 'no_passkey', 'Your account has no passkey. Use a code instead.');
+    if (!options) throw record.action === 'phishing_resistant' ? phishingResistantRequired() : new FlowError(409, 'no_passkey', 'Your account has no passkey. Use a code instead.');
     return options;
   }
 
   async verifyPasskey(actor: Actor, response: unknown): Promise<StepUpVerified> {
     const { record, redecided } = await this.record(actor);
-    if (redecided || !this.deps.passkeys || record.action !== 'fresh_code') {
+    if (redecided || !this.deps.passkeys || record.action === 'email_code') {
       throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile. Start the verification again.");
     }
     const checked = await this.deps.passkeys.assert({

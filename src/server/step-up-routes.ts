@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { FlowError } from '../flows/flow-error.ts';
-import type { StepUpFlow, StepUpRecord } from '../flows/step-up.ts';
+import { passkeyStepUpKey, type StepUpFlow, type StepUpRecord } from '../flows/step-up.ts';
 import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import type { Actor } from '../flows/two-factor-settings.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -71,7 +71,9 @@ export function createStepUp(deps: {
       }
       const at = session.stepUps?.[spec.category];
       const fresh = at !== undefined && deps.clock.now() - at < spec.freshForMs;
-      return { ...identity.user, risk: assessment.level, fresh };
+      const byPasskey = session.stepUps?.[passkeyStepUpKey(spec.category)];
+      const freshPhishingResistant = byPasskey !== undefined && deps.clock.now() - byPasskey < spec.freshForMs;
+      return { ...identity.user, risk: assessment.level, fresh, freshPhishingResistant };
     },
     async requireStepUp(ctx, identity, spec, action, target) {
       if (!identity.session) return;
@@ -85,6 +87,13 @@ export function createStepUp(deps: {
         ctx.status = 303;
         ctx.redirect(url);
         return;
+      }
+      if (record.action === 'phishing_resistant') {
+        // Stable codes for API clients: a passkey is needed, and whether the account has one.
+        if (!(await flow.hasPasskey(identity.session.user))) {
+          return sendError(ctx, 403, 'phishing_resistant_required', 'This operation needs a passkey or security key, and your account has none. Add one under Login & Security first.', { security_url: '/_guard/security/passkeys' });
+        }
+        return sendError(ctx, 401, 'step_up_required', 'This operation needs a fresh verification with a passkey.', { step_up_url: url, method: 'passkey' });
       }
       sendError(ctx, 401, 'step_up_required', 'This operation needs a fresh verification.', { step_up_url: url, method: record.method });
     },
@@ -148,6 +157,7 @@ export function createStepUp(deps: {
         send,
         recovery,
         passkey,
+        passkeyOnly: record.action === 'phishing_resistant',
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),

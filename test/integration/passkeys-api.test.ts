@@ -5,6 +5,8 @@
  * it reports is the configured `webauthn.origins` one.
  */
 import { describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { RISK_AT, TOTP_STEP, CONTACT_EXPORT, apiCall, assertExported, assertStepUpRequired, signedInClient, withRiskStack } from '../helpers/step-up.ts';
@@ -154,4 +156,59 @@ describe('passkeys API', () => {
       assert.equal(refused.status, 409);
       assert.equal(refused.body['error'], 'passkeys_unavailable');
     }));
+});
+
+describe('a rule that asks for a phishing-resistant factor (with_2fa: phishing_resistant)', () => {
+  // The demo policy with the contact export asking for a passkey at every risk level.
+  const demo = readFileSync(join(process.cwd(), 'policies', 'smartpush.yaml'), 'utf8');
+  const at = demo.indexOf('category: contact-export');
+  const policy =
+    demo.slice(0, at) +
+    demo.slice(at).replace('with_2fa: { low: pass, medium: pass, high: fresh_code }', 'with_2fa: { low: phishing_resistant, medium: phishing_resistant, high: phishing_resistant }');
+
+  test('without a passkey: 403 phishing_resistant_required, and no code is accepted; with one: only the passkey passes', () =>
+    withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        assert.ok(policy.includes('phishing_resistant'), 'the policy edit applied');
+        const client = await signedInClient(s);
+        const { secret } = await enableTotp(client, s.enroll);
+        const refused = await apiCall(client, CONTACT_EXPORT);
+        assert.equal(refused.status, 403);
+        assert.equal(refused.body['error'], 'phishing_resistant_required');
+        // An authenticator-app code does not satisfy it.
+        s.clock.advance(TOTP_STEP);
+        const byCode = await client.post('/_guard/api/step-up/verify', { code: totpAt(secret, s.clock.now()) });
+        assert.equal(byCode.status, 403);
+        assert.equal(byCode.body['error'], 'phishing_resistant_required');
+        assert.equal((await apiCall(client, CONTACT_EXPORT)).status, 403);
+
+        const authenticator = new SoftAuthenticator();
+        await addPasskey(s, client, secret, authenticator);
+        const asked = await apiCall(client, CONTACT_EXPORT);
+        assert.equal(asked.status, 401);
+        assert.equal(asked.body['error'], 'step_up_required');
+        assert.equal(asked.body['method'], 'passkey');
+        const options = expectStatus(await client.post('/_guard/api/step-up/passkey/options'), 200, 'options').body;
+        expectStatus(await client.post('/_guard/api/step-up/passkey/verify', { response: authenticator.get(options as never, ORIGIN) }), 200, 'verify');
+        assertExported(await apiCall(client, CONTACT_EXPORT), 'export after a passkey');
+      },
+      { config: WEBAUTHN, policy },
+    ));
+
+  test('the HTML step-up page says a passkey is needed when the account has none', () =>
+    withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        const client = await signedInClient(s);
+        await enableTotp(client, s.enroll);
+        const page = await client.request(CONTACT_EXPORT, { headers: { accept: 'text/html' } });
+        assert.equal(page.status, 303);
+        const stepUp = await client.request(String(page.headers['location']), { headers: { accept: 'text/html' } });
+        assert.equal(stepUp.status, 200);
+        assert.match(stepUp.text, /This operation needs a passkey or security key/);
+        assert.doesNotMatch(stepUp.text, /name="code"/);
+      },
+      { config: WEBAUTHN, policy },
+    ));
 });
