@@ -85,7 +85,7 @@ export const querySchema = z
 
 const actionWithout2fa = z
   .enum(['pass', 'email_code', 'deny'], {
-    error: 'must be one of pass, email_code, deny: fresh_code and phishing_resistant are not possible without 2FA (no method is enrolled)',
+    error: 'must be one of pass, email_code, deny: fresh_code is not possible without 2FA (no method is enrolled to send it to)',
   })
   .describe('pass: no verification; email_code: a code sent by email; deny: refuse');
 
