@@ -1,5 +1,5 @@
 /**
- * THREATS (passkeys) — a replayed assertion, an assertion phished through another origin or
+ * THREATS T27 (passkeys) — a replayed assertion, an assertion phished through another origin or
  * relying party, and a cloned authenticator.
  *
  * - Replay: a captured assertion answers a challenge that was taken once (compare-and-delete) when
