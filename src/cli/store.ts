@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
+import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
@@ -129,7 +131,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
     // Opening creates the file: a missing source is a mistyped path, not an empty store.
     if (role === 'source' && !existsSync(file)) throw new MissingSourceError(`no SQLite file at ${file} (store.sqlite in ${loaded.file})`);
     const durable = SqliteDurableStore.open(file);
-    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), warning: null, close: () => durable.close() };
+    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), passkeys: new SqlitePasskeyStore(durable), warning: null, close: () => durable.close() };
   }
   const settings = loaded.config.store.redis;
   if (settings === undefined) {
@@ -139,7 +141,9 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
   try {
     const durable = await RedisDurableStore.open(client, { prefix: settings.prefix, closeClient: false });
     const history = new RedisRiskHistory(client, { prefix: settings.prefix });
+    const passkeys = new RedisPasskeyStore(client, { prefix: settings.prefix });
     return {
+      passkeys,
       name: `redis (${settings.sentinel ? 'sentinel' : settings.cluster ? 'cluster' : 'standalone'}, prefix ${settings.prefix})`,
       durable,
       history,

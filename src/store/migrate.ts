@@ -1,4 +1,5 @@
 import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
+import type { PasskeyUserRecords } from '../factors/passkey/store.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
@@ -18,6 +19,8 @@ export interface MigrationSide {
   readonly name: string;
   readonly durable: RecordPort<DurableUserRecords>;
   readonly history: RecordPort<RiskUserRecords>;
+  /** Passkeys (src/factors/passkey/); a side without them copies none. */
+  readonly passkeys?: RecordPort<PasskeyUserRecords>;
 }
 
 export interface MigrationCounts {
@@ -28,6 +31,8 @@ export interface MigrationCounts {
   usedTotpSteps: number;
   knownDevices: number;
   logins: number;
+  /** Present when passkeys were copied or counted (a side with passkeys holds some). */
+  passkeys?: number;
 }
 
 export interface MigrationOptions {
@@ -52,7 +57,8 @@ export class TargetNotEmptyError extends Error {
 
 export async function migrateRecords(from: MigrationSide, to: MigrationSide, options: MigrationOptions): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
-  const targetHadRecords = (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now));
+  const targetHadRecords =
+    (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now)) || ((await to.passkeys?.hasRecords(options.now)) ?? false);
   if (targetHadRecords && !dryRun && options.force !== true) {
     throw new TargetNotEmptyError(
       `the target ${to.name} already holds records; nothing was copied. ` +
@@ -72,6 +78,13 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     counts.knownDevices += records.devices.length;
     counts.logins += records.logins.length;
     if (!dryRun) await to.history.importRecords(records);
+  }
+  if (from.passkeys) {
+    if (!dryRun && !to.passkeys) throw new Error(`the target ${to.name} cannot hold passkeys`);
+    for await (const records of from.passkeys.exportRecords(options.now)) {
+      counts.passkeys = (counts.passkeys ?? 0) + records.passkeys.length;
+      if (!dryRun) await to.passkeys?.importRecords(records);
+    }
   }
   return { counts, dryRun, targetHadRecords };
 }

@@ -6,8 +6,10 @@
  * racing with the same counter only one is accepted. Failures reject with StoreUnavailableError
  * (fail closed).
  */
-import { accountTag, runRedis, type RedisClient } from '../../store/redis-connection.ts';
-import { byAge, type PasskeyCredential, type PasskeyStore, type PasskeyUse } from './store.ts';
+import { StoreUnavailableError } from '../../store/ephemeral.ts';
+import type { RecordPort } from '../../store/records.ts';
+import { accountsUnder, accountTag, runRedis, scanKeys, type RedisClient } from '../../store/redis-connection.ts';
+import { byAge, type PasskeyCredential, type PasskeyStore, type PasskeyUse, type PasskeyUserRecords } from './store.ts';
 
 const NAMESPACE = 'passkeys:';
 
@@ -28,7 +30,7 @@ return 1
 const SCRIPT = 'spgPasskeyUse';
 type Scripted = RedisClient & { [SCRIPT](key: string, id: string, counter: string, now: string): Promise<number> };
 
-export class RedisPasskeyStore implements PasskeyStore {
+export class RedisPasskeyStore implements PasskeyStore, RecordPort<PasskeyUserRecords> {
   private readonly client: Scripted;
 
   constructor(
@@ -68,6 +70,31 @@ export class RedisPasskeyStore implements PasskeyStore {
     const replies = await runRedis('passkeys.removeAll', () => this.client.multi().hlen(key).del(key).exec());
     const n = replies?.[0]?.[1];
     return typeof n === 'number' ? n : 0;
+  }
+
+  // ---- migration (src/store/migrate.ts) ----
+
+  async *exportRecords(): AsyncGenerator<PasskeyUserRecords> {
+    for (const user of await accountsUnder(this.client, this.options.prefix + NAMESPACE)) {
+      const passkeys = await this.list(user);
+      if (passkeys.length > 0) yield { user, passkeys };
+    }
+  }
+
+  async importRecords(records: PasskeyUserRecords): Promise<void> {
+    const key = this.key(records.user);
+    const tx = this.client.multi().del(key);
+    if (records.passkeys.length > 0) tx.hset(key, ...records.passkeys.flatMap((c) => [c.id, JSON.stringify({ ...c, transports: [...c.transports] })]));
+    const replies = await runRedis('passkeys.import', () => tx.exec());
+    const failed = replies?.find(([error]) => error !== null);
+    if (replies === null || failed !== undefined) throw new StoreUnavailableError(`redis import failed: ${failed?.[0]?.message ?? 'transaction aborted'}`, { cause: failed?.[0] });
+  }
+
+  async hasRecords(): Promise<boolean> {
+    for await (const key of scanKeys(this.client, this.options.prefix + NAMESPACE)) {
+      if (key !== '') return true;
+    }
+    return false;
   }
 
   async use(user: string, id: string, counter: number, now: number): Promise<PasskeyUse> {

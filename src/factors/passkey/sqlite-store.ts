@@ -5,7 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { SqliteDurableStore } from '../../store/sqlite.ts';
-import type { PasskeyCredential, PasskeyStore, PasskeyTransport, PasskeyUse } from './store.ts';
+import { byText, type RecordPort } from '../../store/records.ts';
+import type { PasskeyCredential, PasskeyStore, PasskeyTransport, PasskeyUse, PasskeyUserRecords } from './store.ts';
 
 interface Row {
   user: string;
@@ -28,10 +29,25 @@ function prepare(db: Database.Database) {
     ),
     remove: db.prepare<[string, string]>('DELETE FROM passkeys WHERE user = ? AND id = ?'),
     removeAll: db.prepare<[string]>('DELETE FROM passkeys WHERE user = ?'),
+    users: db.prepare<[], string>('SELECT DISTINCT user FROM passkeys ORDER BY user').pluck(),
+    any: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM passkeys)').pluck(),
     use: db.prepare<[{ user: string; id: string; counter: number; now: number }]>(
       `UPDATE passkeys SET counter = @counter, last_used_at = @now
        WHERE user = @user AND id = @id AND (@counter > counter OR (@counter = 0 AND counter = 0))`,
     ),
+  };
+}
+
+function toRow(c: PasskeyCredential): Row {
+  return {
+    user: c.user,
+    id: c.id,
+    public_key: c.publicKey,
+    counter: c.counter,
+    transports: JSON.stringify(c.transports),
+    name: c.name,
+    created_at: c.createdAt,
+    last_used_at: c.lastUsedAt,
   };
 }
 
@@ -48,12 +64,35 @@ function fromRow(row: Row): PasskeyCredential {
   };
 }
 
-export class SqlitePasskeyStore implements PasskeyStore {
+export class SqlitePasskeyStore implements PasskeyStore, RecordPort<PasskeyUserRecords> {
   private readonly s: ReturnType<typeof prepare>;
+  private readonly importTx: (records: PasskeyUserRecords) => void;
 
   /** `store` must be open (its schema is then at step 5 or later); closing it closes this too. */
   constructor(private readonly store: SqliteDurableStore) {
-    this.s = prepare(store.database());
+    const db = store.database();
+    const s = prepare(db);
+    this.s = s;
+    this.importTx = db.transaction((records: PasskeyUserRecords): void => {
+      s.removeAll.run(records.user);
+      for (const c of records.passkeys) s.add.run(toRow(c));
+    });
+  }
+
+  // ---- migration (src/store/migrate.ts) ----
+
+  async *exportRecords(): AsyncGenerator<PasskeyUserRecords> {
+    for (const user of [...this.store.guarded(() => this.s.users.all())].sort(byText)) {
+      yield { user, passkeys: await this.list(user) };
+    }
+  }
+
+  async importRecords(records: PasskeyUserRecords): Promise<void> {
+    this.store.guarded(() => this.importTx(records));
+  }
+
+  async hasRecords(): Promise<boolean> {
+    return this.store.guarded(() => this.s.any.get()) === 1;
   }
 
   async list(user: string): Promise<PasskeyCredential[]> {
@@ -66,17 +105,7 @@ export class SqlitePasskeyStore implements PasskeyStore {
   }
 
   async add(c: PasskeyCredential): Promise<boolean> {
-    const row: Row = {
-      user: c.user,
-      id: c.id,
-      public_key: c.publicKey,
-      counter: c.counter,
-      transports: JSON.stringify(c.transports),
-      name: c.name,
-      created_at: c.createdAt,
-      last_used_at: c.lastUsedAt,
-    };
-    return this.store.guarded(() => this.s.add.run(row).changes === 1);
+    return this.store.guarded(() => this.s.add.run(toRow(c)).changes === 1);
   }
 
   async remove(user: string, id: string): Promise<boolean> {

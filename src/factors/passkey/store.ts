@@ -50,6 +50,13 @@ export interface PasskeyStore {
   use(user: string, id: string, counter: number, now: number): Promise<PasskeyUse>;
 }
 
+/** What a PasskeyStore holds for one account, for `store migrate` and `store backup` (src/store/migrate.ts). */
+export interface PasskeyUserRecords {
+  readonly user: string;
+  /** Oldest first, as `list` returns them. */
+  readonly passkeys: readonly PasskeyCredential[];
+}
+
 export const PASSKEY_TRANSPORTS: readonly PasskeyTransport[] = ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'];
 export const PASSKEY_NAME_MAX = 64;
 
