@@ -5,12 +5,13 @@
  * it reports is the configured `webauthn.origins` one.
  */
 import { describe, test } from 'node:test';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { RISK_AT, TOTP_STEP, CONTACT_EXPORT, apiCall, assertExported, assertStepUpRequired, signedInClient, withRiskStack } from '../helpers/step-up.ts';
-import { enableTotp, expectStatus, totpAt, type ClockedStack, type GuardClient } from '../helpers/two-factor.ts';
+import { enableTotp, expectStatus, rawRequest, totpAt, type ClockedStack, type GuardClient } from '../helpers/two-factor.ts';
 
 const ORIGIN = 'https://app.example.com';
 const WEBAUTHN = { webauthn: { origins: [ORIGIN] } };
@@ -211,4 +212,33 @@ describe('a rule that asks for a phishing-resistant factor (with_2fa: phishing_r
       },
       { config: WEBAUTHN, policy },
     ));
+});
+
+describe('support reset', () => {
+  test('POST /admin/users/{email}/2fa/reset removes the passkeys with the enrollment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spg-passkey-admin-'));
+    const tokenFile = join(dir, 'token');
+    const token = 'a'.repeat(40);
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    return withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        const client = await signedInClient(s);
+        const { secret } = await enableTotp(client, s.enroll);
+        await addPasskey(s, client, secret, new SoftAuthenticator());
+        assert.equal((await s.stack.guard.audit.recent({ user: 'merchant@example.com', event: 'passkey_added', limit: 5 })).length, 1);
+        const reset = await rawRequest(`${s.stack.adminUrl}/admin/users/${encodeURIComponent('merchant@example.com')}/2fa/reset`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ reason: 'lost phone and key' }),
+        });
+        assert.equal(reset.status, 200, reset.text);
+        const again = await signedInClient(s);
+        assert.deepEqual(expectStatus(await again.get('/_guard/api/2fa/passkeys'), 200, 'list').body['passkeys'], []);
+        const events = await s.stack.guard.audit.recent({ user: 'merchant@example.com', event: '2fa_reset', limit: 5 });
+        assert.equal(events[0]?.details?.['passkeys_removed'], 1);
+      },
+      { config: { ...WEBAUTHN, admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'support', token: { file: tokenFile } }] } } },
+    ).finally(() => rmSync(dir, { recursive: true, force: true }));
+  });
 });
