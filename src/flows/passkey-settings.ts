@@ -71,6 +71,8 @@ export interface PasskeySettingsDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly audit: AuditRecorder;
+  /** Tells the account by email (as every other factor change is told); failures are logged there, never thrown. */
+  readonly notify?: ((actor: Actor, event: 'passkey_added' | 'passkey_removed') => Promise<void>) | undefined;
 }
 
 export const notEnabled = (): FlowError =>
@@ -193,6 +195,7 @@ export class PasskeySettings {
     }
     await this.consume(actor, record);
     this.deps.logger.info({ event: 'passkey_added', user: actor.session.user, requestId: actor.requestId }, 'passkey added');
+    await this.deps.notify?.(actor, 'passkey_added');
     return { result: { added: true, passkey: passkeyView(added.credential) }, rotated: await this.rotate(actor) };
   }
 
@@ -205,6 +208,7 @@ export class PasskeySettings {
     }
     await this.consume(actor, record);
     this.deps.logger.info({ event: 'passkey_removed', user: actor.session.user, requestId: actor.requestId }, 'passkey removed');
+    await this.deps.notify?.(actor, 'passkey_removed');
     return { result: { removed: true }, rotated: await this.rotate(actor) };
   }
 

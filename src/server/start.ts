@@ -47,6 +47,7 @@ import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
 import { PasskeyCeremonies, webauthnSettings } from '../factors/passkey/ceremony.ts';
 import { PasskeySettings } from '../flows/passkey-settings.ts';
+import { notificationMessage } from '../channels/templates.tsx';
 import { createPasskeyApi } from './passkey-routes.ts';
 import { createPasskeyPages, type PasskeyPageHooks } from './passkey-pages.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
@@ -334,7 +335,26 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     },
   });
   const passkeySettings = passkeys
-    ? new PasskeySettings({ passkeys, settings, durable, store, generations, sessions, factor: factors.factor, clock, logger, audit })
+    ? new PasskeySettings({
+        passkeys,
+        settings,
+        durable,
+        store,
+        generations,
+        sessions,
+        factor: factors.factor,
+        clock,
+        logger,
+        audit,
+        notify: async (actor, event) => {
+          const contact = await contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+          if (!contact.ok || !contact.email) return;
+          const message = notificationMessage({ event, time: new Date(clock.now()), product: config.product.name, support: config.product.support });
+          await factors.channels.email
+            .send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' })
+            .catch((error: unknown) => logger.error({ err: error, user: actor.session.user, event }, 'security notification could not be sent'));
+        },
+      })
     : undefined;
   const guardHttp = createGuardHttp({
     keys,
