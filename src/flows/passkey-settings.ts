@@ -203,18 +203,22 @@ export class PasskeySettings {
   async remove(actor: Actor, id: unknown): Promise<{ result: { removed: true }; rotated: Rotated }> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 1024) throw new FlowError(400, 'invalid_passkey_id', 'Say which passkey to remove.');
     const record = await this.proven(actor);
+    if (!(await this.deps.passkeys.list(actor.session.user)).some((c) => c.id === id)) {
+      throw new FlowError(404, 'passkey_not_found', 'That passkey is not on your account (it may have been removed already).');
+    }
+    // The proof is taken first: of two removals racing on one proof, one goes through.
+    if (!(await this.consume(actor, record))) throw new FlowError(403, 'verification_required', 'Confirm it is you first: enter your password, then a code of your two-factor method.');
     if (!(await this.deps.passkeys.remove(actor.session.user, id, actorContext(actor)))) {
       throw new FlowError(404, 'passkey_not_found', 'That passkey is not on your account (it may have been removed already).');
     }
-    await this.consume(actor, record);
     this.deps.logger.info({ event: 'passkey_removed', user: actor.session.user, requestId: actor.requestId }, 'passkey removed');
     await this.deps.notify?.(actor, 'passkey_removed');
     return { result: { removed: true }, rotated: await this.rotate(actor) };
   }
 
   /** The proof serves one change; consumed once even when two requests race. */
-  private async consume(actor: Actor, record: ManageRecord): Promise<void> {
-    await this.deps.store.compareAndDelete(FLOW(actor.session.id), JSON.stringify(record));
+  private consume(actor: Actor, record: ManageRecord): Promise<boolean> {
+    return this.deps.store.compareAndDelete(FLOW(actor.session.id), JSON.stringify(record));
   }
 
   /** 2FA turned off or reset: the passkeys go with it. */

@@ -140,6 +140,8 @@ describe('relying party from config', () => {
     assert.equal(relyingParty(base, { proto: 'http', host: '127.0.0.1:8080' }), null);
     assert.equal(relyingParty(base, { proto: 'https', host: 'app.example.com' }), null);
     assert.equal(relyingParty({ ...base, publicOrigin: 'http://127.0.0.1:8080' }, { proto: 'http', host: '127.0.0.1:8080' }), null);
+    assert.equal(relyingParty({ ...base, rpId: 'example.com' }, { proto: 'http', host: 'localhost:8080' }), null, 'a configured RP ID never meets a localhost origin');
+    assert.equal(relyingParty({ ...base, origins: ['https://app.example.com'], rpId: 'other.example' }, { proto: 'https', host: 'app.example.com' }), null, 'the RP ID must cover every origin');
   });
   test('passkey names are trimmed, 1-64 characters, without control characters', () => {
     assert.equal(passkeyName('  My   key '), 'My key');

@@ -84,8 +84,8 @@ export function relyingParty(settings: WebAuthnSettings, request: { proto: strin
   } catch {
     return null;
   }
-  if (url.hostname !== 'localhost') return null;
-  return { id: settings.rpId ?? 'localhost', name: settings.rpName, origins: [url.origin] };
+  if (url.hostname !== 'localhost' || (settings.rpId !== null && settings.rpId !== 'localhost')) return null;
+  return { id: 'localhost', name: settings.rpName, origins: [url.origin] };
 }
 
 function isDomain(id: string): boolean {
