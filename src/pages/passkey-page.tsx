@@ -31,7 +31,7 @@ export type PasskeyPageProps = PageMessage & {
 const ACTION = '/_guard/security/passkeys';
 
 function when(iso: string, lang: string): string {
-  return new Date(iso).toLocaleDateString(lang === 'zh-cn' ? 'zh-CN' : 'en-GB', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
+  return new Date(iso).toLocaleDateString(lang.toLowerCase() === 'zh-cn' ? 'zh-CN' : 'en-GB', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
 }
 
 function KeyList(props: { keys: readonly PasskeyRow[]; csrf: string; canRemove: boolean }) {
@@ -137,7 +137,7 @@ function Body(props: PasskeyPageProps) {
                 </p>
                 <button type="submit">{t.passkey.addButton}</button>
               </form>
-              <p id="passkey-status" class="error" role="alert" hidden />
+              <p id="passkey-status" aria-live="assertive" />
               <PasskeyScript />
             </>
           ) : (

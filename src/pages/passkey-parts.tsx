@@ -45,7 +45,7 @@ export function PasskeyAssertForm(props: { action: string; csrf: string; view: P
           {t.passkey.useButton}
         </button>
       </form>
-      <p id="passkey-status" class="error" role="alert" hidden />
+      <p id="passkey-status" aria-live="assertive" />
       <PasskeyScript />
     </section>
   );

@@ -51,8 +51,9 @@ export const PASSKEY_JS = `'use strict';
   const say = (form, text) => {
     const status = form.dataset.status ? document.getElementById(form.dataset.status) : null;
     if (!status) return;
+    // A live region (aria-live="assertive") that is always there, so the words are announced.
     status.textContent = text || '';
-    status.hidden = !text;
+    status.className = text ? 'error' : '';
   };
 
   ready(() => {
