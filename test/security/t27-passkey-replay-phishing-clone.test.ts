@@ -14,6 +14,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { ceremonies, ORIGIN, RP } from '../helpers/passkeys.ts';
+import { RISK_AT, signedInClient, withRiskStack } from '../helpers/step-up.ts';
+import { enableTotp, expectStatus, MERCHANT, PASSWORD, totpAt } from '../helpers/two-factor.ts';
 
 const ctx = { client: '203.0.113.9', requestId: 'r' };
 const ann = 'ann@example.com';
@@ -119,4 +121,47 @@ describe('passkeys: cloned authenticators', () => {
     assert.deepEqual(await passkeys.assert({ user: ann, bind: 'login:p1', response: answer, context: ctx, purpose: 'login' }), { ok: false, reason: 'invalid' });
     assert.equal(audit.all().some((e) => e.event === 'passkey_clone_suspected'), false);
   });
+});
+
+describe('passkeys over HTTP: a replayed sign-in answer and a cloned authenticator', () => {
+  const origin = 'https://app.example.com';
+  test('the same sign-in answer twice, and a lowered counter, are refused with stable codes', () =>
+    withRiskStack(
+      RISK_AT.low,
+      async (s) => {
+        const client = await signedInClient(s);
+        const { secret } = await enableTotp(client, s.enroll);
+        s.clock.advance(30_000);
+        expectStatus(await client.post('/_guard/api/2fa/passkeys/start', { password: PASSWORD }), 200, 'start');
+        expectStatus(await client.post('/_guard/api/2fa/passkeys/verify', { code: totpAt(secret, s.clock.now()) }), 200, 'verify');
+        const authenticator = new SoftAuthenticator();
+        const regOptions = expectStatus(await client.post('/_guard/api/2fa/passkeys/register/options'), 200, 'options').body;
+        expectStatus(await client.post('/_guard/api/2fa/passkeys/register/verify', { response: authenticator.create(regOptions as never, origin), name: 'Key' }), 200, 'register');
+
+        const signInWith = async (answer: (options: Record<string, unknown>) => Record<string, unknown>) => {
+          const browser = s.client();
+          expectStatus(await browser.login(), 200, 'login');
+          const options = expectStatus(await browser.post('/_guard/api/login/passkey/options'), 200, 'options').body;
+          const response = answer(options);
+          return { browser, response, reply: await browser.post('/_guard/api/login/passkey/verify', { response }) };
+        };
+        // A good sign-in, counter 5.
+        const first = await signInWith((o) => authenticator.get(o as never, origin, { counter: 5 }));
+        expectStatus(first.reply, 200, 'first sign-in');
+        // Its answer sent again (from the same pending sign-in's cookie, or a new one): refused.
+        const replayed = await first.browser.post('/_guard/api/login/passkey/verify', { response: first.response });
+        assert.notEqual(replayed.status, 200);
+        const again = await signInWith(() => first.response);
+        assert.equal(again.reply.status, 401);
+        assert.equal(again.reply.body['error'], 'passkey_not_accepted');
+        // A copy of the authenticator signing with counter 3: refused and audited.
+        const clone = await signInWith((o) => authenticator.get(o as never, origin, { counter: 3 }));
+        assert.equal(clone.reply.status, 401);
+        assert.equal(clone.reply.body['error'], 'passkey_clone_suspected');
+        assert.equal((await clone.browser.me()).status, 401);
+        const events = await s.stack.guard.audit.recent({ user: MERCHANT, event: 'passkey_clone_suspected', limit: 5 });
+        assert.equal(events.length, 1);
+      },
+      { config: { webauthn: { origins: [origin] } } },
+    ));
 });
