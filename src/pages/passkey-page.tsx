@@ -20,7 +20,8 @@ export type PasskeyPageStep =
   | { readonly step: 'two_factor_off' }
   | { readonly step: 'password' }
   | { readonly step: 'code'; readonly method: PageMethod; readonly destination: string | null }
-  | { readonly step: 'verified'; readonly add: PasskeyFormView | null };
+  /** `add` null: no passkey can be added now; `problem` says why (default: not at this address). */
+  | { readonly step: 'verified'; readonly add: PasskeyFormView | null; readonly problem?: string | undefined };
 
 export type PasskeyPageProps = PageMessage & {
   readonly csrf: string;
@@ -141,7 +142,7 @@ function Body(props: PasskeyPageProps) {
               <PasskeyScript />
             </>
           ) : (
-            <p class="warning">{t.passkey.unavailableHere}</p>
+            <p class="warning">{view.problem ?? t.passkey.unavailableHere}</p>
           )}
         </>
       );

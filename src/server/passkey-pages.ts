@@ -75,12 +75,14 @@ export function createPasskeyPages(deps: PasskeyPagesDeps): PasskeyPageHooks {
     else if (state === 'verify') view = { step: 'code', method: enrollment.method, destination: maskDestination(enrollment.method, enrollment.destination) };
     else if (state === 'verified') {
       let add: PasskeyFormView | null = null;
+      let problem: string | undefined;
       try {
         add = { options: JSON.stringify(await settings.registrationOptions(actor, rpOf(http, deps.webauthn, ctx))) };
       } catch (error) {
         if (!(error instanceof FlowError)) throw error;
+        problem = flowMessage(uiOf(ctx).t, error);
       }
-      view = { step: 'verified', add };
+      view = { step: 'verified', add, problem };
     } else view = { step: 'password' };
     sendPage(
       ctx,
