@@ -13,6 +13,7 @@ import type { RiskHistoryStore } from '../risk/history.ts';
 import type { Clock } from '../server/providers.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
+import type { PasskeyStore } from '../factors/passkey/store.ts';
 import type { AccountGenerations } from '../flows/account-generation.ts';
 import { sessionJson, type ActiveSessions, type UpstreamOutcome } from '../flows/active-sessions.ts';
 
@@ -84,6 +85,8 @@ export interface AdminOperationsDeps {
   readonly contacts?: Contacts;
   /** Remembered browsers (issue 17): listed in the status, dropped by every support action. */
   readonly remembered?: RememberedBrowsers | undefined;
+  /** The accounts' passkeys: a 2FA reset removes them too (they sit on top of the enrollment). */
+  readonly passkeys?: Pick<PasskeyStore, 'removeAll'>;
 }
 
 export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
@@ -314,6 +317,7 @@ export class AdminOperations {
     const enrollment = await this.enrolled(user);
     await this.deps.durable.disable(user);
     await this.forgetBrowsers(user, 'admin_2fa_reset', by);
+    const passkeysRemoved = (await this.deps.passkeys?.removeAll(user)) ?? 0;
     const warnings: string[] = [];
     // A sign-in waiting for a code of the old factor ends instead of completing on the password alone.
     await this.endFlows(user);
@@ -322,7 +326,7 @@ export class AdminOperations {
     const recipients = await this.addressesOf(user, warnings);
     const notified = await this.notify(recipients, '2fa_reset');
     if (!notified && recipients.length > 0) warnings.push('the email notification could not be sent (see the log)');
-    this.record(by, user, reason, '2fa_reset', { method: enrollment.method });
+    this.record(by, user, reason, '2fa_reset', { method: enrollment.method, ...(passkeysRemoved > 0 ? { passkeys_removed: passkeysRemoved } : {}) });
     return { user, action: 'reset_2fa', previous_method: enrollment.method, sessions_revoked: revoked, notified, warnings };
   }
 

@@ -19,6 +19,8 @@ export type AlertTopic =
   | 'two_factor_on'
   | 'two_factor_off'
   | 'recovery_codes_replaced'
+  | 'passkey_added'
+  | 'passkey_removed'
   | 'recovery_code_used'
   | 'recovery_codes_low'
   | 'sign_in_paused'
@@ -64,6 +66,8 @@ export const ALERT_RULES: readonly AlertRule[] = [
   { event: '2fa_enabled', kind: 'factor_changed', topic: 'two_factor_on' },
   { event: '2fa_disabled', kind: 'factor_changed', topic: 'two_factor_off' },
   { event: 'recovery_codes_regenerated', kind: 'factor_changed', topic: 'recovery_codes_replaced' },
+  { event: 'passkey_added', kind: 'factor_changed', topic: 'passkey_added' },
+  { event: 'passkey_removed', kind: 'factor_changed', topic: 'passkey_removed', when: (event) => event.reason !== '2fa_disabled' && !bySupport(event) },
   { event: 'recovery_code_used', kind: 'recovery_code_used', topic: 'recovery_code_used' },
   {
     event: 'recovery_code_used',

@@ -41,6 +41,11 @@ export const AUDIT_EVENTS = [
   'remembered_browser_revoked',
   /** Remembered browsers dropped by a change of the account (details: count; reason says why). */
   'remembered_browsers_dropped',
+  /** Passkeys (WebAuthn, src/factors/passkey/): one added, removed, used, or refused as a likely clone. */
+  'passkey_added',
+  'passkey_removed',
+  'passkey_used',
+  'passkey_clone_suspected',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];

@@ -74,7 +74,9 @@ export type SecurityEvent =
   | '2fa_disabled'
   | '2fa_reset'
   | 'destination_changed'
-  | 'recovery_codes_regenerated';
+  | 'recovery_codes_regenerated'
+  | 'passkey_added'
+  | 'passkey_removed';
 
 export type MethodName = 'totp' | 'sms' | 'email';
 
@@ -109,6 +111,10 @@ function eventSentence(event: SecurityEvent, method: MethodName | undefined): { 
         subject: 'New recovery codes were created',
         what: 'New recovery codes were created for your account. Your old recovery codes no longer work.',
       };
+    case 'passkey_added':
+      return { subject: 'A passkey was added', what: 'A passkey or security key was added to your account. It can now be used instead of a code.' };
+    case 'passkey_removed':
+      return { subject: 'A passkey was removed', what: 'A passkey or security key was removed from your account. It can no longer be used to sign in.' };
   }
 }
 

@@ -122,6 +122,7 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
   const operations = new AdminOperations({
     durable: stores.durable,
     riskHistory: stores.riskHistory,
+    passkeys: stores.passkeys,
     audit,
     live,
     liveUnavailable:

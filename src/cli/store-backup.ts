@@ -8,6 +8,7 @@ import { KeyCheckError, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { parseEncryptionKeys, SecretBox, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
+import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../server/providers.ts';
@@ -79,7 +80,7 @@ function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: s
 }
 
 function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
-  return { name, durable: store, history: new SqliteRiskHistory(store), remembered: new SqliteRememberedBrowsers(store) };
+  return { name, durable: store, history: new SqliteRiskHistory(store), remembered: new SqliteRememberedBrowsers(store), passkeys: new SqlitePasskeyStore(store) };
 }
 
 async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
@@ -95,6 +96,7 @@ async function countRecords(side: MigrationSide, now: number): Promise<Migration
     counts.logins += records.logins.length;
   }
   if (side.remembered) for await (const records of side.remembered.exportRecords(now)) counts.rememberedBrowsers += records.browsers.length;
+  for await (const records of side.passkeys?.exportRecords(now) ?? []) counts.passkeys = (counts.passkeys ?? 0) + records.passkeys.length;
   return counts;
 }
 
@@ -304,6 +306,7 @@ export function formatCounts(c: MigrationCounts): string {
     ['known devices', String(c.knownDevices)],
     ['remembered browsers', String(c.rememberedBrowsers)],
     ['logins', String(c.logins)],
+    ...(c.passkeys !== undefined ? [['passkeys', String(c.passkeys)] as [string, string]] : []),
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
 }

@@ -6,6 +6,8 @@ import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { RedisRememberedBrowsers } from '../store/redis-remembered-browsers.ts';
+import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
+import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
@@ -136,6 +138,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
       durable,
       history: new SqliteRiskHistory(durable),
       remembered: new SqliteRememberedBrowsers(durable),
+      passkeys: new SqlitePasskeyStore(durable),
       warning: null,
       close: () => durable.close(),
     };
@@ -149,7 +152,9 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
     const durable = await RedisDurableStore.open(client, { prefix: settings.prefix, closeClient: false });
     const history = new RedisRiskHistory(client, { prefix: settings.prefix });
     const remembered = new RedisRememberedBrowsers(client, { prefix: settings.prefix });
+    const passkeys = new RedisPasskeyStore(client, { prefix: settings.prefix });
     return {
+      passkeys,
       name: `redis (${settings.sentinel ? 'sentinel' : settings.cluster ? 'cluster' : 'standalone'}, prefix ${settings.prefix})`,
       durable,
       history,

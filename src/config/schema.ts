@@ -587,6 +587,21 @@ export const configSchema = z
           .prefault({}),
       })
       .strict(),
+    /**
+     * Passkeys / security keys (WebAuthn) as a second factor. The relying party: `origins` the
+     * browser may report (default: public_url's origin; without either, only http://localhost:PORT
+     * works), `rp_id` (default: the first origin's host; must be that host or a parent domain of
+     * every origin, never an IP address), `rp_name` (shown by the authenticator; default: product.name).
+     */
+    webauthn: z
+      .object({
+        enabled: z.boolean().default(true),
+        rp_id: z.string().regex(/^(?=.*[a-z])[a-z0-9.-]{1,253}$/i, 'must be a domain name such as example.com (not an IP address)').optional(),
+        rp_name: z.string().min(1).max(64).optional(),
+        origins: z.array(z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).origin === u.replace(/\/$/, ''), 'must be an origin (scheme://host[:port], no path)')).min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     channels: z
       .object({
         /** The outbox (development and demo): JSON lines plus a console line per message. */

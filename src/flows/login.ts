@@ -14,6 +14,8 @@ import { Contacts } from '../directory/index.ts';
 import { canonicalIdentity, EMAIL_IDENTITY, type IdentityRules } from '../directory/identity.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
 import type { RememberedBrowsers } from './remember-browser.ts';
+import type { PasskeyCeremonies, RelyingParty } from '../factors/passkey/ceremony.ts';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
 /**
  * The login state machine: regulation → the upstream's password check → (a code of the user's
@@ -165,6 +167,8 @@ export interface LoginFlowDeps {
   readonly contacts?: Contacts;
   /** "Don't ask again on this browser" (issue 17); absent: never offered. */
   readonly remembered?: RememberedBrowsers | undefined;
+  /** Passkeys as the second factor (src/factors/passkey/); absent: codes only. */
+  readonly passkeys?: PasskeyCeremonies | undefined;
 }
 
 /** @deprecated kept for callers that key by email; use canonicalIdentity with the config's rules. */
@@ -591,6 +595,51 @@ export class LoginFlow {
       const rememberCookie = await this.rememberAfterVerify(pending, done, presenter, context);
       if (rememberCookie !== null) return { ...done, rememberCookie };
     }
+    return done;
+  }
+
+  // ---- passkeys (src/factors/passkey/) ------------------------------------------------------------
+
+  /** Whether this pending 2FA sign-in may finish with a passkey (the account has one). */
+  async passkeyAvailable(pending: PendingLogin): Promise<boolean> {
+    if (!this.deps.passkeys || pending.reason !== '2fa') return false;
+    return (await this.deps.passkeys.list(pending.user)).length > 0;
+  }
+
+  /** The assertion options for this pending 2FA sign-in, its challenge bound to the pending login. */
+  async passkeyOptions(
+    pendingId: string | undefined,
+    rp: RelyingParty | null,
+    presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>,
+  ): Promise<{ kind: 'options'; options: PublicKeyCredentialRequestOptionsJSON } | { kind: 'no_pending_login' | 'account_changed' | 'no_passkey' | 'unavailable' }> {
+    const looked = await this.lookup(pendingId, presenter);
+    if (looked.kind !== 'pending') return looked;
+    const pending = looked.pending;
+    if (!this.deps.passkeys || pending.reason !== '2fa') return { kind: 'no_passkey' };
+    if (!rp) return { kind: 'unavailable' };
+    const options = await this.deps.passkeys.authenticationOptions({ user: pending.user, bind: `login:${pending.id}`, rp });
+    return options ? { kind: 'options', options } : { kind: 'no_passkey' };
+  }
+
+  /** The second step with a passkey: an assertion answering this pending sign-in's challenge. */
+  async verifyPasskey(pendingId: string | undefined, response: unknown, presenter: Presenter): Promise<LoginVerifyResult | { kind: 'passkey_refused'; reason: string }> {
+    const pending = await this.pending(pendingId);
+    if (!pending) return { kind: 'no_pending_login' };
+    const state = await this.stillCurrent(pending);
+    if (!state || !state.enrollment) return this.endStale(pending, presenter, 'verify');
+    if (!this.deps.passkeys || pending.reason !== '2fa') return { kind: 'passkey_refused', reason: 'no_challenge' };
+    const context = attemptContext(presenter, pending.loginId);
+    const checked = await this.deps.passkeys.assert({ user: pending.user, bind: `login:${pending.id}`, response, context, purpose: 'login' });
+    if (!checked.ok) return { kind: 'passkey_refused', reason: checked.reason };
+    if (!(await this.deps.store.compareAndDelete(PENDING(pending.id), JSON.stringify(pending)))) return { kind: 'no_pending_login' };
+    await this.deps.factor.discardCode(`login:${pending.id}`);
+    const second = { at: this.deps.clock.now(), method: state.enrollment.method };
+    const done = await this.complete(pending.user, pending.passwordAt, second, pending.upstreamSetCookies, pending.upstreamCookies, presenter, true, async () =>
+      (await this.stillCurrent(pending)) !== null,
+    );
+    if (!done) return this.endStale(pending, presenter, 'complete');
+    this.deps.logger.info({ event: 'login_success', user: pending.user, via: 'passkey', reason: pending.reason, client: presenter.client.address, requestId: presenter.requestId }, 'login succeeded with a passkey');
+    this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: 'password+passkey' }) });
     return done;
   }
 

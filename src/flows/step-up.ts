@@ -11,6 +11,9 @@ import { maskDestination, type SecondFactor, type SendResult, type SendState, ty
 import { actorContext, type Actor } from './two-factor-settings.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
+import type { PasskeyCeremonies, RelyingParty } from '../factors/passkey/ceremony.ts';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { passkeyRefused, passkeysUnavailable } from './passkey-errors.ts';
 
 /**
  * Step-up verification for sensitive operations. The enforcement point records what a sensitive
@@ -22,7 +25,8 @@ import { factorState, type AccountGenerations } from './account-generation.ts';
 
 export interface StepUpRecord {
   readonly category: string;
-  readonly action: 'email_code' | 'fresh_code';
+  /** phishing_resistant: only a passkey answers it (README, Passkeys). */
+  readonly action: 'email_code' | 'fresh_code' | 'phishing_resistant';
   readonly method: FactorMethod;
   readonly destination: string | null;
   readonly freshForMs: number;
@@ -36,13 +40,17 @@ export interface StepUpRecord {
   /** The operation's method: a GET is continued after the step-up, anything else is asked again. */
   readonly retry?: 'get' | 'other';
   /** What the rule asked for (`action` falls back to an email code without 2FA). */
-  readonly requested?: 'email_code' | 'fresh_code';
+  readonly requested?: 'email_code' | 'fresh_code' | 'phishing_resistant';
   /** The account's generation and `factorState` this record was decided on (THREATS T18). */
   readonly generation?: string;
   readonly factors?: string | null;
 }
 
 const RECORD = (sid: string): string => `stepup:${sid}`;
+/** The session's step-up time of a category by a passkey (category names have no ':'). */
+export const passkeyStepUpKey = (category: string): string => `${category}:passkey`;
+export const phishingResistantRequired = (): FlowError =>
+  new FlowError(403, 'phishing_resistant_required', 'This operation needs a passkey or security key. Add one under Login & Security first, or ask your administrator.');
 const RECORD_TTL_MS = 15 * 60_000;
 const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
 /** The last step-up of a session, for its result page (the page reads it, never its URL). */
@@ -60,6 +68,17 @@ export interface StepUpResult {
   readonly description?: SensitiveSpec['description'];
 }
 
+export interface StepUpVerified {
+  status: 'verified';
+  valid_until: string;
+  category: string;
+  nudge_enable_2fa: boolean;
+  return_to: string;
+  from: string | null;
+  retry: 'get' | 'other';
+  fresh_for_ms: number;
+}
+
 export interface StepUpDeps {
   readonly store: EphemeralStore;
   readonly generations: AccountGenerations;
@@ -72,6 +91,8 @@ export interface StepUpDeps {
   readonly nudgeSnoozeMs: number;
   /** Where the account's email address comes from (the directory). */
   readonly contacts?: Contacts;
+  /** Passkeys: a step-up that asks for a fresh factor may be answered with one. */
+  readonly passkeys?: PasskeyCeremonies | undefined;
 }
 
 export class StepUpFlow {
@@ -81,7 +102,7 @@ export class StepUpFlow {
   async require(
     session: SessionRecord,
     spec: SensitiveSpec,
-    action: 'email_code' | 'fresh_code',
+    action: 'email_code' | 'fresh_code' | 'phishing_resistant',
     returnTo: string,
     where: { from?: string | undefined; retry?: 'get' | 'other' } = {},
   ): Promise<StepUpRecord> {
@@ -108,11 +129,11 @@ export class StepUpFlow {
   /** The method and destination for a step-up, from the account as it is now. */
   private async decide(
     session: SessionRecord,
-    asked: { category: string; requested: 'email_code' | 'fresh_code'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
+    asked: { category: string; requested: 'email_code' | 'fresh_code' | 'phishing_resistant'; freshForMs: number; nudge: boolean; returnTo: string; description?: SensitiveSpec['description'] },
   ): Promise<StepUpRecord> {
     const generation = await this.deps.generations.current(session.user);
     const enrolled = await this.deps.durable.getEnrollment(session.user);
-    const enrollment = asked.requested === 'fresh_code' ? enrolled : null;
+    const enrollment = asked.requested !== 'email_code' ? enrolled : null;
     const common = {
       category: asked.category,
       requested: asked.requested,
@@ -122,6 +143,10 @@ export class StepUpFlow {
       factors: factorState(enrolled),
       ...(asked.description !== undefined ? { description: asked.description } : {}),
     };
+    // A passkey is asked for even when 2FA went off meanwhile: never a weaker email code instead (fail closed).
+    if (asked.requested === 'phishing_resistant') {
+      return { ...common, action: 'phishing_resistant', method: enrollment?.method ?? 'email', destination: enrollment?.destination ?? null, nudge: false };
+    }
     return enrollment
       ? { ...common, action: asked.requested, method: enrollment.method, destination: enrollment.destination, nudge: false }
       : // Without an enrolled method a "fresh code" can only be an email code.
@@ -177,6 +202,7 @@ export class StepUpFlow {
 
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
     const { record } = await this.record(actor);
+    if (record.action === 'phishing_resistant') throw phishingResistantRequired();
     if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
     if (record.destination === null) {
       this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
@@ -199,10 +225,7 @@ export class StepUpFlow {
     return { status: 'code_sent', method: record.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
-  async verify(
-    actor: Actor,
-    code: unknown,
-  ): Promise<{ status: 'verified'; valid_until: string; category: string; nudge_enable_2fa: boolean; return_to: string; from: string | null; retry: 'get' | 'other'; fresh_for_ms: number }> {
+  async verify(actor: Actor, code: unknown): Promise<StepUpVerified> {
     const { record, redecided } = await this.record(actor);
     if (redecided) {
       this.deps.audit.record({
@@ -214,6 +237,7 @@ export class StepUpFlow {
       });
       throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile, so the code asked for before no longer counts. Ask for a new code.");
     }
+    if (record.action === 'phishing_resistant') throw phishingResistantRequired();
     const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
     const result: VerifyResult = await this.deps.factor.verify({
       flowKey: this.codeKey(actor.session.id, record),
@@ -239,17 +263,23 @@ export class StepUpFlow {
           });
       }
     }
+    return this.finish(actor, record, result.via);
+  }
+
+  /** The step-up passed (a code or a passkey): the session's category is fresh, the record done. */
+  private async finish(actor: Actor, record: StepUpRecord, via: string): Promise<StepUpVerified> {
     const now = this.deps.clock.now();
     const session = actor.session;
-    session.stepUps = { ...session.stepUps, [record.category]: now };
+    // A passkey also counts for rules that ask for a phishing-resistant factor (`<category>:passkey`).
+    session.stepUps = { ...session.stepUps, [record.category]: now, ...(via === 'passkey' ? { [passkeyStepUpKey(record.category)]: now } : {}) };
     if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
     await this.deps.store.delete(RECORD(session.id));
-    this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via: result.via, requestId: actor.requestId }, 'step-up verified');
+    this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via, requestId: actor.requestId }, 'step-up verified');
     this.deps.audit.record({
       event: 'step_up',
       outcome: 'success',
       user: session.user,
-      ...fromContext(actorContext(actor), { category: record.category, via: result.via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
+      ...fromContext(actorContext(actor), { category: record.category, via, action: record.action, fresh_for_seconds: Math.round(record.freshForMs / 1000) }),
     });
     const nudge = record.nudge && (await this.deps.store.get(SNOOZE(session.user))) === null;
     const shown: StepUpResult = {
@@ -295,6 +325,46 @@ export class StepUpFlow {
     if (record.action !== 'fresh_code') return false;
     if ((await this.deps.durable.getEnrollment(session.user)) === null) return false;
     return (await this.deps.durable.remainingRecoveryCodes(session.user)) > 0;
+  }
+
+  // ---- passkeys (src/factors/passkey/) ----------------------------------------------------------
+
+  /** Whether the session's step-up may be answered with a passkey (a fresh factor is asked for and the account has one). */
+  async passkeyAvailable(session: SessionRecord, record: StepUpRecord): Promise<boolean> {
+    if (!this.deps.passkeys || record.action === 'email_code') return false;
+    return this.hasPasskey(session.user);
+  }
+
+  async hasPasskey(user: string): Promise<boolean> {
+    return this.deps.passkeys ? (await this.deps.passkeys.list(user)).length > 0 : false;
+  }
+
+  /** Assertion options for the session's step-up, the challenge bound to the session. */
+  async passkeyOptions(actor: Actor, rp: RelyingParty | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const { record } = await this.record(actor);
+    if (!this.deps.passkeys || record.action === 'email_code') {
+      throw new FlowError(409, 'passkey_not_applicable', 'This verification needs a code sent to your email address; a passkey cannot be used for it.');
+    }
+    if (!rp) throw passkeysUnavailable();
+    const options = await this.deps.passkeys.authenticationOptions({ user: actor.session.user, bind: `stepup:${actor.session.id}`, rp });
+    if (!options) throw record.action === 'phishing_resistant' ? phishingResistantRequired() : new FlowError(409, 'no_passkey', 'Your account has no passkey. Use a code instead.');
+    return options;
+  }
+
+  async verifyPasskey(actor: Actor, response: unknown): Promise<StepUpVerified> {
+    const { record, redecided } = await this.record(actor);
+    if (redecided || !this.deps.passkeys || record.action === 'email_code') {
+      throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile. Start the verification again.");
+    }
+    const checked = await this.deps.passkeys.assert({
+      user: actor.session.user,
+      bind: `stepup:${actor.session.id}`,
+      response,
+      context: { ...actorContext(actor), details: { category: record.category } },
+      purpose: 'step_up',
+    });
+    if (!checked.ok) throw passkeyRefused(checked.reason);
+    return this.finish(actor, record, 'passkey');
   }
 
   describe(record: StepUpRecord): { method: FactorMethod; destination: string | null } {

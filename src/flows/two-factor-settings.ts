@@ -75,6 +75,8 @@ export interface SettingsDeps {
   readonly contacts: Contacts;
   /** Remembered browsers, dropped by every factor change (issue 17). */
   readonly remembered?: RememberedBrowsers | undefined;
+  /** Told when 2FA was turned off, before sessions rotate (passkeys go with it: src/flows/passkey-settings.ts). */
+  readonly onDisabled?: ((user: string, context: AuditContext) => Promise<void>) | undefined;
 }
 
 export interface Actor {
@@ -157,7 +159,7 @@ export class TwoFactorSettings {
   }
 
   /** Re-checks the password against the upstream (regulated like a sign-in). */
-  private async checkPassword(actor: Actor, password: unknown): Promise<void> {
+  async checkPassword(actor: Actor, password: unknown): Promise<void> {
     if (typeof password !== 'string' || password.length === 0 || password.length > 1024) {
       throw new FlowError(400, 'password_required', 'Enter your password to continue.');
     }
@@ -191,7 +193,7 @@ export class TwoFactorSettings {
     throw new FlowError(401, 'invalid_credentials', 'The password is not correct.');
   }
 
-  private verifyError(result: Exclude<VerifyResult, { ok: true }>): FlowError {
+  verifyError(result: Exclude<VerifyResult, { ok: true }>): FlowError {
     switch (result.reason) {
       case 'invalid':
         return new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
@@ -218,7 +220,7 @@ export class TwoFactorSettings {
     }
   }
 
-  private async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
+  async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
     const sent = await this.deps.factor.sendCode({
       flowKey: key,
       method,
@@ -498,6 +500,7 @@ export class TwoFactorSettings {
     if (!(await this.deps.store.compareAndDelete(flowKey('disable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const user = actor.session.user;
     await this.deps.durable.disable(user);
+    await this.deps.onDisabled?.(user, actorContext(actor));
     await this.deps.generations.bump(user);
     this.deps.logger.warn({ event: '2fa_disabled', user, requestId: actor.requestId }, 'two-factor authentication disabled');
     this.deps.audit.record({ event: '2fa_disabled', outcome: 'success', user, ...fromContext(actorContext(actor)) });

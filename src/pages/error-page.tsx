@@ -14,7 +14,7 @@ export function errorWords(ui: PageUi, status: number, error: string): { title: 
   const title = t.errorTitle[status as keyof typeof t.errorTitle] ?? t.errorTitleDefault;
   if (error === 'upstream_timeout') return { title, message: t.upstreamTimeout(brand.product) };
   if (error === 'upstream_unavailable') return { title, message: t.upstreamDown(brand.product) };
-  const known = (t.errorMessage as Readonly<Record<string, string | undefined>>)[error] ?? (t.flow as Readonly<Record<string, string | undefined>>)[error];
+  const known = (t.errorMessage as Readonly<Record<string, string | undefined>>)[error] ?? (t.flow as Readonly<Record<string, string | undefined>>)[error] ?? t.passkey.errors[error];
   return { title, message: known ?? t.errorGeneric };
 }
 

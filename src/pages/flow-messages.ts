@@ -10,7 +10,7 @@ import type { Catalogue } from './i18n/en.ts';
 export function flowMessage(t: Catalogue, error: FlowError): string {
   // A refusal by the send budget sent nothing: never the cooldown's "a code was sent recently".
   const budget = error.code === 'too_many_codes' && error.extra['limit'] === 'send_budget';
-  const words = budget ? t.sendBudgetRefused : ((t.flow as Readonly<Record<string, string | undefined>>)[error.code] ?? t.flowUnknown);
+  const words = budget ? t.sendBudgetRefused : ((t.flow as Readonly<Record<string, string | undefined>>)[error.code] ?? t.passkey.errors[error.code] ?? t.flowUnknown);
   const attempts = error.extra['attempts_left'];
   if (error.code === 'invalid_code' && typeof attempts === 'number' && attempts > 0) return `${words} ${t.attemptsLeft(attempts)}`;
   const retry = error.extra['retry_after'];

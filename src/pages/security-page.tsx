@@ -67,6 +67,11 @@ function SecurityPage(props: SecurityPageProps) {
             <button type="submit">{t.generateCodes}</button>
           </form>
           <p>
+            <a class="button secondary" href="/_guard/security/passkeys" id="manage-passkeys">
+              {t.passkey.manage}
+            </a>
+          </p>
+          <p>
             <a class="button secondary" href="/_guard/security/disable">
               {t.turnOff}
             </a>

@@ -2,6 +2,7 @@ import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
 import { RecoveryCodeInput, SendStatus, type SendView } from './send-status.tsx';
+import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
 export interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
@@ -17,6 +18,10 @@ export interface StepUpPageProps extends PageMessage {
   readonly description?: string | undefined;
   /** The code would go by email/SMS but no destination is known: explain instead of offering a send. */
   readonly noDestination?: boolean | undefined;
+  /** The account's passkeys can answer this step-up (src/pages/passkey-parts.tsx). */
+  readonly passkey?: PasskeyFormView | null | undefined;
+  /** The rule asks for a phishing-resistant factor: only a passkey answers it (no code, no recovery code). */
+  readonly passkeyOnly?: boolean | undefined;
 }
 
 /** A recovery code on its own form, usable before (or instead of) sending a code. */
@@ -38,6 +43,7 @@ function RecoveryForm(props: { csrf: string; returnTo: string; error?: string | 
 /** "Confirm it's you" before a sensitive operation such as a contact export. */
 function StepUpPage(props: StepUpPageProps) {
   const { t, brand } = useUi();
+  if (props.passkeyOnly) return <PasskeyOnlyStepUp {...props} />;
   const send = props.send;
   // The code field is there when there is a code to enter: the app's, or a sent one still live.
   const showCode = props.method === 'totp' || (send !== null && send.live);
@@ -79,7 +85,30 @@ function StepUpPage(props: StepUpPageProps) {
       )}
       {props.recovery && !showCode ? <RecoveryForm csrf={props.csrf} returnTo={props.returnTo} error={props.error} primary={refused} /> : null}
       {props.recovery && showCode ? <RecoveryCodeForm action="/_guard/step-up" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      {props.passkey ? <PasskeyAssertForm action="/_guard/step-up/passkey" csrf={props.csrf} view={props.passkey} fields={{ return_to: props.returnTo }} /> : null}
       <CodeHelp method={props.method} />
+      <p class="muted">
+        <a href={landingOf(brand)}>{t.cancel}</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** A rule that asks for a phishing-resistant factor: a passkey, or the words that say one is needed. */
+function PasskeyOnlyStepUp(props: StepUpPageProps) {
+  const { t, brand } = useUi();
+  return (
+    <Layout title={t.confirmItsYou}>
+      <h1>{t.confirmItsYou}</h1>
+      <Messages error={props.error} notice={props.notice} />
+      {props.description !== undefined ? <p>{props.description}</p> : null}
+      {props.passkey ? (
+        <PasskeyAssertForm action="/_guard/step-up/passkey" csrf={props.csrf} view={props.passkey} fields={{ return_to: props.returnTo }} />
+      ) : (
+        <p class="warning" id="phishing-resistant-required">
+          {t.passkey.phishingResistantRequired} <a href="/_guard/security/passkeys">{t.passkey.manage}</a>
+        </p>
+      )}
       <p class="muted">
         <a href={landingOf(brand)}>{t.cancel}</a>
       </p>

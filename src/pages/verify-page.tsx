@@ -2,6 +2,7 @@ import { Layout } from './layout.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, ResendButton } from './security-parts.tsx';
 import { SendStatus, type SendView } from './send-status.tsx';
+import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
 export interface VerifyPageProps {
   readonly csrf: string;
@@ -22,6 +23,8 @@ export interface VerifyPageProps {
   readonly recovery?: boolean;
   /** "Don't ask again on this browser for N days" is offered (a 2FA sign-in, feature on). */
   readonly rememberDays?: number | undefined;
+  /** The account's passkeys can finish this sign-in (src/pages/passkey-parts.tsx). */
+  readonly passkey?: PasskeyFormView | null | undefined;
 }
 
 /** The "remember this browser" checkbox (issue 17), with what it means. */
@@ -63,6 +66,7 @@ function VerifyPage(props: VerifyPageProps) {
         <ResendButton method={props.method} resendAfter={props.resendAfter} />
       </form>
       {recovery ? <RecoveryCodeForm action="/_guard/verify" csrf={props.csrf} fields={{ return_to: props.returnTo, action: 'verify' }} /> : null}
+      {props.passkey ? <PasskeyAssertForm action="/_guard/verify/passkey" csrf={props.csrf} view={props.passkey} fields={{ return_to: props.returnTo }} /> : null}
       <CodeHelp method={props.method} />
     </Layout>
   );

@@ -12,7 +12,8 @@ const DENY: Decision = Object.freeze({ kind: 'deny' });
 const LOGIN_REQUIRED: Decision = Object.freeze({ kind: 'login_required' });
 const INTERCEPT_LOGIN: Decision = Object.freeze({ kind: 'intercept', intercept: 'login' });
 const INTERCEPT_LOGOUT: Decision = Object.freeze({ kind: 'intercept', intercept: 'logout' });
-const STEP_UP: Readonly<Record<'email_code' | 'fresh_code', Decision>> = Object.freeze({
+const STEP_UP: Readonly<Record<'email_code' | 'fresh_code' | 'phishing_resistant', Decision>> = Object.freeze({
+  phishing_resistant: Object.freeze({ kind: 'step_up_required', action: 'phishing_resistant' }),
   email_code: Object.freeze({ kind: 'step_up_required', action: 'email_code' }),
   fresh_code: Object.freeze({ kind: 'step_up_required', action: 'fresh_code' }),
 });
@@ -88,6 +89,13 @@ export function decide(match: PolicyMatch, user: UserState): Explanation {
         return result(PASS);
       }
       reasons.push(`no fresh verification for category ${sensitive.category}; step-up required`);
+      return result(STEP_UP[action]);
+    case 'phishing_resistant':
+      if (user.freshPhishingResistant === true) {
+        reasons.push(`verification with a passkey for category ${sensitive.category} is fresh`);
+        return result(PASS);
+      }
+      reasons.push(`no fresh passkey verification for category ${sensitive.category}; step-up with a passkey required`);
       return result(STEP_UP[action]);
     default:
       // An action this version does not know: refuse rather than pass.

@@ -16,7 +16,7 @@ export interface PolicyDiff {
 }
 
 const ACCESS_RANK: Readonly<Record<Access, number>> = { public: 0, authenticated: 1, deny: 2 };
-const ACTION_RANK: Readonly<Record<StepUpAction, number>> = { pass: 0, email_code: 1, fresh_code: 2, deny: 3 };
+const ACTION_RANK: Readonly<Record<StepUpAction, number>> = { pass: 0, email_code: 1, fresh_code: 2, phishing_resistant: 3, deny: 4 };
 
 /** A rule as comparable plain values (sets sorted), without its position or source. */
 function shape(rule: CompiledRule): string {

@@ -83,7 +83,7 @@ const caseObject = z
       .object({
         rule: z.string().optional(),
         decision: z.enum(EXPECTED_DECISIONS),
-        action: z.enum(['email_code', 'fresh_code']).optional(),
+        action: z.enum(['email_code', 'fresh_code', 'phishing_resistant']).optional(),
         params: z.record(z.string(), z.string()).optional(),
       })
       .strict()
@@ -110,7 +110,7 @@ type PolicyTestCase = z.output<typeof caseObject>;
 export interface ExpectedOutcome {
   readonly decision: ExpectedDecision;
   readonly rule?: string;
-  readonly action?: 'email_code' | 'fresh_code';
+  readonly action?: 'email_code' | 'fresh_code' | 'phishing_resistant';
   readonly params?: Readonly<Record<string, string>>;
 }
 
@@ -118,7 +118,7 @@ export interface ActualOutcome {
   readonly decision: ExpectedDecision;
   /** null when the target was rejected before any rule was consulted. */
   readonly rule: string | null;
-  readonly action: 'email_code' | 'fresh_code' | null;
+  readonly action: 'email_code' | 'fresh_code' | 'phishing_resistant' | null;
   readonly params: Readonly<Record<string, string>>;
   /** The canonical path, or the reason for rejecting the target. */
   readonly path: string | null;
@@ -159,6 +159,7 @@ function toUser(user: PolicyTestCase['user']): UserState {
     twoFactorEnabled: user.two_factor,
     ...(user.risk ? { risk: user.risk } : {}),
     fresh: user.fresh,
+    freshPhishingResistant: user.fresh,
   };
 }
 

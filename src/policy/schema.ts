@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN } from './duration.ts';
 
 export const ACCESS_VALUES = ['public', 'authenticated', 'deny'] as const;
-export const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'deny'] as const;
+export const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'phishing_resistant', 'deny'] as const;
 export const DEFAULT_KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export const RULE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -23,7 +23,9 @@ export const HOST_PATTERN =
 const access = z.enum(ACCESS_VALUES).describe('public: anyone; authenticated: a full sidecar session; deny: 403 for everyone');
 const stepUpAction = z
   .enum(STEP_UP_ACTIONS)
-  .describe('pass: no verification; email_code: a code sent by email; fresh_code: a fresh code of the enrolled 2FA method; deny: refuse');
+  .describe(
+    'pass: no verification; email_code: a code sent by email; fresh_code: a fresh code of the enrolled 2FA method (or a passkey); phishing_resistant: a passkey or security key only (README, Passkeys); deny: refuse',
+  );
 
 const duration = z
   .string({ error: 'must be a duration string such as 30s, 10m, 12h or 1d' })

@@ -11,7 +11,7 @@ export type RiskLevel = 'low' | 'medium' | 'high';
 export type InterceptKind = 'login' | 'logout';
 
 /** What a sensitive rule asks for at one risk level. Enforced by the step-up capability. */
-export type StepUpAction = 'pass' | 'email_code' | 'fresh_code' | 'deny';
+export type StepUpAction = 'pass' | 'email_code' | 'fresh_code' | 'phishing_resistant' | 'deny';
 
 export interface SensitiveSpec {
   /** Verifications are bound to a category: one for contact exports need not cover campaigns. */
@@ -97,6 +97,8 @@ export interface UserState {
   readonly risk?: RiskLevel;
   /** A verification for the matched rule's category is still fresh in this session. */
   readonly fresh?: boolean;
+  /** Such a verification was made with a passkey (what `phishing_resistant` asks for). */
+  readonly freshPhishingResistant?: boolean;
 }
 
 export type Decision =

@@ -58,7 +58,7 @@ export interface SensitiveGate {
   /** The user state a sensitive rule is decided with: risk level, and freshness for its category. */
   userState(identity: Identity, spec: SensitiveSpec, req: IncomingMessage, client: ClientFacts, requestId?: string): Promise<UserState>;
   /** Records the step-up this session owes and answers 303 (pages) or 401 (API). */
-  requireStepUp(ctx: Context, identity: Identity, spec: SensitiveSpec, action: 'email_code' | 'fresh_code', target: CanonicalTarget): Promise<void>;
+  requireStepUp(ctx: Context, identity: Identity, spec: SensitiveSpec, action: 'email_code' | 'fresh_code' | 'phishing_resistant', target: CanonicalTarget): Promise<void>;
 }
 
 export interface InterceptHandler {

@@ -20,6 +20,7 @@ import type { SessionService } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
+import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 import type { GuardRoute } from './enforce.ts';
@@ -60,6 +61,8 @@ export interface AuthDeps {
   readonly rememberMaxAge?: number | undefined;
   /** The days the code page offers to remember the browser for (with rememberMaxAge). */
   readonly rememberDays?: number | undefined;
+  /** The "use a passkey" form of the code page, when this sign-in can use one (src/server/passkey-pages.ts). */
+  readonly passkeyForm?: ((ctx: Context, pending: PendingLogin) => Promise<PasskeyFormView | null>) | undefined;
 }
 
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
@@ -98,7 +101,16 @@ const ACCOUNT_CHANGED =
   "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
 const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
-export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[] } {
+/** What the passkey sign-in routes borrow from the code routes (src/server/passkey-routes.ts). */
+export interface SignInHelpers {
+  presenter(ctx: Context): Presenter;
+  complete(ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void;
+  accountChangedJson(ctx: Context): void;
+  accountChangedPage(ctx: Context, returnTo: string): void;
+}
+
+export function createAuth(deps: AuthDeps): { identity: IdentityResolver; intercept: InterceptHandler; routes: RouteDefinition[]; signIn: SignInHelpers } {
+
   const { sessions, options, logger, http } = deps;
   const { state, secure, cookieOptions, appendSetCookie, refuseCrossSite, readBody, redirect } = http;
   const upstreamNames = new Set(options.upstreamCookies);
@@ -294,6 +306,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     message: { error?: string | undefined; notice?: string | undefined },
   ): Promise<void> => {
     const { send, recovery } = await deps.login.sendState(pending);
+    const passkey = deps.passkeyForm ? await deps.passkeyForm(ctx, pending) : null;
     const { t } = uiOf(ctx);
     const notice = message.notice;
     // Why a sign-in without 2FA asks for a code (a warning); "we sent" only when a code can be entered.
@@ -313,6 +326,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         // A sign-in that asks for a code only because it looks risky belongs to an account without
         // 2FA: it has no recovery codes, and the page does not offer them.
         twoFactor: pending.factors !== null,
+        passkey,
         ...(riskWarning ? { warning: riskWarning } : {}),
         returnTo,
         send: view,
@@ -815,5 +829,16 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     },
   ];
 
-  return { identity, intercept, routes };
+  /** For the passkey sign-in routes (src/server/passkey-routes.ts): finish a sign-in as the code routes do. */
+  const signIn = {
+    presenter,
+    complete: (ctx: Context, result: Extract<LoginResult, { kind: 'authenticated' }>): void => {
+      appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
+      completeLogin(ctx, result);
+    },
+    accountChangedJson,
+    accountChangedPage,
+  };
+
+  return { identity, intercept, routes, signIn };
 }

@@ -52,6 +52,11 @@ import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
+import { PasskeyCeremonies, webauthnSettings } from '../factors/passkey/ceremony.ts';
+import { PasskeySettings } from '../flows/passkey-settings.ts';
+import { notificationMessage } from '../channels/templates.tsx';
+import { createPasskeyApi } from './passkey-routes.ts';
+import { createPasskeyPages, type PasskeyPageHooks } from './passkey-pages.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -328,7 +333,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     currentFactors: async (user) => factorState(await durable.getEnrollment(user)),
   });
   const generations = new AccountGenerations(store, random);
+  // Passkeys (WebAuthn) beside the enrollments: README "Passkeys".
+  const passkeys = config.webauthn.enabled ? new PasskeyCeremonies({ store: stores.passkeys, ephemeral: store, clock, random, audit, logger }) : undefined;
+  const webauthn = webauthnSettings(config);
   const login = new LoginFlow({
+    passkeys,
     regulation,
     account,
     sessions,
@@ -371,7 +380,33 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
     remembered,
+    onDisabled: async (user, context) => {
+      await passkeys?.removeAll(user, context, '2fa_disabled');
+    },
   });
+  const passkeySettings = passkeys
+    ? new PasskeySettings({
+        passkeys,
+        remembered,
+        settings,
+        durable,
+        store,
+        generations,
+        sessions,
+        factor: factors.factor,
+        clock,
+        logger,
+        audit,
+        notify: async (actor, event) => {
+          const contact = await contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+          if (!contact.ok || !contact.email) return;
+          const message = notificationMessage({ event, time: new Date(clock.now()), product: config.product.name, support: config.product.support });
+          await factors.channels.email
+            .send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' })
+            .catch((error: unknown) => logger.error({ err: error, user: actor.session.user, event }, 'security notification could not be sent'));
+        },
+      })
+    : undefined;
   const activeSessions = new ActiveSessions({ sessions, account, audit, logger, networks: new NetworkLabels(config.session.networks) });
   const guardHttp = createGuardHttp({
     keys,
@@ -383,7 +418,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     },
   });
   const rememberedRoutes = createRememberedBrowserRoutes({ remembered, http: guardHttp, logger });
+  // Bound once the passkey pages exist (they need the sign-in helpers of `auth`).
+  let passkeyPages: PasskeyPageHooks | undefined;
   const auth = createAuth({
+    passkeyForm: (ctx, pending) => passkeyPages?.loginForm(ctx, pending) ?? Promise.resolve(null),
     sessions,
     login,
     account,
@@ -445,8 +483,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     perAddress: config.limits.upstream_requests_per_address,
   });
 
+  const stepUpFlow = new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts, passkeys });
   const stepUp = createStepUp({
-    flow: new StepUpFlow({ store, generations, sessions, durable, factor: factors.factor, clock, logger, audit, nudgeSnoozeMs: config.factors.nudge_snooze, contacts }),
+    flow: stepUpFlow,
+    passkeyForm: (ctx, actor, record) => passkeyPages?.stepUpForm(ctx, actor, record) ?? Promise.resolve(null),
     risk,
     http: guardHttp,
     clock,
@@ -454,6 +494,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
     landing: config.login.landing,
   });
+
+  passkeyPages = passkeySettings
+    ? createPasskeyPages({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn, landing: config.login.landing })
+    : undefined;
 
   // Loaded only when configured: without an endpoint the OpenTelemetry SDK never enters memory.
   const tracingConfig = config.tracing;
@@ -500,6 +544,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...sessionRoutes,
       ...createSecurityPages({ settings, http: guardHttp, activeSessions: sessionRoutes.section, rememberedSection: rememberedRoutes.section }),
       ...rememberedRoutes.routes,
+      ...(passkeyPages?.routes ?? []),
+      ...(passkeySettings
+        ? createPasskeyApi({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn })
+        : []),
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
@@ -540,6 +588,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     // The destination before support changes it is handed to the alerts: the old one is told.
     durable: watchDurable(durable, alerts),
     riskHistory,
+    passkeys: stores.passkeys,
     audit,
     live: { sessions, regulation, factor: factors.factor, accounts: generations, activeSessions },
     email: factors.channels.email,

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { FlowError } from '../flows/flow-error.ts';
-import type { StepUpFlow } from '../flows/step-up.ts';
+import { passkeyStepUpKey, type StepUpFlow, type StepUpRecord } from '../flows/step-up.ts';
+import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import type { Actor } from '../flows/two-factor-settings.ts';
 import type { Logger } from '../observability/logger.ts';
 import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../pages/step-up-page.tsx';
@@ -40,6 +41,8 @@ export function createStepUp(deps: {
   logger: Logger;
   publicOrigin?: string;
   landing: string;
+  /** The "use a passkey" form of the step-up page, when the account can use one (src/server/passkey-pages.ts). */
+  passkeyForm?: ((ctx: Context, actor: Actor, record: StepUpRecord) => Promise<PasskeyFormView | null>) | undefined;
 }): { gate: SensitiveGate; routes: RouteDefinition[] } {
   const { flow, risk, http, logger } = deps;
   const DONE = '/_guard/step-up/done';
@@ -68,7 +71,9 @@ export function createStepUp(deps: {
       }
       const at = session.stepUps?.[spec.category];
       const fresh = at !== undefined && deps.clock.now() - at < spec.freshForMs;
-      return { ...identity.user, risk: assessment.level, fresh };
+      const byPasskey = session.stepUps?.[passkeyStepUpKey(spec.category)];
+      const freshPhishingResistant = byPasskey !== undefined && deps.clock.now() - byPasskey < spec.freshForMs;
+      return { ...identity.user, risk: assessment.level, fresh, freshPhishingResistant };
     },
     async requireStepUp(ctx, identity, spec, action, target) {
       if (!identity.session) return;
@@ -82,6 +87,13 @@ export function createStepUp(deps: {
         ctx.status = 303;
         ctx.redirect(url);
         return;
+      }
+      if (record.action === 'phishing_resistant') {
+        // Stable codes for API clients: a passkey is needed, and whether the account has one.
+        if (!(await flow.hasPasskey(identity.session.user))) {
+          return sendError(ctx, 403, 'phishing_resistant_required', 'This operation needs a passkey or security key, and your account has none. Add one under Login & Security first.', { security_url: '/_guard/security/passkeys' });
+        }
+        return sendError(ctx, 401, 'step_up_required', 'This operation needs a fresh verification with a passkey.', { step_up_url: url, method: 'passkey' });
       }
       sendError(ctx, 401, 'step_up_required', 'This operation needs a fresh verification.', { step_up_url: url, method: record.method });
     },
@@ -121,6 +133,7 @@ export function createStepUp(deps: {
     const ui = uiOf(ctx);
     const description = describeRule(record.description, ui.lang);
     const [state, recovery] = await Promise.all([flow.sendState(actor.session, record), flow.recoveryAvailable(actor.session, record)]);
+    const passkey = deps.passkeyForm ? await deps.passkeyForm(ctx, actor, record) : null;
     const send =
       state !== null && shown.method !== 'totp'
         ? {
@@ -143,6 +156,8 @@ export function createStepUp(deps: {
         ...(description !== null ? { description } : {}),
         send,
         recovery,
+        passkey,
+        passkeyOnly: record.action === 'phishing_resistant',
         returnTo: record.returnTo,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),

@@ -6,6 +6,9 @@ import { MemoryRiskHistory, type RiskHistoryStore } from '../risk/history.ts';
 import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import type { DurableStore } from '../store/durable.ts';
+import { MemoryPasskeyStore, type PasskeyStore } from '../factors/passkey/store.ts';
+import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
+import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { RedisEvents, type StoreEvents } from '../store/events.ts';
 import { MemoryStore } from '../store/memory.ts';
@@ -33,6 +36,8 @@ export interface Stores {
   readonly riskHistory: RiskHistoryStore;
   /** "Remember this browser" records (in the durable store's SQLite file or Redis). */
   readonly rememberedBrowsers: RememberedBrowserStore;
+  /** Passkeys (WebAuthn credentials), beside the enrollments. */
+  readonly passkeys: PasskeyStore;
   /** Messages between replicas (Redis only: one process needs none). */
   readonly events?: StoreEvents;
   /** The shared Redis connection and key prefix (for the audit's query store). */
@@ -69,12 +74,14 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
   // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
   const rememberedBrowsers = durable instanceof SqliteDurableStore ? new SqliteRememberedBrowsers(durable) : new MemoryRememberedBrowsers();
+  const passkeys = durable instanceof SqliteDurableStore ? new SqlitePasskeyStore(durable) : new MemoryPasskeyStore();
   return {
     kind: 'embedded',
     ephemeral,
     durable,
     riskHistory,
     rememberedBrowsers,
+    passkeys,
     close: async () => {
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
@@ -134,6 +141,7 @@ async function openRedisStores(
   const ephemeral = options.ephemeral ?? new RedisStore(client, { prefix });
   const riskHistory = new RedisRiskHistory(client, { prefix });
   const rememberedBrowsers = new RedisRememberedBrowsers(client, { prefix });
+  const passkeys = new RedisPasskeyStore(client, { prefix });
   const events = new RedisEvents(client, prefix);
   return {
     kind: 'redis',
@@ -141,6 +149,7 @@ async function openRedisStores(
     durable,
     riskHistory,
     rememberedBrowsers,
+    passkeys,
     events,
     redis: { client, prefix },
     close: async () => {

@@ -1,5 +1,6 @@
 import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
 import type { RememberedUserRecords } from './remembered-browsers.ts';
+import type { PasskeyUserRecords } from '../factors/passkey/store.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
@@ -21,6 +22,8 @@ export interface MigrationSide {
   readonly history: RecordPort<RiskUserRecords>;
   /** Remembered browsers and password fingerprints (issue 17). */
   readonly remembered?: RecordPort<RememberedUserRecords>;
+  /** Passkeys (src/factors/passkey/); a side without them copies none. */
+  readonly passkeys?: RecordPort<PasskeyUserRecords>;
 }
 
 export interface MigrationCounts {
@@ -32,6 +35,8 @@ export interface MigrationCounts {
   knownDevices: number;
   logins: number;
   rememberedBrowsers: number;
+  /** Present when passkeys were copied or counted (a side with passkeys holds some). */
+  passkeys?: number;
 }
 
 export interface MigrationOptions {
@@ -57,7 +62,10 @@ export class TargetNotEmptyError extends Error {
 export async function migrateRecords(from: MigrationSide, to: MigrationSide, options: MigrationOptions): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
   const targetHadRecords =
-    (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now)) || ((await to.remembered?.hasRecords(options.now)) ?? false);
+    (await to.durable.hasRecords(options.now)) ||
+    (await to.history.hasRecords(options.now)) ||
+    ((await to.remembered?.hasRecords(options.now)) ?? false) ||
+    ((await to.passkeys?.hasRecords(options.now)) ?? false);
   if (targetHadRecords && !dryRun && options.force !== true) {
     throw new TargetNotEmptyError(
       `the target ${to.name} already holds records; nothing was copied. ` +
@@ -82,6 +90,13 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     for await (const records of from.remembered.exportRecords(options.now)) {
       counts.rememberedBrowsers += records.browsers.length;
       if (!dryRun && to.remembered) await to.remembered.importRecords(records);
+    }
+  }
+  if (from.passkeys) {
+    if (!dryRun && !to.passkeys) throw new Error(`the target ${to.name} cannot hold passkeys`);
+    for await (const records of from.passkeys.exportRecords(options.now)) {
+      counts.passkeys = (counts.passkeys ?? 0) + records.passkeys.length;
+      if (!dryRun) await to.passkeys?.importRecords(records);
     }
   }
   return { counts, dryRun, targetHadRecords };

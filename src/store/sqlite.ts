@@ -119,6 +119,21 @@ const MIGRATIONS: readonly string[] = [
     fingerprint TEXT NOT NULL
   );
   `,
+  // 6: passkeys (src/factors/passkey/sqlite-store.ts), several per account. No foreign key: they are
+  // removed with the enrollment by the flows (disable, support reset), not by a cascade.
+  `
+  CREATE TABLE passkeys (
+    user TEXT NOT NULL,
+    id TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    counter INTEGER NOT NULL CHECK (counter >= 0),
+    transports TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    PRIMARY KEY (user, id)
+  );
+  `,
 ];
 
 /** The steps, in order, for tests that build a file at an older schema version. */

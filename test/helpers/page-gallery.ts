@@ -3,6 +3,7 @@ import { renderLoginPage } from '../../src/pages/login-page.tsx';
 import { renderLogoutPage } from '../../src/pages/logout-page.tsx';
 import { renderVerifyPage } from '../../src/pages/verify-page.tsx';
 import { renderSecurityPage } from '../../src/pages/security-page.tsx';
+import { renderPasskeyPage, type PasskeyPageStep } from '../../src/pages/passkey-page.tsx';
 import { renderEnablePage, type EnableView } from '../../src/pages/security-enable-page.tsx';
 import { renderDisablePage, type DisableView } from '../../src/pages/security-disable-page.tsx';
 import { renderRecoveryCodesPage, type RecoveryView } from '../../src/pages/recovery-codes-page.tsx';
@@ -82,6 +83,8 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
     ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
     ['help', (u) => renderOtpHelpPage(u)],
+    // Passkeys (src/pages/passkey-*.tsx)
+    ...passkeyGallery(message),
   ];
   for (const [status, error] of [
     [403, 'forbidden'],
@@ -98,3 +101,28 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
   return list;
 }
 
+
+/** The passkey pages and forms: Login & Security › Passkeys, and the passkey form of the code and step-up pages. */
+function passkeyGallery(message: (ui: PageUi) => { error: string; notice: string }): Array<[string, (ui: PageUi) => string]> {
+  // The person's own names for their keys, in the page's language (the catalogue check reads every word).
+  const keysOf = (u: PageUi) => [
+    { id: 'k1', name: u.lang === 'zh-CN' ? '工作笔记本' : 'Work laptop', createdAt: '2026-01-02T00:00:00.000Z', lastUsedAt: null },
+    { id: 'k2', name: u.lang === 'zh-CN' ? '钥匙串上的密钥' : 'Key on my keyring', createdAt: '2026-01-03T00:00:00.000Z', lastUsedAt: '2026-02-01T00:00:00.000Z' },
+  ];
+  const view = { options: JSON.stringify({ challenge: 'AAAA', allowCredentials: [{ id: 'k1', type: 'public-key' }] }) };
+  const steps: PasskeyPageStep[] = [
+    { step: 'two_factor_off' },
+    { step: 'password' },
+    { step: 'code', method: 'totp', destination: null },
+    { step: 'code', method: 'sms', destination: '+1 •••• ••89' },
+    { step: 'verified', add: { options: JSON.stringify({ challenge: 'AAAA', user: { id: 'AAAA', name: 'm' } }) } },
+    { step: 'verified', add: null },
+  ];
+  return [
+    ...steps.map((step, i): [string, (u: PageUi) => string] => [`passkeys ${step.step} ${i}`, (u) => renderPasskeyPage(u, { csrf: 'c', keys: i === 0 ? [] : keysOf(u), view: step, ...(i === 1 ? message(u) : {}) })]),
+    ['verify with a passkey', (u) => renderVerifyPage(u, { csrf: 'c', method: 'totp', returnTo: '/', passkey: view })],
+    ['step-up with a passkey', (u) => renderStepUpPage(u, { csrf: 'c', method: 'totp', destination: null, send: null, recovery: true, returnTo: '/', passkey: view })],
+    ['step-up passkey only', (u) => renderStepUpPage(u, { csrf: 'c', method: 'totp', destination: null, send: null, recovery: false, returnTo: '/', passkey: view, passkeyOnly: true })],
+    ['step-up passkey only, none', (u) => renderStepUpPage(u, { csrf: 'c', method: 'totp', destination: null, send: null, recovery: false, returnTo: '/', passkey: null, passkeyOnly: true, ...message(u) })],
+  ];
+}

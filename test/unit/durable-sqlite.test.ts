@@ -129,13 +129,13 @@ describe('SqliteDurableStore: migrations', () => {
       await store.close();
       const db = raw(file);
       try {
-        assert.equal(SQLITE_SCHEMA_VERSION, 5);
+        assert.equal(SQLITE_SCHEMA_VERSION, 6);
         assert.equal(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
         const tables = db
           .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
           .all()
           .map((r) => r.name);
-        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'password_fingerprints', 'recovery_codes', 'remembered_browsers', 'used_totp_steps']);
+        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'passkeys', 'password_fingerprints', 'recovery_codes', 'remembered_browsers', 'used_totp_steps']);
         const columns = db
           .prepare<[], { name: string; notnull: number; pk: number }>("SELECT name, \"notnull\", pk FROM pragma_table_info('enrollments')")
           .all();

@@ -147,7 +147,7 @@ describe('SQLite schema step 2 (risk history)', () => {
   test('a version-1 file is upgraded to the current version without losing enrollments', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      assert.equal(SQLITE_SCHEMA_VERSION, 5);
+      assert.equal(SQLITE_SCHEMA_VERSION, 6);
       const step1 = SQLITE_MIGRATIONS[0];
       assert.ok(step1 !== undefined);
       // A file as a version-1 build left it: step 1 applied, then written to.
@@ -189,7 +189,7 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const store = SqliteDurableStore.open(file);
       try {
-        assert.equal(store.settings().schemaVersion, 5);
+        assert.equal(store.settings().schemaVersion, 6);
         assert.deepEqual(await store.getEnrollment('zoe@example.com'), totpEnrollment('zoe@example.com'));
         assert.deepEqual(await store.getEnrollment('sam@example.com'), emailEnrollment('sam@example.com'));
         assert.equal(await store.remainingRecoveryCodes('zoe@example.com'), 2);
@@ -207,12 +207,12 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const db = new Database(file, { 'readonly': true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 5);
+        assert.equal(db.pragma('user_version', { simple: true }), 6);
         const tables = db
           .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
           .pluck()
           .all();
-        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'password_fingerprints', 'recovery_codes', 'remembered_browsers', 'used_totp_steps']);
+        assert.deepEqual(tables, ['audit_events', 'enrollments', 'key_checks', 'known_devices', 'login_history', 'passkeys', 'password_fingerprints', 'recovery_codes', 'remembered_browsers', 'used_totp_steps']);
         const columns = (table: string): unknown =>
           db.prepare(`SELECT name, type, "notnull", pk FROM pragma_table_info('${table}') ORDER BY cid`).all();
         assert.deepEqual(columns('known_devices'), [
