@@ -33,6 +33,8 @@ export const AUDIT_EVENTS = [
   'session_ended',
   /** The app's own login or logout URL was opened while signed in: the signed-in state was shown. */
   'signed_in_page',
+  /** "Not now" on the page of a `require_2fa` policy: one skip of the grace period counted. */
+  '2fa_required_skipped',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];

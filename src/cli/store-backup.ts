@@ -7,6 +7,7 @@ import { resolveSecret, secretSource, type LoadedConfig } from '../config/load.t
 import { KeyCheckError, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { parseEncryptionKeys, SecretBox, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../server/providers.ts';
@@ -78,7 +79,7 @@ function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: s
 }
 
 function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
-  return { name, durable: store, history: new SqliteRiskHistory(store) };
+  return { name, durable: store, history: new SqliteRiskHistory(store), grace: new SqliteGraceStore(store) };
 }
 
 async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
@@ -93,6 +94,7 @@ async function countRecords(side: MigrationSide, now: number): Promise<Migration
     counts.knownDevices += records.devices.length;
     counts.logins += records.logins.length;
   }
+  if (side.grace) for await (const _ of side.grace.exportRecords(now)) counts.twoFactorGrace = (counts.twoFactorGrace ?? 0) + 1;
   return counts;
 }
 
@@ -301,6 +303,7 @@ export function formatCounts(c: MigrationCounts): string {
     ['used TOTP steps', String(c.usedTotpSteps)],
     ['known devices', String(c.knownDevices)],
     ['logins', String(c.logins)],
+    ...(c.twoFactorGrace !== undefined ? [['2FA grace periods', String(c.twoFactorGrace)] as [string, string]] : []),
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
 }

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
+import { RedisGraceStore } from '../store/redis-grace.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
@@ -129,7 +131,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
     // Opening creates the file: a missing source is a mistyped path, not an empty store.
     if (role === 'source' && !existsSync(file)) throw new MissingSourceError(`no SQLite file at ${file} (store.sqlite in ${loaded.file})`);
     const durable = SqliteDurableStore.open(file);
-    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), warning: null, close: () => durable.close() };
+    return { name: `embedded (SQLite ${file})`, durable, history: new SqliteRiskHistory(durable), grace: new SqliteGraceStore(durable), warning: null, close: () => durable.close() };
   }
   const settings = loaded.config.store.redis;
   if (settings === undefined) {
@@ -143,6 +145,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
       name: `redis (${settings.sentinel ? 'sentinel' : settings.cluster ? 'cluster' : 'standalone'}, prefix ${settings.prefix})`,
       durable,
       history,
+      grace: new RedisGraceStore(client, { prefix: settings.prefix }),
       warning: durable.persistenceWarning(),
       close: () => closeRedisClient(client),
     };
@@ -159,6 +162,7 @@ function formatCounts(c: MigrationCounts): string {
     ['used TOTP steps', String(c.usedTotpSteps)],
     ['known devices', String(c.knownDevices)],
     ['logins', String(c.logins)],
+    ...(c.twoFactorGrace !== undefined ? [['2FA grace periods', String(c.twoFactorGrace)] as [string, string]] : []),
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
 }

@@ -10,6 +10,8 @@ export interface SecurityPageProps extends PageMessage {
   /** Already masked (`+1 •••• ••89`, `m•••@example.com`); null for the authenticator app. */
   readonly destination: string | null;
   readonly recoveryCodesLeft: number | null;
+  /** Policy require_2fa covers the account: 2FA cannot be turned off, only its method changed. */
+  readonly required?: boolean;
 }
 
 /**
@@ -60,12 +62,27 @@ function SecurityPage(props: SecurityPageProps) {
             <input type="hidden" name="step" value="start" />
             <button type="submit">{t.generateCodes}</button>
           </form>
-          <p>
-            <a class="button secondary" href="/_guard/security/disable">
-              {t.turnOff}
-            </a>
-          </p>
-          <p class="muted">{t.turnOffNote}</p>
+          {props.required ? (
+            <>
+              <p>
+                <a class="button secondary" href="/_guard/security/change">
+                  {t.changeMethodTitle}
+                </a>
+              </p>
+              <p class="muted" id="two-factor-required-note">
+                {t.requiredCannotTurnOff}
+              </p>
+            </>
+          ) : (
+            <>
+              <p>
+                <a class="button secondary" href="/_guard/security/disable">
+                  {t.turnOff}
+                </a>
+              </p>
+              <p class="muted">{t.turnOffNote}</p>
+            </>
+          )}
         </>
       ) : (
         <p>

@@ -45,6 +45,9 @@ import { createSecurityPages } from './security-pages.ts';
 import { createLanguageRoute } from './language-route.ts';
 import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
+import { createChangeMethodRoutes } from './change-method-pages.ts';
+import type { GraceStore } from '../store/grace.ts';
+import { createRequiredTwoFactor, requireTwoFactorRoleProblem } from './required-two-factor.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -78,6 +81,8 @@ export interface RunningGuard {
   readonly regulation: Regulation;
   readonly store: EphemeralStore;
   readonly durable: DurableStore;
+  /** `require_2fa` grace periods (durable). */
+  readonly grace: GraceStore;
   /** The audit trail: `record` for emitters, `recent` for the admin API (durable, shared by replicas). */
   readonly audit: Audit;
   /** This sidecar's Prometheus registry and counters (`GET /metrics` on the admin listener). */
@@ -237,6 +242,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     policy.close();
     throw error;
   }
+  // require_2fa.roles needs a directory that gives roles: never a filter silently ignored.
+  const roleProblem = requireTwoFactorRoleProblem(policy.current, contacts);
+  if (roleProblem !== null) {
+    account.close();
+    await Promise.allSettled([audit.close(), contacts.close()]);
+    await stores.close();
+    policy.close();
+    throw new ConfigError([roleProblem]);
+  }
   const factors = buildSecondFactor({
     config,
     configFile: loaded.file,
@@ -321,6 +335,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
+    // require_2fa (required-two-factor.ts): bound late, the gate needs guardHttp made below.
+    factorRequired: (session, requestId) => requireTwoFactor.isRequired(session, requestId),
+    onEnabled: (user, now) => requireTwoFactor.enabled(user, now),
   });
   const guardHttp = createGuardHttp({
     keys,
@@ -329,6 +346,23 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     options: {
       ...(config.public_url !== undefined ? { publicOrigin: new URL(config.public_url).origin } : {}),
       sameSite: config.session.same_site,
+    },
+  });
+  const requireTwoFactor = createRequiredTwoFactor({
+    policy: () => policy.current,
+    grace: stores.grace,
+    durable,
+    store,
+    clock,
+    logger,
+    audit,
+    http: guardHttp,
+    landing: config.login.landing,
+    rolesOf: async (session, requestId) => {
+      // A policy reloaded with a role filter the directory cannot serve covers everyone (fail closed).
+      const problem = requireTwoFactorRoleProblem(policy.current, contacts);
+      if (problem !== null) logger.error({ event: 'require_2fa_roles_unavailable' }, problem);
+      return contacts.rolesOf(session.user, { upstreamCookies: session.upstreamCookies, requestId });
     },
   });
   const auth = createAuth({
@@ -436,20 +470,24 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     identity: auth.identity,
     intercept: auth.intercept,
     sensitive: stepUp.gate,
+    requireTwoFactor,
     site,
     settleAudit: () => audit.settle(),
     ...(tracing ? { tracing } : {}),
     routes: [
       ...stepUp.routes,
+      ...requireTwoFactor.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...createSecurityPages({ settings, http: guardHttp }),
+      ...createChangeMethodRoutes({ settings, http: guardHttp }),
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
             policy: () => policy.current,
             identity: auth.identity,
             sensitive: stepUp.gate,
+            requireTwoFactor,
             trusted: trustedProxyList(config.forward_auth.trusted),
             userHeader: config.forward_auth.user_header,
             upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
@@ -557,7 +595,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, grace: stores.grace, audit, metrics, admission, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

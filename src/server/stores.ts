@@ -14,6 +14,9 @@ import { closeRedisClient, openRedisClient, type RedisClient } from '../store/re
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { isNewStore, recordStore } from '../store/store-ledger.ts';
+import { MemoryGraceStore, type GraceStore } from '../store/grace.ts';
+import { RedisGraceStore } from '../store/redis-grace.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import type { Clock } from './providers.ts';
 
 /**
@@ -28,6 +31,8 @@ export interface Stores {
   readonly ephemeral: EphemeralStore;
   readonly durable: DurableStore;
   readonly riskHistory: RiskHistoryStore;
+  /** `require_2fa` grace periods (durable: beside the enrollments). */
+  readonly grace: GraceStore;
   /** Messages between replicas (Redis only: one process needs none). */
   readonly events?: StoreEvents;
   /** The shared Redis connection and key prefix (for the audit's query store). */
@@ -63,11 +68,13 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
   // The risk history lives in the SQLite file next to the enrollments (in memory when a test gives
   // another durable store).
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
+  const grace = durable instanceof SqliteDurableStore ? new SqliteGraceStore(durable) : new MemoryGraceStore();
   return {
     kind: 'embedded',
     ephemeral,
     durable,
     riskHistory,
+    grace,
     close: async () => {
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
@@ -126,12 +133,14 @@ async function openRedisStores(
   }
   const ephemeral = options.ephemeral ?? new RedisStore(client, { prefix });
   const riskHistory = new RedisRiskHistory(client, { prefix });
+  const grace = new RedisGraceStore(client, { prefix });
   const events = new RedisEvents(client, prefix);
   return {
     kind: 'redis',
     ephemeral,
     durable,
     riskHistory,
+    grace,
     events,
     redis: { client, prefix },
     close: async () => {

@@ -1,4 +1,5 @@
 import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
+import type { GraceUserRecord } from './grace.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
@@ -18,6 +19,8 @@ export interface MigrationSide {
   readonly name: string;
   readonly durable: RecordPort<DurableUserRecords>;
   readonly history: RecordPort<RiskUserRecords>;
+  /** `require_2fa` grace periods (src/store/grace.ts). */
+  readonly grace?: RecordPort<GraceUserRecord>;
 }
 
 export interface MigrationCounts {
@@ -28,6 +31,8 @@ export interface MigrationCounts {
   usedTotpSteps: number;
   knownDevices: number;
   logins: number;
+  /** Accounts with a `require_2fa` grace record; present only when there is at least one. */
+  twoFactorGrace?: number;
 }
 
 export interface MigrationOptions {
@@ -52,7 +57,8 @@ export class TargetNotEmptyError extends Error {
 
 export async function migrateRecords(from: MigrationSide, to: MigrationSide, options: MigrationOptions): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
-  const targetHadRecords = (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now));
+  const targetHadRecords =
+    (await to.durable.hasRecords(options.now)) || (await to.history.hasRecords(options.now)) || ((await to.grace?.hasRecords(options.now)) ?? false);
   if (targetHadRecords && !dryRun && options.force !== true) {
     throw new TargetNotEmptyError(
       `the target ${to.name} already holds records; nothing was copied. ` +
@@ -72,6 +78,13 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     counts.knownDevices += records.devices.length;
     counts.logins += records.logins.length;
     if (!dryRun) await to.history.importRecords(records);
+  }
+  if (from.grace) {
+    if (!to.grace) throw new Error(`the target ${to.name} cannot hold require_2fa grace records`);
+    for await (const record of from.grace.exportRecords(options.now)) {
+      counts.twoFactorGrace = (counts.twoFactorGrace ?? 0) + 1;
+      if (!dryRun) await to.grace.importRecords(record);
+    }
   }
   return { counts, dryRun, targetHadRecords };
 }
