@@ -109,7 +109,8 @@ describe('issue 13: the ordinary journeys within ten minutes never meet a send l
       expectStatus(await client.disableVerify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'disable/verify');
       expectStatus(await client.disableConfirm(), 200, 'disable/confirm');
 
-      assert.equal(codeMessages(s.stack.outboxFile, MERCHANT).length, 9, 'nine codes went out, each was entered');
+      // Send 3 (the identity code) went by text message: the address that gets the 2FA codes cannot also prove who this is.
+      assert.equal(codeMessages(s.stack.outboxFile, MERCHANT).length + codeMessages(s.stack.outboxFile, MERCHANT_PHONE).length, 9, 'nine codes went out, each was entered');
       assert.ok(s.clock.now() - started < 10 * 60 * SECONDS, 'all within ten minutes');
 
       // Every send was verified, so the destination's budget is whole again: three more in a row go out.
