@@ -65,14 +65,19 @@ export class MemoryGraceStore implements GraceStore {
     return this.records.get(user) ?? null;
   }
 
-  async prompted(user: string, now: number): Promise<GraceUserRecord> {
+  /** Synchronous, so each change reads and writes without another one in between (atomic). */
+  private promptedNow(user: string, now: number): GraceUserRecord {
     let record = this.records.get(user);
     if (!record) this.records.set(user, (record = { user, firstPromptAt: now, skips: 0, endedAt: null }));
     return record;
   }
 
+  async prompted(user: string, now: number): Promise<GraceUserRecord> {
+    return this.promptedNow(user, now);
+  }
+
   async skip(user: string, now: number, maxSkips: number | null): Promise<SkipResult> {
-    const record = await this.prompted(user, now);
+    const record = this.promptedNow(user, now);
     if (record.endedAt !== null || (maxSkips !== null && record.skips >= maxSkips)) return { ok: false, record };
     const next = { ...record, skips: record.skips + 1 };
     this.records.set(user, next);
@@ -80,7 +85,7 @@ export class MemoryGraceStore implements GraceStore {
   }
 
   async end(user: string, now: number): Promise<void> {
-    const record = await this.prompted(user, now);
+    const record = this.promptedNow(user, now);
     if (record.endedAt === null) this.records.set(user, { ...record, endedAt: now });
   }
 
@@ -89,7 +94,8 @@ export class MemoryGraceStore implements GraceStore {
   }
 
   async importRecords(record: GraceUserRecord): Promise<void> {
-    this.records.set(record.user, { ...record });
+    const checked = checkGraceRecord(record, 'import');
+    this.records.set(checked.user, checked);
   }
 
   async hasRecords(): Promise<boolean> {
