@@ -144,9 +144,11 @@ export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTw
     const record = await graceStore.get(session.user);
     if (record?.endedAt != null) return { ...user, twoFactorGrace: 'over' };
     const status = graceStatus(mandate.grace, record, clock.now());
-    if (!status.open) return { ...user, twoFactorGrace: 'over' };
-    if ((await store.get(skipKey(session.id))) !== null) return { ...user, twoFactorGrace: 'skipped' };
-    return { ...user, twoFactorGrace: 'prompt' };
+    const skipped = (await store.get(skipKey(session.id))) !== null;
+    // The session that used the last skip goes on (that skip was allowed); a deadline or the day
+    // limit ends every session's grace at once.
+    if (!status.open) return { ...user, twoFactorGrace: skipped && status.reason === 'skips' ? 'skipped' : 'over' };
+    return { ...user, twoFactorGrace: skipped ? 'skipped' : 'prompt' };
   };
 
   const answer: RequiredTwoFactor['answer'] = async (ctx, identity, grace, target) => {
