@@ -91,19 +91,7 @@ export interface RequiredTwoFactor {
   readonly routes: ReadonlyArray<{ readonly path: string; readonly access: 'authenticated'; register(router: Router): void }>;
 }
 
-/**
- * Why a policy's `require_2fa.roles` cannot work with this directory (null: it can). Checked at
- * start (a ConfigError) and on every role lookup after a policy reload (logged; the filter then
- * covers every account: fail closed, never silently ignored).
- */
-export function requireTwoFactorRoleProblem(policy: CompiledPolicy, directory: { readonly configured: boolean; readonly providesRoles: boolean }): string | null {
-  const roles = policy.requireTwoFactor?.roles;
-  if (!roles) return null;
-  if (directory.providesRoles) return null;
-  return directory.configured
-    ? `policy require_2fa.roles (${roles.join(', ')}) needs roles from the directory, but the configured directory gives none: add roles_field (profile), roles (html) or roles_column (sql) to directory:, or remove roles from require_2fa`
-    : `policy require_2fa.roles (${roles.join(', ')}) needs roles from a directory, and none is configured: configure directory: with roles_field (profile), roles (html) or roles_column (sql), or remove roles from require_2fa`;
-}
+export { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
 
 export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTwoFactor {
   const { grace: graceStore, store, clock, http } = deps;

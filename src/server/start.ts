@@ -47,7 +47,8 @@ import { buildSite } from '../pages/site.ts';
 import { openStores } from './stores.ts';
 import { createChangeMethodRoutes } from './change-method-pages.ts';
 import type { GraceStore } from '../store/grace.ts';
-import { createRequiredTwoFactor, requireTwoFactorRoleProblem } from './required-two-factor.ts';
+import { createRequiredTwoFactor } from './required-two-factor.ts';
+import { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
