@@ -206,3 +206,38 @@ export function requireTwoFactorRoleProblem(policy: { readonly requireTwoFactor?
     : `policy require_2fa.roles (${roles.join(', ')}) needs roles from a directory, and none is configured: configure directory: with roles_field (profile), roles (html) or roles_column (sql), or remove roles from require_2fa`;
 }
 
+
+/**
+ * How a policy reload weakens `require_2fa` (policy/diff.ts holds such a reload until confirmed):
+ * the mandate removed, a rule (or the default) no longer covered, a role filter added or narrowed,
+ * or a grace period added or lengthened.
+ */
+export function requireTwoFactorWeakenings(
+  before: { readonly requireTwoFactor?: RequireTwoFactorSpec | null | undefined; readonly rules: ReadonlyArray<{ readonly name: string; readonly requireTwoFactor?: boolean }>; readonly defaultRule: { readonly requireTwoFactor?: boolean } },
+  after: { readonly requireTwoFactor?: RequireTwoFactorSpec | null | undefined; readonly rules: ReadonlyArray<{ readonly name: string; readonly requireTwoFactor?: boolean }>; readonly defaultRule: { readonly requireTwoFactor?: boolean } },
+): string[] {
+  const was = before.requireTwoFactor ?? null;
+  const now = after.requireTwoFactor ?? null;
+  if (was === null) return [];
+  if (now === null) return ['require_2fa was removed: 2FA is no longer required'];
+  const out: string[] = [];
+  const covered = new Set(after.rules.filter((r) => r.requireTwoFactor === true).map((r) => r.name));
+  const lost = before.rules.filter((r) => r.requireTwoFactor === true && !covered.has(r.name)).map((r) => r.name);
+  if (lost.length > 0) out.push(`require_2fa no longer covers ${lost.map((n) => `"${n}"`).join(', ')}`);
+  if (before.defaultRule.requireTwoFactor === true && after.defaultRule.requireTwoFactor !== true) out.push('require_2fa no longer covers the default');
+  if (now.roles !== null && (was.roles === null || now.roles.some((r) => !was.roles!.includes(r)) || now.roles.length < was.roles.length)) {
+    const narrowed = was.roles === null || was.roles.some((r) => !now.roles!.includes(r));
+    if (narrowed) out.push(`require_2fa now covers only roles ${now.roles.join(', ')}`);
+  }
+  const longer = (a: number | null, b: number | null): boolean => a !== null && (b === null || b > a);
+  const g0 = was.grace;
+  const g1 = now.grace;
+  const noGrace = (g: GraceSpec): boolean => (g.untilMs === null && g.skips === null && g.days === null) || (g.skips === 0 && g.untilMs === null && g.days === null);
+  if (noGrace(g0) && !noGrace(g1)) out.push('require_2fa now has a grace period (it had none)');
+  else if (!noGrace(g0)) {
+    if (longer(g0.untilMs, g1.untilMs)) out.push('require_2fa grace.until is later or removed');
+    if (longer(g0.skips, g1.skips)) out.push('require_2fa grace.skips is larger or removed');
+    if (longer(g0.days, g1.days)) out.push('require_2fa grace.days is larger or removed');
+  }
+  return out;
+}

@@ -10,6 +10,8 @@ import { ManualClock } from '../../src/server/providers.ts';
 import { provenByIdentity, refuseSameChannel } from '../../src/flows/same-channel.ts';
 import { FlowError } from '../../src/flows/flow-error.ts';
 import { rolesOf } from '../../src/directory/values.ts';
+import { diffPolicies } from '../../src/policy/diff.ts';
+import { ProfileDirectory, HtmlDirectory } from '../../src/directory/page.ts';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,5 +196,40 @@ describe('directory roles', () => {
     assert.deepEqual(rolesOf('Finance, Admin;ops\nstaff'), ['finance', 'admin', 'ops', 'staff']);
     assert.deepEqual(rolesOf(null), []);
     assert.deepEqual(rolesOf({ admin: true }), []);
+  });
+});
+
+describe('require_2fa: a reload that weakens it is reported (and held, like sensitive rules)', () => {
+  const strict = compile('require_2fa:', '  for: all', '  grace: { skips: 2 }');
+  it('removing it, uncovering a rule, narrowing to roles, lengthening the grace period', () => {
+    assert.deepEqual(diffPolicies(strict, compile()).weakened, ['require_2fa was removed: 2FA is no longer required']);
+    assert.deepEqual(diffPolicies(strict, compile('require_2fa:', '  for: [reports]', '  grace: { skips: 2 }')).weakened, ['require_2fa no longer covers "dashboard"', 'require_2fa no longer covers the default']);
+    assert.deepEqual(diffPolicies(strict, compile('require_2fa:', '  for: all', '  roles: [admin]', '  grace: { skips: 2 }')).weakened, ['require_2fa now covers only roles admin']);
+    assert.deepEqual(diffPolicies(strict, compile('require_2fa:', '  for: all', '  grace: { skips: 5 }')).weakened, ['require_2fa grace.skips is larger or removed']);
+    assert.deepEqual(diffPolicies(compile('require_2fa:', '  for: all'), strict).weakened, ['require_2fa now has a grace period (it had none)']);
+    assert.deepEqual(diffPolicies(strict, compile('require_2fa:', '  for: all', '  grace: { skips: 1 }')).weakened, [], 'a shorter grace period is stronger');
+    assert.deepEqual(diffPolicies(compile(), strict).weakened, [], 'adding the mandate is stronger');
+  });
+});
+
+describe('directory roles from the profile and html kinds', () => {
+  const fetcher = (body: string) => ({ fetchWithSession: async () => ({ status: 200, body: Buffer.from(body) }) });
+  const cookies = { upstreamCookies: { sp_session: 'x' } };
+  it('profile: roles_field (a list or a string); without it the directory gives no roles', async () => {
+    const json = JSON.stringify({ email: 'mia@example.com', user: { groups: ['Admin', 'Finance'] } });
+    const withRoles = new ProfileDirectory(fetcher(json), { path: '/api/me', emailField: 'email', rolesField: 'user.groups' }, (s) => s);
+    assert.equal(withRoles.providesRoles, true);
+    assert.deepEqual(await withRoles.lookup('mia@example.com', cookies), { ok: true, entry: { email: 'mia@example.com', phone: null, roles: ['admin', 'finance'] } });
+    const without = new ProfileDirectory(fetcher(json), { path: '/api/me', emailField: 'email' }, (s) => s);
+    assert.equal(without.providesRoles, false);
+    assert.deepEqual(await without.lookup('mia@example.com', cookies), { ok: true, entry: { email: 'mia@example.com', phone: null } });
+    const missing = new ProfileDirectory(fetcher(JSON.stringify({ email: 'mia@example.com' })), { path: '/api/me', emailField: 'email', rolesField: 'roles' }, (s) => s);
+    assert.deepEqual(await missing.lookup('mia@example.com', cookies), { ok: true, entry: { email: 'mia@example.com', phone: null, roles: [] } }, 'no roles held: none');
+  });
+  it('html: a roles extract, comma-separated', async () => {
+    const page = '<p class="email">mia@example.com</p><p class="groups">Staff, Admin</p>';
+    const dir = new HtmlDirectory(fetcher(page), { path: '/account', email: { selector: '.email' }, roles: { selector: '.groups' } }, (s) => s);
+    assert.equal(dir.providesRoles, true);
+    assert.deepEqual(await dir.lookup('mia@example.com', cookies), { ok: true, entry: { email: 'mia@example.com', phone: null, roles: ['staff', 'admin'] } });
   });
 });
