@@ -71,4 +71,23 @@ describeInBrowser('required two-step verification with a grace period', (browser
       await stack.close();
     }
   });
+
+  browser.test('without JavaScript: the page, "Not now" and "Set up now" work as plain forms and links', async () => {
+    const { stack } = await startClockedStack({ policy: POLICY });
+    try {
+      const guard = await browser.open({ javaScriptEnabled: false });
+      const { page } = guard;
+      await signIn(guard, stack.url, MERCHANT, 'required-nojs-login');
+      await page.waitForURL(/\/_guard\/two-factor-required\?return_to=%2Fdashboard$/);
+      await checkPage(guard, 'required-nojs');
+      await submit(guard, page.getByRole('button', { name: 'Not now' }));
+      await page.waitForURL(/\/dashboard$/);
+      await page.goto(`${stack.url}/_guard/two-factor-required?return_to=%2Fdashboard`);
+      await submit(guard, page.getByRole('link', { name: 'Set up now' }));
+      await expectHeading(guard, /two-factor/i);
+      assert.match(page.url(), /\/_guard\/security\/enable\?return_to=%2Fdashboard$/);
+    } finally {
+      await stack.close();
+    }
+  });
 });
