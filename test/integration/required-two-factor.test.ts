@@ -257,6 +257,34 @@ describe('require_2fa: the last factor stays', () => {
       assert.equal((await client.me()).status, 200);
     }));
 
+  test('changing the method on the pages: password, the current code, then the enable wizard at its method step', () =>
+    withRequired(GRACE_TWO_SKIPS, async (s) => {
+      const client = await s.signedIn(MERCHANT);
+      const enrolled = await enableTotp(client, s.enroll);
+      s.clock.advance(30_000);
+      const form = (path: string, fields: Record<string, string>) =>
+        client.request(path, {
+          method: 'POST',
+          headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', origin: client.url, 'sec-fetch-site': 'same-origin' },
+          body: new URLSearchParams(fields).toString(),
+        });
+      const start = await page(client, '/_guard/security/change');
+      assert.equal(start.status, 200);
+      assert.match(start.text, /Change the verification method/);
+      const password = await form('/_guard/security/change', { _csrf: csrfFrom(start.text), step: 'password', password: 'smartpush-demo' });
+      assert.equal(password.status, 303);
+      assert.equal(password.headers['location'], '/_guard/security/change?step=code');
+      const codePage = await page(client, '/_guard/security/change?step=code');
+      assert.match(codePage.text, /authenticator app/i);
+      const verified = await form('/_guard/security/change', { _csrf: csrfFrom(codePage.text), step: 'code', code: totpAt(enrolled.secret, s.clock.now()) });
+      assert.equal(verified.status, 303, verified.text.slice(0, 200));
+      assert.match(String(verified.headers['location']), /^\/_guard\/security\/enable\?step=method&methods=totp%2Csms%2Cemail&sms=1$/);
+      const methods = await page(client, String(verified.headers['location']));
+      assert.equal(methods.status, 200);
+      assert.match(methods.text, /name="method" value="sms"/);
+      assert.equal((await client.status()).body['method'], 'totp', 'nothing changes until the new method is confirmed');
+    }));
+
   test('without a policy that requires it, turning 2FA off works as before', () =>
     withRequired(policyWith(`  for: [reports]
   roles: [admin]`).replace(/require_2fa:[\s\S]*$/, ''), async (s) => {
@@ -265,6 +293,27 @@ describe('require_2fa: the last factor stays', () => {
       const started = await client.disableStart('smartpush-demo');
       assert.equal(started.status, 200, started.text);
     }));
+});
+
+describe('require_2fa: forward-auth decides the same way', () => {
+  test('an ingress asking for a covered page of a user without 2FA: pages are sent to the required page, API calls get 403 2fa_required', () =>
+    withClockedStack(
+      { policy: policyWith(`  for: all`), config: { forward_auth: { enabled: true, trusted: ['127.0.0.1/32'] } } },
+      async (s) => {
+        const client = await s.signedIn(MERCHANT);
+        const ask = (accept: string) =>
+          client.request('/_guard/forward-auth/traefik', {
+            headers: { accept, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/dashboard', 'x-forwarded-host': new URL(client.url).host, 'x-forwarded-proto': 'http' },
+          });
+        const html = await ask('text/html');
+        assert.equal(html.status, 302, html.text);
+        assert.equal(html.headers['location'], `${REQUIRED_PAGE}?return_to=%2Fdashboard`);
+        const api = await ask('application/json');
+        assert.equal(api.status, 403, api.text);
+        assert.equal(api.body['error'], '2fa_required');
+      },
+      new ManualClock(T0),
+    ));
 });
 
 describe('require_2fa: the role filter', () => {
