@@ -15,6 +15,9 @@ import { migrateRecords } from '../../src/store/migrate.ts';
 import { openRedisClient, type RedisClient } from '../../src/store/redis-connection.ts';
 import { runGraceContract } from '../helpers/grace-contract.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
+import { startReplicas } from '../helpers/replicas.ts';
+import { csrfFrom } from '../helpers/two-factor.ts';
+import { writeFileSync, readFileSync } from 'node:fs';
 
 /**
  * The require_2fa grace store on a real redis-server: the shared contract, the key layout (one
@@ -55,6 +58,37 @@ if (server === null) {
       } finally {
         raw.disconnect();
         client.disconnect();
+      }
+    });
+
+    test('two replicas on one Redis: the prompt and a "Not now" on one replica are the state of the other', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'spg-grace-replicas-'));
+      const policy = join(dir, 'policy.yaml');
+      writeFileSync(policy, `${readFileSync(join(process.cwd(), 'policies', 'smartpush.yaml'), 'utf8')}\nrequire_2fa:\n  for: all\n  grace: { skips: 1 }\n`);
+      const replicas = await startReplicas({ count: 2, redisUrl: shared.url, config: { policy } });
+      try {
+        const a = replicas.on(0);
+        assert.equal((await a.login()).status, 200);
+        const html = { accept: 'text/html' };
+        const first = await a.request('/dashboard', { headers: html });
+        assert.equal(first.status, 303);
+        const b = replicas.on(1, a);
+        const shown = await b.request('/_guard/two-factor-required?return_to=%2Fdashboard', { headers: html });
+        assert.match(shown.text, /1 more time/);
+        const skipped = await b.request('/_guard/two-factor-required', {
+          method: 'POST',
+          headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', origin: b.url, 'sec-fetch-site': 'same-origin' },
+          body: new URLSearchParams({ _csrf: csrfFrom(shown.text), return_to: '/dashboard' }).toString(),
+        });
+        assert.equal(skipped.status, 303, skipped.text.slice(0, 200));
+        assert.equal((await replicas.guards[0]!.grace.get('merchant@example.com'))?.skips, 1, 'the skip is in Redis');
+        assert.equal((await replicas.on(0, b).request('/dashboard', { headers: html })).status, 200, 'this session goes on, on either replica');
+        const other = replicas.on(0);
+        assert.equal((await other.login()).status, 200);
+        assert.equal((await other.me()).status, 403, 'a new sign-in: the grace period (one skip) is over on every replica');
+      } finally {
+        await replicas.close();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
