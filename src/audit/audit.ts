@@ -46,6 +46,8 @@ export const AUDIT_EVENTS = [
   'passkey_removed',
   'passkey_used',
   'passkey_clone_suspected',
+  /** "Not now" on the page of a `require_2fa` policy: one skip of the grace period counted. */
+  '2fa_required_skipped',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];

@@ -3,6 +3,7 @@ import { checkSecrets, findSecretReferences } from '../config/secrets.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { buildSite } from '../pages/site.ts';
 import { NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';
+import { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
 
 /**
  * `smartpush-guard config check`: the config, the policy it names and every secret it refers to,
@@ -15,7 +16,11 @@ export async function runConfigCheck(configPath: string, env: NodeJS.ProcessEnv 
   buildSite(loaded.config.product, loaded.file);
   // The directory is opened as serve opens it: a missing SQLite file, a query that does not prepare
   // or an unreadable URL secret fails here too (PostgreSQL/MySQL are not connected to).
-  await openDirectory(loaded.config, loaded.file, NO_UPSTREAM_SESSION)?.close();
+  const directory = openDirectory(loaded.config, loaded.file, NO_UPSTREAM_SESSION);
+  await directory?.close();
+  // require_2fa.roles needs a directory that gives roles, as serve checks it.
+  const roleProblem = requireTwoFactorRoleProblem(policy, { configured: directory !== null, providesRoles: directory?.providesRoles === true });
+  if (roleProblem !== null) throw new ConfigError([`${loaded.file}: ${roleProblem}`]);
   const problems = checkSecrets(loaded, env);
   if (problems.length > 0) {
     throw new ConfigError([

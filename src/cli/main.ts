@@ -36,7 +36,7 @@ Commands:
   policy check FILE|DIR            validate route policies
   policy explain [METHOD PATH] | --method GET --path '/x?query' [--policy FILE | --config FILE] [--host H]
                  [--user-state anonymous|authenticated]
-                 [--2fa on|off] [--risk low|medium|high] [--fresh] [--json]
+                 [--2fa on|off] [--risk low|medium|high] [--fresh] [--grace prompt|skipped|over|exempt] [--json]
                                    show which rule decides a request, and why
   policy test FILE [--policy FILE] run a file of expected policy decisions
   help [COMMAND [SUBCOMMAND]]      this text, or one command's (also: COMMAND --help)

@@ -16,12 +16,18 @@ export function configPathFrom(explicit: string | undefined, env: NodeJS.Process
 
 const RISK_LEVELS: readonly RiskLevel[] = ['low', 'medium', 'high'];
 
-function userStateFrom(values: { user?: string | undefined; '2fa'?: string | undefined; risk?: string | undefined; fresh?: boolean | undefined }): UserState {
+const GRACE_STATES = ['prompt', 'skipped', 'over', 'exempt'] as const;
+
+function userStateFrom(values: { user?: string | undefined; '2fa'?: string | undefined; risk?: string | undefined; fresh?: boolean | undefined; grace?: string | undefined }): UserState {
   const user = values.user ?? 'anonymous';
   if (user !== 'anonymous' && user !== 'authenticated') throw new UsageError(`--user must be anonymous or authenticated (got "${user}")`);
   if (values['2fa'] !== undefined && values['2fa'] !== 'on' && values['2fa'] !== 'off') throw new UsageError(`--2fa must be on or off (got "${values['2fa']}")`);
   if (values.risk !== undefined && !RISK_LEVELS.includes(values.risk as RiskLevel)) throw new UsageError(`--risk must be low, medium or high (got "${values.risk}")`);
+  if (values.grace !== undefined && !(GRACE_STATES as readonly string[]).includes(values.grace)) {
+    throw new UsageError(`--grace must be prompt, skipped, over or exempt (got "${values.grace}")`);
+  }
   if (user === 'anonymous') {
+    if (values.grace !== undefined) throw new UsageError('--grace describes a signed-in user without 2FA: add --user authenticated');
     if (values['2fa'] !== undefined || values.risk !== undefined || values.fresh) throw new UsageError('--2fa, --risk and --fresh describe a signed-in user: add --user authenticated');
     return { authenticated: false };
   }
@@ -30,6 +36,7 @@ function userStateFrom(values: { user?: string | undefined; '2fa'?: string | und
     twoFactorEnabled: values['2fa'] === 'on',
     ...(values.risk !== undefined ? { risk: values.risk as RiskLevel } : {}),
     fresh: values.fresh === true,
+    ...(values.grace !== undefined ? { twoFactorGrace: values.grace as (typeof GRACE_STATES)[number] } : {}),
   };
 }
 
@@ -59,6 +66,7 @@ export async function runPolicyCommand(args: readonly string[]): Promise<number>
           '2fa': { type: 'string' },
           risk: { type: 'string' },
           fresh: { type: 'boolean' },
+          grace: { type: 'string' },
           json: { type: 'boolean' },
         },
       });

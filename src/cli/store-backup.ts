@@ -9,6 +9,7 @@ import { parseEncryptionKeys, SecretBox, type EncryptionKeys } from '../factors/
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../server/providers.ts';
@@ -80,7 +81,14 @@ function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: s
 }
 
 function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
-  return { name, durable: store, history: new SqliteRiskHistory(store), remembered: new SqliteRememberedBrowsers(store), passkeys: new SqlitePasskeyStore(store) };
+  return {
+    name,
+    durable: store,
+    history: new SqliteRiskHistory(store),
+    remembered: new SqliteRememberedBrowsers(store),
+    passkeys: new SqlitePasskeyStore(store),
+    grace: new SqliteGraceStore(store),
+  };
 }
 
 async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
@@ -97,6 +105,7 @@ async function countRecords(side: MigrationSide, now: number): Promise<Migration
   }
   if (side.remembered) for await (const records of side.remembered.exportRecords(now)) counts.rememberedBrowsers += records.browsers.length;
   for await (const records of side.passkeys?.exportRecords(now) ?? []) counts.passkeys = (counts.passkeys ?? 0) + records.passkeys.length;
+  if (side.grace) for await (const _ of side.grace.exportRecords(now)) counts.twoFactorGrace = (counts.twoFactorGrace ?? 0) + 1;
   return counts;
 }
 
@@ -307,6 +316,7 @@ export function formatCounts(c: MigrationCounts): string {
     ['remembered browsers', String(c.rememberedBrowsers)],
     ['logins', String(c.logins)],
     ...(c.passkeys !== undefined ? [['passkeys', String(c.passkeys)] as [string, string]] : []),
+    ...(c.twoFactorGrace !== undefined ? [['2FA grace periods', String(c.twoFactorGrace)] as [string, string]] : []),
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
 }

@@ -8,6 +8,8 @@ import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts
 import { RedisRememberedBrowsers } from '../store/redis-remembered-browsers.ts';
 import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
+import { RedisGraceStore } from '../store/redis-grace.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
 import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
@@ -139,6 +141,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
       history: new SqliteRiskHistory(durable),
       remembered: new SqliteRememberedBrowsers(durable),
       passkeys: new SqlitePasskeyStore(durable),
+      grace: new SqliteGraceStore(durable),
       warning: null,
       close: () => durable.close(),
     };
@@ -159,6 +162,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
       durable,
       history,
       remembered,
+      grace: new RedisGraceStore(client, { prefix: settings.prefix }),
       warning: durable.persistenceWarning(),
       close: () => closeRedisClient(client),
     };
@@ -176,6 +180,7 @@ function formatCounts(c: MigrationCounts): string {
     ['known devices', String(c.knownDevices)],
     ['remembered browsers', String(c.rememberedBrowsers)],
     ['logins', String(c.logins)],
+    ...(c.twoFactorGrace !== undefined ? [['2FA grace periods', String(c.twoFactorGrace)] as [string, string]] : []),
   ];
   return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
 }

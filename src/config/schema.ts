@@ -209,6 +209,8 @@ export const directorySchema = z.discriminatedUnion('kind', [
       phone_field: z.string().min(1).optional(),
       /** The field naming the signed-in account; when given, a profile of another account is refused. */
       identifier_field: z.string().min(1).optional(),
+      /** Dotted path to the account's roles/groups (a list, or a comma-separated string), for require_2fa.roles. */
+      roles_field: z.string().min(1).optional(),
     })
     .strict(),
   z
@@ -220,6 +222,8 @@ export const directorySchema = z.discriminatedUnion('kind', [
       phone: htmlExtract.optional(),
       /** Where the page names the signed-in account; when given, a page of another account is refused. */
       identifier: htmlExtract.optional(),
+      /** Where the page lists the account's roles/groups (comma-separated), for require_2fa.roles. */
+      roles: htmlExtract.optional(),
     })
     .strict()
     .refine((d) => d.email !== undefined || d.phone !== undefined, { message: 'give email and/or phone: what to read from the page' }),
@@ -245,6 +249,8 @@ export const directorySchema = z.discriminatedUnion('kind', [
       timeout: duration.prefault('3s'),
       /** Connections kept at most (postgres/mysql). */
       pool: z.number().int().min(1).max(20).default(2),
+      /** The query's column holding the account's roles/groups (comma-separated or a JSON array), for require_2fa.roles. */
+      roles_column: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a column name (letters, digits, _)').optional(),
     })
     .strict()
     .superRefine((d, ctx) => {

@@ -48,11 +48,19 @@ export function openDirectory(
   }
   switch (spec.kind) {
     case 'profile':
-      return new ProfileDirectory(fetcher, { path: spec.path, emailField: spec.email_field, phoneField: spec.phone_field, identifierField: spec.identifier_field }, canonical);
+      return new ProfileDirectory(
+        fetcher,
+        { path: spec.path, emailField: spec.email_field, phoneField: spec.phone_field, identifierField: spec.identifier_field, rolesField: spec.roles_field },
+        canonical,
+      );
     case 'html':
-      return new HtmlDirectory(fetcher, { path: spec.path, email: extract(spec.email), phone: extract(spec.phone), identifier: extract(spec.identifier) }, canonical);
+      return new HtmlDirectory(
+        fetcher,
+        { path: spec.path, email: extract(spec.email), phone: extract(spec.phone), identifier: extract(spec.identifier), roles: extract(spec.roles) },
+        canonical,
+      );
     case 'sql': {
-      const options = { query: spec.query, timeoutMs: spec.timeout, pool: spec.pool };
+      const options = { query: spec.query, timeoutMs: spec.timeout, pool: spec.pool, rolesColumn: spec.roles_column };
       if (spec.driver === 'sqlite') {
         const file = resolve(dirname(configFile), spec.file as string);
         try {
@@ -73,7 +81,7 @@ export function openDirectory(
 }
 
 export type ContactsResult =
-  | { readonly ok: true; readonly email: string | null; readonly phone: string | null }
+  | { readonly ok: true; readonly email: string | null; readonly phone: string | null; readonly roles?: readonly string[] }
   | { readonly ok: false; readonly reason: DirectoryFailureReason; readonly message: string };
 
 /**
@@ -93,6 +101,22 @@ export class Contacts {
     return this.directory !== null;
   }
 
+  /** The directory is configured to give roles/groups (policy `require_2fa.roles` needs it). */
+  get providesRoles(): boolean {
+    return this.directory?.providesRoles === true;
+  }
+
+  /**
+   * The account's roles as the directory gives them, or 'unknown' when it cannot say now (lookup
+   * failed, no session to read with, or no roles configured): a role filter then covers the
+   * account (fail closed).
+   */
+  async rolesOf(identity: string, context: LookupContext): Promise<readonly string[] | 'unknown'> {
+    if (!this.providesRoles) return 'unknown';
+    const result = await this.of(identity, context);
+    return result.ok && result.roles !== undefined ? result.roles : 'unknown';
+  }
+
   async of(identity: string, context: LookupContext): Promise<ContactsResult> {
     const own = this.rules.kind === 'email' && isEmailAddress(identity) ? identity : null;
     if (!this.directory) return { ok: true, email: own, phone: null };
@@ -102,7 +126,7 @@ export class Contacts {
     } catch (error) {
       result = { ok: false as const, reason: 'source_error' as const, message: `${this.directory.kind} directory: ${String((error as Error).message ?? error).slice(0, 300)}` };
     }
-    if (result.ok) return { ok: true, email: result.entry.email ?? own, phone: result.entry.phone };
+    if (result.ok) return { ok: true, email: result.entry.email ?? own, phone: result.entry.phone, ...(result.entry.roles !== undefined ? { roles: result.entry.roles } : {}) };
     const level = result.reason === 'not_found' || result.reason === 'no_session' ? 'info' : 'warn';
     this.logger[level]({ event: 'directory_lookup_failed', kind: this.directory.kind, reason: result.reason, detail: result.message, requestId: context.requestId }, 'directory lookup failed');
     // The account the session claims to be is never overridden by a fallback.

@@ -19,6 +19,8 @@ export interface ProfileOptions {
   readonly phoneField?: string | undefined;
   /** The field naming the account; compared with the identifier through `canonical`. */
   readonly identifierField?: string | undefined;
+  /** The field holding the account's roles/groups (a list, or a comma-separated string). */
+  readonly rolesField?: string | undefined;
 }
 
 export interface Extract {
@@ -33,6 +35,8 @@ export interface HtmlOptions {
   readonly email?: Extract | undefined;
   readonly phone?: Extract | undefined;
   readonly identifier?: Extract | undefined;
+  /** Where the page lists the account's roles/groups (comma-separated). */
+  readonly roles?: Extract | undefined;
 }
 
 type Canonical = (raw: string) => string;
@@ -52,6 +56,7 @@ function field(body: unknown, path: string): unknown {
 
 abstract class SessionPage implements Directory {
   abstract readonly kind: string;
+  abstract readonly providesRoles: boolean;
   constructor(
     protected readonly fetcher: SessionFetcher,
     protected readonly path: string,
@@ -59,7 +64,7 @@ abstract class SessionPage implements Directory {
   ) {}
 
   protected abstract accept: string;
-  protected abstract read(body: string): { account: string | null; email: unknown; phone: unknown } | null;
+  protected abstract read(body: string): { account: string | null; email: unknown; phone: unknown; roles?: unknown } | null;
 
   private async page(context: LookupContext): Promise<{ ok: true; body: string } | DirectoryResult> {
     if (Object.keys(context.upstreamCookies).length === 0) {
@@ -80,7 +85,7 @@ abstract class SessionPage implements Directory {
     if (values.account !== null && this.canonical(values.account) !== this.canonical(identifier)) {
       return failed('account_mismatch', `${this.kind} directory: ${this.path} names another account than the one signed in`);
     }
-    return found(entryOf(values.email, values.phone));
+    return found(this.providesRoles ? entryOf(values.email, values.phone, values.roles ?? null) : entryOf(values.email, values.phone));
   }
 
   async accountOfSession(context: LookupContext): Promise<string | null> {
@@ -96,11 +101,13 @@ abstract class SessionPage implements Directory {
 export class ProfileDirectory extends SessionPage {
   readonly kind = 'profile';
   protected accept = 'application/json';
+  readonly providesRoles: boolean;
   constructor(fetcher: SessionFetcher, private readonly options: ProfileOptions, canonical: Canonical) {
     super(fetcher, options.path, canonical);
+    this.providesRoles = options.rolesField !== undefined;
   }
 
-  protected read(body: string): { account: string | null; email: unknown; phone: unknown } | null {
+  protected read(body: string): { account: string | null; email: unknown; phone: unknown; roles?: unknown } | null {
     let json: unknown;
     try {
       json = JSON.parse(body);
@@ -114,6 +121,7 @@ export class ProfileDirectory extends SessionPage {
       account: this.options.identifierField ? (typeof account === 'string' ? account : MISSING) : null,
       email: field(json, this.options.emailField),
       phone: this.options.phoneField ? field(json, this.options.phoneField) : null,
+      ...(this.options.rolesField ? { roles: field(json, this.options.rolesField) ?? null } : {}),
     };
   }
 }
@@ -133,13 +141,20 @@ function extract($: cheerio.CheerioAPI, spec: Extract | undefined): string | nul
 export class HtmlDirectory extends SessionPage {
   readonly kind = 'html';
   protected accept = 'text/html';
+  readonly providesRoles: boolean;
   constructor(fetcher: SessionFetcher, private readonly options: HtmlOptions, canonical: Canonical) {
     super(fetcher, options.path, canonical);
+    this.providesRoles = options.roles !== undefined;
   }
 
-  protected read(body: string): { account: string | null; email: unknown; phone: unknown } {
+  protected read(body: string): { account: string | null; email: unknown; phone: unknown; roles?: unknown } {
     const $ = cheerioModule().load(body);
     const account = this.options.identifier ? (extract($, this.options.identifier) ?? MISSING) : null;
-    return { account, email: extract($, this.options.email), phone: extract($, this.options.phone) };
+    return {
+      account,
+      email: extract($, this.options.email),
+      phone: extract($, this.options.phone),
+      ...(this.options.roles ? { roles: extract($, this.options.roles) } : {}),
+    };
   }
 }

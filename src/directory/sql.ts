@@ -22,6 +22,8 @@ export interface SqlDirectoryOptions {
   readonly timeoutMs: number;
   /** Connections kept open at most (postgres/mysql). */
   readonly pool: number;
+  /** The column holding the account's roles/groups (a comma-separated string or a JSON array). */
+  readonly rolesColumn?: string | undefined;
 }
 
 type Row = Record<string, unknown>;
@@ -32,11 +34,24 @@ function column(row: Row, name: string): unknown {
   return null;
 }
 
-function fromRows(rows: readonly Row[], driver: string): DirectoryResult {
+function fromRows(rows: readonly Row[], driver: string, rolesColumn?: string): DirectoryResult {
   if (rows.length === 0) return failed('not_found', `the ${driver} directory query returned no row for this account`);
   if (rows.length > 1) return failed('ambiguous', `the ${driver} directory query returned ${rows.length} rows for one account; refusing to guess which holds its email/phone`);
   const row = rows[0] as Row;
-  return found(entryOf(column(row, 'email'), column(row, 'phone')));
+  if (rolesColumn === undefined) return found(entryOf(column(row, 'email'), column(row, 'phone')));
+  return found(entryOf(column(row, 'email'), column(row, 'phone'), parseRolesCell(column(row, rolesColumn.toLowerCase()))));
+}
+
+/** A roles cell: a JSON array (PostgreSQL arrays arrive as lists already) or a separated string. */
+function parseRolesCell(value: unknown): unknown {
+  if (typeof value === 'string' && value.trim().startsWith('[')) {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
 }
 
 /** A driver error as a message without secrets (connection URLs never appear in these). */
@@ -60,11 +75,15 @@ function classify(error: unknown, driver: string): DirectoryResult {
 
 export class SqliteDirectory implements Directory {
   readonly kind = 'sql:sqlite';
+  readonly providesRoles: boolean;
+  private readonly rolesColumn: string | undefined;
   private readonly db: Database.Database;
   private readonly statement: Database.Statement;
 
   /** Throws (at start) when the file is missing or the query is not a read-only statement. */
   constructor(file: string, options: SqlDirectoryOptions) {
+    this.providesRoles = options.rolesColumn !== undefined;
+    this.rolesColumn = options.rolesColumn;
     try {
       this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.timeoutMs });
     } catch (error) {
@@ -85,7 +104,7 @@ export class SqliteDirectory implements Directory {
 
   async lookup(identifier: string, _context?: LookupContext): Promise<DirectoryResult> {
     try {
-      return fromRows(this.statement.all({ identifier }) as Row[], 'sqlite');
+      return fromRows(this.statement.all({ identifier }) as Row[], 'sqlite', this.rolesColumn);
     } catch (error) {
       const busy = (error as { code?: unknown }).code === 'SQLITE_BUSY';
       return failed(busy ? 'unavailable' : 'source_error', `sqlite directory: ${describe(error)}`);
@@ -103,6 +122,9 @@ const mysqlDriver = lazyModule<typeof mysql>('mysql2/promise');
 
 export class PostgresDirectory implements Directory {
   readonly kind = 'sql:postgres';
+  get providesRoles(): boolean {
+    return this.options.rolesColumn !== undefined;
+  }
   private readonly pool: pg.Pool;
   private readonly text: string;
 
@@ -132,7 +154,7 @@ export class PostgresDirectory implements Directory {
       await client.query('BEGIN TRANSACTION READ ONLY');
       await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.options.timeoutMs))}`);
       const result = await client.query(this.text, [identifier]);
-      return fromRows(result.rows as Row[], 'postgres');
+      return fromRows(result.rows as Row[], 'postgres', this.options.rolesColumn);
     } catch (error) {
       broken = (error as { code?: unknown }).code === undefined;
       return classify(error, 'postgres');
@@ -151,6 +173,9 @@ export class PostgresDirectory implements Directory {
 
 export class MysqlDirectory implements Directory {
   readonly kind = 'sql:mysql';
+  get providesRoles(): boolean {
+    return this.options.rolesColumn !== undefined;
+  }
   private readonly pool: mysql.Pool;
   private readonly bound: { text: string; occurrences: number };
 
@@ -181,7 +206,7 @@ export class MysqlDirectory implements Directory {
       await connection.query({ sql: 'START TRANSACTION READ ONLY', timeout: this.options.timeoutMs });
       const [rows] = await connection.query({ sql: this.bound.text, timeout: this.options.timeoutMs }, Array.from({ length: this.bound.occurrences }, () => identifier));
       if (!Array.isArray(rows)) return failed('source_error', 'mysql directory: the query did not return rows');
-      return fromRows(rows as Row[], 'mysql');
+      return fromRows(rows as Row[], 'mysql', this.options.rolesColumn);
     } catch (error) {
       broken = true;
       return classify(error, 'mysql');

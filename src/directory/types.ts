@@ -9,6 +9,11 @@ export interface DirectoryEntry {
   readonly email: string | null;
   /** E.164, or null when none is known. */
   readonly phone: string | null;
+  /**
+   * The account's roles/groups, lower-cased (policy `require_2fa.roles`); absent when this
+   * directory is not configured to give roles, empty when it gives none for the account.
+   */
+  readonly roles?: readonly string[];
 }
 
 export type DirectoryFailureReason =
@@ -37,6 +42,8 @@ export interface LookupContext {
 
 export interface Directory {
   readonly kind: string;
+  /** Configured to give roles/groups (`roles_field`, `roles`, `roles_column`); a role filter needs it. */
+  readonly providesRoles?: boolean;
   lookup(identifier: string, context: LookupContext): Promise<DirectoryResult>;
   /**
    * The account an upstream session belongs to, as the app says (canonicalised by the caller), or

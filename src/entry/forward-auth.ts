@@ -8,6 +8,7 @@ import { normaliseAddress } from '../proxy/client-address.ts';
 import { canonicalHost } from '../proxy/host.ts';
 import type { CompiledPolicy, UserState } from '../policy/types.ts';
 import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute } from '../server/enforce.ts';
+import type { RequiredTwoFactor } from '../server/required-two-factor.ts';
 import type { GuardState, IdentityResolver, SensitiveGate } from '../server/app.ts';
 import { loginUrl } from '../server/app.ts';
 import { sendError, wantsHtml } from '../server/respond.ts';
@@ -41,6 +42,8 @@ export interface ForwardAuthOptions {
    */
   readonly upstreamCookieHeader: string;
   readonly logger: Logger;
+  /** Policy `require_2fa` (server/required-two-factor.ts), decided as in the full proxy. */
+  readonly requireTwoFactor?: Pick<RequiredTwoFactor, 'userState' | 'answer'>;
 }
 
 /** The original request as an ingress describes it. */
@@ -134,6 +137,9 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
       identity = await options.identity.resolve(ctx.req, client);
       const spec = routing.match.rule.sensitive;
       user = spec && identity.session ? await options.sensitive.userState(identity, spec, ctx.req, client, state.requestId) : identity.user;
+      if (routing.match.rule.requireTwoFactor === true && identity.session && user.twoFactorEnabled !== true && options.requireTwoFactor) {
+        user = await options.requireTwoFactor.userState(identity, user, state.requestId);
+      }
     } catch (error) {
       if (!isStoreUnavailable(error)) throw error;
       // Fail closed (THREATS T16): nobody can be recognised, so nothing that needs a session passes.
@@ -143,8 +149,10 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
     const explanation = evaluate(routing, user);
     state.routing = routing;
     state.explanation = explanation;
-    const decision = explanation.decision;
     const html = wantsHtml(ctx.req.headers);
+    // require_2fa during the grace period: API clients go on, as in the full proxy.
+    const decided = explanation.decision;
+    const decision = decided.kind === 'two_factor_required' && decided.grace && !html ? ({ kind: 'pass' } as const) : decided;
     // nginx's auth_request passes on only 2xx, 401 and 403: a redirect travels as 401 + Location,
     // which the snippet's error_page turns into the browser's redirect.
     const redirect = (location: string): void => {
@@ -196,6 +204,15 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
           return;
         }
         await options.sensitive.requireStepUp(ctx, identity, spec, decision.action, routing.target);
+        if (ctx.status === 303) redirect(String(ctx.response.get('Location')));
+        return;
+      }
+      case 'two_factor_required': {
+        if (!identity?.session || !options.requireTwoFactor) {
+          sendError(ctx, 403, '2fa_required', 'Your organisation requires two-step verification (2FA) here.');
+          return;
+        }
+        await options.requireTwoFactor.answer(ctx, identity, decision.grace, routing.target);
         if (ctx.status === 303) redirect(String(ctx.response.get('Location')));
         return;
       }

@@ -18,6 +18,7 @@ import { maskDestination, type SecondFactor, type SendResult, type SendState, ty
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
+import { identityProofOf, provenByIdentity, refuseSameChannel } from './same-channel.ts';
 
 /**
  * Enabling and disabling 2FA and regenerating recovery codes: state machines whose records live
@@ -45,6 +46,10 @@ interface EnableRecord extends AccountSnapshot {
   readonly method?: FactorMethod;
   readonly destination?: string | null;
   readonly totpSecret?: SealedSecret;
+  /** Destination the identity code went to (the same-channel rule, flows/same-channel.ts). */
+  readonly identityDestination?: string | null;
+  /** Changing the method of an enrolled account (the current factor was proven): the enrollment is replaced. */
+  readonly replacing?: boolean;
 }
 
 interface VerifyRecord extends AccountSnapshot {
@@ -77,7 +82,18 @@ export interface SettingsDeps {
   readonly remembered?: RememberedBrowsers | undefined;
   /** Told when 2FA was turned off, before sessions rotate (passkeys go with it: src/flows/passkey-settings.ts). */
   readonly onDisabled?: ((user: string, context: AuditContext) => Promise<void>) | undefined;
+  /**
+   * Policy `require_2fa` (server/required-two-factor.ts): whether this account must keep a second
+   * factor. Then its last factor cannot be turned off (changing the method stays possible). None:
+   * no policy requires one.
+   */
+  readonly factorRequired?: (session: SessionRecord, requestId: string) => Promise<boolean>;
+  /** Told once 2FA is on: require_2fa ends the account's grace period for good (no new one after a reset). */
+  readonly onEnabled?: (user: string, now: number) => Promise<void>;
 }
+
+export const FACTOR_REQUIRED_MESSAGE =
+  'Your organisation requires two-step verification, so it cannot be turned off. You can change the method instead, or ask support to reset it if you lost your device.';
 
 export interface Actor {
   readonly session: SessionRecord;
@@ -101,7 +117,8 @@ export interface Rotated {
 const FLOW_TTL_MS = 15 * 60_000;
 /** Held while an enrollment is written: of two sessions confirming at once, one enables. */
 const CHANGE_CLAIM_MS = 30_000;
-const flowKey = (kind: 'enable' | 'disable' | 'recovery', sid: string): string => `flow:${kind}:${sid}`;
+type FlowKind = 'enable' | 'disable' | 'recovery' | 'change';
+const flowKey = (kind: FlowKind, sid: string): string => `flow:${kind}:${sid}`;
 const changeClaim = (user: string): string => `factor-change:${user}`;
 const ENABLE_RETURN_TTL_MS = 30 * 60_000;
 
@@ -119,7 +136,7 @@ export class TwoFactorSettings {
    * (a reset, a new destination, 2FA turned on or off elsewhere, an unlock) ends here with 409
    * `account_changed`: it was decided on a state that is gone.
    */
-  private async load<T extends AccountSnapshot>(kind: 'enable' | 'disable' | 'recovery', actor: Actor): Promise<T | null> {
+  private async load<T extends AccountSnapshot>(kind: FlowKind, actor: Actor): Promise<T | null> {
     const raw = await this.deps.store.get(flowKey(kind, actor.session.id));
     if (!raw) return null;
     const record = JSON.parse(raw) as T;
@@ -143,7 +160,7 @@ export class TwoFactorSettings {
     return { snapshot: { generation, factors: factorState(enrollment) }, enrollment };
   }
 
-  private save(kind: 'enable' | 'disable' | 'recovery', actor: Actor, record: EnableRecord | VerifyRecord): Promise<void> {
+  private save(kind: FlowKind, actor: Actor, record: EnableRecord | VerifyRecord): Promise<void> {
     return this.deps.store.set(flowKey(kind, actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
   }
 
@@ -305,7 +322,7 @@ export class TwoFactorSettings {
       throw new FlowError(400, 'invalid_channel', channel === 'email' ? 'No email address is known for your account. Use a text message.' : 'No phone number is known for your account. Use email.');
     }
     const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
-    await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel });
+    await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel, identityDestination: destination });
     return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
@@ -328,7 +345,13 @@ export class TwoFactorSettings {
   }
 
   private methodsFor(record: EnableRecord): FactorMethod[] {
-    return this.deps.methods.filter((m) => (m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone)) && (m !== 'email' || Boolean(record.email)));
+    return this.deps.methods.filter(
+      (m) =>
+        (m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone)) &&
+        (m !== 'email' || Boolean(record.email)) &&
+        // The channel that proved who this is cannot also become the second step (flows/same-channel.ts).
+        !provenByIdentity(identityProofOf(record), m, m === 'email' ? (record.email ?? null) : m === 'sms' ? record.phone : null),
+    );
   }
 
   async enableMethod(actor: Actor, method: unknown, phone: unknown) {
@@ -349,6 +372,7 @@ export class TwoFactorSettings {
     let destination: string;
     if (method === 'email') {
       if (!record.email) throw new FlowError(400, 'method_not_offered', 'No email address is known for your account, so email codes cannot be used.');
+      refuseSameChannel(identityProofOf(record), 'email', record.email);
       destination = record.email;
     } else {
       // The phone on file wins: a different number can only be set by support (DESIGN §3).
@@ -362,6 +386,7 @@ export class TwoFactorSettings {
       const chosen = record.phone ?? given?.e164 ?? null;
       if (!chosen) throw new FlowError(400, 'phone_required', 'Enter the phone number that should receive codes.');
       if (!this.deps.smsCountryAllowed(chosen)) throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
+      refuseSameChannel(identityProofOf(record), 'sms', chosen);
       destination = chosen;
     }
     const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
@@ -372,6 +397,8 @@ export class TwoFactorSettings {
       phone: record.phone,
       email: record.email ?? null,
       ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}),
+      ...(record.identityDestination !== undefined ? { identityDestination: record.identityDestination } : {}),
+      ...(record.replacing === true ? { replacing: true } : {}),
       method,
       destination,
     });
@@ -383,6 +410,8 @@ export class TwoFactorSettings {
     if (!record || record.step !== 'confirm' || !record.method) throw stepOutOfOrder();
     const user = actor.session.user;
     const method = record.method;
+    // Checked again at the last step: the record cannot have been made to pass it (flows/same-channel.ts).
+    if (method !== 'totp') refuseSameChannel(identityProofOf(record), method, record.destination ?? null);
     const result = await this.deps.factor.verify({
       flowKey: `enable:${actor.session.id}`,
       target: method === 'totp' && record.totpSecret ? { kind: 'totp_setup', secret: record.totpSecret, parameters: DEFAULT_TOTP } : { kind: 'sent', method: method as 'sms' | 'email' },
@@ -404,7 +433,10 @@ export class TwoFactorSettings {
     const codes = generateRecoveryCodes(this.deps.random);
     const now = this.deps.clock.now();
     try {
-      if (await this.deps.durable.getEnrollment(user)) throw alreadyEnabled();
+      const existing = await this.deps.durable.getEnrollment(user);
+      // A method change replaces exactly the enrollment whose factor was proven at its start.
+      if (existing && record.replacing !== true) throw alreadyEnabled();
+      if (record.replacing === true && factorState(existing) !== record.factors) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
       if (!(await this.deps.generations.isCurrent(user, record.generation))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
       try {
         await this.deps.durable.enable(
@@ -428,6 +460,10 @@ export class TwoFactorSettings {
       await this.deps.store.compareAndDelete(changeClaim(user), claim);
     }
     this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
+    if (this.deps.onEnabled) {
+      // The enrollment stands either way; a grace record not ended only means a later reset gets what is left of it.
+      await this.deps.onEnabled(user, now).catch((error: unknown) => this.deps.logger.error({ err: error, user }, 'require_2fa: the grace period could not be ended'));
+    }
     this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
     await forgetRememberedBrowsers(this.deps.remembered, user, '2fa_enabled', actorContext(actor));
     await this.notify(actor, '2fa_enabled', method);
@@ -436,7 +472,7 @@ export class TwoFactorSettings {
   }
 
   /** The truth about sending for one step of this session's flows (for the pages). */
-  sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery'): Promise<SendState> {
+  sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery' | 'change'): Promise<SendState> {
     return this.deps.factor.sendState(`${step}:${session.id}`);
   }
 
@@ -459,11 +495,71 @@ export class TwoFactorSettings {
     return this.deps.durable.remainingRecoveryCodes(user);
   }
 
+  // ---- change method (issue 17) ---------------------------------------------------------------
+  //
+  // With require_2fa the last factor cannot be turned off, so the method is changed in place:
+  // password, then a code of the CURRENT method (or a recovery code), then the enable flow's method
+  // and confirm steps, whose confirm replaces the enrollment atomically. Proving the current factor
+  // first keeps "password + mailbox" from swapping someone's authenticator for the attacker's.
+
+  async changeStart(actor: Actor, password: unknown) {
+    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    await this.checkPassword(actor, password);
+    await this.save('change', actor, { ...snapshot, step: 'verify' });
+    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    const sent = await this.send(actor, `change:${actor.session.id}`, enrollment.method, enrollment.destination, 'identity');
+    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
+  }
+
+  async changeVerify(actor: Actor, code: unknown): Promise<{ status: 'choose_method'; methods: readonly FactorMethod[]; phoneOnFile: boolean }> {
+    const record = await this.load<VerifyRecord>('change', actor);
+    if (!record || record.step !== 'verify') throw stepOutOfOrder();
+    const user = actor.session.user;
+    const enrollment = await this.deps.durable.getEnrollment(user);
+    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    const result = await this.deps.factor.verify({
+      flowKey: `change:${actor.session.id}`,
+      target: { kind: 'enrolled', enrollment },
+      code,
+      account: user,
+      clientAddress: actor.client.address,
+      allowRecovery: true,
+      purpose: 'identity',
+      context: actorContext(actor),
+    });
+    if (!result.ok) throw this.verifyError(result);
+    if (!(await this.deps.store.compareAndDelete(flowKey('change', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
+    const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+    const email = contact.ok ? contact.email : null;
+    const phone = contact.ok ? contact.phone : null;
+    const next: EnableRecord = { generation: record.generation, factors: record.factors, step: 'choose_method', phone, email, replacing: true };
+    await this.save('enable', actor, next);
+    return { status: 'choose_method', methods: this.methodsFor(next), phoneOnFile: phone !== null };
+  }
+
+  /** require_2fa covers this account: its last factor stays (pages show "change method" instead of "turn off"). */
+  async factorRequiredFor(session: SessionRecord, requestId: string): Promise<boolean> {
+    return this.deps.factorRequired ? this.deps.factorRequired(session, requestId) : false;
+  }
+
   // ---- disable -------------------------------------------------------------------------------
+
+  /**
+   * require_2fa: the account's last factor may not be removed (the enrollment is its only factor
+   * today; a new factor type counts through flows/factors.ts `hasAnyFactor`).
+   */
+  private async refuseLastFactor(actor: Actor): Promise<void> {
+    if (this.deps.factorRequired && (await this.deps.factorRequired(actor.session, actor.requestId))) {
+      this.deps.logger.info({ event: '2fa_disable_refused', user: actor.session.user, requestId: actor.requestId }, 'turning 2FA off refused: the policy requires it');
+      throw new FlowError(409, '2fa_required_by_policy', FACTOR_REQUIRED_MESSAGE);
+    }
+  }
 
   async disableStart(actor: Actor, password: unknown) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
     if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    await this.refuseLastFactor(actor);
     await this.checkPassword(actor, password);
     await this.save('disable', actor, { ...snapshot, step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) {
@@ -496,6 +592,8 @@ export class TwoFactorSettings {
   async disableConfirm(actor: Actor): Promise<{ result: { enabled: false }; rotated: Rotated }> {
     const record = await this.load<VerifyRecord>('disable', actor);
     if (!record || record.step !== 'confirm') throw stepOutOfOrder();
+    // The policy may have come to require 2FA while this flow ran.
+    await this.refuseLastFactor(actor);
     // Consuming the record first makes a double-submitted confirm a no-op.
     if (!(await this.deps.store.compareAndDelete(flowKey('disable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const user = actor.session.user;

@@ -16,6 +16,8 @@ export interface SecurityPageProps extends PageMessage {
   readonly activeSessions?: ActiveSessionsView | undefined;
   /** "Remembered browsers" (issue 17); absent when the feature is off and none is remembered. */
   readonly rememberedBrowsers?: RememberedBrowsersSectionProps | undefined;
+  /** Policy require_2fa covers the account: 2FA cannot be turned off, only its method changed. */
+  readonly required?: boolean;
 }
 
 /**
@@ -71,12 +73,27 @@ function SecurityPage(props: SecurityPageProps) {
               {t.passkey.manage}
             </a>
           </p>
-          <p>
-            <a class="button secondary" href="/_guard/security/disable">
-              {t.turnOff}
-            </a>
-          </p>
-          <p class="muted">{t.turnOffNote}</p>
+          {props.required ? (
+            <>
+              <p>
+                <a class="button secondary" href="/_guard/security/change">
+                  {t.changeMethodTitle}
+                </a>
+              </p>
+              <p class="muted" id="two-factor-required-note">
+                {t.requiredCannotTurnOff}
+              </p>
+            </>
+          ) : (
+            <>
+              <p>
+                <a class="button secondary" href="/_guard/security/disable">
+                  {t.turnOff}
+                </a>
+              </p>
+              <p class="muted">{t.turnOffNote}</p>
+            </>
+          )}
         </>
       ) : (
         <p>

@@ -16,6 +16,7 @@ import type { PolicyIssue } from './policy-error.ts';
 import type { InterceptRouteDocument, PolicyDocument, QueryDocument, RuleDocument, SensitiveDocument } from './schema.ts';
 import { DEFAULT_KNOWN_METHODS } from './schema.ts';
 import { hostMatches } from '../proxy/host.ts';
+import { compileRequireTwoFactor, type RequireTwoFactorSpec } from './require-two-factor.ts';
 import type {
   Access,
   CompiledPolicy,
@@ -251,7 +252,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   const issues = new IssueList();
 
   // settings, default and intercept: at most one file may define each.
-  const single = <K extends 'settings' | 'default' | 'intercept'>(key: K) => {
+  const single = <K extends 'settings' | 'default' | 'intercept' | 'require_2fa'>(key: K) => {
     let found: { source: PolicySourceDocument; value: NonNullable<PolicyDocument[K]> } | null = null;
     for (const source of sources) {
       const value = source.document[key];
@@ -269,6 +270,11 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   const settingsDoc = single('settings');
   const defaultDoc = single('default');
   const interceptDoc = single('intercept');
+  const requireDoc = single('require_2fa');
+  const requireTwoFactor: RequireTwoFactorSpec | null = requireDoc ? compileRequireTwoFactor(requireDoc.value) : null;
+  /** Whether `require_2fa` covers a rule (only rules that need a session can need 2FA). */
+  const covered = (name: string, access: Access, intercept: InterceptKind | null): boolean =>
+    requireTwoFactor !== null && intercept === null && access === 'authenticated' && (requireTwoFactor.all || requireTwoFactor.rules.includes(name));
 
   const knownMethods = new Set<string>(settingsDoc?.value.known_methods ?? DEFAULT_KNOWN_METHODS);
   if (settingsDoc && !knownMethods.has('GET')) {
@@ -409,6 +415,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       sensitive,
       intercept: spec.intercept,
       source: sourceLocation(spec.source, spec.path),
+      ...(covered(spec.name, spec.access, spec.intercept) ? { requireTwoFactor: true } : {}),
     });
     rules.push(rule);
 
@@ -449,7 +456,21 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
     sensitive: null,
     intercept: null,
     source: defaultDoc ? sourceLocation(defaultDoc.source, ['default']) : null,
+    ...(covered(DEFAULT_RULE_NAME, defaultAccess, null) ? { requireTwoFactor: true } : {}),
   });
+  if (requireDoc && requireTwoFactor && !requireTwoFactor.all) {
+    // A misspelt or public rule name would leave the route it meant without the mandate.
+    requireTwoFactor.rules.forEach((name, j) => {
+      const at: DocPath = ['require_2fa', 'for', j];
+      if (name === DEFAULT_RULE_NAME) {
+        if (defaultAccess !== 'authenticated') issues.add(requireDoc.source, at, `require_2fa.for[${j}] names the default, whose access is ${defaultAccess}: only access: authenticated can require 2FA`);
+        return;
+      }
+      const spec = names.get(name);
+      if (!spec || spec.intercept !== null) issues.add(requireDoc.source, at, `require_2fa.for[${j}] "${name}" is not the name of a rule in this policy`);
+      else if (spec.access !== 'authenticated') issues.add(requireDoc.source, at, `require_2fa.for[${j}] "${name}" has access: ${spec.access}; only rules with access: authenticated can require 2FA`);
+    });
+  }
   const unknownMethodRule: CompiledRule = Object.freeze({
     index: -1,
     name: UNKNOWN_METHOD_RULE_NAME,
@@ -466,7 +487,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   if (issues.issues.length > 0) throw new PolicyError(issues.issues);
 
   computeMinIndex(root);
-  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin, consulted);
+  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin, consulted, requireTwoFactor);
 }
 
 function compileQuery(
@@ -539,6 +560,7 @@ function createPolicy(
   unknownMethodRule: CompiledRule,
   origin: string,
   consulted: ReadonlySet<string>,
+  requireTwoFactor: RequireTwoFactorSpec | null = null,
 ): CompiledPolicy {
   const defaultMatch: PolicyMatch = Object.freeze({ rule: defaultRule, params: EMPTY_PARAMS });
   const unknownMethodMatch: PolicyMatch = Object.freeze({ rule: unknownMethodRule, params: EMPTY_PARAMS });
@@ -584,5 +606,5 @@ function createPolicy(
   const isKnownHost = (hostname: string): boolean => knownHosts === null || hostMatches(knownHosts, hostname);
   const parse = (raw: string) => parseQuery(raw, queryOptions);
 
-  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost, parseQuery: parse });
+  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost, parseQuery: parse, requireTwoFactor });
 }

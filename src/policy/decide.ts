@@ -18,6 +18,9 @@ const STEP_UP: Readonly<Record<'email_code' | 'fresh_code' | 'phishing_resistant
   fresh_code: Object.freeze({ kind: 'step_up_required', action: 'fresh_code' }),
 });
 
+const TWO_FACTOR_REQUIRED: Decision = Object.freeze({ kind: 'two_factor_required', grace: false });
+const TWO_FACTOR_PROMPT: Decision = Object.freeze({ kind: 'two_factor_required', grace: true });
+
 const ruleReasons = new WeakMap<CompiledRule, string>();
 
 /** Why this rule applies, as the first reason (computed once per rule: decide runs on every request). */
@@ -65,6 +68,26 @@ export function decide(match: PolicyMatch, user: UserState): Explanation {
     return result(LOGIN_REQUIRED);
   }
   reasons.push('an authenticated session is present');
+  if (rule.requireTwoFactor === true && user.twoFactorEnabled !== true) {
+    // require_2fa (require-two-factor.ts) is decided before any step-up: without 2FA there is no
+    // method to step up with, and the mandate says to get one.
+    switch (user.twoFactorGrace) {
+      case 'exempt':
+        reasons.push('require_2fa covers this rule, but the account has none of its roles');
+        break;
+      case 'skipped':
+        reasons.push('require_2fa covers this rule; 2FA not enabled; grace period open and "Not now" was chosen in this session');
+        break;
+      case 'prompt':
+        reasons.push('require_2fa covers this rule; 2FA not enabled; grace period open → the setup page with "Not now" (API clients pass)');
+        return result(TWO_FACTOR_PROMPT);
+      default:
+        reasons.push(`require_2fa covers this rule; 2FA not enabled; ${user.twoFactorGrace === 'over' ? 'grace period over' : 'grace state not known, counted as over'} → 2FA required`);
+        return result(TWO_FACTOR_REQUIRED);
+    }
+  } else if (rule.requireTwoFactor === true) {
+    reasons.push('require_2fa covers this rule; 2FA is enabled');
+  }
   const sensitive = rule.sensitive;
   if (sensitive === null) return result(PASS);
 

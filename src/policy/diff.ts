@@ -6,6 +6,7 @@
  * a watched reload that weakens is held until it is confirmed (see watch.ts).
  */
 import type { Access, CompiledPolicy, CompiledRule, StepUpAction } from './types.ts';
+import { requireTwoFactorWeakenings } from './require-two-factor.ts';
 
 export interface PolicyDiff {
   readonly added: readonly string[];
@@ -93,5 +94,6 @@ export function diffPolicies(before: CompiledPolicy, after: CompiledPolicy): Pol
   if (ACCESS_RANK[after.defaultRule.access] < ACCESS_RANK[before.defaultRule.access]) {
     weakened.push(`default access ${before.defaultRule.access} → ${after.defaultRule.access}`);
   }
+  weakened.push(...requireTwoFactorWeakenings(before, after));
   return { added, removed, changed, weakened };
 }

@@ -6,6 +6,7 @@ import { canonicaliseTarget } from '../proxy/canonical-target.ts';
 import { canonicalHost, UNKNOWN_HOST_REASON } from '../proxy/host.ts';
 import { decide } from './decide.ts';
 import type { CompiledPolicy, Explanation, UserState } from './types.ts';
+import { describeRequirement } from './require-two-factor.ts';
 
 export interface ExplainRequest {
   readonly method: string;
@@ -38,6 +39,8 @@ export interface ExplainDecided extends ExplainCommon, Explanation {
   readonly queryParams: Readonly<Record<string, string>>;
   /** Set when the method was decided as another (HEAD and OPTIONS are decided as GET). */
   readonly decidedAs: string | null;
+  /** The `require_2fa` mandate covering the rule, in words; null when it does not cover it. */
+  readonly requireTwoFactor: string | null;
 }
 
 export type ExplainResult = ExplainRejected | ExplainDecided;
@@ -75,13 +78,15 @@ export function explainRequest(policy: CompiledPolicy, request: ExplainRequest):
       : null;
   const reasons = decidedAs ? [`${request.method} is decided as ${decidedAs}`, ...explanation.reasons] : explanation.reasons;
   const queryParams = Object.fromEntries(query.query);
-  return { ...common, ...explanation, reasons, rejected: null, path, query: canonical.target.query, queryParams, decidedAs };
+  const requirement = match.rule.requireTwoFactor === true && policy.requireTwoFactor ? describeRequirement(policy.requireTwoFactor) : null;
+  return { ...common, ...explanation, reasons, rejected: null, path, query: canonical.target.query, queryParams, decidedAs, requireTwoFactor: requirement };
 }
 
 function describeUser(user: UserState): string {
   if (!user.authenticated) return 'anonymous';
   const parts = ['authenticated', user.twoFactorEnabled ? '2FA on' : '2FA off', `risk ${user.risk ?? 'not assessed'}`];
   if (user.fresh !== undefined) parts.push(user.fresh ? 'verification fresh' : 'verification not fresh');
+  if (user.twoFactorGrace !== undefined) parts.push(`2FA grace ${user.twoFactorGrace}`);
   return parts.join(', ');
 }
 
@@ -107,9 +112,16 @@ export function formatExplanation(result: ExplainResult, user?: UserState): stri
   );
   const params = Object.entries(result.params);
   if (params.length > 0) lines.push(`  params:         ${params.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (result.requireTwoFactor) lines.push(`  require_2fa:    ${result.requireTwoFactor}`);
   const d = result.decision;
   const decision =
-    d.kind === 'step_up_required' ? `step_up_required (${d.action})` : d.kind === 'intercept' ? `intercept (${d.intercept})` : d.kind;
+    d.kind === 'step_up_required'
+      ? `step_up_required (${d.action})`
+      : d.kind === 'intercept'
+        ? `intercept (${d.intercept})`
+        : d.kind === 'two_factor_required'
+          ? `two_factor_required (${d.grace ? 'grace: "Not now" offered' : 'no grace left'})`
+          : d.kind;
   lines.push(`  decision:       ${decision}`, '  because:');
   for (const reason of result.reasons) lines.push(`    - ${reason}`);
   return `${lines.join('\n')}\n`;

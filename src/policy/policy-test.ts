@@ -41,6 +41,7 @@ export const EXPECTED_DECISIONS = [
   'intercept_login',
   'intercept_logout',
   'step_up_required',
+  'two_factor_required',
 ] as const;
 export type ExpectedDecision = (typeof EXPECTED_DECISIONS)[number];
 
@@ -52,6 +53,8 @@ const userObject = z
       /** Omitted: risk could not be assessed (decided as high). */
       risk: z.enum(['low', 'medium', 'high']).optional(),
       fresh: z.boolean().default(false),
+      /** require_2fa: where a user without 2FA stands (omitted: over, as the sidecar fails closed). */
+      grace: z.enum(['prompt', 'skipped', 'over', 'exempt']).optional(),
     },
     { error: 'must be anonymous, authenticated, or a mapping such as {authenticated: true, two_factor: true, risk: high, fresh: false}' },
   )
@@ -84,12 +87,17 @@ const caseObject = z
         rule: z.string().optional(),
         decision: z.enum(EXPECTED_DECISIONS),
         action: z.enum(['email_code', 'fresh_code', 'phishing_resistant']).optional(),
+        /** With two_factor_required: whether "Not now" is still offered. */
+        grace: z.boolean().optional(),
         params: z.record(z.string(), z.string()).optional(),
       })
       .strict()
       .superRefine((expect, ctx) => {
         if (expect.action !== undefined && expect.decision !== 'step_up_required') {
           ctx.addIssue({ code: 'custom', path: ['action'], message: 'must only be given with decision: step_up_required' });
+        }
+        if (expect.grace !== undefined && expect.decision !== 'two_factor_required') {
+          ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must only be given with decision: two_factor_required' });
         }
       }),
   })
@@ -112,6 +120,7 @@ export interface ExpectedOutcome {
   readonly rule?: string;
   readonly action?: 'email_code' | 'fresh_code' | 'phishing_resistant';
   readonly params?: Readonly<Record<string, string>>;
+  readonly grace?: boolean;
 }
 
 export interface ActualOutcome {
@@ -119,6 +128,8 @@ export interface ActualOutcome {
   /** null when the target was rejected before any rule was consulted. */
   readonly rule: string | null;
   readonly action: 'email_code' | 'fresh_code' | 'phishing_resistant' | null;
+  /** two_factor_required only: "Not now" still offered. */
+  readonly grace?: boolean;
   readonly params: Readonly<Record<string, string>>;
   /** The canonical path, or the reason for rejecting the target. */
   readonly path: string | null;
@@ -160,6 +171,7 @@ function toUser(user: PolicyTestCase['user']): UserState {
     ...(user.risk ? { risk: user.risk } : {}),
     fresh: user.fresh,
     freshPhishingResistant: user.fresh,
+    ...(user.grace ? { twoFactorGrace: user.grace } : {}),
   };
 }
 
@@ -173,6 +185,7 @@ function outcome(result: ExplainResult): ActualOutcome {
     decision,
     rule: result.rule.name,
     action: d.kind === 'step_up_required' ? d.action : null,
+    ...(d.kind === 'two_factor_required' ? { grace: d.grace } : {}),
     params: result.params,
     path: result.path,
     reasons: result.reasons,
@@ -188,6 +201,8 @@ function differences(expected: ExpectedOutcome, actual: ActualOutcome): string |
   if (expected.decision !== actual.decision) problems.push(`expected decision ${expected.decision}, got ${shown(actual)}`);
   else if (expected.action !== undefined && expected.action !== actual.action) {
     problems.push(`expected action ${expected.action}, got ${actual.action ?? 'none'}`);
+  } else if (expected.grace !== undefined && expected.grace !== actual.grace) {
+    problems.push(`expected grace ${expected.grace}, got ${actual.grace ?? 'none'}`);
   }
   if (expected.rule !== undefined && expected.rule !== actual.rule) {
     problems.push(`expected rule "${expected.rule}", got ${actual.rule === null ? 'none (rejected)' : `"${actual.rule}"`}`);
@@ -212,6 +227,7 @@ export function runPolicyTestCases(
       decision: c.expect.decision,
       ...(c.expect.rule !== undefined ? { rule: c.expect.rule } : {}),
       ...(c.expect.action !== undefined ? { action: c.expect.action } : {}),
+      ...(c.expect.grace !== undefined ? { grace: c.expect.grace } : {}),
       ...(c.expect.params !== undefined ? { params: c.expect.params } : {}),
     };
     const message = differences(expected, actual);

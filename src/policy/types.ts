@@ -5,6 +5,7 @@
  */
 
 import type { CanonicalQuery, QueryCondition, QueryParseResult } from './query.ts';
+import type { RequireTwoFactorSpec } from './require-two-factor.ts';
 
 export type Access = 'public' | 'authenticated' | 'deny';
 export type RiskLevel = 'low' | 'medium' | 'high';
@@ -50,6 +51,8 @@ export interface CompiledRule {
   readonly sensitive: SensitiveSpec | null;
   readonly intercept: InterceptKind | null;
   readonly source: SourceLocation | null;
+  /** Covered by `require_2fa` (require-two-factor.ts): signed-in users need 2FA here once their grace period is over. */
+  readonly requireTwoFactor?: boolean;
 }
 
 export interface PolicySettings {
@@ -76,6 +79,8 @@ export interface CompiledPolicy {
   readonly unknownMethodRule: CompiledRule;
   /** Where the policy came from (file or directory), for messages. */
   readonly origin: string;
+  /** The `require_2fa` mandate; absent or null: none. */
+  readonly requireTwoFactor?: RequireTwoFactorSpec | null;
   /**
    * The canonical query of a raw query string (without '?'), holding the parameters this policy
    * consults; refused when a consulted parameter is ambiguous (see query.ts).
@@ -99,14 +104,25 @@ export interface UserState {
   readonly fresh?: boolean;
   /** Such a verification was made with a passkey (what `phishing_resistant` asks for). */
   readonly freshPhishingResistant?: boolean;
+  /**
+   * Where a user without 2FA stands with `require_2fa` on a covered rule: `prompt` (grace period
+   * open, not yet asked in this session), `skipped` (grace open, "Not now" chosen in this session),
+   * `over` (grace period over: 2FA required), `exempt` (the account lacks every listed role).
+   * Absent on a covered rule: decided as `over` (fail closed).
+   */
+  readonly twoFactorGrace?: TwoFactorGrace;
 }
+
+export type TwoFactorGrace = 'prompt' | 'skipped' | 'over' | 'exempt';
 
 export type Decision =
   | { readonly kind: 'pass' }
   | { readonly kind: 'login_required' }
   | { readonly kind: 'deny' }
   | { readonly kind: 'intercept'; readonly intercept: InterceptKind }
-  | { readonly kind: 'step_up_required'; readonly action: Exclude<StepUpAction, 'pass' | 'deny'> };
+  | { readonly kind: 'step_up_required'; readonly action: Exclude<StepUpAction, 'pass' | 'deny'> }
+  /** `require_2fa`: set up 2FA first. `grace`: "Not now" is still possible (pages only; the API passes). */
+  | { readonly kind: 'two_factor_required'; readonly grace: boolean };
 
 export interface Explanation {
   readonly rule: CompiledRule;

@@ -22,6 +22,7 @@ import { createAssetRoutes } from './asset-routes.ts';
 import { hasBody, type BodyWatch, type ClientLimits } from './client-limits.ts';
 import type { UpstreamAdmission } from '../proxy/admission.ts';
 import { addressKey } from '../flows/regulation.ts';
+import type { RequiredTwoFactor } from './required-two-factor.ts';
 
 /** Per-request facts every later stage reads; set once by the first middleware. */
 export interface GuardState {
@@ -94,6 +95,8 @@ export interface GuardAppDeps {
   readonly settleAudit?: () => Promise<void>;
   /** OpenTelemetry spans (config `tracing`); none: tracing is off and costs a null check per hook. */
   readonly tracing?: Tracing;
+  /** Policy `require_2fa` (required-two-factor.ts); none: a covered rule refuses users without 2FA (fail closed). */
+  readonly requireTwoFactor?: Pick<RequiredTwoFactor, 'userState' | 'answer'>;
 }
 
 export interface GuardApp {
@@ -356,6 +359,19 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
       case 'intercept':
         await deps.intercept.handle(decision.intercept, ctx, target);
         return;
+      case 'two_factor_required': {
+        const identity = (ctx.state as GuardState).identity;
+        if (!deps.requireTwoFactor) {
+          sendError(ctx, 403, '2fa_required', 'Your organisation requires two-step verification (2FA) here.');
+          return;
+        }
+        // An API client during the grace period goes on to the upstream (it cannot show the page).
+        if (await deps.requireTwoFactor.answer(ctx, identity, decision.grace, target)) {
+          if (internal) await next();
+          else await proxyToUpstream(ctx, target);
+        }
+        return;
+      }
     }
   }
 
@@ -487,6 +503,17 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
 
   /** Sensitive rules are decided with the risk level and the freshness of a step-up; others need neither. */
   async function userStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
+    const user = await sensitiveStateFor(routing, identity, req, client, requestId);
+    return requiredStateFor(routing, identity, user, requestId);
+  }
+
+  /** `require_2fa`: where a signed-in user without 2FA stands with its grace period (only on covered rules). */
+  async function requiredStateFor(routing: Routing, identity: Identity, user: UserState, requestId: string): Promise<UserState> {
+    if (routing.kind !== 'routed' || routing.match.rule.requireTwoFactor !== true || !identity.session || user.twoFactorEnabled === true) return user;
+    return deps.requireTwoFactor ? deps.requireTwoFactor.userState(identity, user, requestId) : user;
+  }
+
+  async function sensitiveStateFor(routing: Routing, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
     const spec = routing.kind === 'routed' && !routing.internal ? routing.match.rule.sensitive : null;
     if (!spec || !identity.session) return identity.user;
     const risk = deps.tracing?.spanOf(req)?.begin('guard.risk');
@@ -616,14 +643,28 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
         return;
       }
       const { identity, storeDown } = await decideWho(routing, req, client, requestId, false);
-      const explanation = evaluate(routing, identity.user);
-      const decision = explanation.decision;
+      let upgradeUser = identity.user;
+      try {
+        upgradeUser = await requiredStateFor(routing, identity, identity.user, requestId);
+      } catch (error) {
+        if (!isStoreUnavailable(error)) throw error;
+        refuse(503, 'store_unavailable', { message: STORE_DOWN_MESSAGE });
+        return;
+      }
+      const explanation = evaluate(routing, upgradeUser);
+      const decided = explanation.decision;
+      // require_2fa during the grace period: a socket cannot show the page, so it goes on (as API calls do).
+      const decision = decided.kind === 'two_factor_required' && decided.grace ? ({ kind: 'pass' } as const) : decided;
       if (storeDown && decision.kind !== 'pass') {
         refuse(503, 'store_unavailable', { message: STORE_DOWN_MESSAGE });
         return;
       }
       if (decision.kind === 'login_required') {
         refuse(401, 'login_required', { login_url: loginUrl(routing.target) });
+        return;
+      }
+      if (decision.kind === 'two_factor_required') {
+        refuse(403, '2fa_required', { enable_url: `${GUARD_PREFIX}/security/enable` });
         return;
       }
       if (decision.kind !== 'pass') {

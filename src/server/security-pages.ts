@@ -154,6 +154,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
         SECURITY,
         page(SECURITY, async (ctx, actor) => {
           const status = await settings.status(actor.session.user);
+          const required = status.enabled && (await settings.factorRequiredFor(actor.session, actor.requestId));
           const done = one(ctx.query['done']);
           const notice = done !== undefined ? notices(ctx)[done] : undefined;
           const warning = done !== undefined ? warnings(ctx)[done] : undefined;
@@ -173,6 +174,7 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
               method: status.method,
               destination: status.destination,
               recoveryCodesLeft: status.recoveryCodesLeft,
+              ...(required ? { required } : {}),
               ...(notice ? { notice } : {}),
               ...(warning ? { warning } : {}),
               ...(flash?.notice ? { notice: flash.notice } : {}),

@@ -57,6 +57,10 @@ import { PasskeySettings } from '../flows/passkey-settings.ts';
 import { notificationMessage } from '../channels/templates.tsx';
 import { createPasskeyApi } from './passkey-routes.ts';
 import { createPasskeyPages, type PasskeyPageHooks } from './passkey-pages.ts';
+import { createChangeMethodRoutes } from './change-method-pages.ts';
+import type { GraceStore } from '../store/grace.ts';
+import { createRequiredTwoFactor } from './required-two-factor.ts';
+import { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
 import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
 
 /** The composition root: config in, two listening servers out. */
@@ -97,6 +101,8 @@ export interface RunningGuard {
   readonly regulation: Regulation;
   readonly store: EphemeralStore;
   readonly durable: DurableStore;
+  /** `require_2fa` grace periods (durable). */
+  readonly grace: GraceStore;
   /** The audit trail: `record` for emitters, `recent` for the admin API (durable, shared by replicas). */
   readonly audit: Audit;
   /** This sidecar's Prometheus registry and counters (`GET /metrics` on the admin listener). */
@@ -270,6 +276,15 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     policy.close();
     throw error;
   }
+  // require_2fa.roles needs a directory that gives roles: never a filter silently ignored.
+  const roleProblem = requireTwoFactorRoleProblem(policy.current, contacts);
+  if (roleProblem !== null) {
+    account.close();
+    await Promise.allSettled([audit.close(), contacts.close()]);
+    await stores.close();
+    policy.close();
+    throw new ConfigError([roleProblem]);
+  }
   const factors = buildSecondFactor({
     config,
     configFile: loaded.file,
@@ -383,6 +398,9 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     onDisabled: async (user, context) => {
       await passkeys?.removeAll(user, context, '2fa_disabled');
     },
+    // require_2fa (required-two-factor.ts): bound late, the gate needs guardHttp made below.
+    factorRequired: (session, requestId) => requireTwoFactor.isRequired(session, requestId),
+    onEnabled: (user, now) => requireTwoFactor.enabled(user, now),
   });
   const passkeySettings = passkeys
     ? new PasskeySettings({
@@ -420,6 +438,23 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   const rememberedRoutes = createRememberedBrowserRoutes({ remembered, http: guardHttp, logger });
   // Bound once the passkey pages exist (they need the sign-in helpers of `auth`).
   let passkeyPages: PasskeyPageHooks | undefined;
+  const requireTwoFactor = createRequiredTwoFactor({
+    policy: () => policy.current,
+    grace: stores.grace,
+    durable,
+    store,
+    clock,
+    logger,
+    audit,
+    http: guardHttp,
+    landing: config.login.landing,
+    rolesOf: async (session, requestId) => {
+      // A policy reloaded with a role filter the directory cannot serve covers everyone (fail closed).
+      const problem = requireTwoFactorRoleProblem(policy.current, contacts);
+      if (problem !== null) logger.error({ event: 'require_2fa_roles_unavailable' }, problem);
+      return contacts.rolesOf(session.user, { upstreamCookies: session.upstreamCookies, requestId });
+    },
+  });
   const auth = createAuth({
     passkeyForm: (ctx, pending) => passkeyPages?.loginForm(ctx, pending) ?? Promise.resolve(null),
     sessions,
@@ -534,11 +569,13 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     identity: auth.identity,
     intercept: auth.intercept,
     sensitive: stepUp.gate,
+    requireTwoFactor,
     site,
     settleAudit: () => audit.settle(),
     ...(tracing ? { tracing } : {}),
     routes: [
       ...stepUp.routes,
+      ...requireTwoFactor.routes,
       ...auth.routes,
       ...createTwoFactorApi({ settings, http: guardHttp }),
       ...sessionRoutes,
@@ -548,12 +585,14 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       ...(passkeySettings
         ? createPasskeyApi({ settings: passkeySettings, login, stepUp: stepUpFlow, durable, http: guardHttp, signIn: auth.signIn, webauthn })
         : []),
+      ...createChangeMethodRoutes({ settings, http: guardHttp }),
       createLanguageRoute(guardHttp),
       ...(config.forward_auth.enabled
         ? createForwardAuthRoutes({
             policy: () => policy.current,
             identity: auth.identity,
             sensitive: stepUp.gate,
+            requireTwoFactor,
             trusted: trustedProxyList(config.forward_auth.trusted),
             userHeader: config.forward_auth.user_header,
             upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
@@ -665,7 +704,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     return closing;
   };
 
-  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, audit, metrics, admission, alerts, close };
+  return { url, adminUrl, server, adminServer, policy, logger, sessions, regulation, store, durable, grace: stores.grace, audit, metrics, admission, alerts, close };
 }
 
 /** SIGTERM/SIGINT drain and exit; SIGHUP reloads the policy. For the CLI, not for tests. */

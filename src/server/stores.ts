@@ -20,6 +20,9 @@ import { MemoryRememberedBrowsers, type RememberedBrowserStore } from '../store/
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { RedisRememberedBrowsers } from '../store/redis-remembered-browsers.ts';
 import { isNewStore, recordStore } from '../store/store-ledger.ts';
+import { MemoryGraceStore, type GraceStore } from '../store/grace.ts';
+import { RedisGraceStore } from '../store/redis-grace.ts';
+import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import type { Clock } from './providers.ts';
 
 /**
@@ -38,6 +41,8 @@ export interface Stores {
   readonly rememberedBrowsers: RememberedBrowserStore;
   /** Passkeys (WebAuthn credentials), beside the enrollments. */
   readonly passkeys: PasskeyStore;
+  /** `require_2fa` grace periods (durable: beside the enrollments). */
+  readonly grace: GraceStore;
   /** Messages between replicas (Redis only: one process needs none). */
   readonly events?: StoreEvents;
   /** The shared Redis connection and key prefix (for the audit's query store). */
@@ -75,6 +80,7 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
   const riskHistory = durable instanceof SqliteDurableStore ? new SqliteRiskHistory(durable) : new MemoryRiskHistory();
   const rememberedBrowsers = durable instanceof SqliteDurableStore ? new SqliteRememberedBrowsers(durable) : new MemoryRememberedBrowsers();
   const passkeys = durable instanceof SqliteDurableStore ? new SqlitePasskeyStore(durable) : new MemoryPasskeyStore();
+  const grace = durable instanceof SqliteDurableStore ? new SqliteGraceStore(durable) : new MemoryGraceStore();
   return {
     kind: 'embedded',
     ephemeral,
@@ -82,6 +88,7 @@ export async function openStores(loaded: LoadedConfig, options: OpenStoresOption
     riskHistory,
     rememberedBrowsers,
     passkeys,
+    grace,
     close: async () => {
       await Promise.allSettled([options.ephemeral ? undefined : ephemeral.close(), durable.close()]);
     },
@@ -142,6 +149,7 @@ async function openRedisStores(
   const riskHistory = new RedisRiskHistory(client, { prefix });
   const rememberedBrowsers = new RedisRememberedBrowsers(client, { prefix });
   const passkeys = new RedisPasskeyStore(client, { prefix });
+  const grace = new RedisGraceStore(client, { prefix });
   const events = new RedisEvents(client, prefix);
   return {
     kind: 'redis',
@@ -150,6 +158,7 @@ async function openRedisStores(
     riskHistory,
     rememberedBrowsers,
     passkeys,
+    grace,
     events,
     redis: { client, prefix },
     close: async () => {

@@ -1,6 +1,7 @@
 import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
 import type { RememberedUserRecords } from './remembered-browsers.ts';
 import type { PasskeyUserRecords } from '../factors/passkey/store.ts';
+import type { GraceUserRecord } from './grace.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):
@@ -24,6 +25,8 @@ export interface MigrationSide {
   readonly remembered?: RecordPort<RememberedUserRecords>;
   /** Passkeys (src/factors/passkey/); a side without them copies none. */
   readonly passkeys?: RecordPort<PasskeyUserRecords>;
+  /** `require_2fa` grace periods (src/store/grace.ts). */
+  readonly grace?: RecordPort<GraceUserRecord>;
 }
 
 export interface MigrationCounts {
@@ -37,6 +40,8 @@ export interface MigrationCounts {
   rememberedBrowsers: number;
   /** Present when passkeys were copied or counted (a side with passkeys holds some). */
   passkeys?: number;
+  /** Accounts with a `require_2fa` grace record; present only when there is at least one. */
+  twoFactorGrace?: number;
 }
 
 export interface MigrationOptions {
@@ -65,7 +70,8 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     (await to.durable.hasRecords(options.now)) ||
     (await to.history.hasRecords(options.now)) ||
     ((await to.remembered?.hasRecords(options.now)) ?? false) ||
-    ((await to.passkeys?.hasRecords(options.now)) ?? false);
+    ((await to.passkeys?.hasRecords(options.now)) ?? false) ||
+    ((await to.grace?.hasRecords(options.now)) ?? false);
   if (targetHadRecords && !dryRun && options.force !== true) {
     throw new TargetNotEmptyError(
       `the target ${to.name} already holds records; nothing was copied. ` +
@@ -97,6 +103,13 @@ export async function migrateRecords(from: MigrationSide, to: MigrationSide, opt
     for await (const records of from.passkeys.exportRecords(options.now)) {
       counts.passkeys = (counts.passkeys ?? 0) + records.passkeys.length;
       if (!dryRun) await to.passkeys?.importRecords(records);
+    }
+  }
+  if (from.grace) {
+    if (!to.grace) throw new Error(`the target ${to.name} cannot hold require_2fa grace records`);
+    for await (const record of from.grace.exportRecords(options.now)) {
+      counts.twoFactorGrace = (counts.twoFactorGrace ?? 0) + 1;
+      if (!dryRun) await to.grace.importRecords(record);
     }
   }
   return { counts, dryRun, targetHadRecords };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkPage, describeInBrowser, type GuardPage } from '../helpers/browser.ts';
-import { codeIn, factorsConfig, GENEROUS_BUDGETS, lastCode, MERCHANT, OWNER, outboxMessages, startClockedStack } from '../helpers/two-factor.ts';
+import { codeIn, factorsConfig, GENEROUS_BUDGETS, lastCode, MERCHANT, MERCHANT_PHONE, OWNER, outboxMessages, startClockedStack } from '../helpers/two-factor.ts';
 import { codeError, enterCode, expectHeading, signIn, signOut, submit } from './merchant-steps.ts';
 
 /**
@@ -19,16 +19,25 @@ function lastSmsCode(outboxFile: string, digits: string): string {
   return codeIn(last.text);
 }
 
-/** Login & Security → enable → password → identity by email → the method page. */
-async function enableUpToMethod(guard: GuardPage, url: string, outboxFile: string, email: string, shots: string): Promise<void> {
+/**
+ * Login & Security → enable → password → identity (by email, or by text message to the phone on
+ * file) → the method page. The channel that proves identity cannot then be enrolled (same-channel rule).
+ */
+async function enableUpToMethod(guard: GuardPage, url: string, outboxFile: string, email: string, shots: string, identity: 'email' | 'sms' = 'email'): Promise<void> {
   const { page } = guard;
   await page.goto(`${url}/_guard/security`);
   await submit(guard, page.getByRole('link', { name: 'Enable two-factor authentication' }));
   await page.getByLabel('Password', { exact: true }).fill('smartpush-demo');
   await submit(guard, page.getByRole('button', { name: 'Continue' }));
-  await page.getByRole('radio', { name: /Email/ }).check();
-  await submit(guard, page.getByRole('button', { name: /Send/ }));
-  await enterCode(guard, lastCode(outboxFile, email), 'Continue');
+  if (identity === 'sms') {
+    await page.getByRole('radio', { name: /Text message/ }).check();
+    await submit(guard, page.getByRole('button', { name: /Send/ }));
+    await enterCode(guard, lastSmsCode(outboxFile, MERCHANT_PHONE.replace(/\D/g, '')), 'Continue');
+  } else {
+    await page.getByRole('radio', { name: /Email/ }).check();
+    await submit(guard, page.getByRole('button', { name: /Send/ }));
+    await enterCode(guard, lastCode(outboxFile, email), 'Continue');
+  }
   await expectHeading(guard, /codes/);
   await checkPage(guard, `${shots}-method`);
 }
@@ -78,7 +87,8 @@ describeInBrowser('merchant journeys with text-message and email codes', (browse
       await signIn(guard, stack.url, MERCHANT, 'login-merchant');
       await page.waitForURL(/\/dashboard$/);
 
-      await enableUpToMethod(guard, stack.url, stack.outboxFile, MERCHANT, 'enable-email');
+      // Identity by text message: the address that gets the email codes must not also be what proved who this is.
+      await enableUpToMethod(guard, stack.url, stack.outboxFile, MERCHANT, 'enable-email', 'sms');
       await page.getByRole('radio', { name: /^Email/ }).check();
       await submit(guard, page.getByRole('button', { name: 'Continue' }));
       await checkPage(guard, 'enable-email-confirm');

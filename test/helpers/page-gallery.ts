@@ -10,6 +10,8 @@ import { renderRecoveryCodesPage, type RecoveryView } from '../../src/pages/reco
 import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../../src/pages/step-up-page.tsx';
 import { renderOtpHelpPage } from '../../src/pages/otp-help-page.tsx';
 import { renderErrorPage } from '../../src/pages/error-page.tsx';
+import { renderRequiredTwoFactorPage } from '../../src/pages/required-two-factor-page.tsx';
+import { renderChangePage } from '../../src/pages/security-change-page.tsx';
 
 /**
  * Every sidecar page in every view, rendered straight from the page functions (no server): the
@@ -82,6 +84,16 @@ export function pageGallery(message: (ui: PageUi) => { error: string; notice: st
     ['step-up done, asked again', (u) => renderStepUpDonePage(u, { csrf: 'c', continueTo: null, back: '/campaigns', freshMinutes: null, nudge: false })],
     ['security by username', (u) => renderSecurityPage({ ...u, brand: { ...u.brand, identifier: 'username', landing: '/home' } }, { csrf: 'c', email: '张伟', enabled: false, method: null, destination: null, recoveryCodesLeft: null })],
     ['nudge', (u) => renderNudgePage(u, { csrf: 'c', returnTo: '/' })],
+    // Required two-step verification (policy require_2fa) and changing the method.
+    ['required, grace', (u) => renderRequiredTwoFactorPage(u, { csrf: 'c', returnTo: '/dashboard', enableUrl: '/_guard/security/enable?return_to=%2Fdashboard', state: 'grace', skipsLeft: 2, daysLeft: 14 })],
+    ['required, grace without limits shown', (u) => renderRequiredTwoFactorPage(u, { csrf: 'c', returnTo: '/', enableUrl: '/_guard/security/enable', state: 'grace', skipsLeft: null, daysLeft: null })],
+    ['required, over', (u) => renderRequiredTwoFactorPage(u, { csrf: 'c', returnTo: '/', enableUrl: '/_guard/security/enable', state: 'required', skipsLeft: null, daysLeft: null, ...message(u) })],
+    ['required, already on', (u) => renderRequiredTwoFactorPage(u, { csrf: 'c', returnTo: '/', enableUrl: '/_guard/security/enable', state: 'enabled', skipsLeft: null, daysLeft: null })],
+    ['required, not needed', (u) => renderRequiredTwoFactorPage(u, { csrf: 'c', returnTo: '/', enableUrl: '/_guard/security/enable', state: 'not_required', skipsLeft: null, daysLeft: null })],
+    ['security, required', (u) => renderSecurityPage(u, { csrf: 'c', email: 'm@example.com', enabled: true, method: 'totp', destination: null, recoveryCodesLeft: 10, required: true })],
+    ['change method, password', (u) => renderChangePage(u, { csrf: 'c', view: { step: 'password' }, ...message(u) })],
+    ['change method, code', (u) => renderChangePage(u, { csrf: 'c', view: { step: 'code', method: 'totp', destination: null } })],
+    ['change method, restart', (u) => renderChangePage(u, { csrf: 'c', view: { step: 'restart', notEnabled: true } })],
     ['help', (u) => renderOtpHelpPage(u)],
     // Passkeys (src/pages/passkey-*.tsx)
     ...passkeyGallery(message),

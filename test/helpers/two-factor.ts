@@ -360,9 +360,13 @@ export async function enableSms(client: GuardClient, options: EnrollOptions & { 
   return { secret: Buffer.alloc(0), base32: '', recoveryCodes: reply.body['recovery_codes'] as string[], reply };
 }
 
-/** The whole email enrollment (codes to the account's own address). */
+/**
+ * The whole email enrollment (codes to the account's own address). Identity is proven by text
+ * message by default: the address cannot both prove who this is and become the second factor
+ * (src/flows/same-channel.ts).
+ */
 export async function enableEmail(client: GuardClient, options: EnrollOptions = {}): Promise<Enrolled> {
-  await verifyIdentity(client, options);
+  await verifyIdentity(client, { identityChannel: 'sms', ...options });
   expectStatus(await client.enableMethod('email'), 200, 'enable/method email');
   const code = await codeReader(options)(client.user as string);
   const reply = expectStatus(await client.enableConfirm(code), 200, 'enable/confirm email');

@@ -225,7 +225,9 @@ describe('Login & Security pages', () => {
       assert.match(text, /works offline/);
       assert.match(text, /Text message \(SMS\)/);
       assert.match(text, /NIST .*restricted/);
-      assert.match(text, /anyone with access to your mailbox can sign in/);
+      // Identity was proven by email: email is not offered as the second step (src/flows/same-channel.ts).
+      assert.doesNotMatch(text, /anyone with access to your mailbox can sign in/);
+      assert.doesNotMatch(page.text, /name="method" value="email"/);
       assert.doesNotMatch(page.text, /name="phone"/);
       const methodReply = await browser.post('/_guard/security/enable', { _csrf: csrfFrom(page.text), step: 'method', method: 'totp', sms: '1' });
 

@@ -335,6 +335,7 @@ export const en = {
   errorGeneric: 'The request could not be completed.',
   errorMessage: {
     bad_request: 'The request could not be understood. Please go back and try again.',
+    '2fa_required': 'Your organisation requires two-step verification here. Set it up on Login & Security, then try again.',
     unknown_host: 'This site is not served at this address. Check the address you typed or followed.',
     cross_site_request: 'This request came from another site and was refused.',
     unsupported_media_type: 'This kind of request is not supported here.',
@@ -376,6 +377,8 @@ export const en = {
   flow: {
     step_out_of_order: 'This step is not the next one. Please start again from the beginning.',
     already_enabled: 'Two-factor authentication is already on. Turn it off first to change the method.',
+    '2fa_required_by_policy': 'Your organisation requires two-step verification, so it cannot be turned off. You can change the method instead.',
+    same_channel: 'You confirmed it’s you with a code sent to this same address or phone, so it cannot also be your second step. Choose another method, or confirm it’s you another way first.',
     not_enabled: 'Two-factor authentication is not on.',
     password_required: 'Enter your password to continue.',
     invalid_credentials: 'The password is not correct.',
@@ -555,6 +558,26 @@ export const en = {
       phishing_resistant_required: 'This operation needs a passkey or security key.',
     } as Readonly<Record<string, string>>,
   },
+  // Required two-step verification (policy require_2fa, issue 17)
+  requiredTitle: 'Two-step verification required',
+  requiredHeading: 'Your organisation requires two-step verification',
+  requiredText: (product: string) =>
+    `To keep ${product} safe, your organisation asks everyone to sign in with a password and a code from a second device. Setting it up takes about two minutes.`,
+  requiredGraceLeft: (skips: number | null, days: number | null) => {
+    const parts: string[] = [];
+    if (skips !== null) parts.push(`${skips} more time${skips === 1 ? '' : 's'}`);
+    if (days !== null) parts.push(`for ${days} more day${days === 1 ? '' : 's'}`);
+    return parts.length > 0 ? `You can choose “Not now” ${parts.join(', ')}; after that, setting it up is needed to continue.` : 'You can choose “Not now” for now.';
+  },
+  requiredGraceOver: 'The time to set it up has run out: set up two-step verification to continue.',
+  requiredSetUpNow: 'Set up now',
+  requiredHelp: (support: string) => `Questions, or no phone to use? Contact ${support}.`,
+  requiredAlreadyOnHeading: 'Two-step verification is on',
+  requiredNotNeededHeading: 'Nothing to set up',
+  requiredNoSkipsLeft: '“Not now” can no longer be chosen: the time to set it up has run out.',
+  changeMethodTitle: 'Change the verification method',
+  changeMethodText: 'First confirm it’s you with your password and a code of your current method; then choose the new method. Your current method keeps working until the new one is confirmed.',
+  requiredCannotTurnOff: 'Your organisation requires two-step verification, so it cannot be turned off. You can change the method, or ask support to reset it if you lost your device.',
 };
 
 export type Catalogue = typeof en;

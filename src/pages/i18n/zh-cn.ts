@@ -294,6 +294,7 @@ export const zhCN: Catalogue = {
   errorGeneric: '无法完成此请求。',
   errorMessage: {
     bad_request: '无法识别此请求。请返回并重试。',
+    '2fa_required': '您的组织要求在此开启两步验证。请在“登录与安全”中设置后重试。',
     unknown_host: '此地址不提供该网站。请检查您输入或点击的地址。',
     cross_site_request: '此请求来自其他网站，已被拒绝。',
     unsupported_media_type: '此处不支持这种请求。',
@@ -334,6 +335,8 @@ export const zhCN: Catalogue = {
   flow: {
     step_out_of_order: '这不是下一个步骤。请从头开始。',
     already_enabled: '双重验证已开启。如需更改验证方式，请先关闭。',
+    '2fa_required_by_policy': '您的组织要求开启两步验证，因此无法关闭。您可以改为更换验证方式。',
+    same_channel: '您刚用发送到同一地址或手机的验证码确认了身份，因此它不能同时作为您的第二步验证。请选择其他方式，或先用其他方式确认身份。',
     not_enabled: '双重验证未开启。',
     password_required: '请输入密码以继续。',
     invalid_credentials: '密码不正确。',
@@ -504,4 +507,22 @@ export const zhCN: Catalogue = {
       phishing_resistant_required: '此操作需要通行密钥或安全密钥。',
     },
   },
+  requiredTitle: '需要两步验证',
+  requiredHeading: '您的组织要求开启两步验证',
+  requiredText: (product) => `为保障 ${product} 的安全，您的组织要求每个人登录时输入密码和来自第二台设备的验证码。设置大约需要两分钟。`,
+  requiredGraceLeft: (skips, days) => {
+    const parts: string[] = [];
+    if (skips !== null) parts.push(`还可以选择 ${skips} 次`);
+    if (days !== null) parts.push(`还剩 ${days} 天`);
+    return parts.length > 0 ? `“暂不开启”${parts.join('，')}；之后必须完成设置才能继续。` : '您现在可以选择“暂不开启”。';
+  },
+  requiredGraceOver: '设置期限已过：请开启两步验证后继续。',
+  requiredSetUpNow: '立即设置',
+  requiredHelp: (support) => `有疑问或没有可用的手机？请联系 ${support}。`,
+  requiredAlreadyOnHeading: '两步验证已开启',
+  requiredNotNeededHeading: '无需设置',
+  requiredNoSkipsLeft: '已不能再选择“暂不开启”：设置期限已过。',
+  changeMethodTitle: '更换验证方式',
+  changeMethodText: '请先用密码和当前验证方式的验证码确认是您本人，然后选择新的验证方式。在新方式确认之前，当前方式仍然有效。',
+  requiredCannotTurnOff: '您的组织要求开启两步验证，因此无法关闭。您可以更换验证方式；如果设备丢失，请联系客服重置。',
 };

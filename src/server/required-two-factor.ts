@@ -1,0 +1,289 @@
+import type { Context } from 'koa';
+import type Router from '@koa/router';
+import type { AuditRecorder } from '../audit/audit.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { CompiledPolicy, UserState } from '../policy/types.ts';
+import { graceStatus, type GraceStatus, type RequireTwoFactorSpec } from '../policy/require-two-factor.ts';
+import type { CanonicalTarget } from '../proxy/canonical-target.ts';
+import { renderRequiredTwoFactorPage } from '../pages/required-two-factor-page.tsx';
+import type { SessionRecord } from '../session/sessions.ts';
+import type { EphemeralStore } from '../store/ephemeral.ts';
+import type { GraceStore } from '../store/grace.ts';
+import type { DurableStore } from '../store/durable.ts';
+import { hasAnyFactor } from '../flows/factors.ts';
+import type { GuardState, Identity } from './app.ts';
+import type { GuardHttp } from './guard-http.ts';
+import type { Clock } from './providers.ts';
+import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
+import { safeReturnTo } from './return-to.ts';
+
+/**
+ * `require_2fa` over HTTP (issue 17; the policy side is src/policy/require-two-factor.ts):
+ *
+ * - the enforcement point asks `userState` for a signed-in user without 2FA on a covered rule, and
+ *   gets `twoFactorGrace`: prompt (grace open, not asked in this session), skipped ("Not now" was
+ *   chosen in this session), over, or exempt (the account has none of the listed roles);
+ * - `answer` turns a `two_factor_required` decision into the response: pages go (303) to the
+ *   "Your organisation requires two-step verification" page; API clients pass while the grace
+ *   period lasts and get `403 {error: "2fa_required", enable_url}` once it is over — never the
+ *   upstream;
+ * - the page itself (`/_guard/two-factor-required`): "Set up now" opens the enable flow on Login &
+ *   Security (which comes back to `return_to` afterwards) and, while the grace period lasts, a
+ *   "Not now" form (POST, CSRF) counts one skip, durably and atomically, and lets this session on.
+ *
+ * The first prompt of an account is recorded when the page is first owed (the day limit counts from
+ * it). Every store failure fails closed (the enforcement point answers 503).
+ */
+
+export const REQUIRED_PAGE = '/_guard/two-factor-required';
+export const REQUIRED_API = '/_guard/api/2fa/required';
+const ENABLE_PAGE = '/_guard/security/enable';
+/** "Not now" lets the session on for this long at most (sessions are shorter: NIST AAL2 12 h). */
+const SKIP_TTL_MS = 24 * 3_600_000;
+const skipKey = (sid: string): string => `req2fa-skip:${sid}`;
+const rolesKey = (sid: string): string => `req2fa-roles:${sid}`;
+/** Roles looked up in the directory are reused by a session for this long. */
+const ROLES_TTL_MS = 5 * 60_000;
+
+export const enableUrlFor = (returnTo: string): string => `${ENABLE_PAGE}?return_to=${encodeURIComponent(returnTo)}`;
+export const requiredPageFor = (returnTo: string): string => `${REQUIRED_PAGE}?return_to=${encodeURIComponent(returnTo)}`;
+
+/** An account's roles/groups as the directory gives them (lower-cased), or 'unknown' (lookup failed). */
+export type RolesOf = (session: SessionRecord, requestId: string) => Promise<readonly string[] | 'unknown'>;
+
+export interface RequiredTwoFactorDeps {
+  readonly policy: () => CompiledPolicy;
+  readonly grace: GraceStore;
+  readonly durable: DurableStore;
+  readonly store: EphemeralStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly audit?: AuditRecorder;
+  readonly http: GuardHttp;
+  /** Needed only when the policy lists roles (start refuses a role filter without it). */
+  readonly rolesOf?: RolesOf;
+  readonly landing: string;
+}
+
+/** Where an account stands with the mandate now (the page and the API show it). */
+export interface Standing {
+  readonly required: boolean;
+  readonly enabled: boolean;
+  readonly exempt: boolean;
+  readonly grace: GraceStatus | null;
+  readonly skippedThisSession: boolean;
+}
+
+export interface RequiredTwoFactor {
+  /** The user state a covered rule is decided with (only called for a session without 2FA). */
+  userState(identity: Identity, user: UserState, requestId: string): Promise<UserState>;
+  /**
+   * Answers a `two_factor_required` decision; returns true when the request may go on to the
+   * upstream instead (an API client during the grace period).
+   */
+  answer(ctx: Context, identity: Identity, grace: boolean, target: CanonicalTarget): Promise<boolean>;
+  /** Where the account stands with the mandate now. */
+  standing(session: SessionRecord, requestId: string): Promise<Standing>;
+  /** The mandate covers this account (its last factor may not be removed). */
+  isRequired(session: SessionRecord, requestId: string): Promise<boolean>;
+  /** 2FA was turned on: while a mandate stands, the account's grace period ends for good. */
+  enabled(user: string, now: number): Promise<void>;
+  readonly routes: ReadonlyArray<{ readonly path: string; readonly access: 'authenticated'; register(router: Router): void }>;
+}
+
+export { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
+
+export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTwoFactor {
+  const { grace: graceStore, store, clock, http } = deps;
+
+  const spec = (): RequireTwoFactorSpec | null => deps.policy().requireTwoFactor ?? null;
+
+  /** Whether the account is outside the role filter; lookup failures count as inside (fail closed). */
+  async function exempt(mandate: RequireTwoFactorSpec, session: SessionRecord, requestId: string): Promise<boolean> {
+    if (mandate.roles === null) return false;
+    let roles: readonly string[] | 'unknown' = 'unknown';
+    const cached = await store.get(rolesKey(session.id));
+    if (cached !== null) roles = JSON.parse(cached) as string[];
+    else if (deps.rolesOf) {
+      roles = await deps.rolesOf(session, requestId);
+      if (roles !== 'unknown') await store.set(rolesKey(session.id), JSON.stringify(roles), ROLES_TTL_MS);
+    }
+    if (roles === 'unknown') return false;
+    return !roles.some((role) => mandate.roles!.includes(role.toLowerCase()));
+  }
+
+  async function standing(session: SessionRecord, requestId: string): Promise<Standing> {
+    const mandate = spec();
+    const enabled = await hasAnyFactor(deps.durable, session.user);
+    if (!mandate) return { required: false, enabled, exempt: false, grace: null, skippedThisSession: false };
+    if (await exempt(mandate, session, requestId)) return { required: false, enabled, exempt: true, grace: null, skippedThisSession: false };
+    const record = await graceStore.get(session.user);
+    const status: GraceStatus = record?.endedAt != null ? { open: false, reason: 'no_grace' } : graceStatus(mandate.grace, record, clock.now());
+    const skipped = status.open && (await store.get(skipKey(session.id))) !== null;
+    return { required: true, enabled, exempt: false, grace: status, skippedThisSession: skipped };
+  }
+
+  const userState: RequiredTwoFactor['userState'] = async (identity, user, requestId) => {
+    const session = identity.session;
+    if (!session || user.twoFactorEnabled === true) return user;
+    const mandate = spec();
+    if (!mandate) return { ...user, twoFactorGrace: 'exempt' };
+    if (await exempt(mandate, session, requestId)) return { ...user, twoFactorGrace: 'exempt' };
+    const record = await graceStore.get(session.user);
+    if (record?.endedAt != null) return { ...user, twoFactorGrace: 'over' };
+    const status = graceStatus(mandate.grace, record, clock.now());
+    const skipped = (await store.get(skipKey(session.id))) !== null;
+    // The session that used the last skip goes on (that skip was allowed); a deadline or the day
+    // limit ends every session's grace at once.
+    if (!status.open) return { ...user, twoFactorGrace: skipped && status.reason === 'skips' ? 'skipped' : 'over' };
+    return { ...user, twoFactorGrace: skipped ? 'skipped' : 'prompt' };
+  };
+
+  const answer: RequiredTwoFactor['answer'] = async (ctx, identity, grace, target) => {
+    const session = identity.session;
+    if (!session) {
+      sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
+      return false;
+    }
+    const html = wantsHtml(ctx.req.headers);
+    // API clients cannot show the page: during the grace period they go on, as before the mandate.
+    if (grace && !html) return true;
+    // The day limit counts from the first time the account is shown the page.
+    await graceStore.prompted(session.user, clock.now());
+    const requestId = (ctx.state as GuardState).requestId;
+    deps.logger.info({ event: '2fa_required', user: session.user, grace, path: target.path, requestId }, 'two-step verification required by policy');
+    if (html) {
+      setOwnResponseHeaders(ctx);
+      ctx.status = 303;
+      ctx.redirect(requiredPageFor(target.forwarded));
+      return false;
+    }
+    sendError(ctx, 403, '2fa_required', 'Your organisation requires two-step verification (2FA) here. Set it up on Login & Security, then try again.', {
+      enable_url: enableUrlFor(target.forwarded),
+    });
+    return false;
+  };
+
+  const actorOf = (ctx: Context): SessionRecord | null => http.state(ctx).identity.session;
+
+  const page = async (ctx: Context, session: SessionRecord, status: number, error?: string): Promise<void> => {
+    const returnTo = safeReturnTo(ctx.query['return_to'], deps.landing);
+    const now = await standing(session, http.state(ctx).requestId);
+    const grace = now.grace;
+    sendPage(
+      ctx,
+      status,
+      renderRequiredTwoFactorPage(uiOf(ctx), {
+        csrf: http.formToken(ctx, session),
+        returnTo,
+        enableUrl: enableUrlFor(returnTo),
+        state: now.enabled ? 'enabled' : !now.required ? 'not_required' : grace?.open ? 'grace' : 'required',
+        skipsLeft: grace?.open ? grace.skipsLeft : null,
+        daysLeft: grace?.open ? grace.daysLeft : null,
+        ...(error ? { error } : {}),
+      }),
+    );
+  };
+
+  const routes: RequiredTwoFactor['routes'] = [
+    {
+      path: REQUIRED_PAGE,
+      access: 'authenticated',
+      register(router) {
+        router.get(REQUIRED_PAGE, async (ctx) => {
+          const session = actorOf(ctx);
+          if (!session) return http.redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(REQUIRED_PAGE)}`);
+          await page(ctx, session, 200);
+        });
+        router.post(REQUIRED_PAGE, async (ctx) => {
+          if (http.refuseCrossSite(ctx)) return;
+          const read = await http.readBody(ctx, ['form']);
+          if (!read) return;
+          const session = actorOf(ctx);
+          if (!session) return http.redirect(ctx, '/_guard/login');
+          if (!http.formTokenValid(ctx, session, read.body['_csrf'])) {
+            return sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
+          }
+          const returnTo = safeReturnTo(read.body['return_to'], deps.landing);
+          const skipped = await skip(session, http.state(ctx).requestId, ctx);
+          if (skipped.ok) return http.redirect(ctx, returnTo);
+          // The grace period ran out meanwhile (another tab used the last skip, the deadline passed).
+          ctx.query = { return_to: returnTo };
+          await page(ctx, session, 409, uiOf(ctx).t.requiredNoSkipsLeft);
+        });
+      },
+    },
+    {
+      path: REQUIRED_API,
+      access: 'authenticated',
+      register(router) {
+        router.get(REQUIRED_API, async (ctx) => {
+          const session = actorOf(ctx);
+          if (!session) return sendError(ctx, 401, 'login_required', 'Sign in to continue.');
+          const now = await standing(session, http.state(ctx).requestId);
+          ctx.body = {
+            required: now.required,
+            enabled: now.enabled,
+            grace: now.grace === null ? null : now.grace.open ? { open: true, skips_left: now.grace.skipsLeft, days_left: now.grace.daysLeft, ends_at: now.grace.endsAt === null ? null : new Date(now.grace.endsAt).toISOString() } : { open: false, reason: now.grace.reason },
+            enable_url: ENABLE_PAGE,
+          };
+        });
+      },
+    },
+    {
+      path: `${REQUIRED_API}/skip`,
+      access: 'authenticated',
+      register(router) {
+        router.post(`${REQUIRED_API}/skip`, async (ctx) => {
+          if (http.refuseCrossSite(ctx)) return;
+          const session = actorOf(ctx);
+          if (!session) return sendError(ctx, 401, 'login_required', 'Sign in to continue.');
+          const body = await http.readJsonCall(ctx);
+          if (body === null) return;
+          const skipped = await skip(session, http.state(ctx).requestId, ctx);
+          if (!skipped.ok) {
+            return sendError(ctx, 403, '2fa_required', 'The grace period is over: set up two-step verification to continue.', { enable_url: ENABLE_PAGE });
+          }
+          ctx.body = { status: 'skipped', skips_left: skipped.skipsLeft, days_left: skipped.daysLeft };
+        });
+      },
+    },
+  ];
+
+  /** One "Not now": counted durably (never past the limit), then this session goes on. */
+  async function skip(session: SessionRecord, requestId: string, ctx: Context): Promise<{ ok: true; skipsLeft: number | null; daysLeft: number | null } | { ok: false }> {
+    const mandate = spec();
+    if (!mandate) return { ok: true, skipsLeft: null, daysLeft: null };
+    if (await hasAnyFactor(deps.durable, session.user)) return { ok: true, skipsLeft: null, daysLeft: null };
+    if (await exempt(mandate, session, requestId)) return { ok: true, skipsLeft: null, daysLeft: null };
+    const now = clock.now();
+    const before = await graceStore.get(session.user);
+    if (before?.endedAt != null || !graceStatus(mandate.grace, before, now).open) return { ok: false };
+    const counted = await graceStore.skip(session.user, now, mandate.grace.skips);
+    if (!counted.ok) return { ok: false };
+    const after = graceStatus(mandate.grace, counted.record, now);
+    await store.set(skipKey(session.id), '1', SKIP_TTL_MS);
+    deps.logger.info({ event: '2fa_required_skipped', user: session.user, skips: counted.record.skips, requestId }, '"Not now" chosen on the required two-step verification page');
+    deps.audit?.record({
+      event: '2fa_required_skipped',
+      outcome: 'success',
+      user: session.user,
+      client: http.state(ctx).client.address,
+      requestId,
+      details: { skips: counted.record.skips },
+    });
+    // The skip just counted may have used the last one: this session still goes on (it was allowed).
+    return { ok: true, skipsLeft: after.open ? after.skipsLeft : 0, daysLeft: after.open ? after.daysLeft : null };
+  }
+
+  const isRequired: RequiredTwoFactor['isRequired'] = async (session, requestId) => {
+    const mandate = spec();
+    return mandate !== null && !(await exempt(mandate, session, requestId));
+  };
+
+  const enabled: RequiredTwoFactor['enabled'] = async (user, now) => {
+    if (spec() !== null) await graceStore.end(user, now);
+  };
+
+  return { userState, answer, standing, isRequired, enabled, routes };
+}
