@@ -37,7 +37,7 @@ const HEALTHY_AFTER_MS = 30_000;
 
 /** Messages of the cluster runtime (the shared store's are tagged `spg`, prom-client's `type`). */
 type ClusterMessage =
-  | { readonly spgWorker: 'ready' }
+  | { readonly spgWorker: 'ready'; readonly url?: string; readonly adminUrl?: string }
   | { readonly spgWorker: 'metrics'; readonly id: number }
   | { readonly spgWorker: 'metrics-reply'; readonly id: number; readonly body?: string; readonly contentType?: string; readonly error?: string }
   | { readonly spgWorker: 'metrics-json'; readonly id: number }
@@ -116,11 +116,15 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const readyWaiters = new Map<number, (ok: boolean, code: number) => void>();
+  /** Where the workers listen (slot 1 also runs the admin listener), for the one "listening" line. */
+  const listening: { url?: string; adminUrl?: string } = {};
 
   const onMessage = (slot: Slot, worker: Worker) => (message: unknown): void => {
     if (!isClusterMessage(message)) return;
     if (message.spgWorker === 'ready') {
       slot.readyAt = clock.now();
+      if (message.url !== undefined) listening.url = message.url;
+      if (message.adminUrl) listening.adminUrl = message.adminUrl;
       logger.info({ slot: slot.slot, pid: worker.process.pid }, 'worker ready');
       readyWaiters.get(slot.slot)?.(true, 0);
       return;
@@ -238,7 +242,10 @@ export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions):
     await host?.close();
     return failed.code === 0 ? 1 : failed.code;
   }
-  if (!stopping) logger.info({ workers: options.workers, listen: `${config.listen.host}:${config.listen.port}` }, 'every worker is ready');
+  if (!stopping) {
+    logger.info({ workers: options.workers, listen: `${config.listen.host}:${config.listen.port}` }, 'every worker is ready');
+    logger.info({ url: listening.url, adminUrl: listening.adminUrl ?? '', upstream: config.upstream.url, policy: loaded.policyPath, workers: options.workers }, 'smartpush-guard listening');
+  }
   await finished;
   await host?.close();
   const clean = exitCodes.every((code) => code === 0);
@@ -290,11 +297,12 @@ export async function runWorker(loaded: LoadedConfig, slot: number, hooks: Worke
     logger,
     initStore: process.env[INIT_STORE_ENV] === '1',
     adminListener: slot === 1,
+    announce: false,
     metricsOutput: aggregatedMetrics,
     ...(shared ? { store: shared, events: shared } : {}),
   });
   // The primary sums every worker's registry (AggregatorRegistry.aggregate) for worker 1's /metrics.
   registry = guard.metrics.registry;
-  process.send?.({ spgWorker: 'ready' });
+  process.send?.({ spgWorker: 'ready', url: guard.url, adminUrl: guard.adminUrl } satisfies ClusterMessage);
   return guard;
 }

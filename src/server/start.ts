@@ -85,6 +85,11 @@ export interface StartOptions {
   readonly events?: StoreEvents;
   /** Listen on the admin address (default true); `serve --workers N` runs it in one worker only. */
   readonly adminListener?: boolean;
+  /**
+   * Log the "smartpush-guard listening" line (default true). Workers of `serve --workers` leave it to
+   * the primary, which says it once every worker serves: a reader of that line may rely on all of them.
+   */
+  readonly announce?: boolean;
   /** What the admin listener's `/metrics` serves (default: this process's registry); the workers' aggregate with `--workers`. */
   readonly metricsOutput?: () => Promise<MetricsOutput>;
 }
@@ -671,7 +676,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     server.close();
     throw error;
   }
-  logger.info({ url, adminUrl, upstream: config.upstream.url, policy: loaded.policyPath }, 'smartpush-guard listening');
+  if (options.announce !== false) logger.info({ url, adminUrl, upstream: config.upstream.url, policy: loaded.policyPath }, 'smartpush-guard listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
