@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../observability/logger.ts';
+import { AccessEntry, createAccessLog } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import { clientFacts, type ClientFacts } from '../proxy/client-address.ts';
@@ -147,7 +148,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   const log = deps.logger;
   // The access log line is built from fields that never hold secrets, so it skips redaction, which
   // would otherwise walk every line on the hot path.
-  const accessLog = log.child({}, { redact: [] });
+  const accessLog = createAccessLog(log);
 
   const baseRoutes: Array<GuardRoute & { register(router: Router): void }> = [
     ...createAssetRoutes(deps.site),
@@ -195,19 +196,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     const decision = explanation?.decision.kind ?? routing?.kind;
     metrics?.observeRequest(rule ?? '(none)', decision ?? '(none)', ms / 1000);
     metrics?.observeResponse(status);
-    accessLog.info(
-      {
-        requestId,
-        method,
-        path: routing?.kind === 'routed' ? routing.target.path : undefined,
-        status,
-        rule,
-        decision,
-        client: client.address,
-        ms,
-      },
-      'request',
-    );
+    accessLog(new AccessEntry(requestId, method, routing?.kind === 'routed' ? routing.target.path : undefined, status, rule, decision, client.address, ms));
   };
 
   // 1. Request facts, access log, in-flight accounting.

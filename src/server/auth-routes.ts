@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { AuditRecorder } from '../audit/audit.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
@@ -17,6 +18,7 @@ import type { Clock } from './providers.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
 import type { SessionService } from '../session/sessions.ts';
+import { boundCookiePairs } from '../session/sessions.ts';
 import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
@@ -466,6 +468,16 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     sendPage(ctx, 200, renderLogoutPage(uiOf(ctx), { csrf: http.formToken(ctx, session), landing: options.landing, signedInAs: session.user, alreadySignedIn: true }));
   };
 
+  // A browser sends the same Cookie header request after request: its filtered form is remembered.
+  const keptCache = new LRUCache<string, string>({ max: 1000, maxSize: 4_000_000, sizeCalculation: (value, key) => key.length + value.length + 1 });
+  const keptCookies = (header: string): string => {
+    let kept = keptCache.get(header);
+    if (kept === undefined) {
+      kept = filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name));
+      if (header.length <= 16_384) keptCache.set(header, kept);
+    }
+    return kept;
+  };
   const identity: IdentityResolver = {
     async resolve(req: IncomingMessage, client: ClientFacts): Promise<Identity> {
       const header = req.headers.cookie;
@@ -479,12 +491,12 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     upstreamCookieHeader(header, who) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
       if (!who.session && (header === undefined || !mentionsUpstreamCookie(header))) return header;
-      const bound = who.session?.upstreamCookies ?? {};
       // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
-      const kept = header ? filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name)) : '';
-      const pairs = Object.entries(bound).filter(([name]) => upstreamNames.has(name)).map(([name, value]) => `${name}=${value}`);
+      const kept = header ? keptCookies(header) : '';
+      // Built once per session record string (src/session/sessions.ts), not per request.
+      const pairs = who.session ? boundCookiePairs(who.session.upstreamCookies, upstreamNames) : '';
       // The bound pairs go first: parsers that keep the first of two same-named pairs (PHP) read them.
-      const joined = [...pairs, kept].filter((part) => part.length > 0).join('; ');
+      const joined = pairs.length > 0 && kept.length > 0 ? `${pairs}; ${kept}` : pairs || kept;
       return joined.length > 0 ? joined : undefined;
     },
     /**

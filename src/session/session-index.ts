@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../server/providers.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionRecord } from './sessions.ts';
@@ -42,7 +43,13 @@ interface Entry {
 const INDEX = (user: string): string => `usess:${user}`;
 /** Handles are 16 random bytes in base64url; anything else names no session. */
 const HANDLE = /^[A-Za-z0-9_-]{22}$/;
-/** Past this many entries, a sign-in first drops the entries of sessions that have ended. */
+/**
+ * Past this many entries beyond the live sessions the last pruning found (or beyond twice as many,
+ * if that is more), a sign-in first drops the entries of sessions that have ended. The slack grows
+ * with the live count so that an account with hundreds of live sessions is not scanned in full at
+ * every sign-in (that made each sign-in cost O(sessions)); with few live sessions it is 16 ended
+ * entries, as before.
+ */
 const PRUNE_ABOVE = 16;
 
 export const isHandle = (value: unknown): value is string => typeof value === 'string' && HANDLE.test(value);
@@ -55,13 +62,17 @@ export class SessionIndex {
     private readonly keys: SessionIndexKeys,
   ) {}
 
+  /** Account → live sessions found by the last pruning on this replica (housekeeping only). */
+  private readonly liveAtPrune = new LRUCache<string, number>({ max: 10_000 });
+
   /** Adds a new session (at creation only). */
   async add(record: SessionRecord): Promise<void> {
     if (record.handle === undefined) return;
     const entry: Entry = { s: record.id, e: record.createdAt + this.options.absoluteLifetimeMs };
     await this.store.addMember(INDEX(record.user), record.handle, JSON.stringify(entry), this.options.absoluteLifetimeMs + 60_000);
     const count = Object.keys(await this.store.members(INDEX(record.user))).length;
-    if (count > PRUNE_ABOVE) await this.list(record.user);
+    const live = this.liveAtPrune.get(record.user) ?? 0;
+    if (count > live + Math.max(PRUNE_ABOVE, live)) this.liveAtPrune.set(record.user, (await this.list(record.user)).length);
   }
 
   /** Whether a record is a live session of `user` under the account's current generation. */

@@ -21,6 +21,13 @@ import { SessionIndex } from './session-index.ts';
  * other replica drops its copy at once; if that message is lost, the copy still expires within the
  * bound. While the event subscription is down nothing is cached, and the cache starts empty when it
  * is back, so revocation reaches every replica within one second in every case.
+ *
+ * Parsing the record is cached too, but only by the exact string read: the store is still read (or
+ * the record cache above consulted) on every request, and a string that differs by one byte is
+ * parsed afresh, so this changes nothing about revocation. A parse hit hands out a shallow copy of
+ * the parsed record whose nested objects (factors, upstream cookies, step-ups, origin) are frozen
+ * and shared: callers replace them (`session.stepUps = { …}`), never change them in place (their
+ * types are read-only; in place, the write would throw).
  */
 
 export interface SessionRecord {
@@ -30,16 +37,16 @@ export interface SessionRecord {
   readonly createdAt: number;
   lastSeenAt: number;
   /** When each factor was last verified in this session. */
-  readonly factors: { readonly password: number; secondFactor?: number };
+  readonly factors: { readonly password: number; readonly secondFactor?: number };
   /** The user's session generation when this one was created; a higher current one revokes it. */
   generation: number;
   readonly deviceId?: string;
   /** The 2FA method the user had enrolled when the session was made (kept current on changes). */
   twoFactor: FactorMethod | null;
   /** Step-up verifications of this session: sensitive category → when it was verified. */
-  stepUps?: Record<string, number>;
+  stepUps?: Readonly<Record<string, number>>;
   /** The upstream's session cookies this session released, by name: the only ones forwarded. */
-  upstreamCookies: Record<string, string>;
+  upstreamCookies: Readonly<Record<string, string>>;
   /**
    * The session's public name (random, not the record id): what "My sessions" and the admin API
    * show and revoke by. It is no bearer secret: it works only within the account's own list.
@@ -79,6 +86,45 @@ interface Cached<T> {
 
 const EVENTS_CHANNEL = 'sessions';
 
+/** A parsed record (nested objects frozen; the top level is only ever handed out as a copy). */
+interface Parsed {
+  readonly raw: string;
+  readonly record: SessionRecord;
+}
+
+function freezeNested(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null) {
+      freezeNested(child);
+      Object.freeze(child);
+    }
+  }
+}
+
+const boundPairs = new WeakMap<object, { readonly allowed: ReadonlySet<string>; readonly pairs: string }>();
+
+/**
+ * `name=value; …` of a session's bound upstream cookies that `allowed` names, in the record's order.
+ * Built once per parsed record (its frozen `upstreamCookies` object is shared by every request that
+ * read the same record string); a cookie map that can still change is built afresh every time.
+ */
+export function boundCookiePairs(cookies: Readonly<Record<string, string>>, allowed: ReadonlySet<string>): string {
+  const frozen = Object.isFrozen(cookies);
+  if (frozen) {
+    const hit = boundPairs.get(cookies);
+    if (hit !== undefined && hit.allowed === allowed) return hit.pairs;
+  }
+  let pairs = '';
+  for (const name in cookies) {
+    if (!Object.hasOwn(cookies, name) || !allowed.has(name)) continue;
+    pairs += `${pairs.length > 0 ? '; ' : ''}${name}=${cookies[name] ?? ''}`;
+  }
+  if (frozen) boundPairs.set(cookies, { allowed, pairs });
+  return pairs;
+}
+
 interface SealedContent {
   s?: unknown;
   u?: unknown;
@@ -93,6 +139,8 @@ export class SessionService {
   private readonly verified: LRUCache<string, { sid: string; user: string }>;
   private readonly records: LRUCache<string, Cached<string>>;
   private readonly generations: LRUCache<string, Cached<string | null>>;
+  /** Session id → the record last parsed for it and the exact string it came from. */
+  private readonly parsed: LRUCache<string, Parsed>;
   private readonly recordCacheMs: number;
   private cacheLive = false;
   /** The account → sessions index behind "My sessions" (written at sign-in, never per request). */
@@ -111,6 +159,7 @@ export class SessionService {
     this.verified = new LRUCache({ ...bound, ttl: 5 * 60_000 });
     this.records = new LRUCache(bound);
     this.generations = new LRUCache(bound);
+    this.parsed = new LRUCache(bound);
     this.recordCacheMs = options.recordCacheMs ?? 1000;
     this.index = new SessionIndex(store, clock, options, {
       recordKey: RECORD,
@@ -176,6 +225,16 @@ export class SessionService {
       this.generations.set(user, { value: generation, at: now });
     }
     return [raw, generation];
+  }
+
+  /** The record a string holds: parsed once per distinct string, handed out as a fresh top-level copy. */
+  private parse(sid: string, raw: string): SessionRecord {
+    const hit = this.parsed.get(sid);
+    if (hit !== undefined && hit.raw === raw) return { ...hit.record };
+    const record = JSON.parse(raw) as SessionRecord;
+    freezeNested(record);
+    this.parsed.set(sid, { raw, record });
+    return { ...record };
   }
 
   private sealTtlSeconds(): number {
@@ -256,13 +315,14 @@ export class SessionService {
     const now = this.clock.now();
     const [raw, generation] = await this.read(named.sid, named.user, now);
     if (!raw) return null;
-    const record = JSON.parse(raw) as SessionRecord;
+    const record = this.parse(named.sid, raw);
     if (
       record.user !== named.user ||
       record.generation < Number(generation ?? '0') ||
       now - record.lastSeenAt >= this.options.idleTimeoutMs ||
       now - record.createdAt >= this.options.absoluteLifetimeMs
     ) {
+      this.parsed.delete(named.sid);
       await this.store.delete(RECORD(named.sid));
       await this.announce(`s:${named.sid}`);
       return null;
@@ -283,6 +343,7 @@ export class SessionService {
   }
 
   async revoke(sid: string): Promise<void> {
+    this.parsed.delete(sid);
     await this.store.delete(RECORD(sid));
     await this.announce(`s:${sid}`);
   }

@@ -9,6 +9,36 @@ interface Entry {
 }
 
 /**
+ * A map (addMember/members/removeMember) kept as a Map, so adding a member costs O(1) rather than
+ * a parse and a re-serialisation of the whole map (an account's session index grows with its
+ * sessions). `value` is the map's JSON object, as a plain entry of a map holds, built when read.
+ */
+class MapEntry implements Entry {
+  private json: string | undefined;
+  /** A string written over the map by a non-map operation: the entry is that string from then on. */
+  overwritten: string | undefined;
+
+  constructor(
+    readonly members: Map<string, string>,
+    public expiresAt: number,
+  ) {}
+
+  get value(): string {
+    if (this.overwritten !== undefined) return this.overwritten;
+    this.json ??= JSON.stringify(Object.fromEntries(this.members));
+    return this.json;
+  }
+
+  set value(value: string) {
+    this.overwritten = value;
+  }
+
+  changed(): void {
+    this.json = undefined;
+  }
+}
+
+/**
  * The embedded ephemeral store: a bounded LRU in this process. Expiry follows the injected clock
  * (not lru-cache's own timer), so tests move time by hand. Each call completes synchronously inside
  * one tick, which is what makes its read-modify-write operations atomic.
@@ -105,34 +135,41 @@ export class MemoryStore implements EphemeralStore {
     return { ok: true, count: current + 1 };
   }
 
-  /** A map is kept as its JSON object in one entry; every call is synchronous, so each is atomic. */
-  private map(key: string): Record<string, string> {
-    const raw = this.live(key)?.value;
-    if (raw === undefined) return {};
-    const parsed = JSON.parse(raw) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  /** A map is kept in one entry (its JSON object when read as a string); every call is synchronous, so each is atomic. */
+  private map(key: string, keep = true): MapEntry | undefined {
+    const entry = this.live(key);
+    if (entry === undefined) return undefined;
+    if (entry instanceof MapEntry && entry.overwritten === undefined) return entry;
+    // A string entry (not written by the map operations): read as its JSON object, kept as a map
+    // only by a call that writes the map.
+    const parsed = JSON.parse(entry.value) as unknown;
+    const members = new Map<string, string>(
+      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.entries(parsed as Record<string, string>) : [],
+    );
+    const converted = new MapEntry(members, entry.expiresAt);
+    if (keep) this.cache.set(key, converted);
+    return converted;
   }
 
   async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
-    const entry = this.live(key);
-    const map = this.map(key);
-    map[member] = value;
-    const expiresAt = Math.max(entry?.expiresAt ?? 0, this.clock.now() + ttlMs);
-    this.cache.set(key, { value: JSON.stringify(map), expiresAt });
+    const entry = this.map(key) ?? new MapEntry(new Map(), 0);
+    entry.members.set(member, value);
+    entry.changed();
+    entry.expiresAt = Math.max(entry.expiresAt, this.clock.now() + ttlMs);
+    this.cache.set(key, entry);
   }
 
   async members(key: string): Promise<Record<string, string>> {
-    return this.map(key);
+    const entry = this.map(key, false);
+    return entry === undefined ? {} : Object.fromEntries(entry.members);
   }
 
   async removeMember(key: string, member: string): Promise<boolean> {
-    const entry = this.live(key);
-    if (!entry) return false;
-    const map = this.map(key);
-    if (!Object.hasOwn(map, member)) return false;
-    delete map[member];
-    if (Object.keys(map).length === 0) this.cache.delete(key);
-    else entry.value = JSON.stringify(map);
+    const entry = this.map(key, false);
+    if (!entry || !entry.members.delete(member)) return false;
+    entry.changed();
+    if (entry.members.size === 0) this.cache.delete(key);
+    else if (this.cache.peek(key) !== entry) this.cache.set(key, entry);
     return true;
   }
 
