@@ -6,7 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
+import { mkdirSync, writeFileSync } from 'node:fs';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { BUNDLE_OPTIONS as BUILD_OPTIONS, asciiOnly as toAscii } from '../scripts/build.mjs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { ReadyMessage, StatsMessage } from './announce-ready.ts';
@@ -83,6 +86,8 @@ function askStats(child: ChildProcess): Promise<StatsMessage | undefined> {
   });
 }
 
+const BUNDLE_OPTIONS = BUILD_OPTIONS as BuildOptions & { write: false };
+const asciiOnly = toAscii as (code: string) => string;
 const BUNDLE_DIR = fileURLToPath(new URL('../var/bench/bundles/', import.meta.url));
 const bundles = new Map<string, Promise<string>>();
 
@@ -95,18 +100,14 @@ function bundled(file: string): Promise<string> {
   let bundle = bundles.get(file);
   if (!bundle) {
     const outfile = join(BUNDLE_DIR, `${basename(file, '.ts')}.mjs`);
-    bundle = build({
-      entryPoints: [file],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      packages: 'external',
-      jsx: 'automatic',
-      jsxImportSource: 'preact',
-      outfile,
-      logLevel: 'warning',
-    }).then(() => outfile);
+    // The same esbuild options and ASCII-only output as the production bundle (scripts/build.mjs).
+    bundle = build({ ...BUNDLE_OPTIONS, entryPoints: [file], outfile }).then((result) => {
+      const output = result.outputFiles?.[0];
+      if (!output) throw new Error(`esbuild produced no output for ${file}`);
+      mkdirSync(BUNDLE_DIR, { recursive: true });
+      writeFileSync(outfile, asciiOnly(output.text));
+      return outfile;
+    });
     bundles.set(file, bundle);
   }
   return bundle;

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../src/observability/logger.ts';
+import { settleHeap } from '../src/server/settle-heap.ts';
 import { startGuard } from '../src/server/start.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
 import { benchSidecarConfig } from './sidecar-config.ts';
@@ -20,6 +21,7 @@ try {
   const logger = createLogger('info', '/dev/null');
   const started = performance.now();
   const guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true });
+  await settleHeap(); // as `serve` does (src/cli/serve.ts)
   announceReady(guard.url, { startMs: Math.round(performance.now() - started) });
 } catch (error) {
   failStartup(error);

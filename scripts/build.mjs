@@ -34,28 +34,57 @@ export function bundleIsStale() {
   return INPUTS.some((input) => newestMtime(join(ROOT, input)) > built);
 }
 
+/**
+ * V8 keeps a module's whole source text on its heap (functions compile lazily from it), as a
+ * one-byte string when every character is Latin-1 and as a two-byte string otherwise. esbuild
+ * escapes non-ASCII characters in strings, templates and regular expressions (`charset: 'ascii'`)
+ * but copies comments as written, so one `…` or Chinese word in a comment doubled the bundle's
+ * size in memory. Every character left above U+007E becomes its `\uXXXX` escape (UTF-16 code
+ * units): the same text in a comment, the same value in a string, template, regular expression or
+ * identifier (README "Benchmarks", memory).
+ */
+export function asciiOnly(code) {
+  return code.replace(/[^\x00-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The esbuild options of the bundle; bench/server-processes.ts bundles its servers the same way.
+ * The source map is a separate file (`linked`): an inline map (base64 of every source) was part of
+ * the module's source text, held on the heap for the life of the process. Node reads the linked
+ * file only when source maps are on (`node --enable-source-maps`).
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  charset: 'ascii',
+  write: false,
+  logLevel: 'warning',
+};
+
 export async function build() {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    packages: 'external',
-    jsx: 'automatic',
-    jsxImportSource: 'preact',
-    sourcemap: 'inline',
-    write: false,
-    logLevel: 'warning',
+    outfile: BUNDLE,
+    sourcemap: 'linked',
   });
-  const output = result.outputFiles[0];
-  if (!output) throw new Error('esbuild produced no output');
+  const output = result.outputFiles.find((file) => file.path === BUNDLE);
+  const map = result.outputFiles.find((file) => file.path === `${BUNDLE}.map`);
+  if (!output || !map) throw new Error('esbuild produced no output');
   mkdirSync(dirname(BUNDLE), { recursive: true });
-  // Written beside and renamed into place, so processes starting together never read half a file.
-  const partial = `${BUNDLE}.${process.pid}.tmp`;
-  writeFileSync(partial, output.contents);
-  renameSync(partial, BUNDLE);
+  // Written beside and renamed into place, so processes starting together never read half a file
+  // (the map first: the bundle's mtime is what bundleIsStale compares).
+  for (const [file, text] of [[map.path, map.text], [BUNDLE, asciiOnly(output.text)]]) {
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, text);
+    renameSync(partial, file);
+  }
   return BUNDLE;
 }
 

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
 import { loadConfig } from '../config/load.ts';
 import { runPrimary, runWorker, workerSlot } from '../server/cluster.ts';
+import { settleHeap } from '../server/settle-heap.ts';
 import { handleSignals, startGuard, type RunningGuard, type StartOptions } from '../server/start.ts';
 import { listenFailure } from './listen-failure.ts';
 import { UsageError } from './policy.ts';
@@ -54,8 +55,9 @@ export function workersOf(flag: string | undefined, loaded: LoadedConfig): numbe
 }
 
 async function start(loaded: LoadedConfig, options: StartOptions): Promise<RunningGuard> {
+  let guard: RunningGuard;
   try {
-    return await startGuard(loaded, options);
+    guard = await startGuard(loaded, options);
   } catch (error) {
     const { listen, admin } = loaded.config;
     const port = (error as { port?: unknown }).port;
@@ -63,6 +65,9 @@ async function start(loaded: LoadedConfig, options: StartOptions): Promise<Runni
     if (port === admin.port) throw listenFailure(error, `the admin listener's address ${admin.host}:${port}`, 'GUARD_ADMIN_PORT (or admin.port)');
     throw error;
   }
+  // The start-up's spare heap, back to the system now rather than whenever V8 finds the process idle.
+  await settleHeap();
+  return guard;
 }
 
 function closed(guard: RunningGuard): Promise<void> {

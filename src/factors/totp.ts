@@ -10,7 +10,8 @@
  *   guard in the ephemeral store; THREATS T8).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { generateSync, NobleCryptoPlugin, ScureBase32Plugin, type HashAlgorithm } from 'otplib';
+import type { HashAlgorithm } from 'otplib';
+import { lazyModule } from '../lazy-module.ts';
 import type { Random } from '../server/providers.ts';
 import type { TotpParameters } from '../store/durable.ts';
 
@@ -29,9 +30,24 @@ const ALGORITHMS: Readonly<Record<TotpParameters['algorithm'], HashAlgorithm>> =
   SHA512: 'sha512',
 };
 
-// otplib's audited default plugins (@noble/hashes, @scure/base), passed explicitly.
-const otpCrypto = new NobleCryptoPlugin();
-const base32Plugin = new ScureBase32Plugin();
+// otplib (with @noble/hashes and @scure/base) is loaded on the first TOTP use, not at start: a
+// deployment whose users never use an authenticator app does not hold it (README "Benchmarks").
+type Otplib = typeof import('otplib');
+const otplibModule = lazyModule<Otplib>('otplib');
+interface Otp {
+  readonly generateSync: Otplib['generateSync'];
+  // otplib's audited default plugins (@noble/hashes, @scure/base), passed explicitly.
+  readonly crypto: InstanceType<Otplib['NobleCryptoPlugin']>;
+  readonly base32: InstanceType<Otplib['ScureBase32Plugin']>;
+}
+let loadedOtp: Otp | undefined;
+function otp(): Otp {
+  if (loadedOtp === undefined) {
+    const { generateSync, NobleCryptoPlugin, ScureBase32Plugin } = otplibModule();
+    loadedOtp = { generateSync, crypto: new NobleCryptoPlugin(), base32: new ScureBase32Plugin() };
+  }
+  return loadedOtp;
+}
 
 function checkParameters(params: TotpParameters): HashAlgorithm {
   const algorithm = ALGORITHMS[params.algorithm];
@@ -68,7 +84,8 @@ export function hotpCode(
   params: Pick<TotpParameters, 'algorithm' | 'digits'> = DEFAULT_TOTP,
 ): string {
   const algorithm = checkParameters({ ...params, period: DEFAULT_TOTP.period });
-  return generateSync({ strategy: 'hotp', secret, counter, algorithm, digits: params.digits, crypto: otpCrypto });
+  const { generateSync, crypto } = otp();
+  return generateSync({ strategy: 'hotp', secret, counter, algorithm, digits: params.digits, crypto });
 }
 
 /** The TOTP code at `timeMs` (milliseconds since the epoch, from the caller's clock). */
@@ -78,6 +95,7 @@ export function totpCode(secret: Uint8Array, timeMs: number, params: TotpParamet
 }
 
 function codeForStep(secret: Uint8Array, step: number, params: TotpParameters, algorithm: HashAlgorithm): string {
+  const { generateSync, crypto } = otp();
   return generateSync({
     strategy: 'totp',
     secret,
@@ -87,7 +105,7 @@ function codeForStep(secret: Uint8Array, step: number, params: TotpParameters, a
     // The start of the step, so otplib's floor((epoch - t0) / period) is exactly `step`.
     epoch: step * params.period,
     t0: 0,
-    crypto: otpCrypto,
+    crypto,
   });
 }
 
@@ -125,7 +143,7 @@ export function verifyTotp(
 
 /** RFC 4648 Base32 without padding, the form authenticator apps take for manual entry. */
 export function base32(secret: Uint8Array): string {
-  return base32Plugin.encode(secret, { padding: false });
+  return otp().base32.encode(secret, { padding: false });
 }
 
 /** `GEZD GNBV GY3T …`: Base32 in groups of four for a person to type. */

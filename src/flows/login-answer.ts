@@ -1,4 +1,7 @@
-import { Cookie } from 'tough-cookie';
+import { lazyModule } from '../lazy-module.ts';
+
+/** tough-cookie (and its public-suffix list) is loaded on the first login replay, not at start. */
+export const toughCookie = lazyModule<typeof import('tough-cookie')>('tough-cookie');
 
 /**
  * Judges the upstream's answer to a replayed login. Only the configured success signal signs in
@@ -46,7 +49,7 @@ export interface SetCookie {
 }
 
 export function readSetCookie(header: string, now: number): SetCookie | null {
-  const cookie = Cookie.parse(header, { loose: true });
+  const cookie = toughCookie().Cookie.parse(header, { loose: true });
   if (!cookie || !cookie.key) return null;
   const ttl = cookie.TTL(now);
   const expired = cookie.expires instanceof Date ? cookie.expires.getTime() <= now : false;

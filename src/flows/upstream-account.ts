@@ -1,9 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { CookieJar } from 'tough-cookie';
+import type { CookieJar } from 'tough-cookie';
 import type { Clock } from '../server/providers.ts';
-import { cookiesSet, judgeLoginAnswer, type Check, type FailureSignal, type SuccessSignal } from './login-answer.ts';
+import { cookiesSet, judgeLoginAnswer, toughCookie, type Check, type FailureSignal, type SuccessSignal } from './login-answer.ts';
 import { findForm, type FoundForm } from './login-form.ts';
 
 /**
@@ -275,7 +275,7 @@ export class UpstreamAccount {
 
   async checkPassword(identifier: string, password: string, context: ReplayContext, trace?: Trace): Promise<PasswordCheckResult> {
     const { login } = this.config;
-    const jar = new CookieJar();
+    const jar = new (toughCookie().CookieJar)();
     const fields: Array<[string, string]> = [];
     const put = (name: string, value: string): void => {
       const at = fields.findIndex(([n]) => n === name);
@@ -358,7 +358,7 @@ export class UpstreamAccount {
 
   /** A jar holding the bound session, as the browser-visible site would. */
   private async sessionJar(cookies: Readonly<Record<string, string>>, context: ReplayContext): Promise<CookieJar> {
-    const jar = new CookieJar();
+    const jar = new (toughCookie().CookieJar)();
     const now = new Date(this.config.clock.now());
     for (const [name, value] of Object.entries(cookies)) await jar.setCookie(`${name}=${value}; Path=/`, this.siteUrl(context, '/'), { now, ignoreError: true, loose: true });
     return jar;
