@@ -116,6 +116,13 @@ describe('T9: per-destination budget (3 per 10 minutes, the defaults)', () => {
         s.clock.advance(COOLDOWN);
         expectStatus(await client.enableIdentity('sms'), 200, 'identity again (send 2, entered: its slot comes back)');
         expectStatus(await client.enableIdentityVerify(lastCode(s.stack.outboxFile, MERCHANT_PHONE)), 200, 'identity/verify');
+        // The phone that proved identity cannot also become the second step (T24): the enable codes
+        // to that phone come from a flow whose identity was proved by email.
+        expectStatus(await client.enableStart(PASSWORD), 200, 'start again');
+        s.clock.advance(COOLDOWN);
+        expectStatus(await client.enableIdentity('email'), 200, 'identity by email');
+        expectStatus(await client.enableIdentityVerify(lastCode(s.stack.outboxFile, MERCHANT)), 200, 'identity/verify by email');
+        s.clock.advance(COOLDOWN);
         expectStatus(await client.enableMethod('sms'), 200, 'method sms (send 3; 2 counted)');
         s.clock.advance(COOLDOWN);
         expectStatus(await client.enableMethod('sms'), 200, 'method sms again (send 4; 3 counted)');
