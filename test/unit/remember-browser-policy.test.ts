@@ -4,6 +4,7 @@ import { compilePolicySource } from '../../src/policy/load.ts';
 import { PolicyError } from '../../src/policy/policy-error.ts';
 import { diffPolicies } from '../../src/policy/diff.ts';
 import { explainRequest, formatExplanation } from '../../src/policy/explain.ts';
+import { runPolicyTestCases } from '../../src/policy/policy-test.ts';
 import { honouredUntil, rememberAllowance, returnRule } from '../../src/policy/remember-browser-policy.ts';
 
 /**
@@ -129,5 +130,22 @@ describe('remember_browser: explain', () => {
     assert.match(formatExplanation(reports), /remember: +allowed when the config allows it, for at most 7 days/);
     const none = explainRequest(compile(), { method: 'GET', rawPath: '/reports', user: { authenticated: true } });
     assert.doesNotMatch(formatExplanation(none), /remember:/);
+  });
+});
+
+describe('remember_browser: policy test can assert it', () => {
+  it('expect.remember holds for the rule the case lands on', () => {
+    const policy = compile('remember_browser:', '  except_rules: [admin-area]');
+    const at = () => ({ file: 'tests.yaml', line: 1, column: 1 });
+    const cases = [
+      { method: 'GET', path: '/admin/x', expect: { decision: 'login_required' as const, remember: false } },
+      { method: 'GET', path: '/reports?kind=csv', expect: { decision: 'login_required' as const, remember: true } },
+      { method: 'GET', path: '/admin/y', expect: { decision: 'login_required' as const, remember: true } },
+    ];
+    const results = runPolicyTestCases(policy, cases, at);
+    assert.deepEqual(results.map((r) => r.ok), [true, true, false]);
+    assert.match(results[2]?.message ?? '', /expected remember true, got false \(remember_browser\)/);
+    const off = runPolicyTestCases(compile('remember_browser:', '  enabled: false'), [cases[1]!], at);
+    assert.equal(off[0]?.ok, false, 'off: nothing may be remembered');
   });
 });
