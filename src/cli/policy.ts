@@ -1,3 +1,4 @@
+import { describeRememberBrowserPolicy } from '../policy/remember-browser-policy.ts';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { loadPolicy } from '../policy/load.ts';
@@ -49,6 +50,7 @@ export async function runPolicyCommand(args: readonly string[]): Promise<number>
       if (!file || positionals.length > 1) throw new UsageError('policy check takes one policy file or directory');
       const policy = await loadPolicy(file);
       process.stdout.write(`${file}: ok (${policy.rules.length} rules, default ${policy.defaultRule.access})\n`);
+      if (policy.rememberBrowser) process.stdout.write(`remember_browser: ${describeRememberBrowserPolicy(policy.rememberBrowser)}\n`);
       return 0;
     }
     case 'explain': {

@@ -106,6 +106,8 @@ export interface LoginAttempt {
   readonly lang?: string | undefined;
   /** The browser's "remember this browser" cookie, if any (src/flows/remember-browser.ts). */
   readonly rememberCookie?: string | undefined;
+  /** Where the sign-in returns to (a safe same-origin path): the policy's remember_browser.except_rules look at it. */
+  readonly returnTo?: string | undefined;
 }
 
 /** The browser presenting the code (same one that sent the password, normally). */
@@ -359,12 +361,19 @@ export class LoginFlow {
     try {
       await remembered.passwordAccepted(user, input.password, context);
       if (!remembered.enabled || input.rememberCookie === undefined || input.rememberCookie === '') return { kind: 'none' };
+      // The policy's remember_browser (read now: a reload applies from the next sign-in). A
+      // refusal keeps the record and the cookie: they serve again when the policy allows.
+      const allowance = remembered.allowance(input.returnTo, input.client.hostname);
+      if (!allowance.allowed) {
+        this.deps.logger.info({ event: 'remembered_browser_refused', user, reason: allowance.reason, requestId: input.requestId }, 'remembered browser not honoured by the policy; second factor asked');
+        return { kind: 'refused', clear: false };
+      }
       const factors = factorState(enrollment) as string;
-      const found = await remembered.check({ user, cookie: input.rememberCookie, deviceId: this.deps.risk.deviceId(input.deviceCookie), factors, context });
+      const found = await remembered.check({ user, cookie: input.rememberCookie, deviceId: this.deps.risk.deviceId(input.deviceCookie), factors, days: allowance.days, context });
       if (!found.ok) {
         this.deps.logger.info({ event: 'remembered_browser_refused', user, reason: found.reason, requestId: input.requestId }, 'remembered browser not accepted; second factor asked');
         // An unknown id may be another account's remembered browser (one cookie per browser): kept.
-        return { kind: 'refused', clear: found.reason !== 'unknown' };
+        return { kind: 'refused', clear: found.reason !== 'unknown' && found.reason !== 'policy_window' };
       }
       const assessment = await this.deps.risk.assess({ user, deviceCookie: input.deviceCookie, clientAddress: input.client.address, userAgent: input.userAgent ?? '', context });
       if (assessment.level === 'high') {
@@ -396,9 +405,15 @@ export class LoginFlow {
   }
 
   /** Remembers the browser after a verified 2FA sign-in, when asked and allowed; the cookie value or null. */
-  private async rememberAfterVerify(pending: PendingLogin, done: Authenticated, presenter: Presenter, context: AuditContext): Promise<string | null> {
+  private async rememberAfterVerify(pending: PendingLogin, done: Authenticated, presenter: Presenter, context: AuditContext, returnTo: string | undefined): Promise<string | null> {
     const remembered = this.deps.remembered;
     if (!remembered?.enabled || pending.reason !== '2fa' || pending.factors === null) return null;
+    // The policy in force now (remember_browser): off, excepted for where this sign-in returns, or fewer days.
+    const allowance = remembered.allowance(returnTo, presenter.client.hostname);
+    if (!allowance.allowed) {
+      this.deps.logger.info({ event: 'remember_browser_not_allowed', user: pending.user, reason: allowance.reason, requestId: presenter.requestId }, 'remember this browser asked for, but the policy does not allow it');
+      return null;
+    }
     const deviceId = this.deps.risk.deviceId(done.deviceCookie ?? presenter.deviceCookie);
     if (deviceId === null) return null;
     try {
@@ -408,6 +423,7 @@ export class LoginFlow {
         userAgent: presenter.userAgent ?? '',
         factors: pending.factors,
         verifiedAt: done.session.factors.secondFactor ?? this.deps.clock.now(),
+        days: allowance.days,
         context,
       });
     } catch (error) {
@@ -546,7 +562,7 @@ export class LoginFlow {
   }
 
   /** The second step: a code of the enrolled method, a recovery code, or the risk email code. */
-  async verify(pendingId: string | undefined, code: unknown, presenter: Presenter, options: { remember?: boolean } = {}): Promise<LoginVerifyResult> {
+  async verify(pendingId: string | undefined, code: unknown, presenter: Presenter, options: { remember?: boolean; returnTo?: string | undefined } = {}): Promise<LoginVerifyResult> {
     const { client, requestId } = presenter;
     const pending = await this.pending(pendingId);
     if (!pending) return { kind: 'no_pending_login' };
@@ -592,7 +608,7 @@ export class LoginFlow {
     this.deps.logger.info({ event: 'login_success', user: pending.user, via: result.via, reason: pending.reason, client: client.address, requestId }, 'login succeeded after verification');
     this.deps.audit.record({ event: 'login_success', outcome: 'success', user: pending.user, reason: pending.reason, ...fromContext(context, { factors: `password+${result.via}`, ...novelty, lang: presenter.lang }) });
     if (options.remember === true) {
-      const rememberCookie = await this.rememberAfterVerify(pending, done, presenter, context);
+      const rememberCookie = await this.rememberAfterVerify(pending, done, presenter, context, options.returnTo);
       if (rememberCookie !== null) return { ...done, rememberCookie };
     }
     return done;

@@ -3,6 +3,8 @@ import { fromContext, type AuditContext, type AuditRecorder } from '../audit/aud
 import type { Logger } from '../observability/logger.ts';
 import type { Clock, Random } from '../server/providers.ts';
 import type { RememberedBrowser, RememberedBrowserStore } from '../store/remembered-browsers.ts';
+import type { CompiledPolicy } from '../policy/types.ts';
+import { honouredUntil, rememberAllowance, returnRule, type RememberAllowance } from '../policy/remember-browser-policy.ts';
 
 /**
  * "Don't ask again on this browser" (issue 17). After a successful second factor at sign-in the
@@ -39,7 +41,9 @@ const COOKIE_PATTERN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const FINGERPRINT_CONTEXT = 'smartpush-guard password-fingerprint v1';
 
 /** Why a presented cookie did not skip the second factor. */
-export type RememberRefusal = 'malformed' | 'unknown' | 'expired' | 'other_device' | 'factors_changed' | 'token_reuse';
+export type RememberRefusal = 'malformed' | 'unknown' | 'expired' | 'other_device' | 'factors_changed' | 'token_reuse'
+  /** Older than the policy's (shorter) days now in force: not honoured, but kept (README, Remembered browsers). */
+  | 'policy_window';
 
 export type RememberCheck =
   | { readonly ok: true; readonly record: RememberedBrowser }
@@ -59,6 +63,8 @@ export interface RememberedBrowsersDeps {
    * factors can never serve, so they are not listed. Absent: every unexpired record is listed.
    */
   readonly currentFactors?: (user: string) => Promise<string | null>;
+  /** The route policy in force (its `remember_browser` narrows the config); absent: the config alone. */
+  readonly policy?: () => CompiledPolicy;
 }
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
@@ -121,8 +127,15 @@ export class RememberedBrowsers {
     return this.deps.config.days * 86_400;
   }
 
-  private lifetimeMs(): number {
-    return this.deps.config.days * 86_400_000;
+  /**
+   * What the config and the policy in force allow for a sign-in returning to `returnTo` (a safe
+   * same-origin path) on `hostname`: read at each sign-in, so a policy reload applies to the next one.
+   */
+  allowance(returnTo: string | undefined, hostname: string): RememberAllowance {
+    const policy = this.deps.policy?.();
+    const spec = policy?.rememberBrowser ?? null;
+    const rule = policy && spec && spec.exceptRules.length > 0 && returnTo !== undefined ? returnRule(policy, returnTo, hostname) : null;
+    return rememberAllowance(this.deps.config, spec, rule);
   }
 
   private newSecret(): { secret: string; hash: string } {
@@ -131,8 +144,9 @@ export class RememberedBrowsers {
   }
 
   /** Remembers this browser for `user` after a verified second factor; returns the cookie value. */
-  async issue(input: { user: string; deviceId: string; userAgent: string; factors: string; verifiedAt: number; context?: AuditContext }): Promise<string> {
+  async issue(input: { user: string; deviceId: string; userAgent: string; factors: string; verifiedAt: number; days?: number; context?: AuditContext }): Promise<string> {
     const now = this.deps.clock.now();
+    const days = input.days ?? this.deps.config.days;
     const id = this.deps.random.bytes(ID_BYTES).toString('base64url');
     const { secret, hash } = this.newSecret();
     const record: RememberedBrowser = {
@@ -144,7 +158,7 @@ export class RememberedBrowsers {
       factors: input.factors,
       createdAt: now,
       lastUsedAt: now,
-      expiresAt: now + this.lifetimeMs(),
+      expiresAt: now + days * 86_400_000,
       verifiedAt: input.verifiedAt,
     };
     await this.deps.store.add(record, MAX_REMEMBERED_PER_ACCOUNT);
@@ -152,7 +166,7 @@ export class RememberedBrowsers {
       event: 'remembered_browser_added',
       outcome: 'success',
       user: input.user,
-      ...fromContext(input.context, { browser: id, label: record.label, days: this.deps.config.days }),
+      ...fromContext(input.context, { browser: id, label: record.label, days }),
     });
     return `${id}.${secret}`;
   }
@@ -161,7 +175,7 @@ export class RememberedBrowsers {
    * Whether `cookie` remembers this browser for `user` now. Records that can never serve again
    * (expired, other factors, another device, an old secret) are dropped on the way.
    */
-  async check(input: { user: string; cookie: string; deviceId: string | null; factors: string; context?: AuditContext }): Promise<RememberCheck> {
+  async check(input: { user: string; cookie: string; deviceId: string | null; factors: string; days?: number; context?: AuditContext }): Promise<RememberCheck> {
     const match = COOKIE_PATTERN.exec(input.cookie);
     if (!match) return { ok: false, reason: 'malformed' };
     const id = match[1] as string;
@@ -177,6 +191,8 @@ export class RememberedBrowsers {
     if (now >= record.expiresAt) return refuse('expired');
     if (input.deviceId === null || !sameHash(input.deviceId, record.deviceId)) return refuse('other_device');
     if (!sameHash(input.factors, record.factors)) return refuse('factors_changed');
+    // The policy's days now in force, when shorter than the record's own: honoured only within them (kept).
+    if (input.days !== undefined && now >= honouredUntil(record, input.days)) return { ok: false, reason: 'policy_window' };
     return { ok: true, record };
   }
 

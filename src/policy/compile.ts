@@ -17,6 +17,7 @@ import type { InterceptRouteDocument, PolicyDocument, QueryDocument, RuleDocumen
 import { DEFAULT_KNOWN_METHODS } from './schema.ts';
 import { hostMatches } from '../proxy/host.ts';
 import { compileRequireTwoFactor, type RequireTwoFactorSpec } from './require-two-factor.ts';
+import { compileRememberBrowserPolicy, type RememberBrowserPolicySpec } from './remember-browser-policy.ts';
 import type {
   Access,
   CompiledPolicy,
@@ -252,7 +253,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   const issues = new IssueList();
 
   // settings, default and intercept: at most one file may define each.
-  const single = <K extends 'settings' | 'default' | 'intercept' | 'require_2fa'>(key: K) => {
+  const single = <K extends 'settings' | 'default' | 'intercept' | 'require_2fa' | 'remember_browser'>(key: K) => {
     let found: { source: PolicySourceDocument; value: NonNullable<PolicyDocument[K]> } | null = null;
     for (const source of sources) {
       const value = source.document[key];
@@ -272,6 +273,8 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   const interceptDoc = single('intercept');
   const requireDoc = single('require_2fa');
   const requireTwoFactor: RequireTwoFactorSpec | null = requireDoc ? compileRequireTwoFactor(requireDoc.value) : null;
+  const rememberDoc = single('remember_browser');
+  const rememberBrowser: RememberBrowserPolicySpec | null = rememberDoc ? compileRememberBrowserPolicy(rememberDoc.value) : null;
   /** Whether `require_2fa` covers a rule (only rules that need a session can need 2FA). */
   const covered = (name: string, access: Access, intercept: InterceptKind | null): boolean =>
     requireTwoFactor !== null && intercept === null && access === 'authenticated' && (requireTwoFactor.all || requireTwoFactor.rules.includes(name));
@@ -471,6 +474,14 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
       else if (spec.access !== 'authenticated') issues.add(requireDoc.source, at, `require_2fa.for[${j}] "${name}" has access: ${spec.access}; only rules with access: authenticated can require 2FA`);
     });
   }
+  if (rememberDoc) {
+    // A misspelt rule name would leave the route it meant remembered.
+    (rememberDoc.value.except_rules ?? []).forEach((name, j) => {
+      if (name === DEFAULT_RULE_NAME) return;
+      const spec = names.get(name);
+      if (!spec || spec.intercept !== null) issues.add(rememberDoc.source, ['remember_browser', 'except_rules', j], `remember_browser.except_rules[${j}] "${name}" is not the name of a rule in this policy`);
+    });
+  }
   const unknownMethodRule: CompiledRule = Object.freeze({
     index: -1,
     name: UNKNOWN_METHOD_RULE_NAME,
@@ -487,7 +498,7 @@ export function compilePolicy(sources: readonly PolicySourceDocument[], origin: 
   if (issues.issues.length > 0) throw new PolicyError(issues.issues);
 
   computeMinIndex(root);
-  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin, consulted, requireTwoFactor);
+  return createPolicy(root, Object.freeze(rules), settings, defaultRule, unknownMethodRule, origin, consulted, requireTwoFactor, rememberBrowser);
 }
 
 function compileQuery(
@@ -561,6 +572,7 @@ function createPolicy(
   origin: string,
   consulted: ReadonlySet<string>,
   requireTwoFactor: RequireTwoFactorSpec | null = null,
+  rememberBrowser: RememberBrowserPolicySpec | null = null,
 ): CompiledPolicy {
   const defaultMatch: PolicyMatch = Object.freeze({ rule: defaultRule, params: EMPTY_PARAMS });
   const unknownMethodMatch: PolicyMatch = Object.freeze({ rule: unknownMethodRule, params: EMPTY_PARAMS });
@@ -606,5 +618,5 @@ function createPolicy(
   const isKnownHost = (hostname: string): boolean => knownHosts === null || hostMatches(knownHosts, hostname);
   const parse = (raw: string) => parseQuery(raw, queryOptions);
 
-  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost, parseQuery: parse, requireTwoFactor });
+  return Object.freeze({ settings, rules, defaultRule, unknownMethodRule, origin, match, isKnownHost, parseQuery: parse, requireTwoFactor, rememberBrowser });
 }

@@ -7,6 +7,7 @@
  */
 import type { Access, CompiledPolicy, CompiledRule, StepUpAction } from './types.ts';
 import { requireTwoFactorWeakenings } from './require-two-factor.ts';
+import { rememberBrowserWeakenings } from './remember-browser-policy.ts';
 
 export interface PolicyDiff {
   readonly added: readonly string[];
@@ -95,5 +96,6 @@ export function diffPolicies(before: CompiledPolicy, after: CompiledPolicy): Pol
     weakened.push(`default access ${before.defaultRule.access} → ${after.defaultRule.access}`);
   }
   weakened.push(...requireTwoFactorWeakenings(before, after));
+  weakened.push(...rememberBrowserWeakenings(before, after));
   return { added, removed, changed, weakened };
 }

@@ -2,6 +2,7 @@
  * `policy explain`: which rule decides a request and why, computed exactly as the enforcement point
  * does it (canonical target first, then match, then decide).
  */
+import { describeRememberBrowserPolicy } from './remember-browser-policy.ts';
 import { canonicaliseTarget } from '../proxy/canonical-target.ts';
 import { canonicalHost, UNKNOWN_HOST_REASON } from '../proxy/host.ts';
 import { decide } from './decide.ts';
@@ -41,6 +42,8 @@ export interface ExplainDecided extends ExplainCommon, Explanation {
   readonly decidedAs: string | null;
   /** The `require_2fa` mandate covering the rule, in words; null when it does not cover it. */
   readonly requireTwoFactor: string | null;
+  /** `remember_browser` for a sign-in returning here, in words; null without the key. */
+  readonly rememberBrowser?: string | null;
 }
 
 export type ExplainResult = ExplainRejected | ExplainDecided;
@@ -79,7 +82,7 @@ export function explainRequest(policy: CompiledPolicy, request: ExplainRequest):
   const reasons = decidedAs ? [`${request.method} is decided as ${decidedAs}`, ...explanation.reasons] : explanation.reasons;
   const queryParams = Object.fromEntries(query.query);
   const requirement = match.rule.requireTwoFactor === true && policy.requireTwoFactor ? describeRequirement(policy.requireTwoFactor) : null;
-  return { ...common, ...explanation, reasons, rejected: null, path, query: canonical.target.query, queryParams, decidedAs, requireTwoFactor: requirement };
+  return { ...common, ...explanation, reasons, rejected: null, path, query: canonical.target.query, queryParams, decidedAs, requireTwoFactor: requirement, rememberBrowser: policy.rememberBrowser ? describeRememberBrowserPolicy(policy.rememberBrowser, match.rule.name) : null };
 }
 
 function describeUser(user: UserState): string {
@@ -113,6 +116,7 @@ export function formatExplanation(result: ExplainResult, user?: UserState): stri
   const params = Object.entries(result.params);
   if (params.length > 0) lines.push(`  params:         ${params.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (result.requireTwoFactor) lines.push(`  require_2fa:    ${result.requireTwoFactor}`);
+  if (result.rememberBrowser) lines.push(`  remember:       ${result.rememberBrowser}`);
   const d = result.decision;
   const decision =
     d.kind === 'step_up_required'

@@ -19,6 +19,8 @@
  *                                            # | intercept_logout | step_up_required
  *         action: email_code                 # optional, only with step_up_required
  *         params: { id: "42" }               # optional
+ *         remember: false                    # optional: may a sign-in returning here be remembered, as far as
+ *                                            # the policy's remember_browser says (the config may still turn it off)
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -90,6 +92,8 @@ const caseObject = z
         /** With two_factor_required: whether "Not now" is still offered. */
         grace: z.boolean().optional(),
         params: z.record(z.string(), z.string()).optional(),
+        /** remember_browser: whether the policy lets a sign-in returning to this rule be remembered. */
+        remember: z.boolean().optional(),
       })
       .strict()
       .superRefine((expect, ctx) => {
@@ -121,6 +125,7 @@ export interface ExpectedOutcome {
   readonly action?: 'email_code' | 'fresh_code' | 'phishing_resistant';
   readonly params?: Readonly<Record<string, string>>;
   readonly grace?: boolean;
+  readonly remember?: boolean;
 }
 
 export interface ActualOutcome {
@@ -131,6 +136,8 @@ export interface ActualOutcome {
   /** two_factor_required only: "Not now" still offered. */
   readonly grace?: boolean;
   readonly params: Readonly<Record<string, string>>;
+  /** remember_browser: the policy lets a sign-in returning here be remembered (false when rejected). */
+  readonly remember?: boolean;
   /** The canonical path, or the reason for rejecting the target. */
   readonly path: string | null;
   readonly reasons: readonly string[];
@@ -175,10 +182,12 @@ function toUser(user: PolicyTestCase['user']): UserState {
   };
 }
 
-function outcome(result: ExplainResult): ActualOutcome {
+function outcome(result: ExplainResult, policy: CompiledPolicy): ActualOutcome {
   if (result.rejected !== null) {
-    return { decision: 'reject', rule: null, action: null, params: {}, path: result.rejected, reasons: [result.rejected] };
+    return { decision: 'reject', rule: null, action: null, params: {}, remember: false, path: result.rejected, reasons: [result.rejected] };
   }
+  const spec = policy.rememberBrowser ?? null;
+  const remember = spec === null || (spec.enabled && !spec.exceptRules.includes(result.rule.name));
   const d = result.decision;
   const decision: ExpectedDecision = d.kind === 'intercept' ? `intercept_${d.intercept}` : d.kind;
   return {
@@ -187,6 +196,7 @@ function outcome(result: ExplainResult): ActualOutcome {
     action: d.kind === 'step_up_required' ? d.action : null,
     ...(d.kind === 'two_factor_required' ? { grace: d.grace } : {}),
     params: result.params,
+    remember,
     path: result.path,
     reasons: result.reasons,
   };
@@ -207,6 +217,9 @@ function differences(expected: ExpectedOutcome, actual: ActualOutcome): string |
   if (expected.rule !== undefined && expected.rule !== actual.rule) {
     problems.push(`expected rule "${expected.rule}", got ${actual.rule === null ? 'none (rejected)' : `"${actual.rule}"`}`);
   }
+  if (expected.remember !== undefined && expected.remember !== actual.remember) {
+    problems.push(`expected remember ${expected.remember}, got ${String(actual.remember ?? false)} (remember_browser)`);
+  }
   if (expected.params !== undefined && !isDeepStrictEqual({ ...expected.params }, { ...actual.params })) {
     problems.push(`expected params ${JSON.stringify(expected.params)}, got ${JSON.stringify(actual.params)}`);
   }
@@ -222,13 +235,14 @@ export function runPolicyTestCases(
   return cases.map((c, i) => {
     const user = toUser(c.user);
     const result = explainRequest(policy, { method: c.method, rawPath: c.path, host: c.host, user });
-    const actual = outcome(result);
+    const actual = outcome(result, policy);
     const expected: ExpectedOutcome = {
       decision: c.expect.decision,
       ...(c.expect.rule !== undefined ? { rule: c.expect.rule } : {}),
       ...(c.expect.action !== undefined ? { action: c.expect.action } : {}),
       ...(c.expect.grace !== undefined ? { grace: c.expect.grace } : {}),
       ...(c.expect.params !== undefined ? { params: c.expect.params } : {}),
+      ...(c.expect.remember !== undefined ? { remember: c.expect.remember } : {}),
     };
     const message = differences(expected, actual);
     return {

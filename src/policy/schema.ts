@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration.ts';
 import { requireTwoFactorSchema } from './require-two-factor.ts';
+import { rememberBrowserPolicySchema } from './remember-browser-policy.ts';
 
 export const ACCESS_VALUES = ['public', 'authenticated', 'deny'] as const;
 export const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'phishing_resistant', 'deny'] as const;
@@ -200,6 +201,7 @@ export const policyDocumentSchema = z
       .describe('Routes of the upstream that the sidecar takes over. Decided before every rule.'),
     rules: z.array(ruleSchema).optional().describe('Route rules in first-match order: the first rule whose path, method and host match decides.'),
     require_2fa: requireTwoFactorSchema.optional(),
+    remember_browser: rememberBrowserPolicySchema.optional(),
   })
   .strict()
   .describe('smartpush-guard route policy');

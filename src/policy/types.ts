@@ -6,6 +6,7 @@
 
 import type { CanonicalQuery, QueryCondition, QueryParseResult } from './query.ts';
 import type { RequireTwoFactorSpec } from './require-two-factor.ts';
+import type { RememberBrowserPolicySpec } from './remember-browser-policy.ts';
 
 export type Access = 'public' | 'authenticated' | 'deny';
 export type RiskLevel = 'low' | 'medium' | 'high';
@@ -81,6 +82,8 @@ export interface CompiledPolicy {
   readonly origin: string;
   /** The `require_2fa` mandate; absent or null: none. */
   readonly requireTwoFactor?: RequireTwoFactorSpec | null;
+  /** The `remember_browser` narrowing (remember-browser-policy.ts); absent or null: as configured. */
+  readonly rememberBrowser?: RememberBrowserPolicySpec | null;
   /**
    * The canonical query of a raw query string (without '?'), holding the parameters this policy
    * consults; refused when a consulted parameter is ambiguous (see query.ts).

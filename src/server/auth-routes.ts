@@ -63,6 +63,11 @@ export interface AuthDeps {
   readonly rememberMaxAge?: number | undefined;
   /** The days the code page offers to remember the browser for (with rememberMaxAge). */
   readonly rememberDays?: number | undefined;
+  /**
+   * The days to offer for a sign-in returning to `returnTo` on `hostname`, with the policy's
+   * remember_browser applied (null: not offered); absent: rememberDays.
+   */
+  readonly rememberDaysFor?: ((returnTo: string, hostname: string) => number | null) | undefined;
   /** The "use a passkey" form of the code page, when this sign-in can use one (src/server/passkey-pages.ts). */
   readonly passkeyForm?: ((ctx: Context, pending: PendingLogin) => Promise<PasskeyFormView | null>) | undefined;
 }
@@ -146,8 +151,15 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
     lang: statedLanguage(ctx.req.headers),
   });
 
-  const attempt = (ctx: Context, email: string, password: string): Promise<LoginResult> =>
-    deps.login.attempt({ email, password, ...presenter(ctx), rememberCookie: http.cookie(ctx, 'remember') });
+  const attempt = (ctx: Context, email: string, password: string, returnTo: string): Promise<LoginResult> =>
+    deps.login.attempt({ email, password, ...presenter(ctx), rememberCookie: http.cookie(ctx, 'remember'), returnTo });
+
+  /** The days the code page offers for this sign-in (policy remember_browser applied); undefined: not offered. */
+  const offeredDays = (ctx: Context, returnTo: string): number | undefined => {
+    if (deps.rememberDays === undefined) return undefined;
+    if (!deps.rememberDaysFor) return deps.rememberDays;
+    return deps.rememberDaysFor(returnTo, state(ctx).client.hostname) ?? undefined;
+  };
 
   /** The "remember this browser" cookie a result asks for (issue 17): set, cleared, or left alone. */
   const rememberCookieHeaders = (ctx: Context, result: { rememberCookie?: string | null }): string[] => {
@@ -333,7 +345,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         returnTo,
         send: view,
         recovery,
-        ...(deps.rememberDays !== undefined && pending.reason === '2fa' ? { rememberDays: deps.rememberDays } : {}),
+        ...(pending.reason === '2fa' && offeredDays(ctx, returnTo) !== undefined ? { rememberDays: offeredDays(ctx, returnTo) } : {}),
         ...(message.error ? { error: message.error } : {}),
         ...(notice ? { notice } : {}),
         ...(view !== null && view.resendAfter > 0 ? { resendAfter: view.resendAfter } : {}),
@@ -590,7 +602,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
         sendError(ctx, 400, 'bad_request', `The fields ${options.loginFields.identifier} and ${options.loginFields.password} are required.`);
         return;
       }
-      const result = await attempt(ctx, email, password);
+      const result = await attempt(ctx, email, password, options.landing);
       if (read.kind === 'json' || !wantsHtml(ctx.req.headers)) answerJson(ctx, result);
       else answerHtml(ctx, result, email, options.landing);
     },
@@ -636,7 +648,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return;
           }
           const returnTo = safeReturnTo(form.data.return_to, options.landing);
-          answerHtml(ctx, await attempt(ctx, form.data.email, form.data.password), form.data.email, returnTo);
+          answerHtml(ctx, await attempt(ctx, form.data.email, form.data.password, returnTo), form.data.email, returnTo);
         });
       },
     },
@@ -654,7 +666,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             else sendError(ctx, 400, 'bad_request', 'Send {"email": "...", "password": "..."} (or "username"/"identifier" in place of "email") with string values.');
             return;
           }
-          answerJson(ctx, await attempt(ctx, body.data.email, body.data.password));
+          answerJson(ctx, await attempt(ctx, body.data.email, body.data.password, options.landing));
         });
       },
     },
@@ -737,7 +749,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             return verifyRefused(ctx, sent.ok ? 200 : 429, returnTo, { notice, error });
           }
           const remember = deps.rememberMaxAge !== undefined && read.body['remember'] !== undefined && read.body['remember'] !== '';
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx), { remember });
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), read.body['code'], presenter(ctx), { remember, returnTo });
           if (result.kind === 'authenticated') {
             appendSetCookie(ctx, [clearCookieHeader('pending', cookieOptions(ctx))]);
             completeLogin(ctx, result);
@@ -767,7 +779,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             sendError(ctx, 400, 'invalid_remember', 'Send "remember" as true or false (or leave it out).');
             return;
           }
-          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, presenter(ctx), { remember: remember === true && deps.rememberMaxAge !== undefined });
+          const result = await deps.login.verify(http.cookie(ctx, 'pending'), code, presenter(ctx), { remember: remember === true && deps.rememberMaxAge !== undefined, returnTo: options.landing });
           setOwnResponseHeaders(ctx);
           switch (result.kind) {
             case 'authenticated':

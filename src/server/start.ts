@@ -351,6 +351,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     keys: factors.deviceKeys,
     currentFactors: async (user) => factorState(await durable.getEnrollment(user)),
+    policy: () => policy.current,
   });
   const generations = new AccountGenerations(store, random);
   // Passkeys (WebAuthn) beside the enrollments: README "Passkeys".
@@ -478,7 +479,17 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
       accept: config.login.accept,
       pendingMs: config.factors.pending_login,
     },
-    ...(remembered.enabled ? { rememberMaxAge: remembered.maxAgeSeconds, rememberDays: remembered.days } : {}),
+    ...(remembered.enabled
+      ? {
+          rememberMaxAge: remembered.maxAgeSeconds,
+          rememberDays: remembered.days,
+          // The policy's remember_browser, read at each page (a reload applies from the next sign-in).
+          rememberDaysFor: (returnTo: string, hostname: string) => {
+            const allowance = remembered.allowance(returnTo, hostname);
+            return allowance.allowed ? allowance.days : null;
+          },
+        }
+      : {}),
   });
 
   const upstream = new Upstream({

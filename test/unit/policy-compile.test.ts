@@ -54,7 +54,7 @@ describe('policy errors: schema', () => {
     assert.equal(onlyIssue(yaml('version: 1', 'rule: []')), 'policies/app.yaml:2:1: the document has unknown key "rule" (did you mean "rules"?)');
     assert.equal(
       onlyIssue(yaml('version: 1', 'paths: []')),
-      'policies/app.yaml:2:1: the document has unknown key "paths" (allowed: version, settings, default, intercept, rules, require_2fa)',
+      'policies/app.yaml:2:1: the document has unknown key "paths" (allowed: version, settings, default, intercept, rules, require_2fa, remember_browser)',
     );
   });
 
