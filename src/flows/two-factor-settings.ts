@@ -1,3 +1,4 @@
+import { LEGACY_ONLY, type OwnerMessageRoute } from '../alerts/owner-message.ts';
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import { forgetRememberedBrowsers, type RememberedBrowsers } from './remember-browser.ts';
 import type { Channel } from '../channels/channel.ts';
@@ -78,6 +79,8 @@ export interface SettingsDeps {
   readonly smsCountryAllowed: (e164: string) => boolean;
   /** Where the account's email and phone come from (the directory). */
   readonly contacts: Contacts;
+  /** Whether the owner's message about a change is the security alert (absent: the email notice always). */
+  readonly ownerMessages?: OwnerMessageRoute;
   /** Remembered browsers, dropped by every factor change (issue 17). */
   readonly remembered?: RememberedBrowsers | undefined;
   /** Told when 2FA was turned off, before sessions rotate (passkeys go with it: src/flows/passkey-settings.ts). */
@@ -258,6 +261,9 @@ export class TwoFactorSettings {
       this.deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
       return;
     }
+    // One message per event (src/alerts/owner-message.ts): the factor_changed alert, queued from
+    // the audit record, is it when on. The address was still looked up: the alert may need it later.
+    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return;
     const message = notificationMessage({
       event,
       ...(method ? { method } : {}),
