@@ -107,7 +107,8 @@ export class AlertDispatcher {
     const { config } = this.#options;
     if (this.#closed || !config.enabled || event.user === undefined) return;
     // Only records the table (or the language memory) can use are queued at all.
-    if (event.event !== 'login_success' && !(this.#options.rules ?? ALERT_RULES).some((rule) => rule.event === event.event)) return;
+    // (Failures under attack are many: only those the table turns into an alert take a place.)
+    if (event.event !== 'login_success' && alertsFor(event, config, this.#options.rules).length === 0) return;
     if (this.#queue.length >= config.queue_size) {
       this.#countEvent(event, 'overflow');
       this.#options.logger.warn({ event: 'alert_dropped', auditEvent: event.event, user: event.user, reason: 'queue_full' }, 'security alert dropped: the alert queue is full');

@@ -85,6 +85,8 @@ export const ALERT_RULES: readonly AlertRule[] = [
   // A paused origin after wrong passwords, or after wrong codes (the password was right: `codes_paused`).
   { event: 'ban', kind: 'lockout', topic: 'sign_in_paused', when: (event) => originBan(event) && detail(event, 'scope') !== 'second_factor' },
   { event: 'ban', kind: 'lockout', topic: 'codes_paused', when: (event) => originBan(event) && detail(event, 'scope') === 'second_factor' },
+  // The failure that locks the codes (as the attack notice was sent then), and later refused attempts.
+  { event: 'verification_failure', kind: 'lockout', topic: 'factor_locked', when: (event) => detail(event, 'locks_factor') === 1 },
   { event: 'factor_locked', kind: 'lockout', topic: 'factor_locked' },
   { event: '2fa_reset', kind: 'support_action', topic: 'support_reset', audience: 'old_destination', when: bySupport },
   { event: 'destination_changed', kind: 'support_action', topic: 'support_destination', audience: 'old_destination', when: bySupport },
