@@ -464,7 +464,7 @@ export const en = {
     texts: {
       new_sign_in: 'Someone signed in to your account from a browser or network that had not been used with it before.',
       passkey_added: 'A passkey or security key was added to your account: it can now be used instead of a verification code.',
-      passkey_removed: 'A passkey or security key was removed from your account.',
+      passkey_removed: 'A passkey or security key was removed from your account: it can no longer be used to sign in.',
       two_factor_on: 'Two-factor authentication was turned on for your account.',
       two_factor_off: 'Two-factor authentication was turned off for your account: signing in now needs only the password.',
       recovery_codes_replaced: 'New recovery codes were created for your account; the old ones no longer work.',

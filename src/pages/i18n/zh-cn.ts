@@ -417,7 +417,7 @@ export const zhCN: Catalogue = {
     texts: {
       new_sign_in: '有人从此前未在您的账户上使用过的浏览器或网络登录了您的账户。',
       passkey_added: '您的账户添加了一个通行密钥或安全密钥：它现在可以代替验证码使用。',
-      passkey_removed: '您的账户移除了一个通行密钥或安全密钥。',
+      passkey_removed: '您的账户移除了一个通行密钥或安全密钥：它已不能再用于登录。',
       two_factor_on: '您的账户已开启双重验证。',
       two_factor_off: '您的账户已关闭双重验证：现在只需密码即可登录。',
       recovery_codes_replaced: '已为您的账户生成新的恢复码；旧的恢复码不再有效。',
