@@ -301,6 +301,37 @@ describe('T21: wrong codes pause the attacker, not the owner (the attacker has t
       },
       { factors: { failures: { max_failures: 10, lockout_after: 20 } } },
     ));
+
+  test('wrong codes spread thinly over many places (no place paused) lock the codes at lockout_after: the owner is told once, then, that the password is known', () =>
+    run(
+      async (s) => {
+        await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
+        await ownerSignsIn(s, from(s, OWNER_ADDRESS), 'the owner signed in before (a real account)');
+        const codes: string[] = [];
+        for (let place = 1; place <= 4; place++) {
+          const attacker = from(s, `192.0.2.${place}`);
+          expectStatus(await attacker.login(MERCHANT, PASSWORD), 200, 'password');
+          codes.push(lastCode(s.stack.outboxFile, MERCHANT_PHONE));
+          for (let i = 0; i < 5; i++) assert.equal((await attacker.verify(codes.at(-1) === '000000' ? '111111' : '000000')).status, 401);
+          if (place < 4) assert.equal((await toldOwner(s)).length, 0, `no place is paused yet (after place ${place})`);
+        }
+        // The 20th wrong code locked the codes (nobody has been refused yet): that is when the owner hears of it.
+        const told = await toldOwner(s);
+        assert.equal(told.length, 1, JSON.stringify(told.map((m) => m.subject)));
+        assert.equal(told[0]?.alert, 'lockout');
+        assert.match(String(told[0]?.subject), /verification codes locked after wrong attempts/);
+        assert.match(String(told[0]?.text), /your own known devices, which keep working/);
+        assert.match(String(told[0]?.text), /someone knows your password: change it now/);
+        assert.ok(!leaksSecret(told[0]?.text ?? '', codes));
+        // Refused attempts after the lock (each one a `factor_locked` record) tell no one again.
+        const late = from(s, '192.0.2.99');
+        expectStatus(await late.login(MERCHANT, PASSWORD), 200, 'password');
+        assert.equal((await late.verify(lastCode(s.stack.outboxFile, MERCHANT_PHONE))).status, 429);
+        assert.equal((await late.verify('000000')).status, 429);
+        assert.equal((await toldOwner(s)).length, 1, 'told once per regulation.notify_every');
+      },
+      { factors: { failures: { max_failures: 10, lockout_after: 20 } } },
+    ));
 });
 
 describe('T21: with the lockout alert switched off, the attack notice is the one message', () => {
