@@ -257,13 +257,14 @@ export class TwoFactorSettings {
   private async notify(actor: Actor, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
     const user = actor.session.user;
     const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+    // One message per event (src/alerts/owner-message.ts): the factor_changed alert, queued from
+    // the audit record, is it when on (it logs its own no_recipient). The address was still looked
+    // up with the user's session: the alert, sent without it, finds it kept (watchContacts).
+    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return;
     if (!contact.ok || !contact.email) {
       this.deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
       return;
     }
-    // One message per event (src/alerts/owner-message.ts): the factor_changed alert, queued from
-    // the audit record, is it when on. The address was still looked up: the alert may need it later.
-    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return;
     const message = notificationMessage({
       event,
       ...(method ? { method } : {}),
