@@ -14,6 +14,7 @@ import type { Clock } from '../server/providers.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { PasskeyStore } from '../factors/passkey/store.ts';
+import { LEGACY_ONLY, type OwnerMessageRoute } from '../alerts/owner-message.ts';
 import type { AccountGenerations } from '../flows/account-generation.ts';
 import { sessionJson, type ActiveSessions, type UpstreamOutcome } from '../flows/active-sessions.ts';
 
@@ -87,6 +88,11 @@ export interface AdminOperationsDeps {
   readonly remembered?: RememberedBrowsers | undefined;
   /** The accounts' passkeys: a 2FA reset removes them too (they sit on top of the enrollment). */
   readonly passkeys?: Pick<PasskeyStore, 'removeAll'>;
+  /**
+   * Whether the owner's message about a reset or a destination change is the security alert
+   * (src/alerts/owner-message.ts); absent (the CLI, which runs no alert dispatcher): the email notice.
+   */
+  readonly ownerMessages?: OwnerMessageRoute;
 }
 
 export type KnownBy = 'enrollment' | 'sign_in_history' | 'audit' | 'lockout';
@@ -523,6 +529,9 @@ export class AdminOperations {
 
   private async notify(recipients: readonly string[], event: SecurityEvent, method?: FactorMethod): Promise<boolean> {
     if (recipients.length === 0) return false;
+    // One message per event: when the support_action alert covers it, the alert (queued from the
+    // audit record) is the message; `notified` then says the owner's message was handed to it.
+    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return true;
     const message = notificationMessage({
       event,
       ...(method ? { method } : {}),

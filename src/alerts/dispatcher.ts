@@ -7,6 +7,7 @@ import type { Clock } from '../server/providers.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { alertWords } from './messages.tsx';
+import { attackMarkKey } from './owner-message.ts';
 import type { AlertsConfig } from './schema.ts';
 import { alertsFor, ALERT_RULES, type AlertIntent, type AlertRule } from './table.ts';
 
@@ -62,6 +63,12 @@ export interface AlertDispatcherOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onOutcome?: (kind: string, outcome: AlertOutcome) => void;
+  /**
+   * `regulation.notify_every`: a `lockout` alert goes out at most once per this time per account
+   * and family (wrong passwords; the right password then wrong codes), on the mark the attack
+   * notice used (THREATS T21: an attack tells the owner once, not at every ban). Absent: only the rate limit.
+   */
+  readonly attackEveryMs?: number;
   /** The table (tests may pass their own rows). */
   readonly rules?: readonly AlertRule[];
 }
@@ -100,7 +107,8 @@ export class AlertDispatcher {
     const { config } = this.#options;
     if (this.#closed || !config.enabled || event.user === undefined) return;
     // Only records the table (or the language memory) can use are queued at all.
-    if (event.event !== 'login_success' && !(this.#options.rules ?? ALERT_RULES).some((rule) => rule.event === event.event)) return;
+    // (Failures under attack are many: only those the table turns into an alert take a place.)
+    if (event.event !== 'login_success' && alertsFor(event, config, this.#options.rules).length === 0) return;
     if (this.#queue.length >= config.queue_size) {
       this.#countEvent(event, 'overflow');
       this.#options.logger.warn({ event: 'alert_dropped', auditEvent: event.event, user: event.user, reason: 'queue_full' }, 'security alert dropped: the alert queue is full');
@@ -214,6 +222,14 @@ export class AlertDispatcher {
     if (kind === 'lockout' && !(await connections.accountSeen(user))) {
       this.#count(kind, 'unknown_account');
       return;
+    }
+    if (kind === 'lockout' && this.#options.attackEveryMs !== undefined) {
+      const family = intent.topic === 'sign_in_paused' || intent.topic === 'sign_in_slowed' ? 'password' : 'code';
+      if (!(await connections.store.setIfAbsent(attackMarkKey(family, user), '1', this.#options.attackEveryMs))) {
+        this.#count(kind, 'rate_limited');
+        logger.info({ event: 'alert_rate_limited', alert: kind, user }, 'security alert not sent: the owner was told of this attack recently');
+        return;
+      }
     }
     const used = await connections.store.increment(RATE_KEY(kind, user), 1, config.rate_limit.window, 'fixed');
     if (used > config.rate_limit.max) {

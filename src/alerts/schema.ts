@@ -16,7 +16,7 @@ const duration = z
 
 export const alertsSchema = z
   .object({
-    /** False: no security alert is sent at all (the flows' own 2FA-change notifications still are). */
+    /** False: no security alert is sent at all; the flows then send their own English notification emails (README "What the owner is told"). */
     enabled: z.boolean().default(true),
     events: z
       .object({

@@ -26,6 +26,7 @@ export type AlertTopic =
   | 'sign_in_paused'
   | 'sign_in_slowed'
   | 'factor_locked'
+  | 'codes_paused'
   | 'support_reset'
   | 'support_destination'
   | 'support_sessions'
@@ -56,6 +57,7 @@ const bySupport = (event: AuditEvent): boolean => typeof event.actor === 'string
  */
 const newBrowserOrNetwork = (event: AuditEvent): boolean =>
   detail(event, 'first_sign_in') !== true && (detail(event, 'new_device') === true || detail(event, 'new_network') === true);
+const originBan = (event: AuditEvent): boolean => detail(event, 'subject') === 'account' || detail(event, 'subject') === 'device';
 const remaining = (event: AuditEvent): number | null => {
   const value = detail(event, 'remaining');
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
@@ -80,7 +82,11 @@ export const ALERT_RULES: readonly AlertRule[] = [
   },
   // An address's own ban says nothing about one account; throttling and account/device bans do.
   { event: 'ban', kind: 'lockout', topic: 'sign_in_slowed', when: (event) => detail(event, 'subject') === 'throttle' },
-  { event: 'ban', kind: 'lockout', topic: 'sign_in_paused', when: (event) => detail(event, 'subject') === 'account' || detail(event, 'subject') === 'device' },
+  // A paused origin after wrong passwords, or after wrong codes (the password was right: `codes_paused`).
+  { event: 'ban', kind: 'lockout', topic: 'sign_in_paused', when: (event) => originBan(event) && detail(event, 'scope') !== 'second_factor' },
+  { event: 'ban', kind: 'lockout', topic: 'codes_paused', when: (event) => originBan(event) && detail(event, 'scope') === 'second_factor' },
+  // The failure that locks the codes (as the attack notice was sent then), and later refused attempts.
+  { event: 'verification_failure', kind: 'lockout', topic: 'factor_locked', when: (event) => detail(event, 'locks_factor') === 1 },
   { event: 'factor_locked', kind: 'lockout', topic: 'factor_locked' },
   { event: '2fa_reset', kind: 'support_action', topic: 'support_reset', audience: 'old_destination', when: bySupport },
   { event: 'destination_changed', kind: 'support_action', topic: 'support_destination', audience: 'old_destination', when: bySupport },

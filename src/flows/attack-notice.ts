@@ -1,3 +1,4 @@
+import { attackMarkKey, LEGACY_ONLY, type OwnerMessageRoute } from '../alerts/owner-message.ts';
 import type { AuditRecorder } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { attackNoticeMessage, type AttackNoticeKind } from '../channels/templates.tsx';
@@ -26,6 +27,11 @@ export interface AttackNoticeDeps {
   readonly accountKnown: (account: string) => Promise<boolean>;
   /** Where the account's email goes; null when it has none that is known. */
   readonly addressOf?: (account: string) => Promise<string | null>;
+  /**
+   * Whether the owner hears of attacks through the `lockout` security alert instead (it then
+   * carries what this notice says, with the same once-per-`everyMs` limit): src/alerts/owner-message.ts.
+   */
+  readonly ownerMessages?: OwnerMessageRoute;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -35,13 +41,14 @@ export class AttackNotifier {
 
   /** Never throws: a lost notice is logged, the sign-in answer is not changed by it. */
   async notify(account: string, kind: AttackNoticeKind): Promise<void> {
+    if ((this.deps.ownerMessages ?? LEGACY_ONLY)('attack') === 'alert') return;
     try {
       const to = this.deps.addressOf ? await this.deps.addressOf(account) : EMAIL.test(account) ? account : null;
       if (to === null) return;
       // Password attacks and code attacks are told apart: the second means the password is known.
       const family = kind === 'password' ? 'password' : 'code';
       if (!(await this.deps.accountKnown(account))) return;
-      if (!(await this.deps.store.setIfAbsent(`notice:attack:${family}:${account}`, '1', this.deps.everyMs))) return;
+      if (!(await this.deps.store.setIfAbsent(attackMarkKey(family, account), '1', this.deps.everyMs))) return;
       const message = attackNoticeMessage({ kind, time: new Date(this.deps.clock.now()), product: this.deps.product, support: this.deps.support });
       await this.deps.email.send({ kind: 'email', to, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
       this.deps.logger.info({ event: 'attack_notice_sent', user: account, kind }, 'owner told about failed sign-in attempts');

@@ -277,6 +277,7 @@ export class SecondFactor {
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: consecutive.retryAfterMs };
     }
     let result: VerifyResult;
+    let lockedNow = false;
     try {
       result = await this.check(input);
     } catch (error) {
@@ -297,7 +298,10 @@ export class SecondFactor {
       await reservation.settle('failure');
       // Each failure keeps the count for another LOCKOUT_MS (the lock opens 30 days after the last one).
       await this.deps.store.increment(CONSECUTIVE(input.account), 0, LOCKOUT_MS, 'sliding');
-      if (consecutive.count === this.deps.lockoutAfter) await this.deps.onAttack?.(input.account, 'factor_locked');
+      if (consecutive.count === this.deps.lockoutAfter) {
+        lockedNow = true;
+        await this.deps.onAttack?.(input.account, 'factor_locked');
+      }
     } else {
       await this.deps.store.decrementIfPresent(CONSECUTIVE(input.account));
       await reservation.settle(result.reason === 'malformed' ? 'neutral' : 'failure');
@@ -313,7 +317,8 @@ export class SecondFactor {
         this.deps.audit.record({ event: 'recovery_code_used', outcome: 'info', user: input.account, ...fromContext(context, { purpose, remaining: left }) });
       }
     } else {
-      failed(result.reason, result.reason === 'invalid' ? { attempts_left: result.attemptsLeft } : undefined);
+      // `locks_factor`: this failure locked the codes (the lockout alert's cue, like the attack notice's).
+      failed(result.reason, result.reason === 'invalid' ? { attempts_left: result.attemptsLeft, ...(lockedNow ? { locks_factor: 1 } : {}) } : undefined);
     }
     return result;
   }

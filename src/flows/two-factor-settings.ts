@@ -1,3 +1,4 @@
+import { LEGACY_ONLY, type OwnerMessageRoute } from '../alerts/owner-message.ts';
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import { forgetRememberedBrowsers, type RememberedBrowsers } from './remember-browser.ts';
 import type { Channel } from '../channels/channel.ts';
@@ -78,6 +79,8 @@ export interface SettingsDeps {
   readonly smsCountryAllowed: (e164: string) => boolean;
   /** Where the account's email and phone come from (the directory). */
   readonly contacts: Contacts;
+  /** Whether the owner's message about a change is the security alert (absent: the email notice always). */
+  readonly ownerMessages?: OwnerMessageRoute;
   /** Remembered browsers, dropped by every factor change (issue 17). */
   readonly remembered?: RememberedBrowsers | undefined;
   /** Told when 2FA was turned off, before sessions rotate (passkeys go with it: src/flows/passkey-settings.ts). */
@@ -254,6 +257,10 @@ export class TwoFactorSettings {
   private async notify(actor: Actor, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
     const user = actor.session.user;
     const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
+    // One message per event (src/alerts/owner-message.ts): the factor_changed alert, queued from
+    // the audit record, is it when on (it logs its own no_recipient). The address was still looked
+    // up with the user's session: the alert, sent without it, finds it kept (watchContacts).
+    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return;
     if (!contact.ok || !contact.email) {
       this.deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
       return;

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.ts';
 import { OneTimeCodes } from '../factors/one-time-codes.ts';
 import { parseEncryptionKeys, SecretBox, SecretBoxError, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SendBudget } from '../factors/send-budget.ts';
+import type { OwnerMessageRoute } from '../alerts/owner-message.ts';
 import { AttackNotifier } from '../flows/attack-notice.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { deriveKey, SecondFactor } from '../flows/second-factor.ts';
@@ -43,6 +44,8 @@ export function buildSecondFactor(input: {
   accountSeen?: (account: string) => Promise<boolean>;
   /** The account's email address for attack notices (the directory); default: the account when it is one. */
   addressOf?: (account: string) => Promise<string | null>;
+  /** Whether attacks are told by the `lockout` alert instead of the attack notice (absent: the notice). */
+  ownerMessages?: OwnerMessageRoute;
 }) {
   const { config, configFile, store, durable, clock, random, logger, audit } = input;
   const factors = config.factors;
@@ -110,6 +113,7 @@ export function buildSecondFactor(input: {
     everyMs: config.regulation.notify_every,
     accountKnown: async (account) => (await durable.getEnrollment(account)) !== null || (accountSeen ? await accountSeen(account) : false),
     ...(input.addressOf ? { addressOf: input.addressOf } : {}),
+    ...(input.ownerMessages ? { ownerMessages: input.ownerMessages } : {}),
   });
   // Per account and place the cap is the configured one; per address it is higher, as many accounts may share one.
   const failures = new Regulation(

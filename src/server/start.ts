@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createAdminApp } from '../admin/app.ts';
 import { AdminOperations } from '../admin/operations.ts';
+import { ownerMessageRoute } from '../alerts/owner-message.ts';
 import { AlertDispatcher, watchContacts, watchDurable } from '../alerts/dispatcher.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { MemoryAudit, type AuditQuery, type AuditRecorder } from '../audit/audit.ts';
@@ -211,7 +212,10 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     clock,
     logger,
     onOutcome: (kind, outcome) => metrics.alert(kind, outcome),
+    attackEveryMs: config.regulation.notify_every,
   });
+  // ONE message to the owner per event: the alert when its kind is on, else the flows' email notice.
+  const ownerMessages = ownerMessageRoute(config.alerts);
   const audit = buildAudit({
     extraSinks: [alerts.sink()],
     config,
@@ -300,6 +304,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     logger,
     audit,
     accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
+    ownerMessages,
     // Attack notices go to the address the directory holds, never to a username.
     addressOf: async (user) => {
       const contact = await contacts.of(user, { upstreamCookies: {} });
@@ -400,6 +405,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     reauthWindowMs: config.factors.reauth_window,
     smsCountryAllowed: factors.smsCountryAllowed,
     contacts,
+    ownerMessages,
     remembered,
     onDisabled: async (user, context) => {
       await passkeys?.removeAll(user, context, '2fa_disabled');
@@ -424,6 +430,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
         notify: async (actor, event) => {
           const contact = await contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
           if (!contact.ok || !contact.email) return;
+          if (ownerMessages(event) === 'alert') return;
           const message = notificationMessage({ event, time: new Date(clock.now()), product: config.product.name, support: config.product.support });
           await factors.channels.email
             .send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' })
@@ -655,6 +662,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     identity,
     contacts,
     remembered,
+    ownerMessages,
   });
 
   let draining = false;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkPage, describeInBrowser } from '../helpers/browser.ts';
-import { base32Decode, lastCode, MERCHANT, notifications, startClockedStack } from '../helpers/two-factor.ts';
+import { base32Decode, lastCode, MERCHANT, ownerMessages, settleOwnerMessages, startClockedStack } from '../helpers/two-factor.ts';
 import { codeError, DEMO_PRODUCT, enterCode, expectHeading, exportCsv, recoveryCodesOnPage, signIn, submit, totpKeyOnPage, totpNow } from './merchant-steps.ts';
 
 /**
@@ -69,7 +69,11 @@ describeInBrowser('merchant journey with an authenticator app', (browser) => {
       await expectHeading(guard, 'Two-Factor Authentication Enabled');
       await checkPage(guard, 'enable-done-recovery-codes');
       const recoveryCodes = await recoveryCodesOnPage(guard);
-      assert.equal(notifications(stack.outboxFile, MERCHANT).length, 1, 'one email tells the merchant that 2FA was turned on');
+      await settleOwnerMessages(stack.guard);
+      const told = ownerMessages(stack.outboxFile, MERCHANT);
+      assert.equal(told.length, 1, `one email tells the merchant that 2FA was turned on: ${JSON.stringify(told)}`);
+      assert.equal(told[0]?.alert, 'factor_changed', 'the security alert, in the language of the pages');
+      assert.equal(told[0]?.lang, 'en');
       await submit(guard, page.getByRole('link', { name: /I saved my codes/ }));
       await expectHeading(guard, 'Login & Security');
       await page.getByRole('heading', { level: 2, name: 'Two-Factor Authentication Enabled' }).waitFor();

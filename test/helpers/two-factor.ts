@@ -227,7 +227,11 @@ export interface OutboxMessage {
   readonly to: string;
   readonly subject?: string;
   readonly text: string;
-  readonly purpose: 'code' | 'notification';
+  readonly purpose: 'code' | 'notification' | 'alert';
+  /** Security alerts only: `kind: "alert"`, the alert's kind and language. */
+  readonly kind?: 'alert';
+  readonly alert?: string;
+  readonly lang?: string;
 }
 
 /** Every message in the outbox file, oldest first (none when the file does not exist yet). */
@@ -257,6 +261,24 @@ export function lastCode(outboxFile: string, to?: string): string {
   const last = messages[messages.length - 1];
   if (!last) throw new Error(`no code in the outbox${to ? ` for ${to}` : ''}`);
   return codeIn(last.text);
+}
+
+/**
+ * The owner's messages about security events, optionally only those to `to`: the legacy
+ * notification emails and the security alerts (src/alerts/owner-message.ts: one or the other per
+ * event), except new-sign-in alerts, which are about sign-ins rather than the events tests count.
+ * Call `settleOwnerMessages` first: alerts are sent from a queue.
+ */
+export function ownerMessages(outboxFile: string, to?: string): OutboxMessage[] {
+  return outboxMessages(outboxFile).filter(
+    (m) => (m.purpose === 'notification' || (m.purpose === 'alert' && m.alert !== 'new_browser')) && (to === undefined || m.to === to),
+  );
+}
+
+/** Waits until the audit records are written and the alerts they call for are sent. */
+export async function settleOwnerMessages(guard: { readonly audit: { settle(): Promise<void> }; readonly alerts: { idle(): Promise<void> } }): Promise<void> {
+  await guard.audit.settle();
+  await guard.alerts.idle();
 }
 
 /** Notification emails, optionally only those to `to`. */

@@ -16,7 +16,8 @@ import {
   lastCode,
   MERCHANT,
   MERCHANT_PHONE,
-  notifications,
+  ownerMessages,
+  settleOwnerMessages,
   OWNER,
   rawRequest,
   type ApiReply,
@@ -72,6 +73,13 @@ async function startAdminStack(
 }
 
 const user = (email: string): string => `/admin/users/${encodeURIComponent(email)}`;
+
+
+/** The owner's messages about security events to `to` (one per event: the alert, else the notice). */
+async function toldIn(stack: Stack, to: string) {
+  await settleOwnerMessages(stack.guard);
+  return ownerMessages(stack.outboxFile, to);
+}
 
 describe('admin API: tokens', () => {
   let s: AdminStack;
@@ -245,6 +253,7 @@ describe('admin API: operations', () => {
     assert.equal((await s.call('POST', `${user(MERCHANT)}/2fa/reset`, { reason: 42 })).body['error'], 'invalid_reason');
     assert.notEqual(await s.stack.guard.durable.getEnrollment(MERCHANT), null, 'refused requests change nothing');
 
+    const toldBefore = (await toldIn(s.stack, MERCHANT)).length;
     const r = expectStatus(await s.call('POST', `${user(MERCHANT)}/2fa/reset`, { reason: 'ticket 4711: lost phone, identity checked' }), 200, 'reset');
     assert.equal(r.body['previous_method'], 'totp');
     assert.equal(r.body['sessions_revoked'], true);
@@ -252,8 +261,13 @@ describe('admin API: operations', () => {
     assert.equal(await s.stack.guard.durable.getEnrollment(MERCHANT), null);
     assert.equal(await s.stack.guard.durable.remainingRecoveryCodes(MERCHANT), 0);
     assert.equal((await client.me()).status, 401, 'the session ended');
-    const mail = notifications(s.stack.outboxFile, MERCHANT).at(-1);
-    assert.match(String(mail?.subject), /Two-factor authentication was reset/);
+    const mails = (await toldIn(s.stack, MERCHANT)).slice(toldBefore);
+    assert.equal(mails.length, 1, `one message to the owner: ${JSON.stringify(mails)}`);
+    const mail = mails[0];
+    assert.equal(mail?.purpose, 'alert', 'the support_action alert is the message');
+    assert.equal(mail?.alert, 'support_action');
+    assert.equal(mail?.lang, 'en');
+    assert.match(String(mail?.subject), /support reset two-factor authentication/);
 
     const events = s.audit.all().filter((e) => e.user === MERCHANT && e.actor === 'admin:support');
     assert.deepEqual(
@@ -298,7 +312,10 @@ describe('admin API: operations', () => {
     assert.equal(r.body['destination_masked'], '+1 •••• ••77');
     assert.equal(r.body['sessions_revoked'], true);
     assert.equal((await s.stack.guard.durable.getEnrollment(account))?.destination, '+15555550177');
-    assert.match(String(notifications(s.stack.outboxFile, account).at(-1)?.subject), /verification destination was changed/);
+    const told1 = await toldIn(s.stack, account);
+    assert.equal(told1.length, 1, JSON.stringify(told1));
+    assert.equal(told1[0]?.alert, 'support_action');
+    assert.match(String(told1[0]?.subject), /support changed where your codes go/);
     const changed = s.audit.all().find((e) => e.event === 'destination_changed' && e.user === account);
     assert.deepEqual(changed?.details, { method: 'sms', from: '+1 •••• ••42', to: '+1 •••• ••77' });
     assert.equal(JSON.stringify(s.audit.all()).includes('+15555550177'), false, 'the audit keeps masked numbers only');
@@ -312,8 +329,9 @@ describe('admin API: operations', () => {
     const r = expectStatus(await s.call('PUT', path, { destination: 'New-Box@Example.com', reason: 't' }), 200, 'email destination');
     assert.equal(r.body['destination'], 'new-box@example.com');
     // The account and the old address are both told.
-    assert.equal(notifications(s.stack.outboxFile, account).length, 1);
-    assert.equal(notifications(s.stack.outboxFile, 'old-box@example.com').length, 1);
+    assert.equal((await toldIn(s.stack, account)).length, 1);
+    assert.equal((await toldIn(s.stack, 'old-box@example.com')).length, 1);
+    assert.equal((await toldIn(s.stack, 'new-box@example.com')).length, 0, 'the new address alone is never the one told');
 
     const totpUser = 'totp-user@example.com';
     await s.stack.guard.durable.enable(

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
-import { notifications } from '../helpers/two-factor.ts';
+import { notifications, ownerMessages } from '../helpers/two-factor.ts';
 
 /**
  * `smartpush-guard admin …` through the real binary, on the embedded store (SQLite file): what it
@@ -110,6 +110,11 @@ test('admin set-destination and reset-2fa change the SQLite records, notify the 
   assert.equal(result.sessions_revoked, false);
   assert.match(result.warnings.join(' '), /sessions were not ended: with the embedded store/);
   assert.equal((await enrollment(s, 'merchant@example.com'))?.destination, '+15555550123');
+  // The CLI runs no alert dispatcher: its one message to the owner is the email notice (README "What the owner is told").
+  assert.deepEqual(
+    ownerMessages(s.outbox, 'merchant@example.com').map((m) => m.purpose),
+    ['notification'],
+  );
   assert.match(String(notifications(s.outbox, 'merchant@example.com').at(-1)?.subject), /verification destination was changed/);
   const trail = admin(s, ['audit', 'merchant@example.com', '--json']);
   assert.equal(trail.status, 0, trail.stderr);
@@ -124,6 +129,7 @@ test('admin set-destination and reset-2fa change the SQLite records, notify the 
   assert.match(reset.stdout, /2FA reset for merchant@example\.com \(was sms\); sessions NOT ended; the user was notified by email\./);
   assert.match(reset.stderr, /warning: sessions were not ended/);
   assert.equal(await enrollment(s, 'merchant@example.com'), null);
+  assert.deepEqual(ownerMessages(s.outbox, 'merchant@example.com').map((m) => m.purpose), ['notification', 'notification'], 'one notice per operation, no alert');
   assert.match(String(notifications(s.outbox, 'merchant@example.com').at(-1)?.subject), /Two-factor authentication was reset/);
   // Still known (the audit trail has it), but there is nothing left to reset.
   const again = admin(s, ['reset-2fa', 'merchant@example.com', '--reason', 'again']);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { RISK_AT, TOTP_STEP, CONTACT_EXPORT, apiCall, assertExported, assertStepUpRequired, signedInClient, withRiskStack } from '../helpers/step-up.ts';
-import { enableTotp, expectStatus, notifications, rawRequest, totpAt, type ClockedStack, type GuardClient } from '../helpers/two-factor.ts';
+import { enableTotp, expectStatus, ownerMessages, rawRequest, settleOwnerMessages, totpAt, type ClockedStack, type GuardClient } from '../helpers/two-factor.ts';
 
 const ORIGIN = 'https://app.example.com';
 const WEBAUTHN = { webauthn: { origins: [ORIGIN] } };
@@ -54,7 +54,10 @@ describe('passkeys API', () => {
         const view = added['passkey'] as Record<string, unknown>;
         assert.equal(view['name'], 'Laptop');
         assert.equal(view['last_used_at'], null);
-        assert.ok(notifications(s.stack.outboxFile, 'merchant@example.com').some((m) => /A passkey or security key was added to your account/.test(m.text)), 'the account is told by email');
+        await settleOwnerMessages(s.stack.guard);
+        const toldAdded = ownerMessages(s.stack.outboxFile, 'merchant@example.com').filter((m) => /passkey or security key was added/i.test(m.text));
+        assert.equal(toldAdded.length, 1, `the account is told once, by the alert: ${JSON.stringify(toldAdded)}`);
+        assert.equal(toldAdded[0]?.alert, 'factor_changed');
         list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
         assert.equal((list['passkeys'] as unknown[]).length, 1);
         assert.equal(list['can_add'], true);
@@ -91,7 +94,10 @@ describe('passkeys API', () => {
         const id = (view['id'] as string);
         const removed = expectStatus(await client.post('/_guard/api/2fa/passkeys/remove', { id }), 200, 'remove').body;
         assert.deepEqual(removed, { removed: true });
-        assert.ok(notifications(s.stack.outboxFile, 'merchant@example.com').some((m) => /was removed from your account/.test(m.text)));
+        await settleOwnerMessages(s.stack.guard);
+        const toldRemoved = ownerMessages(s.stack.outboxFile, 'merchant@example.com').filter((m) => /passkey or security key was removed/i.test(m.text));
+        assert.equal(toldRemoved.length, 1, `the account is told once, by the alert: ${JSON.stringify(toldRemoved)}`);
+        assert.equal(toldRemoved[0]?.alert, 'factor_changed');
         list = expectStatus(await client.get('/_guard/api/2fa/passkeys'), 200, 'list').body;
         assert.deepEqual(list['passkeys'], []);
         assert.ok(((await s.stack.guard.audit.recent({ user: 'merchant@example.com', limit: 200 })) as Array<{ event: string }>).some((e) => e.event === 'passkey_removed'));

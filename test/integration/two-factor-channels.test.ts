@@ -20,6 +20,7 @@ import {
   factorsConfig,
   lastCode,
   verifyIdentity,
+  settleOwnerMessages,
   withClockedStack,
   type ClockedStack,
   type EnrollOptions,
@@ -351,13 +352,19 @@ describe('email through a real SMTP server', () => {
         const enrolled = await enableEmail(client, { clock: s.clock, readCode: (to) => (to.startsWith('+') ? lastCode(outbox, to) : smtpCode(smtp, to)) });
         assert.equal(enrolled.recoveryCodes.length, 10);
 
-        const note = smtp.delivered.find((m) => header(m.raw, 'Subject') === 'SmartPush: Two-factor authentication was turned on');
-        assert.ok(note, `the notification arrived: ${smtp.delivered.map((m) => header(m.raw, 'Subject')).join(' | ')}`);
+        // One message about the change (README "What the owner is told"): the factor_changed alert.
+        await settleOwnerMessages(s.stack.guard);
+        const notes = smtp.delivered.filter((m) => /turned on/.test(header(m.raw, 'Subject') ?? ''));
+        assert.equal(notes.length, 1, `one message about the change: ${smtp.delivered.map((m) => header(m.raw, 'Subject')).join(' | ')}`);
+        const note = notes[0];
+        assert.ok(note);
+        assert.equal(header(note.raw, 'Subject'), 'SmartPush security alert: two-factor authentication turned on');
         assert.equal(header(note.raw, 'From'), 'SmartPush Security <security@smartpush.example>');
         assert.equal(header(note.raw, 'To'), MERCHANT);
         assert.equal(note.mailFrom, 'security@smartpush.example');
         assert.deepEqual(note.rcptTo, [MERCHANT]);
-        assert.match(decoded(note.raw), /Two-factor authentication was turned on for your account using email/);
+        assert.match(decoded(note.raw), /Two-factor authentication was turned on for your account\./);
+        assert.match(decoded(note.raw), /Method: email/);
         assert.match(note.raw, /^Content-Type: text\/html/m);
         for (const mail of smtp.delivered) assert.equal(header(mail.raw, 'From'), 'SmartPush Security <security@smartpush.example>');
 
@@ -405,8 +412,9 @@ describe('email through a real SMTP server', () => {
         expectStatus(await client.disableStart(PASSWORD), 200, 'disable/start');
         expectStatus(await client.disableVerify(lastCode(outbox, MERCHANT_PHONE)), 200, 'disable/verify');
         expectStatus(await client.disableConfirm(), 200, 'disable/confirm');
+        await settleOwnerMessages(s.stack.guard);
         const subjects = smtp.delivered.map((m) => header(m.raw, 'Subject'));
-        assert.ok(subjects.includes('SmartPush: Two-factor authentication was turned off'), subjects.join(' | '));
+        assert.deepEqual(subjects.filter((subject) => /turned off/.test(subject ?? '')), ['SmartPush security alert: two-factor authentication turned off'], subjects.join(' | '));
         for (const mail of smtp.delivered) assert.ok(!mail.raw.includes(PASSWORD));
       });
     } finally {

@@ -16,7 +16,8 @@ import {
   PASSWORD,
   enableTotp,
   expectStatus,
-  notifications,
+  ownerMessages,
+  settleOwnerMessages,
   totpAt,
   verifyIdentity,
   withClockedStack,
@@ -167,7 +168,8 @@ describe('a crash while enabling', () => {
         assert.equal(await durable.getEnrollment(MERCHANT), null, 'a half-enabled account');
         assert.equal(await durable.remainingRecoveryCodes(MERCHANT), 0, 'recovery codes without an enrollment');
         assert.equal((await client.status()).body['enabled'], false);
-        assert.equal(notifications(s.stack.outboxFile, MERCHANT).length, 0, 'a notification for a change that did not happen');
+        await settleOwnerMessages(s.stack.guard);
+        assert.equal(ownerMessages(s.stack.outboxFile, MERCHANT).length, 0, 'a message (alert or notice) for a change that did not happen');
         assert.equal((await other.me()).status, 200, 'other sessions end only with a real change');
         const third = s.client();
         const login = await third.login();
@@ -183,7 +185,10 @@ describe('a crash while enabling', () => {
         assert.equal(codes.length, 10);
         assert.equal((await client.status()).body['enabled'], true);
         assert.equal(await durable.remainingRecoveryCodes(MERCHANT), 10);
-        assert.equal(notifications(s.stack.outboxFile, MERCHANT).length, 1);
+        await settleOwnerMessages(s.stack.guard);
+        const told = ownerMessages(s.stack.outboxFile, MERCHANT);
+        assert.equal(told.length, 1, JSON.stringify(told));
+        assert.equal(told[0]?.alert, 'factor_changed', 'the one message is the alert');
 
         await client.logout();
         s.clock.advance(STEP);

@@ -16,7 +16,8 @@ import {
   expectStatus,
   factorsConfig,
   lastCode,
-  notifications,
+  ownerMessages,
+  settleOwnerMessages,
   outboxMessages,
   totpAt,
   verifyIdentity,
@@ -78,6 +79,13 @@ function assertNothingReleased(reply: { setCookies: string[] }, what: string): v
 
 // ---------------------------------------------------------------------------------------------
 
+
+/** The owner's messages about security events (the alert, or the legacy notice when its kind is off). */
+async function told(s: { stack: { outboxFile: string; guard: Parameters<typeof settleOwnerMessages>[0] } }) {
+  await settleOwnerMessages(s.stack.guard);
+  return ownerMessages(s.stack.outboxFile, MERCHANT);
+}
+
 describe('enable, then sign in with each method', () => {
   for (const method of METHODS) {
     test(`${method}: enable → notification → logout → the login asks for a code (masked destination) and releases nothing until the right code`, () =>
@@ -89,10 +97,12 @@ describe('enable, then sign in with each method', () => {
         assert.equal(enrolled.recoveryCodes.length, 10);
         assert.equal(new Set(enrolled.recoveryCodes).size, 10, 'recovery codes are distinct');
 
-        const notes = notifications(s.stack.outboxFile, MERCHANT);
-        assert.equal(notes.length, 1, `one notification email: ${JSON.stringify(notes)}`);
+        const notes = await told(s);
+        assert.equal(notes.length, 1, `one email to the owner: ${JSON.stringify(notes)}`);
         assert.equal(notes[0]?.channel, 'email');
-        assert.match(notes[0]?.subject ?? '', /Two-factor authentication was turned on/);
+        assert.equal(notes[0]?.purpose, 'alert', 'the factor_changed alert is the message (no legacy notice beside it)');
+        assert.equal(notes[0]?.lang, 'en');
+        assert.match(notes[0]?.subject ?? '', /two-factor authentication turned on/);
 
         const status = await client.status();
         assert.equal(status.status, 200);
@@ -262,8 +272,9 @@ describe('recovery codes', () => {
         assert.equal(fresh.length, 10);
         assert.equal(fresh.filter((c) => enrolled.recoveryCodes.includes(c)).length, 0, 'all codes are new');
         assert.equal((await client.status()).body['recovery_codes_left'], 10);
-        const notes = notifications(s.stack.outboxFile, MERCHANT);
-        assert.match(notes[notes.length - 1]?.subject ?? '', /New recovery codes were created/);
+        const notes = await told(s);
+        assert.equal(notes.filter((n) => /recovery codes created/.test(n.subject ?? '')).length, 1, JSON.stringify(notes));
+        assert.match(notes[notes.length - 1]?.subject ?? '', /new recovery codes created/);
 
         const replay = await client.recoveryConfirm(currentCode(method, s, enrolled));
         assert.equal(replay.status, 409, `a finished regeneration was replayed: ${replay.text}`);
@@ -313,8 +324,9 @@ describe('disable', () => {
         const status = await client.status();
         assert.equal(status.status, 200, status.text);
         assert.equal(status.body['enabled'], false);
-        const notes = notifications(s.stack.outboxFile, MERCHANT);
-        assert.match(notes[notes.length - 1]?.subject ?? '', /Two-factor authentication was turned off/);
+        const notes = await told(s);
+        assert.equal(notes.filter((n) => /turned off/.test(n.subject ?? '')).length, 1, JSON.stringify(notes));
+        assert.match(notes[notes.length - 1]?.subject ?? '', /two-factor authentication turned off/);
 
         await client.logout();
         const login = await client.login();
@@ -383,7 +395,8 @@ describe('the enable and disable state machines', () => {
       assert.equal((await client.status()).body['enabled'], false, 'nothing is enabled before the confirmation');
       const secret = method.body['secret'];
       assert.equal(typeof secret, 'string');
-      assert.equal(notifications(s.stack.outboxFile).length, 0, 'no notification before the change');
+      await settleOwnerMessages(s.stack.guard);
+      assert.equal(ownerMessages(s.stack.outboxFile).length, 0, 'no notification before the change');
     }));
 
   test('enable: a completed step cannot be replayed, and earlier steps are closed once passed', () =>
@@ -407,7 +420,7 @@ describe('the enable and disable state machines', () => {
       assertOutOfOrder(await client.enableConfirm(totpAt(raw, s.clock.now())), 'confirm replayed');
       assertOutOfOrder(await client.enableMethod('totp'), 'method after the confirmation');
       assertOutOfOrder(await client.enableIdentityVerify(identityCode), 'identity/verify after the confirmation');
-      assert.equal(notifications(s.stack.outboxFile, MERCHANT).length, 1, 'one change, one notification');
+      assert.equal((await told(s)).length, 1, 'one change, one message');
     }));
 
   test('enable: choosing the method again replaces the pending setup (the first secret no longer confirms)', () =>
@@ -440,7 +453,7 @@ describe('the enable and disable state machines', () => {
       const replay = await client.disableConfirm();
       assert.equal(replay.status, 409, replay.text);
       assert.equal((await client.status()).body['enabled'], false);
-      assert.equal(notifications(s.stack.outboxFile, MERCHANT).filter((n) => /turned off/.test(n.subject ?? '')).length, 1);
+      assert.equal((await told(s)).filter((n) => /turned off/.test(n.subject ?? '')).length, 1);
     }));
 
   test('a double-submitted confirmation (enable, then disable) takes effect once', () =>
@@ -454,7 +467,7 @@ describe('the enable and disable state machines', () => {
       const won = enables.filter((r) => r.status === 200);
       assert.equal(won.length, 1, `one enable: ${enables.map((r) => `${r.status} ${r.text}`).join(' | ')}`);
       assert.ok(enables.every((r) => r.status === 200 || (r.status >= 400 && r.status < 500)), 'the other is refused');
-      assert.equal(notifications(s.stack.outboxFile, MERCHANT).length, 1, 'one change, one notification');
+      assert.equal((await told(s)).length, 1, 'one change, one message');
       const winner = enables[0]?.status === 200 ? client : twin;
       const codes = (won[0] as { body: Record<string, unknown> }).body['recovery_codes'] as string[];
       assert.equal(await s.stack.guard.durable.remainingRecoveryCodes(MERCHANT), 10);
@@ -464,7 +477,7 @@ describe('the enable and disable state machines', () => {
       const other = winner.clone();
       const disables = await Promise.all([winner.disableConfirm(), other.disableConfirm()]);
       assert.deepEqual(disables.map((r) => r.status).sort(), [200, 409], disables.map((r) => r.text).join(' | '));
-      assert.equal(notifications(s.stack.outboxFile, MERCHANT).filter((n) => /turned off/.test(n.subject ?? '')).length, 1);
+      assert.equal((await told(s)).filter((n) => /turned off/.test(n.subject ?? '')).length, 1);
     }));
 
   test('recovery-code regeneration: confirm without start → 409', () =>

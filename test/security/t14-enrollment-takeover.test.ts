@@ -11,7 +11,8 @@ import {
   expectStatus,
   factorsConfig,
   lastCode,
-  notifications,
+  ownerMessages,
+  settleOwnerMessages,
   outboxMessages,
   totpAt,
   verifyIdentity,
@@ -168,13 +169,15 @@ describe('T14: every 2FA change is notified by email', () => {
       expectStatus(await client.disableVerify(totpAt(secret, s.clock.now())), 200, 'disable/verify');
       expectStatus(await client.disableConfirm(), 200, 'disable/confirm');
 
-      const notes = notifications(s.stack.outboxFile);
+      // One message per change (README "What the owner is told"): the factor_changed alert.
+      await settleOwnerMessages(s.stack.guard);
+      const notes = ownerMessages(s.stack.outboxFile);
       assert.deepEqual(
-        notes.map((n) => [n.channel, n.to, n.subject]),
+        notes.map((n) => [n.channel, n.to, n.purpose, n.alert, n.lang, n.subject]),
         [
-          ['email', MERCHANT, 'SmartPush: Two-factor authentication was turned on'],
-          ['email', MERCHANT, 'SmartPush: New recovery codes were created'],
-          ['email', MERCHANT, 'SmartPush: Two-factor authentication was turned off'],
+          ['email', MERCHANT, 'alert', 'factor_changed', 'en', 'SmartPush security alert: two-factor authentication turned on'],
+          ['email', MERCHANT, 'alert', 'factor_changed', 'en', 'SmartPush security alert: new recovery codes created'],
+          ['email', MERCHANT, 'alert', 'factor_changed', 'en', 'SmartPush security alert: two-factor authentication turned off'],
         ],
       );
       const secrets = [...recoveryCodes, ...(regenerated.body['recovery_codes'] as string[]), secret.toString('hex'), PASSWORD];

@@ -10,8 +10,9 @@ import {
   expectStatus,
   factorsConfig,
   lastCode,
-  notifications,
   outboxMessages,
+  ownerMessages,
+  settleOwnerMessages,
   withClockedStack,
   type ApiReply,
   type ClockedStack,
@@ -34,13 +35,17 @@ const MINUTE = 60_000;
 const ATTACKER = '203.0.113.66';
 const OWNER_ADDRESS = '198.51.100.20';
 
-function run<T>(fn: (s: ClockedStack) => Promise<T>, extra: { factors?: Record<string, unknown>; regulation?: Record<string, unknown> } = {}): Promise<T> {
+function run<T>(
+  fn: (s: ClockedStack) => Promise<T>,
+  extra: { factors?: Record<string, unknown>; regulation?: Record<string, unknown>; alerts?: Record<string, unknown> } = {},
+): Promise<T> {
   return withClockedStack(
     {
       config: {
         trusted_proxies: ['127.0.0.1/32'],
         factors: factorsConfig({ send_budget: GENEROUS_BUDGETS, ...extra.factors }).factors,
         ...(extra.regulation ? { regulation: extra.regulation } : {}),
+        ...(extra.alerts ? { alerts: extra.alerts } : {}),
       },
     },
     fn,
@@ -63,6 +68,16 @@ function sameBrowser(s: ClockedStack, known: GuardClient, address: string): Guar
   const next = from(s, address);
   next.cookies.set('spg_device', device);
   return next;
+}
+
+/**
+ * What the owner's mailbox got about the attack (README "What the owner is told"): one message,
+ * the `lockout` security alert in the account's language, or the English attack notice when that
+ * alert kind is off. (With SMS as the method the alert also goes to the phone: one alert, not a second email.)
+ */
+async function toldOwner(s: ClockedStack) {
+  await settleOwnerMessages(s.stack.guard);
+  return ownerMessages(s.stack.outboxFile, MERCHANT);
 }
 
 /** Messages in the outbox that could carry a secret: the password, or any code that was sent. */
@@ -90,15 +105,22 @@ describe('T21: wrong passwords pause the attacker, not the owner', () => {
       await ownerSignsIn(s, owner, 'owner at another address');
       assert.equal((await owner.me()).status, 200);
 
-      const notices = notifications(s.stack.outboxFile, MERCHANT);
-      assert.equal(notices.length, 1, `one notice to the owner: ${JSON.stringify(notices)}`);
-      assert.match(String(notices[0]?.subject), /failed sign-in attempts/);
+      const notices = await toldOwner(s);
+      assert.equal(notices.length, 1, `one message to the owner: ${JSON.stringify(notices)}`);
+      assert.equal(notices[0]?.purpose, 'alert', 'the lockout alert is the message');
+      assert.equal(notices[0]?.alert, 'lockout');
+      assert.equal(notices[0]?.lang, 'en');
+      assert.match(String(notices[0]?.subject), /sign-in paused after failed attempts/);
+      // What happened, what is paused and what is not, what to do.
+      assert.match(String(notices[0]?.text), /wrong password/);
+      assert.match(String(notices[0]?.text), /paused for a while\. Your own known devices keep working/);
+      assert.match(String(notices[0]?.text), /turn on two-factor authentication if it is off/);
       assert.ok(!leaksSecret(notices[0]?.text ?? '', []) && !(notices[0]?.text ?? '').includes(ATTACKER), 'no secret, no address in the notice');
 
       // More attacks within notify_every (6h) add no mail.
       s.clock.advance(5 * MINUTE + 1000);
       for (let i = 0; i < 3; i++) assert.equal((await attacker.login(MERCHANT, `again-${i}`)).status, 401);
-      assert.equal(notifications(s.stack.outboxFile, MERCHANT).length, 1, 'notices are rate-limited');
+      assert.equal((await toldOwner(s)).length, 1, 'notices are rate-limited');
     }));
 
   test('the login page warns "1 attempt left" before the pause', () =>
@@ -183,8 +205,9 @@ describe('T21: wrong passwords pause the attacker, not the owner', () => {
       s.clock.advance((first.body['retry_after'] as number) * 1000);
       await ownerSignsIn(s, fresh, 'the owner from a new browser after the short wait');
 
-      const notices = notifications(s.stack.outboxFile, MERCHANT);
+      const notices = await toldOwner(s);
       assert.equal(notices.length, 1, `the owner is told once: ${JSON.stringify(notices.map((n) => n.subject))}`);
+      assert.equal(notices[0]?.alert, 'lockout');
       // An account nobody has here gets nothing, however it is attacked.
       for (let i = 0; i < 3; i++) await from(s, ATTACKER).login('nobody@example.com', `wrong-${i}`);
       assert.equal(outboxMessages(s.stack.outboxFile).filter((m) => m.to === 'nobody@example.com').length, 0);
@@ -216,8 +239,11 @@ describe('T21: wrong codes pause the attacker, not the owner (the attacker has t
       const owner = from(s, OWNER_ADDRESS);
       await ownerSignsIn(s, owner, 'owner at another address');
 
-      const notices = notifications(s.stack.outboxFile, MERCHANT);
+      const notices = await toldOwner(s);
       assert.equal(notices.length, 1, JSON.stringify(notices.map((n) => n.subject)));
+      assert.equal(notices[0]?.alert, 'lockout');
+      assert.match(String(notices[0]?.subject), /your password was used with wrong verification codes/);
+      assert.match(String(notices[0]?.text), /someone knows your password: change it now/);
       assert.match(String(notices[0]?.text), /change your password/);
       assert.ok(!leaksSecret(notices[0]?.text ?? '', codes), 'no code or password in the notice');
     }));
@@ -275,4 +301,73 @@ describe('T21: wrong codes pause the attacker, not the owner (the attacker has t
       },
       { factors: { failures: { max_failures: 10, lockout_after: 20 } } },
     ));
+
+  test('wrong codes spread thinly over many places (no place paused) lock the codes at lockout_after: the owner is told once, then, that the password is known', () =>
+    run(
+      async (s) => {
+        await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
+        await ownerSignsIn(s, from(s, OWNER_ADDRESS), 'the owner signed in before (a real account)');
+        const codes: string[] = [];
+        for (let place = 1; place <= 4; place++) {
+          const attacker = from(s, `192.0.2.${place}`);
+          expectStatus(await attacker.login(MERCHANT, PASSWORD), 200, 'password');
+          codes.push(lastCode(s.stack.outboxFile, MERCHANT_PHONE));
+          for (let i = 0; i < 5; i++) assert.equal((await attacker.verify(codes.at(-1) === '000000' ? '111111' : '000000')).status, 401);
+          if (place < 4) assert.equal((await toldOwner(s)).length, 0, `no place is paused yet (after place ${place})`);
+        }
+        // The 20th wrong code locked the codes (nobody has been refused yet): that is when the owner hears of it.
+        const told = await toldOwner(s);
+        assert.equal(told.length, 1, JSON.stringify(told.map((m) => m.subject)));
+        assert.equal(told[0]?.alert, 'lockout');
+        assert.match(String(told[0]?.subject), /verification codes locked after wrong attempts/);
+        assert.match(String(told[0]?.text), /your own known devices, which keep working/);
+        assert.match(String(told[0]?.text), /someone knows your password: change it now/);
+        assert.ok(!leaksSecret(told[0]?.text ?? '', codes));
+        // Refused attempts after the lock (each one a `factor_locked` record) tell no one again.
+        const late = from(s, '192.0.2.99');
+        expectStatus(await late.login(MERCHANT, PASSWORD), 200, 'password');
+        assert.equal((await late.verify(lastCode(s.stack.outboxFile, MERCHANT_PHONE))).status, 429);
+        assert.equal((await late.verify('000000')).status, 429);
+        assert.equal((await toldOwner(s)).length, 1, 'told once per regulation.notify_every');
+      },
+      { factors: { failures: { max_failures: 10, lockout_after: 20 } } },
+    ));
+});
+
+describe('T21: with the lockout alert switched off, the attack notice is the one message', () => {
+  for (const alerts of [{ events: { lockout: false } }, { enabled: false }]) {
+    test(`alerts ${JSON.stringify(alerts)}: three wrong passwords, then wrong codes: one English notice each, never an alert too`, () =>
+      run(
+        async (s) => {
+          await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.clock.now());
+          const attacker = from(s, ATTACKER);
+          for (let i = 0; i < 3; i++) await attacker.login(MERCHANT, `wrong-${i}`);
+          const first = await toldOwner(s);
+          assert.equal(first.length, 1, JSON.stringify(first));
+          assert.equal(first[0]?.purpose, 'notification');
+          assert.match(String(first[0]?.subject), /failed sign-in attempts/);
+          assert.match(String(first[0]?.text), /your own known devices keep working/);
+          assert.ok(!leaksSecret(first[0]?.text ?? '', []) && !(first[0]?.text ?? '').includes(ATTACKER));
+
+          // The right password, then wrong codes from another address: the "password is known" notice.
+          const other = from(s, '203.0.113.67');
+          const codes: string[] = [];
+          let judged = 0;
+          for (let round = 0; round < 4 && judged < 10; round++) {
+            expectStatus(await other.login(MERCHANT, PASSWORD), 200, 'attacker: password');
+            codes.push(lastCode(s.stack.outboxFile, MERCHANT_PHONE));
+            for (let i = 0; i < 5 && judged < 10; i++) {
+              await other.verify(codes.at(-1) === '000000' ? '111111' : '000000');
+              judged++;
+            }
+          }
+          const both = await toldOwner(s);
+          assert.equal(both.length, 2, JSON.stringify(both.map((n) => n.subject)));
+          assert.ok(both.every((n) => n.purpose === 'notification'));
+          assert.match(String(both[1]?.subject), /your password was used with wrong verification codes/);
+          assert.ok(!leaksSecret(both[1]?.text ?? '', codes));
+        },
+        { alerts },
+      ));
+  }
 });
