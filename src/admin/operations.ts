@@ -10,7 +10,7 @@ import type { Regulation } from '../flows/regulation.ts';
 import { maskDestination, type SecondFactor } from '../flows/second-factor.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RiskHistoryStore } from '../risk/history.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { PasskeyStore } from '../factors/passkey/store.ts';

@@ -3,7 +3,7 @@ import type { AuditSink } from '../audit/record.ts';
 import type { Channel } from '../channels/channel.ts';
 import type { Logger } from '../observability/logger.ts';
 import { isLang, type Lang } from '../pages/i18n/language.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { alertWords } from './messages.tsx';

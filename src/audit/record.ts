@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import { withoutSecrets, type AuditEvent, type AuditFilter, type AuditInput, type AuditQuery, type AuditRecorder } from './audit.ts';
 
 /** One place audit records go to (a file, stdout, a query store, the metrics). */

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../store/redis-connection.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { AuditEvent, AuditFilter, AuditQuery } from './audit.ts';
 import type { AuditSink } from './record.ts';
 

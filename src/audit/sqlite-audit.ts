@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { SqliteDurableStore } from '../store/sqlite.ts';
 import type { AuditEvent, AuditFilter, AuditQuery } from './audit.ts';
 import type { AuditSink } from './record.ts';

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { UpstreamAccount, type ReplayStep } from '../flows/upstream-account.ts';
-import { systemClock } from '../server/providers.ts';
+import { systemClock } from '../core/clock.ts';
 import { upstreamAccountConfig } from '../server/upstream-account-config.ts';
 import { configPathFrom, UsageError } from './policy.ts';
 

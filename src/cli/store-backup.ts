@@ -12,7 +12,7 @@ import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
-import { systemClock } from '../server/providers.ts';
+import { systemClock } from '../core/clock.ts';
 
 /**
  * `store backup --to DIR` and `store restore --from DIR`: one backup format for both stores.

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import { totpSecretAad, type SecretBox, type EncryptionKeys } from './secret-box.ts';
 import { RESTORE_HINT } from '../store/sqlite.ts';
 

@@ -20,7 +20,8 @@
  *   issue meanwhile) answers 'expired'.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock, Random } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 
 const MINUTE = 60_000;

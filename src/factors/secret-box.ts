@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Random } from '../server/providers.ts';
-import { cryptoRandom } from '../server/providers.ts';
+import type { Random } from '../core/random.ts';
+import { cryptoRandom } from '../core/random.ts';
 import type { SealedSecret } from '../store/durable.ts';
 
 /**

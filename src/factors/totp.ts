@@ -12,7 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { HashAlgorithm } from 'otplib';
 import { lazyModule } from '../lazy-module.ts';
-import type { Random } from '../server/providers.ts';
+import type { Random } from '../core/random.ts';
 import type { TotpParameters } from '../store/durable.ts';
 
 /** What authenticator apps (Google Authenticator, Authy, Microsoft, 1Password…) honour. */

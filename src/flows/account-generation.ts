@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Random } from '../server/providers.ts';
+import type { Random } from '../core/random.ts';
 import type { Enrollment } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 

@@ -3,7 +3,7 @@ import type { AuditRecorder } from '../audit/audit.ts';
 import type { Channel } from '../channels/channel.ts';
 import { attackNoticeMessage, type AttackNoticeKind } from '../channels/templates.tsx';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 
 /**

@@ -1,7 +1,8 @@
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
-import type { Clock, Random } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';

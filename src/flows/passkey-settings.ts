@@ -3,7 +3,7 @@ import { fromContext, type AuditContext, type AuditRecorder } from '../audit/aud
 import type { PasskeyCeremonies, RelyingParty } from '../factors/passkey/ceremony.ts';
 import type { PasskeyCredential } from '../factors/passkey/store.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';

@@ -1,7 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock, Random } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 import type { RememberedBrowser, RememberedBrowserStore } from '../store/remembered-browsers.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import { honouredUntil, rememberAllowance, returnRule, type RememberAllowance } from '../policy/remember-browser-policy.ts';

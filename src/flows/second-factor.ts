@@ -5,7 +5,7 @@ import { ChannelError } from '../channels/channel.ts';
 import { maskEmail, maskPhone } from '../channels/phone.ts';
 import { codeMessage } from '../channels/templates.tsx';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { OneTimeCodes } from '../factors/one-time-codes.ts';
 import { hashRecoveryCode, normaliseRecoveryCode } from '../factors/recovery-codes.ts';
 import type { SecretBox } from '../factors/secret-box.ts';

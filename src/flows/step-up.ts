@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fromContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { DurableStore, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';

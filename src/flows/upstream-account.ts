@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { CookieJar } from 'tough-cookie';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import { cookiesSet, judgeLoginAnswer, toughCookie, type Check, type FailureSignal, type SuccessSignal } from './login-answer.ts';
 import { findForm, type FoundForm } from './login-form.ts';
 

@@ -5,7 +5,7 @@
  * The id says nothing by itself; whether it is known for an account is in the risk history.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Random } from '../server/providers.ts';
+import type { Random } from '../core/random.ts';
 
 /** 16 random bytes, base64url: 22 characters. */
 const ID_BYTES = 16;

@@ -3,7 +3,7 @@
  * answers something that is not a count) becomes `'unknown'` for its fact, which the engine scores
  * as risky: an unreachable store never makes a request look safer (fail safe).
  */
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { RiskHistoryStore } from './history.ts';
 import type { RiskConfig } from './schema.ts';
 import type { RiskFacts, Unknown } from './facts.ts';

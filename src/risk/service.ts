@@ -1,6 +1,7 @@
 import { fromContext, NO_AUDIT, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Clock, Random } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { assessRisk, explainRisk, type RiskAssessment } from './assess.ts';
 import { newDeviceId, signDeviceId, verifyDeviceId } from './device.ts';

@@ -15,7 +15,7 @@ import type { CompiledPolicy, Explanation, InterceptKind, SensitiveSpec, UserSta
 import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute, type Routing } from './enforce.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { sendError, setOwnResponseHeaders, wantsHtml, writeError } from './respond.ts';
-import type { Random } from './providers.ts';
+import type { Random } from '../core/random.ts';
 import { isStoreUnavailable } from '../store/ephemeral.ts';
 import type { Site } from '../pages/site.ts';
 import type { Brand } from '../pages/page-ui.tsx';

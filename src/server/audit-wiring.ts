@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';

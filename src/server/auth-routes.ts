@@ -14,7 +14,7 @@ import type { LoginFlow, LoginResult, LoginVerifyResult, PendingLogin, Presenter
 import { maskDestination, type SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
 import type { SessionService } from '../session/sessions.ts';

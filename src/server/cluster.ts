@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import type { MetricsOutput } from '../observability/metrics.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { childPort, primaryPort, SharedStoreClient, StoreHost } from '../store/shared.ts';
-import { systemClock, type Clock } from './providers.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import type { RunningGuard, StartOptions } from './start.ts';
 
 /**

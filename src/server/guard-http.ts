@@ -7,7 +7,7 @@ import { crossSite, csrfToken, csrfTokenValid } from '../session/csrf.ts';
 import type { SessionKeys } from '../session/keys.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { GuardState } from './app.ts';
-import type { Random } from './providers.ts';
+import type { Random } from '../core/random.ts';
 import { sendError, setOwnResponseHeaders } from './respond.ts';
 
 /**

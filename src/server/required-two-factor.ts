@@ -13,7 +13,7 @@ import type { DurableStore } from '../store/durable.ts';
 import { hasAnyFactor } from '../flows/factors.ts';
 import type { GuardState, Identity } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 

@@ -16,7 +16,8 @@ import { deriveKey, SecondFactor } from '../flows/second-factor.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DurableStore } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
-import type { Clock, Random } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 
 /**
  * Composition of the second factors from the config: keys, channels, code issuing, budgets and

@@ -62,7 +62,8 @@ import { createChangeMethodRoutes } from './change-method-pages.ts';
 import type { GraceStore } from '../store/grace.ts';
 import { createRequiredTwoFactor } from './required-two-factor.ts';
 import { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
-import { cryptoRandom, systemClock, type Clock, type Random } from './providers.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { cryptoRandom, type Random } from '../core/random.ts';
 
 /** The composition root: config in, two listening servers out. */
 

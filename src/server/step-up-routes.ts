@@ -8,7 +8,7 @@ import { renderNudgePage, renderStepUpDonePage, renderStepUpPage } from '../page
 import { explainRisk } from '../risk/assess.ts';
 import type { RiskService } from '../risk/service.ts';
 import { cookieName, readCookies } from '../session/cookies.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { SensitiveGate } from './app.ts';
 import type { GuardHttp } from './guard-http.ts';

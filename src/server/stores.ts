@@ -23,7 +23,7 @@ import { isNewStore, recordStore } from '../store/store-ledger.ts';
 import { MemoryGraceStore, type GraceStore } from '../store/grace.ts';
 import { RedisGraceStore } from '../store/redis-grace.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 
 /**
  * Opens the state of one deployment, as the config says (DESIGN §4): `embedded` keeps ephemeral

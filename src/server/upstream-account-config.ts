@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import { withQuery, type FormFetchConfig } from '../config/login-schema.ts';
 import type { FormFetch, UpstreamAccountConfig } from '../flows/upstream-account.ts';
-import type { Clock } from './providers.ts';
+import type { Clock } from '../core/clock.ts';
 
 /** The `login` config mapped once into what the upstream replay needs (serve and `login probe` alike). */
 

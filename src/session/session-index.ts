@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SessionRecord } from './sessions.ts';
 

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { entriesAtMost } from './bounded-cache.ts';
-import type { Clock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
 import type { EphemeralStore, SlotResult } from './ephemeral.ts';
 
 interface Entry {

@@ -1,5 +1,5 @@
-import type { Clock } from '../server/providers.ts';
-import { systemClock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import { systemClock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
 import { byText, type DurableUserRecords, type RecordPort, type RecoveryCodeRecord, type UsedStepRecord } from './records.ts';

@@ -1,8 +1,8 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Clock } from '../server/providers.ts';
-import { systemClock } from '../server/providers.ts';
+import type { Clock } from '../core/clock.ts';
+import { systemClock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 

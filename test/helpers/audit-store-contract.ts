@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEvent, AuditEventType, AuditQuery } from '../../src/audit/audit.ts';
 import type { AuditSink } from '../../src/audit/record.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 
 /**
  * The behaviour every durable audit query store shares (SQLite, Redis): what the admin API's

@@ -1,7 +1,8 @@
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import { PasskeyCeremonies, type RelyingParty } from '../../src/factors/passkey/ceremony.ts';
 import { MemoryPasskeyStore } from '../../src/factors/passkey/store.ts';
-import { cryptoRandom, ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { memoryLogger } from './stack.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
-import type { Clock } from '../../src/server/providers.ts';
+import type { Clock } from '../../src/core/clock.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
 import { stringify } from 'yaml';
 import { DEMO_LOGIN, LOW_RISK, memoryLogger } from './stack.ts';

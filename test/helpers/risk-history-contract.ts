@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { recordVerifiedLogin } from '../../src/risk/gather.ts';
 import type { LoginRecord, RiskHistoryStore } from '../../src/risk/history.ts';
 import { networkPrefix } from '../../src/risk/network.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 
 /**
  * The contract every RiskHistoryStore backend must meet (memory, SQLite, later Redis). It uses only

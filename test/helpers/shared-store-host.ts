@@ -2,7 +2,7 @@
 // (test/integration/store-shared.test.ts forks it and talks to it over IPC).
 import { MemoryStore } from '../../src/store/memory.ts';
 import { primaryPort, StoreHost } from '../../src/store/shared.ts';
-import { systemClock } from '../../src/server/providers.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 const host = new StoreHost(new MemoryStore(systemClock));
 host.attach(primaryPort());

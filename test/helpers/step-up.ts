@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { RiskConfigInput } from '../../src/risk/schema.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { LOW_RISK, type StackOptions } from './stack.ts';
 import {
   GENEROUS_BUDGETS,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { totpCode } from '../../src/factors/totp.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { startStack, type Stack, type StackOptions } from './stack.ts';
 
 /**

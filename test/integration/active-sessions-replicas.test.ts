@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas } from '../helpers/replicas.ts';
 import { expectStatus, MERCHANT } from '../helpers/two-factor.ts';

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import { createAudit } from '../../src/audit/record.ts';
 import { RedisAudit } from '../../src/audit/redis-audit.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { RETENTION, auditEvent, auditStoreContract } from '../helpers/audit-store-contract.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { memoryLogger } from '../helpers/stack.ts';

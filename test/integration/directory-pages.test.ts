@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HtmlDirectory, ProfileDirectory } from '../../src/directory/page.ts';
 import { canonicalIdentity } from '../../src/directory/identity.ts';
-import { systemClock } from '../../src/server/providers.ts';
+import { systemClock } from '../../src/core/clock.ts';
 import { UpstreamAccount } from '../../src/flows/upstream-account.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { LOW_RISK, startStack, type Stack } from '../helpers/stack.ts';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { djangoOrSkip, djangoSessionsOf as sessionsOf, startDjango, type DjangoApp, type DjangoUser } from '../helpers/django.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import { GENEROUS_BUDGETS, GuardClient, base32Decode, expectStatus, lastCode, totpAt, type ApiReply } from '../helpers/two-factor.ts';

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { pageWithCsrf, postForm } from '../helpers/step-up.ts';
 import { enrollDirectly, factorsConfig, GENEROUS_BUDGETS, expectStatus, GuardClient, lastCode, MERCHANT, startClockedStack, type ClockedStack } from '../helpers/two-factor.ts';
 

@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { startReplicas } from '../helpers/replicas.ts';
 import { expectStatus, lastCode, MERCHANT } from '../helpers/two-factor.ts';
 import { RedisRememberedBrowsers } from '../../src/store/redis-remembered-browsers.ts';

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RiskConfigInput } from '../../src/risk/schema.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import {
   MASKED_MERCHANT_EMAIL,
   MERCHANT,

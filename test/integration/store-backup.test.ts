@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
 import { closeRedisClient, openRedisClient } from '../../src/store/redis-connection.ts';
 import { memoryLogger } from '../helpers/stack.ts';

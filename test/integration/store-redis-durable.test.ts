@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { StoreUnavailableError } from '../../src/store/ephemeral.ts';
 import { openRedisClient } from '../../src/store/redis-connection.ts';
 import { RedisDurableStore, type RedisDurableStoreOptions } from '../../src/store/redis-durable.ts';

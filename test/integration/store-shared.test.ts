@@ -8,7 +8,7 @@ import { runEphemeralStoreContract } from '../helpers/store-contract.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { childPort, SharedStoreClient, StoreHost, type IpcPort } from '../../src/store/shared.ts';
 import { isStoreUnavailable } from '../../src/store/ephemeral.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 
 /**
  * The shared ephemeral store of `serve --workers N` (src/store/shared.ts): the worker's client of

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import type { DurableStore, Enrollment } from '../../src/store/durable.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { DEMO_LOGIN, memoryLogger, type Stack } from '../helpers/stack.ts';

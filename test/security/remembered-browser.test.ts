@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { apiCall, assertExported, assertStepUpRequired, CONTACT_EXPORT, postForm } from '../helpers/step-up.ts';
 import {
   csrfFrom,

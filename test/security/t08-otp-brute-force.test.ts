@@ -17,7 +17,7 @@ import {
   type ClockedStack,
   type GuardClient,
 } from '../helpers/two-factor.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas } from '../helpers/replicas.ts';
 

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { normaliseRecoveryCode } from '../../src/factors/recovery-codes.ts';
 import { parseEncryptionKeys, SecretBox } from '../../src/factors/secret-box.ts';
-import { ManualClock, cryptoRandom } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import {
   GENEROUS_BUDGETS,

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryAudit } from '../../src/audit/audit.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { RiskConfigInput } from '../../src/risk/schema.ts';
 import { LOW_RISK } from '../helpers/stack.ts';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccountGenerations, factorState, GENERATION_TTL_MS } from '../../src/flows/account-generation.ts';
-import { cryptoRandom, ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 import type { Enrollment } from '../../src/store/durable.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 

@@ -10,7 +10,7 @@ import { ALERT_KINDS, ALERT_RULES, alertsFor } from '../../src/alerts/table.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { en } from '../../src/pages/i18n/en.ts';
 import { zhCN } from '../../src/pages/i18n/zh-cn.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import type { Enrollment } from '../../src/store/durable.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 

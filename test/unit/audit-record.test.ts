@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryAudit, fromContext, isSecretDetailKey, withoutSecrets, type AuditEvent } from '../../src/audit/audit.ts';
 import { stdoutSink } from '../../src/audit/file-sink.ts';
 import { createAudit, type AuditSink } from '../../src/audit/record.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { memoryLogger } from '../helpers/stack.ts';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);

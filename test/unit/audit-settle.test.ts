@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MemoryAudit, type AuditEvent } from '../../src/audit/audit.ts';
 import { jsonLinesFileSink } from '../../src/audit/file-sink.ts';
 import { createAudit, type AuditSink } from '../../src/audit/record.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { memoryLogger } from '../helpers/stack.ts';
 
 /**

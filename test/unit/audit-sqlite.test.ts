@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteAudit } from '../../src/audit/sqlite-audit.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { DAY, RETENTION, auditEvent, auditStoreContract } from '../helpers/audit-store-contract.ts';
 

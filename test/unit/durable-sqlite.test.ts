@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { SQLITE_SCHEMA_VERSION, SqliteDurableStore, SqliteSchemaError } from '../../src/store/sqlite.ts';
 import { emailEnrollment, runDurableStoreContract, smsEnrollment, totpEnrollment } from '../helpers/durable-contract.ts';
 

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { OneTimeCodes, oneTimeCodeKeys, MAX_CODE_LIFETIME_MS, type OneTimeCodeOptions } from '../../src/factors/one-time-codes.ts';
-import { cryptoRandom, ManualClock, type Random } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom, type Random } from '../../src/core/random.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 
 const MINUTE = 60_000;

@@ -10,7 +10,7 @@ import {
   RECOVERY_CODE_ALPHABET,
   RECOVERY_CODE_BITS,
 } from '../../src/factors/recovery-codes.ts';
-import { cryptoRandom, type Random } from '../../src/server/providers.ts';
+import { cryptoRandom, type Random } from '../../src/core/random.ts';
 
 const HASH_KEY = Buffer.alloc(32, 3);
 

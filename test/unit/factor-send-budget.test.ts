@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_SEND_LIMITS, SendBudget, type SendBudgetLimits } from '../../src/factors/send-budget.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 
 const MINUTE = 60_000;

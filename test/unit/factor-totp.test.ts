@@ -14,7 +14,8 @@ import {
   totpStep,
   verifyTotp,
 } from '../../src/factors/totp.ts';
-import { ManualClock, type Random } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { type Random } from '../../src/core/random.ts';
 import type { TotpParameters } from '../../src/store/durable.ts';
 
 const RFC_SECRET = Buffer.from('12345678901234567890', 'ascii');

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { addressKey, Regulation, type AttemptOutcome, type RegulationLimits } from '../../src/flows/regulation.ts';
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import { browserLabel, forgetRememberedBrowsers, hashSecret, RememberedBrowsers } from '../../src/flows/remember-browser.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { cryptoRandom, ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 import { MemoryRememberedBrowsers, type RememberedBrowserStore } from '../../src/store/remembered-browsers.ts';
 
 const T0 = Date.UTC(2026, 5, 1);

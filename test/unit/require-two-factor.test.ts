@@ -6,7 +6,7 @@ import { decide } from '../../src/policy/decide.ts';
 import { explainRequest, formatExplanation } from '../../src/policy/explain.ts';
 import { runPolicyTests } from '../../src/policy/policy-test.ts';
 import { graceStatus, NO_GRACE, type GraceSpec } from '../../src/policy/require-two-factor.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { provenByIdentity, refuseSameChannel } from '../../src/flows/same-channel.ts';
 import { FlowError } from '../../src/flows/flow-error.ts';
 import { rolesOf } from '../../src/directory/values.ts';

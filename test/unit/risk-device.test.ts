@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { newDeviceId, signDeviceId, verifyDeviceId } from '../../src/risk/device.ts';
-import type { Random } from '../../src/server/providers.ts';
+import type { Random } from '../../src/core/random.ts';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);

@@ -5,7 +5,8 @@ import { newDeviceId, signDeviceId, verifyDeviceId } from '../../src/risk/device
 import { gatherFacts, MAX_STORED_USER_AGENT, recordVerifiedLogin, type RiskCounters } from '../../src/risk/gather.ts';
 import { MemoryRiskHistory, type LoginRecord, type RiskHistoryStore } from '../../src/risk/history.ts';
 import { defaultRiskConfig, riskSchema } from '../../src/risk/schema.ts';
-import { ManualClock, type Random } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { type Random } from '../../src/core/random.ts';
 
 const CONFIG = defaultRiskConfig();
 const USER = 'merchant@example.com';

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Random } from '../../src/server/providers.ts';
+import type { Random } from '../../src/core/random.ts';
 import type { SealedSecret } from '../../src/store/durable.ts';
 import {
   EncryptionKeys,

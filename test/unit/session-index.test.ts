@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, cryptoRandom } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { SessionService, type SessionOptions } from '../../src/session/sessions.ts';
 import { parseSessionKeys } from '../../src/session/keys.ts';

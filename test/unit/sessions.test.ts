@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, type Random } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { type Random } from '../../src/core/random.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { EphemeralStore } from '../../src/store/ephemeral.ts';
 import { SessionService, type SessionOptions } from '../../src/session/sessions.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { runEphemeralStoreContract } from '../helpers/store-contract.ts';
 

@@ -10,7 +10,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { UpstreamAccount, type UpstreamAccountConfig } from '../../src/flows/upstream-account.ts';
 import { runLoginCommand } from '../../src/cli/login-probe.ts';
 import { UsageError } from '../../src/cli/policy.ts';
-import { ManualClock } from '../../src/server/providers.ts';
+import { ManualClock } from '../../src/core/clock.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { upstreamAccountConfig } from '../../src/server/upstream-account-config.ts';
 

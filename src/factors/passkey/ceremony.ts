@@ -30,7 +30,8 @@ import {
 } from '@simplewebauthn/server';
 import { fromContext, type AuditContext, type AuditRecorder } from '../../audit/audit.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { Clock, Random } from '../../server/providers.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { Random } from '../../core/random.ts';
 import type { EphemeralStore } from '../../store/ephemeral.ts';
 import { PASSKEY_NAME_MAX, PASSKEY_TRANSPORTS, type PasskeyCredential, type PasskeyStore, type PasskeyTransport } from './store.ts';
 
