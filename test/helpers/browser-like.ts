@@ -424,16 +424,6 @@ export async function startRecordedStack(options: Omit<StackOptions, 'upstreamUr
   };
 }
 
-/** Runs `fn` with a fresh stack and always closes it. */
-export async function withStack<T>(options: StackOptions, fn: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack(options);
-  try {
-    return await fn(stack);
-  } finally {
-    await stack.close();
-  }
-}
-
 /** Runs `fn` with a fresh recorded stack and always closes it. */
 export async function withRecordedStack<T>(options: Omit<StackOptions, 'upstreamUrl'>, fn: (stack: RecordedStack) => Promise<T>): Promise<T> {
   const stack = await startRecordedStack(options);

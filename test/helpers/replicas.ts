@@ -1,14 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import type { Clock } from '../../src/core/clock.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
 import { stringify } from 'yaml';
-import { DEMO_LOGIN, LOW_RISK, memoryLogger } from './stack.ts';
+import { DEMO_POLICY_FILE, baseConfig, memoryLogger, stackFiles, uniqueRedisPrefix } from './stack.ts';
 import { GuardClient } from './two-factor.ts';
 
 /**
@@ -16,6 +13,10 @@ import { GuardClient } from './two-factor.ts';
  * (given by URL, through GUARD_REDIS_URL exactly as an operator sets it), and the secrets every
  * replica must share (session keys, encryption keys). Each replica has its own listener, logs and
  * hot-path caches; everything else goes through Redis.
+ *
+ * Built from stack.ts's `stackFiles` and `baseConfig` (the same defaults as every stack), but
+ * through a YAML config and `parseConfig` with GUARD_REDIS_URL, because the CLI tests run
+ * `configFile` with `env` exactly as an operator would.
  */
 export interface Replicas {
   readonly guards: readonly RunningGuard[];
@@ -42,27 +43,14 @@ export interface ReplicaOptions {
 }
 
 export async function startReplicas(options: ReplicaOptions): Promise<Replicas> {
-  const dir = mkdtempSync(join(tmpdir(), 'spg-replicas-'));
+  const files = stackFiles('spg-replicas-');
+  const { dir, outboxFile } = files;
   const demo = await startDemoApp({ host: '127.0.0.1', port: 0 });
-  const keysFile = join(dir, 'session-keys.json');
-  writeFileSync(keysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
-  const encryptionKeysFile = join(dir, 'encryption-keys.json');
-  writeFileSync(encryptionKeysFile, newEncryptionKeys(), { mode: 0o600 });
-  const outboxFile = join(dir, 'outbox.jsonl');
-  const prefix = options.prefix ?? `spg:test-${randomBytes(4).toString('hex')}:`;
+  const prefix = options.prefix ?? uniqueRedisPrefix();
   const base: Record<string, unknown> = {
-    version: 1,
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    upstream: { url: demo.url },
-    policy: join(process.cwd(), 'policies', 'smartpush.yaml'),
-    session: { keys: { file: keysFile } },
-    login: DEMO_LOGIN,
+    ...baseConfig(files, demo.url, DEMO_POLICY_FILE),
     // The Redis URL itself comes from GUARD_REDIS_URL below, as an operator would set it.
-    store: { sqlite: join(dir, 'guard.db'), redis: { prefix, url: 'redis://unused.invalid:6379' } },
-    factors: { encryption_keys: { file: encryptionKeysFile } },
-    channels: { outbox_file: outboxFile, email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
-    risk: LOW_RISK,
+    store: { sqlite: files.sqliteFile, redis: { prefix, url: 'redis://unused.invalid:6379' } },
   };
   // Each replica gets its own SQLite path, so nothing can be shared but through Redis.
   const yamlOf = (i: number): string => stringify(merge(merge(base, { store: { sqlite: join(dir, `unused-${i}.db`) } }), options.config ?? {}));

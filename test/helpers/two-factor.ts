@@ -409,9 +409,12 @@ export interface ClockedStack {
   readonly enroll: EnrollOptions;
 }
 
-/** Starts a stack on a ManualClock (by default starting at the real time). */
+/**
+ * A preset of `startStack`: the sidecar on a ManualClock (by default starting at the real time, so
+ * dates in logs and cookies look ordinary), with an API client factory and enrollment options.
+ */
 export async function startClockedStack(options: StackOptions = {}, clock = new ManualClock(Date.now())): Promise<ClockedStack> {
-  const stack = await startStack({ ...options, start: { ...options.start, clock } });
+  const stack = await startStack({ ...options, clock });
   const clocked: ClockedStack = {
     stack,
     clock,

@@ -103,7 +103,7 @@ describe('a stock Django admin behind the sidecar', () => {
       upstreamUrl: app.url,
       policy: readFileSync(join(EXAMPLE, 'policy.yaml'), 'utf8'),
       config: exampleConfig(app),
-      start: { clock },
+      clock,
     });
   });
   after(async () => {

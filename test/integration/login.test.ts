@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { startStack, withStack, type Stack } from '../helpers/stack.ts';
 import {
   boundUpstreamCookie,
   BINDING_POLICY,
@@ -26,7 +26,6 @@ import {
   startRecordedStack,
   upstreamSession,
   withRecordedStack,
-  withStack,
   type RecordedRequest,
   type RecordedStack,
   type Reply,
@@ -391,7 +390,7 @@ describe('regulation of failed logins', () => {
 
   test('an unknown account is regulated exactly like a known one (no existence oracle)', async () => {
     const clock = new ManualClock();
-    await withStack({ start: { clock } }, async (stack) => {
+    await withStack({ clock }, async (stack) => {
       const known: Reply[] = [];
       const unknown: Reply[] = [];
       for (let i = 0; i < 4; i++) {
@@ -426,7 +425,7 @@ describe('regulation of failed logins', () => {
 
   test('a ban ends when its time is up (injected clock), and the next one lasts longer', async () => {
     const clock = new ManualClock();
-    await withStack({ start: { clock } }, async (stack) => {
+    await withStack({ clock }, async (stack) => {
       for (let i = 0; i < 3; i++) assert.equal((await login(stack.url, MERCHANT, `wrong-${i}`)).status, 401);
       const banned = await login(stack.url, MERCHANT, PASSWORD);
       assert.equal(banned.status, 429);
@@ -456,7 +455,7 @@ describe('regulation of failed logins', () => {
 describe('session lifetimes over HTTP (injected clock)', () => {
   async function withClockStack(fn: (stack: Stack, clock: ManualClock) => Promise<void>): Promise<void> {
     const clock = new ManualClock();
-    await withStack({ start: { clock }, config: { session: sessionConfig({ idle_timeout: '30m', absolute_lifetime: '12h' }) } }, (stack) => fn(stack, clock));
+    await withStack({ clock, config: { session: sessionConfig({ idle_timeout: '30m', absolute_lifetime: '12h' }) } }, (stack) => fn(stack, clock));
   }
 
   test('after 31 idle minutes the next request answers 401 login_required (API) or 303 (HTML); use keeps a session alive', async () => {

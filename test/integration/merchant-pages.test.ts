@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { buildSite } from '../../src/pages/site.ts';
-import { CookieJar, navigation, send, withStack, type Reply } from '../helpers/browser-like.ts';
-import { OPEN_POLICY, signIn } from '../helpers/stack.ts';
+import { CookieJar, navigation, send, type Reply } from '../helpers/browser-like.ts';
+import { OPEN_POLICY, signIn, withStack } from '../helpers/stack.ts';
 
 /**
  * The merchant pages over HTTP: the security headers every page carries, the assets (stylesheets,

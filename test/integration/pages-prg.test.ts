@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CookieJar, csrfFrom, form, navigation, sameOriginForm, send, withStack, type Reply } from '../helpers/browser-like.ts';
+import { CookieJar, csrfFrom, form, navigation, sameOriginForm, send, type Reply } from '../helpers/browser-like.ts';
 import { DEMO_RISK } from '../helpers/step-up.ts';
 import { lastCode, MERCHANT, PASSWORD } from '../helpers/two-factor.ts';
-import type { Stack } from '../helpers/stack.ts';
+import { withStack, type Stack } from '../helpers/stack.ts';
 
 /**
  * Post/Redirect/Get for the pages' forms, failures included (issue 13): a refused form answers 303

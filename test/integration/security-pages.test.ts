@@ -2,8 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { totpCode, totpStep } from '../../src/factors/totp.ts';
-import type { Stack } from '../helpers/stack.ts';
-import { CookieJar, csrfFrom, form, formSignIn, navigation, sameOriginForm, send, withStack, type Reply } from '../helpers/browser-like.ts';
+import { withStack, type Stack } from '../helpers/stack.ts';
+import { CookieJar, csrfFrom, form, formSignIn, navigation, sameOriginForm, send, type Reply } from '../helpers/browser-like.ts';
 
 /**
  * The Login & Security pages (DESIGN §3) driven like a browser without JavaScript: a cookie jar,

@@ -2,14 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { DurableStore, Enrollment } from '../../src/store/durable.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
-import { DEMO_LOGIN, memoryLogger, type Stack } from '../helpers/stack.ts';
+import { baseConfig, memoryLogger, type Stack } from '../helpers/stack.ts';
 import {
   GuardClient,
   MERCHANT,
@@ -34,20 +34,10 @@ const STEP = 30_000;
 
 /** A second guard on the files of `stack` (same SQLite file, session and encryption keys, outbox). */
 async function restartOn(stack: Stack, clock: ManualClock): Promise<{ guard: RunningGuard; logs: Array<Record<string, unknown>> }> {
-  const dir = dirname(stack.outboxFile);
-  const config = configSchema.parse({
-    version: 1,
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    session: { keys: { file: join(dir, 'session-keys.json') } },
-    login: DEMO_LOGIN,
-    store: { sqlite: join(dir, 'guard.db') },
-    factors: { encryption_keys: { file: join(dir, 'encryption-keys.json') } },
-    channels: { outbox_file: stack.outboxFile, email: { kind: 'outbox' }, sms: { kind: 'outbox' } },
-    upstream: { url: stack.upstreamUrl },
-    policy: stack.policyFile,
-  });
-  const loaded: LoadedConfig = { config, file: join(dir, 'config.yaml'), policyPath: stack.policyFile };
+  // The stack's base config without its low-risk thresholds: this guard has always run with the default risk settings.
+  const { risk: _lowRisk, ...base } = baseConfig(stack.files, stack.upstreamUrl, stack.policyFile);
+  const config = configSchema.parse(base);
+  const loaded: LoadedConfig = { config, file: join(stack.files.dir, 'config.yaml'), policyPath: stack.policyFile };
   const { logger, logs } = memoryLogger();
   const guard = await startGuard(loaded, { logger, watchPolicy: false, clock, initStore: true });
   return { guard, logs };

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { startStack, withStack, type Stack } from '../helpers/stack.ts';
 import {
   BINDING_POLICY,
   CookieJar,
@@ -18,7 +18,6 @@ import {
   setCookieFor,
   upstreamSession,
   withRecordedStack,
-  withStack,
 } from '../helpers/browser-like.ts';
 
 /**
