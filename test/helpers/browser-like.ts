@@ -435,8 +435,8 @@ export async function withRecordedStack<T>(options: Omit<StackOptions, 'upstream
 }
 
 /**
- * A complete `session` config block (startStack's config merge is shallow, so overriding any
- * session setting means giving the keys too): a fresh key file plus the given settings.
+ * A complete `session` config block: a fresh key file of its own plus the given settings (startStack
+ * would keep the stack's keys for a block without them; this one names its own, as before).
  */
 export function sessionConfig(settings: { idle_timeout?: string; absolute_lifetime?: string; same_site?: 'lax' | 'strict' } = {}): {
   keys: { file: string };

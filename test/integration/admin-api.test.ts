@@ -109,7 +109,7 @@ describe('admin API: tokens', () => {
   });
 
   test('every configured token works; the actor in the audit is the token name; the scheme is case-insensitive', async () => {
-    await enrollDirectly(s.stack, OWNER, 'email', OWNER, Date.now());
+    await enrollDirectly(s.stack, OWNER, 'email', OWNER, s.stack.clock.now());
     expectStatus(await s.call('GET', user(OWNER)), 200, 'status with the support token');
     const r = await s.call('POST', `${user(OWNER)}/sessions/revoke`, { reason: 'ticket 1' }, { token: null, headers: { authorization: `bearer ${OTHER_TOKEN}` } });
     expectStatus(r, 200, 'revoke with the rotated token');
@@ -161,7 +161,7 @@ test('no token configured: the admin API is off (503), health still answers', as
 test('the public listener never serves the admin API: /admin/... is an upstream path decided by the policy', async () => {
   const s = await startAdminStack(undefined, { policy: OPEN_POLICY });
   try {
-    await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, Date.now());
+    await enrollDirectly(s.stack, MERCHANT, 'sms', MERCHANT_PHONE, s.stack.clock.now());
     const reset = await rawRequest(`${s.stack.url}${user(MERCHANT)}/2fa/reset`, {
       method: 'POST',
       headers: { authorization: `Bearer ${SUPPORT_TOKEN}`, 'content-type': 'application/json', accept: 'application/json' },
@@ -293,7 +293,7 @@ describe('admin API: operations', () => {
 
   test('change the SMS phone: E.164 and the country allow-list checked, sessions ended, notified, audited with masked numbers', async () => {
     const account = 'phone-change@example.com';
-    await enrollDirectly(s.stack, account, 'sms', '+15555550142', Date.now());
+    await enrollDirectly(s.stack, account, 'sms', '+15555550142', s.stack.clock.now());
     const path = `${user(account)}/2fa/destination`;
     const invalid = await s.call('PUT', path, { destination: '555 0199', reason: 'ticket 12' });
     assert.equal(invalid.status, 400);
@@ -323,7 +323,7 @@ describe('admin API: operations', () => {
 
   test('change the email destination; a TOTP enrollment has none (409)', async () => {
     const account = 'mail-change@example.com';
-    await enrollDirectly(s.stack, account, 'email', 'old-box@example.com', Date.now());
+    await enrollDirectly(s.stack, account, 'email', 'old-box@example.com', s.stack.clock.now());
     const path = `${user(account)}/2fa/destination`;
     assert.equal((await s.call('PUT', path, { destination: 'not an address', reason: 't' })).body['error'], 'invalid_destination');
     const r = expectStatus(await s.call('PUT', path, { destination: 'New-Box@Example.com', reason: 't' }), 200, 'email destination');
@@ -346,7 +346,7 @@ describe('admin API: operations', () => {
 
   test('bad bodies: bad JSON 400, unknown fields 400, not JSON 415, too big 413', async () => {
     const account = 'bodies@example.com';
-    await enrollDirectly(s.stack, account, 'email', account, Date.now());
+    await enrollDirectly(s.stack, account, 'email', account, s.stack.clock.now());
     const path = `${user(account)}/sessions/revoke`;
     const badJson = await s.call('POST', path, undefined, { raw: '{"reason": ' });
     assert.equal(badJson.status, 400);
@@ -403,7 +403,7 @@ describe('admin API: operations', () => {
 test('unlock: lifts the second-factor lockout and the password ban of the account', async () => {
   const s = await startAdminStack();
   try {
-    await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, Date.now());
+    await enrollDirectly(s.stack, MERCHANT, 'email', MERCHANT, s.stack.clock.now());
     const locked = new GuardClient(s.stack.url);
     assert.equal((await locked.login(MERCHANT)).body['status'], 'verification_required');
     // lockout_after is 2: two wrong codes lock the factor, then even the right code is refused.
