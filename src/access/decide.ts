@@ -4,7 +4,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
 import { decide as decideRule } from '../policy/decide.ts';
-import type { CompiledPolicy, UserState } from '../policy/types.ts';
+import type { CompiledPolicy, SensitiveSpec, UserState } from '../policy/types.ts';
 import { isStoreUnavailable } from '../store/ephemeral.ts';
 import { wantsHtml } from './audience.ts';
 import { ANONYMOUS, type FactsTrace, type Identity, type IdentityResolver, type MandateFacts, type SensitiveFacts } from './ports.ts';
@@ -65,10 +65,8 @@ const SIDECAR_ROUTE: AccessResult = Object.freeze({ kind: 'sidecar_route' });
 export function createAccess(deps: AccessDeps): Access {
   const { logger, metrics } = deps;
 
-  /** Sensitive rules are decided with the risk level and the freshness of a step-up; others need neither. */
-  async function sensitiveState(routing: Extract<Routing, { kind: 'routed' }>, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
-    const spec = routing.internal ? null : routing.match.rule.sensitive;
-    if (!spec || !identity.session) return identity.user;
+  /** The risk level and step-up freshness a sensitive rule is decided with. */
+  async function sensitiveState(spec: SensitiveSpec, identity: Identity, req: IncomingMessage, client: ClientFacts, requestId: string): Promise<UserState> {
     const risk = deps.trace?.(req)?.begin('guard.risk');
     if (!risk) return deps.sensitive.userState(identity, spec, req, client, requestId);
     try {
@@ -92,8 +90,10 @@ export function createAccess(deps: AccessDeps): Access {
     try {
       const identity = await deps.identity.resolve(req, client);
       lookup?.end({ 'guard.authenticated': identity.user.authenticated });
-      // A websocket upgrade is decided on the identity alone: no risk assessment.
-      let user = channel === 'socket' ? identity.user : await sensitiveState(routing, identity, req, client, requestId);
+      let user = identity.user;
+      // Only a sensitive rule needs risk and freshness; a websocket upgrade is decided on the identity alone.
+      const spec = routing.internal || channel === 'socket' ? null : routing.match.rule.sensitive;
+      if (spec && identity.session) user = await sensitiveState(spec, identity, req, client, requestId);
       if (routing.match.rule.requireTwoFactor === true && identity.session && user.twoFactorEnabled !== true && deps.mandate) {
         user = await deps.mandate.userState(identity, user, requestId);
       }
