@@ -38,7 +38,7 @@ export interface OwnRoutesDeps {
   readonly settleAudit?: (() => Promise<void>) | undefined;
 }
 
-export function createOwnRoutes(deps: OwnRoutesDeps): { app: Koa; handOver(req: IncomingMessage, res: ServerResponse, handed?: HandedOver): void } {
+export function createOwnRoutes(deps: OwnRoutesDeps): { handOver(req: IncomingMessage, res: ServerResponse, handed?: HandedOver): void } {
   const { access, traffic, logger: log, metrics } = deps;
   const app = new Koa({ proxy: false });
   const handedOver = new WeakMap<IncomingMessage, HandedOver>();
@@ -156,7 +156,6 @@ export function createOwnRoutes(deps: OwnRoutesDeps): { app: Koa; handOver(req: 
 
   const koaHandler = app.callback();
   return {
-    app,
     handOver(req, res, handed) {
       if (handed) handedOver.set(req, handed);
       void koaHandler(req, res);

@@ -74,6 +74,13 @@ export function redirect(ctx: Context, location: string): void {
   ctx.redirect(location);
 }
 
+/** A JSON answer of the sidecar's API, with the own headers. */
+export function sendJson(ctx: Context, body: unknown, status = 200): void {
+  setOwnResponseHeaders(ctx);
+  ctx.status = status;
+  ctx.body = body;
+}
+
 /** A sidecar page: the own headers, the status and the rendered HTML. */
 export function sendPage(ctx: Context, status: number, html: string): void {
   setOwnResponseHeaders(ctx);

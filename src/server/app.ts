@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -65,7 +64,6 @@ export interface GuardAppDeps {
 }
 
 export interface GuardApp {
-  readonly app: Koa;
   /** The listener's request handler: the access decision, then the proxy or the sidecar's pages. */
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -110,7 +108,6 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
     settleAudit: deps.settleAudit,
   });
   return {
-    app: ownRoutes.app,
     handleRequest: createProxyEntry({ access, traffic, forwarder, brand, logger: deps.logger, metrics: deps.metrics, tracing, clientLimits: deps.clientLimits, handOver: ownRoutes.handOver }),
     handleUpgrade: createUpgradeEntry({ access, traffic, upstream: deps.upstream, identity: deps.identity, requestIdHeader: deps.requestIdHeader, logger: deps.logger, clientLimits: deps.clientLimits }),
     inFlight: () => traffic.inFlight,
