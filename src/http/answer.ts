@@ -57,7 +57,7 @@ export function setOwnResponseHeaders(ctx: Context): void {
   ctx.set(OWN_RESPONSE_HEADERS);
 }
 
-/** The brand the app put on the request state (app.ts), or the default one outside the app. */
+/** The brand the own-routes entry put on the request state (entry/own-routes.ts), or the default one. */
 export function brandOf(ctx: Context): Brand {
   return (ctx.state as { brand?: Brand }).brand ?? DEFAULT_BRAND;
 }
