@@ -11,7 +11,7 @@ import { createAccess } from '../access/decide.ts';
 import type { IdentityResolver, MandateFacts, SensitiveFacts } from '../access/ports.ts';
 import { GUARD_PREFIX, GuardRouteTable, type GuardRoute } from '../access/routing.ts';
 import type { GuardState } from '../http/guard-http.ts';
-import { ANSWER_MESSAGES, answerIngressRedirect, sendError, wantsHtml, type MandateAnswer, type StepUpAnswer } from '../http/answer.ts';
+import { ANSWER_MESSAGES, answerIngressRedirect, answerStoreUnavailable, sendError, wantsHtml, type MandateAnswer, type StepUpAnswer } from '../http/answer.ts';
 
 /**
  * Forward-auth: the sidecar decides, an ingress it does not replace proxies. nginx `auth_request`,
@@ -166,8 +166,7 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
           sendError(ctx, 403, 'forbidden', ANSWER_MESSAGES.forbidden);
           return;
         }
-        ctx.set('Retry-After', '5');
-        sendError(ctx, 503, 'store_unavailable', 'Sign-in and verification are temporarily unavailable. Please try again in a minute.');
+        answerStoreUnavailable(ctx, ANSWER_MESSAGES.storeDownIngress);
         return;
       case 'intercept':
         // The app's own login and logout URLs lead to the sidecar's pages (no body reaches the app);

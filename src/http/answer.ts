@@ -173,6 +173,7 @@ export const ANSWER_MESSAGES = {
   loginRequired: 'Sign in to continue.',
   unknownHost: 'This site is not served at this address. Check the address you typed or followed.',
   storeDown: 'Sign-in and verification are temporarily unavailable. Nothing was changed; please try again in a minute.',
+  storeDownIngress: 'Sign-in and verification are temporarily unavailable. Please try again in a minute.',
   bodyTimeout: 'The request body arrived too slowly and was refused. Please try again.',
   connections: 'Too many connections from your network address. Close some tabs or wait a moment, then try again.',
   requests: 'Too many requests from your network address at once. Please wait a moment, then try again.',
@@ -186,9 +187,9 @@ export const ANSWER_MESSAGES = {
 const STORE_DOWN_RETRY_AFTER = '5';
 
 /** 503 while the store cannot answer (fail closed, THREATS T16). */
-export function answerStoreUnavailable(ctx: Context): void {
+export function answerStoreUnavailable(ctx: Context, message: string = ANSWER_MESSAGES.storeDown): void {
   ctx.set('Retry-After', STORE_DOWN_RETRY_AFTER);
-  sendError(ctx, 503, 'store_unavailable', ANSWER_MESSAGES.storeDown);
+  sendError(ctx, 503, 'store_unavailable', message);
 }
 
 /**
