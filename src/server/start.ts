@@ -20,7 +20,7 @@ import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.
 import { cookieNameMatcher } from '../proxy/cookie-names.ts';
 import { Upstream } from '../proxy/forward.ts';
 import { UpstreamAdmission } from '../proxy/admission.ts';
-import { ClientLimits } from '../entry/client-limits.ts';
+import { ClientLimits } from './client-limits.ts';
 import { createGuardApp } from './app.ts';
 import { createAuth } from './auth-routes.ts';
 import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
