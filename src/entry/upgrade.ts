@@ -15,6 +15,9 @@ import type { Traffic } from './traffic.ts';
  * assessment, no pages), then `proxy.ws` or a JSON refusal on the raw socket.
  */
 
+/** Where a socket refused for want of 2FA tells its page to send the user. */
+const ENABLE_URL = `${GUARD_PREFIX}/security/enable`;
+
 export interface UpgradeEntryDeps {
   readonly access: Access;
   readonly traffic: Traffic;
@@ -79,11 +82,9 @@ export function createUpgradeEntry(deps: UpgradeEntryDeps): (req: IncomingMessag
           refuse(401, 'login_required', { login_url: result.loginUrl });
           return;
         case 'two_factor_setup_required':
-          refuse(403, '2fa_required', { enable_url: `${GUARD_PREFIX}/security/enable` });
-          return;
         case 'deny':
-          if (result.code === '2fa_required') refuse(403, '2fa_required', { enable_url: `${GUARD_PREFIX}/security/enable` });
-          else refuse(403, 'forbidden');
+          if (result.kind === 'deny' && result.code === 'forbidden') refuse(403, 'forbidden');
+          else refuse(403, '2fa_required', { enable_url: ENABLE_URL });
           return;
         // A socket can neither show the step-up page nor the sidecar's sign-in.
         case 'step_up_required':
