@@ -6,20 +6,19 @@ import type { Logger } from '../observability/logger.ts';
 import type { ClientFacts } from '../proxy/client-address.ts';
 import { normaliseAddress } from '../proxy/client-address.ts';
 import { canonicalHost } from '../proxy/host.ts';
-import type { CompiledPolicy, UserState } from '../policy/types.ts';
-import { GUARD_PREFIX, GuardRouteTable, evaluate, route, type GuardRoute } from '../server/enforce.ts';
-import type { RequiredTwoFactor } from '../server/required-two-factor.ts';
-import type { GuardState, IdentityResolver, SensitiveGate } from '../server/app.ts';
-import { loginUrl } from '../server/app.ts';
-import { sendError, wantsHtml } from '../server/respond.ts';
-import { isStoreUnavailable } from '../store/ephemeral.ts';
+import type { CompiledPolicy } from '../policy/types.ts';
+import { createAccess } from '../access/decide.ts';
+import type { IdentityResolver, MandateFacts, SensitiveFacts } from '../access/ports.ts';
+import { GUARD_PREFIX, GuardRouteTable, type GuardRoute } from '../access/routing.ts';
+import type { GuardState } from '../http/guard-http.ts';
+import { ANSWER_MESSAGES, answerIngressRedirect, answerStoreUnavailable, sendError, wantsHtml, type MandateAnswer, type StepUpAnswer } from '../http/answer.ts';
 
 /**
  * Forward-auth: the sidecar decides, an ingress it does not replace proxies. nginx `auth_request`,
  * Traefik/Caddy `forwardAuth` and Envoy's HTTP `ext_authz` each ask, per request, "may this
  * request go on?", naming the original method, URL and host in their own headers. The answer comes
- * from the same enforcement point as the full proxy's (canonical target, policy rule, identity,
- * risk and freshness, one decision), so a policy decides alike in both modes (the parity suite,
+ * from the same access decision as the full proxy's (access/decide.ts: canonical target, policy
+ * rule, identity, risk and freshness, one AccessResult), so a policy decides alike in both modes (the parity suite,
  * test/integration/forward-auth-nginx.test.ts, runs one matrix through both).
  *
  * The ingress's headers are believed only from `forward_auth.trusted` addresses: anyone else is
@@ -32,7 +31,7 @@ export type Ingress = 'nginx' | 'traefik' | 'envoy';
 export interface ForwardAuthOptions {
   readonly policy: () => CompiledPolicy;
   readonly identity: IdentityResolver;
-  readonly sensitive: SensitiveGate;
+  readonly sensitive: SensitiveFacts & StepUpAnswer;
   readonly trusted: BlockList;
   /** Response header naming the signed-in account, for the ingress to pass on (e.g. X-Auth-User). */
   readonly userHeader: string;
@@ -43,7 +42,7 @@ export interface ForwardAuthOptions {
   readonly upstreamCookieHeader: string;
   readonly logger: Logger;
   /** Policy `require_2fa` (server/required-two-factor.ts), decided as in the full proxy. */
-  readonly requireTwoFactor?: Pick<RequiredTwoFactor, 'userState' | 'answer'>;
+  readonly requireTwoFactor?: MandateFacts & MandateAnswer;
 }
 
 /** The original request as an ingress describes it. */
@@ -105,6 +104,15 @@ function clientOf(req: IncomingMessage, original: Original): ClientFacts {
 }
 
 export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<GuardRoute & { register(router: Router): void }> {
+  // The ingress routes /_guard/ to the sidecar itself, so no sidecar route is decided here.
+  const access = createAccess({
+    policy: options.policy,
+    guardRoutes: NO_GUARD_ROUTES,
+    identity: options.identity,
+    sensitive: options.sensitive,
+    mandate: options.requireTwoFactor,
+    logger: options.logger,
+  });
   const handle = (ingress: Ingress) => async (ctx: Context): Promise<void> => {
     const state = ctx.state as GuardState;
     const peer = normaliseAddress(ctx.req.socket.remoteAddress);
@@ -119,103 +127,68 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
       return;
     }
     const client = clientOf(ctx.req, original);
-    const routing = route(options.policy(), NO_GUARD_ROUTES, original.method, original.target, client);
-    if (routing.kind === 'reject') {
+    const routing = access.route(original.method, original.target, client);
+    const facts = await access.gather(routing, ctx.req, client, state.requestId, 'ingress');
+    const result = access.decide(routing, facts, 'ingress', ctx.req.headers);
+    // nginx's auth_request passes on only 2xx, 401 and 403: a redirect travels as 401 + Location.
+    const redirect = (location: string): void => answerIngressRedirect(ctx, location, ingress === 'nginx' ? 401 : 302);
+    if (result.kind === 'reject') {
       // nginx turns any auth answer but 2xx, 401 and 403 into a 500: a refused address is a 403 there.
-      const status = ingress === 'nginx' ? 403 : routing.status;
-      sendError(ctx, status, routing.status === 421 ? 'unknown_host' : 'bad_request', `The request address (path, query or host) was refused: ${routing.reason}.`);
+      const status = ingress === 'nginx' ? 403 : result.status;
+      sendError(ctx, status, result.status === 421 ? 'unknown_host' : 'bad_request', `The request address (path, query or host) was refused: ${result.reason}.`);
       return;
     }
     // The sidecar's own pages enforce their own access; the ingress routes them to the sidecar.
-    if (routing.internal) {
+    if (result.kind === 'sidecar_route' || result.kind === 'own_route') {
       ctx.status = 200;
       return;
     }
-    let identity;
-    let user: UserState;
-    try {
-      identity = await options.identity.resolve(ctx.req, client);
-      const spec = routing.match.rule.sensitive;
-      user = spec && identity.session ? await options.sensitive.userState(identity, spec, ctx.req, client, state.requestId) : identity.user;
-      if (routing.match.rule.requireTwoFactor === true && identity.session && user.twoFactorEnabled !== true && options.requireTwoFactor) {
-        user = await options.requireTwoFactor.userState(identity, user, state.requestId);
-      }
-    } catch (error) {
-      if (!isStoreUnavailable(error)) throw error;
-      // Fail closed (THREATS T16): nobody can be recognised, so nothing that needs a session passes.
-      identity = null;
-      user = { authenticated: false };
-    }
-    const explanation = evaluate(routing, user);
-    state.routing = routing;
-    state.explanation = explanation;
-    const html = wantsHtml(ctx.req.headers);
-    // require_2fa during the grace period: API clients go on, as in the full proxy.
-    const decided = explanation.decision;
-    const decision = decided.kind === 'two_factor_required' && decided.grace && !html ? ({ kind: 'pass' } as const) : decided;
-    // nginx's auth_request passes on only 2xx, 401 and 403: a redirect travels as 401 + Location,
-    // which the snippet's error_page turns into the browser's redirect.
-    const redirect = (location: string): void => {
-      ctx.set('Location', location);
-      ctx.set('Cache-Control', 'no-store');
-      ctx.status = ingress === 'nginx' ? 401 : 302;
-      ctx.body = '';
-    };
-    switch (decision.kind) {
-      case 'pass': {
+    state.routing = result.routing;
+    state.explanation = result.explanation;
+    const identity = result.identity;
+    const target = result.routing.target;
+    switch (result.kind) {
+      case 'forward': {
         ctx.status = 200;
         ctx.body = '';
-        const who = identity ?? { user: { authenticated: false }, session: null };
-        if (who.session) ctx.set(options.userHeader, who.session.user);
+        if (identity.session) ctx.set(options.userHeader, identity.session.user);
         // The Cookie header the app may see, exactly as the full proxy would send it: the app's
         // session cookies only as bound to this sidecar session (bound pairs first, folded names
         // dropped), the sidecar's own cookies removed. The ingress sends it in place of the
         // browser's, so the app's session still never comes from the browser. Absent: no Cookie.
-        const cookie = options.identity.upstreamCookieHeader(ctx.req.headers.cookie, who);
+        const cookie = options.identity.upstreamCookieHeader(ctx.req.headers.cookie, identity);
         if (cookie) ctx.set(options.upstreamCookieHeader, cookie);
         return;
       }
-      case 'login_required':
-      case 'intercept': {
-        if (identity === null) {
-          ctx.set('Retry-After', '5');
-          sendError(ctx, 503, 'store_unavailable', 'Sign-in and verification are temporarily unavailable. Please try again in a minute.');
+      case 'store_unavailable':
+        // A rule that denies everyone is refused as such, store or no store.
+        if (result.explanation.decision.kind === 'deny') {
+          sendError(ctx, 403, 'forbidden', ANSWER_MESSAGES.forbidden);
           return;
         }
+        answerStoreUnavailable(ctx, ANSWER_MESSAGES.storeDownIngress);
+        return;
+      case 'intercept':
         // The app's own login and logout URLs lead to the sidecar's pages (no body reaches the app);
         // signed in, its login URL shows who is signed in, as in the full proxy (THREATS T22).
-        const location =
-          decision.kind === 'intercept'
-            ? decision.intercept === 'logout' || identity.session
-              ? `${GUARD_PREFIX}/logout`
-              : `${GUARD_PREFIX}/login`
-            : loginUrl(routing.target);
-        if (html || decision.kind === 'intercept') redirect(location);
-        else sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: location });
+        redirect(result.intercept === 'logout' || identity.session ? `${GUARD_PREFIX}/logout` : `${GUARD_PREFIX}/login`);
         return;
-      }
+      case 'login_required':
+        if (wantsHtml(ctx.req.headers)) redirect(result.loginUrl);
+        else sendError(ctx, 401, 'login_required', ANSWER_MESSAGES.loginRequired, { login_url: result.loginUrl });
+        return;
       case 'deny':
-        sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
+        if (result.code === '2fa_required') sendError(ctx, 403, '2fa_required', ANSWER_MESSAGES.twoFactorRequired);
+        else sendError(ctx, 403, 'forbidden', ANSWER_MESSAGES.forbidden);
         return;
-      case 'step_up_required': {
-        const spec = explanation.rule.sensitive;
-        if (!spec || !identity?.session) {
-          sendError(ctx, 403, 'forbidden', 'You do not have access to this page.');
-          return;
-        }
-        await options.sensitive.requireStepUp(ctx, identity, spec, decision.action, routing.target);
+      case 'step_up_required':
+        await options.sensitive.requireStepUp(ctx, identity, result.spec, result.method, target);
         if (ctx.status === 303) redirect(String(ctx.response.get('Location')));
         return;
-      }
-      case 'two_factor_required': {
-        if (!identity?.session || !options.requireTwoFactor) {
-          sendError(ctx, 403, '2fa_required', 'Your organisation requires two-step verification (2FA) here.');
-          return;
-        }
-        await options.requireTwoFactor.answer(ctx, identity, decision.grace, routing.target);
+      case 'two_factor_setup_required':
+        await options.requireTwoFactor?.answer(ctx, identity, result.grace, target);
         if (ctx.status === 303) redirect(String(ctx.response.get('Location')));
         return;
-      }
     }
   };
   const register = (path: string, ingress: Ingress) => (router: Router) => router.all(path, handle(ingress));

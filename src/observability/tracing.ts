@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import type { Explanation } from '../policy/types.ts';
-import type { Routing } from '../server/enforce.ts';
+import type { Routing } from '../access/routing.ts';
 import type { Logger } from './logger.ts';
 
 /**

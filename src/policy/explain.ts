@@ -61,7 +61,7 @@ export function explainRequest(policy: CompiledPolicy, request: ExplainRequest):
   const checked = request.host ? canonicalHost(request.host.trim()) : null;
   const host = checked?.ok ? checked.host.hostname : null;
   const common: ExplainCommon = { method: request.method, rawPath: request.rawPath, host: host ?? request.host ?? null };
-  // The same checks, in the same order, as the enforcement point's route() (server/enforce.ts).
+  // The same checks, in the same order, as the enforcement point's route() (access/routing.ts).
   if (checked && !checked.ok) return { ...common, rejected: checked.reason, status: 400 };
   // Without a host the explanation is for any host the policy serves.
   if (host !== null && !policy.isKnownHost(host)) return { ...common, rejected: UNKNOWN_HOST_REASON, status: 421 };
