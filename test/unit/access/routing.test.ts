@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuardRouteTable } from '../../../src/server/enforce.ts';
+import { GuardRouteTable } from '../../../src/access/routing.ts';
 
 test('guard routes with a :param segment: one path segment matches, nothing more or less', () => {
   const table = new GuardRouteTable([

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { ClientLimits } from '../../../src/server/client-limits.ts';
+import { ClientLimits } from '../../../src/entry/client-limits.ts';
 import { trustedProxyList } from '../../../src/config/schema.ts';
 
 /** THREATS T17: connections are capped per client address, IPv6 per /64, trusted proxies aside. */
