@@ -15,7 +15,7 @@ import { MemoryStore } from '../../src/store/memory.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { RiskService } from '../../src/risk/service.ts';
 import { MemoryRiskHistory } from '../../src/risk/history.ts';
-import { riskSchema } from '../../src/risk/schema.ts';
+import { riskSchema } from '../../src/config/schema/risk.ts';
 
 /**
  * Sign-in answers take the same minimum time whether the upstream said yes, no, or the account is
