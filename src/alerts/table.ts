@@ -1,4 +1,5 @@
-import type { AuditEvent, AuditEventType } from '../audit/audit.ts';
+import type { AuditEvent } from '../audit/audit.ts';
+import type { AuditEventType } from '../config/audit-events.ts';
 import type { AlertsConfig } from '../config/schema/alerts.ts';
 
 /**

@@ -10,7 +10,7 @@ import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
-import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
+import { migrateRecords, type MigrationCounts, type MigrationSide } from './store-migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../core/clock.ts';
 

@@ -11,7 +11,7 @@ import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { RedisGraceStore } from '../store/redis-grace.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
-import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
+import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from './store-migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';

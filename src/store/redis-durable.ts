@@ -303,7 +303,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
     if (changed && warning !== null) this.onPersistenceWarning?.(warning);
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
     for (const user of await accountsUnder(this.client, this.prefix + NAMESPACE)) {

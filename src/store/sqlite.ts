@@ -410,7 +410,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
         `SELECT totp_key_id AS key_id, min(user) AS user, totp_secret AS sealed FROM enrollments
          WHERE totp_key_id IS NOT NULL GROUP BY totp_key_id`,
       ),
-      // Migration (src/store/migrate.ts).
+      // Migration (src/cli/store-migrate.ts).
       users: db
         .prepare<[number], string>('SELECT user FROM enrollments UNION SELECT user FROM used_totp_steps WHERE keep_until >= ?')
         .pluck(),
@@ -554,7 +554,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
     return first;
   }
 
-  /** Every account with an enrollment or a used step still in its window (src/store/migrate.ts). */
+  /** Every account with an enrollment or a used step still in its window (src/cli/store-migrate.ts). */
   async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
     const s = this.statements;
     for (const user of s.users.all(now).sort(byText)) {

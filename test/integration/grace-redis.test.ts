@@ -11,7 +11,7 @@ import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { RedisDurableStore } from '../../src/store/redis-durable.ts';
 import { RedisRiskHistory } from '../../src/risk/redis-history.ts';
 import { SqliteRiskHistory } from '../../src/risk/sqlite-history.ts';
-import { migrateRecords } from '../../src/store/migrate.ts';
+import { migrateRecords } from '../../src/cli/store-migrate.ts';
 import { openRedisClient, type RedisClient } from '../../src/store/redis-connection.ts';
 import { runGraceContract } from '../helpers/grace-contract.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';

@@ -8,7 +8,7 @@ import { SqlitePasskeyStore } from '../../src/factors/passkey/sqlite-store.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { passkey, runPasskeyStoreContract } from '../helpers/passkey-store-contract.ts';
 import { SqliteRiskHistory } from '../../src/risk/sqlite-history.ts';
-import { migrateRecords, TargetNotEmptyError } from '../../src/store/migrate.ts';
+import { migrateRecords, TargetNotEmptyError } from '../../src/cli/store-migrate.ts';
 
 runPasskeyStoreContract('MemoryPasskeyStore', async () => ({ store: new MemoryPasskeyStore() }));
 

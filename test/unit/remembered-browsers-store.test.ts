@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteRiskHistory } from '../../src/risk/sqlite-history.ts';
-import { migrateRecords } from '../../src/store/migrate.ts';
+import { migrateRecords } from '../../src/cli/store-migrate.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
