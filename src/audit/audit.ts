@@ -131,7 +131,7 @@ export class MemoryAudit implements AuditRecorder, AuditQuery {
   private readonly events: AuditEvent[] = [];
 
   constructor(
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
     private readonly max = 10_000,
   ) {}
 

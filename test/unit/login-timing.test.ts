@@ -61,7 +61,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     clock,
     random: cryptoRandom,
     logger: memoryLogger().logger,
-    audit: new MemoryAudit(),
+    audit: new MemoryAudit(Date.now),
     minResponseMs,
     pendingMs: 60_000,
     elapsed,
