@@ -2,7 +2,6 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
-import { systemClock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 
@@ -169,7 +168,7 @@ export const RESTORE_HINT = 'see the README, "Operations: what survives a crash,
 
 export interface SqliteOpenOptions {
   /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
-  readonly clock?: Clock;
+  readonly clock: Clock;
   /**
    * A missing or empty file (no schema yet) is created when true (the default, for tools and
    * tests); when false it is refused with SqliteStoreError: a store that existed must never be
@@ -460,7 +459,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
    * Opens (creating when needed) the store at `file`, or an in-memory one for `':memory:'`, and
    * brings its schema up to date. Throws SqliteSchemaError for a file written by a newer build.
    */
-  static open(file: string, options: SqliteOpenOptions = {}): SqliteDurableStore {
+  static open(file: string, options: SqliteOpenOptions): SqliteDurableStore {
     const memory = file === ':memory:';
     const create = options.create ?? true;
     if (!memory) prepareFile(file, create);
@@ -499,7 +498,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
       if (isStoreDamage(error)) throw damagedStore(file, (error as Error).message);
       throw error;
     }
-    return new SqliteDurableStore(db, options.clock ?? systemClock);
+    return new SqliteDurableStore(db, options.clock);
   }
 
   /** The first error that showed the file damaged; readiness stays failed from then on. */

@@ -7,7 +7,7 @@ import { Regulation } from '../../src/flows/regulation.ts';
 import type { SecondFactor } from '../../src/flows/second-factor.ts';
 import type { UpstreamAccount } from '../../src/flows/upstream-account.ts';
 import { memoryLogger } from '../helpers/stack.ts';
-import { ManualClock } from '../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../src/core/clock.ts';
 import { cryptoRandom } from '../../src/core/random.ts';
 import { parseSessionKeys } from '../../src/session/keys.ts';
 import { SessionService } from '../../src/session/sessions.ts';
@@ -44,7 +44,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     regulation: new Regulation(store, { account: limits, address: limits }),
     account,
     sessions: new SessionService(store, parseSessionKeys('x'.repeat(40)), clock, cryptoRandom, { idleTimeoutMs: 60_000, absoluteLifetimeMs: 600_000 }),
-    durable: SqliteDurableStore.open(':memory:'),
+    durable: SqliteDurableStore.open(':memory:', { clock: systemClock }),
     factor: {} as SecondFactor,
     // Risk scoring is out of this test: thresholds no sign-in reaches keep every sign-in low risk.
     risk: new RiskService({
