@@ -122,6 +122,7 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
 
   let lastComplaint = -Infinity;
   core.setGlobalErrorHandler((error) => {
+    // Tracing measures the process (monotonic time), never the domain's injected clock.
     const now = performance.now();
     if (now - lastComplaint < 60_000) return;
     lastComplaint = now;

@@ -307,6 +307,8 @@ const BUSY_TIMEOUT_MS = 5000;
  * it blocks the thread (the store is opened once, at start-up, before serving).
  */
 function retryWhileBusy<T>(fn: () => T): T {
+  // Real time on purpose, like the thread it blocks: a timeout of the machine, not a fact of the
+  // domain (an injected test clock would never reach the deadline).
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
