@@ -15,6 +15,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const KEEP = Date.UTC(2100, 0, 1);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SQLITE_MODULE = pathToFileURL(join(ROOT, 'src/store/sqlite.ts')).href;
+const CLOCK_MODULE = pathToFileURL(join(ROOT, 'src/core/clock.ts')).href;
 
 function tempDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'guard-sqlite-'));
@@ -180,6 +181,7 @@ describe('SqliteDurableStore: migrations', () => {
       const file = join(dir, 'fresh', 'guard.db');
       const script = `
         const { SqliteDurableStore } = await import(${JSON.stringify(SQLITE_MODULE)});
+        const { systemClock } = await import(${JSON.stringify(CLOCK_MODULE)});
         const [file, user] = process.argv.slice(-2);
         await ready();
         const store = SqliteDurableStore.open(file, { clock: systemClock });
@@ -321,6 +323,7 @@ describe('SqliteDurableStore: durability and atomicity', () => {
       await setup.close();
       const script = `
         const { SqliteDurableStore } = await import(${JSON.stringify(SQLITE_MODULE)});
+        const { systemClock } = await import(${JSON.stringify(CLOCK_MODULE)});
         const file = process.argv.at(-1);
         const store = SqliteDurableStore.open(file, { clock: systemClock });
         await ready();
