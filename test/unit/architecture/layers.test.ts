@@ -24,8 +24,8 @@ import ts from 'typescript';
  *  session        the sealed cookie and session records.
  *  audit          the audit trail and its sinks (a webhook sink posts through channels/).
  *  directory      where an account's email and phone come from.
- *  risk           risk signals, scoring and the login history they read.
- *  factors        one folder per second-factor method.
+ *  factors        one folder per second-factor method (transports from channels/).
+ *  risk           risk signals, scoring and the login history they read (factor lock-outs too).
  *  alerts         security alerts to the account owner (text from i18n/, risk facts in it).
  *  flows          login, enable, disable, step-up: written against the layers above.
  *  access         the one decision: request + identity + facts -> AccessResult.
@@ -50,8 +50,8 @@ export const LAYERS: readonly string[] = [
   'session',
   'audit',
   'directory',
-  'risk',
   'factors',
+  'risk',
   'alerts',
   'flows',
   'access',
