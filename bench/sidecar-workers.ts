@@ -9,6 +9,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
+import { systemClock } from '../src/core/clock.ts';
 import { runPrimary, runWorker, workerSlot } from '../src/server/cluster.ts';
 import { handleSignals, startGuard } from '../src/server/start.ts';
 import { announceReady, failStartup } from './announce-ready.ts';
@@ -81,7 +82,7 @@ try {
     });
     // Never outlive the bench: its IPC channel closes however it ends (the workers follow the primary).
     process.on('disconnect', () => process.exit(0));
-    const code = await runPrimary(loaded, { workers, initStore: true });
+    const code = await runPrimary(loaded, { workers, initStore: true, clock: systemClock });
     process.exit(code);
   }
 } catch (error) {

@@ -1,6 +1,6 @@
-import type { AuditEvent, AuditEventType, AuditQuery, AuditRecorder } from '../audit/audit.ts';
+import type { AuditEvent, AuditQuery, AuditRecorder } from '../audit/audit.ts';
 import { forgetRememberedBrowsers, type RememberedBrowsers } from '../flows/remember-browser.ts';
-import { AUDIT_EVENTS } from '../audit/audit.ts';
+import { AUDIT_EVENTS, type AuditEventType } from '../config/audit-events.ts';
 import type { Channel } from '../channels/channel.ts';
 import { normalisePhone } from '../channels/phone.ts';
 import { notificationMessage, type SecurityEvent } from '../channels/templates.tsx';

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
+import { randomUuid } from '../core/ids.ts';
+import type { Random } from '../core/random.ts';
 import type { Logger } from '../observability/logger.ts';
 import { AdminError, type AdminActor, type AdminOperations } from './operations.ts';
 import type { AdminTokens } from './tokens.ts';
@@ -17,6 +18,8 @@ export interface AdminApiDeps {
   readonly tokens: AdminTokens;
   readonly operations: AdminOperations;
   readonly logger: Logger;
+  /** Request ids (X-Request-Id). */
+  readonly random: Random;
 }
 
 const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb', jsonStrict: true, encoding: 'utf-8' });
@@ -98,7 +101,7 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
     }
     const check = deps.tokens.check(ctx.get('authorization') || undefined);
     if (!check.ok) {
-      const requestId = randomUUID();
+      const requestId = randomUuid(deps.random);
       deps.logger.warn({ event: 'admin_auth_failure', reason: check.reason, client: ctx.req.socket.remoteAddress, path: ctx.path, requestId }, 'admin request refused');
       ctx.set('WWW-Authenticate', check.reason === 'missing' ? 'Bearer realm="smartpush-guard admin"' : 'Bearer realm="smartpush-guard admin", error="invalid_token"');
       fail(
@@ -113,7 +116,7 @@ export function mountAdminApi(app: Koa, deps: AdminApiDeps | undefined): void {
       );
       return;
     }
-    const requestId = randomUUID();
+    const requestId = randomUuid(deps.random);
     ctx.set('X-Request-Id', requestId);
     (ctx.state as AdminState).actor = { actor: `admin:${check.name}`, requestId, ...(ctx.req.socket.remoteAddress ? { client: ctx.req.socket.remoteAddress } : {}) };
     try {

@@ -2,13 +2,13 @@ import type { AuditEvent } from '../audit/audit.ts';
 import type { AuditSink } from '../audit/record.ts';
 import type { Channel } from '../channels/channel.ts';
 import type { Logger } from '../observability/logger.ts';
-import { isLang, type Lang } from '../pages/i18n/language.ts';
+import { isLang, type Lang } from '../i18n/language.ts';
 import type { Clock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { alertWords } from './messages.tsx';
 import { attackMarkKey } from './owner-message.ts';
-import type { AlertsConfig } from './schema.ts';
+import type { AlertsConfig } from '../config/schema/alerts.ts';
 import { alertsFor, ALERT_RULES, type AlertIntent, type AlertRule } from './table.ts';
 
 /**

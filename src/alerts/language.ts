@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { readCookies } from '../session/cookies.ts';
-import { DEFAULT_LANG, isLang, LANG_COOKIE, matchLanguage, negotiateLanguage, type Lang } from '../pages/i18n/language.ts';
+import { DEFAULT_LANG, isLang, LANG_COOKIE, matchLanguage, negotiateLanguage, type Lang } from '../i18n/language.ts';
 
 /**
  * The language a request states, for the security alerts: the language switcher's cookie, else an

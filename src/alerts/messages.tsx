@@ -1,6 +1,6 @@
 import { renderToString } from 'preact-render-to-string';
 import { formatTime } from '../channels/templates.tsx';
-import { catalogue, type Lang } from '../pages/i18n/language.ts';
+import { catalogue, type Lang } from '../i18n/language.ts';
 import { networkPrefix } from '../risk/network.ts';
 import { userAgentFamily } from '../risk/user-agent.ts';
 import type { AlertIntent } from './table.ts';

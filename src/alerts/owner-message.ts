@@ -1,4 +1,4 @@
-import type { AlertsConfig } from './schema.ts';
+import type { AlertsConfig } from '../config/schema/alerts.ts';
 import type { AlertKind } from './table.ts';
 
 /**

@@ -1,5 +1,6 @@
-import type { AuditEvent, AuditEventType } from '../audit/audit.ts';
-import type { AlertsConfig } from './schema.ts';
+import type { AuditEvent } from '../audit/audit.ts';
+import type { AuditEventType } from '../config/audit-events.ts';
+import type { AlertsConfig } from '../config/schema/alerts.ts';
 
 /**
  * The one table from audit records to security alerts. An alert is a consumer of the audit trail:

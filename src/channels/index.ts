@@ -1,3 +1,5 @@
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
 import type { Channel } from './channel.ts';
 import { OutboxChannel } from './outbox.ts';
 import { SmtpChannel } from './smtp.ts';
@@ -69,7 +71,9 @@ export interface WebhookSpec {
 export type ChannelSpec = OutboxSpec | SmtpSpec | TwilioSpec | WebhookSpec;
 
 export interface ChannelDeps {
-  readonly clock: { now(): number };
+  readonly clock: Clock;
+  /** Delivery ids (the webhook's Idempotency-Key). */
+  readonly random: Random;
   /** Where the outbox prints its console line; defaults to console.log. */
   readonly console?: (line: string) => void;
 }
@@ -109,6 +113,7 @@ export function channelFromConfig(spec: ChannelSpec, deps: ChannelDeps): Channel
         ...(spec.headers !== undefined ? { headers: spec.headers } : {}),
         timeoutMs: spec.timeoutMs ?? DEFAULT_CHANNEL_TIMEOUT_MS,
         clock: deps.clock,
+        random: deps.random,
       });
   }
 }

@@ -1,5 +1,5 @@
 import type { parsePhoneNumberFromString as ParsePhone } from 'libphonenumber-js/max';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 
 // The phone metadata (megabytes) loads with the first phone number handled, not at start.
 const phoneModule = lazyModule<{ parsePhoneNumberFromString: typeof ParsePhone }>('libphonenumber-js/max');

@@ -1,4 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
+import { randomUuid } from '../core/ids.ts';
+import type { Random } from '../core/random.ts';
 import { ChannelError, type Channel, type Message } from './channel.ts';
 import { SMS_PERMANENT, checkStatus, endpointUrl, postWithDeadline } from './http.ts';
 
@@ -28,8 +31,10 @@ export interface WebhookOptions {
   /** Extra headers, e.g. the gateway's own Authorization. They cannot replace the headers above. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
-  /** Source of X-Guard-Timestamp; defaults to the system clock. */
-  readonly clock?: { now(): number };
+  /** Source of X-Guard-Timestamp. */
+  readonly clock: Clock;
+  /** Source of the delivery id. */
+  readonly random: Random;
 }
 
 /** Computes the signature header value for a timestamp and raw body (exported for receivers and tests). */
@@ -45,7 +50,8 @@ export class WebhookChannel implements Channel {
   readonly #secret: string | undefined;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
-  readonly #clock: { now(): number };
+  readonly #clock: Clock;
+  readonly #random: Random;
 
   constructor(options: WebhookOptions) {
     if (!(options.timeoutMs > 0)) throw new Error('webhook: timeoutMs must be positive');
@@ -59,14 +65,15 @@ export class WebhookChannel implements Channel {
     });
     this.#headers = extra;
     this.#timeoutMs = options.timeoutMs;
-    this.#clock = options.clock ?? Date;
+    this.#clock = options.clock;
+    this.#random = options.random;
   }
 
   async send(message: Message): Promise<void> {
     if (message.kind !== 'sms') {
       throw new ChannelError(SMS_PERMANENT, false, { cause: new Error('webhook channel only sends sms messages') });
     }
-    const id = randomUUID();
+    const id = randomUuid(this.#random);
     const body = JSON.stringify({ to: message.to, text: message.text, purpose: message.purpose, id });
     const timestamp = String(Math.floor(this.#clock.now() / 1000));
     const headers: Record<string, string> = {

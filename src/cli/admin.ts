@@ -72,7 +72,7 @@ async function openOperations(loaded: LoadedConfig, logger: Logger, stderr: (lin
   try {
     // The same audit trail as the service: the file of the config and the durable query store
     // (SQLite or Redis), so `admin audit` shows what the service recorded and vice versa.
-    audit = buildAudit({ config, configFile: loaded.file, clock, logger, metrics: new Metrics(), durable: stores.durable, ...(stores.redis ? { redis: stores.redis } : {}) });
+    audit = buildAudit({ config, configFile: loaded.file, clock, random: cryptoRandom, logger, metrics: new Metrics(), durable: stores.durable, ...(stores.redis ? { redis: stores.redis } : {}) });
     factors = buildSecondFactor({ config, configFile: loaded.file, store: stores.ephemeral, durable: stores.durable, clock, random: cryptoRandom, logger, audit, outboxConsole: stderr });
     // The same key check as the service: support must not act on a store its keys cannot open.
     if (isKeyCheckPort(stores.durable)) {

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../config/load.ts';
-import { checkSecrets, findSecretReferences } from '../config/secrets.ts';
+import { checkSecrets, findSecretReferences } from './secrets-check.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { buildSite } from '../pages/site.ts';
 import { NO_UPSTREAM_SESSION, openDirectory } from '../directory/index.ts';

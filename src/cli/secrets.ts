@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join, relative, resolve } from 'node:path';
 import { newEncryptionKeys } from '../factors/secret-box.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
-import { findSecretReferences } from '../config/secrets.ts';
+import { findSecretReferences } from './secrets-check.ts';
 import { startLedger } from '../store/store-ledger.ts';
 
 /**

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
 import { loadConfig } from '../config/load.ts';
+import { systemClock } from '../core/clock.ts';
 import { runPrimary, runWorker, workerSlot } from '../server/cluster.ts';
 import { settleHeap } from '../server/settle-heap.ts';
 import { handleSignals, startGuard, type RunningGuard, type StartOptions } from '../server/start.ts';
@@ -38,7 +39,7 @@ export async function runServe(
   }
   // Under another process manager's cluster (PM2 cluster mode) this process is already one of its workers.
   const workers = cluster.isWorker ? 1 : workersOf(options.workers, loaded);
-  if (workers > 1) return runPrimary(loaded, { workers, initStore: options.initStore === true });
+  if (workers > 1) return runPrimary(loaded, { workers, initStore: options.initStore === true, clock: systemClock });
   const guard = await start(loaded, { initStore: options.initStore === true });
   handleSignals(guard);
   await closed(guard);

@@ -10,7 +10,7 @@ import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
 import { SqlitePasskeyStore } from '../factors/passkey/sqlite-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
-import { migrateRecords, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
+import { migrateRecords, type MigrationCounts, type MigrationSide } from './store-migrate.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { systemClock } from '../core/clock.ts';
 
@@ -117,7 +117,7 @@ async function withScratchCopy<T>(file: string, near: string, fn: (store: Sqlite
   const dir = mkdtempSync(join(near, '.spg-restore-'));
   const path = join(dir, DB);
   copyFileSync(file, path);
-  const store = SqliteDurableStore.open(path, { create: false });
+  const store = SqliteDurableStore.open(path, { clock: systemClock, create: false });
   try {
     return await fn(store, path);
   } finally {
@@ -150,7 +150,7 @@ export async function runBackup(to: string, deps: BackupDeps): Promise<number> {
       const redis = await deps.openRedis();
       source = redis.name;
       try {
-        const target = SqliteDurableStore.open(dbFile, { create: true });
+        const target = SqliteDurableStore.open(dbFile, { clock: systemClock, create: true });
         try {
           exported = (await migrateRecords(redis, sqliteSide(target, `backup ${dbFile}`), { now })).counts;
           // The key-check records travel too, so a restored Redis proves its keys like the original.

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { systemClock } from '../core/clock.ts';
 import { RedisRiskHistory } from '../risk/redis-history.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
@@ -11,7 +12,7 @@ import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { RedisGraceStore } from '../store/redis-grace.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
-import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from '../store/migrate.ts';
+import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from './store-migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
@@ -134,7 +135,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
     const file = resolve(dirname(loaded.file), loaded.config.store.sqlite);
     // Opening creates the file: a missing source is a mistyped path, not an empty store.
     if (role === 'source' && !existsSync(file)) throw new MissingSourceError(`no SQLite file at ${file} (store.sqlite in ${loaded.file})`);
-    const durable = SqliteDurableStore.open(file);
+    const durable = SqliteDurableStore.open(file, { clock: systemClock });
     return {
       name: `embedded (SQLite ${file})`,
       durable,
@@ -152,7 +153,7 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
   }
   const client = await openRedisClient(settings, { configFile: loaded.file });
   try {
-    const durable = await RedisDurableStore.open(client, { prefix: settings.prefix, closeClient: false });
+    const durable = await RedisDurableStore.open(client, { clock: systemClock, prefix: settings.prefix, closeClient: false });
     const history = new RedisRiskHistory(client, { prefix: settings.prefix });
     const remembered = new RedisRememberedBrowsers(client, { prefix: settings.prefix });
     const passkeys = new RedisPasskeyStore(client, { prefix: settings.prefix });

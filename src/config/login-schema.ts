@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
+import { DURATION_PATTERN, parseDuration } from './duration.ts';
 
 /**
  * How the sidecar replays a sign-in (and a sign-out) to the upstream as a browser would submit it

@@ -1,13 +1,13 @@
-import { parseCidr } from '../session/session-origin.ts';
+import { parseCidr } from './cidr.ts';
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
-import { riskSchema } from '../risk/schema.ts';
-import { AUDIT_EVENTS } from '../audit/audit.ts';
-import { alertsSchema } from '../alerts/schema.ts';
-import { FACILITIES, type Facility } from '../audit/stream/facilities.ts';
+import { DURATION_PATTERN, parseDuration } from './duration.ts';
+import { riskSchema } from './schema/risk.ts';
+import { AUDIT_EVENTS } from './audit-events.ts';
+import { alertsSchema } from './schema/alerts.ts';
+import { FACILITIES, type Facility } from './syslog-facilities.ts';
 import { COOKIE_NAME, regex, loginFailureSchema, loginLogoutSchema, loginSuccessSchema, loginUpstreamSchema } from './login-schema.ts';
-import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from '../pages/contrast.ts';
+import { AA_TEXT_CONTRAST, HEX_COLOUR, contrastRatio } from './contrast.ts';
 
 /**
  * The one source of the configuration's shape: validation at start, `config check`, and the JSON

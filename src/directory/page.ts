@@ -1,5 +1,5 @@
 import type * as cheerio from 'cheerio';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 
 // The HTML parser loads with the first page lookup (only a `page` directory uses it).
 const cheerioModule = lazyModule<typeof cheerio>('cheerio');

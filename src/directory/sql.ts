@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import type mysql from 'mysql2/promise';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 import { bindIdentifier } from './sql-placeholders.ts';
 import { entryOf } from './values.ts';
 import { failed, found, type Directory, type DirectoryResult, type LookupContext } from './types.ts';

@@ -11,7 +11,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { HashAlgorithm } from 'otplib';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 import type { Random } from '../core/random.ts';
 import type { TotpParameters } from '../store/durable.ts';
 

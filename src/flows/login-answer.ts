@@ -1,4 +1,4 @@
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 
 /** tough-cookie (and its public-suffix list) is loaded on the first login replay, not at start. */
 export const toughCookie = lazyModule<typeof import('tough-cookie')>('tough-cookie');

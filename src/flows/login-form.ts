@@ -1,5 +1,5 @@
 import type * as cheerio from 'cheerio';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 
 // The HTML parser loads with the first form login (form replay is one login mode among several).
 const cheerioModule = lazyModule<typeof cheerio>('cheerio');

@@ -52,6 +52,7 @@ let stamp = '';
  * millisecond, and `toISOString` was a visible share of a proxied request's CPU.
  */
 function isoTimeOncePerMs(): string {
+  // A log line carries the machine's wall time (what operators correlate with), not the injected clock.
   const now = Date.now();
   if (now !== stampedMs) {
     stampedMs = now;

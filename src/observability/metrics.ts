@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { AuditEvent } from '../audit/audit.ts';
+import type { AuditEventType } from '../config/audit-events.ts';
 
 /**
  * Prometheus metrics of one sidecar, on its own registry (never prom-client's global one: tests
@@ -98,6 +98,17 @@ function scrapedMetric(name: string, help: string, type: 'counter' | 'histogram'
     reset,
   };
   return metric as unknown as Metric;
+}
+
+/**
+ * The fields of an audit event (src/audit/audit.ts) the security counters read: declared here
+ * because observability sits below the audit layer, which reports through it.
+ */
+export interface CountedAuditEvent {
+  readonly event: AuditEventType;
+  readonly outcome: string;
+  readonly reason?: string;
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
 
 export class Metrics {
@@ -251,8 +262,8 @@ export class Metrics {
     miss: (): void => this.cacheMisses.inc(),
   };
 
-  /** The security counters, from the audit trail (an audit sink). */
-  countAuditEvent(event: AuditEvent): void {
+  /** The security counters, from the audit trail (an audit sink); generic so a whole AuditEvent is taken as it is. */
+  countAuditEvent<Event extends CountedAuditEvent>(event: Event): void {
     const details = event.details ?? {};
     const text = (key: string): string => {
       const value = details[key];

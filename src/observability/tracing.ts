@@ -1,7 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
-import type { Explanation } from '../policy/types.ts';
-import type { Routing } from '../access/routing.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -52,11 +50,30 @@ export interface UpstreamCall {
   fail(failure: string): void;
 }
 
+/**
+ * What the request span records of the routing and of the decision, in the shape of `Routing`
+ * (src/server/enforce.ts) and `Explanation` (src/policy/types.ts): declared here because
+ * observability sits below the layers that produce them (test/unit/architecture/layers.test.ts).
+ */
+export type TracedRouting =
+  | { readonly kind: 'reject'; readonly reason: string; readonly status: number }
+  | {
+      readonly kind: 'routed';
+      readonly target: { readonly path: string };
+      readonly match: { readonly rule: { readonly name: string } };
+      readonly internal: boolean;
+    };
+
+export interface TracedDecision {
+  readonly rule: { readonly name: string };
+  readonly decision: { readonly kind: string; readonly action?: string; readonly intercept?: string };
+}
+
 /** The server span of one request. It ends by itself when the response closes. */
 export interface RequestSpan {
   /** The canonical target and matched rule are known (ends the canonicalisation phase). */
-  routed(routing: Routing): void;
-  decided(explanation: Explanation): void;
+  routed(routing: TracedRouting): void;
+  decided(explanation: TracedDecision): void;
   begin(name: 'guard.session' | 'guard.risk'): Phase;
   /**
    * The request is about to be sent upstream: starts the client span and writes its traceparent
@@ -105,6 +122,7 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
 
   let lastComplaint = -Infinity;
   core.setGlobalErrorHandler((error) => {
+    // Tracing measures the process (monotonic time), never the domain's injected clock.
     const now = performance.now();
     if (now - lastComplaint < 60_000) return;
     lastComplaint = now;

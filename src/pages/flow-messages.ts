@@ -1,5 +1,5 @@
 import type { FlowError } from '../flows/flow-error.ts';
-import type { Catalogue } from './i18n/en.ts';
+import type { Catalogue } from '../i18n/en.ts';
 
 /**
  * A flow's refusal in the page's language. The flows speak English for the JSON API; pages pick

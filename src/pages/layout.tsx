@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { LANGUAGES, catalogue } from './i18n/language.ts';
+import { LANGUAGES, catalogue } from '../i18n/language.ts';
 import { useUi } from './page-ui.tsx';
 
 /**

@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx';
-import type { HelpItem } from './i18n/en.ts';
+import type { HelpItem } from '../i18n/en.ts';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 
 function Items(props: { items: readonly HelpItem[] }) {

@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createContext, type ComponentChildren } from 'preact';
 import { useContext } from 'preact/hooks';
 import { renderToString } from 'preact-render-to-string';
-import type { Catalogue } from './i18n/en.ts';
-import { catalogue, requestLanguage, type Lang } from './i18n/language.ts';
+import type { Catalogue } from '../i18n/en.ts';
+import { catalogue, requestLanguage, type Lang } from '../i18n/language.ts';
 
 /**
  * What every page needs besides its own props: the language (and its catalogue) and the

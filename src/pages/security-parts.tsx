@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useUi } from './page-ui.tsx';
-import type { Catalogue } from './i18n/en.ts';
+import type { Catalogue } from '../i18n/en.ts';
 
 /**
  * Pieces shared by the sidecar pages: the hidden form token, the alert an input refers to, the

@@ -1,5 +1,5 @@
 import type { SessionView } from '../flows/active-sessions.ts';
-import type { Catalogue } from './i18n/en.ts';
+import type { Catalogue } from '../i18n/en.ts';
 import { useUi } from './page-ui.tsx';
 import { CsrfField } from './security-parts.tsx';
 

@@ -6,7 +6,7 @@
  * collecting every candidate and keeping the lowest rule index; subtrees whose lowest index cannot
  * beat the best candidate so far are skipped.
  */
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../config/duration.ts';
 import { compilePathPattern } from './path-pattern.ts';
 import { EMPTY_QUERY, foldQueryKey, foldQueryValue, parseQuery, queryMatches } from './query.ts';
 import type { CanonicalQuery, QueryCondition } from './query.ts';

@@ -2,7 +2,7 @@
  * The one pure decision function: the HTTP enforcement point, websocket upgrades, `policy explain`
  * and `policy test` all decide through it, so they cannot disagree.
  */
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../config/duration.ts';
 import type { CompiledRule, Decision, Explanation, PolicyMatch, RiskLevel, StepUpAction, UserState } from './types.ts';
 import { describeConditions } from './query.ts';
 import { DEFAULT_RULE_NAME, OTHER_METHODS_SUFFIX, UNKNOWN_METHOD_RULE_NAME } from './compile.ts';

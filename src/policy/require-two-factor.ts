@@ -18,6 +18,7 @@
  * The schema lives here (not in schema.ts) so the policy document only gains one line there.
  */
 import { z } from 'zod';
+import type { GraceRecord } from '../store/grace.ts';
 
 const RULE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9 ._:@/-]{0,99}$/;
@@ -126,15 +127,6 @@ export function compileRequireTwoFactor(doc: RequireTwoFactorDocument): RequireT
 
 // ---------------------------------------------------------------------------------------------
 // The grace period of one account (pure: the clock is the caller's)
-
-/** What the store keeps per account (src/store/grace.ts). */
-export interface GraceRecord {
-  readonly user: string;
-  /** When the account was first shown the prompt (epoch ms). */
-  readonly firstPromptAt: number;
-  /** "Not now" choices so far. */
-  readonly skips: number;
-}
 
 export type GraceStatus =
   | {

@@ -7,7 +7,7 @@
  * with the path of the offending value (`rules[2].access must be …`).
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration.ts';
+import { DURATION_PATTERN } from '../config/duration.ts';
 import { requireTwoFactorSchema } from './require-two-factor.ts';
 import { rememberBrowserPolicySchema } from './remember-browser-policy.ts';
 

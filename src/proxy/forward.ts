@@ -3,7 +3,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 import {
   addFramingProtection,
   asSetCookieList,

@@ -9,7 +9,7 @@
  */
 import type { RiskLevel } from '../policy/types.ts';
 import type { RiskFacts } from './facts.ts';
-import type { RiskConfig, RiskSignalName } from './schema.ts';
+import type { RiskConfig, RiskSignalName } from '../config/schema/risk.ts';
 import { RISK_SIGNAL_REGISTRY } from './signals/index.ts';
 import type { RiskSignal } from './signals/signal.ts';
 

@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { RiskHistoryStore } from './history.ts';
-import type { RiskConfig } from './schema.ts';
+import type { RiskConfig } from '../config/schema/risk.ts';
 import type { RiskFacts, Unknown } from './facts.ts';
 import { networkPrefix } from './network.ts';
 

@@ -6,14 +6,7 @@
  *
  * `user` is opaque here: callers pass the account's canonical key (the lower-cased login email).
  */
-
-export interface LoginRecord {
-  /** The client's network: `networkPrefix` of its address (or the address itself). */
-  readonly network: string;
-  readonly userAgent: string;
-  /** Milliseconds since the epoch, from the injected clock. */
-  readonly at: number;
-}
+import type { LoginRecord } from '../store/records.ts';
 
 export interface RiskHistoryStore {
   /** Whether this account has signed in with this device id before. */

@@ -18,9 +18,9 @@
  * `gatherFacts` turns into 'unknown' (fail safe).
  */
 import { StoreUnavailableError } from '../store/ephemeral.ts';
-import { byText, type DeviceRecord, type RecordPort, type RiskUserRecords } from '../store/records.ts';
+import { byText, type DeviceRecord, type LoginRecord, type RecordPort, type RiskUserRecords } from '../store/records.ts';
 import { accountTag, accountsUnder, closeRedisClient, runRedis, scanKeys, type RedisClient } from '../store/redis-connection.ts';
-import type { LoginRecord, RiskHistoryStore } from './history.ts';
+import type { RiskHistoryStore } from './history.ts';
 
 export interface RedisRiskHistoryOptions {
   /** Prepended to every key, e.g. the config's `store.redis.prefix`. Must not be empty. */
@@ -116,7 +116,7 @@ export class RedisRiskHistory implements RiskHistoryStore, RecordPort<RiskUserRe
     await closeRedisClient(this.client);
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<RiskUserRecords> {
     for (const user of await accountsUnder(this.client, this.prefix + NAMESPACE)) {

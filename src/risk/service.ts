@@ -7,7 +7,7 @@ import { assessRisk, explainRisk, type RiskAssessment } from './assess.ts';
 import { newDeviceId, signDeviceId, verifyDeviceId } from './device.ts';
 import { gatherFacts, recordVerifiedLogin, type RiskCounters } from './gather.ts';
 import type { RiskHistoryStore } from './history.ts';
-import type { RiskConfig } from './schema.ts';
+import type { RiskConfig } from '../config/schema/risk.ts';
 import { networkPrefix } from './network.ts';
 
 /**

@@ -14,9 +14,9 @@
  * even when its `now` is older than the others' (clocks of several processes may disagree).
  */
 import type Database from 'better-sqlite3';
-import { byText, type RecordPort, type RiskUserRecords } from '../store/records.ts';
+import { byText, type LoginRecord, type RecordPort, type RiskUserRecords } from '../store/records.ts';
 import type { SqliteDurableStore } from '../store/sqlite.ts';
-import type { LoginRecord, RiskHistoryStore } from './history.ts';
+import type { RiskHistoryStore } from './history.ts';
 
 export interface SqliteRiskHistoryOptions {
   /** Devices kept per account; the least recently seen is forgotten first. Default 20. */
@@ -57,7 +57,7 @@ function prepareStatements(db: Database.Database) {
     recentLogins: db.prepare<[string, number], LoginRow>(
       'SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?',
     ),
-    // Migration (src/store/migrate.ts).
+    // Migration (src/cli/store-migrate.ts).
     users: db.prepare<[], string>('SELECT user FROM known_devices UNION SELECT user FROM login_history').pluck(),
     devices: db.prepare<[string], { device_id: string; first_seen: number; last_seen: number }>(
       'SELECT device_id, first_seen, last_seen FROM known_devices WHERE user = ?',
@@ -132,7 +132,7 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
     this.store.guarded(() => this.recordTx(user, entry));
   }
 
-  /** Every account with devices or logins (src/store/migrate.ts). */
+  /** Every account with devices or logins (src/cli/store-migrate.ts). */
   async *exportRecords(): AsyncGenerator<RiskUserRecords> {
     const s = this.statements;
     for (const user of s.users.all().sort(byText)) {

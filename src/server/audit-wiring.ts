@@ -12,10 +12,11 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import type { Clock } from '../core/clock.ts';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolveSecret } from '../config/load.ts';
+import { randomUuid } from '../core/ids.ts';
+import type { Random } from '../core/random.ts';
 import { syslogSink } from '../audit/stream/syslog-sink.ts';
 import { webhookSink } from '../audit/stream/webhook-sink.ts';
 
@@ -28,6 +29,8 @@ export function buildAudit(input: {
   config: Config;
   configFile: string;
   clock: Clock;
+  /** Ids of the events streamed to the webhook and syslog sinks. */
+  random: Random;
   logger: Logger;
   metrics: Metrics;
   durable: DurableStore;
@@ -80,7 +83,7 @@ const STREAM_BACKOFF = { initialMs: 1_000, maxMs: 300_000 } as const;
  * The pushed event stream (config `events:`): sinks that only queue, so they are outside the
  * audit's settle() and a receiver that is down or slow never holds an answer back.
  */
-function eventStreamSinks(input: { config: Config; configFile: string; clock: Clock; logger: Logger; metrics: Metrics }): AuditSink[] {
+function eventStreamSinks(input: { config: Config; configFile: string; clock: Clock; random: Random; logger: Logger; metrics: Metrics }): AuditSink[] {
   const { config, configFile, clock, logger, metrics } = input;
   const sinks: AuditSink[] = [];
   const hooks = (sink: string) => ({
@@ -90,7 +93,7 @@ function eventStreamSinks(input: { config: Config; configFile: string; clock: Cl
       logger.warn({ sink, detail, attempt, dropped }, dropped ? 'security events could not be delivered and were dropped' : 'security events not delivered yet; retrying'),
   });
   const host = hostname();
-  const newId = (): string => randomUUID();
+  const newId = (): string => randomUuid(input.random);
   const { webhook, syslog } = config.events;
   if (webhook !== undefined) {
     try {

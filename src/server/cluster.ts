@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import type { MetricsOutput } from '../observability/metrics.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { childPort, primaryPort, SharedStoreClient, StoreHost } from '../store/shared.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { RunningGuard, StartOptions } from './start.ts';
 
 /**
@@ -69,14 +69,14 @@ export interface PrimaryOptions {
   readonly workers: number;
   readonly initStore: boolean;
   readonly logger?: Logger;
-  readonly clock?: Clock;
+  readonly clock: Clock;
 }
 
 /** The primary: forks and supervises the workers, holds the shared store, aggregates metrics. Resolves with the exit code. */
 export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions): Promise<number> {
   const { config } = loaded;
   const logger = options.logger ?? createLogger(config.log.level).child({ worker: 0 });
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock;
   const host = config.store.kind === 'embedded' ? new StoreHost(new MemoryStore(clock)) : undefined;
   let nextMetrics = 1;
   const metricsWaiting = new Map<number, (metrics: unknown[] | undefined) => void>();

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { stringifySetCookie } from 'cookie';
-import { isLang, LANG_COOKIE } from '../pages/i18n/language.ts';
+import { isLang, LANG_COOKIE } from '../i18n/language.ts';
 import type { RouteDefinition } from './auth-routes.ts';
 import type { GuardHttp } from './guard-http.ts';
 import { sendError } from './respond.ts';

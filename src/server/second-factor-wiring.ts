@@ -95,7 +95,7 @@ export function buildSecondFactor(input: {
       outbox ??= new OutboxChannel(outboxFile, { clock, console: input.outboxConsole ?? ((line) => process.stdout.write(`${line}\n`)) });
       return outbox;
     }
-    return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock });
+    return channelFromConfig(resolveChannelSecrets(spec, configFile), { clock, random });
   };
   // Without an SMS channel (allowed when sms is not a method) nothing is ever sent by SMS: every
   // number is "not allowed", so identity verification and step-up never offer it.

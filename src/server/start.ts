@@ -222,6 +222,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     config,
     configFile: loaded.file,
     clock,
+    random,
     logger,
     metrics,
     durable,
@@ -681,7 +682,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   metrics.setReadiness(ready);
   const adminServer = http.createServer(
     createAdminApp({
-      api: { tokens: adminTokens, operations: adminOperations, logger },
+      api: { tokens: adminTokens, operations: adminOperations, logger, random },
       ready,
       metrics: options.metricsOutput ?? (() => metrics.render()),
       settleAudit: () => audit.settle(),

@@ -18,7 +18,7 @@ import { safeReturnTo } from './return-to.ts';
 
 const STEP_UP = '/_guard/step-up';
 import type { RuleDescription } from '../policy/types.ts';
-import type { Lang } from '../pages/i18n/language.ts';
+import type { Lang } from '../i18n/language.ts';
 
 /** The rule's description in the page's language: its own text for it, else the one it has. */
 export function describeRule(description: RuleDescription | undefined, lang: Lang): string | null {

@@ -1,4 +1,5 @@
-import { createCipheriv, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, pbkdf2Sync } from 'node:crypto';
+import type { Random } from '../core/random.ts';
 
 /**
  * Seals session content exactly as iron-session's `sealData` does (Iron `Fe26.2`, AES-256-CBC,
@@ -12,20 +13,23 @@ import { createCipheriv, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto
 const PREFIX = 'Fe26.2';
 const MIN_PASSWORD = 32;
 
-export function sealSession(data: unknown, passwords: Readonly<Record<string, string>>, ttlSeconds: number): string {
+export function sealSession(data: unknown, passwords: Readonly<Record<string, string>>, ttlSeconds: number, random: Random): string {
   // The newest password seals (the highest numeric id), as iron-session chooses it.
   const id = String(Math.max(...Object.keys(passwords).map(Number)));
   const secret = passwords[id];
   if (secret === undefined || secret.length < MIN_PASSWORD) throw new Error(`Password string too short (min ${MIN_PASSWORD} characters required)`);
   if (!/^\w+$/.test(id)) throw new Error('Invalid password id');
+  // The real clock on purpose: iron-session's unsealData checks this expiry against Date.now(), so
+  // an injected (test) clock here would make cookies it refuses. The session's own lifetime is
+  // enforced from the injected clock by the session records (sessions.ts).
   const now = Date.now();
-  const encryptionSalt = randomBytes(32).toString('hex');
-  const iv = randomBytes(16);
+  const encryptionSalt = random.bytes(32).toString('hex');
+  const iv = random.bytes(16);
   const cipher = createCipheriv('aes-256-cbc', pbkdf2Sync(secret, encryptionSalt, 1, 32, 'sha1'), iv);
   const encrypted = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]);
   const expiration = ttlSeconds ? String(now + ttlSeconds * 1000) : '';
   const base = `${PREFIX}*${id}*${encryptionSalt}*${iv.toString('base64url')}*${encrypted.toString('base64url')}*${expiration}`;
-  const integritySalt = randomBytes(32).toString('hex');
+  const integritySalt = random.bytes(32).toString('hex');
   const digest = createHmac('sha256', pbkdf2Sync(secret, integritySalt, 1, 32, 'sha1')).update(base).digest('base64url');
   return `${base}*${integritySalt}*${digest}~2`;
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { parseCidr } from '../config/cidr.ts';
 
 /**
  * How "My sessions" describes where a session was signed in from, without a GeoIP database: the
@@ -90,16 +91,6 @@ function expandIpv6(address: string): string[] | null {
 export interface NamedNetwork {
   readonly cidr: string;
   readonly label: string;
-}
-
-/** Parses `203.0.113.0/24` or `2001:db8::/32`; null when it is not a network. */
-export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
-  const [address = '', prefixText, extra] = cidr.split('/');
-  if (prefixText === undefined || extra !== undefined || !/^\d{1,3}$/.test(prefixText)) return null;
-  const kind = isIP(address);
-  const prefix = Number(prefixText);
-  if (kind === 0 || prefix > (kind === 4 ? 32 : 128)) return null;
-  return { address, prefix, family: kind === 4 ? 'ipv4' : 'ipv6' };
 }
 
 /** The configured names of networks (`session.networks`); the first listed network that holds an address names it. */

@@ -283,7 +283,7 @@ export class SessionService {
     };
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));
     await this.index.add(record);
-    const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds());
+    const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds(), this.random);
     this.verified.set(cookieValue, { sid: id, user: input.user });
     return { record, cookieValue };
   }

@@ -9,10 +9,16 @@
  * memory for tests. Same contract for all (test/helpers/grace-contract.ts); copied by
  * `store migrate` and `store backup`.
  */
-import type { GraceRecord } from '../policy/require-two-factor.ts';
 import { byText, type RecordPort } from './records.ts';
 
-export type { GraceRecord } from '../policy/require-two-factor.ts';
+/** What the store keeps per account; the policy reads it (src/policy/require-two-factor.ts). */
+export interface GraceRecord {
+  readonly user: string;
+  /** When the account was first shown the prompt (epoch ms). */
+  readonly firstPromptAt: number;
+  /** "Not now" choices so far. */
+  readonly skips: number;
+}
 
 /** One account's grace state as stored (and as moved by `store migrate`). */
 export interface GraceUserRecord extends GraceRecord {

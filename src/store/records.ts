@@ -1,9 +1,8 @@
-import type { LoginRecord } from '../risk/history.ts';
 import type { Enrollment } from './durable.ts';
 
 /**
  * The durable records of one account as plain data, the same for every backend, so they can be
- * moved between SQLite and Redis (`smartpush-guard store migrate`, src/store/migrate.ts). Sealed
+ * moved between SQLite and Redis (`smartpush-guard store migrate`, src/cli/store-migrate.ts). Sealed
  * TOTP secrets travel as they are stored (never decrypted); recovery codes are hashes with their
  * used state. Each backend exports one account at a time and imports one account in one atomic
  * step that replaces what the target held for that account, so an import can be repeated.
@@ -28,6 +27,15 @@ export interface DurableUserRecords {
   readonly recoveryCodes: readonly RecoveryCodeRecord[];
   /** Used TOTP steps still in their keep window (replay guard), sorted by step. */
   readonly usedSteps: readonly UsedStepRecord[];
+}
+
+/** One login the risk history keeps (src/risk/history.ts). */
+export interface LoginRecord {
+  /** The client's network: `networkPrefix` of its address (or the address itself). */
+  readonly network: string;
+  readonly userAgent: string;
+  /** Milliseconds since the epoch, from the injected clock. */
+  readonly at: number;
 }
 
 export interface DeviceRecord {

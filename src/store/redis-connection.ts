@@ -3,7 +3,7 @@ import { byText } from './records.ts';
 import { dirname, resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { lazyModule } from '../lazy-module.ts';
+import { lazyModule } from '../core/lazy-module.ts';
 import { ConfigError, resolveSecret } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { StoreUnavailableError } from './ephemeral.ts';

@@ -1,5 +1,4 @@
 import type { Clock } from '../core/clock.ts';
-import { systemClock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
 import { byText, type DurableUserRecords, type RecordPort, type RecoveryCodeRecord, type UsedStepRecord } from './records.ts';
@@ -113,7 +112,7 @@ export interface RedisDurableStoreOptions {
   /** Prepended to every key, e.g. the config's `store.redis.prefix`. Must not be empty. */
   readonly prefix: string;
   /** Time source for pruning expired used TOTP steps (`keepUntil` is epoch milliseconds). */
-  readonly clock?: Clock;
+  readonly clock: Clock;
   /**
    * Called when the server's persistence turns unsafe for durable records (and again if it is
    * fixed and breaks again), with the message `persistenceWarning()` returns. E.g. logger.warn.
@@ -141,7 +140,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
   private constructor(client: RedisClient, options: RedisDurableStoreOptions) {
     if (options.prefix === '') throw new RangeError('RedisDurableStore needs a key prefix (e.g. "spg:")');
     this.prefix = options.prefix;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock;
     this.onPersistenceWarning = options.onPersistenceWarning;
     this.closeClient = options.closeClient ?? true;
     client.defineCommand(SCRIPTS.enable, { numberOfKeys: 3, lua: ENABLE });
@@ -303,7 +302,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
     if (changed && warning !== null) this.onPersistenceWarning?.(warning);
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
     for (const user of await accountsUnder(this.client, this.prefix + NAMESPACE)) {

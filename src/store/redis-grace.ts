@@ -97,7 +97,7 @@ export class RedisGraceStore implements GraceStore {
     await runRedis('grace end', () => this.client[SCRIPTS.end](this.key(user), String(now)));
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<GraceUserRecord> {
     for (const user of await accountsUnder(this.client, this.options.prefix + NAMESPACE)) {

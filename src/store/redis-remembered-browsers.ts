@@ -138,7 +138,7 @@ export class RedisRememberedBrowsers implements RememberedBrowserStore, RecordPo
     await runRedis('setPasswordFingerprint', () => this.client.set(this.keys(user).password, fingerprint));
   }
 
-  // ---- migration and backup (src/store/migrate.ts) ----
+  // ---- migration and backup (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<RememberedUserRecords> {
     for (const user of await accountsUnder(this.client, this.options.prefix + NAMESPACE)) {

@@ -241,6 +241,7 @@ export class SharedStoreClient implements EphemeralStore, StoreEvents {
   }
 
   private sweep(): void {
+    // Monotonic time for an IPC call timeout (a property of the process, not of the domain): not the injected clock.
     const now = performance.now();
     for (const [id, pending] of this.pending) {
       if (pending.deadline > now) continue;

@@ -128,7 +128,7 @@ export class SqliteRememberedBrowsers implements RememberedBrowserStore, RecordP
     this.store.guarded(() => this.s.setFingerprint.run(user, fingerprint));
   }
 
-  // ---- migration and backup (src/store/migrate.ts) ----
+  // ---- migration and backup (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<RememberedUserRecords> {
     for (const user of this.s.users.all().sort(byText)) {

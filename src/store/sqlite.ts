@@ -2,7 +2,6 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
-import { systemClock } from '../core/clock.ts';
 import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
 import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 
@@ -169,7 +168,7 @@ export const RESTORE_HINT = 'see the README, "Operations: what survives a crash,
 
 export interface SqliteOpenOptions {
   /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
-  readonly clock?: Clock;
+  readonly clock: Clock;
   /**
    * A missing or empty file (no schema yet) is created when true (the default, for tools and
    * tests); when false it is refused with SqliteStoreError: a store that existed must never be
@@ -308,6 +307,8 @@ const BUSY_TIMEOUT_MS = 5000;
  * it blocks the thread (the store is opened once, at start-up, before serving).
  */
 function retryWhileBusy<T>(fn: () => T): T {
+  // Real time on purpose, like the thread it blocks: a timeout of the machine, not a fact of the
+  // domain (an injected test clock would never reach the deadline).
   const deadline = Date.now() + BUSY_TIMEOUT_MS;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
@@ -410,7 +411,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
         `SELECT totp_key_id AS key_id, min(user) AS user, totp_secret AS sealed FROM enrollments
          WHERE totp_key_id IS NOT NULL GROUP BY totp_key_id`,
       ),
-      // Migration (src/store/migrate.ts).
+      // Migration (src/cli/store-migrate.ts).
       users: db
         .prepare<[number], string>('SELECT user FROM enrollments UNION SELECT user FROM used_totp_steps WHERE keep_until >= ?')
         .pluck(),
@@ -460,7 +461,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
    * Opens (creating when needed) the store at `file`, or an in-memory one for `':memory:'`, and
    * brings its schema up to date. Throws SqliteSchemaError for a file written by a newer build.
    */
-  static open(file: string, options: SqliteOpenOptions = {}): SqliteDurableStore {
+  static open(file: string, options: SqliteOpenOptions): SqliteDurableStore {
     const memory = file === ':memory:';
     const create = options.create ?? true;
     if (!memory) prepareFile(file, create);
@@ -499,7 +500,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
       if (isStoreDamage(error)) throw damagedStore(file, (error as Error).message);
       throw error;
     }
-    return new SqliteDurableStore(db, options.clock ?? systemClock);
+    return new SqliteDurableStore(db, options.clock);
   }
 
   /** The first error that showed the file damaged; readiness stays failed from then on. */
@@ -554,7 +555,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
     return first;
   }
 
-  /** Every account with an enrollment or a used step still in its window (src/store/migrate.ts). */
+  /** Every account with an enrollment or a used step still in its window (src/cli/store-migrate.ts). */
   async *exportRecords(now: number): AsyncGenerator<DurableUserRecords> {
     const s = this.statements;
     for (const user of s.users.all(now).sort(byText)) {

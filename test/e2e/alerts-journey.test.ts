@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { zhCN } from '../../src/pages/i18n/zh-cn.ts';
+import { zhCN } from '../../src/i18n/zh-cn.ts';
 import { checkPage, describeInBrowser, type GuardPage } from '../helpers/browser.ts';
 import { enrollDirectly, lastCode, MERCHANT, PASSWORD, startClockedStack } from '../helpers/two-factor.ts';
 import { enterCode, submit } from './merchant-steps.ts';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AuditEvent, AuditEventType, AuditQuery } from '../../src/audit/audit.ts';
+import type { AuditEvent, AuditQuery } from '../../src/audit/audit.ts';
+import type { AuditEventType } from '../../src/config/audit-events.ts';
 import type { AuditSink } from '../../src/audit/record.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { recordVerifiedLogin } from '../../src/risk/gather.ts';
-import type { LoginRecord, RiskHistoryStore } from '../../src/risk/history.ts';
+import type { RiskHistoryStore } from '../../src/risk/history.ts';
+import type { LoginRecord } from '../../src/store/records.ts';
 import { networkPrefix } from '../../src/risk/network.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { assessRisk, explainRisk, type RiskAssessment } from '../../src/risk/assess.ts';
 import type { RiskFacts } from '../../src/risk/facts.ts';
-import { defaultRiskConfig, riskSchema, type RiskConfig, type RiskConfigInput } from '../../src/risk/schema.ts';
+import { defaultRiskConfig, riskSchema, type RiskConfig, type RiskConfigInput } from '../../src/config/schema/risk.ts';
 import type { RiskSignal, SignalOutcome } from '../../src/risk/signals/signal.ts';
 
 export const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { RiskConfigInput } from '../../src/risk/schema.ts';
+import type { RiskConfigInput } from '../../src/config/schema/risk.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { LOW_RISK, type StackOptions } from './stack.ts';
 import {
@@ -25,7 +25,7 @@ export const MINUTE = 60_000;
 /** One TOTP step: a code of a step that was used once is refused (replay guard). */
 export const TOTP_STEP = 30_000;
 
-/** The demo's thresholds with the default signal weights (DESIGN, src/risk/schema.ts). */
+/** The demo's thresholds with the default signal weights (DESIGN, src/config/schema/risk.ts). */
 export const DEMO_RISK: RiskConfigInput = { levels: { medium: 30, high: 60 } };
 
 export const CONTACT_EXPORT = '/api/contacts/export?rows=2';

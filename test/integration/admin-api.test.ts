@@ -48,7 +48,7 @@ async function startAdminStack(
   tokens: Array<{ name: string; token: string }> = [{ name: 'support', token: SUPPORT_TOKEN }],
   options: StackOptions = {},
 ): Promise<AdminStack> {
-  const audit = new MemoryAudit();
+  const audit = new MemoryAudit(Date.now);
   const { factors } = factorsConfig({ send_budget: GENEROUS_BUDGETS, sms_countries: ['US', 'CA'], failures: { lockout_after: 2 } });
   const stack = await startStack({
     ...options,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { OPEN_POLICY, startStack } from '../helpers/stack.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import type { DurableStore } from '../../src/store/durable.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /** Health and readiness live on the admin listener only, and readiness tells the truth. */
 
@@ -26,7 +27,7 @@ test('healthz and readyz answer on the admin listener; the public listener does 
 });
 
 test('readyz turns 503 while a store cannot answer, and back when it can', async () => {
-  const real = SqliteDurableStore.open(':memory:');
+  const real = SqliteDurableStore.open(':memory:', { clock: systemClock });
   let broken = false;
   const durable = new Proxy(real, {
     get(target, key, receiver) {

@@ -84,7 +84,7 @@ function registerTests(shared: RedisServer): void {
     const clock = new ManualClock(Date.UTC(2026, 10, 1));
     const failures: string[] = [];
     const store = new RedisAudit(redis, { prefix: freshPrefix(), clock, retentionMs: RETENTION });
-    const audit = createAudit({ clock, logger: memoryLogger().logger, sinks: [store], query: new MemoryAudit(), onWriteFailure: (sink) => failures.push(sink) });
+    const audit = createAudit({ clock, logger: memoryLogger().logger, sinks: [store], query: new MemoryAudit(Date.now), onWriteFailure: (sink) => failures.push(sink) });
     try {
       await own.stop();
       while (redis.status === 'ready') await new Promise((resolve) => setTimeout(resolve, 10));

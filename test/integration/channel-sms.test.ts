@@ -7,6 +7,8 @@ import { ChannelError, type Message } from '../../src/channels/channel.ts';
 import { ProviderResponseError } from '../../src/channels/http.ts';
 import { TwilioChannel } from '../../src/channels/twilio.ts';
 import { WebhookChannel } from '../../src/channels/webhook.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { cryptoRandom } from '../../src/core/random.ts';
 
 interface Received {
   method: string;
@@ -187,7 +189,7 @@ describe('WebhookChannel', () => {
   const SECRET = 'whsec-test-secret';
   const NOW = 1_736_000_000_123;
   const webhook = (url: string, options: { secret?: string; timeoutMs?: number; headers?: Record<string, string> } = { secret: SECRET }) =>
-    new WebhookChannel({ url: `${url}/sms`, timeoutMs: options.timeoutMs ?? 2000, clock: { now: () => NOW }, ...options });
+    new WebhookChannel({ url: `${url}/sms`, timeoutMs: options.timeoutMs ?? 2000, clock: { now: () => NOW }, random: cryptoRandom, ...options });
 
   test('posts signed JSON with an idempotency key', async (t) => {
     const provider = await fakeProvider(t, json(202, { accepted: true }));
@@ -272,9 +274,9 @@ describe('WebhookChannel', () => {
   });
 
   test('configuration is checked up front', () => {
-    assert.throws(() => new WebhookChannel({ url: 'http://gateway.example.com/sms', timeoutMs: 1000 }), /https/);
-    assert.throws(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', headers: { 'X-Guard-Signature': 'x' }, timeoutMs: 1000 }), /set by the channel/);
-    assert.throws(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', headers: { 'X-Bad': 'a\r\nb' }, timeoutMs: 1000 }));
-    assert.doesNotThrow(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', timeoutMs: 1000 }));
+    assert.throws(() => new WebhookChannel({ url: 'http://gateway.example.com/sms', timeoutMs: 1000, clock: systemClock, random: cryptoRandom }), /https/);
+    assert.throws(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', headers: { 'X-Guard-Signature': 'x' }, timeoutMs: 1000, clock: systemClock, random: cryptoRandom }), /set by the channel/);
+    assert.throws(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', headers: { 'X-Bad': 'a\r\nb' }, timeoutMs: 1000, clock: systemClock, random: cryptoRandom }));
+    assert.doesNotThrow(() => new WebhookChannel({ url: 'https://gateway.example.com/sms', timeoutMs: 1000, clock: systemClock, random: cryptoRandom }));
   });
 });

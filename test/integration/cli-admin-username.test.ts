@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { notifications, outboxMessages } from '../helpers/two-factor.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * `smartpush-guard admin …` for a deployment whose accounts are usernames (login.identifier:
@@ -46,7 +47,7 @@ function admin(config: string, args: string[]): { status: number | null; stdout:
 }
 
 async function enroll(db: string, user: string): Promise<void> {
-  const durable = SqliteDurableStore.open(db);
+  const durable = SqliteDurableStore.open(db, { clock: systemClock });
   try {
     await durable.enable({ user, method: 'email', destination: 'codes@example.org', totp: null, createdAt: Date.parse('2026-05-01T08:00:00Z'), updatedAt: Date.parse('2026-05-01T08:00:00Z') }, ['1:x']);
   } finally {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { notifications, ownerMessages } from '../helpers/two-factor.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * `smartpush-guard admin …` through the real binary, on the embedded store (SQLite file): what it
@@ -47,7 +48,7 @@ function admin(s: Setup, args: string[]): { status: number | null; stdout: strin
 }
 
 async function enroll(s: Setup, user: string, method: 'sms' | 'email', destination: string): Promise<void> {
-  const durable = SqliteDurableStore.open(s.db);
+  const durable = SqliteDurableStore.open(s.db, { clock: systemClock });
   try {
     await durable.enable({ user, method, destination, totp: null, createdAt: Date.parse('2026-05-01T08:00:00Z'), updatedAt: Date.parse('2026-05-01T08:00:00Z') }, ['1:x', '1:y']);
   } finally {
@@ -56,7 +57,7 @@ async function enroll(s: Setup, user: string, method: 'sms' | 'email', destinati
 }
 
 async function enrollment(s: Setup, user: string) {
-  const durable = SqliteDurableStore.open(s.db);
+  const durable = SqliteDurableStore.open(s.db, { clock: systemClock });
   try {
     return await durable.getEnrollment(user);
   } finally {

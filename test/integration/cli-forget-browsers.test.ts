@@ -9,6 +9,7 @@ import { SqliteRememberedBrowsers } from '../../src/store/sqlite-remembered-brow
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { browser } from '../helpers/remembered-browsers-contract.ts';
 import { factorState } from '../../src/flows/account-generation.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * `smartpush-guard admin forget-browsers` through the real binary on the embedded store: the
@@ -44,7 +45,7 @@ function admin(config: string, args: string[]): { status: number | null; stdout:
 
 test('admin forget-browsers: listed by status, one with --id, then all; a reason is required', async () => {
   const { config, db } = setup();
-  const durable = SqliteDurableStore.open(db);
+  const durable = SqliteDurableStore.open(db, { clock: systemClock });
   try {
     const now = Date.parse('2026-05-01T08:00:00Z');
     await durable.enable({ user: USER, method: 'email', destination: USER, totp: null, createdAt: now, updatedAt: now }, []);

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { ADMIN_TOKEN, deployment, oneLine, runCli, type Deployment } from '../helpers/guard-process.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * Issue 14 item 13: start-up and CLI errors are one line naming the file and the problem, exit 1,
@@ -65,7 +66,7 @@ test('a damaged database and a directory where guard.db should be', async () => 
 
 test('an empty encryption key file, session key file and admin token file', async () => {
   const d = deployment();
-  SqliteDurableStore.open(d.db).close();
+  SqliteDurableStore.open(d.db, { clock: systemClock }).close();
   writeFileSync(d.keys, '');
   expectOneLine(d, ['serve', '--config', d.config], /encryption-keys\.json: secret file is empty/);
   expectOneLine(d, ['admin', 'status', 'merchant@example.com', '--config', d.config], /encryption-keys\.json: secret file is empty/);

@@ -7,6 +7,7 @@ import { assertNoDataForNewKeys, KeyCheckError } from '../../src/factors/key-che
 import { newEncryptionKeys, parseEncryptionKeys, SecretBox, totpSecretAad } from '../../src/factors/secret-box.ts';
 import { SqliteDurableStore, SqliteStoreError } from '../../src/store/sqlite.ts';
 import { ADMIN_TOKEN, deployment, oneLine, runCli, serve, type Deployment } from '../helpers/guard-process.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * Issue 14 items 10–12: the SQLite store under faults, with the real CLI and real files. A store
@@ -22,7 +23,7 @@ function removeStore(d: Deployment): void {
 
 /** Writes enrollments straight into the store, as the service would (the file must exist). */
 async function enroll(d: Deployment, count: number, totpFor?: string): Promise<void> {
-  const store = SqliteDurableStore.open(d.db, { create: false });
+  const store = SqliteDurableStore.open(d.db, { clock: systemClock, create: false });
   try {
     for (let i = 0; i < count; i++) {
       const user = `user${i}@example.com`;
@@ -200,7 +201,7 @@ test('item 12: a changed encryption key stops the start (key check), and so does
 test('item 12: a store from before the key check (no records) is checked against its sealed TOTP secrets', async () => {
   const d = deployment();
   // Created by a tool, with a TOTP secret sealed under the keys of the file, and no key-check record.
-  SqliteDurableStore.open(d.db).close();
+  SqliteDurableStore.open(d.db, { clock: systemClock }).close();
   await enroll(d, 1, 'totp@example.com');
   writeFileSync(d.keys, newEncryptionKeys());
   const r = runCli(['serve', '--config', d.config]);
@@ -212,7 +213,7 @@ test('item 12: new encryption keys are never generated over existing data (the d
   const d = deployment();
   const keys = join(d.dir, 'new-keys.json');
   assert.doesNotThrow(() => assertNoDataForNewKeys(d.db, keys), 'no store yet: keys may be made');
-  const store = SqliteDurableStore.open(d.db);
+  const store = SqliteDurableStore.open(d.db, { clock: systemClock });
   await store.close();
   assert.doesNotThrow(() => assertNoDataForNewKeys(d.db, keys), 'an empty store holds nothing sealed');
   await enroll(d, 1);
@@ -227,7 +228,7 @@ test('item 12: new encryption keys are never generated over existing data (the d
 
 test('the store refuses to open a missing file without create, and a directory in its place, with SqliteStoreError', () => {
   const d = deployment();
-  assert.throws(() => SqliteDurableStore.open(d.db, { create: false }), (e: unknown) => e instanceof SqliteStoreError && e.problem === 'missing');
+  assert.throws(() => SqliteDurableStore.open(d.db, { clock: systemClock, create: false }), (e: unknown) => e instanceof SqliteStoreError && e.problem === 'missing');
   mkdirSync(d.db);
-  assert.throws(() => SqliteDurableStore.open(d.db), (e: unknown) => e instanceof SqliteStoreError && e.problem === 'not_a_file' && /is a directory/.test(e.message));
+  assert.throws(() => SqliteDurableStore.open(d.db, { clock: systemClock }), (e: unknown) => e instanceof SqliteStoreError && e.problem === 'not_a_file' && /is a directory/.test(e.message));
 });

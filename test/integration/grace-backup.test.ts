@@ -11,6 +11,7 @@ import { runBackup, runRestore } from '../../src/cli/store-backup.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { SqliteGraceStore } from '../../src/store/sqlite-grace.ts';
 import { DEMO_LOGIN } from '../helpers/stack.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * `store backup` / `store restore` carry the require_2fa grace records (issue 17): a restored store
@@ -39,7 +40,7 @@ test('store backup and restore keep the grace records (first prompt, skips, ende
   const dir = mkdtempSync(join(tmpdir(), 'spg-grace-backup-'));
   const keysFile = join(dir, 'encryption-keys.json');
   writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
-  const source = SqliteDurableStore.open(join(dir, 'guard.db'), { create: true });
+  const source = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock, create: true });
   const grace = new SqliteGraceStore(source);
   await grace.skip('zoe@example.com', 1000, 3);
   await grace.end('sam@example.com', 2000);
@@ -54,7 +55,7 @@ test('store backup and restore keep the grace records (first prompt, skips, ende
 
   const target = embedded(dir, keysFile, 'restored.db');
   assert.equal(await runRestore(join(dir, 'backup'), { force: false }, { loaded: target, openRedis: () => Promise.reject(new Error('no redis')), out }), 0);
-  const restored = SqliteDurableStore.open(join(dir, 'restored.db'));
+  const restored = SqliteDurableStore.open(join(dir, 'restored.db'), { clock: systemClock });
   try {
     const back = new SqliteGraceStore(restored);
     assert.deepEqual(await back.get('zoe@example.com'), { user: 'zoe@example.com', firstPromptAt: 1000, skips: 1, endedAt: null });

@@ -11,13 +11,14 @@ import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { RedisDurableStore } from '../../src/store/redis-durable.ts';
 import { RedisRiskHistory } from '../../src/risk/redis-history.ts';
 import { SqliteRiskHistory } from '../../src/risk/sqlite-history.ts';
-import { migrateRecords } from '../../src/store/migrate.ts';
+import { migrateRecords } from '../../src/cli/store-migrate.ts';
 import { openRedisClient, type RedisClient } from '../../src/store/redis-connection.ts';
 import { runGraceContract } from '../helpers/grace-contract.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { startReplicas } from '../helpers/replicas.ts';
 import { csrfFrom } from '../helpers/two-factor.ts';
 import { writeFileSync, readFileSync } from 'node:fs';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * The require_2fa grace store on a real redis-server: the shared contract, the key layout (one
@@ -96,14 +97,14 @@ if (server === null) {
       const dir = mkdtempSync(join(tmpdir(), 'spg-grace-migrate-'));
       const client = await connect();
       const prefix = freshPrefix();
-      const source = SqliteDurableStore.open(join(dir, 'a.db'), { create: true });
-      const back = SqliteDurableStore.open(join(dir, 'b.db'), { create: true });
+      const source = SqliteDurableStore.open(join(dir, 'a.db'), { clock: systemClock, create: true });
+      const back = SqliteDurableStore.open(join(dir, 'b.db'), { clock: systemClock, create: true });
       try {
         const sqliteGrace = new SqliteGraceStore(source);
         await sqliteGrace.skip('zoe@example.com', 1000, 3);
         await sqliteGrace.skip('zoe@example.com', 2000, 3);
         await sqliteGrace.end('sam@example.com', 3000);
-        const redisDurable = await RedisDurableStore.open(client, { prefix, closeClient: false });
+        const redisDurable = await RedisDurableStore.open(client, { clock: systemClock, prefix, closeClient: false });
         const redisSide = { name: 'redis', durable: redisDurable, history: new RedisRiskHistory(client, { prefix }), grace: new RedisGraceStore(client, { prefix }) };
         const report = await migrateRecords({ name: 'a', durable: source, history: new SqliteRiskHistory(source), grace: sqliteGrace }, redisSide, { now: 5000 });
         assert.equal(report.counts.twoFactorGrace, 2);

@@ -10,6 +10,7 @@ import { runDurableStoreContract, totpEnrollment } from '../helpers/durable-cont
 import { runRiskHistoryContract } from '../helpers/risk-history-contract.ts';
 import { runEphemeralStoreContract } from '../helpers/store-contract.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /**
  * The Redis stores through an ioredis Cluster client, against a real one-node Redis Cluster (all
@@ -48,7 +49,7 @@ function registerTests(node: RedisServer): void {
   );
 
   runDurableStoreContract('RedisDurableStore on a Cluster', async () => {
-    const store = await RedisDurableStore.open(await connect(), { prefix: freshPrefix() });
+    const store = await RedisDurableStore.open(await connect(), { clock: systemClock, prefix: freshPrefix() });
     return { store, cleanup: () => store.close() };
   });
 
@@ -78,7 +79,7 @@ function registerTests(node: RedisServer): void {
 
     test('the durable export finds every account by scanning the masters', { timeout: 30_000 }, async () => {
       const client = await connect();
-      const store = await RedisDurableStore.open(client, { prefix: freshPrefix() });
+      const store = await RedisDurableStore.open(client, { clock: systemClock, prefix: freshPrefix() });
       try {
         const users = ['a@example.com', 'b@example.com', 'c@example.com'];
         for (const user of users) await store.enable(totpEnrollment(user), [`${user}-code`]);

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RiskConfigInput } from '../../src/risk/schema.ts';
+import type { RiskConfigInput } from '../../src/config/schema/risk.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import {

@@ -15,6 +15,7 @@ import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { emailEnrollment, smsEnrollment, totpEnrollment } from '../helpers/durable-contract.ts';
 import { login } from '../helpers/risk-history-contract.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { systemClock } from '../../src/core/clock.ts';
 
 /** `smartpush-guard store migrate` as people run it: the bin script, exit codes, messages, records. */
 
@@ -55,7 +56,7 @@ function registerTests(redis: RedisServer): void {
 
   /** Every record of a SQLite file, via its export. */
   async function sqliteRecords(file: string): Promise<{ durable: DurableUserRecords[]; history: RiskUserRecords[] }> {
-    const store = SqliteDurableStore.open(file);
+    const store = SqliteDurableStore.open(file, { clock: systemClock });
     try {
       return { durable: await collect(store, Date.now()), history: await collect(new SqliteRiskHistory(store), Date.now()) };
     } finally {
@@ -66,7 +67,7 @@ function registerTests(redis: RedisServer): void {
   async function redisRecords(prefix: string): Promise<{ durable: DurableUserRecords[]; history: RiskUserRecords[] }> {
     const client = await openRedisClient({ url: redis.url, prefix, connect_timeout: 5_000, command_timeout: 1_000 }, { configFile: dir });
     try {
-      const durable = await RedisDurableStore.open(client, { prefix, closeClient: false });
+      const durable = await RedisDurableStore.open(client, { clock: systemClock, prefix, closeClient: false });
       return { durable: await collect(durable, Date.now()), history: await collect(new RedisRiskHistory(client, { prefix }), Date.now()) };
     } finally {
       await closeRedisClient(client);
@@ -81,7 +82,7 @@ function registerTests(redis: RedisServer): void {
 
   /** A SQLite file with every kind of record, including an expired used step that must not travel. */
   async function seed(file: string): Promise<void> {
-    const store = SqliteDurableStore.open(file);
+    const store = SqliteDurableStore.open(file, { clock: systemClock });
     const history = new SqliteRiskHistory(store);
     try {
       await store.enable(
@@ -140,7 +141,7 @@ function registerTests(redis: RedisServer): void {
       assert.deepEqual(await sqliteRecords(join(dir, 'b.db')), original, 'and the fresh SQLite file too');
 
       // The copy works as the original did: the used code stays used, the used step refuses a replay.
-      const copy = SqliteDurableStore.open(join(dir, 'b.db'));
+      const copy = SqliteDurableStore.open(join(dir, 'b.db'), { clock: systemClock });
       try {
         assert.equal((await copy.getEnrollment('zoe@example.com'))?.totp?.secret.data, 'c2VhbGVkLWJ5LWtleS0y');
         assert.equal(await copy.consumeRecoveryCode('zoe@example.com', 'z1', T0), false);
@@ -168,11 +169,11 @@ function registerTests(redis: RedisServer): void {
       assert.equal(run(['store', 'migrate', '--from', 'embedded', '--to', 'redis', '--config', file], env).status, 0);
 
       // The source changes (sam's destination), and the target has an account of its own.
-      const store = SqliteDurableStore.open(source);
+      const store = SqliteDurableStore.open(source, { clock: systemClock });
       await store.setDestination('sam@example.com', '+4930999', T0 + 100);
       await store.close();
       const client = await openRedisClient({ url: redis.url, prefix, connect_timeout: 5_000, command_timeout: 1_000 }, { configFile: dir });
-      const target = await RedisDurableStore.open(client, { prefix });
+      const target = await RedisDurableStore.open(client, { clock: systemClock, prefix });
       await target.enable(smsEnrollment('only-in-redis@example.com'), ['r0']);
       await target.close();
 

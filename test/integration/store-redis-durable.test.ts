@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ManualClock } from '../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../src/core/clock.ts';
 import { StoreUnavailableError } from '../../src/store/ephemeral.ts';
 import { openRedisClient } from '../../src/store/redis-connection.ts';
 import { RedisDurableStore, type RedisDurableStoreOptions } from '../../src/store/redis-durable.ts';
@@ -38,7 +38,7 @@ function registerTests(shared: RedisServer, durable: RedisServer): void {
       { url, prefix: 'unused:', connect_timeout: 5_000, command_timeout: 1_000 },
       { configFile: process.cwd() },
     );
-    return RedisDurableStore.open(client, { prefix: freshPrefix(), ...options });
+    return RedisDurableStore.open(client, { clock: systemClock, prefix: freshPrefix(), ...options });
   }
 
   /** A plain client to look at what the store wrote. */
@@ -216,7 +216,7 @@ function registerTests(shared: RedisServer, durable: RedisServer): void {
         { configFile: process.cwd() },
       );
       try {
-        const store = await RedisDurableStore.open(client, { prefix: freshPrefix(), closeClient: false });
+        const store = await RedisDurableStore.open(client, { clock: systemClock, prefix: freshPrefix(), closeClient: false });
         await store.close();
         await assert.rejects(store.ping(), StoreUnavailableError);
         await assert.rejects(store.getEnrollment('zoe@example.com'), StoreUnavailableError);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.ts';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { startGuard, type RunningGuard } from '../../src/server/start.ts';
-import { ManualClock } from '../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../src/core/clock.ts';
 import type { DurableStore, Enrollment } from '../../src/store/durable.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
 import { baseConfig, memoryLogger, type Stack } from '../helpers/stack.ts';
@@ -139,7 +139,7 @@ describe('a crash while enabling', () => {
   for (const failure of ['before', 'midway'] as const) {
     test(`${failure === 'before' ? 'before the write' : 'in the middle of the transaction'}: no 2FA, no notification, no session change; the flow can be retried`, () => {
       const file = join(mkdtempSync(join(tmpdir(), 'spg-2fa-crash-')), 'guard.db');
-      const durable = new CrashingDurable(SqliteDurableStore.open(file));
+      const durable = new CrashingDurable(SqliteDurableStore.open(file, { clock: systemClock }));
       return withClockedStack({ start: { durable } }, async (s) => {
         const client = await s.signedIn();
         const other = await s.signedIn();
@@ -193,7 +193,7 @@ describe('a crash while enabling', () => {
 
   test('after a crash the whole flow can also be started again from the password', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'spg-2fa-crash-')), 'guard.db');
-    const durable = new CrashingDurable(SqliteDurableStore.open(file));
+    const durable = new CrashingDurable(SqliteDurableStore.open(file, { clock: systemClock }));
     return withClockedStack({ start: { durable } }, async (s) => {
       const client = await s.signedIn();
       await verifyIdentity(client, s.enroll);

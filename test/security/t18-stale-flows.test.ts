@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MemoryAudit } from '../../src/audit/audit.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import type { RiskConfigInput } from '../../src/risk/schema.ts';
+import type { RiskConfigInput } from '../../src/config/schema/risk.ts';
 import { LOW_RISK } from '../helpers/stack.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas, type Replicas } from '../helpers/replicas.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AUDIT_EVENTS, type AuditEvent } from '../audit.ts';
+import type { AuditEvent } from '../audit.ts';
+import { AUDIT_EVENTS } from '../../config/audit-events.ts';
 
 /**
  * The pushed security events, version 1: what a SIEM or a webhook receiver can rely on. The fields

@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { AuditEvent } from '../audit.ts';
 import { DeliveryQueue, type DeliveryOutcome, type SendResult } from './delivery-queue.ts';
 import { toStreamEvent } from './event-schema.ts';
-import { FACILITIES, type Facility } from './facilities.ts';
+import { FACILITIES, type Facility } from '../../config/syslog-facilities.ts';
 import type { StreamSink } from './webhook-sink.ts';
 
 /**

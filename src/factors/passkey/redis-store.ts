@@ -72,7 +72,7 @@ export class RedisPasskeyStore implements PasskeyStore, RecordPort<PasskeyUserRe
     return typeof n === 'number' ? n : 0;
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<PasskeyUserRecords> {
     for (const user of await accountsUnder(this.client, this.options.prefix + NAMESPACE)) {

@@ -79,7 +79,7 @@ export class SqlitePasskeyStore implements PasskeyStore, RecordPort<PasskeyUserR
     });
   }
 
-  // ---- migration (src/store/migrate.ts) ----
+  // ---- migration (src/cli/store-migrate.ts) ----
 
   async *exportRecords(): AsyncGenerator<PasskeyUserRecords> {
     for (const user of [...this.store.guarded(() => this.s.users.all())].sort(byText)) {

@@ -50,7 +50,7 @@ export interface PasskeyStore {
   use(user: string, id: string, counter: number, now: number): Promise<PasskeyUse>;
 }
 
-/** What a PasskeyStore holds for one account, for `store migrate` and `store backup` (src/store/migrate.ts). */
+/** What a PasskeyStore holds for one account, for `store migrate` and `store backup` (src/cli/store-migrate.ts). */
 export interface PasskeyUserRecords {
   readonly user: string;
   /** Oldest first, as `list` returns them. */

@@ -1,7 +1,7 @@
 /**
  * The registry: every built-in risk signal, in the order assessments report them (the order of
- * `RISK_SIGNALS` in `../schema.ts`). To add a signal: a file here exporting a `RiskSignal`, its
- * entry below, its weight under `risk.signals` in `../schema.ts` (and `RISK_SIGNALS`), and the
+ * `RISK_SIGNALS` in `src/config/schema/risk.ts`). To add a signal: a file here exporting a `RiskSignal`, its
+ * entry below, its weight under `risk.signals` in `src/config/schema/risk.ts` (and `RISK_SIGNALS`), and the
  * README's table.
  */
 import { newNetwork } from './new-network.ts';

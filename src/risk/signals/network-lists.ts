@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { unmapAddress } from '../network.ts';
-import type { RiskConfig } from '../schema.ts';
+import type { RiskConfig } from '../../config/schema/risk.ts';
 
 interface CompiledNetworks {
   readonly risky: BlockList;

@@ -6,7 +6,7 @@
  * when a risk-raising signal (weight > 0) could not be evaluated (fail safe).
  */
 import type { RiskFacts } from '../facts.ts';
-import type { RiskConfig, RiskSignalName } from '../schema.ts';
+import type { RiskConfig, RiskSignalName } from '../../config/schema/risk.ts';
 
 /** What a signal made of one request's facts. */
 export type SignalOutcome =

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertsSchema } from '../../../src/alerts/schema.ts';
+import { alertsSchema } from '../../../src/config/schema/alerts.ts';
 import { ALERT_KIND_OF, LEGACY_ONLY, ownerMessageRoute, viaAlerts, type LegacyNotice } from '../../../src/alerts/owner-message.ts';
 import { ALERT_RULES } from '../../../src/alerts/table.ts';
 

@@ -54,7 +54,7 @@ describe('createAudit: the fan-out recorder', () => {
     const clock = new ManualClock(T0);
     const a = collecting('a');
     const b = collecting('b');
-    const audit = createAudit({ clock, logger: memoryLogger().logger, sinks: [a, b], query: new MemoryAudit() });
+    const audit = createAudit({ clock, logger: memoryLogger().logger, sinks: [a, b], query: new MemoryAudit(Date.now) });
     audit.record({ event: 'logout', outcome: 'success', user: 'a@example.com', requestId: 'r1' });
     const expected: AuditEvent = { time: new Date(T0).toISOString(), event: 'logout', outcome: 'success', user: 'a@example.com', requestId: 'r1' };
     assert.deepEqual(a.events, [expected]);
@@ -67,7 +67,7 @@ describe('createAudit: the fan-out recorder', () => {
     const good = collecting('good');
     const throwing: AuditSink = { name: 'throwing', write: () => { throw new Error('disk full'); } };
     const rejecting: AuditSink = { name: 'rejecting', write: () => Promise.reject(new Error('redis down')) };
-    const audit = createAudit({ clock: new ManualClock(T0), logger, sinks: [throwing, rejecting, good], query: new MemoryAudit(), onWriteFailure: (sink) => failures.push(sink) });
+    const audit = createAudit({ clock: new ManualClock(T0), logger, sinks: [throwing, rejecting, good], query: new MemoryAudit(Date.now), onWriteFailure: (sink) => failures.push(sink) });
     assert.doesNotThrow(() => audit.record({ event: 'ban', outcome: 'info', user: 'a@example.com' }));
     assert.equal(good.events.length, 1);
     await new Promise((resolve) => setImmediate(resolve));
@@ -78,7 +78,7 @@ describe('createAudit: the fan-out recorder', () => {
   test('secret-named details never reach a sink, and the drop is logged (without the value)', () => {
     const { logger, logs } = memoryLogger();
     const sink = collecting('s');
-    const audit = createAudit({ clock: new ManualClock(T0), logger, sinks: [sink], query: new MemoryAudit() });
+    const audit = createAudit({ clock: new ManualClock(T0), logger, sinks: [sink], query: new MemoryAudit(Date.now) });
     audit.record({ event: '2fa_enabled', outcome: 'success', user: 'a@example.com', details: { method: 'totp', totp_secret: 'JBSWY3DPEHPK3PXP', recovery_codes: 'abcd-efgh' } });
     assert.deepEqual(sink.events[0]?.details, { method: 'totp' });
     const line = JSON.stringify(logs);

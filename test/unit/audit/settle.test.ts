@@ -50,7 +50,7 @@ const settledYet = async (promise: Promise<void>): Promise<boolean> => {
 
 test('settle() waits for every sink to store what was recorded, and returns at once when nothing is new', async () => {
   const sink = gated();
-  const audit = createAudit({ clock: new ManualClock(T0), logger: memoryLogger().logger, sinks: [sink], query: new MemoryAudit() });
+  const audit = createAudit({ clock: new ManualClock(T0), logger: memoryLogger().logger, sinks: [sink], query: new MemoryAudit(Date.now) });
   assert.equal(await settledYet(audit.settle()), true, 'nothing recorded: nothing to wait for');
   assert.equal(sink.calls, 0);
   audit.record({ event: 'login_success', outcome: 'success', user: 'a@example.com' });
@@ -67,7 +67,7 @@ test('settle() waits for writes that return a promise (Redis), and a failing sin
   const redisLike: AuditSink = { name: 'redis', write: () => new Promise<void>((resolve) => (finish = resolve)) };
   const failures: string[] = [];
   const broken: AuditSink = { name: 'broken', write: () => undefined, settle: () => Promise.reject(new Error('disk full')) };
-  const audit = createAudit({ clock: new ManualClock(T0), logger: memoryLogger().logger, sinks: [redisLike, broken], query: new MemoryAudit(), onWriteFailure: (s) => failures.push(s) });
+  const audit = createAudit({ clock: new ManualClock(T0), logger: memoryLogger().logger, sinks: [redisLike, broken], query: new MemoryAudit(Date.now), onWriteFailure: (s) => failures.push(s) });
   audit.record({ event: '2fa_enabled', outcome: 'success', user: 'a@example.com' });
   const settling = audit.settle();
   assert.equal(await settledYet(settling), false, 'the Redis write is still in flight');

@@ -4,8 +4,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { channelFromConfig, type ChannelSpec } from '../../../src/channels/index.ts';
+import { cryptoRandom } from '../../../src/core/random.ts';
 
-const deps = { clock: { now: () => 0 }, console: () => {} };
+const deps = { clock: { now: () => 0 }, random: cryptoRandom, console: () => {} };
 
 test('channelFromConfig builds the channel each spec names', async (t) => {
   const specs: Array<[ChannelSpec, string]> = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commandWords, helpFor, wantsHelp } from '../../../src/cli/help.ts';
-import { findSecretReferences } from '../../../src/config/secrets.ts';
+import { findSecretReferences } from '../../../src/cli/secrets-check.ts';
 
 const USAGE = `Usage: tool <command>
 

@@ -7,7 +7,7 @@ import { Regulation } from '../../../src/flows/regulation.ts';
 import type { SecondFactor } from '../../../src/flows/second-factor.ts';
 import type { UpstreamAccount } from '../../../src/flows/upstream-account.ts';
 import { memoryLogger } from '../../helpers/stack.ts';
-import { ManualClock } from '../../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../../src/core/clock.ts';
 import { cryptoRandom } from '../../../src/core/random.ts';
 import { parseSessionKeys } from '../../../src/session/keys.ts';
 import { SessionService } from '../../../src/session/sessions.ts';
@@ -15,7 +15,7 @@ import { MemoryStore } from '../../../src/store/memory.ts';
 import { SqliteDurableStore } from '../../../src/store/sqlite.ts';
 import { RiskService } from '../../../src/risk/service.ts';
 import { MemoryRiskHistory } from '../../../src/risk/history.ts';
-import { riskSchema } from '../../../src/risk/schema.ts';
+import { riskSchema } from '../../../src/config/schema/risk.ts';
 
 /**
  * Sign-in answers take the same minimum time whether the upstream said yes, no, or the account is
@@ -44,7 +44,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     regulation: new Regulation(store, { account: limits, address: limits }),
     account,
     sessions: new SessionService(store, parseSessionKeys('x'.repeat(40)), clock, cryptoRandom, { idleTimeoutMs: 60_000, absoluteLifetimeMs: 600_000 }),
-    durable: SqliteDurableStore.open(':memory:'),
+    durable: SqliteDurableStore.open(':memory:', { clock: systemClock }),
     factor: {} as SecondFactor,
     // Risk scoring is out of this test: thresholds no sign-in reaches keep every sign-in low risk.
     risk: new RiskService({
@@ -61,7 +61,7 @@ function flowWith(upstreamSaysYes: (email: string) => boolean, minResponseMs: nu
     clock,
     random: cryptoRandom,
     logger: memoryLogger().logger,
-    audit: new MemoryAudit(),
+    audit: new MemoryAudit(Date.now),
     minResponseMs,
     pendingMs: 60_000,
     elapsed,

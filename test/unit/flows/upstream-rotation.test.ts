@@ -28,7 +28,7 @@ async function setUp(options: { directorySays?: string | null } = {}) {
   const keys = parseSessionKeys('k'.repeat(40));
   const sessions = new SessionService(store, keys, clock, cryptoRandom, { idleTimeoutMs: 600_000, absoluteLifetimeMs: 3_600_000 });
   const { logger } = memoryLogger();
-  const audit = new MemoryAudit();
+  const audit = new MemoryAudit(Date.now);
   const account = { isLoginLocation: (location: string) => location.startsWith('/admin/login/') } as unknown as UpstreamAccount;
   const auth = createAuth({
     sessions,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Script } from 'node:vm';
 import { COLOUR_PAIRS, GUARD_CSS, PALETTE } from '../../../src/pages/assets.ts';
-import { AA_TEXT_CONTRAST, contrastRatio } from '../../../src/pages/contrast.ts';
+import { AA_TEXT_CONTRAST, contrastRatio } from '../../../src/config/contrast.ts';
 import { GUARD_JS } from '../../../src/pages/guard-script.ts';
 import { pageUi, type Brand } from '../../../src/pages/page-ui.tsx';
 import { pageGallery } from '../../helpers/page-gallery.ts';

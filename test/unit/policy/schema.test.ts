@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { formatDuration, parseDuration } from '../../../src/policy/duration.ts';
+import { formatDuration, parseDuration } from '../../../src/config/duration.ts';
 import { policyJsonSchema } from '../../../src/policy/schema.ts';
 import { JSON_SCHEMAS } from '../../../scripts/write-schemas.ts';
 

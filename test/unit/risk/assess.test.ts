@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assessRisk, explainRisk, levelFor, type RiskAssessment } from '../../../src/risk/assess.ts';
-import { defaultRiskConfig, riskSchema, type RiskConfig, type RiskConfigInput } from '../../../src/risk/schema.ts';
+import { defaultRiskConfig, riskSchema, type RiskConfig, type RiskConfigInput } from '../../../src/config/schema/risk.ts';
 import type { RiskFacts } from '../../../src/risk/facts.ts';
 
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { assessRisk } from '../../../src/risk/assess.ts';
 import { newDeviceId, signDeviceId, verifyDeviceId } from '../../../src/risk/device.ts';
 import { gatherFacts, MAX_STORED_USER_AGENT, recordVerifiedLogin, type RiskCounters } from '../../../src/risk/gather.ts';
-import { MemoryRiskHistory, type LoginRecord, type RiskHistoryStore } from '../../../src/risk/history.ts';
-import { defaultRiskConfig, riskSchema } from '../../../src/risk/schema.ts';
+import { MemoryRiskHistory, type RiskHistoryStore } from '../../../src/risk/history.ts';
+import type { LoginRecord } from '../../../src/store/records.ts';
+import { defaultRiskConfig, riskSchema } from '../../../src/config/schema/risk.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { type Random } from '../../../src/core/random.ts';
 

@@ -9,6 +9,7 @@ import { SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION, SqliteDurableStore } from '../../../src/store/sqlite.ts';
 import { emailEnrollment, totpEnrollment } from '../../helpers/durable-contract.ts';
 import { login, runRiskHistoryContract } from '../../helpers/risk-history-contract.ts';
+import { systemClock } from '../../../src/core/clock.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -30,7 +31,7 @@ runRiskHistoryContract('MemoryRiskHistory', async (bounds = {}) => ({ history: n
 
 runRiskHistoryContract('SqliteRiskHistory (file)', async (bounds = {}) => {
   const { dir, remove } = tempDir();
-  const store = SqliteDurableStore.open(join(dir, 'guard.db'));
+  const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
   try {
     return {
       history: new SqliteRiskHistory(store, bounds),
@@ -48,7 +49,7 @@ runRiskHistoryContract('SqliteRiskHistory (file)', async (bounds = {}) => {
 
 describe('SqliteRiskHistory', () => {
   test('bounds must be positive integers', async () => {
-    const store = SqliteDurableStore.open(':memory:');
+    const store = SqliteDurableStore.open(':memory:', { clock: systemClock });
     try {
       for (const bad of [0, -1, 1.5, Number.NaN]) {
         assert.throws(() => new SqliteRiskHistory(store, { maxDevicesPerUser: bad }), RangeError);
@@ -62,13 +63,13 @@ describe('SqliteRiskHistory', () => {
   test('everything survives closing and reopening the file', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const first = SqliteDurableStore.open(file);
+      const first = SqliteDurableStore.open(file, { clock: systemClock });
       const before = new SqliteRiskHistory(first);
       await before.rememberDevice('zoe@example.com', 'device-1', T0);
       for (let i = 0; i < 3; i++) await before.recordLogin('zoe@example.com', login(i));
       await first.close();
 
-      const second = SqliteDurableStore.open(file);
+      const second = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         const after = new SqliteRiskHistory(second);
         assert.equal(await after.knownDevice('zoe@example.com', 'device-1'), true);
@@ -89,7 +90,7 @@ describe('SqliteRiskHistory', () => {
   test('refreshing a device updates last_seen and keeps first_seen; trimming deletes the rows', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         const history = new SqliteRiskHistory(store);
         await history.rememberDevice('zoe@example.com', 'device-1', T0);
@@ -116,8 +117,8 @@ describe('SqliteRiskHistory', () => {
   test('two stores on one file share the history and its bounds', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const a = SqliteDurableStore.open(file);
-      const b = SqliteDurableStore.open(file);
+      const a = SqliteDurableStore.open(file, { clock: systemClock });
+      const b = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         const ha = new SqliteRiskHistory(a, { maxLoginsPerUser: 3 });
         const hb = new SqliteRiskHistory(b, { maxLoginsPerUser: 3 });
@@ -133,7 +134,7 @@ describe('SqliteRiskHistory', () => {
     }));
 
   test('after the store is closed every method rejects (gatherFacts then reports unknown)', async () => {
-    const store = SqliteDurableStore.open(':memory:');
+    const store = SqliteDurableStore.open(':memory:', { clock: systemClock });
     const history = new SqliteRiskHistory(store);
     await store.close();
     await assert.rejects(history.knownDevice('zoe@example.com', 'device-1'));
@@ -187,7 +188,7 @@ describe('SQLite schema step 2 (risk history)', () => {
         }
       }
 
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.equal(store.settings().schemaVersion, 6);
         assert.deepEqual(await store.getEnrollment('zoe@example.com'), totpEnrollment('zoe@example.com'));
@@ -239,7 +240,7 @@ describe('SQLite schema step 2 (risk history)', () => {
       }
 
       // Opening again applies nothing twice.
-      const again = SqliteDurableStore.open(file);
+      const again = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.equal(await new SqliteRiskHistory(again).knownDevice('zoe@example.com', 'device-1'), true);
       } finally {
@@ -250,7 +251,7 @@ describe('SQLite schema step 2 (risk history)', () => {
   test('a fresh file is created at the current version with the history tables', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.equal(store.settings().schemaVersion, SQLITE_SCHEMA_VERSION);
         const history = new SqliteRiskHistory(store);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultRiskConfig, RISK_SIGNALS, riskJsonSchema, riskSchema } from '../../../src/risk/schema.ts';
+import { defaultRiskConfig, RISK_SIGNALS, riskJsonSchema, riskSchema } from '../../../src/config/schema/risk.ts';
 
 const issues = (input: unknown): string[] => {
   const result = riskSchema.safeParse(input);

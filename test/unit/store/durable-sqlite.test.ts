@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { ManualClock } from '../../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../../src/core/clock.ts';
 import { SQLITE_SCHEMA_VERSION, SqliteDurableStore, SqliteSchemaError } from '../../../src/store/sqlite.ts';
 import { emailEnrollment, runDurableStoreContract, smsEnrollment, totpEnrollment } from '../../helpers/durable-contract.ts';
 
@@ -15,6 +15,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const KEEP = Date.UTC(2100, 0, 1);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SQLITE_MODULE = pathToFileURL(join(ROOT, 'src/store/sqlite.ts')).href;
+const CLOCK_MODULE = pathToFileURL(join(ROOT, 'src/core/clock.ts')).href;
 
 function tempDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'guard-sqlite-'));
@@ -40,7 +41,7 @@ const mode = (path: string): number => statSync(path).mode & 0o777;
 
 runDurableStoreContract('SqliteDurableStore (file)', async () => {
   const { dir, remove } = tempDir();
-  const store = SqliteDurableStore.open(join(dir, 'guard.db'));
+  const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
   return {
     store,
     cleanup: async () => {
@@ -51,7 +52,7 @@ runDurableStoreContract('SqliteDurableStore (file)', async () => {
 });
 
 runDurableStoreContract('SqliteDurableStore (:memory:)', async () => {
-  const store = SqliteDurableStore.open(':memory:');
+  const store = SqliteDurableStore.open(':memory:', { clock: systemClock });
   return { store, cleanup: () => store.close() };
 });
 
@@ -59,7 +60,7 @@ describe('SqliteDurableStore: the file', () => {
   test('creates missing directories (0700) and the file (0600); -wal and -shm are 0600 too', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'a', 'b', 'guard.db');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         await store.enable(totpEnrollment('zoe@example.com'), ['h1']);
         assert.equal(mode(join(dir, 'a')), 0o700);
@@ -79,7 +80,7 @@ describe('SqliteDurableStore: the file', () => {
       const file = join(dir, 'guard.db');
       writeFileSync(file, '');
       chmodSync(file, 0o644);
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       await store.close();
       assert.equal(mode(file), 0o600);
     }));
@@ -87,7 +88,7 @@ describe('SqliteDurableStore: the file', () => {
   test('uses WAL, synchronous FULL, foreign keys and a busy timeout', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.deepEqual(store.settings(), {
           journalMode: 'wal',
@@ -103,7 +104,7 @@ describe('SqliteDurableStore: the file', () => {
           db.close();
         }
         // foreign_keys = ON is what makes disable cascade to the recovery codes (checked in the contract).
-        const memory = SqliteDurableStore.open(':memory:');
+        const memory = SqliteDurableStore.open(':memory:', { clock: systemClock });
         assert.equal(memory.settings().journalMode, 'memory', 'an in-memory store has no WAL');
         assert.equal(memory.settings().foreignKeys, true);
         await memory.close();
@@ -116,7 +117,7 @@ describe('SqliteDurableStore: the file', () => {
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
       writeFileSync(file, 'this is not a database, it is a text file with enough bytes in it to have a header');
-      assert.throws(() => SqliteDurableStore.open(file), /not a database/i);
+      assert.throws(() => SqliteDurableStore.open(file, { clock: systemClock }), /not a database/i);
     }));
 });
 
@@ -125,7 +126,7 @@ describe('SqliteDurableStore: migrations', () => {
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
       writeFileSync(file, '');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       await store.close();
       const db = raw(file);
       try {
@@ -147,7 +148,7 @@ describe('SqliteDurableStore: migrations', () => {
         db.close();
       }
       // Opening again applies nothing twice.
-      const again = SqliteDurableStore.open(file);
+      const again = SqliteDurableStore.open(file, { clock: systemClock });
       await again.enable(emailEnrollment('zoe@example.com'), ['h']);
       await again.close();
     }));
@@ -159,7 +160,7 @@ describe('SqliteDurableStore: migrations', () => {
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
       db.close();
       assert.throws(
-        () => SqliteDurableStore.open(file),
+        () => SqliteDurableStore.open(file, { clock: systemClock }),
         (error: unknown) =>
           error instanceof SqliteSchemaError &&
           error.message.includes(`schema version ${SQLITE_SCHEMA_VERSION + 1}`) &&
@@ -180,9 +181,10 @@ describe('SqliteDurableStore: migrations', () => {
       const file = join(dir, 'fresh', 'guard.db');
       const script = `
         const { SqliteDurableStore } = await import(${JSON.stringify(SQLITE_MODULE)});
+        const { systemClock } = await import(${JSON.stringify(CLOCK_MODULE)});
         const [file, user] = process.argv.slice(-2);
         await ready();
-        const store = SqliteDurableStore.open(file);
+        const store = SqliteDurableStore.open(file, { clock: systemClock });
         await store.enable({ user, method: 'email', destination: user, totp: null, createdAt: 1, updatedAt: 1 }, [user]);
         await store.close();
         console.log(JSON.stringify({ ok: true }));
@@ -190,7 +192,7 @@ describe('SqliteDurableStore: migrations', () => {
       const users = Array.from({ length: 6 }, (_, i) => `p${i}@example.com`);
       const outputs = await runTogether(users.map((user) => [script, file, user]));
       assert.deepEqual(outputs, users.map(() => ({ ok: true })));
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         for (const user of users) assert.deepEqual(await store.getEnrollment(user), emailEnrollment(user, { createdAt: 1, updatedAt: 1 }));
       } finally {
@@ -206,14 +208,14 @@ describe('SqliteDurableStore: durability and atomicity', () => {
       const enrollment = totpEnrollment('zoe@example.com', {
         totp: { secret: { keyId: '3', data: 'c2VjcmV0' }, parameters: { algorithm: 'SHA256', digits: 8, period: 60 } },
       });
-      const first = SqliteDurableStore.open(file);
+      const first = SqliteDurableStore.open(file, { clock: systemClock });
       await first.enable(enrollment, ['h0', 'h1', 'h2']);
       await first.enable(smsEnrollment('sam@example.com'), ['s0']);
       assert.equal(await first.consumeRecoveryCode('zoe@example.com', 'h1', T0), true);
       assert.equal(await first.useTotpStep('zoe@example.com', 777, KEEP), true);
       await first.close();
 
-      const second = SqliteDurableStore.open(file);
+      const second = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.deepEqual(await second.getEnrollment('zoe@example.com'), enrollment);
         assert.deepEqual(await second.getEnrollment('sam@example.com'), smsEnrollment('sam@example.com'));
@@ -228,7 +230,7 @@ describe('SqliteDurableStore: durability and atomicity', () => {
 
   test('a failure in the middle of enable writes nothing (new user)', () =>
     inTempDir(async (dir) => {
-      const store = SqliteDurableStore.open(join(dir, 'guard.db'));
+      const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
       try {
         // The duplicate hash violates the primary key after the enrollment row was written.
         await assert.rejects(store.enable(totpEnrollment('zoe@example.com'), ['h0', 'h1', 'h0']), /UNIQUE|PRIMARY KEY/);
@@ -241,7 +243,7 @@ describe('SqliteDurableStore: durability and atomicity', () => {
 
   test('a failure in the middle of enable keeps the previous enrollment and codes (re-enable)', () =>
     inTempDir(async (dir) => {
-      const store = SqliteDurableStore.open(join(dir, 'guard.db'));
+      const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
       try {
         const before = smsEnrollment('zoe@example.com');
         await store.enable(before, ['old0', 'old1', 'old2']);
@@ -262,7 +264,7 @@ describe('SqliteDurableStore: durability and atomicity', () => {
   test('an enrollment whose method and TOTP fields disagree is refused', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const store = SqliteDurableStore.open(file);
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         await assert.rejects(store.enable({ ...smsEnrollment('a@example.com'), method: 'totp' }, []), TypeError);
         await assert.rejects(store.enable({ ...totpEnrollment('b@example.com'), method: 'sms' }, []), TypeError);
@@ -290,8 +292,8 @@ describe('SqliteDurableStore: durability and atomicity', () => {
   test('two stores on one file see each other’s writes, and single use holds across them', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      const a = SqliteDurableStore.open(file);
-      const b = SqliteDurableStore.open(file);
+      const a = SqliteDurableStore.open(file, { clock: systemClock });
+      const b = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         const enrollment = smsEnrollment('zoe@example.com');
         await a.enable(enrollment, ['h0', 'h1']);
@@ -316,13 +318,14 @@ describe('SqliteDurableStore: durability and atomicity', () => {
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
       const codes = Array.from({ length: 40 }, (_, i) => `race-${i}`);
-      const setup = SqliteDurableStore.open(file);
+      const setup = SqliteDurableStore.open(file, { clock: systemClock });
       await setup.enable(totpEnrollment('zoe@example.com'), codes);
       await setup.close();
       const script = `
         const { SqliteDurableStore } = await import(${JSON.stringify(SQLITE_MODULE)});
+        const { systemClock } = await import(${JSON.stringify(CLOCK_MODULE)});
         const file = process.argv.at(-1);
-        const store = SqliteDurableStore.open(file);
+        const store = SqliteDurableStore.open(file, { clock: systemClock });
         await ready();
         const codes = [], steps = [];
         for (let i = 0; i < 40; i++) {
@@ -336,7 +339,7 @@ describe('SqliteDurableStore: durability and atomicity', () => {
       const all = Array.from({ length: 40 }, (_, i) => i);
       assert.deepEqual(outputs.flatMap((o) => o.codes).sort((x, y) => x - y), all, 'every code consumed exactly once');
       assert.deepEqual(outputs.flatMap((o) => o.steps).sort((x, y) => x - y), all, 'every step used exactly once');
-      const check = SqliteDurableStore.open(file);
+      const check = SqliteDurableStore.open(file, { clock: systemClock });
       try {
         assert.equal(await check.remainingRecoveryCodes('zoe@example.com'), 0);
       } finally {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
-import { migrateRecords } from '../../../src/store/migrate.ts';
+import { migrateRecords } from '../../../src/cli/store-migrate.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +9,13 @@ import { MemoryRememberedBrowsers } from '../../../src/store/remembered-browsers
 import { SqliteRememberedBrowsers } from '../../../src/store/sqlite-remembered-browsers.ts';
 import { SqliteDurableStore } from '../../../src/store/sqlite.ts';
 import { browser, runRememberedBrowsersContract } from '../../helpers/remembered-browsers-contract.ts';
+import { systemClock } from '../../../src/core/clock.ts';
 
 runRememberedBrowsersContract('MemoryRememberedBrowsers', async () => ({ store: new MemoryRememberedBrowsers() }));
 
 runRememberedBrowsersContract('SqliteRememberedBrowsers (file)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'guard-remembered-'));
-  const durable = SqliteDurableStore.open(join(dir, 'guard.db'));
+  const durable = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
   const store = new SqliteRememberedBrowsers(durable);
   return {
     store,
@@ -28,8 +29,8 @@ runRememberedBrowsersContract('SqliteRememberedBrowsers (file)', async () => {
 
 test('store migrate carries remembered browsers and password fingerprints (SQLite to SQLite)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'guard-remembered-migrate-'));
-  const from = SqliteDurableStore.open(join(dir, 'from.db'));
-  const to = SqliteDurableStore.open(join(dir, 'to.db'));
+  const from = SqliteDurableStore.open(join(dir, 'from.db'), { clock: systemClock });
+  const to = SqliteDurableStore.open(join(dir, 'to.db'), { clock: systemClock });
   try {
     const source = new SqliteRememberedBrowsers(from);
     await source.add(browser('zoe@example.com', 'a'), 20);

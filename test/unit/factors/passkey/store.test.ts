@@ -8,13 +8,14 @@ import { SqlitePasskeyStore } from '../../../../src/factors/passkey/sqlite-store
 import { SqliteDurableStore } from '../../../../src/store/sqlite.ts';
 import { passkey, runPasskeyStoreContract } from '../../../helpers/passkey-store-contract.ts';
 import { SqliteRiskHistory } from '../../../../src/risk/sqlite-history.ts';
-import { migrateRecords, TargetNotEmptyError } from '../../../../src/store/migrate.ts';
+import { migrateRecords, TargetNotEmptyError } from '../../../../src/cli/store-migrate.ts';
+import { systemClock } from '../../../../src/core/clock.ts';
 
 runPasskeyStoreContract('MemoryPasskeyStore', async () => ({ store: new MemoryPasskeyStore() }));
 
 runPasskeyStoreContract('SqlitePasskeyStore (file)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'guard-passkeys-'));
-  const durable = SqliteDurableStore.open(join(dir, 'guard.db'));
+  const durable = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
   return {
     store: new SqlitePasskeyStore(durable),
     cleanup: async () => {
@@ -27,8 +28,8 @@ runPasskeyStoreContract('SqlitePasskeyStore (file)', async () => {
 describe('passkeys move with `store migrate` and `store backup` (SQLite to SQLite)', () => {
   test('every passkey is copied with its counter and names; a target holding passkeys needs --force', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'guard-passkeys-migrate-'));
-    const a = SqliteDurableStore.open(join(dir, 'a.db'));
-    const b = SqliteDurableStore.open(join(dir, 'b.db'));
+    const a = SqliteDurableStore.open(join(dir, 'a.db'), { clock: systemClock });
+    const b = SqliteDurableStore.open(join(dir, 'b.db'), { clock: systemClock });
     try {
       const side = (store: SqliteDurableStore, name: string) => ({ name, durable: store, history: new SqliteRiskHistory(store), passkeys: new SqlitePasskeyStore(store) });
       const from = side(a, 'a');

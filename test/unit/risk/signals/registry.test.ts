@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assessRisk, explainRisk } from '../../../../src/risk/assess.ts';
-import { RISK_SIGNALS } from '../../../../src/risk/schema.ts';
+import { RISK_SIGNALS } from '../../../../src/config/schema/risk.ts';
 import { RISK_SIGNAL_REGISTRY } from '../../../../src/risk/signals/index.ts';
 import { fired, QUIET, unevaluable, type RiskSignal } from '../../../../src/risk/signals/signal.ts';
 import { CALM, config, declaredOnly, DEFAULTS, FIREFOX_LINUX } from '../../../helpers/risk-signal.ts';

@@ -5,8 +5,8 @@
  */
 import { parseEncryptionKeys } from '../factors/secret-box.ts';
 import { parseSessionKeys } from '../session/keys.ts';
-import { adminTokenProblem, ConfigError, resolveSecret } from './load.ts';
-import type { LoadedConfig } from './load.ts';
+import { adminTokenProblem, ConfigError, resolveSecret } from '../config/load.ts';
+import type { LoadedConfig } from '../config/load.ts';
 
 export type SecretRef = { readonly env: string } | { readonly file: string };
 

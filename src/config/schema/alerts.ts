@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
-import { LANGUAGES } from '../pages/i18n/language.ts';
+import { DURATION_PATTERN, parseDuration } from '../duration.ts';
+import { LANGUAGES } from '../../i18n/language.ts';
 
 /**
  * Config `alerts:` — security alerts to the account owner on another channel (README "Security

@@ -1,7 +1,7 @@
-import type { DurableUserRecords, RecordPort, RiskUserRecords } from './records.ts';
-import type { RememberedUserRecords } from './remembered-browsers.ts';
+import type { DurableUserRecords, RecordPort, RiskUserRecords } from '../store/records.ts';
+import type { RememberedUserRecords } from '../store/remembered-browsers.ts';
 import type { PasskeyUserRecords } from '../factors/passkey/store.ts';
-import type { GraceUserRecord } from './grace.ts';
+import type { GraceUserRecord } from '../store/grace.ts';
 
 /**
  * Copies every durable record from one backend to another (`smartpush-guard store migrate`):

@@ -26,7 +26,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../policy/duration.ts';
+import { DURATION_PATTERN, parseDuration } from '../duration.ts';
 
 /** Every signal the engine knows, in the order assessments report them. */
 export const RISK_SIGNALS = [

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { readCookies } from '../../session/cookies.ts';
+import { parseCookie } from 'cookie';
 import { en, type Catalogue } from './en.ts';
 import { zhCN } from './zh-cn.ts';
 
@@ -58,7 +58,8 @@ export function isLang(value: unknown): value is Lang {
 }
 
 export function requestLanguage(headers: IncomingHttpHeaders): Lang {
-  const chosen = readCookies(headers.cookie)[LANG_COOKIE];
+  // Parsed here rather than with session/cookies.ts (a layer above): the same parser, the same result.
+  const chosen = headers.cookie ? parseCookie(headers.cookie)[LANG_COOKIE] : undefined;
   if (isLang(chosen)) return chosen;
   const accept = headers['accept-language'];
   return negotiateLanguage(Array.isArray(accept) ? accept.join(',') : accept);
