@@ -1,5 +1,5 @@
+import { refusal } from '../core/errors.ts';
 import type { FactorMethod } from '../store/durable.ts';
-import { FlowError } from './flow-error.ts';
 
 /**
  * "The same channel never counts as both the identity check and the second factor" (Ory Kratos
@@ -52,5 +52,5 @@ export const SAME_CHANNEL_MESSAGE =
   'You confirmed it is you with a code sent to this same address or phone, so it cannot also be your second step. Choose another method (such as an authenticator app), or confirm it is you through the other channel first.';
 
 export function refuseSameChannel(proof: IdentityProof | null, method: FactorMethod, destination: string | null): void {
-  if (provenByIdentity(proof, method, destination)) throw new FlowError(400, 'same_channel', SAME_CHANNEL_MESSAGE, { channel: method });
+  if (provenByIdentity(proof, method, destination)) throw refusal('same_channel', { message: SAME_CHANNEL_MESSAGE, extra: { channel: method } });
 }

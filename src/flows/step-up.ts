@@ -1,3 +1,5 @@
+import { refusal, type DomainError } from '../core/errors.ts';
+import { sendRefusal, verifyRefusal } from './code-refusals.ts';
 import { createHash } from 'node:crypto';
 import { fromContext, type AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -6,7 +8,6 @@ import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { DurableStore, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { SensitiveSpec } from '../policy/types.ts';
-import { FlowError, tooManyCodes } from './flow-error.ts';
 import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
 import { actorContext, type Actor } from './two-factor-settings.ts';
 import type { Contacts } from '../directory/index.ts';
@@ -49,8 +50,8 @@ export interface StepUpRecord {
 const RECORD = (sid: string): string => `stepup:${sid}`;
 /** The session's step-up time of a category by a passkey (category names have no ':'). */
 export const passkeyStepUpKey = (category: string): string => `${category}:passkey`;
-export const phishingResistantRequired = (): FlowError =>
-  new FlowError(403, 'phishing_resistant_required', 'This operation needs a passkey or security key. Add one under Login & Security first, or ask your administrator.');
+export const phishingResistantRequired = (): DomainError =>
+  refusal('phishing_resistant_required');
 const RECORD_TTL_MS = 15 * 60_000;
 const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
 /** The last step-up of a session, for its result page (the page reads it, never its URL). */
@@ -189,7 +190,7 @@ export class StepUpFlow {
 
   private async record(actor: Actor): Promise<{ record: StepUpRecord; redecided: boolean }> {
     const loaded = await this.load(actor.session);
-    if (!loaded) throw new FlowError(409, 'no_step_up', 'There is nothing to verify right now. Go back and try the operation again.');
+    if (!loaded) throw refusal('no_step_up');
     return loaded;
   }
 
@@ -206,7 +207,7 @@ export class StepUpFlow {
     if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
     if (record.destination === null) {
       this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
-      throw new FlowError(409, 'no_email_on_file', 'This operation needs a code sent to your email address, but no email address is known for your account, so none was sent. Contact your administrator to add one.');
+      throw refusal('no_email_on_file');
     }
     const sent: SendResult = await this.deps.factor.sendCode({
       flowKey: this.codeKey(actor.session.id, record),
@@ -217,11 +218,7 @@ export class StepUpFlow {
       purpose: 'step_up',
       context: { ...actorContext(actor), details: { category: record.category } },
     });
-    if (!sent.ok) {
-      if (sent.reason === 'delivery') throw new FlowError(502, 'delivery_failed', sent.message);
-      if (sent.reason === 'country') throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country.');
-      throw tooManyCodes(sent.reason, sent.retryAfterMs);
-    }
+    if (!sent.ok) throw sendRefusal(sent);
     return { status: 'code_sent', method: record.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
@@ -235,7 +232,7 @@ export class StepUpFlow {
         reason: 'account_changed',
         ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }),
       });
-      throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile, so the code asked for before no longer counts. Ask for a new code.");
+      throw refusal('account_changed', { message: "Your account's security settings changed meanwhile, so the code asked for before no longer counts. Ask for a new code." });
     }
     if (record.action === 'phishing_resistant') throw phishingResistantRequired();
     const enrollment = record.action === 'fresh_code' ? await this.deps.durable.getEnrollment(actor.session.user) : null;
@@ -249,20 +246,7 @@ export class StepUpFlow {
       purpose: 'step_up',
       context: { ...actorContext(actor), details: { category: record.category } },
     });
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'invalid':
-          throw new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
-        case 'expired':
-          throw new FlowError(410, 'code_expired', 'That code has expired. Ask for a new one.');
-        case 'malformed':
-          throw new FlowError(400, 'invalid_code_format', 'Enter the code as digits only.');
-        case 'too_many_attempts':
-          throw new FlowError(429, 'too_many_attempts', 'Too many wrong codes. Try again later.', {
-            retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
-          });
-      }
-    }
+    if (!result.ok) throw verifyRefusal(result, { recovery: enrollment !== null });
     return this.finish(actor, record, result.via);
   }
 
@@ -272,7 +256,7 @@ export class StepUpFlow {
     const session = actor.session;
     // A passkey also counts for rules that ask for a phishing-resistant factor (`<category>:passkey`).
     session.stepUps = { ...session.stepUps, [record.category]: now, ...(via === 'passkey' ? { [passkeyStepUpKey(record.category)]: now } : {}) };
-    if (!(await this.deps.sessions.save(session))) throw new FlowError(401, 'login_required', 'Your session has ended. Sign in again.');
+    if (!(await this.deps.sessions.save(session))) throw refusal('login_required');
     await this.deps.store.delete(RECORD(session.id));
     this.deps.logger.info({ event: 'step_up', user: session.user, category: record.category, via, requestId: actor.requestId }, 'step-up verified');
     this.deps.audit.record({
@@ -343,18 +327,18 @@ export class StepUpFlow {
   async passkeyOptions(actor: Actor, rp: RelyingParty | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const { record } = await this.record(actor);
     if (!this.deps.passkeys || record.action === 'email_code') {
-      throw new FlowError(409, 'passkey_not_applicable', 'This verification needs a code sent to your email address; a passkey cannot be used for it.');
+      throw refusal('passkey_not_applicable');
     }
     if (!rp) throw passkeysUnavailable();
     const options = await this.deps.passkeys.authenticationOptions({ user: actor.session.user, bind: `stepup:${actor.session.id}`, rp });
-    if (!options) throw record.action === 'phishing_resistant' ? phishingResistantRequired() : new FlowError(409, 'no_passkey', 'Your account has no passkey. Use a code instead.');
+    if (!options) throw record.action === 'phishing_resistant' ? phishingResistantRequired() : refusal('no_passkey');
     return options;
   }
 
   async verifyPasskey(actor: Actor, response: unknown): Promise<StepUpVerified> {
     const { record, redecided } = await this.record(actor);
     if (redecided || !this.deps.passkeys || record.action === 'email_code') {
-      throw new FlowError(409, 'account_changed', "Your account's security settings changed meanwhile. Start the verification again.");
+      throw refusal('account_changed', { message: "Your account's security settings changed meanwhile. Start the verification again." });
     }
     const checked = await this.deps.passkeys.assert({
       user: actor.session.user,

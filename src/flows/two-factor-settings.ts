@@ -14,7 +14,9 @@ import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
 import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
 import type { DurableStore, Enrollment, FactorMethod, SealedSecret } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
-import { FlowError, stepOutOfOrder, tooManyCodes } from './flow-error.ts';
+import { refusal, type DomainError } from '../core/errors.ts';
+import { stepOutOfOrder } from './flow-error.ts';
+import { sendRefusal, verifyRefusal } from './code-refusals.ts';
 import type { Regulation } from './regulation.ts';
 import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
@@ -129,8 +131,8 @@ const ENABLE_RETURN_TTL_MS = 30 * 60_000;
 export const ACCOUNT_CHANGED_MESSAGE =
   "Your account's security settings changed while you were doing this (in another session, or by support), so this step has ended. Please start again.";
 
-const alreadyEnabled = (): FlowError =>
-  new FlowError(409, 'already_enabled', 'Two-factor authentication is already on. Turn it off first to change the method.');
+const alreadyEnabled = (): DomainError =>
+  refusal('already_enabled');
 
 export class TwoFactorSettings {
   constructor(private readonly deps: SettingsDeps) {}
@@ -154,7 +156,7 @@ export class TwoFactorSettings {
     this.deps.audit.record({ event: 'verification_failure', outcome: 'failure', user, reason: 'account_changed', ...fromContext(actorContext(actor), { purpose: kind }) });
     // Enabled meanwhile (another session, another replica): say so, rather than a vaguer "changed".
     if (kind === 'enable' && enrollment) throw alreadyEnabled();
-    throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+    throw refusal('account_changed', { message: ACCOUNT_CHANGED_MESSAGE });
   }
 
   /** The account as a flow starting now sees it; the generation is read first (see login.ts). */
@@ -182,13 +184,11 @@ export class TwoFactorSettings {
   /** Re-checks the password against the upstream (regulated like a sign-in). */
   async checkPassword(actor: Actor, password: unknown): Promise<void> {
     if (typeof password !== 'string' || password.length === 0 || password.length > 1024) {
-      throw new FlowError(400, 'password_required', 'Enter your password to continue.');
+      throw refusal('password_required');
     }
     const reservation = await this.deps.regulation.reserve(actor.session.user, actor.client.address, actorContext(actor));
     if (!reservation.ok) {
-      throw new FlowError(429, 'too_many_attempts', 'Too many failed attempts. Try again later.', {
-        retry_after: Math.ceil(reservation.retryAfterMs / 1000),
-      });
+      throw refusal('too_many_attempts', { message: 'Too many failed attempts. Try again later.', extra: { retry_after: Math.ceil(reservation.retryAfterMs / 1000) } });
     }
     const check = await this.deps.account.checkPassword(actor.session.user, password, {
       forwardedFor: actor.client.forwardedFor,
@@ -202,43 +202,16 @@ export class TwoFactorSettings {
     }
     if (check.reason === 'unavailable') {
       await reservation.settle('neutral');
-      throw new FlowError(503, 'upstream_unavailable', 'Your password cannot be checked right now. Please try again in a moment.');
+      throw refusal('upstream_unavailable');
     }
     if (check.reason === 'upstream_error') {
       // Neither the success nor the failure signal: not the user's fault, so not counted.
       await reservation.settle('neutral');
       this.deps.logger.error({ event: 'login_upstream_error', status: check.status, location: check.location, detail: check.detail, requestId: actor.requestId }, 'the upstream answered a password check with neither the success nor the failure signal');
-      throw new FlowError(502, 'upstream_error', 'Your password cannot be checked right now because the app answered unexpectedly. Please try again later.');
+      throw refusal('upstream_error');
     }
     await reservation.settle('failure');
-    throw new FlowError(401, 'invalid_credentials', 'The password is not correct.');
-  }
-
-  verifyError(result: Exclude<VerifyResult, { ok: true }>): FlowError {
-    switch (result.reason) {
-      case 'invalid':
-        return new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
-      case 'expired':
-        return new FlowError(410, 'code_expired', 'That code has expired. Ask for a new one.');
-      case 'malformed':
-        return new FlowError(400, 'invalid_code_format', 'Enter the code as digits only.');
-      case 'too_many_attempts':
-        return new FlowError(429, 'too_many_attempts', 'Too many wrong codes. Try again later.', {
-          retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
-        });
-    }
-  }
-
-  private sendError(result: Exclude<SendResult, { ok: true }>): FlowError {
-    switch (result.reason) {
-      case 'cooldown':
-      case 'budget':
-        return tooManyCodes(result.reason, result.retryAfterMs);
-      case 'country':
-        return new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
-      case 'delivery':
-        return new FlowError(502, 'delivery_failed', result.message);
-    }
+    throw refusal('invalid_credentials');
   }
 
   async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
@@ -251,7 +224,7 @@ export class TwoFactorSettings {
       purpose,
       context: actorContext(actor),
     });
-    if (!sent.ok) throw this.sendError(sent);
+    if (!sent.ok) throw sendRefusal(sent, { another: true });
     return sent;
   }
 
@@ -305,17 +278,17 @@ export class TwoFactorSettings {
     if (!(recent && (password === undefined || password === ''))) await this.checkPassword(actor, password);
     const contact = await this.deps.contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
     if (!contact.ok && contact.reason === 'account_mismatch') {
-      throw new FlowError(409, 'account_mismatch', 'Your session with the app belongs to another account. Sign out and sign in again.');
+      throw refusal('account_mismatch');
     }
     if (!contact.ok && contact.reason !== 'not_found') {
-      throw new FlowError(503, 'directory_unavailable', 'Your email address and phone number cannot be looked up right now. Please try again in a moment.');
+      throw refusal('directory_unavailable');
     }
     const email = contact.ok ? contact.email : null;
     const phone = contact.ok ? contact.phone : null;
     // Identity verification offers only what is known: a code is never sent to a guess.
     const channels: Array<'email' | 'sms'> = [...(email ? (['email'] as const) : []), ...(phone && this.deps.smsCountryAllowed(phone) ? (['sms'] as const) : [])];
     if (channels.length === 0) {
-      throw new FlowError(409, 'no_contact_on_file', `No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact ${this.deps.support} to add one.`);
+      throw refusal('no_contact_on_file', { message: `No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact ${this.deps.support} to add one.` });
     }
     await this.save('enable', actor, { ...snapshot, step: 'identity', phone, email });
     return { status: 'identity_verification_required', channels };
@@ -324,10 +297,10 @@ export class TwoFactorSettings {
   async enableIdentity(actor: Actor, channel: unknown) {
     const record = await this.load<EnableRecord>('enable', actor);
     if (!record || (record.step !== 'identity' && record.step !== 'identity_code')) throw stepOutOfOrder();
-    if (channel !== 'email' && channel !== 'sms') throw new FlowError(400, 'invalid_channel', 'Choose email or sms.');
+    if (channel !== 'email' && channel !== 'sms') throw refusal('invalid_channel');
     const destination = channel === 'email' ? (record.email ?? null) : record.phone;
     if (!destination) {
-      throw new FlowError(400, 'invalid_channel', channel === 'email' ? 'No email address is known for your account. Use a text message.' : 'No phone number is known for your account. Use email.');
+      throw refusal('invalid_channel', { message: channel === 'email' ? 'No email address is known for your account. Use a text message.' : 'No phone number is known for your account. Use email.' });
     }
     const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
     await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel, identityDestination: destination });
@@ -347,7 +320,7 @@ export class TwoFactorSettings {
       purpose: 'identity',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: false });
     await this.save('enable', actor, { ...record, step: 'choose_method' });
     return { status: 'choose_method', methods: this.methodsFor(record) };
   }
@@ -365,8 +338,8 @@ export class TwoFactorSettings {
   async enableMethod(actor: Actor, method: unknown, phone: unknown) {
     const record = await this.load<EnableRecord>('enable', actor);
     if (!record || (record.step !== 'choose_method' && record.step !== 'confirm')) throw stepOutOfOrder();
-    if (method !== 'totp' && method !== 'sms' && method !== 'email') throw new FlowError(400, 'invalid_method', 'Choose totp, sms or email.');
-    if (!this.deps.methods.includes(method)) throw new FlowError(400, 'method_not_offered', 'That method is not offered.');
+    if (method !== 'totp' && method !== 'sms' && method !== 'email') throw refusal('invalid_method');
+    if (!this.deps.methods.includes(method)) throw refusal('method_not_offered');
     const user = actor.session.user;
     if (method === 'totp') {
       const secret = generateTotpSecret(this.deps.random);
@@ -379,21 +352,21 @@ export class TwoFactorSettings {
     }
     let destination: string;
     if (method === 'email') {
-      if (!record.email) throw new FlowError(400, 'method_not_offered', 'No email address is known for your account, so email codes cannot be used.');
+      if (!record.email) throw refusal('method_not_offered', { message: 'No email address is known for your account, so email codes cannot be used.' });
       refuseSameChannel(identityProofOf(record), 'email', record.email);
       destination = record.email;
     } else {
       // The phone on file wins: a different number can only be set by support (DESIGN §3).
       const given = typeof phone === 'string' && phone.length > 0 ? normalisePhone(phone) : null;
       if (typeof phone === 'string' && phone.length > 0 && given === null) {
-        throw new FlowError(400, 'invalid_phone', 'Enter the phone number in international format, e.g. +1 555 555 0189.');
+        throw refusal('invalid_phone');
       }
       if (record.phone && given && given.e164 !== record.phone) {
-        throw new FlowError(400, 'phone_mismatch', 'Codes go to the phone number on your account. Contact support to change it.');
+        throw refusal('phone_mismatch');
       }
       const chosen = record.phone ?? given?.e164 ?? null;
-      if (!chosen) throw new FlowError(400, 'phone_required', 'Enter the phone number that should receive codes.');
-      if (!this.deps.smsCountryAllowed(chosen)) throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
+      if (!chosen) throw refusal('phone_required');
+      if (!this.deps.smsCountryAllowed(chosen)) throw refusal('sms_country_not_allowed', { message: 'Text messages cannot be sent to this country. Choose another method.' });
       refuseSameChannel(identityProofOf(record), 'sms', chosen);
       destination = chosen;
     }
@@ -430,22 +403,22 @@ export class TwoFactorSettings {
       purpose: 'enable',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: false });
     // Consuming the record first makes a double-submitted confirm (two codes of adjacent time
     // steps, two tabs) enable once.
     if (!(await this.deps.store.compareAndDelete(flowKey('enable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     // Another session of the account may be confirming at this moment: one claim per account, and
     // under it the account must still have no enrollment and the generation this flow began with.
     const claim = this.deps.random.bytes(12).toString('base64url');
-    if (!(await this.deps.store.setIfAbsent(changeClaim(user), claim, CHANGE_CLAIM_MS))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+    if (!(await this.deps.store.setIfAbsent(changeClaim(user), claim, CHANGE_CLAIM_MS))) throw refusal('account_changed', { message: ACCOUNT_CHANGED_MESSAGE });
     const codes = generateRecoveryCodes(this.deps.random);
     const now = this.deps.clock.now();
     try {
       const existing = await this.deps.durable.getEnrollment(user);
       // A method change replaces exactly the enrollment whose factor was proven at its start.
       if (existing && record.replacing !== true) throw alreadyEnabled();
-      if (record.replacing === true && factorState(existing) !== record.factors) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-      if (!(await this.deps.generations.isCurrent(user, record.generation))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+      if (record.replacing === true && factorState(existing) !== record.factors) throw refusal('account_changed', { message: ACCOUNT_CHANGED_MESSAGE });
+      if (!(await this.deps.generations.isCurrent(user, record.generation))) throw refusal('account_changed', { message: ACCOUNT_CHANGED_MESSAGE });
       try {
         await this.deps.durable.enable(
           {
@@ -512,7 +485,7 @@ export class TwoFactorSettings {
 
   async changeStart(actor: Actor, password: unknown) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     await this.checkPassword(actor, password);
     await this.save('change', actor, { ...snapshot, step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
@@ -525,7 +498,7 @@ export class TwoFactorSettings {
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const user = actor.session.user;
     const enrollment = await this.deps.durable.getEnrollment(user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     const result = await this.deps.factor.verify({
       flowKey: `change:${actor.session.id}`,
       target: { kind: 'enrolled', enrollment },
@@ -536,7 +509,7 @@ export class TwoFactorSettings {
       purpose: 'identity',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: true });
     if (!(await this.deps.store.compareAndDelete(flowKey('change', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
     const email = contact.ok ? contact.email : null;
@@ -560,13 +533,13 @@ export class TwoFactorSettings {
   private async refuseLastFactor(actor: Actor): Promise<void> {
     if (this.deps.factorRequired && (await this.deps.factorRequired(actor.session, actor.requestId))) {
       this.deps.logger.info({ event: '2fa_disable_refused', user: actor.session.user, requestId: actor.requestId }, 'turning 2FA off refused: the policy requires it');
-      throw new FlowError(409, '2fa_required_by_policy', FACTOR_REQUIRED_MESSAGE);
+      throw refusal('2fa_required_by_policy', { message: FACTOR_REQUIRED_MESSAGE });
     }
   }
 
   async disableStart(actor: Actor, password: unknown) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     await this.refuseLastFactor(actor);
     await this.checkPassword(actor, password);
     await this.save('disable', actor, { ...snapshot, step: 'verify' });
@@ -581,7 +554,7 @@ export class TwoFactorSettings {
     const record = await this.load<VerifyRecord>('disable', actor);
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     const result = await this.deps.factor.verify({
       flowKey: `disable:${actor.session.id}`,
       target: { kind: 'enrolled', enrollment },
@@ -592,7 +565,7 @@ export class TwoFactorSettings {
       purpose: 'disable',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: true });
     await this.save('disable', actor, { ...record, step: 'confirm' });
     return { status: 'confirm' };
   }
@@ -620,7 +593,7 @@ export class TwoFactorSettings {
 
   async recoveryStart(actor: Actor) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     await this.save('recovery', actor, { ...snapshot, step: 'verify' });
     if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
@@ -632,7 +605,7 @@ export class TwoFactorSettings {
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const user = actor.session.user;
     const enrollment = await this.deps.durable.getEnrollment(user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     const result = await this.deps.factor.verify({
       flowKey: `recovery:${actor.session.id}`,
       target: { kind: 'enrolled', enrollment },
@@ -643,7 +616,7 @@ export class TwoFactorSettings {
       purpose: 'recovery',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: false });
     if (!(await this.deps.store.compareAndDelete(flowKey('recovery', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
     const codes = generateRecoveryCodes(this.deps.random);
     await this.deps.durable.replaceRecoveryCodes(user, codes.map((c) => this.deps.factor.hashRecovery(c)));

@@ -387,6 +387,7 @@ export const en = {
     invalid_code: 'That code is not correct.',
     code_expired: 'That code has expired. Ask for a new one.',
     invalid_code_format: 'Enter the code as digits only.',
+    invalid_code_format_or_recovery: 'Enter the 6-digit code, or one of your recovery codes.',
     too_many_attempts: 'Too many wrong attempts. Try again later.',
     too_many_codes: 'A code was sent recently. Please wait before asking for another.',
     sms_country_not_allowed: 'Text messages cannot be sent to this country. Choose another method.',

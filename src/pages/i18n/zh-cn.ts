@@ -345,6 +345,7 @@ export const zhCN: Catalogue = {
     invalid_code: '验证码不正确。',
     code_expired: '验证码已过期。请获取新的验证码。',
     invalid_code_format: '验证码只能包含数字。',
+    invalid_code_format_or_recovery: '请输入 6 位验证码，或一个恢复码。',
     too_many_attempts: '错误次数过多。请稍后再试。',
     too_many_codes: '刚刚已发送过验证码。请稍等后再获取。',
     sms_country_not_allowed: '无法向该国家或地区发送短信。请选择其他方式。',
