@@ -450,13 +450,13 @@ export class LoginFlow {
       reason: pending.reason,
       pendingId: pending.id,
       method: pending.method,
-      destination: maskDestination(pending.method, pending.destination),
+      destination: this.deps.factor.describe(pending.method, pending.destination),
       send,
     };
   }
 
   private async sendIfNeeded(pending: PendingLogin, presenter: Pick<Presenter, 'client' | 'requestId' | 'userAgent'>): Promise<SendResult | null> {
-    if (pending.method === 'totp' || pending.destination === null) return null;
+    if (!this.deps.factor.sends(pending.method) || pending.destination === null) return null;
     return this.deps.factor.sendCode({
       flowKey: `login:${pending.id}`,
       method: pending.method,
@@ -558,7 +558,7 @@ export class LoginFlow {
    */
   async sendState(pending: PendingLogin): Promise<{ send: SendState | null; recovery: boolean }> {
     const recovery = pending.reason === '2fa' && (await this.deps.durable.remainingRecoveryCodes(pending.user)) > 0;
-    if (pending.method === 'totp' || pending.destination === null) return { send: null, recovery };
+    if (!this.deps.factor.sends(pending.method) || pending.destination === null) return { send: null, recovery };
     return { send: await this.deps.factor.sendState(`login:${pending.id}`), recovery };
   }
 

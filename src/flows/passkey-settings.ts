@@ -116,7 +116,7 @@ export class PasskeySettings {
     const record: ManageRecord = { step: 'verify', generation: snap.generation, factors: snap.factors };
     await this.deps.store.set(FLOW(actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
     const { method, destination } = snap.enrollment;
-    if (method === 'totp' || !destination) return { status: 'code_required' as const, method, destination: null };
+    if (!this.deps.factor.sends(method) || !destination) return { status: 'code_required' as const, method, destination: null };
     const sent = await this.deps.settings.send(actor, CODE_KEY(actor.session.id), method, destination, 'disable');
     return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
@@ -149,7 +149,7 @@ export class PasskeySettings {
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
     if (!enrollment) throw notEnabled();
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.deps.settings.send(actor, CODE_KEY(actor.session.id), enrollment.method, enrollment.destination, 'disable');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }

@@ -204,7 +204,7 @@ export class StepUpFlow {
   async start(actor: Actor): Promise<{ status: 'code_sent'; method: FactorMethod; destination: string | null; resend_after: number } | { status: 'code_required'; method: FactorMethod; destination: null }> {
     const { record } = await this.record(actor);
     if (record.action === 'phishing_resistant') throw phishingResistantRequired();
-    if (record.method === 'totp') return { status: 'code_required', method: record.method, destination: null };
+    if (!this.deps.factor.sends(record.method)) return { status: 'code_required', method: record.method, destination: null };
     if (record.destination === null) {
       this.deps.audit.record({ event: 'code_sent', outcome: 'failure', user: actor.session.user, reason: 'no_email_on_file', ...fromContext(actorContext(actor), { purpose: 'step_up', category: record.category }) });
       throw refusal('no_email_on_file');
@@ -300,7 +300,7 @@ export class StepUpFlow {
 
   /** The truth about sending for the session's step-up (null: an authenticator app, nothing is sent). */
   async sendState(session: SessionRecord, record: StepUpRecord): Promise<SendState | null> {
-    if (record.method === 'totp') return null;
+    if (!this.deps.factor.sends(record.method)) return null;
     return this.deps.factor.sendState(this.codeKey(session.id, record));
   }
 
@@ -352,7 +352,7 @@ export class StepUpFlow {
   }
 
   describe(record: StepUpRecord): { method: FactorMethod; destination: string | null } {
-    return { method: record.method, destination: maskDestination(record.method, record.destination) };
+    return { method: record.method, destination: this.deps.factor.describe(record.method, record.destination) };
   }
 }
 

@@ -10,15 +10,16 @@ import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { SessionRecord, SessionService } from '../session/sessions.ts';
 import type { SecretBox } from '../factors/secret-box.ts';
-import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
-import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
+import { generateRecoveryCodes } from '../factors/recovery/codes.ts';
+import { DEFAULT_TOTP } from '../factors/totp/algorithm.ts';
+import type { FactorMaterial } from '../factors/factor.ts';
 import type { DurableStore, Enrollment, FactorMethod, SealedSecret } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { refusal, type DomainError } from '../core/errors.ts';
 import { stepOutOfOrder } from './flow-error.ts';
 import { sendRefusal, verifyRefusal } from './code-refusals.ts';
 import type { Regulation } from './regulation.ts';
-import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
+import { type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
 import type { UpstreamAccount } from './upstream-account.ts';
 import type { Contacts } from '../directory/index.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
@@ -49,6 +50,9 @@ interface EnableRecord extends AccountSnapshot {
   readonly identityChannel?: 'email' | 'sms';
   readonly method?: FactorMethod;
   readonly destination?: string | null;
+  /** What the new enrollment keeps (its destination, a sealed device secret), from the factor's enroll(). */
+  readonly material?: FactorMaterial;
+  /** Records written before `material`: a TOTP secret being set up. */
   readonly totpSecret?: SealedSecret;
   /** Destination the identity code went to (the same-channel rule, flows/same-channel.ts). */
   readonly identityDestination?: string | null;
@@ -134,6 +138,13 @@ export const ACCOUNT_CHANGED_MESSAGE =
 const alreadyEnabled = (): DomainError =>
   refusal('already_enabled');
 
+/** The new enrollment's material from an enable record (older records kept a TOTP secret or a destination). */
+function materialOf(record: EnableRecord): FactorMaterial {
+  if (record.material) return record.material;
+  if (record.totpSecret) return { destination: null, totp: { secret: record.totpSecret, parameters: DEFAULT_TOTP } };
+  return { destination: record.destination ?? null, totp: null };
+}
+
 export class TwoFactorSettings {
   constructor(private readonly deps: SettingsDeps) {}
 
@@ -176,7 +187,7 @@ export class TwoFactorSettings {
     return {
       enabled: true,
       method: enrollment.method,
-      destination: maskDestination(enrollment.method, enrollment.destination),
+      destination: this.deps.factor.describe(enrollment.method, enrollment.destination),
       recoveryCodesLeft: await this.deps.durable.remainingRecoveryCodes(user),
     };
   }
@@ -214,7 +225,7 @@ export class TwoFactorSettings {
     throw refusal('invalid_credentials');
   }
 
-  async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
+  async send(actor: Actor, key: string, method: FactorMethod, destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
     const sent = await this.deps.factor.sendCode({
       flowKey: key,
       method,
@@ -326,51 +337,32 @@ export class TwoFactorSettings {
   }
 
   private methodsFor(record: EnableRecord): FactorMethod[] {
-    return this.deps.methods.filter(
-      (m) =>
-        (m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone)) &&
-        (m !== 'email' || Boolean(record.email)) &&
-        // The channel that proved who this is cannot also become the second step (flows/same-channel.ts).
-        !provenByIdentity(identityProofOf(record), m, m === 'email' ? (record.email ?? null) : m === 'sms' ? record.phone : null),
-    );
+    const known = { email: record.email ?? null, phone: record.phone };
+    return this.deps.methods.filter((m) => {
+      const factor = this.deps.factor.factors.find(m);
+      if (!factor?.offered(known)) return false;
+      // The channel that proved who this is cannot also become the second step (flows/same-channel.ts).
+      const channel = factor.sender?.kind ?? null;
+      return !provenByIdentity(identityProofOf(record), channel, channel === 'email' ? known.email : channel === 'sms' ? known.phone : null);
+    });
   }
 
   async enableMethod(actor: Actor, method: unknown, phone: unknown) {
     const record = await this.load<EnableRecord>('enable', actor);
     if (!record || (record.step !== 'choose_method' && record.step !== 'confirm')) throw stepOutOfOrder();
-    if (method !== 'totp' && method !== 'sms' && method !== 'email') throw refusal('invalid_method');
-    if (!this.deps.methods.includes(method)) throw refusal('method_not_offered');
-    const user = actor.session.user;
-    if (method === 'totp') {
-      const secret = generateTotpSecret(this.deps.random);
-      const sealed = this.deps.box.seal(secret, `totp:${user}`);
-      const uri = otpauthUri({ issuer: this.deps.issuer, account: user, secret, params: DEFAULT_TOTP });
-      const key = base32(secret);
-      secret.fill(0);
-      await this.save('enable', actor, { ...record, step: 'confirm', method, destination: null, totpSecret: sealed });
-      return { status: 'confirm_code_required' as const, method, secret: key, otpauth_uri: uri, qr_svg: await qrSvg(uri) };
+    const factor = this.deps.factor.factors.find(method);
+    if (!factor) throw refusal('invalid_method');
+    if (!this.deps.methods.includes(factor.method)) throw refusal('method_not_offered');
+    const setup = await factor.enroll({ account: actor.session.user, email: record.email ?? null, phone: record.phone, given: phone });
+    if (setup.kind === 'shown') {
+      // Confirmed with a code the person reads off the new device: nothing is sent.
+      await this.save('enable', actor, { ...record, step: 'confirm', method: factor.method, destination: null, material: setup.material });
+      const shown: { readonly status: 'confirm_code_required'; readonly method: FactorMethod } & Readonly<Record<string, string>> = { status: 'confirm_code_required', method: factor.method, ...setup.shown };
+      return shown;
     }
-    let destination: string;
-    if (method === 'email') {
-      if (!record.email) throw refusal('method_not_offered', { message: 'No email address is known for your account, so email codes cannot be used.' });
-      refuseSameChannel(identityProofOf(record), 'email', record.email);
-      destination = record.email;
-    } else {
-      // The phone on file wins: a different number can only be set by support (DESIGN §3).
-      const given = typeof phone === 'string' && phone.length > 0 ? normalisePhone(phone) : null;
-      if (typeof phone === 'string' && phone.length > 0 && given === null) {
-        throw refusal('invalid_phone');
-      }
-      if (record.phone && given && given.e164 !== record.phone) {
-        throw refusal('phone_mismatch');
-      }
-      const chosen = record.phone ?? given?.e164 ?? null;
-      if (!chosen) throw refusal('phone_required');
-      if (!this.deps.smsCountryAllowed(chosen)) throw refusal('sms_country_not_allowed', { message: 'Text messages cannot be sent to this country. Choose another method.' });
-      refuseSameChannel(identityProofOf(record), 'sms', chosen);
-      destination = chosen;
-    }
-    const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
+    const destination = setup.material.destination;
+    refuseSameChannel(identityProofOf(record), factor.sender?.kind ?? null, destination);
+    const sent = await this.send(actor, `enable:${actor.session.id}`, factor.method, destination, 'enable');
     await this.save('enable', actor, {
       generation: record.generation,
       factors: record.factors,
@@ -380,10 +372,11 @@ export class TwoFactorSettings {
       ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}),
       ...(record.identityDestination !== undefined ? { identityDestination: record.identityDestination } : {}),
       ...(record.replacing === true ? { replacing: true } : {}),
-      method,
+      method: factor.method,
       destination,
+      material: setup.material,
     });
-    return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
+    return { status: 'code_sent' as const, method: factor.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
 
   async enableConfirm(actor: Actor, code: unknown): Promise<{ result: { enabled: true; method: FactorMethod; recovery_codes: string[] }; rotated: Rotated }> {
@@ -392,10 +385,12 @@ export class TwoFactorSettings {
     const user = actor.session.user;
     const method = record.method;
     // Checked again at the last step: the record cannot have been made to pass it (flows/same-channel.ts).
-    if (method !== 'totp') refuseSameChannel(identityProofOf(record), method, record.destination ?? null);
+    const factor = this.deps.factor.factors.get(method);
+    const material = materialOf(record);
+    refuseSameChannel(identityProofOf(record), factor.sender?.kind ?? null, material.destination);
     const result = await this.deps.factor.verify({
       flowKey: `enable:${actor.session.id}`,
-      target: method === 'totp' && record.totpSecret ? { kind: 'totp_setup', secret: record.totpSecret, parameters: DEFAULT_TOTP } : { kind: 'sent', method: method as 'sms' | 'email' },
+      target: { kind: 'setup', method, material },
       code,
       account: user,
       clientAddress: actor.client.address,
@@ -424,8 +419,8 @@ export class TwoFactorSettings {
           {
             user,
             method,
-            destination: method === 'totp' ? null : (record.destination ?? null),
-            totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
+            destination: material.destination,
+            totp: material.totp,
             createdAt: now,
             updatedAt: now,
           },
@@ -445,7 +440,7 @@ export class TwoFactorSettings {
       // The enrollment stands either way; a grace record not ended only means a later reset gets what is left of it.
       await this.deps.onEnabled(user, now).catch((error: unknown) => this.deps.logger.error({ err: error, user }, 'require_2fa: the grace period could not be ended'));
     }
-    this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
+    this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: factor.describe(material.destination) ?? undefined }) });
     await forgetRememberedBrowsers(this.deps.remembered, user, '2fa_enabled', actorContext(actor));
     await this.notify(actor, '2fa_enabled', method);
     const rotated = await this.rotate(actor, method, now);
@@ -488,7 +483,7 @@ export class TwoFactorSettings {
     if (!enrollment) throw refusal('not_enabled');
     await this.checkPassword(actor, password);
     await this.save('change', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `change:${actor.session.id}`, enrollment.method, enrollment.destination, 'identity');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
@@ -543,7 +538,7 @@ export class TwoFactorSettings {
     await this.refuseLastFactor(actor);
     await this.checkPassword(actor, password);
     await this.save('disable', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) {
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) {
       return { status: 'code_required' as const, method: enrollment.method, destination: null };
     }
     const sent = await this.send(actor, `disable:${actor.session.id}`, enrollment.method, enrollment.destination, 'disable');
@@ -595,7 +590,7 @@ export class TwoFactorSettings {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
     if (!enrollment) throw refusal('not_enabled');
     await this.save('recovery', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
