@@ -85,11 +85,6 @@ export class SecondFactor {
     return this.deps.factors;
   }
 
-  /** Recovery-code hashes carry the id of the key that made them, so the keys can rotate. */
-  hashRecovery(code: string): string {
-    return this.deps.factors.recovery.hash(code);
-  }
-
   /** The masked destination of `method`, as pages and answers show it. */
   describe(method: FactorMethod, destination: string | null): string | null {
     return this.deps.factors.describe(method, destination);
