@@ -827,8 +827,7 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');
               return;
             default:
-              // A refusal by the send budget keeps the cooldown's words here, as this route always said.
-              sendFlowError(ctx, sendRefusal(sent.reason === 'budget' ? { ...sent, reason: 'cooldown' } : sent));
+              sendFlowError(ctx, sendRefusal(sent));
               return;
           }
         });
