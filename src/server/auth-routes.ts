@@ -15,6 +15,7 @@ import { maskDestination, type SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
 import { loginCodeRefusal, sendRefusal } from '../flows/code-refusals.ts';
+import { retryAfterSeconds } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
@@ -107,7 +108,6 @@ const formSchema = z
 const isAmbiguous = (error: z.ZodError): boolean => error.issues.some((i) => i.message === 'ambiguous identifier');
 const ACCOUNT_CHANGED =
   "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
-const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 /** What the passkey sign-in routes borrow from the code routes (src/server/passkey-routes.ts). */
 export interface SignInHelpers {
