@@ -1,3 +1,5 @@
+import { refusal, type DomainError } from '../core/errors.ts';
+import { verifyRefusal } from './code-refusals.ts';
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { PasskeyCeremonies, RelyingParty } from '../factors/passkey/ceremony.ts';
@@ -8,7 +10,7 @@ import type { SessionService } from '../session/sessions.ts';
 import type { DurableStore, FactorMethod } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import { factorState, type AccountGenerations } from './account-generation.ts';
-import { FlowError, stepOutOfOrder } from './flow-error.ts';
+import { stepOutOfOrder } from './flow-error.ts';
 import { passkeysUnavailable } from './passkey-errors.ts';
 import type { SecondFactor } from './second-factor.ts';
 import { forgetRememberedBrowsers, type RememberedBrowsers } from './remember-browser.ts';
@@ -78,8 +80,8 @@ export interface PasskeySettingsDeps {
   readonly remembered?: RememberedBrowsers | undefined;
 }
 
-export const notEnabled = (): FlowError =>
-  new FlowError(409, 'two_factor_required', 'Turn on two-factor authentication first: passkeys are added next to your authenticator app, text messages or email codes.');
+export const notEnabled = (): DomainError =>
+  refusal('two_factor_required');
 
 export class PasskeySettings {
   constructor(private readonly deps: PasskeySettingsDeps) {}
@@ -103,7 +105,7 @@ export class PasskeySettings {
     if (current && factorState(enrollment) === record.factors) return record;
     await this.deps.store.delete(FLOW(actor.session.id));
     await this.deps.factor.discardCode(CODE_KEY(actor.session.id));
-    throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
+    throw refusal('account_changed', { message: ACCOUNT_CHANGED_MESSAGE });
   }
 
   /** Step 1: the password again; a code of the enrolled method is then sent (sms/email) or asked for (totp). */
@@ -114,7 +116,7 @@ export class PasskeySettings {
     const record: ManageRecord = { step: 'verify', generation: snap.generation, factors: snap.factors };
     await this.deps.store.set(FLOW(actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
     const { method, destination } = snap.enrollment;
-    if (method === 'totp' || !destination) return { status: 'code_required' as const, method, destination: null };
+    if (!this.deps.factor.sends(method) || !destination) return { status: 'code_required' as const, method, destination: null };
     const sent = await this.deps.settings.send(actor, CODE_KEY(actor.session.id), method, destination, 'disable');
     return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
@@ -135,7 +137,7 @@ export class PasskeySettings {
       purpose: 'disable',
       context: { ...actorContext(actor), details: { flow: 'passkeys' } },
     });
-    if (!result.ok) throw this.deps.settings.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: false });
     const verified: ManageRecord = { ...record, step: 'verified', until: this.deps.clock.now() + PROOF_MS };
     await this.deps.store.set(FLOW(actor.session.id), JSON.stringify(verified), FLOW_TTL_MS);
     return { status: 'verified', method: enrollment.method };
@@ -147,7 +149,7 @@ export class PasskeySettings {
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
     if (!enrollment) throw notEnabled();
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.deps.settings.send(actor, CODE_KEY(actor.session.id), enrollment.method, enrollment.destination, 'disable');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
@@ -162,10 +164,10 @@ export class PasskeySettings {
 
   private async proven(actor: Actor): Promise<ManageRecord> {
     const record = await this.load(actor);
-    if (!record || record.step !== 'verified') throw new FlowError(403, 'verification_required', 'Confirm it is you first: enter your password, then a code of your two-factor method.');
+    if (!record || record.step !== 'verified') throw refusal('verification_required');
     if ((record.until ?? 0) <= this.deps.clock.now()) {
       await this.deps.store.delete(FLOW(actor.session.id));
-      throw new FlowError(403, 'verification_required', 'Your confirmation has expired. Enter your password and a code again.');
+      throw refusal('verification_required', { message: 'Your confirmation has expired. Enter your password and a code again.' });
     }
     return record;
   }
@@ -175,7 +177,7 @@ export class PasskeySettings {
     if (!rp) throw passkeysUnavailable();
     await this.proven(actor);
     if ((await this.deps.passkeys.list(actor.session.user)).length >= MAX_PASSKEYS) {
-      throw new FlowError(409, 'too_many_passkeys', `You already have ${MAX_PASSKEYS} passkeys. Remove one before adding another.`);
+      throw refusal('too_many_passkeys', { message: `You already have ${MAX_PASSKEYS} passkeys. Remove one before adding another.` });
     }
     return this.deps.passkeys.registrationOptions({ user: actor.session.user, bind: `reg:${actor.session.id}`, rp });
   }
@@ -187,13 +189,13 @@ export class PasskeySettings {
     if (!added.ok) {
       switch (added.reason) {
         case 'invalid_name':
-          throw new FlowError(400, 'invalid_passkey_name', 'Give the passkey a name of 1 to 64 characters, e.g. "Work laptop".');
+          throw refusal('invalid_passkey_name');
         case 'no_challenge':
-          throw new FlowError(409, 'passkey_challenge_expired', 'This passkey request has expired or was already used. Start adding the passkey again.');
+          throw refusal('passkey_challenge_expired', { message: 'This passkey request has expired or was already used. Start adding the passkey again.' });
         case 'duplicate':
-          throw new FlowError(409, 'passkey_exists', 'This passkey is already on your account.');
+          throw refusal('passkey_exists');
         case 'invalid':
-          throw new FlowError(400, 'passkey_not_accepted', 'The passkey could not be verified for this site. Try again, or use another security key.');
+          throw refusal('passkey_not_accepted', { message: 'The passkey could not be verified for this site. Try again, or use another security key.', status: 400 });
       }
     }
     await this.consume(actor, record);
@@ -205,15 +207,15 @@ export class PasskeySettings {
 
   /** Removes one passkey (after the same proof). */
   async remove(actor: Actor, id: unknown): Promise<{ result: { removed: true }; rotated: Rotated }> {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 1024) throw new FlowError(400, 'invalid_passkey_id', 'Say which passkey to remove.');
+    if (typeof id !== 'string' || id.length === 0 || id.length > 1024) throw refusal('invalid_passkey_id');
     const record = await this.proven(actor);
     if (!(await this.deps.passkeys.list(actor.session.user)).some((c) => c.id === id)) {
-      throw new FlowError(404, 'passkey_not_found', 'That passkey is not on your account (it may have been removed already).');
+      throw refusal('passkey_not_found');
     }
     // The proof is taken first: of two removals racing on one proof, one goes through.
-    if (!(await this.consume(actor, record))) throw new FlowError(403, 'verification_required', 'Confirm it is you first: enter your password, then a code of your two-factor method.');
+    if (!(await this.consume(actor, record))) throw refusal('verification_required');
     if (!(await this.deps.passkeys.remove(actor.session.user, id, actorContext(actor)))) {
-      throw new FlowError(404, 'passkey_not_found', 'That passkey is not on your account (it may have been removed already).');
+      throw refusal('passkey_not_found');
     }
     this.deps.logger.info({ event: 'passkey_removed', user: actor.session.user, requestId: actor.requestId }, 'passkey removed');
     await forgetRememberedBrowsers(this.deps.remembered, actor.session.user, 'passkey_removed', actorContext(actor));

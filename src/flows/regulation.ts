@@ -1,6 +1,8 @@
-import { isIP } from 'node:net';
 import { fromContext, NO_AUDIT, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
+import { addressKey } from './address-key.ts';
+
+export { addressKey } from './address-key.ts';
 
 /**
  * Failed-attempt regulation that stops the attacker, not the owner (THREATS T8, T21).
@@ -75,21 +77,6 @@ const BAN_LEVEL_TTL_MS = 24 * 3_600_000;
 const BAN = 'ban';
 /** Support's unlock moves the account to a new epoch: every per-origin counter and ban of the old one is left behind. */
 const EPOCH_TTL_MS = 40 * 24 * 3_600_000;
-
-/** IPv6 clients get a whole /64 each, so one is counted per /64. */
-export function addressKey(address: string): string {
-  if (isIP(address) !== 6) return address;
-  const groups = expandIPv6(address);
-  return `${groups.slice(0, 4).join(':')}::/64`;
-}
-
-function expandIPv6(address: string): string[] {
-  const [head = '', tail] = address.split('::') as [string, string | undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array<string>(missing).fill('0'), ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
-}
 
 export interface RegulationOptions {
   /** Account-wide slowing of unknown origins; none: no account-wide limit (the second factor has its own cap). */

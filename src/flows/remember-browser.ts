@@ -6,6 +6,9 @@ import type { Random } from '../core/random.ts';
 import type { RememberedBrowser, RememberedBrowserStore } from '../store/remembered-browsers.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
 import { honouredUntil, rememberAllowance, returnRule, type RememberAllowance } from '../policy/remember-browser-policy.ts';
+import { browserLabel } from './browser-label.ts';
+
+export { browserLabel } from './browser-label.ts';
 
 /**
  * "Don't ask again on this browser" (issue 17). After a successful second factor at sign-in the
@@ -74,37 +77,6 @@ function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** A coarse "Browser on OS" from a User-Agent (never the full string: the list shows it). */
-export function browserLabel(userAgent: string): string {
-  const ua = userAgent;
-  const browser = /Edg(e|A|iOS)?\//.test(ua)
-    ? 'Edge'
-    : /OPR\/|Opera/.test(ua)
-      ? 'Opera'
-      : /Firefox\/|FxiOS\//.test(ua)
-        ? 'Firefox'
-        : /Chrome\/|CriOS\/|Chromium\//.test(ua)
-          ? 'Chrome'
-          : /Safari\//.test(ua)
-            ? 'Safari'
-            : null;
-  const os = /iPhone|iPad|iPod/.test(ua)
-    ? 'iOS'
-    : /Android/.test(ua)
-      ? 'Android'
-      : /Windows/.test(ua)
-        ? 'Windows'
-        : /Mac OS X|Macintosh/.test(ua)
-          ? 'macOS'
-          : /CrOS/.test(ua)
-            ? 'ChromeOS'
-            : /Linux/.test(ua)
-              ? 'Linux'
-              : null;
-  if (browser === null && os === null) return 'Unknown browser';
-  return `${browser ?? 'Unknown browser'} on ${os ?? 'unknown system'}`;
 }
 
 export class RememberedBrowsers {

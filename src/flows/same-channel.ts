@@ -1,5 +1,4 @@
-import type { FactorMethod } from '../store/durable.ts';
-import { FlowError } from './flow-error.ts';
+import { refusal } from '../core/errors.ts';
 
 /**
  * "The same channel never counts as both the identity check and the second factor" (Ory Kratos
@@ -40,10 +39,13 @@ export function identityProofOf(record: { readonly identityChannel?: 'email' | '
   return { channel: record.identityChannel, destination };
 }
 
-/** Whether enrolling `method` at `destination` would reuse the channel that proved identity. */
-export function provenByIdentity(proof: IdentityProof | null, method: FactorMethod, destination: string | null): boolean {
-  if (proof === null || method === 'totp') return false;
-  if (method !== proof.channel) return false;
+/**
+ * Whether enrolling a factor that sends by `channel` (its CodeSender kind; null or any other name:
+ * nothing is sent the way identity was proven) at `destination` would reuse that proof.
+ */
+export function provenByIdentity(proof: IdentityProof | null, channel: string | null, destination: string | null): boolean {
+  if (proof === null || channel === null) return false;
+  if (channel !== proof.channel) return false;
   // Same channel, and the same destination (or one that cannot be told apart): the same proof.
   return destination === null || proof.destination === null || same(destination, proof.destination);
 }
@@ -51,6 +53,6 @@ export function provenByIdentity(proof: IdentityProof | null, method: FactorMeth
 export const SAME_CHANNEL_MESSAGE =
   'You confirmed it is you with a code sent to this same address or phone, so it cannot also be your second step. Choose another method (such as an authenticator app), or confirm it is you through the other channel first.';
 
-export function refuseSameChannel(proof: IdentityProof | null, method: FactorMethod, destination: string | null): void {
-  if (provenByIdentity(proof, method, destination)) throw new FlowError(400, 'same_channel', SAME_CHANNEL_MESSAGE, { channel: method });
+export function refuseSameChannel(proof: IdentityProof | null, channel: string | null, destination: string | null): void {
+  if (provenByIdentity(proof, channel, destination)) throw refusal('same_channel', { message: SAME_CHANNEL_MESSAGE, extra: { channel } });
 }

@@ -1,26 +1,12 @@
-import { LEGACY_ONLY, type OwnerMessageRoute } from '../alerts/owner-message.ts';
-import { fromContext, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
-import { forgetRememberedBrowsers, type RememberedBrowsers } from './remember-browser.ts';
-import type { Channel } from '../channels/channel.ts';
-import { normalisePhone } from '../channels/phone.ts';
-import { notificationMessage } from '../channels/templates.tsx';
-import type { Logger } from '../observability/logger.ts';
-import type { ClientFacts } from '../proxy/client-address.ts';
-import type { Clock } from '../core/clock.ts';
-import type { Random } from '../core/random.ts';
-import type { SessionRecord, SessionService } from '../session/sessions.ts';
-import type { SecretBox } from '../factors/secret-box.ts';
-import { generateRecoveryCodes } from '../factors/recovery-codes.ts';
-import { base32, DEFAULT_TOTP, generateTotpSecret, otpauthUri, qrSvg } from '../factors/totp.ts';
-import type { DurableStore, Enrollment, FactorMethod, SealedSecret } from '../store/durable.ts';
-import type { EphemeralStore } from '../store/ephemeral.ts';
-import { FlowError, stepOutOfOrder, tooManyCodes } from './flow-error.ts';
-import type { Regulation } from './regulation.ts';
-import { maskDestination, type SecondFactor, type SendResult, type SendState, type VerifyResult } from './second-factor.ts';
-import type { UpstreamAccount } from './upstream-account.ts';
-import type { Contacts } from '../directory/index.ts';
-import { factorState, type AccountGenerations } from './account-generation.ts';
-import { identityProofOf, provenByIdentity, refuseSameChannel } from './same-channel.ts';
+import { fromContext } from '../audit/audit.ts';
+import { forgetRememberedBrowsers } from './remember-browser.ts';
+import { refusal } from '../core/errors.ts';
+import { stepOutOfOrder } from './flow-error.ts';
+import { verifyRefusal } from './code-refusals.ts';
+import { EnableFlow } from './enable.ts';
+import { flowKey, actorContext, type Actor, type Rotated, type VerifyRecord } from './settings-state.ts';
+
+export { ACCOUNT_CHANGED_MESSAGE, actorContext, FACTOR_REQUIRED_MESSAGE, type Actor, type Rotated, type SettingsDeps } from './settings-state.ts';
 
 /**
  * Enabling and disabling 2FA and regenerating recovery codes: state machines whose records live
@@ -29,548 +15,16 @@ import { identityProofOf, provenByIdentity, refuseSameChannel } from './same-cha
  * session of the user ends (ASVS 5.0 7.4.3); the acting session gets a new id.
  */
 
-type EnableStep = 'identity' | 'identity_code' | 'choose_method' | 'confirm';
-
-/** What every flow record carries: the account as the flow was started on (THREATS T18). */
-interface AccountSnapshot {
-  /** The account's generation when the flow started (account-generation.ts). */
-  readonly generation: string;
-  /** `factorState` of the enrollment when the flow started; null: no 2FA then. */
-  readonly factors: string | null;
-}
-
-interface EnableRecord extends AccountSnapshot {
-  readonly step: EnableStep;
-  readonly phone: string | null;
-  /** The account's address from the directory when the flow started (null: none known). */
-  readonly email?: string | null;
-  readonly identityChannel?: 'email' | 'sms';
-  readonly method?: FactorMethod;
-  readonly destination?: string | null;
-  readonly totpSecret?: SealedSecret;
-  /** Destination the identity code went to (the same-channel rule, flows/same-channel.ts). */
-  readonly identityDestination?: string | null;
-  /** Changing the method of an enrolled account (the current factor was proven): the enrollment is replaced. */
-  readonly replacing?: boolean;
-}
-
-interface VerifyRecord extends AccountSnapshot {
-  readonly step: 'verify' | 'confirm';
-}
-
-export interface SettingsDeps {
-  readonly durable: DurableStore;
-  readonly store: EphemeralStore;
-  readonly generations: AccountGenerations;
-  readonly sessions: SessionService;
-  readonly factor: SecondFactor;
-  readonly account: UpstreamAccount;
-  readonly regulation: Regulation;
-  readonly box: SecretBox;
-  readonly email: Channel;
-  readonly clock: Clock;
-  readonly random: Random;
-  readonly logger: Logger;
-  readonly audit: AuditRecorder;
-  readonly methods: readonly FactorMethod[];
-  readonly issuer: string;
-  readonly product: string;
-  readonly support: string;
-  readonly reauthWindowMs: number;
-  readonly smsCountryAllowed: (e164: string) => boolean;
-  /** Where the account's email and phone come from (the directory). */
-  readonly contacts: Contacts;
-  /** Whether the owner's message about a change is the security alert (absent: the email notice always). */
-  readonly ownerMessages?: OwnerMessageRoute;
-  /** Remembered browsers, dropped by every factor change (issue 17). */
-  readonly remembered?: RememberedBrowsers | undefined;
-  /** Told when 2FA was turned off, before sessions rotate (passkeys go with it: src/flows/passkey-settings.ts). */
-  readonly onDisabled?: ((user: string, context: AuditContext) => Promise<void>) | undefined;
-  /**
-   * Policy `require_2fa` (server/required-two-factor.ts): whether this account must keep a second
-   * factor. Then its last factor cannot be turned off (changing the method stays possible). None:
-   * no policy requires one.
-   */
-  readonly factorRequired?: (session: SessionRecord, requestId: string) => Promise<boolean>;
-  /** Told once 2FA is on: require_2fa ends the account's grace period for good (no new one after a reset). */
-  readonly onEnabled?: (user: string, now: number) => Promise<void>;
-}
-
-export const FACTOR_REQUIRED_MESSAGE =
-  'Your organisation requires two-step verification, so it cannot be turned off. You can change the method instead, or ask support to reset it if you lost your device.';
-
-export interface Actor {
-  readonly session: SessionRecord;
-  readonly client: ClientFacts;
-  readonly requestId: string;
-  /** For the audit trail. */
-  readonly userAgent?: string | undefined;
-}
-
-/** The audit context of a request made by a signed-in user. */
-export function actorContext(actor: Actor): AuditContext {
-  return { client: actor.client.address, userAgent: actor.userAgent, requestId: actor.requestId };
-}
-
-/** A factor change hands the acting browser a new session; the route layer sets its cookie. */
-export interface Rotated {
-  readonly session: SessionRecord;
-  readonly cookieValue: string;
-}
-
-const FLOW_TTL_MS = 15 * 60_000;
-/** Held while an enrollment is written: of two sessions confirming at once, one enables. */
-const CHANGE_CLAIM_MS = 30_000;
-type FlowKind = 'enable' | 'disable' | 'recovery' | 'change';
-const flowKey = (kind: FlowKind, sid: string): string => `flow:${kind}:${sid}`;
-const changeClaim = (user: string): string => `factor-change:${user}`;
-const ENABLE_RETURN_TTL_MS = 30 * 60_000;
-
-export const ACCOUNT_CHANGED_MESSAGE =
-  "Your account's security settings changed while you were doing this (in another session, or by support), so this step has ended. Please start again.";
-
-const alreadyEnabled = (): FlowError =>
-  new FlowError(409, 'already_enabled', 'Two-factor authentication is already on. Turn it off first to change the method.');
-
-export class TwoFactorSettings {
-  constructor(private readonly deps: SettingsDeps) {}
-
-  /**
-   * The flow record of this session, or null. A record started before the account's last change
-   * (a reset, a new destination, 2FA turned on or off elsewhere, an unlock) ends here with 409
-   * `account_changed`: it was decided on a state that is gone.
-   */
-  private async load<T extends AccountSnapshot>(kind: FlowKind, actor: Actor): Promise<T | null> {
-    const raw = await this.deps.store.get(flowKey(kind, actor.session.id));
-    if (!raw) return null;
-    const record = JSON.parse(raw) as T;
-    const user = actor.session.user;
-    const [current, enrollment] = await Promise.all([this.deps.generations.isCurrent(user, record.generation), this.deps.durable.getEnrollment(user)]);
-    if (current && record.factors !== undefined && factorState(enrollment) === record.factors) return record;
-    await this.deps.store.delete(flowKey(kind, actor.session.id));
-    // The session stays, so its next flow reuses these code keys: no code of this one may count there.
-    for (const key of kind === 'enable' ? ['identity', 'enable'] : [kind]) await this.deps.factor.discardCode(`${key}:${actor.session.id}`);
-    this.deps.logger.info({ event: 'flow_account_changed', user, flow: kind, requestId: actor.requestId }, '2FA flow ended: the account changed meanwhile');
-    this.deps.audit.record({ event: 'verification_failure', outcome: 'failure', user, reason: 'account_changed', ...fromContext(actorContext(actor), { purpose: kind }) });
-    // Enabled meanwhile (another session, another replica): say so, rather than a vaguer "changed".
-    if (kind === 'enable' && enrollment) throw alreadyEnabled();
-    throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-  }
-
-  /** The account as a flow starting now sees it; the generation is read first (see login.ts). */
-  private async snapshot(user: string): Promise<{ snapshot: AccountSnapshot; enrollment: Enrollment | null }> {
-    const generation = await this.deps.generations.current(user);
-    const enrollment = await this.deps.durable.getEnrollment(user);
-    return { snapshot: { generation, factors: factorState(enrollment) }, enrollment };
-  }
-
-  private save(kind: FlowKind, actor: Actor, record: EnableRecord | VerifyRecord): Promise<void> {
-    return this.deps.store.set(flowKey(kind, actor.session.id), JSON.stringify(record), FLOW_TTL_MS);
-  }
-
-  async status(user: string): Promise<{ enabled: boolean; method: FactorMethod | null; destination: string | null; recoveryCodesLeft: number | null }> {
-    const enrollment = await this.deps.durable.getEnrollment(user);
-    if (!enrollment) return { enabled: false, method: null, destination: null, recoveryCodesLeft: null };
-    return {
-      enabled: true,
-      method: enrollment.method,
-      destination: maskDestination(enrollment.method, enrollment.destination),
-      recoveryCodesLeft: await this.deps.durable.remainingRecoveryCodes(user),
-    };
-  }
-
-  /** Re-checks the password against the upstream (regulated like a sign-in). */
-  async checkPassword(actor: Actor, password: unknown): Promise<void> {
-    if (typeof password !== 'string' || password.length === 0 || password.length > 1024) {
-      throw new FlowError(400, 'password_required', 'Enter your password to continue.');
-    }
-    const reservation = await this.deps.regulation.reserve(actor.session.user, actor.client.address, actorContext(actor));
-    if (!reservation.ok) {
-      throw new FlowError(429, 'too_many_attempts', 'Too many failed attempts. Try again later.', {
-        retry_after: Math.ceil(reservation.retryAfterMs / 1000),
-      });
-    }
-    const check = await this.deps.account.checkPassword(actor.session.user, password, {
-      forwardedFor: actor.client.forwardedFor,
-      requestId: actor.requestId,
-      host: actor.client.host,
-      proto: actor.client.proto,
-    });
-    if (check.ok) {
-      await reservation.settle('success');
-      return;
-    }
-    if (check.reason === 'unavailable') {
-      await reservation.settle('neutral');
-      throw new FlowError(503, 'upstream_unavailable', 'Your password cannot be checked right now. Please try again in a moment.');
-    }
-    if (check.reason === 'upstream_error') {
-      // Neither the success nor the failure signal: not the user's fault, so not counted.
-      await reservation.settle('neutral');
-      this.deps.logger.error({ event: 'login_upstream_error', status: check.status, location: check.location, detail: check.detail, requestId: actor.requestId }, 'the upstream answered a password check with neither the success nor the failure signal');
-      throw new FlowError(502, 'upstream_error', 'Your password cannot be checked right now because the app answered unexpectedly. Please try again later.');
-    }
-    await reservation.settle('failure');
-    throw new FlowError(401, 'invalid_credentials', 'The password is not correct.');
-  }
-
-  verifyError(result: Exclude<VerifyResult, { ok: true }>): FlowError {
-    switch (result.reason) {
-      case 'invalid':
-        return new FlowError(401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
-      case 'expired':
-        return new FlowError(410, 'code_expired', 'That code has expired. Ask for a new one.');
-      case 'malformed':
-        return new FlowError(400, 'invalid_code_format', 'Enter the code as digits only.');
-      case 'too_many_attempts':
-        return new FlowError(429, 'too_many_attempts', 'Too many wrong codes. Try again later.', {
-          retry_after: Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
-        });
-    }
-  }
-
-  private sendError(result: Exclude<SendResult, { ok: true }>): FlowError {
-    switch (result.reason) {
-      case 'cooldown':
-      case 'budget':
-        return tooManyCodes(result.reason, result.retryAfterMs);
-      case 'country':
-        return new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
-      case 'delivery':
-        return new FlowError(502, 'delivery_failed', result.message);
-    }
-  }
-
-  async send(actor: Actor, key: string, method: 'sms' | 'email', destination: string, purpose: 'identity' | 'enable' | 'disable' | 'recovery') {
-    const sent = await this.deps.factor.sendCode({
-      flowKey: key,
-      method,
-      destination,
-      account: actor.session.user,
-      clientAddress: actor.client.address,
-      purpose,
-      context: actorContext(actor),
-    });
-    if (!sent.ok) throw this.sendError(sent);
-    return sent;
-  }
-
-  private async notify(actor: Actor, event: '2fa_enabled' | '2fa_disabled' | 'recovery_codes_regenerated', method?: FactorMethod): Promise<void> {
-    const user = actor.session.user;
-    const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
-    // One message per event (src/alerts/owner-message.ts): the factor_changed alert, queued from
-    // the audit record, is it when on (it logs its own no_recipient). The address was still looked
-    // up with the user's session: the alert, sent without it, finds it kept (watchContacts).
-    if ((this.deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return;
-    if (!contact.ok || !contact.email) {
-      this.deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
-      return;
-    }
-    const message = notificationMessage({
-      event,
-      ...(method ? { method } : {}),
-      time: new Date(this.deps.clock.now()),
-      product: this.deps.product,
-      support: this.deps.support,
-    });
-    try {
-      await this.deps.email.send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
-    } catch (error) {
-      // The change stands; a lost notification is logged for support rather than undoing it.
-      this.deps.logger.error({ err: error, user, event }, 'security notification could not be sent');
-    }
-  }
-
-  /** Ends every other session of the user and gives this browser a new session id. */
-  private async rotate(actor: Actor, twoFactor: FactorMethod | null, secondFactorAt: number | null): Promise<Rotated> {
-    const old = actor.session;
-    await this.deps.sessions.revokeUser(old.user);
-    const { record, cookieValue } = await this.deps.sessions.create({
-      user: old.user,
-      factors: secondFactorAt !== null ? { password: old.factors.password, secondFactor: secondFactorAt } : { password: old.factors.password },
-      upstreamCookies: old.upstreamCookies,
-      twoFactor,
-      ...(old.deviceId !== undefined ? { deviceId: old.deviceId } : {}),
-      ...(old.origin !== undefined ? { origin: old.origin } : {}),
-    });
-    return { session: record, cookieValue };
-  }
-
-  // ---- enable --------------------------------------------------------------------------------
-
-  async enableStart(actor: Actor, password: unknown): Promise<{ status: 'identity_verification_required'; channels: Array<'email' | 'sms'> }> {
-    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (enrollment) throw alreadyEnabled();
-    const recent = this.deps.clock.now() - actor.session.factors.password < this.deps.reauthWindowMs;
-    if (!(recent && (password === undefined || password === ''))) await this.checkPassword(actor, password);
-    const contact = await this.deps.contacts.of(actor.session.user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
-    if (!contact.ok && contact.reason === 'account_mismatch') {
-      throw new FlowError(409, 'account_mismatch', 'Your session with the app belongs to another account. Sign out and sign in again.');
-    }
-    if (!contact.ok && contact.reason !== 'not_found') {
-      throw new FlowError(503, 'directory_unavailable', 'Your email address and phone number cannot be looked up right now. Please try again in a moment.');
-    }
-    const email = contact.ok ? contact.email : null;
-    const phone = contact.ok ? contact.phone : null;
-    // Identity verification offers only what is known: a code is never sent to a guess.
-    const channels: Array<'email' | 'sms'> = [...(email ? (['email'] as const) : []), ...(phone && this.deps.smsCountryAllowed(phone) ? (['sms'] as const) : [])];
-    if (channels.length === 0) {
-      throw new FlowError(409, 'no_contact_on_file', `No email address or phone number is known for your account, so a code cannot be sent to check that it is you. Contact ${this.deps.support} to add one.`);
-    }
-    await this.save('enable', actor, { ...snapshot, step: 'identity', phone, email });
-    return { status: 'identity_verification_required', channels };
-  }
-
-  async enableIdentity(actor: Actor, channel: unknown) {
-    const record = await this.load<EnableRecord>('enable', actor);
-    if (!record || (record.step !== 'identity' && record.step !== 'identity_code')) throw stepOutOfOrder();
-    if (channel !== 'email' && channel !== 'sms') throw new FlowError(400, 'invalid_channel', 'Choose email or sms.');
-    const destination = channel === 'email' ? (record.email ?? null) : record.phone;
-    if (!destination) {
-      throw new FlowError(400, 'invalid_channel', channel === 'email' ? 'No email address is known for your account. Use a text message.' : 'No phone number is known for your account. Use email.');
-    }
-    const sent = await this.send(actor, `identity:${actor.session.id}`, channel, destination, 'identity');
-    await this.save('enable', actor, { ...record, step: 'identity_code', identityChannel: channel, identityDestination: destination });
-    return { status: 'code_sent' as const, channel, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
-  }
-
-  async enableIdentityVerify(actor: Actor, code: unknown): Promise<{ status: 'choose_method'; methods: readonly FactorMethod[] }> {
-    const record = await this.load<EnableRecord>('enable', actor);
-    if (!record || record.step !== 'identity_code' || !record.identityChannel) throw stepOutOfOrder();
-    const result = await this.deps.factor.verify({
-      flowKey: `identity:${actor.session.id}`,
-      target: { kind: 'sent', method: record.identityChannel },
-      code,
-      account: actor.session.user,
-      clientAddress: actor.client.address,
-      allowRecovery: false,
-      purpose: 'identity',
-      context: actorContext(actor),
-    });
-    if (!result.ok) throw this.verifyError(result);
-    await this.save('enable', actor, { ...record, step: 'choose_method' });
-    return { status: 'choose_method', methods: this.methodsFor(record) };
-  }
-
-  private methodsFor(record: EnableRecord): FactorMethod[] {
-    return this.deps.methods.filter(
-      (m) =>
-        (m !== 'sms' || record.phone === null || this.deps.smsCountryAllowed(record.phone)) &&
-        (m !== 'email' || Boolean(record.email)) &&
-        // The channel that proved who this is cannot also become the second step (flows/same-channel.ts).
-        !provenByIdentity(identityProofOf(record), m, m === 'email' ? (record.email ?? null) : m === 'sms' ? record.phone : null),
-    );
-  }
-
-  async enableMethod(actor: Actor, method: unknown, phone: unknown) {
-    const record = await this.load<EnableRecord>('enable', actor);
-    if (!record || (record.step !== 'choose_method' && record.step !== 'confirm')) throw stepOutOfOrder();
-    if (method !== 'totp' && method !== 'sms' && method !== 'email') throw new FlowError(400, 'invalid_method', 'Choose totp, sms or email.');
-    if (!this.deps.methods.includes(method)) throw new FlowError(400, 'method_not_offered', 'That method is not offered.');
-    const user = actor.session.user;
-    if (method === 'totp') {
-      const secret = generateTotpSecret(this.deps.random);
-      const sealed = this.deps.box.seal(secret, `totp:${user}`);
-      const uri = otpauthUri({ issuer: this.deps.issuer, account: user, secret, params: DEFAULT_TOTP });
-      const key = base32(secret);
-      secret.fill(0);
-      await this.save('enable', actor, { ...record, step: 'confirm', method, destination: null, totpSecret: sealed });
-      return { status: 'confirm_code_required' as const, method, secret: key, otpauth_uri: uri, qr_svg: await qrSvg(uri) };
-    }
-    let destination: string;
-    if (method === 'email') {
-      if (!record.email) throw new FlowError(400, 'method_not_offered', 'No email address is known for your account, so email codes cannot be used.');
-      refuseSameChannel(identityProofOf(record), 'email', record.email);
-      destination = record.email;
-    } else {
-      // The phone on file wins: a different number can only be set by support (DESIGN §3).
-      const given = typeof phone === 'string' && phone.length > 0 ? normalisePhone(phone) : null;
-      if (typeof phone === 'string' && phone.length > 0 && given === null) {
-        throw new FlowError(400, 'invalid_phone', 'Enter the phone number in international format, e.g. +1 555 555 0189.');
-      }
-      if (record.phone && given && given.e164 !== record.phone) {
-        throw new FlowError(400, 'phone_mismatch', 'Codes go to the phone number on your account. Contact support to change it.');
-      }
-      const chosen = record.phone ?? given?.e164 ?? null;
-      if (!chosen) throw new FlowError(400, 'phone_required', 'Enter the phone number that should receive codes.');
-      if (!this.deps.smsCountryAllowed(chosen)) throw new FlowError(400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country. Choose another method.');
-      refuseSameChannel(identityProofOf(record), 'sms', chosen);
-      destination = chosen;
-    }
-    const sent = await this.send(actor, `enable:${actor.session.id}`, method, destination, 'enable');
-    await this.save('enable', actor, {
-      generation: record.generation,
-      factors: record.factors,
-      step: 'confirm',
-      phone: record.phone,
-      email: record.email ?? null,
-      ...(record.identityChannel ? { identityChannel: record.identityChannel } : {}),
-      ...(record.identityDestination !== undefined ? { identityDestination: record.identityDestination } : {}),
-      ...(record.replacing === true ? { replacing: true } : {}),
-      method,
-      destination,
-    });
-    return { status: 'code_sent' as const, method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
-  }
-
-  async enableConfirm(actor: Actor, code: unknown): Promise<{ result: { enabled: true; method: FactorMethod; recovery_codes: string[] }; rotated: Rotated }> {
-    const record = await this.load<EnableRecord>('enable', actor);
-    if (!record || record.step !== 'confirm' || !record.method) throw stepOutOfOrder();
-    const user = actor.session.user;
-    const method = record.method;
-    // Checked again at the last step: the record cannot have been made to pass it (flows/same-channel.ts).
-    if (method !== 'totp') refuseSameChannel(identityProofOf(record), method, record.destination ?? null);
-    const result = await this.deps.factor.verify({
-      flowKey: `enable:${actor.session.id}`,
-      target: method === 'totp' && record.totpSecret ? { kind: 'totp_setup', secret: record.totpSecret, parameters: DEFAULT_TOTP } : { kind: 'sent', method: method as 'sms' | 'email' },
-      code,
-      account: user,
-      clientAddress: actor.client.address,
-      allowRecovery: false,
-      purpose: 'enable',
-      context: actorContext(actor),
-    });
-    if (!result.ok) throw this.verifyError(result);
-    // Consuming the record first makes a double-submitted confirm (two codes of adjacent time
-    // steps, two tabs) enable once.
-    if (!(await this.deps.store.compareAndDelete(flowKey('enable', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
-    // Another session of the account may be confirming at this moment: one claim per account, and
-    // under it the account must still have no enrollment and the generation this flow began with.
-    const claim = this.deps.random.bytes(12).toString('base64url');
-    if (!(await this.deps.store.setIfAbsent(changeClaim(user), claim, CHANGE_CLAIM_MS))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-    const codes = generateRecoveryCodes(this.deps.random);
-    const now = this.deps.clock.now();
-    try {
-      const existing = await this.deps.durable.getEnrollment(user);
-      // A method change replaces exactly the enrollment whose factor was proven at its start.
-      if (existing && record.replacing !== true) throw alreadyEnabled();
-      if (record.replacing === true && factorState(existing) !== record.factors) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-      if (!(await this.deps.generations.isCurrent(user, record.generation))) throw new FlowError(409, 'account_changed', ACCOUNT_CHANGED_MESSAGE);
-      try {
-        await this.deps.durable.enable(
-          {
-            user,
-            method,
-            destination: method === 'totp' ? null : (record.destination ?? null),
-            totp: method === 'totp' && record.totpSecret ? { secret: record.totpSecret, parameters: DEFAULT_TOTP } : null,
-            createdAt: now,
-            updatedAt: now,
-          },
-          codes.map((c) => this.deps.factor.hashRecovery(c)),
-        );
-      } catch (error) {
-        // The write is one transaction, so nothing was enabled: the flow is given back for a retry.
-        await this.deps.store.setIfAbsent(flowKey('enable', actor.session.id), JSON.stringify(record), FLOW_TTL_MS).catch(() => false);
-        throw error;
-      }
-      await this.deps.generations.bump(user);
-    } finally {
-      await this.deps.store.compareAndDelete(changeClaim(user), claim);
-    }
-    this.deps.logger.info({ event: '2fa_enabled', user, method, requestId: actor.requestId }, 'two-factor authentication enabled');
-    if (this.deps.onEnabled) {
-      // The enrollment stands either way; a grace record not ended only means a later reset gets what is left of it.
-      await this.deps.onEnabled(user, now).catch((error: unknown) => this.deps.logger.error({ err: error, user }, 'require_2fa: the grace period could not be ended'));
-    }
-    this.deps.audit.record({ event: '2fa_enabled', outcome: 'success', user, ...fromContext(actorContext(actor), { method, destination: maskDestination(method, record.destination ?? null) ?? undefined }) });
-    await forgetRememberedBrowsers(this.deps.remembered, user, '2fa_enabled', actorContext(actor));
-    await this.notify(actor, '2fa_enabled', method);
-    const rotated = await this.rotate(actor, method, now);
-    return { result: { enabled: true, method, recovery_codes: codes }, rotated };
-  }
-
-  /** The truth about sending for one step of this session's flows (for the pages). */
-  sendState(session: SessionRecord, step: 'identity' | 'enable' | 'disable' | 'recovery' | 'change'): Promise<SendState> {
-    return this.deps.factor.sendState(`${step}:${session.id}`);
-  }
-
-  /**
-   * Where to go back after enabling, when enabling began from elsewhere ("Enable now" after a
-   * step-up): kept per session for the flow's length, read before the session rotates.
-   */
-  async rememberReturn(session: SessionRecord, path: string | null): Promise<void> {
-    // An enable begun from Login & Security itself goes back there, whatever an earlier one said.
-    if (path === null) await this.deps.store.delete(`enable-return:${session.id}`);
-    else await this.deps.store.set(`enable-return:${session.id}`, path, ENABLE_RETURN_TTL_MS);
-  }
-
-  async returnOf(session: SessionRecord): Promise<string | null> {
-    return this.deps.store.get(`enable-return:${session.id}`);
-  }
-
-  /** Recovery codes the account has left (0 without 2FA). */
-  recoveryCodesLeft(user: string): Promise<number> {
-    return this.deps.durable.remainingRecoveryCodes(user);
-  }
-
-  // ---- change method (issue 17) ---------------------------------------------------------------
-  //
-  // With require_2fa the last factor cannot be turned off, so the method is changed in place:
-  // password, then a code of the CURRENT method (or a recovery code), then the enable flow's method
-  // and confirm steps, whose confirm replaces the enrollment atomically. Proving the current factor
-  // first keeps "password + mailbox" from swapping someone's authenticator for the attacker's.
-
-  async changeStart(actor: Actor, password: unknown) {
-    const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
-    await this.checkPassword(actor, password);
-    await this.save('change', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
-    const sent = await this.send(actor, `change:${actor.session.id}`, enrollment.method, enrollment.destination, 'identity');
-    return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
-  }
-
-  async changeVerify(actor: Actor, code: unknown): Promise<{ status: 'choose_method'; methods: readonly FactorMethod[]; phoneOnFile: boolean }> {
-    const record = await this.load<VerifyRecord>('change', actor);
-    if (!record || record.step !== 'verify') throw stepOutOfOrder();
-    const user = actor.session.user;
-    const enrollment = await this.deps.durable.getEnrollment(user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
-    const result = await this.deps.factor.verify({
-      flowKey: `change:${actor.session.id}`,
-      target: { kind: 'enrolled', enrollment },
-      code,
-      account: user,
-      clientAddress: actor.client.address,
-      allowRecovery: true,
-      purpose: 'identity',
-      context: actorContext(actor),
-    });
-    if (!result.ok) throw this.verifyError(result);
-    if (!(await this.deps.store.compareAndDelete(flowKey('change', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
-    const contact = await this.deps.contacts.of(user, { upstreamCookies: actor.session.upstreamCookies, requestId: actor.requestId });
-    const email = contact.ok ? contact.email : null;
-    const phone = contact.ok ? contact.phone : null;
-    const next: EnableRecord = { generation: record.generation, factors: record.factors, step: 'choose_method', phone, email, replacing: true };
-    await this.save('enable', actor, next);
-    return { status: 'choose_method', methods: this.methodsFor(next), phoneOnFile: phone !== null };
-  }
-
-  /** require_2fa covers this account: its last factor stays (pages show "change method" instead of "turn off"). */
-  async factorRequiredFor(session: SessionRecord, requestId: string): Promise<boolean> {
-    return this.deps.factorRequired ? this.deps.factorRequired(session, requestId) : false;
-  }
-
+export class TwoFactorSettings extends EnableFlow {
   // ---- disable -------------------------------------------------------------------------------
-
-  /**
-   * require_2fa: the account's last factor may not be removed (the enrollment is its only factor
-   * today; a new factor type counts through flows/factors.ts `hasAnyFactor`).
-   */
-  private async refuseLastFactor(actor: Actor): Promise<void> {
-    if (this.deps.factorRequired && (await this.deps.factorRequired(actor.session, actor.requestId))) {
-      this.deps.logger.info({ event: '2fa_disable_refused', user: actor.session.user, requestId: actor.requestId }, 'turning 2FA off refused: the policy requires it');
-      throw new FlowError(409, '2fa_required_by_policy', FACTOR_REQUIRED_MESSAGE);
-    }
-  }
 
   async disableStart(actor: Actor, password: unknown) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     await this.refuseLastFactor(actor);
     await this.checkPassword(actor, password);
     await this.save('disable', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) {
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) {
       return { status: 'code_required' as const, method: enrollment.method, destination: null };
     }
     const sent = await this.send(actor, `disable:${actor.session.id}`, enrollment.method, enrollment.destination, 'disable');
@@ -581,7 +35,7 @@ export class TwoFactorSettings {
     const record = await this.load<VerifyRecord>('disable', actor);
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const enrollment = await this.deps.durable.getEnrollment(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     const result = await this.deps.factor.verify({
       flowKey: `disable:${actor.session.id}`,
       target: { kind: 'enrolled', enrollment },
@@ -592,7 +46,7 @@ export class TwoFactorSettings {
       purpose: 'disable',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: true });
     await this.save('disable', actor, { ...record, step: 'confirm' });
     return { status: 'confirm' };
   }
@@ -620,9 +74,9 @@ export class TwoFactorSettings {
 
   async recoveryStart(actor: Actor) {
     const { snapshot, enrollment } = await this.snapshot(actor.session.user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     await this.save('recovery', actor, { ...snapshot, step: 'verify' });
-    if (enrollment.method === 'totp' || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
+    if (!this.deps.factor.sends(enrollment.method) || !enrollment.destination) return { status: 'code_required' as const, method: enrollment.method, destination: null };
     const sent = await this.send(actor, `recovery:${actor.session.id}`, enrollment.method, enrollment.destination, 'recovery');
     return { status: 'code_sent' as const, method: enrollment.method, destination: sent.destination, resend_after: Math.ceil(sent.resendInMs / 1000) };
   }
@@ -632,7 +86,7 @@ export class TwoFactorSettings {
     if (!record || record.step !== 'verify') throw stepOutOfOrder();
     const user = actor.session.user;
     const enrollment = await this.deps.durable.getEnrollment(user);
-    if (!enrollment) throw new FlowError(409, 'not_enabled', 'Two-factor authentication is not on.');
+    if (!enrollment) throw refusal('not_enabled');
     const result = await this.deps.factor.verify({
       flowKey: `recovery:${actor.session.id}`,
       target: { kind: 'enrolled', enrollment },
@@ -643,10 +97,10 @@ export class TwoFactorSettings {
       purpose: 'recovery',
       context: actorContext(actor),
     });
-    if (!result.ok) throw this.verifyError(result);
+    if (!result.ok) throw verifyRefusal(result, { recovery: false });
     if (!(await this.deps.store.compareAndDelete(flowKey('recovery', actor.session.id), JSON.stringify(record)))) throw stepOutOfOrder();
-    const codes = generateRecoveryCodes(this.deps.random);
-    await this.deps.durable.replaceRecoveryCodes(user, codes.map((c) => this.deps.factor.hashRecovery(c)));
+    const { codes, hashes } = this.deps.factor.factors.recovery.issue();
+    await this.deps.durable.replaceRecoveryCodes(user, hashes);
     await this.deps.generations.bump(user);
     this.deps.logger.info({ event: 'recovery_codes_regenerated', user, requestId: actor.requestId }, 'recovery codes regenerated');
     this.deps.audit.record({ event: 'recovery_codes_regenerated', outcome: 'success', user, ...fromContext(actorContext(actor), { count: codes.length }) });

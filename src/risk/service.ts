@@ -1,4 +1,5 @@
 import { fromContext, NO_AUDIT, type AuditContext, type AuditRecorder } from '../audit/audit.ts';
+import { consecutiveFailuresKey } from '../factors/lockout.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
@@ -21,8 +22,6 @@ import { networkPrefix } from './network.ts';
  */
 const SENSITIVE = (user: string, bucket: number): string => `risk:sensitive:${user}:${bucket}`;
 const LOGIN_FAILURES = (user: string): string => `risk:login-failures:${user}`;
-/** Consecutive wrong codes across every factor (kept by SecondFactor, reset by a correct code). */
-const VERIFICATION_FAILURES = (user: string): string => `factor:consecutive:${user}`;
 
 export interface RiskRequest {
   readonly user: string;
@@ -56,7 +55,7 @@ export class RiskService {
     const count = async (key: string): Promise<number> => Number((await deps.store.get(key)) ?? '0');
     this.counters = {
       loginFailures: (user) => count(LOGIN_FAILURES(user)),
-      verificationFailures: (user) => count(VERIFICATION_FAILURES(user)),
+      verificationFailures: (user) => count(consecutiveFailuresKey(user)),
       sensitiveOperations: async (user) => {
         const keys = this.sensitiveBuckets().map((bucket) => SENSITIVE(user, bucket));
         const values = await deps.store.getMany(keys);

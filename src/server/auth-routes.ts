@@ -14,6 +14,8 @@ import type { LoginFlow, LoginResult, LoginVerifyResult, PendingLogin, Presenter
 import { maskDestination, type SendResult } from '../flows/second-factor.ts';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
+import { loginCodeRefusal, sendRefusal } from '../flows/code-refusals.ts';
+import { retryAfterSeconds } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SessionRecord } from '../session/sessions.ts';
 import { clearCookieHeader, cookieName, DEVICE_COOKIE_MAX_AGE, isOwnCookie, readCookies, setCookieHeader } from '../session/cookies.ts';
@@ -23,7 +25,7 @@ import { renderLoginPage } from '../pages/login-page.tsx';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
 import { renderVerifyPage } from '../pages/verify-page.tsx';
 import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
-import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
+import { sendError, sendFlowError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
 import { safeReturnTo } from './return-to.ts';
 import type { GuardRoute } from './enforce.ts';
 import type { GuardState, Identity, IdentityResolver, InterceptHandler } from './app.ts';
@@ -106,7 +108,6 @@ const formSchema = z
 const isAmbiguous = (error: z.ZodError): boolean => error.issues.some((i) => i.message === 'ambiguous identifier');
 const ACCOUNT_CHANGED =
   "Your account's sign-in settings changed while you were signing in (two-factor authentication, where codes are sent, or a lock-out), so this sign-in has ended. Sign in again.";
-const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 /** What the passkey sign-in routes borrow from the code routes (src/server/passkey-routes.ts). */
 export interface SignInHelpers {
@@ -788,20 +789,11 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
               ctx.body = { status: 'authenticated' };
               return;
             case 'invalid_code':
-              sendError(ctx, 401, 'invalid_code', 'That code is not correct.', { attempts_left: result.attemptsLeft });
-              return;
             case 'code_expired':
-              sendError(ctx, 410, 'code_expired', 'That code has expired. Ask for a new one.');
-              return;
             case 'malformed':
-              sendError(ctx, 400, 'invalid_code_format', 'Enter the code as digits only (or a recovery code).');
+            case 'too_many_attempts':
+              sendFlowError(ctx, loginCodeRefusal(result));
               return;
-            case 'too_many_attempts': {
-              const seconds = retryAfterSeconds(result.retryAfterMs);
-              ctx.set('Retry-After', String(seconds));
-              sendError(ctx, 429, 'too_many_attempts', 'Too many wrong codes. Try again later.', { retry_after: seconds });
-              return;
-            }
             case 'no_pending_login':
               sendError(ctx, 410, 'code_expired', 'This sign-in has expired. Start again with your email and password.', { login_url: '/_guard/login' });
               return;
@@ -834,18 +826,8 @@ export function createAuth(deps: AuthDeps): { identity: IdentityResolver; interc
             case 'not_applicable':
               sendError(ctx, 400, 'not_applicable', 'Your authenticator app shows the code; nothing is sent.');
               return;
-            case 'cooldown':
-            case 'budget': {
-              const seconds = retryAfterSeconds(sent.retryAfterMs);
-              ctx.set('Retry-After', String(seconds));
-              sendError(ctx, 429, 'too_many_codes', 'A code was sent recently. Please wait before asking for another.', { retry_after: seconds });
-              return;
-            }
-            case 'country':
-              sendError(ctx, 400, 'sms_country_not_allowed', 'Text messages cannot be sent to this country.');
-              return;
-            case 'delivery':
-              sendError(ctx, 502, 'delivery_failed', sent.message);
+            default:
+              sendFlowError(ctx, sendRefusal(sent));
               return;
           }
         });

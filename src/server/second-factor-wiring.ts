@@ -9,6 +9,11 @@ import type { Config } from '../config/schema.ts';
 import { OneTimeCodes } from '../factors/one-time-codes.ts';
 import { parseEncryptionKeys, SecretBox, SecretBoxError, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SendBudget } from '../factors/send-budget.ts';
+import { FactorRegistry } from '../factors/registry.ts';
+import { RecoveryCodes } from '../factors/recovery/factor.ts';
+import { TotpFactor } from '../factors/totp/factor.ts';
+import { SmsFactor } from '../factors/sms/factor.ts';
+import { EmailFactor } from '../factors/email/factor.ts';
 import type { OwnerMessageRoute } from '../alerts/owner-message.ts';
 import { AttackNotifier } from '../flows/attack-notice.ts';
 import { Regulation } from '../flows/regulation.ts';
@@ -126,20 +131,23 @@ export function buildSecondFactor(input: {
   );
   const allowList = factors.sms_countries ?? null;
   const smsCountryAllowed = (e164: string): boolean => smsChannel !== undefined && phoneCountryAllowed(e164, allowList);
+  // The built-in methods; config `factors.methods` decides which of them enabling offers.
+  const registry = new FactorRegistry(new RecoveryCodes({ durable, clock, random, logger, hashKeys }), [
+    new TotpFactor({ box, clock, random, durable, issuer: factors.issuer }),
+    new SmsFactor({ channel: channels.sms, codes, countryAllowed: smsCountryAllowed }),
+    new EmailFactor({ channel: channels.email, codes }),
+  ]);
   const factor = new SecondFactor({
     durable,
+    factors: registry,
     codes,
-    box,
     budget,
     failures,
-    channels,
     clock,
     logger,
     audit,
-    hashKeys,
     product: config.product.name,
     codeLifetimeMs: factors.code_lifetime,
-    smsCountryAllowed,
     store,
     lockoutAfter: factors.failures.lockout_after,
     onAttack: (account) => notifier.notify(account, 'code'),
@@ -150,6 +158,7 @@ export function buildSecondFactor(input: {
     .map(([, key]) => deriveKey(key, 'device-id'));
   return {
     factor,
+    registry,
     box,
     encryptionKeys,
     deviceKeys,

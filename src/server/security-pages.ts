@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { maskEmail } from '../channels/phone.ts';
 import { FlowError } from '../flows/flow-error.ts';
 import type { Actor, Rotated, TwoFactorSettings } from '../flows/two-factor-settings.ts';
-import { formatKeyForDisplay } from '../factors/totp.ts';
+import { formatKeyForDisplay } from '../factors/totp/algorithm.ts';
 import { renderOtpHelpPage } from '../pages/otp-help-page.tsx';
 import { renderRecoveryCodesPage, type RecoveryView } from '../pages/recovery-codes-page.tsx';
 import { renderDisablePage, type DisableView } from '../pages/security-disable-page.tsx';
@@ -325,9 +325,9 @@ export function createSecurityPages(deps: SecurityPagesDeps): RouteDefinition[] 
                     // The key is shown in this answer only: a later GET cannot show it again.
                     return enablePage(ctx, actor.session, 200, {
                       step: 'totp',
-                      key: formatKeyForDisplay(chosen.secret),
-                      qrSvg: chosen.qr_svg,
-                      otpauthUri: chosen.otpauth_uri,
+                      key: formatKeyForDisplay(chosen['secret'] ?? ''),
+                      qrSvg: chosen['qr_svg'] ?? '',
+                      otpauthUri: chosen['otpauth_uri'] ?? '',
                     });
                   }
                   return http.redirect(ctx, enableUrl({ step: 'confirm', method: chosen.method, sms }));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { newEncryptionKeys } from '../../src/factors/secret-box.ts';
-import { totpCode } from '../../src/factors/totp.ts';
+import { totpCode } from '../../src/factors/totp/algorithm.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { startStack, type Stack, type StackOptions } from './stack.ts';
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
-import { totpCode, totpStep } from '../../src/factors/totp.ts';
+import { totpCode, totpStep } from '../../src/factors/totp/algorithm.ts';
 import { withStack, type Stack } from '../helpers/stack.ts';
 import { CookieJar, csrfFrom, form, formSignIn, navigation, sameOriginForm, send, type Reply } from '../helpers/browser-like.ts';
 

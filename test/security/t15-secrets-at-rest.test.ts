@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { normaliseRecoveryCode } from '../../src/factors/recovery-codes.ts';
+import { normaliseRecoveryCode } from '../../src/factors/recovery/codes.ts';
 import { parseEncryptionKeys, SecretBox } from '../../src/factors/secret-box.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { cryptoRandom } from '../../src/core/random.ts';

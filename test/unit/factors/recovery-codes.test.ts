@@ -9,7 +9,7 @@ import {
   normaliseRecoveryCode,
   RECOVERY_CODE_ALPHABET,
   RECOVERY_CODE_BITS,
-} from '../../../src/factors/recovery-codes.ts';
+} from '../../../src/factors/recovery/codes.ts';
 import { cryptoRandom, type Random } from '../../../src/core/random.ts';
 
 const HASH_KEY = Buffer.alloc(32, 3);

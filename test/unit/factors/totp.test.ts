@@ -13,7 +13,7 @@ import {
   totpCode,
   totpStep,
   verifyTotp,
-} from '../../../src/factors/totp.ts';
+} from '../../../src/factors/totp/algorithm.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { type Random } from '../../../src/core/random.ts';
 import type { TotpParameters } from '../../../src/store/durable.ts';

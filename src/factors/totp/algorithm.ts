@@ -11,9 +11,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { HashAlgorithm } from 'otplib';
-import { lazyModule } from '../core/lazy-module.ts';
-import type { Random } from '../core/random.ts';
-import type { TotpParameters } from '../store/durable.ts';
+import { lazyModule } from '../../core/lazy-module.ts';
+import type { Random } from '../../core/random.ts';
+import type { TotpParameters } from '../../store/durable.ts';
 
 /** What authenticator apps (Google Authenticator, Authy, Microsoft, 1Password…) honour. */
 export const DEFAULT_TOTP: TotpParameters = Object.freeze({ algorithm: 'SHA1', digits: 6, period: 30 });

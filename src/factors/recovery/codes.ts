@@ -10,7 +10,7 @@
  * (`ABCD EFGH JK` matches `abcd-efgh-jk`).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Random } from '../core/random.ts';
+import type { Random } from '../../core/random.ts';
 
 export const RECOVERY_CODE_ALPHABET = '23456789abcdefghijkmnpqrstuvwxyz';
 export const RECOVERY_CODE_LENGTH = 10;
