@@ -19,7 +19,6 @@ import type { Random } from '../core/random.ts';
 import { isStoreUnavailable } from '../store/ephemeral.ts';
 import type { Site } from '../pages/site.ts';
 import type { Brand } from '../pages/page-ui.tsx';
-import { createAssetRoutes } from './asset-routes.ts';
 import { hasBody, type BodyWatch, type ClientLimits } from './client-limits.ts';
 import type { UpstreamAdmission } from '../proxy/admission.ts';
 import { addressKey } from '../flows/regulation.ts';
@@ -150,10 +149,7 @@ export function createGuardApp(deps: GuardAppDeps): GuardApp {
   // would otherwise walk every line on the hot path.
   const accessLog = createAccessLog(log);
 
-  const baseRoutes: Array<GuardRoute & { register(router: Router): void }> = [
-    ...createAssetRoutes(deps.site),
-    ...deps.routes,
-  ];
+  const baseRoutes = deps.routes;
   const guardRoutes = new GuardRouteTable(baseRoutes);
   const router = new Router({ sensitive: true, strict: false });
   for (const route of baseRoutes) route.register(router);

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../observability/logger.ts';
 import { clearCookieHeader, cookieName, readCookies, setCookieHeader, type CookieKind, type CookieOptions } from '../session/cookies.ts';
-import { createFlash, type Flash } from './flash.ts';
+import { createFlash, type Flash } from '../http/flash.ts';
 import { crossSite, csrfToken, csrfTokenValid } from '../session/csrf.ts';
 import type { SessionKeys } from '../session/keys.ts';
 import type { SessionRecord } from '../session/sessions.ts';

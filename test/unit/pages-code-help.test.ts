@@ -8,7 +8,7 @@ import { renderLoginPage } from '../../src/pages/login-page.tsx';
 import { renderDisablePage } from '../../src/pages/security-disable-page.tsx';
 import { renderRecoveryCodesPage } from '../../src/pages/recovery-codes-page.tsx';
 import { renderEnablePage } from '../../src/pages/security-enable-page.tsx';
-import { createFlash } from '../../src/server/flash.ts';
+import { createFlash } from '../../src/http/flash.ts';
 import { isForgotPasswordUrl } from '../../src/config/schema.ts';
 
 /**
