@@ -1,6 +1,8 @@
 import type { AuditRecorder } from '../audit/audit.ts';
 import { guardHttpOptions, publicOrigin, signInOptions } from '../config/options.ts';
-import type { Config } from '../config/schema.ts';
+import { trustedProxyList, type Config } from '../config/schema.ts';
+import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
+import type { PolicyHolder } from '../policy/watch.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { Contacts } from '../directory/index.ts';
@@ -11,7 +13,7 @@ import { createIntercept } from '../http/intercept.ts';
 import type { PasskeyDeps } from '../http/passkey-api.ts';
 import { loginPasskeyForm, stepUpPasskeyForm } from '../http/passkey-pages.ts';
 import { rememberedBrowsersSection } from '../http/remembered-browsers.ts';
-import type { RouteDeps } from '../http/routes.ts';
+import { sidecarRoutes, type RouteDeps } from '../http/routes.ts';
 import { activeSessionsSection } from '../http/sessions.ts';
 import { signInFrom } from '../http/sign-in.ts';
 import { createStepUpGate } from '../http/step-up-gate.ts';
@@ -25,7 +27,8 @@ import { createGuardHttp } from './guard-http.ts';
 
 /**
  * The sidecar's HTTP side put together: the identity and the gates the enforcement point consults,
- * the upstream login/logout takeover, and the deps of the route table (src/http/routes.ts).
+ * the upstream login/logout takeover, and the routes: the table (src/http/routes.ts) and the
+ * forward-auth entry.
  */
 
 export interface SidecarHttpParts {
@@ -33,6 +36,7 @@ export interface SidecarHttpParts {
   readonly site: Site;
   readonly keys: SessionKeys;
   readonly flows: Flows;
+  readonly policy: PolicyHolder;
   readonly sessions: SessionService;
   readonly account: UpstreamAccount;
   readonly contacts: Contacts;
@@ -102,10 +106,20 @@ export function buildSidecarHttp(parts: SidecarHttpParts) {
     required: { mandate: flows.requireTwoFactor, http, landing },
     passkeys,
   };
-  return {
-    identity,
-    intercept: createIntercept(signIn, identity),
-    sensitive: createStepUpGate({ flow: flows.stepUp, risk: flows.risk, clock, logger, publicOrigin: publicOrigin(config) }),
-    routeDeps,
-  };
+  const sensitive = createStepUpGate({ flow: flows.stepUp, risk: flows.risk, clock, logger, publicOrigin: publicOrigin(config) });
+  const { policy } = parts;
+  // The forward-auth entry (nginx, Traefik, Envoy) decides with the same identity and gates.
+  const entries = config.forward_auth.enabled
+    ? createForwardAuthRoutes({
+        policy: () => policy.current,
+        identity,
+        sensitive,
+        requireTwoFactor: flows.requireTwoFactor,
+        trusted: trustedProxyList(config.forward_auth.trusted),
+        userHeader: config.forward_auth.user_header,
+        upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
+        logger,
+      })
+    : [];
+  return { identity, intercept: createIntercept(signIn, identity), sensitive, routes: sidecarRoutes(routeDeps, entries) };
 }

@@ -1,47 +1,38 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { createAdminApp } from '../admin/app.ts';
-import { AdminOperations } from '../admin/operations.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import { ownerMessageRoute } from '../alerts/owner-message.ts';
-import { AlertDispatcher, watchContacts, watchDurable } from '../alerts/dispatcher.ts';
+import { AlertDispatcher, watchContacts } from '../alerts/dispatcher.ts';
 import type { AuditQuery, AuditRecorder } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
 import { ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { admissionOptions, alertOptions, clientLimitOptions, listenerOptions, regulationOptions, sessionOptions, tracingOptions, upstreamAccountConfig, upstreamOptions } from '../config/options.ts';
-import { trustedProxyList } from '../config/schema.ts';
+import { alertOptions, listenerOptions, regulationOptions, sessionOptions, tracingOptions, upstreamAccountConfig } from '../config/options.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { cryptoRandom, type Random } from '../core/random.ts';
 import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
-import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
-import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
-import { sidecarRoutes } from '../http/routes.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics, type MetricsOutput } from '../observability/metrics.ts';
 import { startTracing } from '../observability/tracing.ts';
 import { buildSite } from '../pages/site.ts';
 import { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
 import { PolicyHolder } from '../policy/watch.ts';
-import { UpstreamAdmission } from '../proxy/admission.ts';
-import { cookieNameMatcher } from '../proxy/cookie-names.ts';
-import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../proxy/headers.ts';
-import { Upstream } from '../proxy/forward.ts';
-import { isOwnCookie } from '../session/cookies.ts';
 import { parseSessionKeys, SessionKeyError, type SessionKeys } from '../session/keys.ts';
 import { SessionService } from '../session/sessions.ts';
 import type { DurableStore } from '../store/durable.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { StoreEvents } from '../store/events.ts';
 import type { GraceStore } from '../store/grace.ts';
+import type { UpstreamAdmission } from '../proxy/admission.ts';
+import { createAdminServer } from './admin-listener.ts';
 import { createGuardApp } from './app.ts';
 import { buildAudit } from './audit-trail.ts';
-import { ClientLimits } from './client-limits.ts';
 import { buildFlows } from './flows.ts';
 import { listen, onClientError } from './listener.ts';
+import { buildProxySide } from './proxy-side.ts';
 import { reportPolicyReloads } from './policy-reloads.ts';
-import { buildSecondFactor } from './second-factor.ts';
+import { buildSecondFactor, checkEncryptionKeys } from './second-factor.ts';
 import { buildSidecarHttp } from './sidecar-http.ts';
 import { openStores } from './stores.ts';
 
@@ -209,45 +200,23 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   });
   const { limits: regulationLimits, throttle } = regulationOptions(config);
   const regulation = new Regulation(store, regulationLimits, '', audit, { throttle, onAttack: (account) => factors.notifier.notify(account, 'password') });
-  if (isKeyCheckPort(durable)) {
-    try {
-      const outcome = await verifyEncryptionKeys(durable, factors.encryptionKeys, factors.box, {
-        clock,
-        source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})`,
-      });
-      if (outcome.added.length > 0) logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
-      if (outcome.retired.length > 0) logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
-    } catch (error) {
-      await Promise.allSettled([factors.close(), audit.close(), contacts.close()]);
-      await stores.close();
-      policy.close();
-      throw error;
-    }
+  try {
+    await checkEncryptionKeys(durable, factors, { clock, logger, source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})` });
+  } catch (error) {
+    await Promise.allSettled([factors.close(), audit.close(), contacts.close()]);
+    await stores.close();
+    policy.close();
+    throw error;
   }
   const flows = buildFlows({ config, stores, factors, regulation, account, sessions, contacts, identity, policy, alerts, ownerMessages, clock, random, logger, audit });
-  const sidecar = buildSidecarHttp({ config, site, keys, flows, sessions, account, contacts, durable, clock, random, logger, audit });
+  const sidecar = buildSidecarHttp({ config, site, keys, flows, policy, sessions, account, contacts, durable, clock, random, logger, audit });
 
-  const { url: upstreamUrl, strippedHeaders, ...upstreamRest } = upstreamOptions(config);
-  const upstream = new Upstream({
-    ...upstreamRest,
-    url: upstreamUrl,
-    stripped: compileHeaderFilter([...BUILTIN_STRIPPED_HEADERS, ...strippedHeaders]),
-    ownCookie: isOwnCookie,
-    upstreamSessionCookie: cookieNameMatcher(account.sessionCookieNames),
-    onSendStall: (req, requestId) => {
-      metrics.clientLimit('send_timeout');
-      logger.warn({ requestId, client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
-    },
-  });
-  const trustedProxies = trustedProxyList(config.trusted_proxies);
-  const clientLimits = new ClientLimits(clientLimitOptions(config), trustedProxies, config.trusted_proxies.length > 0);
-  const admission = new UpstreamAdmission(admissionOptions(config));
+  const { upstream, trustedProxies, clientLimits, admission } = buildProxySide(config, account, { metrics, logger });
 
   // Loaded only when configured: without an endpoint the OpenTelemetry SDK never enters memory.
   const tracingConfig = tracingOptions(config, loaded.file, options.env);
   const tracing = tracingConfig === undefined ? undefined : await startTracing(tracingConfig, logger);
 
-  const { requireTwoFactor } = flows;
   const guard = createGuardApp({
     policy: () => policy.current,
     upstream,
@@ -262,25 +231,11 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     identity: sidecar.identity,
     intercept: sidecar.intercept,
     sensitive: sidecar.sensitive,
-    requireTwoFactor,
+    requireTwoFactor: flows.requireTwoFactor,
     site,
     settleAudit: () => audit.settle(),
     ...(tracing ? { tracing } : {}),
-    routes: sidecarRoutes(
-      sidecar.routeDeps,
-      config.forward_auth.enabled
-        ? createForwardAuthRoutes({
-            policy: () => policy.current,
-            identity: sidecar.identity,
-            sensitive: sidecar.sensitive,
-            requireTwoFactor,
-            trusted: trustedProxyList(config.forward_auth.trusted),
-            userHeader: config.forward_auth.user_header,
-            upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
-            logger,
-          })
-        : [],
-    ),
+    routes: sidecar.routes,
   });
 
   const listener = listenerOptions(config);
@@ -290,46 +245,26 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
   server.on('upgrade', guard.handleUpgrade);
   server.on('clientError', onClientError(logger, metrics));
 
-  const adminOperations = new AdminOperations({
-    // The destination before support changes it is handed to the alerts: the old one is told.
-    durable: watchDurable(durable, alerts),
-    riskHistory,
-    passkeys: stores.passkeys,
+  let draining = false;
+  const adminServer = createAdminServer({
+    config,
+    tokens: adminTokens,
+    stores,
     audit,
-    live: { sessions, regulation, factor: factors.factor, accounts: flows.generations, activeSessions: flows.activeSessions },
-    email: factors.channels.email,
-    smsCountryAllowed: factors.smsCountryAllowed,
-    clock,
-    logger,
-    product: config.product.name,
-    support: config.product.support,
+    sessions,
+    regulation,
+    factors,
+    flows,
     identity,
     contacts,
-    remembered: flows.remembered,
+    alerts,
     ownerMessages,
+    clock,
+    logger,
+    metrics,
+    metricsOutput: options.metricsOutput,
+    draining: () => draining,
   });
-
-  let draining = false;
-  const ready = async (): Promise<{ ready: boolean; reason?: string }> => {
-    if (draining) return { ready: false, reason: 'shutting down' };
-    try {
-      await Promise.all([store.ping(), durable.ping()]);
-    } catch (error) {
-      logger.error({ err: error }, 'readiness: a store cannot answer');
-      return { ready: false, reason: 'a store cannot answer' };
-    }
-    return { ready: true };
-  };
-  // Prometheus sees what the load balancer sees (the "store down" alert reads spg_ready).
-  metrics.setReadiness(ready);
-  const adminServer = http.createServer(
-    createAdminApp({
-      api: { tokens: adminTokens, operations: adminOperations, logger },
-      ready,
-      metrics: options.metricsOutput ?? (() => metrics.render()),
-      settleAudit: () => audit.settle(),
-    }).callback(),
-  );
 
   const url = await listen(server, config.listen.host, config.listen.port);
   let adminUrl = '';
