@@ -65,7 +65,7 @@ const calls = {
   },
 } satisfies Record<string, (d: PasskeyDeps) => ActorCall>;
 
-export type PasskeyCall = keyof typeof calls;
+type PasskeyCall = keyof typeof calls;
 
 /** The handler of one signed-in POST call (the route table names the call). */
 export const passkeyCall =

@@ -53,7 +53,7 @@ const calls = {
   },
 } satisfies Record<string, Call>;
 
-export type TwoFactorCall = keyof typeof calls;
+type TwoFactorCall = keyof typeof calls;
 
 /** The handler of one POST call (the route table names the call). */
 export const twoFactorCall =

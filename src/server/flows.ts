@@ -3,7 +3,7 @@ import { watchDurable } from '../alerts/dispatcher.ts';
 import type { OwnerMessageRoute } from '../alerts/owner-message.ts';
 import type { Audit } from '../audit/record.ts';
 import { notificationMessage } from '../channels/templates.tsx';
-import { settingsOptions } from '../config/options.ts';
+import { regulationOptions, settingsOptions } from '../config/options.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
@@ -13,7 +13,7 @@ import { AccountGenerations, factorState } from '../flows/account-generation.ts'
 import { ActiveSessions } from '../flows/active-sessions.ts';
 import { LoginFlow } from '../flows/login.ts';
 import { PasskeySettings } from '../flows/passkey-settings.ts';
-import type { Regulation } from '../flows/regulation.ts';
+import { Regulation } from '../flows/regulation.ts';
 import { RememberedBrowsers } from '../flows/remember-browser.ts';
 import { StepUpFlow } from '../flows/step-up.ts';
 import { TwoFactorSettings } from '../flows/two-factor-settings.ts';
@@ -25,10 +25,10 @@ import { RiskService } from '../risk/service.ts';
 import { NetworkLabels } from '../session/session-origin.ts';
 import type { SessionService } from '../session/sessions.ts';
 import { createRequiredTwoFactor } from './required-two-factor.ts';
-import type { buildSecondFactor } from './second-factor.ts';
+import { buildSecondFactor } from './second-factor.ts';
 import type { Stores } from './stores.ts';
 
-/** The flows (login, 2FA settings, step-up, passkeys, sessions) made from the parts start.ts opened. */
+/** The factors and the flows (login, 2FA settings, step-up, passkeys, sessions) made from the parts start.ts opened. */
 
 export interface FlowParts {
   readonly config: Config;
@@ -46,6 +46,51 @@ export interface FlowParts {
   readonly random: Random;
   readonly logger: Logger;
   readonly audit: Audit;
+}
+
+/** The second factors (keys, channels, codes, budgets) and failure regulation, connected to the alerts. */
+export function buildFactors(input: {
+  config: Config;
+  configFile: string;
+  stores: Stores;
+  contacts: Contacts;
+  alerts: AlertDispatcher;
+  ownerMessages: OwnerMessageRoute;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  audit: Audit;
+}) {
+  const { config, stores, contacts, alerts, ownerMessages, clock, random, logger, audit } = input;
+  const { ephemeral: store, durable, riskHistory } = stores;
+  const factors = buildSecondFactor({
+    config,
+    configFile: input.configFile,
+    store,
+    durable,
+    clock,
+    random,
+    logger,
+    audit,
+    accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
+    ownerMessages,
+    // Attack notices go to the address the directory holds, never to a username.
+    addressOf: async (user) => {
+      const contact = await contacts.of(user, { upstreamCookies: {} });
+      return contact.ok ? contact.email : null;
+    },
+  });
+  alerts.connect({
+    store,
+    durable,
+    accountSeen: async (user) => (await riskHistory.recentLogins(user, 1)).length > 0 || (await durable.getEnrollment(user)) !== null,
+    contacts,
+    email: factors.channels.email,
+    sms: config.channels.sms !== undefined ? factors.channels.sms : null,
+  });
+  const { limits: regulationLimits, throttle } = regulationOptions(config);
+  const regulation = new Regulation(store, regulationLimits, '', audit, { throttle, onAttack: (account) => factors.notifier.notify(account, 'password') });
+  return { factors, regulation };
 }
 
 export function buildFlows(parts: FlowParts) {

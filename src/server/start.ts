@@ -6,11 +6,11 @@ import { AlertDispatcher, watchContacts } from '../alerts/dispatcher.ts';
 import type { AuditQuery, AuditRecorder } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
 import { ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { alertOptions, listenerOptions, regulationOptions, sessionOptions, tracingOptions, upstreamAccountConfig } from '../config/options.ts';
+import { alertOptions, listenerOptions, sessionOptions, tracingOptions, upstreamAccountConfig } from '../config/options.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { cryptoRandom, type Random } from '../core/random.ts';
 import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
-import { Regulation } from '../flows/regulation.ts';
+import type { Regulation } from '../flows/regulation.ts';
 import { UpstreamAccount } from '../flows/upstream-account.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics, type MetricsOutput } from '../observability/metrics.ts';
@@ -28,11 +28,11 @@ import type { UpstreamAdmission } from '../proxy/admission.ts';
 import { createAdminServer } from './admin-listener.ts';
 import { createGuardApp } from './app.ts';
 import { buildAudit } from './audit-trail.ts';
-import { buildFlows } from './flows.ts';
+import { buildFactors, buildFlows } from './flows.ts';
 import { listen, onClientError } from './listener.ts';
 import { buildProxySide } from './proxy-side.ts';
 import { reportPolicyReloads } from './policy-reloads.ts';
-import { buildSecondFactor, checkEncryptionKeys } from './second-factor.ts';
+import { checkEncryptionKeys } from './second-factor.ts';
 import { buildSidecarHttp } from './sidecar-http.ts';
 import { openStores } from './stores.ts';
 
@@ -129,7 +129,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     ...(options.initStore !== undefined ? { initStore: options.initStore } : {}),
     serving: true,
   });
-  const { ephemeral: store, durable, riskHistory } = stores;
+  const { ephemeral: store, durable } = stores;
   // Security alerts consume the audit records; they are connected to the channels further down.
   const alerts = new AlertDispatcher({ ...alertOptions(config), clock, logger, onOutcome: (kind, outcome) => metrics.alert(kind, outcome) });
   // ONE message to the owner per event: the alert when its kind is on, else the flows' email notice.
@@ -173,33 +173,7 @@ export async function startGuard(loaded: LoadedConfig, options: StartOptions = {
     policy.close();
     throw new ConfigError([roleProblem]);
   }
-  const factors = buildSecondFactor({
-    config,
-    configFile: loaded.file,
-    store,
-    durable,
-    clock,
-    random,
-    logger,
-    audit,
-    accountSeen: async (account) => (await riskHistory.recentLogins(account, 1)).length > 0,
-    ownerMessages,
-    // Attack notices go to the address the directory holds, never to a username.
-    addressOf: async (user) => {
-      const contact = await contacts.of(user, { upstreamCookies: {} });
-      return contact.ok ? contact.email : null;
-    },
-  });
-  alerts.connect({
-    store,
-    durable,
-    accountSeen: async (user) => (await riskHistory.recentLogins(user, 1)).length > 0 || (await durable.getEnrollment(user)) !== null,
-    contacts,
-    email: factors.channels.email,
-    sms: config.channels.sms !== undefined ? factors.channels.sms : null,
-  });
-  const { limits: regulationLimits, throttle } = regulationOptions(config);
-  const regulation = new Regulation(store, regulationLimits, '', audit, { throttle, onAttack: (account) => factors.notifier.notify(account, 'password') });
+  const { factors, regulation } = buildFactors({ config, configFile: loaded.file, stores, contacts, alerts, ownerMessages, clock, random, logger, audit });
   try {
     await checkEncryptionKeys(durable, factors, { clock, logger, source: `factors.encryption_keys (${secretSource(config.factors.encryption_keys, loaded.file)})` });
   } catch (error) {
