@@ -25,7 +25,7 @@ function serveAsset(asset: Asset, ctx: Context): void {
   ctx.body = asset.body;
 }
 
-const asset = (path: string, type: string, body: string | Buffer, extra: Readonly<Record<string, string>> = {}): RouteRow => row('GET', path, 'anyone', serveAsset, { type, body, extra });
+const asset = (path: string, type: string, body: string | Buffer, extra: Readonly<Record<string, string>> = {}): RouteRow => row('GET', path, 'public', serveAsset, { type, body, extra });
 
 /** The asset rows; the passkey script only where passkeys are on. */
 export function assetRows(site: Site, options: { passkeys: boolean }): RouteRow[] {

@@ -13,9 +13,9 @@ import type { GuardRoute } from '../server/enforce.ts';
  * Who a route is for. `pending` routes are public to the enforcement point: the pending sign-in
  * they continue lives in its own cookie, which the handler looks up.
  */
-export type Who = 'anyone' | 'pending' | 'session';
+export type Who = 'public' | 'pending' | 'authenticated';
 
-const ACCESS: Readonly<Record<Who, Access>> = { anyone: 'public', pending: 'public', session: 'authenticated' };
+const ACCESS: Readonly<Record<Who, Access>> = { public: 'public', pending: 'public', authenticated: 'authenticated' };
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -29,7 +29,7 @@ export interface RouteRow {
 /** What the app mounts: one entry per path (the shape src/server/app.ts and src/entry/ take). */
 export type RouteDefinition = GuardRoute & { register(router: Router): void };
 
-/** A row whose handler takes its deps explicitly: `row('GET', '/_guard/x', 'session', showX, deps)`. */
+/** A row whose handler takes its deps explicitly: `row('GET', '/_guard/x', 'authenticated', showX, deps)`. */
 export function row<D>(method: Method, path: string, who: Who, handler: (deps: D, ctx: Context) => unknown, deps: D): RouteRow {
   return { method, path, who, handle: (ctx) => handler(deps, ctx) };
 }

@@ -39,8 +39,8 @@ test('a path whose methods disagree on access stops the start', () => {
   assert.throws(
     () =>
       mountRoutes([
-        { method: 'GET', path: '/_guard/x', who: 'anyone', handle },
-        { method: 'POST', path: '/_guard/x', who: 'session', handle },
+        { method: 'GET', path: '/_guard/x', who: 'public', handle },
+        { method: 'POST', path: '/_guard/x', who: 'authenticated', handle },
       ]),
     /both public and authenticated/,
   );
