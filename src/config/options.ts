@@ -55,6 +55,22 @@ export function signInOptions(config: Config, upstreamCookies: readonly string[]
   };
 }
 
+/** The pages' brand words beside config product (src/pages/site.ts). */
+export function siteOptions(config: Config) {
+  return { identifier: config.login.identifier, landing: config.login.landing, forgotPasswordUrl: config.login.forgot_password_url };
+}
+
+/** The login flow's timing (src/flows/login.ts). */
+export function loginFlowOptions(config: Config) {
+  return { minResponseMs: config.login.min_response_time, pendingMs: config.factors.pending_login };
+}
+
+/** The forward-auth entry (src/entry/forward-auth.ts); undefined when config forward_auth is off. */
+export function forwardAuthOptions(config: Config) {
+  const fa = config.forward_auth;
+  return fa.enabled ? { trusted: fa.trusted, userHeader: fa.user_header, upstreamCookieHeader: fa.upstream_cookie_header } : undefined;
+}
+
 /** The 2FA settings flows (src/flows/two-factor-settings.ts). */
 export function settingsOptions(config: Config) {
   return {

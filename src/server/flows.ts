@@ -3,7 +3,7 @@ import { watchDurable } from '../alerts/dispatcher.ts';
 import type { OwnerMessageRoute } from '../alerts/owner-message.ts';
 import type { Audit } from '../audit/record.ts';
 import { notificationMessage } from '../channels/templates.tsx';
-import { regulationOptions, settingsOptions } from '../config/options.ts';
+import { loginFlowOptions, regulationOptions, settingsOptions } from '../config/options.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
@@ -126,9 +126,8 @@ export function buildFlows(parts: FlowParts) {
     random,
     logger,
     audit,
-    minResponseMs: config.login.min_response_time,
+    ...loginFlowOptions(config),
     elapsed: () => performance.now(),
-    pendingMs: config.factors.pending_login,
     identity,
     contacts,
     remembered,

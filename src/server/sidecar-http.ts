@@ -1,5 +1,5 @@
 import type { AuditRecorder } from '../audit/audit.ts';
-import { guardHttpOptions, publicOrigin, signInOptions } from '../config/options.ts';
+import { forwardAuthOptions, guardHttpOptions, publicOrigin, signInOptions } from '../config/options.ts';
 import { trustedProxyList, type Config } from '../config/schema.ts';
 import { createForwardAuthRoutes } from '../entry/forward-auth.ts';
 import type { PolicyHolder } from '../policy/watch.ts';
@@ -109,15 +109,16 @@ export function buildSidecarHttp(parts: SidecarHttpParts) {
   const sensitive = createStepUpGate({ flow: flows.stepUp, risk: flows.risk, clock, logger, publicOrigin: publicOrigin(config) });
   const { policy } = parts;
   // The forward-auth entry (nginx, Traefik, Envoy) decides with the same identity and gates.
-  const entries = config.forward_auth.enabled
+  const forwardAuth = forwardAuthOptions(config);
+  const entries = forwardAuth
     ? createForwardAuthRoutes({
         policy: () => policy.current,
         identity,
         sensitive,
         requireTwoFactor: flows.requireTwoFactor,
-        trusted: trustedProxyList(config.forward_auth.trusted),
-        userHeader: config.forward_auth.user_header,
-        upstreamCookieHeader: config.forward_auth.upstream_cookie_header,
+        trusted: trustedProxyList(forwardAuth.trusted),
+        userHeader: forwardAuth.userHeader,
+        upstreamCookieHeader: forwardAuth.upstreamCookieHeader,
         logger,
       })
     : [];

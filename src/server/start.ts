@@ -6,7 +6,7 @@ import { AlertDispatcher, watchContacts } from '../alerts/dispatcher.ts';
 import type { AuditQuery, AuditRecorder } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
 import { ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { alertOptions, listenerOptions, sessionOptions, tracingOptions, upstreamAccountConfig } from '../config/options.ts';
+import { alertOptions, listenerOptions, sessionOptions, siteOptions, tracingOptions, upstreamAccountConfig } from '../config/options.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { cryptoRandom, type Random } from '../core/random.ts';
 import { Contacts, identityRules, openDirectory } from '../directory/index.ts';
@@ -96,11 +96,7 @@ export interface RunningGuard {
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
-  const site = buildSite(config.product, loaded.file, {
-    identifier: config.login.identifier,
-    landing: config.login.landing,
-    forgotPasswordUrl: config.login.forgot_password_url,
-  });
+  const site = buildSite(config.product, loaded.file, siteOptions(config));
   const logger = options.logger ?? createLogger(config.log.level);
   const random = options.random ?? cryptoRandom;
 
