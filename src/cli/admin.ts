@@ -6,13 +6,13 @@ import { AdminError, AdminOperations, parseAccount, type ActionResult, type Live
 import type { AuditEvent } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';
 import { Metrics } from '../observability/metrics.ts';
-import { buildAudit } from '../server/audit-wiring.ts';
+import { buildAudit } from '../server/audit-trail.ts';
 import { loadConfig, ConfigError, resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
 import { AccountGenerations, factorState } from '../flows/account-generation.ts';
 import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { Regulation } from '../flows/regulation.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { buildSecondFactor } from '../server/second-factor-wiring.ts';
+import { buildSecondFactor } from '../server/second-factor.ts';
 import { systemClock } from '../core/clock.ts';
 import { cryptoRandom } from '../core/random.ts';
 import { openStores, type Stores } from '../server/stores.ts';

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { UpstreamAccount, type ReplayStep } from '../flows/upstream-account.ts';
 import { systemClock } from '../core/clock.ts';
-import { upstreamAccountConfig } from '../server/upstream-account-config.ts';
+import { upstreamAccountConfig } from '../server/options.ts';
 import { configPathFrom, UsageError } from './policy.ts';
 
 /**

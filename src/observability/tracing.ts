@@ -52,7 +52,7 @@ export interface UpstreamCall {
 
 /**
  * What the request span records of the routing and of the decision, in the shape of `Routing`
- * (src/server/enforce.ts) and `Explanation` (src/policy/types.ts): declared here because
+ * (src/access/routing.ts) and `Explanation` (src/policy/types.ts): declared here because
  * observability sits below the layers that produce them (test/unit/architecture/layers.test.ts).
  */
 export type TracedRouting =

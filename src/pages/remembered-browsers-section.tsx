@@ -4,7 +4,7 @@ import { CsrfField } from './security-parts.tsx';
 /**
  * "Remembered browsers" on Login & Security (issue 17): the browsers that skip the sign-in second
  * factor, each with "Forget", and "Forget all". Plain POST forms with the session's form token,
- * answered with a 303 back to the page (Post/Redirect/Get, src/server/remembered-browser-routes.ts).
+ * answered with a 303 back to the page (Post/Redirect/Get, src/http/remembered-browsers.ts).
  */
 
 export interface RememberedBrowserItem {

@@ -83,7 +83,7 @@ export function honouredUntil(record: { readonly createdAt: number; readonly exp
 }
 
 /**
- * The name of the rule a GET of `returnTo` (a safe same-origin path, src/server/return-to.ts) on
+ * The name of the rule a GET of `returnTo` (a safe same-origin path, src/http/return-to.ts) on
  * `hostname` matches; null when it cannot be decided (bad target or ambiguous query).
  */
 export function returnRule(policy: CompiledPolicy, returnTo: string, hostname: string): string | null {

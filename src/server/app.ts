@@ -19,16 +19,7 @@ import { createTraffic } from '../entry/traffic.ts';
 import { createForwarder, createProxyEntry } from '../entry/proxy.ts';
 import { createUpgradeEntry } from '../entry/upgrade.ts';
 import { createOwnRoutes } from '../entry/own-routes.ts';
-import { createAssetRoutes } from './asset-routes.ts';
 
-// Where these moved in issue 15; re-exported so route modules not yet moved compile.
-export type { GuardState } from '../http/guard-http.ts';
-export type { Identity, IdentityResolver } from '../access/ports.ts';
-export type { InterceptHandler } from '../http/answer.ts';
-export { loginUrl } from '../access/decide.ts';
-
-/** Sensitive rules (DESIGN §3): the facts a decision needs (access/) and how a step-up is asked for (http/). */
-export type SensitiveGate = SensitiveFacts & StepUpAnswer;
 
 export interface GuardAppDeps {
   readonly policy: () => CompiledPolicy;
@@ -40,7 +31,7 @@ export interface GuardAppDeps {
   readonly requestIdHeader: string;
   readonly identity: IdentityResolver;
   readonly intercept: InterceptHandler;
-  readonly sensitive: SensitiveGate;
+  readonly sensitive: SensitiveFacts & StepUpAnswer;
   /** Request, upstream and store counters (none when absent). */
   readonly metrics?: Metrics;
   /** The sidecar's own routes (login, verify, security, …) mounted under /_guard/. */
@@ -78,7 +69,7 @@ export interface GuardApp {
  * (src/entry/): the proxy (HTTP), websocket upgrades, and the sidecar's own routes.
  */
 export function createGuardApp(deps: GuardAppDeps): GuardApp {
-  const routes = [...createAssetRoutes(deps.site), ...deps.routes];
+  const routes = deps.routes;
   const brand = deps.site.brand;
   const tracing = deps.tracing;
   const access = createAccess({

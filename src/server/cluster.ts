@@ -1,3 +1,4 @@
+// Over 300 lines: the primary's supervision (fork, back-off, metrics aggregation, drain) is one state machine, kept in one place.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { LoadedConfig } from '../config/load.ts';

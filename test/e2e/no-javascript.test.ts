@@ -4,7 +4,7 @@ import { MERCHANT, startClockedStack } from '../helpers/two-factor.ts';
 import { codeError, enableTotpOnPages, enterCode, signIn, signOut, totpNow } from './merchant-steps.ts';
 
 /**
- * Every page is a plain HTML form (security-pages.ts): with JavaScript off, signing in, turning on
+ * Every page is a plain HTML form (src/http/security.ts, enable.ts, disable.ts): with JavaScript off, signing in, turning on
  * an authenticator app and signing in with its code still work. The pages' script only adds
  * conveniences. (axe-core runs in the page, so these pages get the console and CSP checks and a
  * screenshot; the same pages pass axe in the other journeys.)

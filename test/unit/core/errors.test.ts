@@ -4,8 +4,8 @@ import { DomainError, ERRORS, refusal, type ErrorCode } from '../../../src/core/
 import { verifyRefusal } from '../../../src/flows/code-refusals.ts';
 import { FlowError } from '../../../src/flows/flow-error.ts';
 import { flowMessage } from '../../../src/pages/flow-messages.ts';
-import { en } from '../../../src/pages/i18n/en.ts';
-import { zhCN } from '../../../src/pages/i18n/zh-cn.ts';
+import { en } from '../../../src/i18n/en.ts';
+import { zhCN } from '../../../src/i18n/zh-cn.ts';
 
 /** The one table of refusals: every code has a status, English JSON words and page words in both languages. */
 

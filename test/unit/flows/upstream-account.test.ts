@@ -12,7 +12,7 @@ import { runLoginCommand } from '../../../src/cli/login-probe.ts';
 import { UsageError } from '../../../src/cli/policy.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { configSchema } from '../../../src/config/schema.ts';
-import { upstreamAccountConfig } from '../../../src/server/upstream-account-config.ts';
+import { upstreamAccountConfig } from '../../../src/server/options.ts';
 
 /**
  * The login replay against a small framework-like app: its login page sets pre-login cookies and

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryAudit } from '../../../src/audit/audit.ts';
-import type { LoginFlow } from '../../../src/flows/login.ts';
 import type { UpstreamAccount } from '../../../src/flows/upstream-account.ts';
 import type { Contacts } from '../../../src/directory/index.ts';
-import { createAuth } from '../../../src/server/auth-routes.ts';
-import { createGuardHttp } from '../../../src/server/guard-http.ts';
-import type { Identity } from '../../../src/server/app.ts';
+import { createIdentityResolver } from '../../../src/http/identity.ts';
+import type { Identity } from '../../../src/access/ports.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { cryptoRandom } from '../../../src/core/random.ts';
 import { parseSessionKeys } from '../../../src/session/keys.ts';
@@ -30,23 +28,17 @@ async function setUp(options: { directorySays?: string | null } = {}) {
   const { logger } = memoryLogger();
   const audit = new MemoryAudit(Date.now);
   const account = { isLoginLocation: (location: string) => location.startsWith('/admin/login/') } as unknown as UpstreamAccount;
-  const auth = createAuth({
-    sessions,
-    login: {} as LoginFlow,
-    account,
-    http: createGuardHttp({ keys, random: cryptoRandom, logger, options: { sameSite: 'lax' } }),
-    logger,
-    audit,
-    clock,
-    ...(options.directorySays !== undefined ? { contacts: { accountOfSession: async () => options.directorySays ?? null } as unknown as Contacts } : {}),
-    options: {
-      landing: '/admin/',
-      upstreamCookies: ['sessionid', 'PHPSESSID'],
-      loginFields: { identifier: 'username', password: 'password' },
-      accept: ['form'],
-      pendingMs: 60_000,
-    },
-  });
+  const auth = {
+    identity: createIdentityResolver({
+      sessions,
+      account,
+      logger,
+      audit,
+      clock,
+      ...(options.directorySays !== undefined ? { contacts: { accountOfSession: async () => options.directorySays ?? null } as unknown as Contacts } : {}),
+      options: { upstreamCookies: ['sessionid', 'PHPSESSID'] },
+    }),
+  };
   const { record, cookieValue } = await sessions.create({
     user: 'mia',
     factors: { password: clock.now() },

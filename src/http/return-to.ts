@@ -1,5 +1,5 @@
 import { canonicaliseTarget } from '../proxy/canonical-target.ts';
-import { isGuardPath } from './enforce.ts';
+import { isGuardPath } from '../access/routing.ts';
 
 /**
  * Where to send someone after signing in. Only a same-origin path survives (THREATS T5): it must

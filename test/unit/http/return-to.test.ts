@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { safeReturnTo } from '../../../src/server/return-to.ts';
+import { safeReturnTo } from '../../../src/http/return-to.ts';
 
 /** THREATS T5: open redirect through return_to. Only same-origin paths of the upstream survive. */
 const FALLBACK = '/dashboard';

@@ -1,21 +1,18 @@
 import type { Context } from 'koa';
-import type Router from '@koa/router';
 import type { AuditRecorder } from '../audit/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CompiledPolicy, UserState } from '../policy/types.ts';
 import { graceStatus, type GraceStatus, type RequireTwoFactorSpec } from '../policy/require-two-factor.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
-import { renderRequiredTwoFactorPage } from '../pages/required-two-factor-page.tsx';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { EphemeralStore } from '../store/ephemeral.ts';
 import type { GraceStore } from '../store/grace.ts';
 import type { DurableStore } from '../store/durable.ts';
 import { hasAnyFactor } from '../flows/factors.ts';
-import type { GuardState, Identity } from './app.ts';
-import type { GuardHttp } from './guard-http.ts';
+import type { Identity } from '../access/ports.ts';
+import type { GuardState } from './guard-http.ts';
 import type { Clock } from '../core/clock.ts';
-import { sendError, sendPage, setOwnResponseHeaders, uiOf, wantsHtml } from './respond.ts';
-import { safeReturnTo } from './return-to.ts';
+import { sendError, setOwnResponseHeaders, wantsHtml } from './answer.ts';
 
 /**
  * `require_2fa` over HTTP (issue 17; the policy side is src/policy/require-two-factor.ts):
@@ -27,7 +24,7 @@ import { safeReturnTo } from './return-to.ts';
  *   "Your organisation requires two-step verification" page; API clients pass while the grace
  *   period lasts and get `403 {error: "2fa_required", enable_url}` once it is over — never the
  *   upstream;
- * - the page itself (`/_guard/two-factor-required`): "Set up now" opens the enable flow on Login &
+ * - the page itself (`/_guard/two-factor-required`, src/http/required-two-factor.ts): "Set up now" opens the enable flow on Login &
  *   Security (which comes back to `return_to` afterwards) and, while the grace period lasts, a
  *   "Not now" form (POST, CSRF) counts one skip, durably and atomically, and lets this session on.
  *
@@ -36,8 +33,7 @@ import { safeReturnTo } from './return-to.ts';
  */
 
 export const REQUIRED_PAGE = '/_guard/two-factor-required';
-export const REQUIRED_API = '/_guard/api/2fa/required';
-const ENABLE_PAGE = '/_guard/security/enable';
+export const ENABLE_PAGE = '/_guard/security/enable';
 /** "Not now" lets the session on for this long at most (sessions are shorter: NIST AAL2 12 h). */
 const SKIP_TTL_MS = 24 * 3_600_000;
 const skipKey = (sid: string): string => `req2fa-skip:${sid}`;
@@ -46,7 +42,7 @@ const rolesKey = (sid: string): string => `req2fa-roles:${sid}`;
 const ROLES_TTL_MS = 5 * 60_000;
 
 export const enableUrlFor = (returnTo: string): string => `${ENABLE_PAGE}?return_to=${encodeURIComponent(returnTo)}`;
-export const requiredPageFor = (returnTo: string): string => `${REQUIRED_PAGE}?return_to=${encodeURIComponent(returnTo)}`;
+const requiredPageFor = (returnTo: string): string => `${REQUIRED_PAGE}?return_to=${encodeURIComponent(returnTo)}`;
 
 /** An account's roles/groups as the directory gives them (lower-cased), or 'unknown' (lookup failed). */
 export type RolesOf = (session: SessionRecord, requestId: string) => Promise<readonly string[] | 'unknown'>;
@@ -59,10 +55,8 @@ export interface RequiredTwoFactorDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly audit?: AuditRecorder;
-  readonly http: GuardHttp;
   /** Needed only when the policy lists roles (start refuses a role filter without it). */
   readonly rolesOf?: RolesOf;
-  readonly landing: string;
 }
 
 /** Where an account stands with the mandate now (the page and the API show it). */
@@ -88,13 +82,14 @@ export interface RequiredTwoFactor {
   isRequired(session: SessionRecord, requestId: string): Promise<boolean>;
   /** 2FA was turned on: while a mandate stands, the account's grace period ends for good. */
   enabled(user: string, now: number): Promise<void>;
-  readonly routes: ReadonlyArray<{ readonly path: string; readonly access: 'authenticated'; register(router: Router): void }>;
+  /** One "Not now" (the page's form, the API's skip): counted durably, never past the limit. */
+  skip(session: SessionRecord, requestId: string, client: string): Promise<Skipped>;
 }
 
-export { requireTwoFactorRoleProblem } from '../policy/require-two-factor.ts';
+export type Skipped = { ok: true; skipsLeft: number | null; daysLeft: number | null } | { ok: false };
 
 export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTwoFactor {
-  const { grace: graceStore, store, clock, http } = deps;
+  const { grace: graceStore, store, clock } = deps;
 
   const spec = (): RequireTwoFactorSpec | null => deps.policy().requireTwoFactor ?? null;
 
@@ -164,94 +159,8 @@ export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTw
     return false;
   };
 
-  const actorOf = (ctx: Context): SessionRecord | null => http.state(ctx).identity.session;
-
-  const page = async (ctx: Context, session: SessionRecord, status: number, error?: string): Promise<void> => {
-    const returnTo = safeReturnTo(ctx.query['return_to'], deps.landing);
-    const now = await standing(session, http.state(ctx).requestId);
-    const grace = now.grace;
-    sendPage(
-      ctx,
-      status,
-      renderRequiredTwoFactorPage(uiOf(ctx), {
-        csrf: http.formToken(ctx, session),
-        returnTo,
-        enableUrl: enableUrlFor(returnTo),
-        state: now.enabled ? 'enabled' : !now.required ? 'not_required' : grace?.open ? 'grace' : 'required',
-        skipsLeft: grace?.open ? grace.skipsLeft : null,
-        daysLeft: grace?.open ? grace.daysLeft : null,
-        ...(error ? { error } : {}),
-      }),
-    );
-  };
-
-  const routes: RequiredTwoFactor['routes'] = [
-    {
-      path: REQUIRED_PAGE,
-      access: 'authenticated',
-      register(router) {
-        router.get(REQUIRED_PAGE, async (ctx) => {
-          const session = actorOf(ctx);
-          if (!session) return http.redirect(ctx, `/_guard/login?return_to=${encodeURIComponent(REQUIRED_PAGE)}`);
-          await page(ctx, session, 200);
-        });
-        router.post(REQUIRED_PAGE, async (ctx) => {
-          if (http.refuseCrossSite(ctx)) return;
-          const read = await http.readBody(ctx, ['form']);
-          if (!read) return;
-          const session = actorOf(ctx);
-          if (!session) return http.redirect(ctx, '/_guard/login');
-          if (!http.formTokenValid(ctx, session, read.body['_csrf'])) {
-            return sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
-          }
-          const returnTo = safeReturnTo(read.body['return_to'], deps.landing);
-          const skipped = await skip(session, http.state(ctx).requestId, ctx);
-          if (skipped.ok) return http.redirect(ctx, returnTo);
-          // The grace period ran out meanwhile (another tab used the last skip, the deadline passed).
-          ctx.query = { return_to: returnTo };
-          await page(ctx, session, 409, uiOf(ctx).t.requiredNoSkipsLeft);
-        });
-      },
-    },
-    {
-      path: REQUIRED_API,
-      access: 'authenticated',
-      register(router) {
-        router.get(REQUIRED_API, async (ctx) => {
-          const session = actorOf(ctx);
-          if (!session) return sendError(ctx, 401, 'login_required', 'Sign in to continue.');
-          const now = await standing(session, http.state(ctx).requestId);
-          ctx.body = {
-            required: now.required,
-            enabled: now.enabled,
-            grace: now.grace === null ? null : now.grace.open ? { open: true, skips_left: now.grace.skipsLeft, days_left: now.grace.daysLeft, ends_at: now.grace.endsAt === null ? null : new Date(now.grace.endsAt).toISOString() } : { open: false, reason: now.grace.reason },
-            enable_url: ENABLE_PAGE,
-          };
-        });
-      },
-    },
-    {
-      path: `${REQUIRED_API}/skip`,
-      access: 'authenticated',
-      register(router) {
-        router.post(`${REQUIRED_API}/skip`, async (ctx) => {
-          if (http.refuseCrossSite(ctx)) return;
-          const session = actorOf(ctx);
-          if (!session) return sendError(ctx, 401, 'login_required', 'Sign in to continue.');
-          const body = await http.readJsonCall(ctx);
-          if (body === null) return;
-          const skipped = await skip(session, http.state(ctx).requestId, ctx);
-          if (!skipped.ok) {
-            return sendError(ctx, 403, '2fa_required', 'The grace period is over: set up two-step verification to continue.', { enable_url: ENABLE_PAGE });
-          }
-          ctx.body = { status: 'skipped', skips_left: skipped.skipsLeft, days_left: skipped.daysLeft };
-        });
-      },
-    },
-  ];
-
   /** One "Not now": counted durably (never past the limit), then this session goes on. */
-  async function skip(session: SessionRecord, requestId: string, ctx: Context): Promise<{ ok: true; skipsLeft: number | null; daysLeft: number | null } | { ok: false }> {
+  async function skip(session: SessionRecord, requestId: string, client: string): Promise<Skipped> {
     const mandate = spec();
     if (!mandate) return { ok: true, skipsLeft: null, daysLeft: null };
     if (await hasAnyFactor(deps.durable, session.user)) return { ok: true, skipsLeft: null, daysLeft: null };
@@ -268,7 +177,7 @@ export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTw
       event: '2fa_required_skipped',
       outcome: 'success',
       user: session.user,
-      client: http.state(ctx).client.address,
+      client,
       requestId,
       details: { skips: counted.record.skips },
     });
@@ -285,5 +194,5 @@ export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTw
     if (spec() !== null) await graceStore.end(user, now);
   };
 
-  return { userState, answer, standing, isRequired, enabled, routes };
+  return { userState, answer, standing, isRequired, enabled, skip };
 }

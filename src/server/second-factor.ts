@@ -6,6 +6,7 @@ import { OutboxChannel } from '../channels/outbox.ts';
 import { phoneCountryAllowed } from '../channels/phone.ts';
 import { ConfigError, resolveSecret, secretSource } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { isKeyCheckPort, verifyEncryptionKeys } from '../factors/key-check.ts';
 import { OneTimeCodes } from '../factors/one-time-codes.ts';
 import { parseEncryptionKeys, SecretBox, SecretBoxError, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SendBudget } from '../factors/send-budget.ts';
@@ -205,4 +206,19 @@ function resolveChannelSecrets(spec: Exclude<Config['channels']['email'], { kind
         ...(spec.secret !== undefined ? { secret: resolveSecret(spec.secret, configFile) } : {}),
       };
   }
+}
+
+/**
+ * The configured encryption keys checked against the store's key-check records before serving: a
+ * wrong key stops the start instead of failing every sign-in later.
+ */
+export async function checkEncryptionKeys(
+  durable: DurableStore,
+  factors: Pick<ReturnType<typeof buildSecondFactor>, 'encryptionKeys' | 'box'>,
+  input: { clock: Clock; logger: Logger; source: string },
+): Promise<void> {
+  if (!isKeyCheckPort(durable)) return;
+  const outcome = await verifyEncryptionKeys(durable, factors.encryptionKeys, factors.box, { clock: input.clock, source: input.source });
+  if (outcome.added.length > 0) input.logger.info({ keyIds: outcome.added }, 'encryption keys: key-check records written');
+  if (outcome.retired.length > 0) input.logger.info({ keyIds: outcome.retired }, 'encryption keys: the store knows key ids no longer configured (retired)');
 }
