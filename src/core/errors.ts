@@ -1,7 +1,7 @@
 /**
  * The sidecar's refusals by stable code: one row per code with its HTTP status and the English
  * words of the JSON API. The codes are an API (clients and tests match on them), so a row's code
- * and status never change; pages word the same codes in both languages in src/pages/i18n (`flow`
+ * and status never change; pages word the same codes in both languages in src/i18n (`flow`
  * and `passkey.errors`, chosen by src/pages/flow-messages.ts). A new refusal adds a row here and
  * its page words there.
  */

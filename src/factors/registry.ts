@@ -4,7 +4,7 @@ import type { RecoveryCodes } from './recovery/factor.ts';
 
 /**
  * The second-factor methods this sidecar knows, by method name. The composition root registers
- * the built-in ones (src/server/second-factor-wiring.ts); a new method registers here and the
+ * the built-in ones (src/server/second-factor.ts); a new method registers here and the
  * flows serve it without naming it. Recovery codes come with every enrollment and stand beside
  * the methods.
  */

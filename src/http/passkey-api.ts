@@ -7,7 +7,7 @@ import type { PasskeySettings } from '../flows/passkey-settings.ts';
 import type { StepUpFlow } from '../flows/step-up.ts';
 import type { DurableStore } from '../store/durable.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendFlowError, setOwnResponseHeaders } from './answer.ts';
+import { sendFlowError, setOwnResponseHeaders, sendJson } from './answer.ts';
 import { actorOf, answerActorCall, loginRequired, type ActorCall } from './request.ts';
 import { presenter, type SignIn } from './sign-in.ts';
 import { accountChangedJson, finishSignIn, signInExpired } from './verify.ts';
@@ -41,8 +41,7 @@ export async function listPasskeys(d: PasskeyDeps, ctx: Context): Promise<void> 
   const actor = actorOf(d.http, ctx);
   if (!actor) return loginRequired(ctx);
   const [passkeys, enrollment] = await Promise.all([d.settings.list(actor.session.user), d.durable.getEnrollment(actor.session.user)]);
-  setOwnResponseHeaders(ctx);
-  ctx.body = { passkeys, can_add: enrollment !== null, available_here: rpOf(d, ctx) !== null };
+  sendJson(ctx, { passkeys, can_add: enrollment !== null, available_here: rpOf(d, ctx) !== null });
 }
 
 /** The signed-in POST calls by name (adding and removing a passkey, a passkey step-up). */

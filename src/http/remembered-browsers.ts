@@ -6,7 +6,7 @@ import { FORGET_BROWSER_PATH, type RememberedBrowsersSectionProps } from '../pag
 import type { SessionRecord } from '../session/sessions.ts';
 import type { RememberedBrowser } from '../store/remembered-browsers.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, setOwnResponseHeaders, uiOf } from './answer.ts';
+import { sendError, uiOf, redirect, sendJson } from './answer.ts';
 import { loginRequired } from './request.ts';
 
 /**
@@ -92,8 +92,7 @@ async function answerJson(d: RememberedBrowserRoutesDeps, ctx: Context, session:
     sendError(ctx, 404, 'unknown_remembered_browser', 'No such remembered browser (already forgotten or expired).');
     return;
   }
-  setOwnResponseHeaders(ctx);
-  ctx.body = { status: 'forgotten', count: n };
+  sendJson(ctx, { status: 'forgotten', count: n });
 }
 
 /** POST FORGET_BROWSER_PATH: the section's Forget forms (one or all). */
@@ -128,8 +127,7 @@ export async function listRememberedBrowsers(d: RememberedBrowserRoutesDeps, ctx
   if (!session) return loginRequired(ctx);
   const browsers = await d.remembered.list(session.user);
   const current = currentId(d.http, ctx);
-  setOwnResponseHeaders(ctx);
-  ctx.body = { enabled: d.remembered.enabled, days: d.remembered.days, browsers: browsers.map((b) => view(current, b)) };
+  sendJson(ctx, { enabled: d.remembered.enabled, days: d.remembered.days, browsers: browsers.map((b) => view(current, b)) });
 }
 
 /** DELETE /_guard/api/remembered-browsers */

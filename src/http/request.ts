@@ -30,7 +30,7 @@ export type ActorCall = (actor: Actor, body: Record<string, unknown>, ctx: Conte
 
 /**
  * A signed-in JSON API call: same-site JSON, a session, then the flow; a flow's error becomes its
- * JSON answer (respond.ts), and a rotated session its new cookie.
+ * JSON answer (answer.ts), and a rotated session its new cookie.
  */
 export async function answerActorCall(http: GuardHttp, ctx: Context, run: ActorCall): Promise<void> {
   const body = await http.readJsonCall(ctx);

@@ -4,7 +4,7 @@ import { deviceName, type ActiveSessionsView } from '../pages/sessions-section.t
 import type { PageMessage } from '../pages/security-parts.tsx';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, setOwnResponseHeaders, uiOf } from './answer.ts';
+import { sendError, uiOf, redirect, sendJson } from './answer.ts';
 import { loginRequired } from './request.ts';
 
 /**
@@ -120,8 +120,7 @@ export async function listSessions(d: SessionRoutesDeps, ctx: Context): Promise<
   const session = apiSession(d.http, ctx);
   if (!session) return;
   const views = await d.sessions.list(session.user, session.id);
-  setOwnResponseHeaders(ctx);
-  ctx.body = { sessions: views.map(sessionJson) };
+  sendJson(ctx, { sessions: views.map(sessionJson) });
 }
 
 /** POST /_guard/api/sessions/revoke-others */
@@ -137,8 +136,7 @@ export async function revokeOtherSessions(d: SessionRoutesDeps, ctx: Context): P
     sendError(ctx, 502, 'upstream_logout_failed', ui.t.sessionsOthersUnconfirmed(done.length, unconfirmed.length, ui.brand.product), { revoked });
     return;
   }
-  setOwnResponseHeaders(ctx);
-  ctx.body = { status: 'revoked', revoked };
+  sendJson(ctx, { status: 'revoked', revoked });
 }
 
 /** POST /_guard/api/sessions/:handle/revoke */
@@ -166,6 +164,5 @@ export async function revokeSession(d: SessionRoutesDeps, ctx: Context): Promise
     });
     return;
   }
-  setOwnResponseHeaders(ctx);
-  ctx.body = { status: 'revoked', handle: done.handle, upstream: done.upstream };
+  sendJson(ctx, { status: 'revoked', handle: done.handle, upstream: done.upstream });
 }

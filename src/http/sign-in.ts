@@ -14,7 +14,7 @@ import type { PasskeyFormView } from '../pages/passkey-parts.tsx';
 import type { Contacts } from '../directory/index.ts';
 import { statedLanguage } from '../alerts/language.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, sendPage, setOwnResponseHeaders, uiOf } from './answer.ts';
+import { sendError, sendPage, uiOf, redirect } from './answer.ts';
 import { safeReturnTo } from './return-to.ts';
 import { answerHtml, answerJson } from './sign-in-answer.ts';
 
@@ -157,9 +157,7 @@ export function showLogin(d: SignIn, ctx: Context): void {
   const { http, options } = d;
   const returnTo = safeReturnTo(ctx.query['return_to'], options.landing);
   if (http.state(ctx).identity.session) {
-    setOwnResponseHeaders(ctx);
-    ctx.status = 303;
-    ctx.redirect(returnTo);
+    redirect(ctx, returnTo);
     return;
   }
   const ui = uiOf(ctx);

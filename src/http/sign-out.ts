@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { LogoutResult, ReplayContext, UpstreamAccount } from '../flows/upstream-account.ts';
 import { clearCookieHeader } from '../session/cookies.ts';
 import { renderLogoutPage } from '../pages/logout-page.tsx';
-import { sendError, sendPage, setOwnResponseHeaders, uiOf } from './answer.ts';
+import { sendError, sendPage, setOwnResponseHeaders, uiOf, redirect, sendJson } from './answer.ts';
 import type { SignIn } from './sign-in.ts';
 
 /** Sign-out over HTTP: the sidecar's sign-out page and form, and the JSON call. */
@@ -98,9 +98,7 @@ export async function logoutForm(d: SignIn, ctx: Context): Promise<void> {
     return;
   }
   const result = await logout(d, ctx);
-  setOwnResponseHeaders(ctx);
-  ctx.status = 303;
-  ctx.redirect(signedOutUrl(result));
+  redirect(ctx, signedOutUrl(result));
 }
 
 /** POST /_guard/api/logout */
@@ -112,6 +110,5 @@ export async function logoutApi(d: SignIn, ctx: Context): Promise<void> {
     sendError(ctx, 502, 'upstream_logout_failed', ui.t.signOutUpstreamFailed(ui.brand.product), { signed_out_here: true });
     return;
   }
-  setOwnResponseHeaders(ctx);
-  ctx.body = { status: 'logged_out' };
+  sendJson(ctx, { status: 'logged_out' });
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { TwoFactorSettings } from '../flows/two-factor-settings.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { setOwnResponseHeaders } from './answer.ts';
+import { sendJson } from './answer.ts';
 import { actorOf, answerActorCall, loginRequired, type ActorCall } from './request.ts';
 
 /**
@@ -21,8 +21,7 @@ export async function twoFactorStatus(d: TwoFactorApiDeps, ctx: Context): Promis
   const actor = actorOf(d.http, ctx);
   if (!actor) return loginRequired(ctx);
   const status = await d.settings.status(actor.session.user);
-  setOwnResponseHeaders(ctx);
-  ctx.body = { enabled: status.enabled, method: status.method, destination: status.destination, recovery_codes_left: status.recoveryCodesLeft };
+  sendJson(ctx, { enabled: status.enabled, method: status.method, destination: status.destination, recovery_codes_left: status.recoveryCodesLeft });
 }
 
 /** The POST calls by name, each one step of a settings flow. */

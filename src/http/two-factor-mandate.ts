@@ -12,7 +12,7 @@ import { hasAnyFactor } from '../flows/factors.ts';
 import type { Identity } from '../access/ports.ts';
 import type { GuardState } from './guard-http.ts';
 import type { Clock } from '../core/clock.ts';
-import { sendError, setOwnResponseHeaders, wantsHtml } from './answer.ts';
+import { sendError, wantsHtml, redirect } from './answer.ts';
 
 /**
  * `require_2fa` over HTTP (issue 17; the policy side is src/policy/require-two-factor.ts):
@@ -148,9 +148,7 @@ export function createRequiredTwoFactor(deps: RequiredTwoFactorDeps): RequiredTw
     const requestId = (ctx.state as GuardState).requestId;
     deps.logger.info({ event: '2fa_required', user: session.user, grace, path: target.path, requestId }, 'two-step verification required by policy');
     if (html) {
-      setOwnResponseHeaders(ctx);
-      ctx.status = 303;
-      ctx.redirect(requiredPageFor(target.forwarded));
+      redirect(ctx, requiredPageFor(target.forwarded));
       return false;
     }
     sendError(ctx, 403, '2fa_required', 'Your organisation requires two-step verification (2FA) here. Set it up on Login & Security, then try again.', {
