@@ -1,3 +1,4 @@
+// Over 300 lines: a message catalogue — one object per language, so a missing key is a type error.
 /**
  * The English page catalogue: every word a merchant reads on a sidecar page. The type of this
  * object is the contract other catalogues must meet key for key (see zh-cn.ts), so a new key here

@@ -1,3 +1,4 @@
+// Over 300 lines: a message catalogue — one object per language, typed key for key as en.ts.
 import { pair, type Catalogue } from './en.ts';
 
 /**
