@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
-import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
+import type { DurableStore, Enrollment, FactorMethod } from './durable.ts';
+import { METHODS, totpFromColumns } from './enrollment-columns.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
 import { byText, type DurableUserRecords, type RecordPort, type RecoveryCodeRecord, type UsedStepRecord } from './records.ts';
 import {
@@ -125,9 +126,6 @@ export interface RedisDurableStoreOptions {
    */
   readonly closeClient?: boolean;
 }
-
-const METHODS: ReadonlySet<string> = new Set<FactorMethod>(['totp', 'sms', 'email']);
-const ALGORITHMS: ReadonlySet<string> = new Set<TotpParameters['algorithm']>(['SHA1', 'SHA256', 'SHA512']);
 
 export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRecords> {
   private readonly client: Scripted;
@@ -384,23 +382,9 @@ function fieldsToEnrollment(user: string, f: Record<string, string>): Enrollment
   if (method === undefined || !METHODS.has(method)) throw new Error('redis: enrollment record has a missing or unknown method');
   let totp: Enrollment['totp'] = null;
   if (method === 'totp') {
-    const keyId = f['totp_key_id'];
-    const data = f['totp_secret'];
-    const algorithm = f['totp_algorithm'];
-    const digits = Number(f['totp_digits']);
-    const period = Number(f['totp_period']);
-    if (
-      keyId === undefined ||
-      data === undefined ||
-      algorithm === undefined ||
-      !ALGORITHMS.has(algorithm) ||
-      (digits !== 6 && digits !== 8) ||
-      !Number.isInteger(period) ||
-      period <= 0
-    ) {
-      throw new Error('redis: totp enrollment record has missing or invalid TOTP fields');
-    }
-    totp = { secret: { keyId, data }, parameters: { algorithm: algorithm as TotpParameters['algorithm'], digits, period } };
+    const checked = totpFromColumns(f['totp_key_id'], f['totp_secret'], f['totp_algorithm'], Number(f['totp_digits']), Number(f['totp_period']));
+    if (checked === null) throw new Error('redis: totp enrollment record has missing or invalid TOTP fields');
+    totp = checked;
   } else if (f['totp_secret'] !== undefined) {
     throw new Error(`redis: ${method} enrollment record carries TOTP fields`);
   }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryRiskHistory } from '../../src/risk/history.ts';
 import { SqliteRiskHistory } from '../../src/risk/sqlite-history.ts';
-import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION, SqliteDurableStore } from '../../src/store/sqlite.ts';
+import { SqliteDurableStore } from '../../src/store/sqlite.ts';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts';
 import { emailEnrollment, totpEnrollment } from '../helpers/durable-contract.ts';
 import { login, runRiskHistoryContract } from '../helpers/risk-history-contract.ts';
 
