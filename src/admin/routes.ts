@@ -4,7 +4,8 @@ import type Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from '../observability/logger.ts';
-import { AdminError, type AdminActor, type AdminOperations } from './operations.ts';
+import { AdminError, type AdminActor } from './model.ts';
+import type { AdminOperations } from './operations.ts';
 import type { AdminTokens } from './tokens.ts';
 
 /**
