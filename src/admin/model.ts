@@ -120,7 +120,7 @@ export interface UserStatus {
   readonly remembered_browsers?: RememberedBrowserView[];
 }
 
-export interface RememberedBrowserView {
+interface RememberedBrowserView {
   readonly id: string;
   readonly label: string;
   readonly created_at: string;

@@ -55,7 +55,7 @@ export interface AlertConnections {
   readonly sms: Channel | null;
 }
 
-export interface AlertDispatcherOptions {
+interface AlertDispatcherOptions {
   readonly config: AlertsConfig;
   readonly product: string;
   readonly support: string;

@@ -13,7 +13,7 @@ import type { AlertIntent } from './table.ts';
  * family, a count, a method name): never a code, a secret, a token or a full address.
  */
 
-export interface AlertWords {
+interface AlertWords {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -21,7 +21,7 @@ export interface AlertWords {
   readonly sms: string;
 }
 
-export interface AlertContext {
+interface AlertContext {
   readonly lang: Lang;
   readonly product: string;
   readonly support: string;

@@ -10,7 +10,7 @@ import { renderToString } from 'preact-render-to-string';
 
 export type CodePurpose = 'login' | 'enable' | 'disable' | 'step_up' | 'identity' | 'risk' | 'recovery';
 
-export interface RenderedMessage {
+interface RenderedMessage {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -78,7 +78,7 @@ export type SecurityEvent =
   | 'passkey_added'
   | 'passkey_removed';
 
-export type MethodName = 'totp' | 'sms' | 'email';
+type MethodName = 'totp' | 'sms' | 'email';
 
 const METHOD_LABEL: Record<MethodName, string> = {
   totp: 'an authenticator app',

@@ -20,7 +20,7 @@ import { MemoryStore } from '../store/memory.ts';
 
 /* What `admin` opens: the configured stores, audit, factors and directory, as the running service does. */
 
-export interface Opened {
+interface Opened {
   readonly operations: AdminOperations;
   close(): Promise<void>;
 }

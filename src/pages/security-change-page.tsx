@@ -14,7 +14,7 @@ export type ChangeView =
   | { readonly step: 'code'; readonly method: PageMethod; readonly destination: string | null }
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
-export type ChangeProps = PageMessage & {
+type ChangeProps = PageMessage & {
   readonly csrf: string;
   readonly send?: SendView | null | undefined;
   readonly view: ChangeView;

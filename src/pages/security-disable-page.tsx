@@ -11,7 +11,7 @@ export type DisableView =
   | { readonly step: 'confirm' }
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
-export type DisableProps = PageMessage & {
+type DisableProps = PageMessage & {
   readonly csrf: string;
   /** Sending as the server knows it now (the code step of sms/email). */
   readonly send?: SendView | null | undefined;

@@ -41,7 +41,7 @@ interface GlobEdge {
   readonly node: TrieNode;
 }
 
-export interface TrieNode {
+interface TrieNode {
   literal: Map<string, TrieNode> | null;
   globs: GlobEdge[] | null;
   /** ':param' and '*' (one non-empty segment). */

@@ -35,7 +35,7 @@ import { policyTestFileSchema, type ExpectedDecision, type PolicyTestCase } from
 import type { Position } from './yaml-source.ts';
 
 
-export interface ExpectedOutcome {
+interface ExpectedOutcome {
   readonly decision: ExpectedDecision;
   readonly rule?: string;
   readonly action?: 'email_code' | 'fresh_code' | 'phishing_resistant';
@@ -44,7 +44,7 @@ export interface ExpectedOutcome {
   readonly remember?: boolean;
 }
 
-export interface ActualOutcome {
+interface ActualOutcome {
   readonly decision: ExpectedDecision;
   /** null when the target was rejected before any rule was consulted. */
   readonly rule: string | null;
@@ -59,7 +59,7 @@ export interface ActualOutcome {
   readonly reasons: readonly string[];
 }
 
-export interface PolicyTestResult {
+interface PolicyTestResult {
   readonly name: string;
   readonly ok: boolean;
   readonly expected: ExpectedOutcome;
@@ -70,7 +70,7 @@ export interface PolicyTestResult {
   readonly message: string | null;
 }
 
-export interface PolicyTestReport {
+interface PolicyTestReport {
   readonly file: string;
   /** Where the policy came from. */
   readonly policy: string;
@@ -79,7 +79,7 @@ export interface PolicyTestReport {
   readonly results: readonly PolicyTestResult[];
 }
 
-export interface RunPolicyTestsOptions {
+interface RunPolicyTestsOptions {
   /** Use this policy file or directory instead of the one the test file names (relative to the cwd). */
   readonly policyPath?: string | undefined;
   /** Use this compiled policy (takes precedence over policyPath). */

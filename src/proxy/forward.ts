@@ -29,7 +29,7 @@ import { carriesBody, headerList, serverNameFor, writeResponseHead } from './mes
  */
 
 /** `client_timeout`: the client's body arrived too slowly, and the request was abandoned (408). */
-export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'client_timeout';
+type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'client_timeout';
 
 const CLIENT_BODY_TIMEOUT = 'CLIENT_BODY_TIMEOUT';
 
@@ -71,7 +71,7 @@ export interface UpstreamAnswer {
   readonly setCookies: readonly string[];
 }
 
-export interface ForwardResult {
+interface ForwardResult {
   readonly status: number;
 }
 

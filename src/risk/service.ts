@@ -24,7 +24,7 @@ const LOGIN_FAILURES = (user: string): string => `risk:login-failures:${user}`;
 /** Consecutive wrong codes across every factor (kept by SecondFactor, reset by a correct code). */
 const VERIFICATION_FAILURES = (user: string): string => `factor:consecutive:${user}`;
 
-export interface RiskRequest {
+interface RiskRequest {
   readonly user: string;
   /** The raw device cookie value (verified here); undefined without one. */
   readonly deviceCookie: string | undefined;

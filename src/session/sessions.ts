@@ -59,7 +59,7 @@ export interface SessionRecord {
 }
 
 /** The browser and address a session was signed in from, and when (kept across session rotation). */
-export interface SessionOrigin {
+interface SessionOrigin {
   /** The User-Agent header at sign-in (at most 512 characters). */
   readonly userAgent: string;
   /** The client's address as the sidecar decided it (trusted proxies applied). */

@@ -12,7 +12,6 @@
 import type { GraceRecord } from '../policy/require-two-factor.ts';
 import { byText, type RecordPort } from './records.ts';
 
-export type { GraceRecord } from '../policy/require-two-factor.ts';
 
 /** One account's grace state as stored (and as moved by `store migrate`). */
 export interface GraceUserRecord extends GraceRecord {

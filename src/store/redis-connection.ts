@@ -34,7 +34,7 @@ export function isCluster(client: unknown): client is Cluster {
 }
 type Env = Readonly<Record<string, string | undefined>>;
 
-export interface OpenRedisOptions {
+interface OpenRedisOptions {
   /** The config file; secret files and TLS PEM files are relative to its folder. */
   readonly configFile: string;
   /** Where `{env: …}` secret references are read (default: process.env). */
@@ -271,7 +271,7 @@ export function accountTag(user: string): string {
 }
 
 /** The user of a key `<namespace>{u:…}:<suffix>`, or null for a key of another shape. */
-export function userOfKey(key: string, namespace: string): string | null {
+function userOfKey(key: string, namespace: string): string | null {
   if (!key.startsWith(namespace)) return null;
   const match = /^\{u:([^{}]*)\}:/.exec(key.slice(namespace.length));
   if (!match) return null;

@@ -34,12 +34,12 @@ import { defineEphemeralScripts, SCRIPTS, type ScriptedRedis } from './redis-scr
  *   constructor should be configured the same way; only `ping` adds its own timeout.
  */
 
-export interface RedisStoreOptions {
+interface RedisStoreOptions {
   /** Prepended to every key, e.g. `spg:<deployment>:`. Must not be empty. */
   readonly prefix: string;
 }
 
-export interface RedisConnectOptions extends RedisStoreOptions {
+interface RedisConnectOptions extends RedisStoreOptions {
   /** Time allowed to establish the connection, and for `connect` to wait until Redis is ready (default 5000). */
   readonly connectTimeoutMs?: number;
   /** Time allowed for each command before it fails (default 1000). */

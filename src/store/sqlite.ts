@@ -21,7 +21,7 @@ import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 /** Prune expired used TOTP steps once per this many `useTotpStep` calls (per open store). */
 const PRUNE_EVERY = 100;
 
-export interface SqliteOpenOptions {
+interface SqliteOpenOptions {
   /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
   readonly clock?: Clock;
   /**
@@ -32,7 +32,7 @@ export interface SqliteOpenOptions {
   readonly create?: boolean;
 }
 
-export interface SqliteSettings {
+interface SqliteSettings {
   readonly journalMode: string;
   readonly synchronous: string;
   readonly foreignKeys: boolean;

@@ -14,7 +14,7 @@ export type DeliveryOutcome = 'delivered' | 'retried' | 'dropped' | 'overflow';
 /** What a transport says about one batch. */
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly transient: boolean; readonly detail: string };
 
-export interface DeliveryQueueOptions {
+interface DeliveryQueueOptions {
   /** For metrics and logs: `webhook`, `syslog`. */
   readonly name: string;
   readonly send: (batch: readonly AuditEvent[]) => Promise<SendResult>;

@@ -35,7 +35,7 @@ function param(value: string): string {
   return value.replace(/[\\"\]]/g, (c) => `\\${c}`);
 }
 
-export interface SyslogFormatOptions {
+interface SyslogFormatOptions {
   readonly facility: Facility;
   readonly appName: string;
   readonly host: string;
@@ -61,7 +61,7 @@ export function formatSyslog(event: AuditEvent, id: string, options: SyslogForma
   return `<${pri}>1 ${event.time} ${header(options.host, 255)} ${header(options.appName, 48)} ${header(options.procId, 128)} ${header(event.event, 32)} ${sd} \uFEFF${message}`;
 }
 
-export interface SyslogSinkOptions extends Omit<SyslogFormatOptions, 'procId'> {
+interface SyslogSinkOptions extends Omit<SyslogFormatOptions, 'procId'> {
   readonly transport: 'udp' | 'tcp' | 'tls';
   readonly address: string;
   readonly port: number;

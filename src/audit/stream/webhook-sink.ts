@@ -23,7 +23,7 @@ import { BATCH_SCHEMA, toStreamEvent } from './event-schema.ts';
  * the file and the query store).
  */
 
-export interface WebhookSinkOptions {
+interface WebhookSinkOptions {
   readonly url: string;
   readonly secret?: string | undefined;
   readonly headers?: Readonly<Record<string, string>>;
