@@ -1,6 +1,6 @@
 import type { Channel } from './channel.ts';
 import { OutboxChannel } from './outbox.ts';
-import { SmtpChannel } from './smtp.ts';
+import { SmtpChannel, type SmtpOptions } from './smtp.ts';
 import { TwilioChannel } from './twilio.ts';
 import { WebhookChannel } from './webhook.ts';
 
@@ -22,18 +22,7 @@ interface OutboxSpec {
  * Email over SMTP. `starttls` defaults to `required` when `secure` is false. `user` and `password`
  * go together (password already resolved from its secret source).
  */
-interface SmtpSpec {
-  readonly kind: 'smtp';
-  readonly host: string;
-  readonly port: number;
-  readonly secure: boolean;
-  readonly starttls?: 'required' | 'opportunistic';
-  readonly user?: string;
-  readonly password?: string;
-  /** From header, e.g. `SmartPush <no-reply@smartpush.example>`. */
-  readonly from: string;
-  readonly timeoutMs?: number;
-}
+type SmtpSpec = { readonly kind: 'smtp' } & Omit<SmtpOptions, 'timeoutMs' | 'maxConnections'> & { readonly timeoutMs?: number };
 
 /** SMS through Twilio. Exactly as Twilio names them; one of `from` / `messagingServiceSid` is required. */
 interface TwilioSpec {
