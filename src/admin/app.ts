@@ -2,7 +2,7 @@ import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 import { mountAdminApi, type AdminApiDeps } from './routes.ts';
 
-export interface AdminDeps {
+interface AdminDeps {
   /** Not ready while draining or while a store cannot answer. */
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
   /** The Prometheus exposition (`GET /metrics`, no token: the admin listener is private). */

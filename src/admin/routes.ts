@@ -5,7 +5,8 @@ import { bodyParser } from '@koa/bodyparser';
 import { randomUuid } from '../core/ids.ts';
 import type { Random } from '../core/random.ts';
 import type { Logger } from '../observability/logger.ts';
-import { AdminError, type AdminActor, type AdminOperations } from './operations.ts';
+import { AdminError, type AdminActor } from './model.ts';
+import type { AdminOperations } from './operations.ts';
 import type { AdminTokens } from './tokens.ts';
 
 /**

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.ts';
  * neither which token matched nor how much of one did.
  */
 
-export type TokenCheck =
+type TokenCheck =
   | { readonly ok: true; readonly name: string }
   | { readonly ok: false; readonly reason: 'disabled' | 'missing' | 'malformed' | 'invalid' };
 

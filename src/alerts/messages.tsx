@@ -1,5 +1,4 @@
-import { renderToString } from 'preact-render-to-string';
-import { formatTime } from '../channels/templates.tsx';
+import { formatTime, renderEmailLayout } from '../channels/templates.tsx';
 import { catalogue, type Lang } from '../i18n/language.ts';
 import { networkPrefix } from '../risk/network.ts';
 import { userAgentFamily } from '../risk/user-agent.ts';
@@ -13,7 +12,7 @@ import type { AlertIntent } from './table.ts';
  * family, a count, a method name): never a code, a secret, a token or a full address.
  */
 
-export interface AlertWords {
+interface AlertWords {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -21,7 +20,7 @@ export interface AlertWords {
   readonly sms: string;
 }
 
-export interface AlertContext {
+interface AlertContext {
   readonly lang: Lang;
   readonly product: string;
   readonly support: string;
@@ -58,35 +57,25 @@ export function alertWords(intent: AlertIntent, context: AlertContext): AlertWor
   const facts = factLines(intent, t);
   const steps = [t.stepPassword(context.product), t.stepSessions(context.securityUrl), t.stepSupport(context.support)];
   const text = [sentence, '', ...facts, '', t.ifYou, t.notYou, ...steps.map((step) => `- ${step}`), '', t.footer(context.product)].join('\n') + '\n';
-  const html =
-    '<!doctype html>' +
-    renderToString(
-      <html lang={context.lang}>
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>{subject}</title>
-        </head>
-        <body style="margin:0;padding:24px;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Roboto,Arial,sans-serif;">
-          <div style="max-width:480px;margin:0 auto;padding:24px;background:#ffffff;border-radius:8px;">
-            <h1 style="margin:0 0 16px;font-size:18px;color:#111827;">{subject}</h1>
-            <p style={P}>{sentence}</p>
-            {facts.map((line) => (
-              <p style={P}>{line}</p>
-            ))}
-            <p style={P}>{t.ifYou}</p>
-            <p style={P}>
-              <strong>{t.notYou}</strong>
-            </p>
-            <ul style={P}>
-              {steps.map((step) => (
-                <li>{step}</li>
-              ))}
-            </ul>
-            <p style="margin:24px 0 0;font-size:12px;color:#6b7280;">{t.footer(context.product)}</p>
-          </div>
-        </body>
-      </html>,
-    );
+  const html = renderEmailLayout(
+    context.lang,
+    subject,
+    <>
+      <p style={P}>{sentence}</p>
+      {facts.map((line) => (
+        <p style={P}>{line}</p>
+      ))}
+      <p style={P}>{t.ifYou}</p>
+      <p style={P}>
+        <strong>{t.notYou}</strong>
+      </p>
+      <ul style={P}>
+        {steps.map((step) => (
+          <li>{step}</li>
+        ))}
+      </ul>
+    </>,
+    t.footer(context.product),
+  );
   return { subject, text, html, sms: t.sms(context.product, title, context.securityUrl) };
 }

@@ -15,7 +15,7 @@ export const ALERT_KINDS = ['new_browser', 'factor_changed', 'recovery_code_used
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The wording of an alert: one key per sentence in the catalogues' `alerts.topics`. */
-export type AlertTopic =
+type AlertTopic =
   | 'new_sign_in'
   | 'two_factor_on'
   | 'two_factor_off'
@@ -37,7 +37,7 @@ export type AlertTopic =
  * Who is told: `owner` is the account's email (and its SMS phone); `old_destination` also tells
  * the destination that was just replaced, and never the new one alone (a destination change).
  */
-export type AlertAudience = 'owner' | 'old_destination';
+type AlertAudience = 'owner' | 'old_destination';
 
 export interface AlertRule {
   readonly event: AuditEventType | (string & {});

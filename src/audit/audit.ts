@@ -8,7 +8,7 @@
  */
 import type { AuditEventType } from '../config/audit-events.ts';
 
-export type AuditOutcome = 'success' | 'failure' | 'info';
+type AuditOutcome = 'success' | 'failure' | 'info';
 
 export interface AuditEvent {
   /** ISO 8601 time from the injected clock. */
@@ -82,7 +82,7 @@ export function fromContext(context: AuditContext | undefined, details?: Readonl
  * cannot leak. Keys are split into words (snake_case, kebab-case, camelCase) first, so
  * `session_id` and `totpSecret` are caught while `subject` or `monkey` are not.
  */
-export const SECRET_WORDS: ReadonlySet<string> = new Set([
+const SECRET_WORDS: ReadonlySet<string> = new Set([
   'password', 'passwd', 'passphrase', 'pass', 'pwd', 'code', 'codes', 'otp', 'totp', 'secret', 'secrets', 'token', 'tokens',
   'cookie', 'cookies', 'session', 'sid', 'seed', 'key', 'keys', 'auth', 'authorization', 'credential', 'credentials',
   'bearer', 'signature', 'pin', 'uri',
@@ -114,7 +114,7 @@ export function withoutSecrets<T extends AuditInput>(event: T): { event: T; drop
 export const NO_AUDIT: AuditRecorder = { record: () => undefined };
 
 /** Events matching a filter, newest first, from a list kept oldest first. */
-export function filterRecent(events: readonly AuditEvent[], filter: AuditFilter): AuditEvent[] {
+function filterRecent(events: readonly AuditEvent[], filter: AuditFilter): AuditEvent[] {
   const out: AuditEvent[] = [];
   for (let i = events.length - 1; i >= 0 && out.length < filter.limit; i--) {
     const e = events[i] as AuditEvent;

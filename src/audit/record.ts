@@ -29,7 +29,7 @@ export interface Audit extends AuditRecorder, AuditQuery {
   close(): Promise<void>;
 }
 
-export interface CreateAuditOptions {
+interface CreateAuditOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly sinks: readonly AuditSink[];

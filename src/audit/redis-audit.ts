@@ -10,7 +10,7 @@ import type { AuditSink } from './record.ts';
  * lists are the query side only (answering "recent events of a user" on any replica); the complete
  * trail is the JSON-lines file (or stdout) each replica writes.
  */
-export interface RedisAuditOptions {
+interface RedisAuditOptions {
   /** Key prefix of the deployment, e.g. `spg:prod:` (keys are `<prefix>audit:user:<email>` and `<prefix>audit:all`). */
   readonly prefix: string;
   readonly clock: Clock;

@@ -17,7 +17,7 @@ import type { AuditSink } from './record.ts';
  * for the query side: the JSON-lines file is the complete trail, and nothing replays from here.
  * (An in-memory durable store, in tests, has no file to share: its connection is used.)
  */
-export interface SqliteAuditOptions {
+interface SqliteAuditOptions {
   readonly clock: Clock;
   readonly retentionMs: number;
   /** Receives a failed batch's error (the batch is lost: the file sink and the log still have it). */

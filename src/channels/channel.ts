@@ -3,7 +3,7 @@
  * throws a ChannelError with a message a person can read; callers then discard the code they
  * meant to send, so a failed send never leaves a live code behind.
  */
-export type ChannelKind = 'email' | 'sms';
+type ChannelKind = 'email' | 'sms';
 
 export interface Message {
   readonly kind: ChannelKind;

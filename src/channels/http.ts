@@ -43,7 +43,7 @@ export function endpointUrl(value: string, what: string): URL {
   return url;
 }
 
-export interface PostResult {
+interface PostResult {
   readonly status: number;
   readonly body: string;
 }

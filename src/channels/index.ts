@@ -2,28 +2,20 @@ import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { Channel } from './channel.ts';
 import { OutboxChannel } from './outbox.ts';
-import { SmtpChannel } from './smtp.ts';
+import { SmtpChannel, type SmtpOptions } from './smtp.ts';
 import { TwilioChannel } from './twilio.ts';
 import { WebhookChannel } from './webhook.ts';
 
-export { ChannelError, type Channel, type ChannelKind, type Message } from './channel.ts';
-export { OutboxChannel } from './outbox.ts';
-export { SmtpChannel } from './smtp.ts';
-export { TwilioChannel } from './twilio.ts';
-export { WebhookChannel, webhookSignature } from './webhook.ts';
-export { maskEmail, maskPhone, normalisePhone, phoneCountryAllowed } from './phone.ts';
-export { codeMessage, notificationMessage } from './templates.tsx';
-
 /** Default deadline for one delivery attempt when a spec sets none. */
-export const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
+const DEFAULT_CHANNEL_TIMEOUT_MS = 10_000;
 /** DESIGN §5: the demo's outbox. Relative to the working directory. */
-export const DEFAULT_OUTBOX_FILE = 'var/outbox.jsonl';
+const DEFAULT_OUTBOX_FILE = 'var/outbox.jsonl';
 
 /**
  * Development / demo: JSON lines in `file` (default `var/outbox.jsonl`) plus a console line.
  * Carries codes in the clear; never configure it in production.
  */
-export interface OutboxSpec {
+interface OutboxSpec {
   readonly kind: 'outbox';
   readonly file?: string;
 }
@@ -32,21 +24,10 @@ export interface OutboxSpec {
  * Email over SMTP. `starttls` defaults to `required` when `secure` is false. `user` and `password`
  * go together (password already resolved from its secret source).
  */
-export interface SmtpSpec {
-  readonly kind: 'smtp';
-  readonly host: string;
-  readonly port: number;
-  readonly secure: boolean;
-  readonly starttls?: 'required' | 'opportunistic';
-  readonly user?: string;
-  readonly password?: string;
-  /** From header, e.g. `SmartPush <no-reply@smartpush.example>`. */
-  readonly from: string;
-  readonly timeoutMs?: number;
-}
+type SmtpSpec = { readonly kind: 'smtp' } & Omit<SmtpOptions, 'timeoutMs' | 'maxConnections'> & { readonly timeoutMs?: number };
 
 /** SMS through Twilio. Exactly as Twilio names them; one of `from` / `messagingServiceSid` is required. */
-export interface TwilioSpec {
+interface TwilioSpec {
   readonly kind: 'twilio';
   readonly accountSid: string;
   readonly authToken: string;
@@ -58,7 +39,7 @@ export interface TwilioSpec {
 }
 
 /** SMS through a signed JSON webhook (see webhook.ts for the wire format). */
-export interface WebhookSpec {
+interface WebhookSpec {
   readonly kind: 'webhook';
   /** https (http only to loopback). */
   readonly url: string;

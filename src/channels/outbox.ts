@@ -13,7 +13,7 @@ import { maskEmail, maskPhone } from './phone.ts';
  * one `write(2)` per line, so several processes sharing the file (demo replicas) never interleave
  * partial lines. Not for production: the code is in the clear, here and on the console.
  */
-export interface OutboxLine {
+interface OutboxLine {
   /** ISO 8601 time from the injected clock. */
   readonly time: string;
   readonly channel: 'email' | 'sms';
@@ -27,7 +27,7 @@ export interface OutboxLine {
   readonly lang?: string;
 }
 
-export interface OutboxOptions {
+interface OutboxOptions {
   /** Where the short console line goes; defaults to `console.log`. Pass `() => {}` to silence. */
   readonly console?: (line: string) => void;
   readonly clock: { now(): number };

@@ -15,7 +15,7 @@ const parsePhoneNumberFromString: typeof ParsePhone = (...args) => phoneModule()
  * apart by the number itself.
  */
 
-export interface NormalisedPhone {
+interface NormalisedPhone {
   /** E.164, e.g. `+15555550189`. */
   readonly e164: string;
   /** ISO 3166-1 alpha-2 region of the number, e.g. `US`, `GB`, `CN`. */

@@ -35,7 +35,7 @@ export interface SmtpOptions {
 }
 
 export const EMAIL_TRANSIENT = 'The email could not be sent. Please try again in a moment.';
-export const EMAIL_PERMANENT = 'The email could not be sent. Please contact support if this keeps happening.';
+const EMAIL_PERMANENT = 'The email could not be sent. Please contact support if this keeps happening.';
 
 const TRANSIENT_CODES = new Set(['ETIMEDOUT', 'ECONNECTION', 'ESOCKET', 'EDNS', 'EABORT', 'EMAXLIMIT', 'EPROXY']);
 
@@ -113,7 +113,7 @@ export class SmtpChannel implements Channel {
 }
 
 /** Transient: worth the user trying again in a moment. Exported for tests and logs. */
-export function smtpErrorIsTransient(error: unknown): boolean {
+function smtpErrorIsTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return true;
   const err = error as NodemailerError;
   if (err.name === 'AbortError' || err.name === 'TimeoutError') return true;

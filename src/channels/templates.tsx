@@ -10,7 +10,7 @@ import { renderToString } from 'preact-render-to-string';
 
 export type CodePurpose = 'login' | 'enable' | 'disable' | 'step_up' | 'identity' | 'risk' | 'recovery';
 
-export interface RenderedMessage {
+interface RenderedMessage {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -78,7 +78,7 @@ export type SecurityEvent =
   | 'passkey_added'
   | 'passkey_removed';
 
-export type MethodName = 'totp' | 'sms' | 'email';
+type MethodName = 'totp' | 'sms' | 'email';
 
 const METHOD_LABEL: Record<MethodName, string> = {
   totp: 'an authenticator app',
@@ -196,10 +196,15 @@ const CODE =
   'margin:0 0 16px;font-family:Menlo,Consolas,monospace;font-size:28px;font-weight:bold;letter-spacing:4px;color:#111827;';
 
 function renderEmail(title: string, body: ComponentChildren, product: string): string {
+  return renderEmailLayout('en', title, body, <>This is an automatic security message from {product}.</>);
+}
+
+/** The HTML frame of every email the sidecar sends (codes, notifications, security alerts). */
+export function renderEmailLayout(lang: string, title: string, body: ComponentChildren, footer: ComponentChildren): string {
   return (
     '<!doctype html>' +
     renderToString(
-      <html lang="en">
+      <html lang={lang}>
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -209,9 +214,7 @@ function renderEmail(title: string, body: ComponentChildren, product: string): s
           <div style="max-width:480px;margin:0 auto;padding:24px;background:#ffffff;border-radius:8px;">
             <h1 style="margin:0 0 16px;font-size:18px;color:#111827;">{title}</h1>
             {body}
-            <p style="margin:24px 0 0;font-size:12px;color:#6b7280;">
-              This is an automatic security message from {product}.
-            </p>
+            <p style="margin:24px 0 0;font-size:12px;color:#6b7280;">{footer}</p>
           </div>
         </body>
       </html>,

@@ -13,7 +13,7 @@ import { SMS_PERMANENT, checkStatus, endpointUrl, postWithDeadline } from './htt
  * answer is permanent. Twilio's JSON error `{code, message, more_info, status}` is kept in the
  * ChannelError's cause (a ProviderResponseError), never in the message users see.
  */
-export interface TwilioOptions {
+interface TwilioOptions {
   readonly accountSid: string;
   readonly authToken: string;
   /** Sender number (E.164) or alphanumeric sender id. One of `from` / `messagingServiceSid` is required. */

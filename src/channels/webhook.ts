@@ -23,7 +23,7 @@ import { SMS_PERMANENT, checkStatus, endpointUrl, postWithDeadline } from './htt
  * 2xx is success; 429, 5xx, network failures and the deadline are transient; every other status is
  * permanent. Only sms messages are accepted.
  */
-export interface WebhookOptions {
+interface WebhookOptions {
   /** https, or http to a loopback address. */
   readonly url: string;
   /** HMAC key for X-Guard-Signature; without it requests are unsigned (only X-Guard-Timestamp). */

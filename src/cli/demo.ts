@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startDemoApp } from '../../demo/app.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { handleSignals, startGuard } from '../server/start.ts';

@@ -33,14 +33,14 @@ The password is asked for without echo on a terminal, or read from stdin (first 
 Exit status: 0 when the login succeeded, 1 when it did not (wrong password or upstream error), 2 on usage errors.
 `;
 
-export interface ProbeIo {
+interface ProbeIo {
   readonly stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
   readonly stdout: Writable;
   readonly stderr: Writable;
 }
 
 /** A password typed at a terminal, not echoed; or the first line of piped stdin. */
-export function readPassword(io: ProbeIo, prompt: string): Promise<string> {
+function readPassword(io: ProbeIo, prompt: string): Promise<string> {
   const { stdin } = io;
   if (stdin.isTTY && stdin.setRawMode) {
     io.stderr.write(prompt);

@@ -11,7 +11,8 @@ import { commandWords, helpFor, wantsHelp } from './help.ts';
 import { runSecretsCommand } from './secrets-command.ts';
 import { PolicyError } from '../policy/policy-error.ts';
 import Database from 'better-sqlite3';
-import { SqliteSchemaError, SqliteStoreError } from '../store/sqlite.ts';
+import { SqliteStoreError } from '../store/sqlite-file.ts';
+import { SqliteSchemaError } from '../store/sqlite-schema.ts';
 import { KeyCheckError } from '../factors/key-check.ts';
 import { SecretFileError } from './secrets.ts';
 

@@ -9,7 +9,7 @@ import type { RiskLevel, UserState } from '../policy/types.ts';
 /** Thrown for a command line that cannot be run; main prints it with the usage and exits 2. */
 export class UsageError extends Error {}
 
-export const DEFAULT_CONFIG = 'config/demo.yaml';
+const DEFAULT_CONFIG = 'config/demo.yaml';
 
 export function configPathFrom(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return explicit ?? env['GUARD_CONFIG'] ?? DEFAULT_CONFIG;

@@ -8,9 +8,9 @@ import { parseSessionKeys } from '../session/keys.ts';
 import { adminTokenProblem, ConfigError, resolveSecret } from '../config/load.ts';
 import type { LoadedConfig } from '../config/load.ts';
 
-export type SecretRef = { readonly env: string } | { readonly file: string };
+type SecretRef = { readonly env: string } | { readonly file: string };
 
-export interface SecretReference {
+interface SecretReference {
   /** Where the reference is written, e.g. `session.keys` or `admin.tokens[0].token`. */
   readonly key: string;
   readonly ref: SecretRef;

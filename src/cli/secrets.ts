@@ -15,10 +15,6 @@ export class SecretFileError extends Error {
   override readonly name = 'SecretFileError';
 }
 
-export function ensureSecretFile(path: string, generate: () => string): string {
-  return createSecretFile(path, generate).text;
-}
-
 function createSecretFile(path: string, generate: () => string): { text: string; created: boolean } {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let created = false;
@@ -37,12 +33,12 @@ function createSecretFile(path: string, generate: () => string): { text: string;
   throw new SecretFileError(`${path}: the secret file is empty; delete it to have a new one generated (never delete encryption-keys.json over existing data)`);
 }
 
-export const newSessionKeys = (): string => `${JSON.stringify({ '1': randomBytes(32).toString('base64url') })}\n`;
+const newSessionKeys = (): string => `${JSON.stringify({ '1': randomBytes(32).toString('base64url') })}\n`;
 
 /** 32 random bytes, base64url: 43 characters, above the 32-character minimum of admin tokens. */
-export const newAdminToken = (): string => `${randomBytes(32).toString('base64url')}\n`;
+const newAdminToken = (): string => `${randomBytes(32).toString('base64url')}\n`;
 
-export type SecretKind = 'session-keys' | 'encryption-keys' | 'admin-token';
+type SecretKind = 'session-keys' | 'encryption-keys' | 'admin-token';
 
 const GENERATORS: Readonly<Record<SecretKind, () => string>> = {
   'session-keys': newSessionKeys,
@@ -57,20 +53,20 @@ const DESCRIPTIONS: Readonly<Record<SecretKind, string>> = {
 };
 
 /** The files `secrets init --dir DIR` creates, as config/demo.yaml and the examples name them. */
-export const STANDARD_SECRET_FILES: ReadonlyArray<{ kind: SecretKind; name: string }> = [
+const STANDARD_SECRET_FILES: ReadonlyArray<{ kind: SecretKind; name: string }> = [
   { kind: 'session-keys', name: 'session-keys.json' },
   { kind: 'encryption-keys', name: 'encryption-keys.json' },
   { kind: 'admin-token', name: 'admin-token' },
 ];
 
-export interface SecretFileResult {
+interface SecretFileResult {
   readonly kind: SecretKind;
   readonly path: string;
   readonly created: boolean;
   readonly text: string;
 }
 
-export interface SecretPlan {
+interface SecretPlan {
   readonly files: ReadonlyArray<{ kind: SecretKind; path: string }>;
   /**
    * The SQLite store sealed with the encryption keys. New keys are never made while it exists:

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { resolveSecret, secretSource, type LoadedConfig } from '../config/load.ts';
-import { KeyCheckError, verifyEncryptionKeys } from '../factors/key-check.ts';
+import { verifyEncryptionKeys } from '../factors/key-check.ts';
 import { parseEncryptionKeys, SecretBox, type EncryptionKeys } from '../factors/secret-box.ts';
 import { SqliteRiskHistory } from '../risk/sqlite-history.ts';
 import { SqliteRememberedBrowsers } from '../store/sqlite-remembered-browsers.ts';
@@ -30,9 +29,9 @@ import { systemClock } from '../core/clock.ts';
  */
 
 export const BACKUP_FORMAT = 'smartpush-guard-backup/1';
-const DB = 'guard.db';
-const KEYS = 'encryption-keys.json';
-const MANIFEST = 'manifest.json';
+export const DB = 'guard.db';
+export const KEYS = 'encryption-keys.json';
+export const MANIFEST = 'manifest.json';
 
 export interface BackupManifest {
   readonly format: typeof BACKUP_FORMAT;
@@ -64,23 +63,23 @@ export interface BackupDeps {
   readonly out: (line: string) => void;
 }
 
-const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+export const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-function sqliteFileOf(loaded: LoadedConfig): string {
+export function sqliteFileOf(loaded: LoadedConfig): string {
   return resolve(dirname(loaded.file), loaded.config.store.sqlite);
 }
 
-function isRedis(loaded: LoadedConfig): boolean {
+export function isRedis(loaded: LoadedConfig): boolean {
   return loaded.config.store.kind === 'redis' && loaded.config.store.redis !== undefined;
 }
 
-function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: string; keys: EncryptionKeys; source: string } {
+export function configuredKeys(loaded: LoadedConfig, env: NodeJS.ProcessEnv): { text: string; keys: EncryptionKeys; source: string } {
   const ref = loaded.config.factors.encryption_keys;
   const text = resolveSecret(ref, loaded.file, env);
   return { text, keys: parseEncryptionKeys(text), source: `factors.encryption_keys (${secretSource(ref, loaded.file)})` };
 }
 
-function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
+export function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
   return {
     name,
     durable: store,
@@ -91,7 +90,7 @@ function sqliteSide(store: SqliteDurableStore, name: string): MigrationSide {
   };
 }
 
-async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
+export async function countRecords(side: MigrationSide, now: number): Promise<MigrationCounts> {
   const counts: MigrationCounts = { enrollments: 0, recoveryCodes: 0, usedRecoveryCodes: 0, usedTotpSteps: 0, knownDevices: 0, logins: 0, rememberedBrowsers: 0 };
   for await (const records of side.durable.exportRecords(now)) {
     if (records.enrollment !== null) counts.enrollments += 1;
@@ -113,7 +112,7 @@ async function countRecords(side: MigrationSide, now: number): Promise<Migration
  * Opens a scratch copy of a backup's SQLite file (opening writes WAL files and key-check records,
  * which must not touch the backup itself), runs `fn`, and removes the copy.
  */
-async function withScratchCopy<T>(file: string, near: string, fn: (store: SqliteDurableStore, path: string) => Promise<T>): Promise<T> {
+export async function withScratchCopy<T>(file: string, near: string, fn: (store: SqliteDurableStore, path: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(near, '.spg-restore-'));
   const path = join(dir, DB);
   copyFileSync(file, path);
@@ -127,7 +126,7 @@ async function withScratchCopy<T>(file: string, near: string, fn: (store: Sqlite
 }
 
 /** Checks that `keys` open what the SQLite file holds; KeyCheckError otherwise (names `source`). */
-async function proveKeys(store: SqliteDurableStore, keys: EncryptionKeys, source: string): Promise<void> {
+export async function proveKeys(store: SqliteDurableStore, keys: EncryptionKeys, source: string): Promise<void> {
   await verifyEncryptionKeys(store, keys, new SecretBox(keys), { clock: systemClock, source });
 }
 
@@ -205,107 +204,6 @@ export async function runBackup(to: string, deps: BackupDeps): Promise<number> {
   return 0;
 }
 
-function readManifest(dir: string): BackupManifest {
-  const path = join(dir, MANIFEST);
-  let manifest: Partial<BackupManifest>;
-  try {
-    manifest = JSON.parse(readFileSync(path, 'utf8')) as Partial<BackupManifest>;
-  } catch (error) {
-    throw new BackupError(`${path}: not a readable backup manifest (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  if (manifest.format !== BACKUP_FORMAT) throw new BackupError(`${path}: unknown backup format ${JSON.stringify(manifest.format)} (expected ${BACKUP_FORMAT})`);
-  for (const name of [DB, KEYS]) {
-    const file = join(dir, name);
-    if (!existsSync(file)) throw new BackupError(`${file} is missing: the backup is incomplete`);
-    if (manifest.sha256?.[name] !== sha256(file)) throw new BackupError(`${file} does not match its checksum in ${MANIFEST}: the backup was altered or damaged`);
-  }
-  return manifest as BackupManifest;
-}
-
-/**
- * The keys restore will run with: the configured ones when they can be read (they must open the
- * backup), else the backup's, written where a missing key file belongs. Never overwrites a key.
- */
-async function keysForRestore(dir: string, loaded: LoadedConfig, env: NodeJS.ProcessEnv, store: SqliteDurableStore): Promise<{ note: string; write?: { path: string; text: string } }> {
-  const ref = loaded.config.factors.encryption_keys;
-  const backupText = readFileSync(join(dir, KEYS), 'utf8');
-  if ('file' in ref) {
-    const path = resolve(dirname(loaded.file), ref.file);
-    if (!existsSync(path)) {
-      await proveKeys(store, parseEncryptionKeys(backupText), `${join(dir, KEYS)}`);
-      return { note: `encryption keys: ${path} was missing; the backup's keys are written there`, write: { path, text: backupText } };
-    }
-  }
-  let configured: ReturnType<typeof configuredKeys>;
-  try {
-    configured = configuredKeys(loaded, env);
-  } catch (error) {
-    const where = 'env' in ref ? `set ${ref.env} to the content of ${join(dir, KEYS)}` : `put ${join(dir, KEYS)} in its place`;
-    throw new BackupError(`the configured encryption keys cannot be read (${(error as Error).message}): ${where}, then run restore again`);
-  }
-  try {
-    await proveKeys(store, configured.keys, configured.source);
-  } catch (error) {
-    if (!(error instanceof KeyCheckError)) throw error;
-    const where = 'env' in ref ? `set ${ref.env} to the content of ${join(dir, KEYS)}` : `put ${join(dir, KEYS)} at ${resolve(dirname(loaded.file), ref.file)}`;
-    throw new BackupError(`the configured encryption keys do not open this backup (${error.message}); nothing was restored. Restore the keys of the backup (${where}), then run restore again`);
-  }
-  return { note: `encryption keys: the configured keys (${configured.source}) open the backup` };
-}
-
-export async function runRestore(from: string, options: { readonly force: boolean }, deps: BackupDeps): Promise<number> {
-  const { loaded, out } = deps;
-  const env = deps.env ?? process.env;
-  const dir = resolve(from);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new BackupError(`${dir} is not a backup folder`);
-  const manifest = readManifest(dir);
-  const now = Date.now();
-  const redis = isRedis(loaded);
-  const targetFile = sqliteFileOf(loaded);
-  const scratchNear = redis ? tmpdir() : dirname(targetFile);
-  if (!redis) mkdirSync(scratchNear, { recursive: true });
-
-  return withScratchCopy(join(dir, DB), scratchNear, async (store) => {
-    const keys = await keysForRestore(dir, loaded, env, store);
-    let target: string;
-    let counts: MigrationCounts;
-    if (redis) {
-      const side = await deps.openRedis();
-      try {
-        if (side.warning !== null) out(`warning: ${side.warning}\n`);
-        counts = (await migrateRecords(sqliteSide(store, `backup ${dir}`), side, { now, force: options.force })).counts;
-        for (const [id, sealed] of await store.keyChecks()) await side.addKeyCheck(id, sealed, now);
-        target = side.name;
-      } finally {
-        await side.close();
-      }
-    } else {
-      const present = existsSync(targetFile) && statSync(targetFile).size > 0;
-      if (present && !options.force) {
-        throw new BackupError(`${targetFile} exists: nothing was restored. Stop every process using it, then run again with --force (the current file is kept aside as ${targetFile}.before-restore-…)`);
-      }
-      counts = await countRecords(sqliteSide(store, 'backup'), now);
-      const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
-      for (const suffix of ['', '-wal', '-shm']) {
-        if (existsSync(targetFile + suffix)) renameSync(targetFile + suffix, `${targetFile}.before-restore-${stamp}${suffix}`);
-      }
-      // Same folder, so the rename is atomic: the store is the old file or the restored one.
-      // The backup's own file (checked above on a scratch copy), not the scratch copy: that one has been opened and written.
-      copyFileSync(join(dir, DB), `${targetFile}.restoring`);
-      chmodSync(`${targetFile}.restoring`, 0o600);
-      renameSync(`${targetFile}.restoring`, targetFile);
-      target = `embedded (SQLite ${targetFile})`;
-    }
-    if (keys.write) {
-      mkdirSync(dirname(keys.write.path), { recursive: true, mode: 0o700 });
-      writeFileSync(keys.write.path, keys.write.text, { mode: 0o600, flag: 'wx' });
-    }
-    out(`store restore: backup of ${manifest.created_at} (${manifest.source}) → ${target}\n`);
-    out(`restored:\n${formatCounts(counts)}`);
-    out(`${keys.note}\n`);
-    return 0;
-  });
-}
 
 export function formatCounts(c: MigrationCounts): string {
   const rows: Array<[string, string]> = [

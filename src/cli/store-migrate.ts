@@ -44,7 +44,7 @@ export interface MigrationCounts {
   twoFactorGrace?: number;
 }
 
-export interface MigrationOptions {
+interface MigrationOptions {
   /** Epoch ms: used TOTP steps whose keep window ended before this are not copied. */
   readonly now: number;
   /** Copy even though the target holds records (each copied account replaces the target's). */
@@ -53,7 +53,7 @@ export interface MigrationOptions {
   readonly dryRun?: boolean;
 }
 
-export interface MigrationReport {
+interface MigrationReport {
   readonly counts: MigrationCounts;
   readonly dryRun: boolean;
   readonly targetHadRecords: boolean;

@@ -18,7 +18,8 @@ import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { KeyCheckError } from '../factors/key-check.ts';
 import { configPathFrom, UsageError } from './policy.ts';
-import { BackupError, runBackup, runRestore, type RedisSide } from './store-backup.ts';
+import { BackupError, runBackup, type RedisSide } from './store-backup.ts';
+import { runRestore } from './store-restore.ts';
 
 /**
  * `smartpush-guard store migrate --from embedded|redis --to redis|embedded [--config FILE]

@@ -171,9 +171,9 @@ function findKeyNode(doc: ReturnType<typeof parseDocument>, path: readonly strin
 }
 
 /** Admin bearer tokens shorter than this are refused: a token is a password nobody types. */
-export const MIN_ADMIN_TOKEN_LENGTH = 32;
+const MIN_ADMIN_TOKEN_LENGTH = 32;
 
-export function adminTokenTooShort(length: number): string {
+function adminTokenTooShort(length: number): string {
   return `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${length}); generate one with: openssl rand -base64 32`;
 }
 

@@ -57,7 +57,7 @@ const extraHeaders = z
   .default({});
 
 /** The upstream's own form, fetched before posting to it (CSRF tokens, pre-login cookies). */
-export const formFetchSchema = z
+const formFetchSchema = z
   .object({
     /** GET the page first, in the pending login's cookie jar (default true once `form` is given). */
     fetch: z.boolean().default(true),
@@ -147,8 +147,4 @@ export const loginLogoutSchema = z
   })
   .strict();
 
-export type LoginUpstreamConfig = z.output<typeof loginUpstreamSchema>;
-export type LoginSuccessConfig = z.output<typeof loginSuccessSchema>;
-export type LoginFailureConfig = z.output<typeof loginFailureSchema>;
-export type LoginLogoutConfig = z.output<typeof loginLogoutSchema>;
 export type FormFetchConfig = z.output<typeof formFetchSchema>;

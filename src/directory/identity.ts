@@ -9,7 +9,7 @@
  * Unicode NFC, so a composed and a decomposed "é" are one spelling.
  */
 
-export type IdentifierKind = 'email' | 'username';
+type IdentifierKind = 'email' | 'username';
 
 export interface IdentityRules {
   readonly kind: IdentifierKind;
@@ -20,12 +20,12 @@ export interface IdentityRules {
 export const EMAIL_IDENTITY: IdentityRules = { kind: 'email', caseInsensitive: true };
 
 /** Longest identifier accepted anywhere (an email address is at most 254 characters). */
-export const MAX_IDENTIFIER_LENGTH = 254;
+const MAX_IDENTIFIER_LENGTH = 254;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-export const EMAIL_ADDRESS =
+const EMAIL_ADDRESS =
   /^[^\s@"<>()[\]\\,;:]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** Whether a value is an email address codes can be sent to (not merely something with an @). */
@@ -39,7 +39,7 @@ export function canonicalIdentity(raw: string, rules: IdentityRules): string {
   return rules.kind === 'email' || rules.caseInsensitive ? trimmed.toLowerCase() : trimmed;
 }
 
-export type IdentifierCheck = { readonly ok: true; readonly identity: string } | { readonly ok: false; readonly message: string };
+type IdentifierCheck = { readonly ok: true; readonly identity: string } | { readonly ok: false; readonly message: string };
 
 /**
  * Canonicalises an identifier given by support or read from a URL and says what is wrong with it,

@@ -7,7 +7,6 @@ import { HtmlDirectory, ProfileDirectory, type Extract } from './page.ts';
 import { MysqlDirectory, PostgresDirectory, SqliteDirectory } from './sql.ts';
 import type { Directory, DirectoryFailureReason, LookupContext, SessionFetcher } from './types.ts';
 
-export type { Directory, DirectoryEntry, DirectoryResult, LookupContext, SessionFetcher } from './types.ts';
 
 /** For tools without an upstream session (CLI): profile/html directories then answer `no_session`. */
 export const NO_UPSTREAM_SESSION: SessionFetcher = {
@@ -80,7 +79,7 @@ export function openDirectory(
   }
 }
 
-export type ContactsResult =
+type ContactsResult =
   | { readonly ok: true; readonly email: string | null; readonly phone: string | null; readonly roles?: readonly string[] }
   | { readonly ok: false; readonly reason: DirectoryFailureReason; readonly message: string };
 

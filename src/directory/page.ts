@@ -13,7 +13,7 @@ import { failed, found, type Directory, type DirectoryResult, type LookupContext
  * refused: the session is not the account it claims to be.
  */
 
-export interface ProfileOptions {
+interface ProfileOptions {
   readonly path: string;
   readonly emailField: string;
   readonly phoneField?: string | undefined;
@@ -30,7 +30,7 @@ export interface Extract {
   readonly pattern?: RegExp | undefined;
 }
 
-export interface HtmlOptions {
+interface HtmlOptions {
   readonly path: string;
   readonly email?: Extract | undefined;
   readonly phone?: Extract | undefined;

@@ -4,9 +4,9 @@
  * names and comments are skipped, and `::` (PostgreSQL casts) is not a parameter.
  */
 
-export type PlaceholderStyle = 'pg' | 'mysql';
+type PlaceholderStyle = 'pg' | 'mysql';
 
-export interface BoundQuery {
+interface BoundQuery {
   readonly text: string;
   /** How many times the identifier is bound (mysql binds once per `?`). */
   readonly occurrences: number;

@@ -17,7 +17,7 @@ import { failed, found, type Directory, type DirectoryResult, type LookupContext
  * a client-side timeout. The database account should still be one that can only SELECT.
  */
 
-export interface SqlDirectoryOptions {
+interface SqlDirectoryOptions {
   readonly query: string;
   readonly timeoutMs: number;
   /** Connections kept open at most (postgres/mysql). */

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
 import { totpSecretAad, type SecretBox, type EncryptionKeys } from './secret-box.ts';
-import { RESTORE_HINT } from '../store/sqlite.ts';
+import { RESTORE_HINT } from '../store/sqlite-file.ts';
 
 /**
  * The key check (issue 14 item 12): the durable store keeps, per encryption key id, a constant

@@ -4,7 +4,7 @@ import { pino, type Logger, type DestinationStream } from 'pino';
  * Structured JSON logs. Anything that could carry a secret is redacted by path, so a careless
  * `log.info({ req })` cannot leak a cookie, a bearer token, a password or a code.
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.cookie',
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',

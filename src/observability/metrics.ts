@@ -14,7 +14,7 @@ export interface MetricsOutput {
 }
 
 /** Upper bounds (seconds) of the request duration histogram. */
-export const REQUEST_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REQUEST_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** One (rule, decision) pair's numbers: plain fields, updated in place. */
 interface RequestSeries {

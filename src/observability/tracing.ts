@@ -13,7 +13,7 @@ import type { Logger } from './logger.ts';
  * an error message (store and upstream errors can quote what they were sent) or a user name.
  */
 
-export interface TracingSettings {
+interface TracingSettings {
   /** The collector's OTLP/HTTP URL; `/v1/traces` is added unless the path already ends with it. */
   readonly endpoint: string;
   readonly serviceName: string;
@@ -30,7 +30,7 @@ export interface TracingSettings {
 }
 
 /** The facts of the client that tracing reads (from ClientFacts). */
-export interface TracedClient {
+interface TracedClient {
   readonly address: string;
   readonly proto: string;
   /** The direct peer is a configured trusted proxy: only then is its traceparent believed. */
@@ -38,13 +38,13 @@ export interface TracedClient {
 }
 
 /** A finished-on-demand child span; ending it twice is harmless. */
-export interface Phase {
+interface Phase {
   end(attributes?: Attributes): void;
   /** Ends the phase as failed, recording only the kind of failure (never its message). */
   fail(error: unknown): void;
 }
 
-export interface UpstreamCall {
+interface UpstreamCall {
   end(status: number): void;
   /** `failure`: connect, timeout, reset, client_timeout, or an error's kind. */
   fail(failure: string): void;
@@ -70,7 +70,7 @@ export interface TracedDecision {
 }
 
 /** The server span of one request. It ends by itself when the response closes. */
-export interface RequestSpan {
+interface RequestSpan {
   /** The canonical target and matched rule are known (ends the canonicalisation phase). */
   routed(routing: TracedRouting): void;
   decided(explanation: TracedDecision): void;

@@ -1,7 +1,7 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 
-export interface ErrorPageProps {
+interface ErrorPageProps {
   readonly status: number;
   /** The machine code of the refusal (`forbidden`, `upstream_unavailable`, …): picks the words. */
   readonly error: string;

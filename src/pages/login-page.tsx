@@ -2,7 +2,7 @@ import { Layout } from './layout.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField, Messages, ERROR_ID } from './security-parts.tsx';
 
-export interface LoginPageProps {
+interface LoginPageProps {
   readonly csrf: string;
   readonly returnTo: string;
   readonly email?: string;

@@ -1,8 +1,8 @@
 import { Layout } from './layout.tsx';
-import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
+import { renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CsrfField } from './security-parts.tsx';
 
-export interface LogoutPageProps {
+interface LogoutPageProps {
   readonly csrf: string;
   /** Where "stay signed in" leads (`login.landing`). */
   readonly landing: string;

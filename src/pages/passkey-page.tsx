@@ -9,7 +9,7 @@ import { BackToSecurity, CodeField, CsrfField, Messages, PasswordField, ResendBu
  * one. Everything but the ceremony itself works without JavaScript.
  */
 
-export interface PasskeyRow {
+interface PasskeyRow {
   readonly id: string;
   readonly name: string;
   readonly createdAt: string;
@@ -23,7 +23,7 @@ export type PasskeyPageStep =
   /** `add` null: no passkey can be added now; `problem` says why (default: not at this address). */
   | { readonly step: 'verified'; readonly add: PasskeyFormView | null; readonly problem?: string | undefined };
 
-export type PasskeyPageProps = PageMessage & {
+type PasskeyPageProps = PageMessage & {
   readonly csrf: string;
   readonly keys: readonly PasskeyRow[];
   readonly view: PasskeyPageStep;

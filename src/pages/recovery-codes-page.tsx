@@ -11,7 +11,7 @@ export type RecoveryView =
   | { readonly step: 'codes'; readonly recoveryCodes: readonly string[] }
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
-export type RecoveryProps = PageMessage & {
+type RecoveryProps = PageMessage & {
   /** Sending as the server knows it now (the code step of sms/email). */
   readonly send?: SendView | null | undefined;
   readonly csrf: string;

@@ -7,7 +7,7 @@ import { CsrfField } from './security-parts.tsx';
  * answered with a 303 back to the page (Post/Redirect/Get, src/http/remembered-browsers.ts).
  */
 
-export interface RememberedBrowserItem {
+interface RememberedBrowserItem {
   readonly id: string;
   readonly label: string;
   /** Dates as shown (YYYY-MM-DD). */

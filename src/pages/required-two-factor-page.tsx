@@ -9,7 +9,7 @@ import { CsrfField, Messages } from './security-parts.tsx';
  * period lasts, "Not now" is a form (POST with the form token) that counts one skip. Works without
  * JavaScript.
  */
-export interface RequiredTwoFactorPageProps {
+interface RequiredTwoFactorPageProps {
   readonly csrf: string;
   readonly returnTo: string;
   readonly enableUrl: string;

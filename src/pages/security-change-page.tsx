@@ -1,7 +1,8 @@
 import { Layout } from './layout.tsx';
+import { ReauthCodeStep } from './reauth-code-step.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { SendStatus, type SendView } from './send-status.tsx';
-import { BackToSecurity, CodeField, CodeHelp, CsrfField, Messages, PasswordField, RecoveryCodeForm, StartAgainOrBack, Steps, methodDescription, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { type SendView } from './send-status.tsx';
+import { BackToSecurity, CsrfField, Messages, PasswordField, StartAgainOrBack, Steps, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /**
  * Changing the 2FA method (issue 17: where policy requires 2FA it cannot be turned off, so the
@@ -14,7 +15,7 @@ export type ChangeView =
   | { readonly step: 'code'; readonly method: PageMethod; readonly destination: string | null }
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
-export type ChangeProps = PageMessage & {
+type ChangeProps = PageMessage & {
   readonly csrf: string;
   readonly send?: SendView | null | undefined;
   readonly view: ChangeView;
@@ -44,35 +45,12 @@ function Body(props: ChangeProps) {
           <BackToSecurity />
         </>
       );
-    case 'code': {
-      const instructions = view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination));
+    case 'code':
       return (
-        <>
-          <Steps current={2} total={4}>
-            {t.enterYourCode}
-          </Steps>
-          <h1>{t.verifyHeading}</h1>
-          <Messages error={props.error} notice={props.notice} warning={props.warning} />
-          {props.send ? <SendStatus send={props.send} /> : null}
-          {props.send ? null : <p>{instructions}</p>}
-          <form method="post" action={CHANGE_ACTION}>
-            <CsrfField csrf={props.csrf} />
-            <input type="hidden" name="step" value="code" />
-            <CodeField error={props.error} acceptsRecovery />
-            <button type="submit">{t.continue}</button>
-          </form>
-          <RecoveryCodeForm action={CHANGE_ACTION} csrf={props.csrf} fields={{ step: 'code' }} />
-          <CodeHelp method={view.method}>
-            {view.method !== 'totp' ? (
-              <>
-                <a href={CHANGE_ACTION}>{t.sendNewCode}</a> {t.resendNeedsPassword} ·{' '}
-              </>
-            ) : null}
-          </CodeHelp>
+        <ReauthCodeStep action={CHANGE_ACTION} csrf={props.csrf} send={props.send} method={view.method} destination={view.destination} total={4} error={props.error} notice={props.notice} warning={props.warning}>
           <BackToSecurity />
-        </>
+        </ReauthCodeStep>
       );
-    }
     case 'restart':
       return (
         <>

@@ -1,7 +1,8 @@
 import { Layout } from './layout.tsx';
-import { SendStatus, type SendView } from './send-status.tsx';
+import { ReauthCodeStep } from './reauth-code-step.tsx';
+import { type SendView } from './send-status.tsx';
 import { renderPage, useUi, type PageUi } from './page-ui.tsx';
-import { BackToSecurity, CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, PasswordField, Steps, methodDescription, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
+import { BackToSecurity, CsrfField, Messages, PasswordField, Steps, StartAgainOrBack, type PageMessage, type PageMethod } from './security-parts.tsx';
 
 /** Turning 2FA off: password → a code of the current method (or a recovery code) → confirm. */
 
@@ -11,7 +12,7 @@ export type DisableView =
   | { readonly step: 'confirm' }
   | { readonly step: 'restart'; readonly notEnabled: boolean };
 
-export type DisableProps = PageMessage & {
+type DisableProps = PageMessage & {
   readonly csrf: string;
   /** Sending as the server knows it now (the code step of sms/email). */
   readonly send?: SendView | null | undefined;
@@ -51,35 +52,12 @@ function Body(props: DisableProps) {
           <BackToSecurity label={t.keepItOn} />
         </>
       );
-    case 'code': {
-      const instructions = view.method === 'totp' ? t.sixDigitsFromApp : t.sentTo(methodDescription(t, view.method, view.destination));
+    case 'code':
       return (
-        <>
-          <Steps current={2} total={3}>
-            {t.enterYourCode}
-          </Steps>
-          <h1>{t.verifyHeading}</h1>
-          <Messages error={props.error} notice={props.notice} warning={props.warning} />
-          {props.send ? <SendStatus send={props.send} /> : null}
-          {props.send ? null : <p>{instructions}</p>}
-          <form method="post" action={ACTION}>
-            <CsrfField csrf={props.csrf} />
-            <input type="hidden" name="step" value="code" />
-            <CodeField error={props.error} acceptsRecovery />
-            <button type="submit">{t.continue}</button>
-          </form>
-          <RecoveryCodeForm action={ACTION} csrf={props.csrf} fields={{ step: 'code' }} />
-          <CodeHelp method={view.method}>
-            {view.method !== 'totp' ? (
-              <>
-                <a href={ACTION}>{t.sendNewCode}</a> {t.resendNeedsPassword} ·{' '}
-              </>
-            ) : null}
-          </CodeHelp>
+        <ReauthCodeStep action={ACTION} csrf={props.csrf} send={props.send} method={view.method} destination={view.destination} total={3} error={props.error} notice={props.notice} warning={props.warning}>
           <BackToSecurity label={t.keepItOn} />
-        </>
+        </ReauthCodeStep>
       );
-    }
     case 'confirm':
       return (
         <>

@@ -4,7 +4,7 @@ import { CsrfField, Messages, type PageMessage, type PageMethod } from './securi
 import { ActiveSessionsSection, type ActiveSessionsView } from './sessions-section.tsx';
 import { RememberedBrowsersSection, type RememberedBrowsersSectionProps } from './remembered-browsers-section.tsx';
 
-export interface SecurityPageProps extends PageMessage {
+interface SecurityPageProps extends PageMessage {
   readonly csrf: string;
   readonly email: string;
   readonly enabled: boolean;

@@ -183,7 +183,7 @@ export function methodDescription(t: Catalogue, method: PageMethod, maskedDestin
 }
 
 /** Where "Didn't receive a code?" (or, for an authenticator app, "Can't use your app?") leads. */
-export function HelpLink(props: { method?: PageMethod | undefined }) {
+function HelpLink(props: { method?: PageMethod | undefined }) {
   const { t } = useUi();
   if (props.method === 'totp') return <a href="/_guard/help/otp#app">{t.cantUseApp}</a>;
   return <a href={props.method ? `/_guard/help/otp#${props.method}` : '/_guard/help/otp'}>{t.didntReceive}</a>;

@@ -1,6 +1,4 @@
 import { useUi } from './page-ui.tsx';
-import { methodDescription } from './security-parts.tsx';
-export { RecoveryCodeInput } from './security-parts.tsx';
 
 /**
  * What a code page says about sending, taken from the server's state on every request (never from
@@ -26,7 +24,6 @@ export interface SendView {
 export function SendStatus(props: { send: SendView }) {
   const { t, brand } = useUi();
   const { send } = props;
-  const where = methodDescription(t, send.method, send.destination);
   if (send.refused !== null) {
     const reason = send.refused === 'budget' ? t.sendRefused.budget(send.destination ?? t.methodName[send.method]) : t.sendRefused[send.refused];
     return (

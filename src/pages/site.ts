@@ -8,7 +8,7 @@ import type { Brand } from './page-ui.tsx';
  * the stylesheet of brand colours (a file, because the CSP allows no inline style), and the logo.
  */
 
-export interface Logo {
+interface Logo {
   readonly body: Buffer;
   readonly type: 'image/png' | 'image/jpeg' | 'image/svg+xml';
 }
@@ -20,7 +20,7 @@ export interface Site {
   readonly logo: Logo | null;
 }
 
-export interface ProductConfig {
+interface ProductConfig {
   readonly name: string;
   readonly support: string;
   readonly logo?: string | undefined;
@@ -28,10 +28,10 @@ export interface ProductConfig {
 }
 
 export const LOGO_URL = '/_guard/assets/logo';
-export const LOGO_MAX_BYTES = 256 * 1024;
+const LOGO_MAX_BYTES = 256 * 1024;
 
 /** The type a logo's bytes say it is (not its name): PNG, JPEG or SVG, else null. */
-export function sniffLogo(body: Buffer): Logo['type'] | null {
+function sniffLogo(body: Buffer): Logo['type'] | null {
   if (body.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
   if (body[0] === 0xff && body[1] === 0xd8 && body[2] === 0xff) return 'image/jpeg';
   const head = body.subarray(0, 4096).toString('utf8').replace(/^\uFEFF/, '');
@@ -40,7 +40,7 @@ export function sniffLogo(body: Buffer): Logo['type'] | null {
   return null;
 }
 
-export function loadLogo(path: string, configFile: string): Logo {
+function loadLogo(path: string, configFile: string): Logo {
   const file = resolve(dirname(configFile), path);
   let body: Buffer;
   try {
@@ -56,12 +56,12 @@ export function loadLogo(path: string, configFile: string): Logo {
 }
 
 /** The brand stylesheet: only validated values (a #rrggbb colour) go into it. */
-export function brandStylesheet(primary: string): string {
+function brandStylesheet(primary: string): string {
   return `:root { --primary: ${primary}; }\n`;
 }
 
 /** The parts of `login` the pages show: the identifier's label and where back links go. */
-export interface SiteLogin {
+interface SiteLogin {
   readonly identifier: 'email' | 'username';
   readonly landing: string;
   readonly forgotPasswordUrl?: string | undefined;

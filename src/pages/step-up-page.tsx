@@ -1,10 +1,11 @@
 import { Layout } from './layout.tsx';
 import { landingOf, renderPage, useUi, type PageUi } from './page-ui.tsx';
 import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, type PageMessage, type PageMethod, ResendButton } from './security-parts.tsx';
-import { RecoveryCodeInput, SendStatus, type SendView } from './send-status.tsx';
+import { SendStatus, type SendView } from './send-status.tsx';
+import { RecoveryCodeInput } from './security-parts.tsx';
 import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
-export interface StepUpPageProps extends PageMessage {
+interface StepUpPageProps extends PageMessage {
   readonly csrf: string;
   readonly method: PageMethod;
   /** Masked phone or address the code goes to (sms/email). */
@@ -120,7 +121,7 @@ export function renderStepUpPage(ui: PageUi, props: StepUpPageProps): string {
   return renderPage(ui, <StepUpPage {...props} />);
 }
 
-export interface StepUpDoneProps {
+interface StepUpDoneProps {
   readonly csrf: string;
   /** The operation to continue (a same-origin path); null when it cannot be repeated by a GET. */
   readonly continueTo: string | null;

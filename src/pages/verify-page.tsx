@@ -4,7 +4,7 @@ import { CodeField, CodeHelp, CsrfField, Messages, RecoveryCodeForm, ResendButto
 import { SendStatus, type SendView } from './send-status.tsx';
 import { PasskeyAssertForm, type PasskeyFormView } from './passkey-parts.tsx';
 
-export interface VerifyPageProps {
+interface VerifyPageProps {
   readonly csrf: string;
   readonly method: 'totp' | 'sms' | 'email';
   /** Where the code went, masked (`m•••@example.com`); null for an authenticator app or when unknown. */

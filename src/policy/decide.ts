@@ -24,7 +24,7 @@ const TWO_FACTOR_PROMPT: Decision = Object.freeze({ kind: 'two_factor_required',
 const ruleReasons = new WeakMap<CompiledRule, string>();
 
 /** Why this rule applies, as the first reason (computed once per rule: decide runs on every request). */
-export function ruleReason(rule: CompiledRule): string {
+function ruleReason(rule: CompiledRule): string {
   let reason = ruleReasons.get(rule);
   if (reason === undefined) {
     reason = describeRule(rule);

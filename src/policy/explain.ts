@@ -9,7 +9,7 @@ import { decide } from './decide.ts';
 import type { CompiledPolicy, Explanation, UserState } from './types.ts';
 import { describeRequirement } from './require-two-factor.ts';
 
-export interface ExplainRequest {
+interface ExplainRequest {
   readonly method: string;
   /** The request target as sent by the client (may hold `//`, `..`, escapes, a query). */
   readonly rawPath: string;
@@ -25,12 +25,12 @@ interface ExplainCommon {
 }
 
 /** The host or target was refused before any rule was consulted: the sidecar answers 400 (or 421 for an unknown host). */
-export interface ExplainRejected extends ExplainCommon {
+interface ExplainRejected extends ExplainCommon {
   readonly rejected: string;
   readonly status: 400 | 421;
 }
 
-export interface ExplainDecided extends ExplainCommon, Explanation {
+interface ExplainDecided extends ExplainCommon, Explanation {
   readonly rejected: null;
   /** The canonical path that was matched (and would be forwarded). */
   readonly path: string;

@@ -19,7 +19,7 @@ export function isPolicyFileName(name: string): boolean {
 }
 
 /** Parse and validate one policy file's text; issues are collected, not thrown. */
-export function parsePolicySource(
+function parsePolicySource(
   text: string,
   file: string,
 ): { ok: true; source: PolicySourceDocument } | { ok: false; issues: PolicyIssue[] } {

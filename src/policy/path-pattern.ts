@@ -12,7 +12,7 @@
  */
 import { canonicaliseTarget } from '../proxy/canonical-target.ts';
 
-export type PatternSegment =
+type PatternSegment =
   | { readonly kind: 'literal'; readonly value: string }
   | { readonly kind: 'glob'; readonly source: string; readonly regexp: RegExp }
   | { readonly kind: 'param'; readonly name: string }
@@ -25,18 +25,18 @@ export interface PathPattern {
   readonly segments: readonly PatternSegment[];
 }
 
-export interface PatternOptions {
+interface PatternOptions {
   readonly caseSensitive: boolean;
   readonly pathParameters: 'reject' | 'allow';
 }
 
-export type PatternResult = { ok: true; pattern: PathPattern } | { ok: false; message: string };
+type PatternResult = { ok: true; pattern: PathPattern } | { ok: false; message: string };
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGEXP_SPECIAL = /[.*+?^${}()|[\]\\/-]/g;
 
 /** The sidecar's own routes; the policy never decides on them, so rules may not pretend to. */
-export const RESERVED_PREFIX_SEGMENT = '_guard';
+const RESERVED_PREFIX_SEGMENT = '_guard';
 
 export function compilePathPattern(text: string, options: PatternOptions): PatternResult {
   const fail = (message: string): PatternResult => ({ ok: false, message });

@@ -12,7 +12,7 @@ export interface PolicyIssue {
   readonly message: string;
 }
 
-export function formatIssue(issue: PolicyIssue): string {
+function formatIssue(issue: PolicyIssue): string {
   if (issue.line <= 0) return `${issue.file}: ${issue.message}`;
   return `${issue.file}:${issue.line}:${issue.column}: ${issue.message}`;
 }

@@ -25,101 +25,17 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
 import { explainRequest } from './explain.ts';
 import type { ExplainResult } from './explain.ts';
 import { loadPolicy } from './load.ts';
 import { PolicyError } from './policy-error.ts';
-import { METHOD_PATTERN } from './schema.ts';
 import type { CompiledPolicy, UserState } from './types.ts';
 import { parseYamlSource, validateSource } from './yaml-source.ts';
+import { policyTestFileSchema, type ExpectedDecision, type PolicyTestCase } from './policy-test-schema.ts';
 import type { Position } from './yaml-source.ts';
 
-export const EXPECTED_DECISIONS = [
-  'pass',
-  'login_required',
-  'deny',
-  'reject',
-  'intercept_login',
-  'intercept_logout',
-  'step_up_required',
-  'two_factor_required',
-] as const;
-export type ExpectedDecision = (typeof EXPECTED_DECISIONS)[number];
 
-const userObject = z
-  .object(
-    {
-      authenticated: z.boolean().default(true),
-      two_factor: z.boolean().default(false),
-      /** Omitted: risk could not be assessed (decided as high). */
-      risk: z.enum(['low', 'medium', 'high']).optional(),
-      fresh: z.boolean().default(false),
-      /** require_2fa: where a user without 2FA stands (omitted: over, as the sidecar fails closed). */
-      grace: z.enum(['prompt', 'skipped', 'over', 'exempt']).optional(),
-    },
-    { error: 'must be anonymous, authenticated, or a mapping such as {authenticated: true, two_factor: true, risk: high, fresh: false}' },
-  )
-  .strict();
-
-const userSchema = z.preprocess(
-  (value) => (value === 'anonymous' ? { authenticated: false } : value === 'authenticated' ? { authenticated: true } : value),
-  userObject,
-);
-
-/** `request: GET /doku.php?do=login` is the same as `method: GET` and `path: /doku.php?do=login`. */
-function splitRequest(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || !('request' in value)) return value;
-  const { request, ...rest } = value as Record<string, unknown>;
-  if (typeof request !== 'string') return value;
-  const m = /^\s*(\S+)\s+(\S+)\s*$/.exec(request);
-  if (!m || 'method' in rest || 'path' in rest) return value;
-  return { ...rest, method: m[1], path: m[2] };
-}
-
-const caseObject = z
-  .object({
-    name: z.string().optional(),
-    method: z.string().regex(METHOD_PATTERN, { error: 'must be an upper-case HTTP method name such as GET' }),
-    path: z.string().min(1, { error: 'must not be empty' }),
-    host: z.string().min(1, { error: 'must not be empty' }).optional(),
-    user: userSchema.optional(),
-    expect: z
-      .object({
-        rule: z.string().optional(),
-        decision: z.enum(EXPECTED_DECISIONS),
-        action: z.enum(['email_code', 'fresh_code', 'phishing_resistant']).optional(),
-        /** With two_factor_required: whether "Not now" is still offered. */
-        grace: z.boolean().optional(),
-        params: z.record(z.string(), z.string()).optional(),
-        /** remember_browser: whether the policy lets a sign-in returning to this rule be remembered. */
-        remember: z.boolean().optional(),
-      })
-      .strict()
-      .superRefine((expect, ctx) => {
-        if (expect.action !== undefined && expect.decision !== 'step_up_required') {
-          ctx.addIssue({ code: 'custom', path: ['action'], message: 'must only be given with decision: step_up_required' });
-        }
-        if (expect.grace !== undefined && expect.decision !== 'two_factor_required') {
-          ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must only be given with decision: two_factor_required' });
-        }
-      }),
-  })
-  .strict();
-
-const caseSchema = z.preprocess(splitRequest, caseObject);
-
-export const policyTestFileSchema = z
-  .object({
-    policy: z.string().min(1, { error: 'must not be empty' }).optional(),
-    cases: z.array(caseSchema).min(1, { error: 'must list at least one case' }),
-  })
-  .strict();
-
-export type PolicyTestFile = z.output<typeof policyTestFileSchema>;
-type PolicyTestCase = z.output<typeof caseObject>;
-
-export interface ExpectedOutcome {
+interface ExpectedOutcome {
   readonly decision: ExpectedDecision;
   readonly rule?: string;
   readonly action?: 'email_code' | 'fresh_code' | 'phishing_resistant';
@@ -128,7 +44,7 @@ export interface ExpectedOutcome {
   readonly remember?: boolean;
 }
 
-export interface ActualOutcome {
+interface ActualOutcome {
   readonly decision: ExpectedDecision;
   /** null when the target was rejected before any rule was consulted. */
   readonly rule: string | null;
@@ -143,7 +59,7 @@ export interface ActualOutcome {
   readonly reasons: readonly string[];
 }
 
-export interface PolicyTestResult {
+interface PolicyTestResult {
   readonly name: string;
   readonly ok: boolean;
   readonly expected: ExpectedOutcome;
@@ -154,7 +70,7 @@ export interface PolicyTestResult {
   readonly message: string | null;
 }
 
-export interface PolicyTestReport {
+interface PolicyTestReport {
   readonly file: string;
   /** Where the policy came from. */
   readonly policy: string;
@@ -163,7 +79,7 @@ export interface PolicyTestReport {
   readonly results: readonly PolicyTestResult[];
 }
 
-export interface RunPolicyTestsOptions {
+interface RunPolicyTestsOptions {
   /** Use this policy file or directory instead of the one the test file names (relative to the cwd). */
   readonly policyPath?: string | undefined;
   /** Use this compiled policy (takes precedence over policyPath). */

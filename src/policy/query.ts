@@ -13,7 +13,7 @@
  * double escapes, encoded separators and control characters.
  */
 
-export type QueryTest =
+type QueryTest =
   | { readonly kind: 'present' }
   | { readonly kind: 'absent' }
   /** Folded values (see foldQueryValue); the request's value must be one of them. */
@@ -32,7 +32,7 @@ export type CanonicalQuery = ReadonlyMap<string, string>;
 
 export type QueryParseResult = { readonly ok: true; readonly query: CanonicalQuery } | { readonly ok: false; readonly reason: string };
 
-export interface QueryOptions {
+interface QueryOptions {
   /** Folded names of every parameter some rule or intercept names. Empty: the query is not consulted. */
   readonly consulted: ReadonlySet<string>;
   readonly caseSensitive: boolean;

@@ -19,7 +19,7 @@ import { canonicaliseTarget } from '../proxy/canonical-target.ts';
 import type { CompiledPolicy } from './types.ts';
 
 const RULE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
-export const MAX_REMEMBER_DAYS = 365;
+const MAX_REMEMBER_DAYS = 365;
 const DAY_MS = 86_400_000;
 
 export const rememberBrowserPolicySchema = z
@@ -41,7 +41,7 @@ export const rememberBrowserPolicySchema = z
   .strict()
   .describe('Narrow "Remember this browser" (config factors.remember_browser): turn it off, shorten it, or exclude rules.');
 
-export type RememberBrowserPolicyDocument = z.output<typeof rememberBrowserPolicySchema>;
+type RememberBrowserPolicyDocument = z.output<typeof rememberBrowserPolicySchema>;
 
 /** The compiled `remember_browser` (CompiledPolicy.rememberBrowser). */
 export interface RememberBrowserPolicySpec {

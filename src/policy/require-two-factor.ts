@@ -25,8 +25,8 @@ const ROLE = /^[A-Za-z0-9][A-Za-z0-9 ._:@/-]{0,99}$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-export const MAX_GRACE_SKIPS = 100;
-export const MAX_GRACE_DAYS = 3650;
+const MAX_GRACE_SKIPS = 100;
+const MAX_GRACE_DAYS = 3650;
 const DAY_MS = 86_400_000;
 
 const until = z
@@ -82,7 +82,7 @@ export const requireTwoFactorSchema = z
   .strict()
   .describe('Require two-step verification (2FA) for some rules or the whole app, optionally with a grace period.');
 
-export type RequireTwoFactorDocument = z.output<typeof requireTwoFactorSchema>;
+type RequireTwoFactorDocument = z.output<typeof requireTwoFactorSchema>;
 
 /** The compiled mandate (CompiledPolicy.requireTwoFactor). */
 export interface RequireTwoFactorSpec {
@@ -105,7 +105,7 @@ export interface GraceSpec {
 /** No grace at all: 2FA is required at the first covered request. */
 export const NO_GRACE: GraceSpec = Object.freeze({ untilMs: null, skips: 0, days: null });
 
-export function untilToMs(value: string): number {
+function untilToMs(value: string): number {
   return Date.parse(DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value);
 }
 
@@ -168,7 +168,7 @@ export function graceStatus(grace: GraceSpec, record: Pick<GraceRecord, 'firstPr
 }
 
 /** A sentence for `policy explain` and the README. */
-export function describeGrace(grace: GraceSpec): string {
+function describeGrace(grace: GraceSpec): string {
   const parts: string[] = [];
   if (grace.untilMs !== null) parts.push(`until ${new Date(grace.untilMs).toISOString()}`);
   if (grace.skips !== null) parts.push(`${grace.skips} "Not now" skip${grace.skips === 1 ? '' : 's'}`);

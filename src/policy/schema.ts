@@ -11,15 +11,15 @@ import { DURATION_PATTERN } from '../config/duration.ts';
 import { requireTwoFactorSchema } from './require-two-factor.ts';
 import { rememberBrowserPolicySchema } from './remember-browser-policy.ts';
 
-export const ACCESS_VALUES = ['public', 'authenticated', 'deny'] as const;
-export const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'phishing_resistant', 'deny'] as const;
+const ACCESS_VALUES = ['public', 'authenticated', 'deny'] as const;
+const STEP_UP_ACTIONS = ['pass', 'email_code', 'fresh_code', 'phishing_resistant', 'deny'] as const;
 export const DEFAULT_KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-export const RULE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-export const CATEGORY_PATTERN = /^[a-z0-9-]+$/;
+const RULE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+const CATEGORY_PATTERN = /^[a-z0-9-]+$/;
 export const METHOD_PATTERN = /^[A-Z][A-Z0-9_-]*$/;
 /** A host name or IPv4 address, optionally `*.` for "any subdomain"; no port. Compared lower-case. */
-export const HOST_PATTERN =
+const HOST_PATTERN =
   /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[[0-9A-Fa-f:.]+\]$/;
 
 const access = z.enum(ACCESS_VALUES).describe('public: anyone; authenticated: a full sidecar session; deny: 403 for everyone');
@@ -58,14 +58,14 @@ const pathPattern = z
 
 const paths = z.array(pathPattern).min(1, { error: 'must list at least one path pattern' });
 
-export const QUERY_NAME_PATTERN = /^[A-Za-z0-9_.~-]+$/;
+const QUERY_NAME_PATTERN = /^[A-Za-z0-9_.~-]+$/;
 // eslint-disable-next-line no-control-regex
 const queryValue = z.string({ error: 'must be a string (quote numbers and the words true/false: "2")' }).regex(/^[^\u0000-\u001f\u007f&=;%#?]*$/, {
   error: 'must be the decoded value, without control characters or & = ; % # ?',
 });
 
 /** `{do: login}`, `{action: [edit, save]}`, `{id: true}` (present), `{preview: false}` (absent). */
-export const querySchema = z
+const querySchema = z
   .record(
     z.string(),
     z.union([queryValue, z.array(queryValue).min(1, { error: 'must list at least one value' }), z.boolean()], {
@@ -91,8 +91,8 @@ const actionWithout2fa = z
   })
   .describe('pass: no verification; email_code: a code sent by email; deny: refuse');
 
-export const WITHOUT_2FA_DEFAULTS = { low: 'email_code', medium: 'email_code', high: 'email_code' } as const;
-export const WITH_2FA_DEFAULTS = { low: 'pass', medium: 'pass', high: 'fresh_code' } as const;
+const WITHOUT_2FA_DEFAULTS = { low: 'email_code', medium: 'email_code', high: 'email_code' } as const;
+const WITH_2FA_DEFAULTS = { low: 'pass', medium: 'pass', high: 'fresh_code' } as const;
 
 const without2faTable = z
   .object({
@@ -126,7 +126,7 @@ const sensitive = z
   .strict()
   .describe('Step-up verification for a sensitive operation; only with access: authenticated.');
 
-export const ruleSchema = z
+const ruleSchema = z
   .object({
     name: z
       .string()
@@ -206,8 +206,6 @@ export const policyDocumentSchema = z
   .strict()
   .describe('smartpush-guard route policy');
 
-/** A policy document as written (defaults not applied). */
-export type PolicyDocumentInput = z.input<typeof policyDocumentSchema>;
 /** A validated policy document with defaults applied. */
 export type PolicyDocument = z.output<typeof policyDocumentSchema>;
 export type RuleDocument = z.output<typeof ruleSchema>;

@@ -116,7 +116,7 @@ export interface UserState {
   readonly twoFactorGrace?: TwoFactorGrace;
 }
 
-export type TwoFactorGrace = 'prompt' | 'skipped' | 'over' | 'exempt';
+type TwoFactorGrace = 'prompt' | 'skipped' | 'over' | 'exempt';
 
 export type Decision =
   | { readonly kind: 'pass' }

@@ -25,14 +25,14 @@ import { isPolicyFileName, loadPolicy } from './load.ts';
 import type { CompiledPolicy } from './types.ts';
 
 /** What caused a reload: a file change seen by the watcher, or an explicit reload() (e.g. SIGHUP). */
-export type ReloadOrigin = 'watch' | 'reload' | (string & {});
+type ReloadOrigin = 'watch' | 'reload' | (string & {});
 
 export type PolicyReloadEvent =
   | { readonly outcome: 'success'; readonly origin: ReloadOrigin; readonly policy: CompiledPolicy; readonly diff: PolicyDiff; readonly error?: undefined }
   | { readonly outcome: 'held'; readonly origin: ReloadOrigin; readonly policy: CompiledPolicy; readonly diff: PolicyDiff; readonly error?: undefined }
   | { readonly outcome: 'failure'; readonly origin: ReloadOrigin; readonly error: Error };
 
-export type ReloadResult =
+type ReloadResult =
   | { ok: true; policy: CompiledPolicy; diff: PolicyDiff }
   | { ok: false; held: true; policy: CompiledPolicy; diff: PolicyDiff; error?: undefined }
   | { ok: false; held?: false; error: Error };
@@ -52,7 +52,7 @@ const realTimers: PolicyTimers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-export interface PolicyHolderOptions {
+interface PolicyHolderOptions {
   /**
    * How long the files must stay unchanged (size, mtime, content) before a watched change is
    * reloaded; each change restarts the wait (default 2000 ms; config `policy_reload.settle`).

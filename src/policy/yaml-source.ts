@@ -39,7 +39,7 @@ export function formatDocPath(path: DocPath): string {
 }
 
 /** A value as quoted in messages: scalars as JSON, collections by kind. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (value !== null && typeof value === 'object') return 'a mapping';
@@ -237,7 +237,7 @@ function issueSentence(schema: z.ZodType, issue: z.core.$ZodIssue, path: DocPath
 }
 
 /** One PolicyIssue per problem, located in the YAML source. Unknown keys point at the key itself. */
-export function zodIssuesToPolicyIssues(
+function zodIssuesToPolicyIssues(
   source: YamlSource,
   schema: z.ZodType,
   issues: readonly z.core.$ZodIssue[],

@@ -6,9 +6,9 @@
  * no free socket waits (signed-in requests first) up to `queueTimeoutMs`.
  */
 
-export type Traffic = 'signed_in' | 'anonymous';
+type Traffic = 'signed_in' | 'anonymous';
 
-export interface AdmissionOptions {
+interface AdmissionOptions {
   readonly maxSockets: number;
   readonly anonymousShare: number;
   readonly queueTimeoutMs: number;

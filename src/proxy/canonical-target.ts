@@ -14,11 +14,11 @@ export interface CanonicalTarget {
   readonly forwarded: string;
 }
 
-export type CanonicalResult =
+type CanonicalResult =
   | { readonly ok: true; readonly target: CanonicalTarget }
   | { readonly ok: false; readonly reason: string };
 
-export interface CanonicalOptions {
+interface CanonicalOptions {
   /** ';' inside a path segment: refuse (default) or keep as an ordinary character. */
   readonly pathParameters: 'reject' | 'allow';
   /**

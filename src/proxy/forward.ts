@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import { lazyModule } from '../core/lazy-module.ts';
@@ -13,6 +13,8 @@ import {
   type ForwardingFacts,
   type HeaderFilter,
 } from './headers.ts';
+import { SendWatch } from './send-watch.ts';
+import { carriesBody, headerList, serverNameFor, writeResponseHead } from './message-head.ts';
 
 /**
  * Streams requests to the upstream with node:http's client on a keep-alive agent: one
@@ -27,7 +29,7 @@ import {
  */
 
 /** `client_timeout`: the client's body arrived too slowly, and the request was abandoned (408). */
-export type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'client_timeout';
+type UpstreamFailure = 'connect' | 'timeout' | 'reset' | 'client_timeout';
 
 const CLIENT_BODY_TIMEOUT = 'CLIENT_BODY_TIMEOUT';
 
@@ -69,87 +71,14 @@ export interface UpstreamAnswer {
   readonly setCookies: readonly string[];
 }
 
-export interface ForwardResult {
+interface ForwardResult {
   readonly status: number;
 }
 
-/** The send watch samples this many times per sendTimeout; a cut comes within sendTimeout + one tick. */
-const SEND_WATCH_TICKS = 4;
-
-interface ClientWatch {
-  readonly req: http.IncomingMessage;
-  readonly res: http.ServerResponse;
-  readonly proxyRes: http.IncomingMessage;
-  readonly upstreamSocket: Socket;
-  readonly requestId: string;
-  lastQueued: number;
-  lastRead: number;
-  stalledTicks: number;
-}
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 const proxyModule = lazyModule<typeof import('http-proxy-3')>('http-proxy-3');
-
-/**
- * Headers as the flat `[name, value, name, value, …]` list `http.request` and `res.writeHead` take
- * as they are (Node validates and frames them while writing the head, without building a header
- * map first). Removed headers (left undefined by the hygiene) are skipped; a multi-valued one
- * (Set-Cookie) becomes one line per value, as `setHeader` would have written it.
- */
-export function headerList(headers: http.IncomingHttpHeaders): string[] {
-  const list: string[] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') list.push(name, value);
-    else for (const one of value) list.push(name, one);
-  }
-  return list;
-}
-
-/**
- * The TLS server name for an https upstream: Node's agent derives it from the request's Host
- * header when headers are set one by one, and not at all from a header list, so it is worked out
- * here the same way (port and IPv6 brackets dropped; an IP address sends no SNI).
- */
-export function serverNameFor(host: string): string {
-  let name: string;
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    name = end === -1 ? host : host.slice(1, end);
-  } else {
-    name = host.split(':', 1)[0] ?? '';
-  }
-  return isIP(name) === 0 ? name : '';
-}
-
-/**
- * Writes the cleaned upstream head. The common case (nothing set on `res` yet) hands Node the flat
- * list, which it validates and frames as it writes the head. When the sidecar already set headers
- * on `res`, Node's writeHead would fold a list's repeated names (Set-Cookie) into the last one, so
- * the headers are set one by one instead (a multi-valued one as its array), as before.
- */
-function writeResponseHead(res: http.ServerResponse, status: number, message: string | undefined, headers: http.IncomingHttpHeaders): void {
-  if (res.getHeaderNames().length === 0) {
-    if (message) res.writeHead(status, message, headerList(headers));
-    else res.writeHead(status, headerList(headers));
-    return;
-  }
-  for (const name in headers) {
-    const value = headers[name];
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  if (message) res.writeHead(status, message);
-  else res.writeHead(status);
-}
-
-/** Whether the request carries a body to forward (its framing was already checked by Node's parser). */
-function carriesBody(headers: http.IncomingHttpHeaders): boolean {
-  if (headers['transfer-encoding'] !== undefined) return true;
-  const length = headers['content-length'];
-  return length !== undefined && length !== '0';
-}
 
 export class Upstream {
   private readonly agent: http.Agent;
@@ -161,16 +90,13 @@ export class Upstream {
   private wsProxy: ProxyServer | undefined;
   /** Requests whose body is being piped upstream (only those can be abandoned for a slow body). */
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
-  /** Responses that had to wait for their client at least once (the send watch). */
-  private readonly watched = new Set<ClientWatch>();
-  /** The response an upstream socket carries while it waits for its client (keyed weakly: sockets are pooled). */
-  private readonly waitingOnClient = new WeakMap<Socket, ClientWatch>();
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sendWatch: SendWatch;
 
   /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
   private readonly withheldSetCookie: (name: string) => boolean;
 
   constructor(private readonly options: UpstreamOptions) {
+    this.sendWatch = new SendWatch(options);
     const bound = options.upstreamSessionCookie;
     this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const url = options.url;
@@ -217,78 +143,8 @@ export class Upstream {
       socket.once('connect', clear);
       socket.once('close', clear);
     }
-    socket.on('timeout', () => this.onUpstreamIdle(socket));
+    socket.on('timeout', () => this.sendWatch.onUpstreamIdle(socket));
     socket.setTimeout(this.options.responseTimeoutMs);
-  }
-
-  /**
-   * `pipe` pauses the upstream response while the client's socket is full and resumes it on
-   * drain, which can happen on every chunk of a large body. So nothing here runs per chunk: the
-   * first pause puts the response on a watch list, and one coarse timer (a quarter of
-   * sendTimeout) samples what is on it. A client must make progress: within every sendTimeout
-   * (+ one tick) either the bytes queued for it shrink or the upstream socket is read further
-   * (pipe resumed because the client drained), or it is cut off. A client that keeps reading,
-   * however slowly, keeps its download; one that stopped reading does not hold the upstream
-   * socket for ever. The upstream's idle timeout stays armed: when it fires while its response
-   * waits for the client, it is re-armed instead (a slow client is not a slow upstream).
-   */
-  private watchClientReading(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, requestId: string): void {
-    proxyRes.once('pause', () => {
-      if (res.destroyed || proxyRes.destroyed) return;
-      const upstreamSocket = proxyRes.socket;
-      const watch: ClientWatch = { req, res, proxyRes, upstreamSocket, requestId, lastQueued: -1, lastRead: -1, stalledTicks: 0 };
-      this.waitingOnClient.set(upstreamSocket, watch);
-      const sendTimeoutMs = this.options.sendTimeoutMs;
-      if (sendTimeoutMs === undefined) return;
-      this.watched.add(watch);
-      const forget = (): void => {
-        this.watched.delete(watch);
-      };
-      res.once('close', forget);
-      proxyRes.once('close', forget);
-      if (!this.sweepTimer) {
-        this.sweepTimer = setInterval(() => this.sweepClients(), Math.max(25, Math.floor(sendTimeoutMs / SEND_WATCH_TICKS)));
-        this.sweepTimer.unref();
-      }
-    });
-  }
-
-  /** One tick of the send watch (see watchClientReading). */
-  private sweepClients(): void {
-    if (this.watched.size === 0) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = undefined;
-      return;
-    }
-    for (const watch of this.watched) {
-      const { res, proxyRes, upstreamSocket } = watch;
-      if (res.destroyed || proxyRes.destroyed) {
-        this.watched.delete(watch);
-        continue;
-      }
-      const handle = (res.socket as (NonNullable<typeof res.socket> & { _handle?: { writeQueueSize?: number } }) | null)?._handle;
-      const queued = res.writableLength + (handle?.writeQueueSize ?? 0);
-      const read = upstreamSocket.bytesRead;
-      const stalled = queued > 0 && proxyRes.isPaused() && queued >= watch.lastQueued && read === watch.lastRead;
-      watch.lastQueued = queued;
-      watch.lastRead = read;
-      watch.stalledTicks = stalled ? watch.stalledTicks + 1 : 0;
-      if (watch.stalledTicks >= SEND_WATCH_TICKS) {
-        this.watched.delete(watch);
-        this.options.onSendStall?.(watch.req, watch.requestId);
-        res.destroy();
-      }
-    }
-  }
-
-  /** The upstream socket's idle timeout fired: an upstream failure, unless its response is waiting for the client. */
-  private onUpstreamIdle(socket: Socket): void {
-    const watch = this.waitingOnClient.get(socket);
-    if (watch && !watch.res.destroyed && !watch.proxyRes.complete && watch.proxyRes.isPaused()) {
-      socket.setTimeout(this.options.responseTimeoutMs);
-      return;
-    }
-    socket.destroy(Object.assign(new Error('upstream response timeout'), { code: 'UPSTREAM_TIMEOUT' }));
   }
 
   /**
@@ -382,7 +238,7 @@ export class Upstream {
         // An upstream that breaks off mid-body ends the client's connection too (never a
         // truncated body that looks complete).
         proxyRes.on('error', () => res.destroy());
-        this.watchClientReading(proxyRes, req, res, facts.requestId);
+        this.sendWatch.watch(proxyRes, req, res, facts.requestId);
         proxyRes.pipe(res);
       });
       if (carriesBody(headers)) {
@@ -434,8 +290,7 @@ export class Upstream {
   }
 
   close(): void {
-    clearInterval(this.sweepTimer);
-    this.sweepTimer = undefined;
+    this.sendWatch.close();
     this.agent.destroy();
   }
 }

@@ -124,7 +124,7 @@ export function compileHeaderFilter(patterns: readonly string[]): HeaderFilter {
   };
 }
 
-export function foldHeaderName(name: string): string {
+function foldHeaderName(name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-');
 }
 
@@ -148,7 +148,7 @@ export interface ForwardingFacts {
   readonly requestIdHeader: string;
 }
 
-export interface RequestHeaderOptions {
+interface RequestHeaderOptions {
   readonly stripped: HeaderFilter;
   /** Cookie names that belong to the sidecar and never reach the upstream. */
   readonly ownCookie: (name: string) => boolean;

@@ -8,7 +8,7 @@ import { domainToASCII } from 'node:url';
  * different hosts to the policy and one to the upstream.
  */
 
-export interface CanonicalHost {
+interface CanonicalHost {
   /** Lower case, IDNA A-label form, no trailing dot, no port; IPv6 as `[…]` in its shortest form. */
   readonly hostname: string;
   /** The port the client named (leading zeros dropped), or null. */
@@ -17,7 +17,7 @@ export interface CanonicalHost {
   readonly header: string;
 }
 
-export type HostResult = { readonly ok: true; readonly host: CanonicalHost } | { readonly ok: false; readonly reason: string };
+type HostResult = { readonly ok: true; readonly host: CanonicalHost } | { readonly ok: false; readonly reason: string };
 
 const fail = (reason: string): HostResult => ({ ok: false, reason });
 

@@ -14,7 +14,7 @@ import { RISK_SIGNAL_REGISTRY } from './signals/index.ts';
 import type { RiskSignal } from './signals/signal.ts';
 
 /** One signal's part in an assessment. */
-export interface ScoredSignal<N extends string = RiskSignalName> {
+interface ScoredSignal<N extends string = RiskSignalName> {
   readonly name: N;
   /** What it added to the score (negative for a trusted network). */
   readonly weight: number;

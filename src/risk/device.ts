@@ -15,7 +15,7 @@ const MIN_KEY_BYTES = 32;
 /** Domain separation, so the key signs nothing else by accident if it is ever shared. */
 const CONTEXT = 'smartpush-guard device-id v1\0';
 
-export type DeviceKey = string | Buffer;
+type DeviceKey = string | Buffer;
 
 export function newDeviceId(random: Random): string {
   return random.bytes(ID_BYTES).toString('base64url');

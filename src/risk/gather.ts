@@ -16,7 +16,7 @@ export interface RiskCounters {
   sensitiveOperations(user: string, windowMs: number): Promise<number>;
 }
 
-export interface GatherInput {
+interface GatherInput {
   readonly config: RiskConfig;
   readonly history: RiskHistoryStore;
   readonly counters: RiskCounters;
@@ -72,7 +72,7 @@ export async function gatherFacts(input: GatherInput): Promise<RiskFacts> {
 /** User agents longer than this are cut before they are stored. */
 export const MAX_STORED_USER_AGENT = 512;
 
-export interface RecordLoginInput {
+interface RecordLoginInput {
   readonly history: RiskHistoryStore;
   readonly clock: Clock;
   readonly user: string;

@@ -19,7 +19,7 @@ export interface RiskHistoryStore {
   recordLogin(user: string, entry: LoginRecord): Promise<void>;
 }
 
-export interface MemoryRiskHistoryOptions {
+interface MemoryRiskHistoryOptions {
   /** Devices kept per account; the least recently used is forgotten first. */
   readonly maxDevicesPerUser?: number;
   /** Logins kept per account; the oldest is forgotten first. */

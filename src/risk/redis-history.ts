@@ -22,7 +22,7 @@ import { byText, type DeviceRecord, type LoginRecord, type RecordPort, type Risk
 import { accountTag, accountsUnder, closeRedisClient, runRedis, scanKeys, type RedisClient } from '../store/redis-connection.ts';
 import type { RiskHistoryStore } from './history.ts';
 
-export interface RedisRiskHistoryOptions {
+interface RedisRiskHistoryOptions {
   /** Prepended to every key, e.g. the config's `store.redis.prefix`. Must not be empty. */
   readonly prefix: string;
   /** Devices kept per account; the least recently seen is forgotten first. Default 20. */

@@ -23,7 +23,7 @@ import { networkPrefix } from './network.ts';
 const SENSITIVE = (user: string, bucket: number): string => `risk:sensitive:${user}:${bucket}`;
 const LOGIN_FAILURES = (user: string): string => `risk:login-failures:${user}`;
 
-export interface RiskRequest {
+interface RiskRequest {
   readonly user: string;
   /** The raw device cookie value (verified here); undefined without one. */
   readonly deviceCookie: string | undefined;

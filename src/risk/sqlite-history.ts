@@ -18,7 +18,7 @@ import { byText, type LoginRecord, type RecordPort, type RiskUserRecords } from 
 import type { SqliteDurableStore } from '../store/sqlite.ts';
 import type { RiskHistoryStore } from './history.ts';
 
-export interface SqliteRiskHistoryOptions {
+interface SqliteRiskHistoryOptions {
   /** Devices kept per account; the least recently seen is forgotten first. Default 20. */
   readonly maxDevicesPerUser?: number;
   /** Logins kept per account; the oldest is forgotten first. Default 100. */

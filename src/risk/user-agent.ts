@@ -3,10 +3,10 @@
  * of browser can be told from a browser update. Nothing here does I/O.
  */
 
-export type BrowserFamily = 'chrome' | 'firefox' | 'safari' | 'edge' | 'curl' | 'other';
-export type OsFamily = 'windows' | 'macos' | 'ios' | 'android' | 'linux' | 'other';
+type BrowserFamily = 'chrome' | 'firefox' | 'safari' | 'edge' | 'curl' | 'other';
+type OsFamily = 'windows' | 'macos' | 'ios' | 'android' | 'linux' | 'other';
 
-export interface UserAgentFamily {
+interface UserAgentFamily {
   readonly browser: BrowserFamily;
   readonly os: OsFamily;
 }

@@ -5,7 +5,9 @@ import type { LoadedConfig } from '../config/load.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import type { MetricsOutput } from '../observability/metrics.ts';
 import { MemoryStore } from '../store/memory.ts';
-import { childPort, primaryPort, SharedStoreClient, StoreHost } from '../store/shared.ts';
+import { SharedStoreClient } from '../store/shared.ts';
+import { childPort, primaryPort } from '../store/shared-ipc.ts';
+import { StoreHost } from '../store/shared-host.ts';
 import type { Clock } from '../core/clock.ts';
 import type { RunningGuard, StartOptions } from './start.ts';
 

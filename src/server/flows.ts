@@ -1,5 +1,5 @@
 import type { AlertDispatcher } from '../alerts/dispatcher.ts';
-import { watchDurable } from '../alerts/dispatcher.ts';
+import { watchDurable } from '../alerts/watch.ts';
 import type { OwnerMessageRoute } from '../alerts/owner-message.ts';
 import type { Audit } from '../audit/record.ts';
 import { notificationMessage } from '../channels/templates.tsx';

@@ -21,12 +21,12 @@ import type { SessionRecord } from './sessions.ts';
  * session cookie is a sealed {record id, user} the browser never sees the parts of.
  */
 
-export interface SessionIndexOptions {
+interface SessionIndexOptions {
   readonly idleTimeoutMs: number;
   readonly absoluteLifetimeMs: number;
 }
 
-export interface SessionIndexKeys {
+interface SessionIndexKeys {
   readonly recordKey: (sid: string) => string;
   readonly generationKey: (user: string) => string;
   /** Ends one session: record deleted and the replicas told (SessionService.revoke). */

@@ -9,7 +9,7 @@ import { parseCidr } from '../config/cidr.ts';
  * guesses a city or a country.
  */
 
-export interface ClientDescription {
+interface ClientDescription {
   /** e.g. "Chrome 120", "Firefox 121", "Safari 17"; null when the User-Agent says nothing known. */
   readonly browser: string | null;
   /** e.g. "Windows", "macOS", "Android", "iOS", "Linux"; null when unknown. */
@@ -88,7 +88,7 @@ function expandIpv6(address: string): string[] | null {
   return groups.map((g) => Number.parseInt(g || '0', 16).toString(16));
 }
 
-export interface NamedNetwork {
+interface NamedNetwork {
   readonly cidr: string;
   readonly label: string;
 }

@@ -9,6 +9,7 @@ import type { SessionKeys } from './keys.ts';
 import type { FactorMethod } from '../store/durable.ts';
 import type { StoreEvents } from '../store/events.ts';
 import { SessionIndex } from './session-index.ts';
+import { GENERATION, RECORD, SessionRecordCache } from './record-cache.ts';
 
 /**
  * Server-side sessions named by a sealed cookie. The cookie only says which record to read; the
@@ -58,7 +59,7 @@ export interface SessionRecord {
 }
 
 /** The browser and address a session was signed in from, and when (kept across session rotation). */
-export interface SessionOrigin {
+interface SessionOrigin {
   /** The User-Agent header at sign-in (at most 512 characters). */
   readonly userAgent: string;
   /** The client's address as the sidecar decided it (trusted proxies applied). */
@@ -80,29 +81,6 @@ export interface SessionOptions {
   readonly cacheStats?: { hit(): void; miss(): void };
 }
 
-interface Cached<T> {
-  readonly value: T;
-  readonly at: number;
-}
-
-const EVENTS_CHANNEL = 'sessions';
-
-/** A parsed record (nested objects frozen; the top level is only ever handed out as a copy). */
-interface Parsed {
-  readonly raw: string;
-  readonly record: SessionRecord;
-}
-
-function freezeNested(value: unknown): void {
-  if (typeof value !== 'object' || value === null) return;
-  for (const key of Object.keys(value)) {
-    const child = (value as Record<string, unknown>)[key];
-    if (typeof child === 'object' && child !== null) {
-      freezeNested(child);
-      Object.freeze(child);
-    }
-  }
-}
 
 const boundPairs = new WeakMap<object, { readonly allowed: ReadonlySet<string>; readonly pairs: string }>();
 
@@ -131,23 +109,14 @@ interface SealedContent {
   u?: unknown;
 }
 
-const RECORD = (sid: string): string => `sess:${sid}`;
-const GENERATION = (user: string): string => `ugen:${user}`;
 /** Writing lastSeenAt on every request would turn every read into a write; this is the granularity. */
 const TOUCH_GRANULARITY_MS = 30_000;
 
 export class SessionService {
   private readonly verified: LRUCache<string, { sid: string; user: string }>;
-  private readonly records: LRUCache<string, Cached<string>>;
-  private readonly generations: LRUCache<string, Cached<string | null>>;
-  /** Session id → the record last parsed for it and the exact string it came from. */
-  private readonly parsed: LRUCache<string, Parsed>;
-  private readonly recordCacheMs: number;
-  private cacheLive = false;
+  private readonly cache: SessionRecordCache;
   /** The account → sessions index behind "My sessions" (written at sign-in, never per request). */
   readonly index: SessionIndex;
-  /** Bumped by every invalidation, so a read that raced with one is not cached. */
-  private epoch = 0;
 
   constructor(
     private readonly store: EphemeralStore,
@@ -156,86 +125,13 @@ export class SessionService {
     private readonly random: Random,
     private readonly options: SessionOptions,
   ) {
-    const bound = entriesAtMost(options.cacheMax ?? 50_000);
-    this.verified = new LRUCache({ ...bound, ttl: 5 * 60_000 });
-    this.records = new LRUCache(bound);
-    this.generations = new LRUCache(bound);
-    this.parsed = new LRUCache(bound);
-    this.recordCacheMs = options.recordCacheMs ?? 1000;
+    this.verified = new LRUCache({ ...entriesAtMost(options.cacheMax ?? 50_000), ttl: 5 * 60_000 });
+    this.cache = new SessionRecordCache(store, options);
     this.index = new SessionIndex(store, clock, options, {
       recordKey: RECORD,
       generationKey: GENERATION,
       end: (sid) => this.revoke(sid),
     });
-    options.events?.subscribe(
-      EVENTS_CHANNEL,
-      (message) => this.invalidate(message),
-      (live) => {
-        this.dropCaches();
-        this.cacheLive = live;
-      },
-    );
-  }
-
-  private dropCaches(): void {
-    this.epoch++;
-    this.records.clear();
-    this.generations.clear();
-  }
-
-  /** `s:<sid>` (one session changed or ended) or `u:<user>` (every session of the user ended). */
-  private invalidate(message: string): void {
-    this.epoch++;
-    if (message.startsWith('s:')) this.records.delete(message.slice(2));
-    else if (message.startsWith('u:')) this.generations.delete(message.slice(2));
-    else this.dropCaches();
-  }
-
-  /** Drops the local copy and tells the other replicas; a lost message is covered by the time bound. */
-  private async announce(message: string): Promise<void> {
-    this.invalidate(message);
-    if (!this.options.events) return;
-    try {
-      await this.options.events.publish(EVENTS_CHANNEL, message);
-    } catch {
-      // The store write before this already succeeded or failed on its own; the other replicas'
-      // copies expire within recordCacheMs.
-    }
-  }
-
-  /** The record and the user's generation: from this replica's cache when fresh, else from the store. */
-  private async read(sid: string, user: string, now: number): Promise<[string | null, string | null]> {
-    if (this.cacheLive) {
-      const record = this.records.get(sid);
-      const generation = this.generations.get(user);
-      if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
-        return [record.value, generation.value];
-      }
-    }
-    const epoch = this.epoch;
-    let values: Array<string | null>;
-    try {
-      values = await this.store.getMany([RECORD(sid), GENERATION(user)]);
-    } catch (error) {
-      this.dropCaches();
-      throw error;
-    }
-    const [raw = null, generation = null] = values;
-    if (this.cacheLive && raw !== null && epoch === this.epoch) {
-      this.records.set(sid, { value: raw, at: now });
-      this.generations.set(user, { value: generation, at: now });
-    }
-    return [raw, generation];
-  }
-
-  /** The record a string holds: parsed once per distinct string, handed out as a fresh top-level copy. */
-  private parse(sid: string, raw: string): SessionRecord {
-    const hit = this.parsed.get(sid);
-    if (hit !== undefined && hit.raw === raw) return { ...hit.record };
-    const record = JSON.parse(raw) as SessionRecord;
-    freezeNested(record);
-    this.parsed.set(sid, { raw, record });
-    return { ...record };
   }
 
   private sealTtlSeconds(): number {
@@ -314,18 +210,18 @@ export class SessionService {
     const named = await this.verify(cookieValue);
     if (!named) return null;
     const now = this.clock.now();
-    const [raw, generation] = await this.read(named.sid, named.user, now);
+    const [raw, generation] = await this.cache.read(named.sid, named.user, now);
     if (!raw) return null;
-    const record = this.parse(named.sid, raw);
+    const record = this.cache.parse(named.sid, raw);
     if (
       record.user !== named.user ||
       record.generation < Number(generation ?? '0') ||
       now - record.lastSeenAt >= this.options.idleTimeoutMs ||
       now - record.createdAt >= this.options.absoluteLifetimeMs
     ) {
-      this.parsed.delete(named.sid);
+      this.cache.forgetParsed(named.sid);
       await this.store.delete(RECORD(named.sid));
-      await this.announce(`s:${named.sid}`);
+      await this.cache.announce(`s:${named.sid}`);
       return null;
     }
     if (now - record.lastSeenAt >= Math.min(TOUCH_GRANULARITY_MS, this.options.idleTimeoutMs / 10)) {
@@ -339,14 +235,14 @@ export class SessionService {
   async save(record: SessionRecord): Promise<boolean> {
     const now = this.clock.now();
     const saved = await this.store.setIfPresent(RECORD(record.id), JSON.stringify(record), this.recordTtl(record, now));
-    await this.announce(`s:${record.id}`);
+    await this.cache.announce(`s:${record.id}`);
     return saved;
   }
 
   async revoke(sid: string): Promise<void> {
-    this.parsed.delete(sid);
+    this.cache.forgetParsed(sid);
     await this.store.delete(RECORD(sid));
-    await this.announce(`s:${sid}`);
+    await this.cache.announce(`s:${sid}`);
   }
 
   /**
@@ -355,7 +251,7 @@ export class SessionService {
    */
   async revokeUser(user: string, keep?: SessionRecord): Promise<void> {
     const generation = await this.store.increment(GENERATION(user), 1, this.generationTtl(), 'sliding');
-    await this.announce(`u:${user}`);
+    await this.cache.announce(`u:${user}`);
     if (keep) {
       keep.generation = generation;
       await this.save(keep);

@@ -1,5 +1,7 @@
 import type { Clock } from '../core/clock.ts';
-import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
+import type { DurableStore, Enrollment } from './durable.ts';
+import { defineDurableScripts, SCRIPTS, type Scripted } from './redis-durable-scripts.ts';
+import { distinct, enrollmentToFields, fieldsToEnrollment, integer } from './redis-durable-fields.ts';
 import { StoreUnavailableError } from './ephemeral.ts';
 import { byText, type DurableUserRecords, type RecordPort, type RecoveryCodeRecord, type UsedStepRecord } from './records.ts';
 import {
@@ -43,70 +45,6 @@ import {
 
 const NAMESPACE = 'durable:';
 
-/** KEYS: enrollment, codes, used-codes. ARGV[1] = 2 × number of fields, then field/value pairs, then hashes. */
-const ENABLE = `
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-local n = tonumber(ARGV[1])
-for i = 2, n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-for i = n + 2, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-return 1
-`;
-
-/** KEYS: enrollment, codes, used-codes, steps. Returns 1 when there was an enrollment. */
-const DISABLE = `
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return existed
-`;
-
-/** KEYS: enrollment. ARGV: destination, now. Only sms and email enrollments have a destination. */
-const SET_DESTINATION = `
-local method = redis.call('HGET', KEYS[1], 'method')
-if method ~= 'sms' and method ~= 'email' then return 0 end
-redis.call('HSET', KEYS[1], 'destination', ARGV[1], 'updated_at', ARGV[2])
-return 1
-`;
-
-/** KEYS: enrollment, codes, used-codes. ARGV: hashes. Returns 0 (and changes nothing) without an enrollment. */
-const REPLACE_CODES = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
-for i = 1, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-return 1
-`;
-
-/** KEYS: codes, used-codes. ARGV: hash, now. SREM decides: 1 for exactly one caller. */
-const CONSUME_CODE = `
-if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  return 1
-end
-return 0
-`;
-
-/** KEYS: steps. ARGV: step, keepUntil, now. Prunes the expired steps, then ZADD NX decides. */
-const USE_STEP = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-`;
-
-const SCRIPTS = {
-  enable: 'spgDurableEnable',
-  disable: 'spgDurableDisable',
-  setDestination: 'spgDurableSetDestination',
-  replaceCodes: 'spgDurableReplaceCodes',
-  consumeCode: 'spgDurableConsumeCode',
-  useStep: 'spgDurableUseStep',
-} as const;
-
-type Scripted = RedisClient & {
-  [SCRIPTS.enable](k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
-  [SCRIPTS.disable](k1: string, k2: string, k3: string, k4: string): Promise<number>;
-  [SCRIPTS.setDestination](k1: string, destination: string, now: string): Promise<number>;
-  [SCRIPTS.replaceCodes](k1: string, k2: string, k3: string, ...hashes: string[]): Promise<number>;
-  [SCRIPTS.consumeCode](k1: string, k2: string, hash: string, now: string): Promise<number>;
-  [SCRIPTS.useStep](k1: string, step: string, keepUntil: string, now: string): Promise<number>;
-};
 
 export interface RedisDurableStoreOptions {
   /** Prepended to every key, e.g. the config's `store.redis.prefix`. Must not be empty. */
@@ -125,9 +63,6 @@ export interface RedisDurableStoreOptions {
   readonly closeClient?: boolean;
 }
 
-const METHODS: ReadonlySet<string> = new Set<FactorMethod>(['totp', 'sms', 'email']);
-const ALGORITHMS: ReadonlySet<string> = new Set<TotpParameters['algorithm']>(['SHA1', 'SHA256', 'SHA512']);
-
 export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRecords> {
   private readonly client: Scripted;
   private readonly prefix: string;
@@ -143,13 +78,7 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
     this.clock = options.clock;
     this.onPersistenceWarning = options.onPersistenceWarning;
     this.closeClient = options.closeClient ?? true;
-    client.defineCommand(SCRIPTS.enable, { numberOfKeys: 3, lua: ENABLE });
-    client.defineCommand(SCRIPTS.disable, { numberOfKeys: 4, lua: DISABLE });
-    client.defineCommand(SCRIPTS.setDestination, { numberOfKeys: 1, lua: SET_DESTINATION });
-    client.defineCommand(SCRIPTS.replaceCodes, { numberOfKeys: 3, lua: REPLACE_CODES });
-    client.defineCommand(SCRIPTS.consumeCode, { numberOfKeys: 2, lua: CONSUME_CODE });
-    client.defineCommand(SCRIPTS.useStep, { numberOfKeys: 1, lua: USE_STEP });
-    this.client = client as Scripted;
+    this.client = defineDurableScripts(client);
   }
 
   /**
@@ -356,70 +285,4 @@ export class RedisDurableStore implements DurableStore, RecordPort<DurableUserRe
     for await (const _ of this.exportRecords(now)) return true;
     return false;
   }
-}
-
-function enrollmentToFields(e: Enrollment): string[] {
-  if ((e.method === 'totp') !== (e.totp !== null)) {
-    throw new TypeError(`redis: a ${e.method} enrollment must ${e.method === 'totp' ? 'have' : 'not have'} TOTP parameters`);
-  }
-  const fields = ['method', e.method, 'created_at', String(e.createdAt), 'updated_at', String(e.updatedAt)];
-  // A missing field is null; an empty destination stays an empty string.
-  if (e.destination !== null) fields.push('destination', e.destination);
-  if (e.totp !== null) {
-    const { secret, parameters } = e.totp;
-    fields.push(
-      'totp_key_id', secret.keyId,
-      'totp_secret', secret.data,
-      'totp_algorithm', parameters.algorithm,
-      'totp_digits', String(parameters.digits),
-      'totp_period', String(parameters.period),
-    );
-  }
-  return fields;
-}
-
-function fieldsToEnrollment(user: string, f: Record<string, string>): Enrollment {
-  const method = f['method'];
-  if (method === undefined || !METHODS.has(method)) throw new Error('redis: enrollment record has a missing or unknown method');
-  let totp: Enrollment['totp'] = null;
-  if (method === 'totp') {
-    const keyId = f['totp_key_id'];
-    const data = f['totp_secret'];
-    const algorithm = f['totp_algorithm'];
-    const digits = Number(f['totp_digits']);
-    const period = Number(f['totp_period']);
-    if (
-      keyId === undefined ||
-      data === undefined ||
-      algorithm === undefined ||
-      !ALGORITHMS.has(algorithm) ||
-      (digits !== 6 && digits !== 8) ||
-      !Number.isInteger(period) ||
-      period <= 0
-    ) {
-      throw new Error('redis: totp enrollment record has missing or invalid TOTP fields');
-    }
-    totp = { secret: { keyId, data }, parameters: { algorithm: algorithm as TotpParameters['algorithm'], digits, period } };
-  } else if (f['totp_secret'] !== undefined) {
-    throw new Error(`redis: ${method} enrollment record carries TOTP fields`);
-  }
-  return {
-    user,
-    method: method as FactorMethod,
-    destination: f['destination'] ?? null,
-    totp,
-    createdAt: integer(f['created_at'], 'enrollment created_at'),
-    updatedAt: integer(f['updated_at'], 'enrollment updated_at'),
-  };
-}
-
-function integer(text: string | undefined, what: string): number {
-  const value = Number(text);
-  if (text === undefined || text === '' || !Number.isFinite(value)) throw new Error(`redis: ${what} is not a number`);
-  return value;
-}
-
-/** A duplicate hash is a caller's mistake (SQLite refuses it by primary key): refuse it here too. */
-function distinct(hashes: readonly string[]): void {
-  if (new Set(hashes).size !== hashes.length) throw new TypeError('redis: recovery-code hashes must be distinct');
 }

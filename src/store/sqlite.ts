@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
-import type { DurableStore, Enrollment, FactorMethod, TotpParameters } from './durable.ts';
+import type { DurableStore, Enrollment } from './durable.ts';
+import { BUSY_TIMEOUT_MS, damagedStore, isStoreDamage, missingStore, prepareFile, retryWhileBusy } from './sqlite-file.ts';
+import { isEmptyDatabase, migrate } from './sqlite-schema.ts';
+import { enrollmentToParams, prepareStatements, rowToEnrollment } from './sqlite-statements.ts';
 import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
 
 /**
@@ -16,157 +17,10 @@ import { byText, type DurableUserRecords, type RecordPort } from './records.ts';
  * statement whose `changes` count decides the outcome — never a read followed by a write.
  */
 
-/**
- * Ordered schema steps. Step i brings the file from `user_version` i to i + 1, in its own
- * transaction. Never edit a released step; append a new one.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE enrollments (
-    user TEXT PRIMARY KEY,
-    method TEXT NOT NULL CHECK (method IN ('totp', 'sms', 'email')),
-    destination TEXT,
-    totp_key_id TEXT,
-    totp_secret TEXT,
-    totp_algorithm TEXT,
-    totp_digits INTEGER,
-    totp_period INTEGER,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    -- TOTP columns are all set for a totp enrollment and all NULL otherwise.
-    CHECK (
-      (method = 'totp' AND totp_key_id IS NOT NULL AND totp_secret IS NOT NULL AND totp_algorithm IS NOT NULL
-        AND totp_digits IS NOT NULL AND totp_period IS NOT NULL)
-      OR
-      (method <> 'totp' AND totp_key_id IS NULL AND totp_secret IS NULL AND totp_algorithm IS NULL
-        AND totp_digits IS NULL AND totp_period IS NULL)
-    )
-  );
-  CREATE TABLE recovery_codes (
-    user TEXT NOT NULL REFERENCES enrollments(user) ON DELETE CASCADE,
-    hash TEXT NOT NULL,
-    used_at INTEGER,
-    PRIMARY KEY (user, hash)
-  );
-  -- No foreign key: a step is also recorded while a TOTP enrollment is being confirmed.
-  CREATE TABLE used_totp_steps (
-    user TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    keep_until INTEGER NOT NULL,
-    PRIMARY KEY (user, step)
-  );
-  CREATE INDEX used_totp_steps_keep_until ON used_totp_steps (keep_until);
-  `,
-  // 2: the risk history (src/risk/sqlite-history.ts). No foreign keys: devices and logins are kept
-  // for accounts without a second factor too.
-  `
-  CREATE TABLE known_devices (
-    user TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL,
-    PRIMARY KEY (user, device_id)
-  );
-  CREATE TABLE login_history (
-    user TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    network TEXT NOT NULL,
-    user_agent TEXT NOT NULL
-  );
-  CREATE INDEX login_history_user_at ON login_history (user, at DESC);
-  `,
-  // 3: the audit trail's query side (src/audit/sqlite-audit.ts): "recent events of a user" and
-  // pruning by retention. The record is the JSON line as written to the audit file.
-  `
-  CREATE TABLE audit_events (
-    id INTEGER PRIMARY KEY,
-    time INTEGER NOT NULL,
-    user TEXT,
-    event TEXT NOT NULL,
-    record TEXT NOT NULL
-  );
-  CREATE INDEX audit_events_user_time ON audit_events (user, time);
-  CREATE INDEX audit_events_time ON audit_events (time);
-  `,
-  // 4: one sealed constant per encryption key id (src/factors/key-check.ts), so a start with a
-  // changed or lost key is refused instead of locking every TOTP user out with errors.
-  `
-  CREATE TABLE key_checks (
-    key_id TEXT PRIMARY KEY,
-    sealed TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  `,
-  // 5: remembered browsers (src/store/sqlite-remembered-browsers.ts): token hashes bound to a
-  // device id, and one keyed password fingerprint per account.
-  `
-  CREATE TABLE remembered_browsers (
-    user TEXT NOT NULL,
-    id TEXT NOT NULL,
-    token_hash TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    factors TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_used_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    verified_at INTEGER NOT NULL,
-    PRIMARY KEY (user, id)
-  );
-  CREATE TABLE password_fingerprints (
-    user TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL
-  );
-  `,
-  // 6: passkeys (src/factors/passkey/sqlite-store.ts), several per account. No foreign key: they are
-  // removed with the enrollment by the flows (disable, support reset), not by a cascade.
-  `
-  CREATE TABLE passkeys (
-    user TEXT NOT NULL,
-    id TEXT NOT NULL,
-    public_key TEXT NOT NULL,
-    counter INTEGER NOT NULL CHECK (counter >= 0),
-    transports TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_used_at INTEGER,
-    PRIMARY KEY (user, id)
-  );
-  `,
-];
-
-/** The steps, in order, for tests that build a file at an older schema version. */
-export const SQLITE_MIGRATIONS: readonly string[] = Object.freeze([...MIGRATIONS]);
-
-/** The schema version this build writes (`PRAGMA user_version`). */
-export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
-
 /** Prune expired used TOTP steps once per this many `useTotpStep` calls (per open store). */
 const PRUNE_EVERY = 100;
 
-export class SqliteSchemaError extends Error {
-  override readonly name = 'SqliteSchemaError';
-}
-
-/**
- * The store cannot be used as it is: missing when it must exist, damaged, or not a file. The
- * message names the file and what to do; it is meant to be printed as it is (one line).
- */
-export class SqliteStoreError extends Error {
-  override readonly name = 'SqliteStoreError';
-  constructor(
-    readonly file: string,
-    readonly problem: 'missing' | 'damaged' | 'not_a_file',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Where the README explains backups and restores; every refusal points there. */
-export const RESTORE_HINT = 'see the README, "Operations: what survives a crash, backup and restore"';
-
-export interface SqliteOpenOptions {
+interface SqliteOpenOptions {
   /** Time source for pruning expired TOTP steps (`keepUntil` is epoch milliseconds). */
   readonly clock: Clock;
   /**
@@ -177,7 +31,7 @@ export interface SqliteOpenOptions {
   readonly create?: boolean;
 }
 
-export interface SqliteSettings {
+interface SqliteSettings {
   readonly journalMode: string;
   readonly synchronous: string;
   readonly foreignKeys: boolean;
@@ -186,179 +40,6 @@ export interface SqliteSettings {
 }
 
 const SYNCHRONOUS: readonly string[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
-
-interface EnrollmentRow {
-  user: string;
-  method: string;
-  destination: string | null;
-  totp_key_id: string | null;
-  totp_secret: string | null;
-  totp_algorithm: string | null;
-  totp_digits: number | null;
-  totp_period: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const METHODS: ReadonlySet<string> = new Set<FactorMethod>(['totp', 'sms', 'email']);
-const ALGORITHMS: ReadonlySet<string> = new Set<TotpParameters['algorithm']>(['SHA1', 'SHA256', 'SHA512']);
-
-function rowToEnrollment(row: EnrollmentRow): Enrollment {
-  if (!METHODS.has(row.method)) throw new SqliteSchemaError(`sqlite: enrollment row has unknown method ${JSON.stringify(row.method)}`);
-  const method = row.method as FactorMethod;
-  let totp: Enrollment['totp'] = null;
-  if (method === 'totp') {
-    const { totp_key_id: keyId, totp_secret: data, totp_algorithm: algorithm, totp_digits: digits, totp_period: period } = row;
-    if (
-      keyId === null ||
-      data === null ||
-      algorithm === null ||
-      !ALGORITHMS.has(algorithm) ||
-      (digits !== 6 && digits !== 8) ||
-      period === null ||
-      !Number.isInteger(period) ||
-      period <= 0
-    ) {
-      throw new SqliteSchemaError('sqlite: totp enrollment row has missing or invalid TOTP columns');
-    }
-    totp = {
-      secret: { keyId, data },
-      parameters: { algorithm: algorithm as TotpParameters['algorithm'], digits, period },
-    };
-  }
-  return {
-    user: row.user,
-    method,
-    destination: row.destination,
-    totp,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function enrollmentToParams(e: Enrollment): Record<string, string | number | null> {
-  if ((e.method === 'totp') !== (e.totp !== null)) {
-    throw new TypeError(`sqlite: a ${e.method} enrollment must ${e.method === 'totp' ? 'have' : 'not have'} TOTP parameters`);
-  }
-  return {
-    user: e.user,
-    method: e.method,
-    destination: e.destination,
-    totp_key_id: e.totp?.secret.keyId ?? null,
-    totp_secret: e.totp?.secret.data ?? null,
-    totp_algorithm: e.totp?.parameters.algorithm ?? null,
-    totp_digits: e.totp?.parameters.digits ?? null,
-    totp_period: e.totp?.parameters.period ?? null,
-    created_at: e.createdAt,
-    updated_at: e.updatedAt,
-  };
-}
-
-/** Creates the parent directory (0700) and the file (0600) before SQLite opens it. */
-function prepareFile(file: string, create: boolean): void {
-  let exists = true;
-  try {
-    const info = statSync(file);
-    if (!info.isFile()) {
-      throw new SqliteStoreError(file, 'not_a_file', `${file}: store.sqlite must be a SQLite file, but this is ${info.isDirectory() ? 'a directory' : 'not a regular file'}`);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    exists = false;
-  }
-  if (!exists && !create) throw missingStore(file, 'missing');
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  // 'a' creates the file when missing and never truncates an existing one.
-  closeSync(openSync(file, 'a', 0o600));
-  // The mode passed to open() is filtered by the umask, and an existing file may be looser: make
-  // sure it is owner-only. SQLite gives the -wal and -shm files the main file's permissions.
-  chmodSync(file, 0o600);
-}
-
-function missingStore(file: string, how: 'missing' | 'empty'): SqliteStoreError {
-  return new SqliteStoreError(
-    file,
-    'missing',
-    `${file}: the durable store is ${how === 'missing' ? 'missing' : 'empty (no schema, no records)'}; it holds every 2FA enrollment, ` +
-      `so it is never re-created silently: restore it from a backup (${RESTORE_HINT}), ` +
-      'or, only for a new deployment, start once with --init-store',
-  );
-}
-
-function damagedStore(file: string, detail: string): SqliteStoreError {
-  return new SqliteStoreError(
-    file,
-    'damaged',
-    `${file}: the durable store is damaged (${detail.replace(/\s+/g, ' ').slice(0, 200)}); stop every process using it, ` +
-      `keep the damaged file aside, restore the last backup with its encryption keys (${RESTORE_HINT}), then start again`,
-  );
-}
-
-/** SQLite result codes that mean the file (or the disk under it) cannot be trusted any more. */
-export function isStoreDamage(error: unknown): boolean {
-  if (!(error instanceof Database.SqliteError)) return false;
-  return /^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN|FULL|READONLY_DBMOVED)/.test(error.code);
-}
-
-const BUSY_TIMEOUT_MS = 5000;
-
-/**
- * Runs `fn` again while SQLite reports SQLITE_BUSY, for up to the busy timeout. Only for opening:
- * it blocks the thread (the store is opened once, at start-up, before serving).
- */
-function retryWhileBusy<T>(fn: () => T): T {
-  // Real time on purpose, like the thread it blocks: a timeout of the machine, not a fact of the
-  // domain (an injected test clock would never reach the deadline).
-  const deadline = Date.now() + BUSY_TIMEOUT_MS;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
-    try {
-      return fn();
-    } catch (error) {
-      const busy = error instanceof Database.SqliteError && (error.code === 'SQLITE_BUSY' || error.code.startsWith('SQLITE_BUSY_'));
-      if (!busy || Date.now() >= deadline) throw error;
-      Atomics.wait(pause, 0, 0, delayMs);
-    }
-  }
-}
-
-function migrate(db: Database.Database, file: string): void {
-  const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
-  const check = (version: number): void => {
-    if (version > SQLITE_SCHEMA_VERSION) {
-      throw new SqliteSchemaError(
-        `sqlite: ${file} has schema version ${version}, but this build only knows up to ${SQLITE_SCHEMA_VERSION}; ` +
-          'it was written by a newer smartpush-guard — upgrade instead of downgrading',
-      );
-    }
-  };
-  const initial = readVersion();
-  check(initial);
-  if (initial === SQLITE_SCHEMA_VERSION) return; // up to date: no write lock needed
-  for (;;) {
-    // IMMEDIATE takes the write lock before reading the version, so two processes opening a fresh
-    // file at once do not both apply the same step: the second waits, then sees the new version.
-    const applied = db
-      .transaction((): boolean => {
-        const version = readVersion();
-        check(version);
-        const step = MIGRATIONS[version];
-        if (step === undefined) return false;
-        db.exec(step);
-        db.pragma(`user_version = ${version + 1}`);
-        return true;
-      })
-      .immediate();
-    if (!applied) return;
-  }
-}
-
-/** No schema and nothing in it: what a truncated or freshly created file looks like. */
-function isEmptyDatabase(db: Database.Database): boolean {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const objects = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sqlite_master').get()?.n ?? 0;
-  return version === 0 && objects === 0;
-}
 
 export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserRecords> {
   private readonly statements;
@@ -372,56 +53,7 @@ export class SqliteDurableStore implements DurableStore, RecordPort<DurableUserR
     private readonly db: Database.Database,
     private readonly clock: Clock,
   ) {
-    const s = {
-      getEnrollment: db.prepare<[string], EnrollmentRow>('SELECT * FROM enrollments WHERE user = ?'),
-      upsertEnrollment: db.prepare<[Record<string, string | number | null>]>(
-        `INSERT INTO enrollments (user, method, destination, totp_key_id, totp_secret, totp_algorithm, totp_digits,
-           totp_period, created_at, updated_at)
-         VALUES (@user, @method, @destination, @totp_key_id, @totp_secret, @totp_algorithm, @totp_digits,
-           @totp_period, @created_at, @updated_at)
-         ON CONFLICT (user) DO UPDATE SET
-           method = excluded.method, destination = excluded.destination, totp_key_id = excluded.totp_key_id,
-           totp_secret = excluded.totp_secret, totp_algorithm = excluded.totp_algorithm,
-           totp_digits = excluded.totp_digits, totp_period = excluded.totp_period,
-           created_at = excluded.created_at, updated_at = excluded.updated_at`,
-      ),
-      enrollmentExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM enrollments WHERE user = ?'),
-      deleteEnrollment: db.prepare<[string]>('DELETE FROM enrollments WHERE user = ?'),
-      deleteCodes: db.prepare<[string]>('DELETE FROM recovery_codes WHERE user = ?'),
-      insertCode: db.prepare<[string, string]>('INSERT INTO recovery_codes (user, hash, used_at) VALUES (?, ?, NULL)'),
-      consumeCode: db.prepare<[number, string, string]>(
-        'UPDATE recovery_codes SET used_at = ? WHERE user = ? AND hash = ? AND used_at IS NULL',
-      ),
-      remainingCodes: db.prepare<[string], { n: number }>(
-        'SELECT count(*) AS n FROM recovery_codes WHERE user = ? AND used_at IS NULL',
-      ),
-      setDestination: db.prepare<[string, number, string]>(
-        "UPDATE enrollments SET destination = ?, updated_at = ? WHERE user = ? AND method IN ('sms', 'email')",
-      ),
-      useStep: db.prepare<[string, number, number]>(
-        'INSERT OR IGNORE INTO used_totp_steps (user, step, keep_until) VALUES (?, ?, ?)',
-      ),
-      deleteSteps: db.prepare<[string]>('DELETE FROM used_totp_steps WHERE user = ?'),
-      pruneSteps: db.prepare<[number]>('DELETE FROM used_totp_steps WHERE keep_until < ?'),
-      // Touches the enrollments table's root page, not only the connection.
-      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok FROM (SELECT user FROM enrollments LIMIT 1) UNION ALL SELECT 1 LIMIT 1'),
-      keyChecks: db.prepare<[], { key_id: string; sealed: string }>('SELECT key_id, sealed FROM key_checks'),
-      addKeyCheck: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO key_checks (key_id, sealed, created_at) VALUES (?, ?, ?)'),
-      sealedSamples: db.prepare<[], { key_id: string; user: string; sealed: string }>(
-        `SELECT totp_key_id AS key_id, min(user) AS user, totp_secret AS sealed FROM enrollments
-         WHERE totp_key_id IS NOT NULL GROUP BY totp_key_id`,
-      ),
-      // Migration (src/cli/store-migrate.ts).
-      users: db
-        .prepare<[number], string>('SELECT user FROM enrollments UNION SELECT user FROM used_totp_steps WHERE keep_until >= ?')
-        .pluck(),
-      codes: db.prepare<[string], { hash: string; used_at: number | null }>('SELECT hash, used_at FROM recovery_codes WHERE user = ?'),
-      steps: db.prepare<[string, number], { step: number; keep_until: number }>(
-        'SELECT step, keep_until FROM used_totp_steps WHERE user = ? AND keep_until >= ? ORDER BY step',
-      ),
-      insertCodeUsed: db.prepare<[string, string, number | null]>('INSERT INTO recovery_codes (user, hash, used_at) VALUES (?, ?, ?)'),
-      insertStep: db.prepare<[string, number, number]>('INSERT INTO used_totp_steps (user, step, keep_until) VALUES (?, ?, ?)'),
-    };
+    const s = prepareStatements(db);
     this.statements = s;
 
     const insertCodes = (user: string, hashes: readonly string[]): void => {

@@ -21,7 +21,7 @@ interface Ledger {
 
 const NOTE = 'smartpush-guard: the SQLite stores created with the encryption keys beside this file; keep it with them';
 
-export function ledgerPathOf(keysFile: string): string {
+function ledgerPathOf(keysFile: string): string {
   return `${resolve(keysFile)}.stores`;
 }
 

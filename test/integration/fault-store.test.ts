@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { assertNoDataForNewKeys, KeyCheckError } from '../../src/factors/key-check.ts';
 import { newEncryptionKeys, parseEncryptionKeys, SecretBox, totpSecretAad } from '../../src/factors/secret-box.ts';
-import { SqliteDurableStore, SqliteStoreError } from '../../src/store/sqlite.ts';
+import { SqliteDurableStore } from '../../src/store/sqlite.ts';
+import { SqliteStoreError } from '../../src/store/sqlite-file.ts';
 import { ADMIN_TOKEN, deployment, oneLine, runCli, serve, type Deployment } from '../helpers/guard-process.ts';
 import { systemClock } from '../../src/core/clock.ts';
 

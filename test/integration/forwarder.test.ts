@@ -14,7 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Upstream, UpstreamError, headerList, serverNameFor, type UpstreamOptions, type UpstreamAnswer } from '../../src/proxy/forward.ts';
+import { Upstream, UpstreamError, type UpstreamOptions, type UpstreamAnswer } from '../../src/proxy/forward.ts';
+import { headerList, serverNameFor } from '../../src/proxy/message-head.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../../src/proxy/headers.ts';
 
 const closers: Array<() => Promise<void>> = [];

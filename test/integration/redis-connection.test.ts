@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, parseConfig } from '../../src/config/load.ts';
-import { redisSchema } from '../../src/config/schema.ts';
+import { redisSchema } from '../../src/config/schema/store.ts';
 import { StoreUnavailableError } from '../../src/store/ephemeral.ts';
 import { openRedisClient, quickRetry, redisConnectionPlan, type RedisConnectionPlan, type RedisSettings } from '../../src/store/redis-connection.ts';
 import { RedisStore } from '../../src/store/redis.ts';

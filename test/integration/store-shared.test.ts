@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { runEphemeralStoreContract } from '../helpers/store-contract.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { childPort, SharedStoreClient, StoreHost, type IpcPort } from '../../src/store/shared.ts';
+import { SharedStoreClient } from '../../src/store/shared.ts';
+import { childPort, type IpcPort } from '../../src/store/shared-ipc.ts';
+import { StoreHost } from '../../src/store/shared-host.ts';
 import { isStoreUnavailable } from '../../src/store/ephemeral.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 

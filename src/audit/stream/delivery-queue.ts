@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../audit.ts';
+import type { AuditSink } from '../record.ts';
 
 /**
  * The bounded, retrying queue between the audit trail and a receiver that may be down or slow
@@ -14,7 +15,7 @@ export type DeliveryOutcome = 'delivered' | 'retried' | 'dropped' | 'overflow';
 /** What a transport says about one batch. */
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly transient: boolean; readonly detail: string };
 
-export interface DeliveryQueueOptions {
+interface DeliveryQueueOptions {
   /** For metrics and logs: `webhook`, `syslog`. */
   readonly name: string;
   readonly send: (batch: readonly AuditEvent[]) => Promise<SendResult>;
@@ -143,4 +144,59 @@ export class DeliveryQueue {
       this.#options.onDepth?.(0);
     }
   }
+}
+
+/** A stream sink: an audit sink with the queue behind it (for metrics and tests). */
+export interface StreamSink extends AuditSink {
+  readonly queue: DeliveryQueue;
+}
+
+/** What both stream sinks take for their queue: its limits, retries and observers, the events pushed, and event ids. */
+export interface StreamQueueOptions {
+  readonly maxQueue: number;
+  readonly maxAttempts: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  /** Only these events are pushed (default: every one). */
+  readonly events?: ReadonlySet<string> | undefined;
+  readonly newId: () => string;
+  readonly schedule?: (run: () => void, ms: number) => () => void;
+  readonly onOutcome?: (outcome: DeliveryOutcome, events: number) => void;
+  readonly onDepth?: (depth: number) => void;
+  readonly onFailure?: (detail: string, attempt: number, dropped: boolean) => void;
+}
+
+/**
+ * A sink that queues the events `options.events` selects for `send`. The id of each is fixed when
+ * it is queued (in `ids`, which `send` reads), so every retry of it carries the same one.
+ */
+export function queuedSink(
+  name: string,
+  options: StreamQueueOptions,
+  batchSize: number,
+  ids: WeakMap<AuditEvent, string>,
+  send: (batch: readonly AuditEvent[]) => Promise<SendResult>,
+  close: (queue: DeliveryQueue) => Promise<void>,
+): StreamSink {
+  const queue = new DeliveryQueue({
+    name,
+    send,
+    maxQueue: options.maxQueue,
+    batchSize,
+    maxAttempts: options.maxAttempts,
+    backoff: options.backoff,
+    schedule: options.schedule,
+    onOutcome: options.onOutcome,
+    onDepth: options.onDepth,
+    onFailure: options.onFailure,
+  });
+  return {
+    name,
+    queue,
+    write(event) {
+      if (options.events !== undefined && !options.events.has(event.event)) return;
+      ids.set(event, options.newId());
+      queue.push(event);
+    },
+    close: () => close(queue),
+  };
 }

@@ -9,7 +9,7 @@ import { AUDIT_EVENTS } from '../../config/audit-events.ts';
  * New optional fields may appear within v1; a removed or renamed field makes v2.
  */
 
-export const EVENT_SCHEMA = 'smartpush-guard.event/v1';
+const EVENT_SCHEMA = 'smartpush-guard.event/v1';
 export const BATCH_SCHEMA = 'smartpush-guard.events/v1';
 
 const text = z.string().max(2048);

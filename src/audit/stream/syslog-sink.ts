@@ -2,10 +2,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { AuditEvent } from '../audit.ts';
-import { DeliveryQueue, type DeliveryOutcome, type SendResult } from './delivery-queue.ts';
+import { queuedSink, type SendResult, type StreamQueueOptions, type StreamSink } from './delivery-queue.ts';
 import { toStreamEvent } from './event-schema.ts';
 import { FACILITIES, type Facility } from '../../config/syslog-facilities.ts';
-import type { StreamSink } from './webhook-sink.ts';
 
 /**
  * Security events as syslog messages (RFC 5424) for SIEMs: UDP (RFC 5426), TCP with octet-counting
@@ -35,7 +34,7 @@ function param(value: string): string {
   return value.replace(/[\\"\]]/g, (c) => `\\${c}`);
 }
 
-export interface SyslogFormatOptions {
+interface SyslogFormatOptions {
   readonly facility: Facility;
   readonly appName: string;
   readonly host: string;
@@ -61,22 +60,13 @@ export function formatSyslog(event: AuditEvent, id: string, options: SyslogForma
   return `<${pri}>1 ${event.time} ${header(options.host, 255)} ${header(options.appName, 48)} ${header(options.procId, 128)} ${header(event.event, 32)} ${sd} \uFEFF${message}`;
 }
 
-export interface SyslogSinkOptions extends Omit<SyslogFormatOptions, 'procId'> {
+interface SyslogSinkOptions extends Omit<SyslogFormatOptions, 'procId'>, StreamQueueOptions {
   readonly transport: 'udp' | 'tcp' | 'tls';
   readonly address: string;
   readonly port: number;
   /** PEM of the collector's CA for `tls` (default: Node's trusted roots). */
   readonly ca?: string | undefined;
   readonly timeoutMs: number;
-  readonly maxQueue: number;
-  readonly maxAttempts: number;
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly events?: ReadonlySet<string> | undefined;
-  readonly newId: () => string;
-  readonly schedule?: (run: () => void, ms: number) => () => void;
-  readonly onOutcome?: (outcome: DeliveryOutcome, events: number) => void;
-  readonly onDepth?: (depth: number) => void;
-  readonly onFailure?: (detail: string, attempt: number, dropped: boolean) => void;
 }
 
 interface Transport {
@@ -182,30 +172,9 @@ export function syslogSink(options: SyslogSinkOptions): StreamSink {
       return { ok: false, transient: true, detail: (error as Error).message };
     }
   };
-  const queue = new DeliveryQueue({
-    name: 'syslog',
-    send,
-    maxQueue: options.maxQueue,
-    // A datagram carries one message; a stream takes a few at a time.
-    batchSize: options.transport === 'udp' ? 1 : 50,
-    maxAttempts: options.maxAttempts,
-    backoff: options.backoff,
-    schedule: options.schedule,
-    onOutcome: options.onOutcome,
-    onDepth: options.onDepth,
-    onFailure: options.onFailure,
+  // A datagram carries one message; a stream takes a few at a time.
+  return queuedSink('syslog', options, options.transport === 'udp' ? 1 : 50, ids, send, async (queue) => {
+    await queue.close();
+    transport.close();
   });
-  return {
-    name: 'syslog',
-    queue,
-    write(event) {
-      if (options.events !== undefined && !options.events.has(event.event)) return;
-      ids.set(event, options.newId());
-      queue.push(event);
-    },
-    close: async () => {
-      await queue.close();
-      transport.close();
-    },
-  };
 }

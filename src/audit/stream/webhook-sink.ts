@@ -2,8 +2,7 @@ import { ChannelError } from '../../channels/channel.ts';
 import { endpointUrl, postWithDeadline } from '../../channels/http.ts';
 import { webhookSignature } from '../../channels/webhook.ts';
 import type { AuditEvent } from '../audit.ts';
-import type { AuditSink } from '../record.ts';
-import { DeliveryQueue, type DeliveryOutcome, type SendResult } from './delivery-queue.ts';
+import { queuedSink, type SendResult, type StreamQueueOptions, type StreamSink } from './delivery-queue.ts';
 import { BATCH_SCHEMA, toStreamEvent } from './event-schema.ts';
 
 /**
@@ -23,31 +22,17 @@ import { BATCH_SCHEMA, toStreamEvent } from './event-schema.ts';
  * the file and the query store).
  */
 
-export interface WebhookSinkOptions {
+interface WebhookSinkOptions extends StreamQueueOptions {
   readonly url: string;
   readonly secret?: string | undefined;
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly batchSize: number;
-  readonly maxQueue: number;
-  readonly maxAttempts: number;
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  /** Only these events are pushed (default: every one). */
-  readonly events?: ReadonlySet<string> | undefined;
   readonly host: string;
   readonly clock: { now(): number };
-  readonly newId: () => string;
-  readonly schedule?: (run: () => void, ms: number) => () => void;
-  readonly onOutcome?: (outcome: DeliveryOutcome, events: number) => void;
-  readonly onDepth?: (depth: number) => void;
-  readonly onFailure?: (detail: string, attempt: number, dropped: boolean) => void;
 }
 
 const RESERVED = new Set(['content-type', 'idempotency-key', 'x-guard-timestamp', 'x-guard-signature', 'content-length', 'host']);
-
-export interface StreamSink extends AuditSink {
-  readonly queue: DeliveryQueue;
-}
 
 export function webhookSink(options: WebhookSinkOptions): StreamSink {
   const url = endpointUrl(options.url, 'events.webhook.url');
@@ -79,27 +64,5 @@ export function webhookSink(options: WebhookSinkOptions): StreamSink {
       return { ok: false, transient: true, detail: cause };
     }
   };
-  const queue = new DeliveryQueue({
-    name: 'webhook',
-    send,
-    maxQueue: options.maxQueue,
-    batchSize: options.batchSize,
-    maxAttempts: options.maxAttempts,
-    backoff: options.backoff,
-    schedule: options.schedule,
-    onOutcome: options.onOutcome,
-    onDepth: options.onDepth,
-    onFailure: options.onFailure,
-  });
-  return {
-    name: 'webhook',
-    queue,
-    write(event) {
-      if (options.events !== undefined && !options.events.has(event.event)) return;
-      // The id is fixed when the event is queued, so every retry of it carries the same one.
-      ids.set(event, options.newId());
-      queue.push(event);
-    },
-    close: () => queue.close(),
-  };
+  return queuedSink('webhook', options, options.batchSize, ids, send, (queue) => queue.close());
 }

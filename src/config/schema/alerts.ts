@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../duration.ts';
+import { duration } from './primitives.ts';
 import { LANGUAGES } from '../../i18n/language.ts';
 
 /**
@@ -8,11 +8,6 @@ import { LANGUAGES } from '../../i18n/language.ts';
  * kind so that nobody can flood an inbox by triggering events.
  */
 const on = z.boolean().default(true);
-// The config's duration, spelt here too: importing it from config/schema.ts would be an import cycle.
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 10m, 12h or 1d')
-  .transform((text) => parseDuration(text) as number);
 
 export const alertsSchema = z
   .object({

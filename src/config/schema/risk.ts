@@ -24,9 +24,9 @@
  * Unknown keys are errors, like everywhere else in the configuration: a misspelt weight silently
  * falling back to its default would make the engine quietly more lenient than the operator wrote.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../duration.ts';
+import { isCidr } from './primitives.ts';
 
 /** Every signal the engine knows, in the order assessments report them. */
 export const RISK_SIGNALS = [
@@ -48,21 +48,10 @@ const duration = z
   .transform((text) => parseDuration(text) as number)
   .refine((ms) => ms > 0, { error: 'must be longer than 0' });
 
-/**
- * An IP address or CIDR range. The same rule as `trusted_proxies` in `src/config/schema.ts`; kept
- * here rather than imported so that the configuration schema can import this module without a cycle.
- */
+/** An IP address or CIDR range: the same rule as `trusted_proxies`, with this block's own example. */
 const cidr = z
   .string()
-  .refine((value) => {
-    const [address, bits, extra] = value.split('/');
-    if (extra !== undefined || !address) return false;
-    const family = isIP(address);
-    if (family === 0) return false;
-    if (bits === undefined) return true;
-    const n = Number(bits);
-    return /^\d+$/.test(bits) && Number.isInteger(n) && n >= 0 && n <= (family === 4 ? 32 : 128);
-  }, { error: 'must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/48' });
+  .refine(isCidr, { error: 'must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/48' });
 
 const MAX_WEIGHT = 1000;
 /** A signal that raises the score: 0 switches it off. */

@@ -37,7 +37,7 @@ function networksOf(config: RiskConfig): CompiledNetworks {
   return networks;
 }
 
-export interface ListedAddress {
+interface ListedAddress {
   /** The client address, an IPv4-mapped IPv6 address as the IPv4 address it carries. */
   readonly address: string;
   readonly risky: boolean;

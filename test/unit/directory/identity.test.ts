@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalIdentity, checkIdentifier, EMAIL_IDENTITY, isEmailAddress, type IdentityRules } from '../../../src/directory/identity.ts';
 import { entryOf } from '../../../src/directory/values.ts';
-import { parseAccount } from '../../../src/admin/operations.ts';
+import { parseAccount } from '../../../src/admin/model.ts';
 
 /** One canonical key per account (issue 14): the same function for login, flows, admin, CLI, audit, risk. */
 

@@ -9,7 +9,7 @@ import { renderDisablePage } from '../../../src/pages/security-disable-page.tsx'
 import { renderRecoveryCodesPage } from '../../../src/pages/recovery-codes-page.tsx';
 import { renderEnablePage } from '../../../src/pages/security-enable-page.tsx';
 import { createFlash } from '../../../src/http/flash.ts';
-import { isForgotPasswordUrl } from '../../../src/config/schema.ts';
+import { isForgotPasswordUrl } from '../../../src/config/schema/primitives.ts';
 
 /**
  * Issue 13 (part B) on the pages themselves: help and support on every code page, the recovery

@@ -5,7 +5,7 @@ import { PolicyError } from '../../../src/policy/policy-error.ts';
 import { explainRequest, formatExplanation } from '../../../src/policy/explain.ts';
 import { parseQuery } from '../../../src/policy/query.ts';
 import type { CompiledPolicy } from '../../../src/policy/types.ts';
-import { withQuery } from '../../../src/config/schema.ts';
+import { withQuery } from '../../../src/config/login-schema.ts';
 
 /** A wiki routed by `?do=`: login/logout intercepted, admin denied, edit/save sensitive-free but named. */
 const WIKI = {

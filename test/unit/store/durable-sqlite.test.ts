@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { ManualClock, systemClock } from '../../../src/core/clock.ts';
-import { SQLITE_SCHEMA_VERSION, SqliteDurableStore, SqliteSchemaError } from '../../../src/store/sqlite.ts';
+import { SqliteDurableStore } from '../../../src/store/sqlite.ts';
+import { SQLITE_SCHEMA_VERSION, SqliteSchemaError } from '../../../src/store/sqlite-schema.ts';
 import { emailEnrollment, runDurableStoreContract, smsEnrollment, totpEnrollment } from '../../helpers/durable-contract.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
