@@ -1,3 +1,4 @@
+// Over 300 lines: one method per support action (admin API and CLI alike), each checked and audited the same way.
 import type { AuditEvent } from '../audit/audit.ts';
 import { forgetRememberedBrowsers } from '../flows/remember-browser.ts';
 import { AUDIT_EVENTS, type AuditEventType } from '../config/audit-events.ts';

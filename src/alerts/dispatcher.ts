@@ -1,3 +1,4 @@
+// Over 300 lines: the alerts' queue, per-kind rate limit and delivery are one state machine, kept together.
 import type { AuditEvent } from '../audit/audit.ts';
 import type { AuditSink } from '../audit/record.ts';
 import type { Channel } from '../channels/channel.ts';

@@ -1,5 +1,5 @@
 import type { CookieJar } from 'tough-cookie';
-import { cookiesSet, judgeLoginAnswer, toughCookie, type Check } from './login-answer.ts';
+import { cookiesSet, judgeLoginAnswer, toughCookie } from './login-answer.ts';
 import { cookieHeader, locationOf, maskCookieHeader, REDACTED, UpstreamReplay, type Answer, type LogoutResult, type PasswordCheckResult, type ReplayContext, type Trace } from './upstream-replay.ts';
 
 export type { FormFetch, LogoutResult, PasswordCheckResult, ReplayContext, ReplayStep, Trace, UpstreamAccountConfig } from './upstream-replay.ts';

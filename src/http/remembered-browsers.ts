@@ -2,11 +2,11 @@ import type { Context } from 'koa';
 import type { AuditContext } from '../audit/audit.ts';
 import type { RememberedBrowsers } from '../flows/remember-browser.ts';
 import type { Logger } from '../observability/logger.ts';
-import { FORGET_BROWSER_PATH, type RememberedBrowsersSectionProps } from '../pages/remembered-browsers-section.tsx';
+import type { RememberedBrowsersSectionProps } from '../pages/remembered-browsers-section.tsx';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { RememberedBrowser } from '../store/remembered-browsers.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, uiOf, redirect, sendJson } from './answer.ts';
+import { sendError, uiOf, sendJson } from './answer.ts';
 import { loginRequired } from './request.ts';
 
 /**

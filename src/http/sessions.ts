@@ -4,7 +4,7 @@ import { deviceName, type ActiveSessionsView } from '../pages/sessions-section.t
 import type { PageMessage } from '../pages/security-parts.tsx';
 import type { SessionRecord } from '../session/sessions.ts';
 import type { GuardHttp } from './guard-http.ts';
-import { sendError, uiOf, redirect, sendJson } from './answer.ts';
+import { sendError, uiOf, sendJson } from './answer.ts';
 import { loginRequired } from './request.ts';
 
 /**

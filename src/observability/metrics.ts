@@ -1,3 +1,4 @@
+// Over 300 lines: every metric the sidecar exports is declared here, so /metrics reads as one list.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { AuditEventType } from '../config/audit-events.ts';
 
@@ -133,7 +134,6 @@ export class Metrics {
   /** Responses by status class (1xx…5xx), counted on the hot path like `requests`. */
   private readonly responseClasses = new Float64Array(5);
   private readiness: (() => Promise<{ ready: boolean }>) | undefined;
-  private readonly readyGauge: Gauge;
 
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -192,7 +192,8 @@ export class Metrics {
       registers,
     });
     const metrics = this;
-    this.readyGauge = new Gauge({
+    // Registered on creation; its value is read at scrape time through `collect`.
+    new Gauge({
       name: 'spg_ready',
       help: 'Whether this sidecar is ready (1) or not (0: draining, or a store cannot answer), as /readyz says; evaluated at scrape',
       registers,

@@ -1,11 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { once } from 'node:events';
-import { createAdminApp } from '../admin/app.ts';
-import { AdminOperations } from '../admin/operations.ts';
+import type { Socket } from 'node:net';
 import { ownerMessageRoute } from '../alerts/owner-message.ts';
 import { AlertDispatcher } from '../alerts/dispatcher.ts';
-import { watchContacts, watchDurable } from '../alerts/watch.ts';
+import { watchContacts } from '../alerts/watch.ts';
 import { AdminTokens } from '../admin/tokens.ts';
 import type { AuditQuery, AuditRecorder } from '../audit/audit.ts';
 import type { Audit } from '../audit/record.ts';

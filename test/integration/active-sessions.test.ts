@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.ts';
-import { CookieJar, HTML_ACCEPT, apiSignIn, csrfFrom, form, me, navigation, sameOriginForm, send } from '../helpers/browser-like.ts';
+import { CookieJar, HTML_ACCEPT, csrfFrom, form, me, navigation, sameOriginForm, send } from '../helpers/browser-like.ts';
 
 /**
  * "Active sessions" end to end: two browsers of one account signed in through the sidecar in front
