@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../core/random.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -42,7 +43,7 @@ type SecretKind = 'session-keys' | 'encryption-keys' | 'admin-token';
 
 const GENERATORS: Readonly<Record<SecretKind, () => string>> = {
   'session-keys': newSessionKeys,
-  'encryption-keys': () => `${newEncryptionKeys()}\n`,
+  'encryption-keys': () => `${newEncryptionKeys(cryptoRandom)}\n`,
   'admin-token': newAdminToken,
 };
 

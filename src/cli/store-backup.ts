@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../core/random.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -127,7 +128,7 @@ export async function withScratchCopy<T>(file: string, near: string, fn: (store:
 
 /** Checks that `keys` open what the SQLite file holds; KeyCheckError otherwise (names `source`). */
 export async function proveKeys(store: SqliteDurableStore, keys: EncryptionKeys, source: string): Promise<void> {
-  await verifyEncryptionKeys(store, keys, new SecretBox(keys), { clock: systemClock, source });
+  await verifyEncryptionKeys(store, keys, new SecretBox(keys, cryptoRandom), { clock: systemClock, source });
 }
 
 export async function runBackup(to: string, deps: BackupDeps): Promise<number> {

@@ -19,3 +19,6 @@ export class ManualClock implements Clock {
     this.current = ms;
   }
 }
+
+/** Waits in real time (the sign-in's constant-time padding); injected so tests need not sleep. */
+export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

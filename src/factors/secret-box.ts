@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Random } from '../core/random.ts';
-import { cryptoRandom } from '../core/random.ts';
 import type { SealedSecret } from '../store/durable.ts';
 
 /**
@@ -116,7 +115,7 @@ export function parseEncryptionKeys(text: string): EncryptionKeys {
 }
 
 /** JSON text of a fresh key ring with one random key (id 1), for a new installation or the demo. */
-export function newEncryptionKeys(random: Random = cryptoRandom): string {
+export function newEncryptionKeys(random: Random): string {
   const key = random.bytes(KEY_BYTES);
   if (key.length !== KEY_BYTES) throw new SecretBoxError('encryption keys: the random source returned too few bytes');
   const text = JSON.stringify({ '1': key.toString('base64url') });
@@ -127,7 +126,7 @@ export function newEncryptionKeys(random: Random = cryptoRandom): string {
 export class SecretBox {
   constructor(
     private readonly keys: EncryptionKeys,
-    private readonly random: Random = cryptoRandom,
+    private readonly random: Random,
   ) {}
 
   /** Seals with the current key and a fresh random IV. `aad` must be given again to open. */

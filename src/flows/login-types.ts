@@ -153,7 +153,7 @@ export interface LoginFlowDeps {
   readonly minResponseMs: number;
   readonly pendingMs: number;
   /** Waits in real time; injected so tests of the padding need not sleep. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep: (ms: number) => Promise<void>;
   /**
    * A monotonic millisecond reading (performance.now in production) that times the work to pad;
    * injected so the padding test does not depend on how fast a loaded machine runs the flow.
@@ -183,4 +183,3 @@ export function attemptContext(presenter: Presenter, loginId: string | undefined
       : {}),
   };
 }
-export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import { canonicalIdentity, EMAIL_IDENTITY } from '../directory/identity.ts';
 import { factorState } from './account-generation.ts';
 import type { RelyingParty } from '../factors/passkey/ceremony.ts';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
-import { attemptContext, PENDING, realSleep, type LoginAttempt, type LoginResult, type LoginVerifyResult, type PendingLogin, type Presenter } from './login-types.ts';
+import { attemptContext, PENDING, type LoginAttempt, type LoginResult, type LoginVerifyResult, type PendingLogin, type Presenter } from './login-types.ts';
 import { PendingLogins } from './pending-login.ts';
 
 export type { LoginAttempt, LoginFlowDeps, LoginResult, LoginVerifyResult, PendingLogin, PendingLookup, Presenter } from './login-types.ts';
@@ -23,7 +23,7 @@ export class LoginFlow extends PendingLogins {
     const started = this.deps.elapsed();
     const result = await this.run(input);
     const left = this.deps.minResponseMs - (this.deps.elapsed() - started);
-    if (left > 0) await (this.deps.sleep ?? realSleep)(left);
+    if (left > 0) await this.deps.sleep(left);
     return result;
   }
 

@@ -5,7 +5,7 @@ import type { Audit } from '../audit/record.ts';
 import { notificationMessage } from '../channels/templates.tsx';
 import { loginFlowOptions, regulationOptions, settingsOptions } from './options.ts';
 import type { Config } from '../config/schema.ts';
-import type { Clock } from '../core/clock.ts';
+import { realSleep, type Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { Contacts, identityRules } from '../directory/index.ts';
 import { PasskeyCeremonies } from '../factors/passkey/ceremony.ts';
@@ -123,6 +123,7 @@ export function buildFlows(parts: FlowParts) {
     store,
     generations,
     clock,
+    sleep: realSleep,
     random,
     logger,
     audit,

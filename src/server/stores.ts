@@ -174,6 +174,7 @@ async function openRedisStores(
 function throttled(report: (error: Error) => void, everyMs = 30_000): (error: Error) => void {
   let last = -Infinity;
   return (error) => {
+    // Real time on purpose: this paces log lines of the machine, not a fact of the domain.
     const now = Date.now();
     if (now - last < everyMs) return;
     last = now;

@@ -84,6 +84,7 @@ export function retryWhileBusy<T>(fn: () => T): T {
       return fn();
     } catch (error) {
       const busy = error instanceof Database.SqliteError && (error.code === 'SQLITE_BUSY' || error.code.startsWith('SQLITE_BUSY_'));
+      // The same real-time deadline, on purpose (see above).
       if (!busy || Date.now() >= deadline) throw error;
       Atomics.wait(pause, 0, 0, delayMs);
     }

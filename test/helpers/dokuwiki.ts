@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -85,7 +86,7 @@ export async function startWikiBehindGuard(): Promise<WikiBehindGuard | null> {
   const example = join(process.cwd(), 'examples', 'dokuwiki');
   const config = parse(readFileSync(join(example, 'config.yaml'), 'utf8')) as Record<string, any>;
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'w'.repeat(40) }), { mode: 0o600 });
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   const outbox = join(dir, 'outbox.jsonl');
   Object.assign(config, {
     listen: { host: '127.0.0.1', port: 0 },

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ export function deployment(options: DeploymentOptions = {}): Deployment {
     policy: join(dir, 'policy.yaml'),
   };
   writeFileSync(d.sessionKeys, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
-  writeFileSync(d.keys, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(d.keys, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   writeFileSync(d.policy, options.policy ?? 'version: 1\nrules:\n  - name: static\n    paths: ["/static/**"]\n    access: public\n');
   writeFileSync(
     d.config,

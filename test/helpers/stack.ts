@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -105,7 +106,7 @@ export function stackFiles(prefix = 'spg-test-'): StackFiles {
   const sessionKeysFile = join(dir, 'session-keys.json');
   writeFileSync(sessionKeysFile, JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
   const encryptionKeysFile = join(dir, 'encryption-keys.json');
-  writeFileSync(encryptionKeysFile, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(encryptionKeysFile, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   return { dir, sessionKeysFile, encryptionKeysFile, sqliteFile: join(dir, 'guard.db'), outboxFile: join(dir, 'outbox.jsonl') };
 }
 

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -456,7 +457,7 @@ type FactorsInput = ConfigInput['factors'];
 export function factorsConfig(overrides: Partial<Omit<FactorsInput, 'encryption_keys'>> = {}): { factors: FactorsInput; keysFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'spg-2fa-keys-'));
   const keysFile = join(dir, 'encryption-keys.json');
-  writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(keysFile, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   return { factors: { encryption_keys: { file: keysFile }, ...overrides }, keysFile };
 }
 

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -258,7 +259,7 @@ describe('security alerts', () => {
       for (const [name, directory] of Object.entries(directories)) {
         const outbox = join(dir, `outbox-${name}.jsonl`);
         const keysFile = join(dir, `enc-${name}`);
-        writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+        writeFileSync(keysFile, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
         // Default risk: a sign-in from a new browser needs an email code (so the history builds up).
         const stack = await startStack({
           upstreamUrl: app.url,

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,7 +22,7 @@ const BIN = join(process.cwd(), 'bin', 'smartpush-guard.js');
 function setup(): { config: string; db: string; outbox: string } {
   const dir = mkdtempSync(join(tmpdir(), 'spg-cli-username-'));
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'a'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const app = new Database(join(dir, 'app.sqlite3'));
   app.exec("CREATE TABLE auth_user (username TEXT, email TEXT); INSERT INTO auth_user VALUES ('Dana', 'dana@example.org'), ('eve', '')");
   app.close();

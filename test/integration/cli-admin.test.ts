@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -26,7 +27,7 @@ interface Setup {
 function setup(): Setup {
   const dir = mkdtempSync(join(tmpdir(), 'spg-cli-admin-'));
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'a'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,

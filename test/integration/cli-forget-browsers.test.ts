@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,7 +24,7 @@ const USER = 'merchant@example.com';
 function setup(): { config: string; db: string } {
   const dir = mkdtempSync(join(tmpdir(), 'spg-cli-rb-'));
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'a'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,

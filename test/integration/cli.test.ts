@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -119,7 +120,7 @@ async function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp, timeo
 test('serve: honours GUARD_PORT and GUARD_ADMIN_PORT, reloads the policy on SIGHUP (keeping it when broken), drains on SIGTERM', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'a'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, 'version: 1\nrules:\n  - name: open\n    paths: ["/static/**"]\n    access: public\n');
   const config = join(dir, 'config.yaml');

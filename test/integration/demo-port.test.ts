@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +33,7 @@ async function freePort(): Promise<number> {
 function demoConfig(): string {
   const dir = mkdtempSync(join(tmpdir(), 'spg-demo-port-'));
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'p'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const config = join(dir, 'demo.yaml');
   writeFileSync(
     config,

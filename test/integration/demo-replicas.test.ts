@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,7 +65,7 @@ test('two demo processes on one Redis behave as one service', async () => {
   // a temporary folder (the checkout's var/ is left to `npm start`).
   const dir = mkdtempSync(join(tmpdir(), 'spg-demo-replicas-'));
   writeFileSync(join(dir, 'session.json'), JSON.stringify({ '1': 'd'.repeat(40) }));
-  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys());
+  writeFileSync(join(dir, 'enc.json'), newEncryptionKeys(cryptoRandom));
   const appPort = await freePort();
   const config = join(dir, 'demo.yaml');
   writeFileSync(

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -122,7 +123,7 @@ describe('sign-in keyed on the account the app names', () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'spg-named-'));
-    writeFileSync(join(dir, 'enc'), newEncryptionKeys(), { mode: 0o600 });
+    writeFileSync(join(dir, 'enc'), newEncryptionKeys(cryptoRandom), { mode: 0o600 });
     writeFileSync(join(dir, 'token'), randomBytes(32).toString('base64url'), { mode: 0o600 });
     // This app takes "ALICE" for alice at login; the sidecar keys case-sensitively.
     ciApp = await startUsernameApp([{ username: 'alice', password: PASSWORD, email: 'alice@example.org' }, { username: 'bob', password: PASSWORD, email: 'bob@example.org' }], { caseInsensitive: true });

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -31,7 +32,7 @@ async function enroll(d: Deployment, count: number, totpFor?: string): Promise<v
       await store.enable({ user, method: 'email', destination: user, totp: null, createdAt: T0, updatedAt: T0 }, [`h${i}a`, `h${i}b`]);
     }
     if (totpFor !== undefined) {
-      const box = new SecretBox(parseEncryptionKeys(readFileSync(d.keys, 'utf8')));
+      const box = new SecretBox(parseEncryptionKeys(readFileSync(d.keys, 'utf8')), cryptoRandom);
       const secret = box.seal(Buffer.from('12345678901234567890'), totpSecretAad(totpFor));
       await store.enable({ user: totpFor, method: 'totp', destination: null, totp: { secret, parameters: { algorithm: 'SHA1', digits: 6, period: 30 } }, createdAt: T0, updatedAt: T0 }, ['t1']);
     }
@@ -177,7 +178,7 @@ test('item 12: a changed encryption key stops the start (key check), and so does
   const d = await existingDeployment('totp@example.com');
   const original = readFileSync(d.keys, 'utf8');
 
-  writeFileSync(d.keys, newEncryptionKeys()); // same id 1, other bytes
+  writeFileSync(d.keys, newEncryptionKeys(cryptoRandom)); // same id 1, other bytes
   const changed = runCli(['serve', '--config', d.config]);
   assert.equal(changed.status, 1, changed.stdout + changed.stderr);
   assert.match(oneLine(changed.stderr), /factors\.encryption_keys \(file .*encryption-keys\.json\): encryption key 1 does not open the store's key-check record/);
@@ -186,7 +187,7 @@ test('item 12: a changed encryption key stops the start (key check), and so does
   assert.match(oneLine(admin.stderr), /encryption key 1 does not open the store's key-check record/);
 
   // Rotation done wrong: a new key 2 replaces key 1 instead of joining it.
-  const two = JSON.parse(newEncryptionKeys().replace('"1"', '"2"')) as Record<string, string>;
+  const two = JSON.parse(newEncryptionKeys(cryptoRandom).replace('"1"', '"2"')) as Record<string, string>;
   writeFileSync(d.keys, JSON.stringify(two));
   const lost = runCli(['serve', '--config', d.config]);
   assert.equal(lost.status, 1, lost.stdout + lost.stderr);
@@ -204,7 +205,7 @@ test('item 12: a store from before the key check (no records) is checked against
   // Created by a tool, with a TOTP secret sealed under the keys of the file, and no key-check record.
   SqliteDurableStore.open(d.db, { clock: systemClock }).close();
   await enroll(d, 1, 'totp@example.com');
-  writeFileSync(d.keys, newEncryptionKeys());
+  writeFileSync(d.keys, newEncryptionKeys(cryptoRandom));
   const r = runCli(['serve', '--config', d.config]);
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(oneLine(r.stderr), /encryption key 1 does not open the TOTP secrets in the store/);

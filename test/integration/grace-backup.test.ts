@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +41,7 @@ function embedded(dir: string, keysFile: string, db: string): LoadedConfig {
 test('store backup and restore keep the grace records (first prompt, skips, ended)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spg-grace-backup-'));
   const keysFile = join(dir, 'encryption-keys.json');
-  writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(keysFile, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   const source = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock, create: true });
   const grace = new SqliteGraceStore(source);
   await grace.skip('zoe@example.com', 1000, 3);

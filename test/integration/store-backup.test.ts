@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -46,7 +47,7 @@ after(async () => {
 function deployment(store: 'embedded' | 'redis'): { dir: string; config: string; keys: string; db: string; outbox: string } {
   const dir = mkdtempSync(join(tmpdir(), `spg-backup-${store}-`));
   writeFileSync(join(dir, 'session-keys.json'), JSON.stringify({ '1': randomBytes(32).toString('base64url') }), { mode: 0o600 });
-  writeFileSync(join(dir, 'encryption-keys.json'), newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(join(dir, 'encryption-keys.json'), newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   const storeYaml =
     store === 'redis' ? `store:\n  kind: redis\n  sqlite: ./guard.db\n  redis: { url: "${redis?.url}/0", prefix: "spg:backup:" }\n` : 'store:\n  sqlite: ./guard.db\n';
   const config = join(dir, 'config.yaml');
@@ -180,7 +181,7 @@ test('restore refuses a damaged backup and keys that do not open it, and writes 
   for (const f of [d.db, `${d.db}-wal`, `${d.db}-shm`]) rmSync(f, { force: true });
 
   // Other keys in place (someone generated new ones): they do not open the backup.
-  writeFileSync(d.keys, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(d.keys, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   const wrongKeys = cli(['store', 'restore', '--from', backup, '--config', d.config]);
   assert.equal(wrongKeys.status, 1, wrongKeys.stdout);
   assert.match(wrongKeys.stderr, /do not open this backup.*nothing was restored.*encryption-keys\.json/);

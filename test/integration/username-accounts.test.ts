@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../src/core/random.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,7 @@ let dir: string;
 async function startUsernameStack(risk: Record<string, unknown>, name: string): Promise<Stack> {
   const tokenFile = join(dir, 'admin-token');
   const keysFile = join(dir, `enc-${name}`);
-  writeFileSync(keysFile, newEncryptionKeys(), { mode: 0o600 });
+  writeFileSync(keysFile, newEncryptionKeys(cryptoRandom), { mode: 0o600 });
   return startStack({
     upstreamUrl: app.url,
     policy: POLICY,

@@ -1,3 +1,4 @@
+import { cryptoRandom } from '../../../src/core/random.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, randomBytes } from 'node:crypto';
@@ -37,7 +38,7 @@ function throwsSecretBoxError(fn: () => unknown, message: RegExp, forbidden: rea
 
 describe('SecretBox: sealing', () => {
   test('round trip; the sealed value is iv | ciphertext | tag in base64url, under the current key', () => {
-    const box = new SecretBox(ring({ '1': KEY1 }));
+    const box = new SecretBox(ring({ '1': KEY1 }), cryptoRandom);
     const sealed = box.seal(SECRET, AAD);
     assert.equal(sealed.keyId, '1');
     assert.match(sealed.data, /^[A-Za-z0-9_-]+$/);
@@ -48,7 +49,7 @@ describe('SecretBox: sealing', () => {
   });
 
   test('the output is standard AES-256-GCM (decrypts with node:crypto directly)', () => {
-    const box = new SecretBox(ring({ '1': KEY1 }));
+    const box = new SecretBox(ring({ '1': KEY1 }), cryptoRandom);
     const raw = bytesOf(box.seal(SECRET, AAD));
     const decipher = createDecipheriv('aes-256-gcm', KEY1, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(AAD));
@@ -77,14 +78,14 @@ describe('SecretBox: sealing', () => {
   });
 
   test('the default random source gives different sealed values for the same plaintext', () => {
-    const box = new SecretBox(ring({ '1': KEY1 }));
+    const box = new SecretBox(ring({ '1': KEY1 }), cryptoRandom);
     const seen = new Set(Array.from({ length: 50 }, () => box.seal(SECRET, AAD).data));
     assert.equal(seen.size, 50);
   });
 });
 
 describe('SecretBox: opening fails closed', () => {
-  const box = new SecretBox(ring({ '1': KEY1 }));
+  const box = new SecretBox(ring({ '1': KEY1 }), cryptoRandom);
   const sealed = box.seal(SECRET, AAD);
   const secretText = SECRET.toString();
 
@@ -115,7 +116,7 @@ describe('SecretBox: opening fails closed', () => {
   });
 
   test('another key with the same id fails', () => {
-    const other = new SecretBox(ring({ '1': KEY2 }));
+    const other = new SecretBox(ring({ '1': KEY2 }), cryptoRandom);
     throwsSecretBoxError(() => other.open(sealed, AAD), /cannot open/);
   });
 
@@ -128,11 +129,11 @@ describe('SecretBox: opening fails closed', () => {
 
 describe('SecretBox: key rotation', () => {
   test('seal with key 1; a ring {1, 2} opens it, seals new values with 2 and flags the old one', () => {
-    const old = new SecretBox(ring({ '1': KEY1 }));
+    const old = new SecretBox(ring({ '1': KEY1 }), cryptoRandom);
     const sealedWith1 = old.seal(SECRET, AAD);
     assert.equal(old.needsRotation(sealedWith1), false);
 
-    const rotated = new SecretBox(ring({ '2': KEY2, '1': KEY1 }));
+    const rotated = new SecretBox(ring({ '2': KEY2, '1': KEY1 }), cryptoRandom);
     assert.deepEqual(rotated.open(sealedWith1, AAD), SECRET, 'old values still open');
     assert.equal(rotated.needsRotation(sealedWith1), true);
     const sealedWith2 = rotated.seal(SECRET, AAD);
@@ -142,7 +143,7 @@ describe('SecretBox: key rotation', () => {
 
     const resealed = rotated.reseal(sealedWith1, AAD);
     assert.equal(resealed.keyId, '2');
-    assert.deepEqual(new SecretBox(ring({ '2': KEY2 })).open(resealed, AAD), SECRET, 'a resealed value no longer needs key 1');
+    assert.deepEqual(new SecretBox(ring({ '2': KEY2 }), cryptoRandom).open(resealed, AAD), SECRET, 'a resealed value no longer needs key 1');
     throwsSecretBoxError(() => rotated.reseal(sealedWith1, 'totp:other@example.com'), /cannot open/);
   });
 
@@ -150,7 +151,7 @@ describe('SecretBox: key rotation', () => {
     const keys = ring({ '9': KEY9, '10': KEY2, '2': KEY1 });
     assert.equal(keys.currentKeyId, '10');
     assert.deepEqual(keys.keyIds, ['10', '9', '2']);
-    assert.equal(new SecretBox(keys).seal(SECRET, AAD).keyId, '10');
+    assert.equal(new SecretBox(keys, cryptoRandom).seal(SECRET, AAD).keyId, '10');
   });
 });
 
@@ -161,9 +162,9 @@ describe('parseEncryptionKeys', () => {
       `{"1": "${KEY9.toString('base64').replace(/=+$/, '')}"}`,
       `{"1": "${KEY9.toString('base64url')}"}\n`,
     ]) {
-      const box = new SecretBox(parseEncryptionKeys(text));
+      const box = new SecretBox(parseEncryptionKeys(text), cryptoRandom);
       const sealed = box.seal(SECRET, AAD);
-      assert.deepEqual(new SecretBox(ring({ '1': KEY9 })).open(sealed, AAD), SECRET, `same key from ${text.trim()}`);
+      assert.deepEqual(new SecretBox(ring({ '1': KEY9 }), cryptoRandom).open(sealed, AAD), SECRET, `same key from ${text.trim()}`);
     }
     assert.match(KEY9.toString('base64'), /[+/]/, 'the fixture exercises the two alphabets');
   });
@@ -219,13 +220,13 @@ describe('parseEncryptionKeys', () => {
 
 describe('newEncryptionKeys', () => {
   test('gives a ring with one fresh 32-byte key under id 1 that parses and works', () => {
-    const text = newEncryptionKeys();
+    const text = newEncryptionKeys(cryptoRandom);
     const json = JSON.parse(text) as Record<string, string>;
     assert.deepEqual(Object.keys(json), ['1']);
     assert.equal(Buffer.from(json['1']!, 'base64url').length, 32);
-    const box = new SecretBox(parseEncryptionKeys(text));
+    const box = new SecretBox(parseEncryptionKeys(text), cryptoRandom);
     assert.deepEqual(box.open(box.seal(SECRET, AAD), AAD), SECRET);
-    assert.notEqual(newEncryptionKeys(), text, 'each call draws a new key');
+    assert.notEqual(newEncryptionKeys(cryptoRandom), text, 'each call draws a new key');
   });
 
   test('uses the injected random source', () => {
