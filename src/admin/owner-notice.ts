@@ -1,5 +1,5 @@
-import { LEGACY_ONLY } from '../alerts/owner-message.ts';
-import { notificationMessage, type SecurityEvent } from '../channels/templates.tsx';
+import { LEGACY_ONLY, sendLegacyNotice } from '../alerts/owner-message.ts';
+import type { SecurityEvent } from '../channels/templates.tsx';
 import { EMAIL_IDENTITY } from '../directory/identity.ts';
 import type { FactorMethod } from '../store/durable.ts';
 import type { AdminOperationsDeps } from './model.ts';
@@ -21,22 +21,7 @@ export async function notifyOwner(deps: AdminOperationsDeps, recipients: readonl
   // One message per event: when the support_action alert covers it, the alert (queued from the
   // audit record) is the message; `notified` then says the owner's message was handed to it.
   if ((deps.ownerMessages ?? LEGACY_ONLY)(event) === 'alert') return true;
-  const message = notificationMessage({
-    event,
-    ...(method ? { method } : {}),
-    time: new Date(deps.clock.now()),
-    product: deps.product,
-    support: deps.support,
-  });
   let all = true;
-  for (const to of recipients) {
-    try {
-      await deps.email.send({ kind: 'email', to, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
-    } catch (error) {
-      // The change stands; a lost notification is logged for support rather than undoing it.
-      deps.logger.error({ err: error, user: recipients[0], event }, 'security notification could not be sent');
-      all = false;
-    }
-  }
+  for (const to of recipients) all = (await sendLegacyNotice(deps, to, recipients[0] ?? to, event, method)) && all;
   return all;
 }

@@ -1,5 +1,10 @@
 import type { AlertsConfig } from '../config/schema/alerts.ts';
 import type { AlertKind } from './table.ts';
+import type { Channel } from '../channels/channel.ts';
+import { notificationMessage, type SecurityEvent } from '../channels/templates.tsx';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { FactorMethod } from '../store/durable.ts';
 
 /**
  * ONE message to the account's owner per event (README "Security alerts", "What the owner is
@@ -63,4 +68,34 @@ export const LEGACY_ONLY: OwnerMessageRoute = () => 'legacy';
  */
 export function attackMarkKey(family: 'password' | 'code', account: string): string {
   return `notice:attack:${family}:${account}`;
+}
+
+/** What sending a legacy notice needs. */
+export interface NoticeSender {
+  readonly email: Channel;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly product: string;
+  readonly support: string;
+}
+
+/**
+ * Sends the legacy English notice of `event` to `to`; false when it could not be sent. The change
+ * it reports stands either way: a lost notice is logged for support rather than undoing it.
+ */
+export async function sendLegacyNotice(deps: NoticeSender, to: string, user: string, event: SecurityEvent, method?: FactorMethod): Promise<boolean> {
+  const message = notificationMessage({
+    event,
+    ...(method ? { method } : {}),
+    time: new Date(deps.clock.now()),
+    product: deps.product,
+    support: deps.support,
+  });
+  try {
+    await deps.email.send({ kind: 'email', to, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
+    return true;
+  } catch (error) {
+    deps.logger.error({ err: error, user, event }, 'security notification could not be sent');
+    return false;
+  }
 }

@@ -1,5 +1,4 @@
-import { LEGACY_ONLY } from '../alerts/owner-message.ts';
-import { notificationMessage } from '../channels/templates.tsx';
+import { LEGACY_ONLY, sendLegacyNotice } from '../alerts/owner-message.ts';
 import type { FactorMethod } from '../store/durable.ts';
 import type { Actor, SettingsDeps } from './settings-state.ts';
 
@@ -22,17 +21,5 @@ export async function tellOwner(deps: NoticeDeps, actor: Actor, event: FactorCha
     deps.logger.warn({ event: 'notification_skipped', user, reason: contact.ok ? 'no_email_known' : contact.reason }, 'security notification not sent: no email address is known for the account');
     return;
   }
-  const message = notificationMessage({
-    event,
-    ...(method ? { method } : {}),
-    time: new Date(deps.clock.now()),
-    product: deps.product,
-    support: deps.support,
-  });
-  try {
-    await deps.email.send({ kind: 'email', to: contact.email, subject: message.subject, text: message.text, html: message.html, purpose: 'notification' });
-  } catch (error) {
-    // The change stands; a lost notification is logged for support rather than undoing it.
-    deps.logger.error({ err: error, user, event }, 'security notification could not be sent');
-  }
+  await sendLegacyNotice(deps, contact.email, user, event, method);
 }

@@ -11,7 +11,7 @@ import { renderPasskeyPage, type PasskeyPageStep } from '../pages/passkey-page.t
 import type { SessionRecord } from '../session/sessions.ts';
 import { acceptFlowError, sendPage, uiOf } from './answer.ts';
 import { rpOf, type PasskeyDeps } from './passkey-api.ts';
-import { actorOf, setRotated } from './request.ts';
+import { actorOf, setRotated, signedInForm } from './request.ts';
 import { safeReturnTo } from './return-to.ts';
 import { presenter } from './sign-in.ts';
 import { accountChangedPage, finishSignIn } from './verify.ts';
@@ -144,17 +144,15 @@ export async function verifyPasskeyForm(d: PasskeyDeps, ctx: Context): Promise<v
 /** POST /_guard/step-up/passkey */
 export async function stepUpPasskeySubmit(d: PasskeyDeps, ctx: Context): Promise<void> {
   const { http } = d;
-  if (http.refuseCrossSite(ctx)) return;
-  const read = await http.readBody(ctx, ['form']);
-  if (!read) return;
-  const actor = actorOf(http, ctx);
-  if (!actor) return http.redirect(ctx, '/_guard/login');
-  const returnTo = safeReturnTo(read.body['return_to'], d.landing);
+  const posted = await signedInForm(http, ctx);
+  if (!posted) return;
+  const { actor, body } = posted;
+  const returnTo = safeReturnTo(body['return_to'], d.landing);
   const again = `?return_to=${encodeURIComponent(returnTo)}`;
   const { t } = uiOf(ctx);
-  if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) return http.redirectWithFlash(ctx, actor.session, STEP_UP, { status: 403, error: t.formExpired }, again);
+  if (!http.formTokenValid(ctx, actor.session, body['_csrf'])) return http.redirectWithFlash(ctx, actor.session, STEP_UP, { status: 403, error: t.formExpired }, again);
   try {
-    await d.stepUp.verifyPasskey(actor, parseResponse(read.body['response']));
+    await d.stepUp.verifyPasskey(actor, parseResponse(body['response']));
     return http.redirect(ctx, '/_guard/step-up/done');
   } catch (error) {
     const failure = acceptFlowError(ctx, error);

@@ -13,6 +13,22 @@ export function actorOf(http: GuardHttp, ctx: Context): Actor | null {
   return session ? { session, client: state.client, requestId: state.requestId, userAgent: ctx.get('user-agent') || undefined } : null;
 }
 
+/**
+ * A signed-in form post: same-site, a form body, a session. Answers itself (403, 415/413/400, or
+ * 303 to the sign-in page) and returns null when the post cannot go on.
+ */
+export async function signedInForm(http: GuardHttp, ctx: Context): Promise<{ actor: Actor; body: Record<string, unknown> } | null> {
+  if (http.refuseCrossSite(ctx)) return null;
+  const read = await http.readBody(ctx, ['form']);
+  if (!read) return null;
+  const actor = actorOf(http, ctx);
+  if (!actor) {
+    http.redirect(ctx, '/_guard/login');
+    return null;
+  }
+  return { actor, body: read.body };
+}
+
 /** A JSON call that needs a session and has none (the enforcement point normally answers first). */
 export function loginRequired(ctx: Context): void {
   sendError(ctx, 401, 'login_required', 'Sign in to continue.', { login_url: '/_guard/login' });

@@ -9,7 +9,7 @@ import type { Lang } from '../i18n/language.ts';
 import type { GuardHttp } from './guard-http.ts';
 import { flowMessage } from '../pages/flow-messages.ts';
 import { acceptFlowError, sendError, sendPage, uiOf } from './answer.ts';
-import { actorOf, answerActorCall } from './request.ts';
+import { actorOf, answerActorCall, signedInForm } from './request.ts';
 import { safeReturnTo } from './return-to.ts';
 
 /**
@@ -93,18 +93,16 @@ export async function showStepUp(d: StepUpRoutesDeps, ctx: Context): Promise<voi
 /** POST /_guard/step-up: send a code, or verify one. */
 export async function stepUpForm(d: StepUpRoutesDeps, ctx: Context): Promise<void> {
   const { flow, http } = d;
-  if (http.refuseCrossSite(ctx)) return;
-  const read = await http.readBody(ctx, ['form']);
-  if (!read) return;
-  const actor = actorOf(http, ctx);
-  if (!actor) return http.redirect(ctx, '/_guard/login');
+  const posted = await signedInForm(http, ctx);
+  if (!posted) return;
+  const { actor, body } = posted;
   // Every answer to this form is a 303 to the page (Post/Redirect/Get): Back and reload meet a GET.
   const back = (status: number, message: { error?: string; notice?: string }): void => {
-    const returnTo = safeReturnTo(read.body['return_to'], d.landing);
+    const returnTo = safeReturnTo(body['return_to'], d.landing);
     http.redirectWithFlash(ctx, actor.session, STEP_UP, { status, ...message }, `?return_to=${encodeURIComponent(returnTo)}`);
   };
-  if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) return back(403, { error: uiOf(ctx).t.formExpired });
-  if (read.body['action'] === 'send') {
+  if (!http.formTokenValid(ctx, actor.session, body['_csrf'])) return back(403, { error: uiOf(ctx).t.formExpired });
+  if (body['action'] === 'send') {
     try {
       const started = await flow.start(actor);
       const { t } = uiOf(ctx);
@@ -117,7 +115,7 @@ export async function stepUpForm(d: StepUpRoutesDeps, ctx: Context): Promise<voi
     }
   }
   try {
-    await flow.verify(actor, read.body['code']);
+    await flow.verify(actor, body['code']);
     // The result page says it worked and continues the operation itself (PRG: reload is harmless).
     return http.redirect(ctx, DONE);
   } catch (error) {
@@ -160,16 +158,14 @@ export function showNudge(d: StepUpRoutesDeps, ctx: Context): void {
 /** POST /_guard/step-up/nudge: "not now" to the invitation to enable 2FA. */
 export async function snoozeNudgeForm(d: StepUpRoutesDeps, ctx: Context): Promise<void> {
   const { http } = d;
-  if (http.refuseCrossSite(ctx)) return;
-  const read = await http.readBody(ctx, ['form']);
-  if (!read) return;
-  const actor = actorOf(http, ctx);
-  if (!actor) return http.redirect(ctx, '/_guard/login');
-  if (!http.formTokenValid(ctx, actor.session, read.body['_csrf'])) {
+  const posted = await signedInForm(http, ctx);
+  if (!posted) return;
+  const { actor, body } = posted;
+  if (!http.formTokenValid(ctx, actor.session, body['_csrf'])) {
     return sendError(ctx, 403, 'invalid_csrf_token', 'This form has expired. Please try again.');
   }
   await d.flow.snoozeNudge(actor);
-  http.redirect(ctx, safeReturnTo(read.body['return_to'], d.landing));
+  http.redirect(ctx, safeReturnTo(body['return_to'], d.landing));
 }
 
 /** POST /_guard/api/step-up/start */
