@@ -55,7 +55,7 @@ interface Original {
 }
 
 const NO_GUARD_ROUTES = new GuardRouteTable([]);
-export const FORWARD_AUTH_PREFIX = `${GUARD_PREFIX}/forward-auth`;
+const FORWARD_AUTH_PREFIX = `${GUARD_PREFIX}/forward-auth`;
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
 const protoOf = (value: string | undefined): 'http' | 'https' => (value?.toLowerCase() === 'https' ? 'https' : 'http');

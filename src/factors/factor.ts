@@ -77,8 +77,3 @@ export interface Factor {
   /** Checks one code against the material. */
   verify(check: CodeCheck): Promise<CodeVerdict>;
 }
-
-/** Whether codes of `factor` are sent (rather than read off a device): the flows' one question about delivery. */
-export function sendsCodes(factor: Factor): factor is Factor & { readonly sender: CodeSender } {
-  return factor.sender !== undefined;
-}

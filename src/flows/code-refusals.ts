@@ -55,9 +55,6 @@ export function tooManyCodes(reason: 'cooldown' | 'budget', retryAfterMs: number
   return refusal('too_many_codes', { extra: { retry_after: retry } });
 }
 
-/** The country refusal of a method being chosen (enabling sms to a number that cannot be texted). */
-export const countryNotAllowedChooseAnother = (): DomainError => refusal('sms_country_not_allowed', { message: CHOOSE_ANOTHER_COUNTRY });
-
 /** The login flow's code failures (LoginVerifyResult) as the same refusals; its words always offered recovery codes. */
 export function loginCodeRefusal(
   result:

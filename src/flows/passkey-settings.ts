@@ -43,7 +43,7 @@ const CODE_KEY = (sid: string): string => `passkeys:${sid}`;
 const FLOW_TTL_MS = 15 * 60_000;
 const PROOF_MS = 10 * 60_000;
 /** More than anyone needs; bounds the per-account list (and the allowCredentials a sign-in sends). */
-export const MAX_PASSKEYS = 10;
+const MAX_PASSKEYS = 10;
 
 export interface PasskeyView {
   readonly id: string;
@@ -53,7 +53,7 @@ export interface PasskeyView {
   readonly transports: readonly string[];
 }
 
-export function passkeyView(c: PasskeyCredential): PasskeyView {
+function passkeyView(c: PasskeyCredential): PasskeyView {
   return {
     id: c.id,
     name: c.name,

@@ -37,7 +37,7 @@ export interface RememberBrowserConfig {
 }
 
 /** Records per account; the least recently used go first. */
-export const MAX_REMEMBERED_PER_ACCOUNT = 20;
+const MAX_REMEMBERED_PER_ACCOUNT = 20;
 
 const ID_BYTES = 16;
 const SECRET_BYTES = 32;

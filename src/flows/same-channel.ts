@@ -50,7 +50,7 @@ export function provenByIdentity(proof: IdentityProof | null, channel: string | 
   return destination === null || proof.destination === null || same(destination, proof.destination);
 }
 
-export const SAME_CHANNEL_MESSAGE =
+const SAME_CHANNEL_MESSAGE =
   'You confirmed it is you with a code sent to this same address or phone, so it cannot also be your second step. Choose another method (such as an authenticator app), or confirm it is you through the other channel first.';
 
 export function refuseSameChannel(proof: IdentityProof | null, channel: string | null, destination: string | null): void {

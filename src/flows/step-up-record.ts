@@ -47,7 +47,7 @@ export const RECORD = (sid: string): string => `stepup:${sid}`;
 export const passkeyStepUpKey = (category: string): string => `${category}:passkey`;
 export const phishingResistantRequired = (): DomainError =>
   refusal('phishing_resistant_required');
-export const RECORD_TTL_MS = 15 * 60_000;
+const RECORD_TTL_MS = 15 * 60_000;
 export const SNOOZE = (user: string): string => `nudge-snooze:${user}`;
 /** The last step-up of a session, for its result page (the page reads it, never its URL). */
 export const RESULT = (sid: string): string => `stepup-result:${sid}`;

@@ -104,7 +104,7 @@ export interface Answer {
   readonly body: Buffer;
 }
 
-export const BODY_LIMIT = 256 * 1024;
+const BODY_LIMIT = 256 * 1024;
 export const REDACTED = '********';
 
 /** A Cookie header shown by names only. */

@@ -43,7 +43,7 @@ export interface MandateAnswer {
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; font-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-export const OWN_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+const OWN_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
@@ -58,7 +58,7 @@ export function setOwnResponseHeaders(ctx: Context): void {
 }
 
 /** The brand the own-routes entry put on the request state (entry/own-routes.ts), or the default one. */
-export function brandOf(ctx: Context): Brand {
+function brandOf(ctx: Context): Brand {
   return (ctx.state as { brand?: Brand }).brand ?? DEFAULT_BRAND;
 }
 
@@ -94,7 +94,7 @@ export function sendPage(ctx: Context, status: number, html: string): void {
  * English `message`; the page takes its words from the catalogue by the error code, in the
  * visitor's language.
  */
-export function errorResponse(
+function errorResponse(
   headers: IncomingHttpHeaders,
   status: number,
   error: string,

@@ -262,6 +262,6 @@ export class PasskeyCeremonies {
 }
 
 /** Enough of a credential id to tell a person's keys apart in the audit, no more. */
-export function shortId(id: string): string {
+function shortId(id: string): string {
   return id.slice(0, 12);
 }

@@ -61,7 +61,7 @@ export const PASSKEY_TRANSPORTS: readonly PasskeyTransport[] = ['ble', 'cable', 
 export const PASSKEY_NAME_MAX = 64;
 
 /** The rule of `use`, the same in every backend. */
-export function counterAccepted(stored: number, presented: number): boolean {
+function counterAccepted(stored: number, presented: number): boolean {
   if (stored === 0 && presented === 0) return true;
   return presented > stored;
 }

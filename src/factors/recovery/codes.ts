@@ -13,7 +13,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Random } from '../../core/random.ts';
 
 export const RECOVERY_CODE_ALPHABET = '23456789abcdefghijkmnpqrstuvwxyz';
-export const RECOVERY_CODE_LENGTH = 10;
+const RECOVERY_CODE_LENGTH = 10;
 /** log2(32) × 10. */
 export const RECOVERY_CODE_BITS = 50;
 const GROUPS = [4, 4, 2] as const;

@@ -19,10 +19,10 @@ import type { TotpParameters } from '../../store/durable.ts';
 export const DEFAULT_TOTP: TotpParameters = Object.freeze({ algorithm: 'SHA1', digits: 6, period: 30 });
 
 /** RFC 4226 §4 R6: a shared secret of 160 bits. */
-export const TOTP_SECRET_BYTES = 20;
+const TOTP_SECRET_BYTES = 20;
 
 /** Largest accepted verification window (steps either side); ±1 is the usual choice. */
-export const MAX_TOTP_WINDOW = 10;
+const MAX_TOTP_WINDOW = 10;
 
 const ALGORITHMS: Readonly<Record<TotpParameters['algorithm'], HashAlgorithm>> = {
   SHA1: 'sha1',
