@@ -195,6 +195,19 @@ export function createProxyEntry(deps: ProxyEntryDeps): (req: IncomingMessage, r
     forwarder.watchBody(req, res, client, requestId);
     const routing = access.route(req.method ?? 'GET', req.url ?? '', client);
     span?.routed(routing);
+    const known = access.knownFacts(routing, req, 'http');
+    if (known !== null) {
+      // Anonymous, nothing to look up: decided and forwarded without waiting on a promise.
+      let result: AccessResult;
+      try {
+        result = access.decide(routing, known, 'http', req.headers);
+      } catch {
+        deps.handOver(req, res);
+        return;
+      }
+      void settle(result, known.storeDown);
+      return;
+    }
     void (async () => {
       let result: AccessResult;
       let storeDown: boolean;
@@ -207,6 +220,11 @@ export function createProxyEntry(deps: ProxyEntryDeps): (req: IncomingMessage, r
         deps.handOver(req, res);
         return;
       }
+      await settle(result, storeDown);
+    })();
+
+    /** Forwards a passed request; hands every other result to the own routes. */
+    async function settle(result: AccessResult, storeDown: boolean): Promise<void> {
       if (result.kind !== 'forward') {
         if (result.kind !== 'reject' && result.kind !== 'sidecar_route') span?.decided(result.explanation);
         deps.handOver(req, res, { client, requestId, started, result, storeDown });
@@ -225,6 +243,6 @@ export function createProxyEntry(deps: ProxyEntryDeps): (req: IncomingMessage, r
         traffic.inFlight--;
         traffic.logAccess(requestId, req.method, res.statusCode, client, started, routing, result.explanation);
       }
-    })();
+    }
   };
 }
