@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_EMAIL, DEMO_PASSWORD, download, loginToDemo } from './export-download.ts';
 import { fixed, mib, table } from './format-table.ts';
-import { applyLoad } from './load.ts';
+import { applyLoad, type LoadResult } from './load.ts';
+import { openLoop } from './open-loop.ts';
 import { writePolicyFiles } from './policy-files.ts';
 import { procStatusKiB } from './rss-sampler.ts';
 import { startServer, stopAllServers, type ServerProcess } from './server-processes.ts';
@@ -33,6 +34,14 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const exportRows = Number(process.env['BENCH_EXPORT_ROWS'] ?? 4_194_304);
 const only = new Set((process.env['BENCH_COMPARE'] ?? 'requests,logins,export').split(','));
 const logins = Number(process.env['BENCH_LOGINS'] ?? 100);
+// BENCH_RATE=N: the request cases run open-loop at N req/s instead of saturating the machine. A
+// machine that is not saturated gives a far steadier CPU per request (less contention for caches
+// and cores), which is what a before/after of a few per cent needs.
+const rate = Number(process.env['BENCH_RATE'] ?? 0);
+const measure = (url: string, headers: Record<string, string> | undefined, secs: number): Promise<LoadResult> =>
+  rate > 0
+    ? openLoop(url, { rate, seconds: secs, connections: 8, ...(headers ? { headers } : {}) })
+    : applyLoad(url, { seconds: secs, connections: 32, ...(headers ? { headers } : {}) });
 const log = (line = ''): void => console.log(line);
 
 async function cpuUs(server: ServerProcess): Promise<number> {
@@ -63,7 +72,7 @@ type Name = 'bare' | 'before' | 'after';
 const NAMES: readonly Name[] = ['bare', 'before', 'after'];
 
 async function main(): Promise<void> {
-  log(`sidecar before (${ref}) vs after (working tree), bare proxy for reference; ${rounds} rounds`);
+  log(`sidecar before (${ref}) vs after (working tree), bare proxy for reference; ${rounds} rounds${rate > 0 ? `, open loop at ${rate} req/s` : ''}`);
   prepareBaseline();
   rmSync(STATE, { recursive: true, force: true });
   const policies = writePolicyFiles(join(OUT, 'policies'), 10, 10);
@@ -74,12 +83,14 @@ async function main(): Promise<void> {
 
   // 1. Pass-through and logins, against the bench upstream.
   const upstream = await startServer('upstream', './upstream.ts', []);
+  // BENCH_CPU_PROF=1: both sidecars write a profile (var/bench/profiles/before, …/after) to compare per function.
+  const profile = (name: string): { nodeFlags: string[] } => ({
+    nodeFlags: process.env['BENCH_CPU_PROF'] === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(OUT, 'profiles', name)}`] : [],
+  });
   const servers: Record<Name, ServerProcess> = {
-    bare: await startServer('bare-proxy', './bare-proxy.ts', [upstream.url]),
-    before: await startServer('sidecar-before', baseScript, [upstream.url, policies.small, join(STATE, 'before')]),
-    after: await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(STATE, 'after')], {
-      nodeFlags: process.env['BENCH_CPU_PROF'] === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(OUT, 'profiles')}`] : [],
-    }),
+    bare: await startServer('bare-proxy', './bare-proxy.ts', [upstream.url], profile('bare')),
+    before: await startServer('sidecar-before', baseScript, [upstream.url, policies.small, join(STATE, 'before')], profile('before')),
+    after: await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(STATE, 'after')], profile('after')),
   };
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const idle = { before: procStatusKiB(servers.before.pid, 'VmRSS'), after: procStatusKiB(servers.after.pid, 'VmRSS'), bare: procStatusKiB(servers.bare.pid, 'VmRSS') };
@@ -96,13 +107,15 @@ async function main(): Promise<void> {
         const cookie = name === 'bare' ? cookies.after : cookies[name];
         const headers = c.auth ? { Cookie: cookie } : undefined;
         const url = `${servers[name].url}${c.path}`;
-        await applyLoad(url, { seconds: 1, connections: 32, ...(headers ? { headers } : {}) });
+        await measure(url, headers, 1);
         const value = await cpuOf(servers[name], async () => {
-          const result = await applyLoad(url, { seconds, connections: 32, ...(headers ? { headers } : {}) });
+          const result = await measure(url, headers, seconds);
           if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name} ${c.path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+          if (process.env['BENCH_VERBOSE'] === '1') log(`  round ${round + 1} ${name} ${c.path}: ${result.requests} requests`);
           return result.requests;
         });
         perRound[name].push(value);
+        if (process.env['BENCH_VERBOSE'] === '1') log(`  round ${round + 1} ${name}: ${fixed(value, 1)} µs/req`);
       }
     }
     const m = (name: Name): number => median(perRound[name]);
