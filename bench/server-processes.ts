@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 // @ts-expect-error: a plain .mjs script without type declarations
 import { BUNDLE_OPTIONS as BUILD_OPTIONS, asciiOnly as toAscii } from '../scripts/build.mjs';
 import { once } from 'node:events';
@@ -115,8 +115,10 @@ function bundled(file: string): Promise<string> {
 
 export async function startServer(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): Promise<ServerProcess> {
   const file = await bundled(fileURLToPath(new URL(script, import.meta.url)));
+  // BENCH_CHILD_STDOUT=/tmp/out keeps what a server prints (e.g. node --trace-gc) in /tmp/out.<name>.
+  const stdoutFile = process.env['BENCH_CHILD_STDOUT'];
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), file, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', stdoutFile ? openSync(`${stdoutFile}.${name}`, 'w') : 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
   running.add(child);
