@@ -18,16 +18,13 @@
  *   forged answer with a low counter therefore never raises a clone alarm: its signature fails first.
  */
 import { createHash } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import { lazyModule } from '../../core/lazy-module.ts';
 import { fromContext, type AuditContext, type AuditRecorder } from '../../audit/audit.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -37,6 +34,9 @@ import { PASSKEY_NAME_MAX, PASSKEY_TRANSPORTS, type PasskeyCredential, type Pass
 
 export { relyingParty, webauthnSettings, type RelyingParty, type WebAuthnSettings } from './relying-party.ts';
 import type { RelyingParty } from './relying-party.ts';
+
+/** Loaded at the first ceremony: with its X.509/ASN.1 stack it is ~4 MB of heap a deployment without passkeys never needs. */
+const webauthn = lazyModule<typeof import('@simplewebauthn/server')>('@simplewebauthn/server');
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const CHALLENGE = (kind: 'reg' | 'auth', bind: string): string => `webauthn:${kind}:${bind}`;
@@ -106,7 +106,7 @@ export class PasskeyCeremonies {
   async registrationOptions(input: { user: string; bind: string; rp: RelyingParty }): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.deps.store.list(input.user);
     const challenge = this.challenge();
-    const options = await generateRegistrationOptions({
+    const options = await webauthn().generateRegistrationOptions({
       rpName: input.rp.name,
       rpID: input.rp.id,
       userName: input.user,
@@ -132,7 +132,7 @@ export class PasskeyCeremonies {
     if (!stored || stored.user !== input.user) return { ok: false, reason: 'no_challenge' };
     let info;
     try {
-      const verified = await verifyRegistrationResponse({
+      const verified = await webauthn().verifyRegistrationResponse({
         response: input.response as RegistrationResponseJSON,
         expectedChallenge: stored.challenge,
         expectedOrigin: [...stored.origins],
@@ -170,7 +170,7 @@ export class PasskeyCeremonies {
     const keys = await this.deps.store.list(input.user);
     if (keys.length === 0) return null;
     const challenge = this.challenge();
-    const options = await generateAuthenticationOptions({
+    const options = await webauthn().generateAuthenticationOptions({
       rpID: input.rp.id,
       allowCredentials: keys.map((c) => ({ id: c.id, transports: [...c.transports] })),
       challenge: new Uint8Array(Buffer.from(challenge, 'base64url')),
@@ -201,7 +201,7 @@ export class PasskeyCeremonies {
     let counter: number;
     let userVerified: boolean;
     try {
-      const verified = await verifyAuthenticationResponse({
+      const verified = await webauthn().verifyAuthenticationResponse({
         response: input.response as AuthenticationResponseJSON,
         expectedChallenge: stored.challenge,
         expectedOrigin: [...stored.origins],
