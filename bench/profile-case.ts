@@ -14,6 +14,7 @@
  *   BENCH_DIRECT_FIRST=1      export: one download straight from the demo app first (it warms up
  *                             and then sends faster, as in `npm run bench`)
  *   BENCH_SAMPLE_RSS=1        export: also print the server's peak RSS
+ *   BENCH_PATH=/x             public|auth: request this path instead (auth: still with the session cookie)
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,7 +79,7 @@ try {
   } else {
     const seconds = Number(process.argv[3] ?? 8);
     const headers = which === 'auth' ? { Cookie: await loginThroughSidecar(server.url, creds) } : undefined;
-    const url = `${server.url}${which === 'auth' ? '/app/data' : '/static/app.css'}`;
+    const url = `${server.url}${env['BENCH_PATH'] ?? (which === 'auth' ? '/app/data' : '/static/app.css')}`;
     await applyLoad(url, { seconds: 2, connections: 32, ...(headers ? { headers } : {}) });
     let requests = 0;
     const cpu = await cpuDuring(server, async () => {

@@ -69,8 +69,7 @@ export class SessionIndex {
   async add(record: SessionRecord): Promise<void> {
     if (record.handle === undefined) return;
     const entry: Entry = { s: record.id, e: record.createdAt + this.options.absoluteLifetimeMs };
-    await this.store.addMember(INDEX(record.user), record.handle, JSON.stringify(entry), this.options.absoluteLifetimeMs + 60_000);
-    const count = Object.keys(await this.store.members(INDEX(record.user))).length;
+    const count = await this.store.addMember(INDEX(record.user), record.handle, JSON.stringify(entry), this.options.absoluteLifetimeMs + 60_000);
     const live = this.liveAtPrune.get(record.user) ?? 0;
     if (count > live + Math.max(PRUNE_ABOVE, live)) this.liveAtPrune.set(record.user, (await this.list(record.user)).length);
   }

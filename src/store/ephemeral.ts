@@ -49,8 +49,10 @@ export interface EphemeralStore {
    * `addMember` sets one member and, in the same atomic step, makes the whole map live at least
    * `ttlMs` from now (its expiry is never shortened). Members do not expire one by one: callers keep
    * their own expiry in the value and remove what is over. Removing the last member removes the map.
+   * Resolves with the number of members the map holds afterwards (so a caller can tell when to
+   * prune without reading the whole map).
    */
-  addMember(key: string, member: string, value: string, ttlMs: number): Promise<void>;
+  addMember(key: string, member: string, value: string, ttlMs: number): Promise<number>;
   /** Every member of the map and its value; `{}` when the map does not exist. */
   members(key: string): Promise<Record<string, string>>;
   /** Removes one member; true when it was there. */

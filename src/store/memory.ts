@@ -151,12 +151,13 @@ export class MemoryStore implements EphemeralStore {
     return converted;
   }
 
-  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
+  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<number> {
     const entry = this.map(key) ?? new MapEntry(new Map(), 0);
     entry.members.set(member, value);
     entry.changed();
     entry.expiresAt = Math.max(entry.expiresAt, this.clock.now() + ttlMs);
     this.cache.set(key, entry);
+    return entry.members.size;
   }
 
   async members(key: string): Promise<Record<string, string>> {

@@ -80,7 +80,7 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[3]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
-return 1
+return redis.call('HLEN', KEYS[1])
 `;
 
 /** Names under which the scripts are defined on the client (EVALSHA, falling back to EVAL). */

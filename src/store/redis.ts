@@ -157,9 +157,9 @@ export class RedisStore implements EphemeralStore {
   }
 
   /** A hash (HSET/HGETALL/HDEL); Redis removes a hash whose last field is deleted. */
-  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
+  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<number> {
     const px = milliseconds(ttlMs);
-    await this.run('addMember', () => this.client[SCRIPTS.addMember](this.k(key), member, value, px));
+    return this.run('addMember', () => this.client[SCRIPTS.addMember](this.k(key), member, value, px));
   }
 
   async members(key: string): Promise<Record<string, string>> {

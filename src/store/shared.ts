@@ -164,8 +164,8 @@ export class SharedStoreClient implements EphemeralStore, StoreEvents {
     return this.call('takeSlot', key, max, windowMs);
   }
 
-  async addMember(key: string, member: string, value: string, ttlMs: number): Promise<void> {
-    await this.call('addMember', key, member, value, ttlMs);
+  addMember(key: string, member: string, value: string, ttlMs: number): Promise<number> {
+    return this.call('addMember', key, member, value, ttlMs);
   }
 
   members(key: string): Promise<Record<string, string>> {

@@ -311,10 +311,10 @@ export function runEphemeralStoreContract(name: string, make: MakeStore, options
       withStore(async ({ store, key }) => {
         const k = key('map');
         assert.deepEqual(await store.members(k), {}, 'a missing map has no members');
-        await store.addMember(k, 'a', JSON.stringify({ s: 'x', n: 'zoë' }), LONG);
-        await store.addMember(k, 'b', '', LONG);
+        assert.equal(await store.addMember(k, 'a', JSON.stringify({ s: 'x', n: 'zoë' }), LONG), 1, 'addMember answers the members the map holds');
+        assert.equal(await store.addMember(k, 'b', '', LONG), 2);
         assert.deepEqual(await store.members(k), { a: JSON.stringify({ s: 'x', n: 'zoë' }), b: '' });
-        await store.addMember(k, 'a', 'again', LONG);
+        assert.equal(await store.addMember(k, 'a', 'again', LONG), 2, 'a member added again is counted once');
         assert.deepEqual(await store.members(k), { a: 'again', b: '' }, 'adding a member again overwrites its value');
         assert.equal(await store.removeMember(k, 'a'), true);
         assert.equal(await store.removeMember(k, 'a'), false, 'a member removed twice is reported once');
