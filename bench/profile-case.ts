@@ -73,7 +73,7 @@ try {
     console.log(`${which}: ${bytes} bytes, ${(cpu / 1000 / (bytes / 1e6)).toFixed(2)} ms CPU/MB${peak}`);
   } else if (which === 'login') {
     const count = Number(process.argv[3] ?? 300);
-    await sequentialLogins(server.url, creds, 30);
+    await sequentialLogins(server.url, creds, Number(env['BENCH_LOGIN_WARMUP'] ?? 30));
     const cpu = await cpuDuring(server, async () => void (await sequentialLogins(server.url, creds, count)));
     console.log(`login: ${count} sign-ins, ${(cpu / count / 1000).toFixed(2)} ms CPU/sign-in`);
   } else {
