@@ -38,7 +38,7 @@ export interface Facts {
 export interface AccessDeps {
   readonly policy: () => CompiledPolicy;
   readonly guardRoutes: GuardRouteTable;
-  readonly identity: Pick<IdentityResolver, 'resolve'>;
+  readonly identity: Pick<IdentityResolver, 'resolve' | 'resolveKnown'>;
   readonly sensitive: SensitiveFacts;
   /** Policy `require_2fa`; none: a covered rule refuses users without 2FA (fail closed). */
   readonly mandate?: MandateFacts | undefined;
@@ -52,12 +52,15 @@ export interface Access {
   route(method: string, rawTarget: string, host: RouteHost): Routing;
   gather(routing: Routing, req: IncomingMessage, client: ClientFacts, requestId: string, channel: Channel): Promise<Facts>;
   /**
-   * The facts when they are known without a lookup (no cookie at all: anonymous; nothing to
-   * know), else null and `gather` is asked. Lets anonymous traffic skip a promise per request.
+   * The facts when they are known without waiting (nothing to know; no cookie: anonymous; a session
+   * this process holds, on a rule that needs nothing more), else null and `gather` is asked. Lets
+   * most traffic skip the promises of a lookup.
    */
-  knownFacts(routing: Routing, req: IncomingMessage, channel: Channel): Facts | null;
+  knownFacts(routing: Routing, req: IncomingMessage, client: ClientFacts, channel: Channel): Facts | null;
   decide(routing: Routing, facts: Facts, channel: Channel, headers: IncomingHttpHeaders): AccessResult;
 }
+
+type Routed = Extract<Routing, { kind: 'routed' }>;
 
 export function loginUrl(target: CanonicalTarget): string {
   return `${GUARD_PREFIX}/login?return_to=${encodeURIComponent(target.forwarded)}`;
@@ -96,12 +99,9 @@ export function createAccess(deps: AccessDeps): Access {
       const identity = await deps.identity.resolve(req, client);
       lookup?.end({ 'guard.authenticated': identity.user.authenticated });
       let user = identity.user;
-      // Only a sensitive rule needs risk and freshness; a websocket upgrade is decided on the identity alone.
-      const spec = routing.internal || channel === 'socket' ? null : routing.match.rule.sensitive;
+      const spec = sensitiveSpec(routing, channel);
       if (spec && identity.session) user = await sensitiveState(spec, identity, req, client, requestId);
-      if (routing.match.rule.requireTwoFactor === true && identity.session && user.twoFactorEnabled !== true && deps.mandate) {
-        user = await deps.mandate.userState(identity, user, requestId);
-      }
+      if (mandateApplies(routing, identity, user)) user = await (deps.mandate as MandateFacts).userState(identity, user, requestId);
       return { identity, user, storeDown: false };
     } catch (error) {
       lookup?.fail(error);
@@ -112,12 +112,26 @@ export function createAccess(deps: AccessDeps): Access {
     }
   }
 
-  function knownFacts(routing: Routing, req: IncomingMessage, channel: Channel): Facts | null {
+  /** Only a sensitive rule needs risk and freshness; a websocket upgrade is decided on the identity alone. */
+  function sensitiveSpec(routing: Routed, channel: Channel): SensitiveSpec | null {
+    return routing.internal || channel === 'socket' ? null : routing.match.rule.sensitive;
+  }
+
+  /** A require_2fa rule, for a signed-in user without 2FA: the grace state must be looked up. */
+  function mandateApplies(routing: Routed, identity: Identity, user: UserState): boolean {
+    return routing.match.rule.requireTwoFactor === true && identity.session !== null && user.twoFactorEnabled !== true && deps.mandate !== undefined;
+  }
+
+  function knownFacts(routing: Routing, req: IncomingMessage, client: ClientFacts, channel: Channel): Facts | null {
     if (routing.kind === 'reject' || (routing.internal && channel !== 'http')) return NO_FACTS;
-    // Without a cookie there is no session to look up: the identity is anonymous, which is what
-    // gather would find (its tracing span aside, so only when the request is not traced).
-    if (req.headers.cookie === undefined && deps.trace?.(req) === undefined) return NO_FACTS;
-    return null;
+    // A traced request goes through gather, for its spans.
+    if (deps.trace?.(req) !== undefined) return null;
+    // Without a cookie there is no session to look up: anonymous, which is what gather would find.
+    if (req.headers.cookie === undefined) return NO_FACTS;
+    const identity = deps.identity.resolveKnown?.(req, client);
+    if (identity === undefined) return null;
+    if (identity.session && (sensitiveSpec(routing, channel) !== null || mandateApplies(routing, identity, identity.user))) return null;
+    return { identity, user: identity.user, storeDown: false };
   }
 
   function decide(routing: Routing, facts: Facts, channel: Channel, headers: IncomingHttpHeaders): AccessResult {

@@ -21,6 +21,11 @@ export interface IdentityResolver {
   /** Who the request's sidecar cookie says this is; anonymous when none or invalid. */
   resolve(req: IncomingMessage, client: ClientFacts): Promise<Identity>;
   /**
+   * What resolve() would answer, when it is known without waiting (no cookie, or a session this
+   * process already holds and need not touch); undefined when only resolve() can tell.
+   */
+  resolveKnown?(req: IncomingMessage, client: ClientFacts): Identity | undefined;
+  /**
    * The Cookie header the upstream may see: its session cookies only as bound to a fully
    * authenticated sidecar session, never as the client sent them (cookie binding, DESIGN §2).
    * Not part of the decision: the proxy, upgrade and forward-auth entries apply it to what passed.

@@ -195,7 +195,7 @@ export function createProxyEntry(deps: ProxyEntryDeps): (req: IncomingMessage, r
     forwarder.watchBody(req, res, client, requestId);
     const routing = access.route(req.method ?? 'GET', req.url ?? '', client);
     span?.routed(routing);
-    const known = access.knownFacts(routing, req, 'http');
+    const known = access.knownFacts(routing, req, client, 'http');
     if (known !== null) {
       // Anonymous, nothing to look up: decided and forwarded without waiting on a promise.
       let result: AccessResult;

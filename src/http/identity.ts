@@ -5,7 +5,7 @@ import { filterCookieHeader } from '../proxy/headers.ts';
 import { cookieNameMatcher, mayMentionCookie } from '../proxy/cookie-names.ts';
 import { readSetCookie } from '../flows/login-answer.ts';
 import { cookieName, isOwnCookie, readCookies } from '../session/cookies.ts';
-import { boundCookiePairs } from '../session/sessions.ts';
+import { boundCookiePairs, type SessionRecord } from '../session/sessions.ts';
 import type { Identity, IdentityResolver } from '../access/ports.ts';
 import type { SignInDeps } from './sign-in.ts';
 
@@ -36,15 +36,23 @@ export function createIdentityResolver(deps: IdentityDeps): IdentityResolver {
     }
     return kept;
   };
+  const sessionCookieOf = (req: IncomingMessage, client: ClientFacts): string | undefined => {
+    const header = req.headers.cookie;
+    if (!header) return undefined;
+    return readCookies(header)[cookieName('session', options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : client.proto === 'https')];
+  };
+  const identityOf = (session: SessionRecord | null): Identity =>
+    session ? { user: { authenticated: true, twoFactorEnabled: session.twoFactor !== null }, session } : ANONYMOUS;
   return {
     async resolve(req: IncomingMessage, client: ClientFacts): Promise<Identity> {
-      const header = req.headers.cookie;
-      if (!header) return ANONYMOUS;
-      const value = readCookies(header)[cookieName('session', options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : client.proto === 'https')];
+      const value = sessionCookieOf(req, client);
+      return value ? identityOf(await sessions.resolve(value)) : ANONYMOUS;
+    },
+    resolveKnown(req, client) {
+      const value = sessionCookieOf(req, client);
       if (!value) return ANONYMOUS;
-      const session = await sessions.resolve(value);
-      if (!session) return ANONYMOUS;
-      return { user: { authenticated: true, twoFactorEnabled: session.twoFactor !== null }, session };
+      const session = sessions.resolveKnown(value);
+      return session === undefined ? undefined : identityOf(session);
     },
     upstreamCookieHeader(header, who) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.

@@ -114,6 +114,22 @@ export class SessionRecordCache {
     return [raw, generation];
   }
 
+  /**
+   * What read() would answer when it needs no waiting: this replica's fresh copies, or a store that
+   * answers at once (the memory store); undefined when only read() can tell.
+   */
+  readKnown(sid: string, user: string, now: number): [string | null, string | null] | undefined {
+    if (this.cacheLive) {
+      const record = this.records.get(sid);
+      const generation = this.generations.get(user);
+      if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
+        return [record.value, generation.value];
+      }
+    }
+    const values = this.store.peekMany?.([RECORD(sid), GENERATION(user)]);
+    return values === undefined ? undefined : [values[0] ?? null, values[1] ?? null];
+  }
+
   /** The record a string holds: parsed once per distinct string, handed out as a fresh top-level copy. */
   parse(sid: string, raw: string): SessionRecord {
     const hit = this.parsed.get(sid);

@@ -213,22 +213,50 @@ export class SessionService {
     const [raw, generation] = await this.cache.read(named.sid, named.user, now);
     if (!raw) return null;
     const record = this.cache.parse(named.sid, raw);
-    if (
-      record.user !== named.user ||
-      record.generation < Number(generation ?? '0') ||
-      now - record.lastSeenAt >= this.options.idleTimeoutMs ||
-      now - record.createdAt >= this.options.absoluteLifetimeMs
-    ) {
+    if (!this.isLive(record, named.user, generation, now)) {
       this.cache.forgetParsed(named.sid);
       await this.store.delete(RECORD(named.sid));
       await this.cache.announce(`s:${named.sid}`);
       return null;
     }
-    if (now - record.lastSeenAt >= Math.min(TOUCH_GRANULARITY_MS, this.options.idleTimeoutMs / 10)) {
+    if (this.touchDue(record, now)) {
       record.lastSeenAt = now;
       if (!(await this.save(record))) return null;
     }
     return record;
+  }
+
+  /**
+   * What resolve() would answer, when that is known without waiting: a cookie verified before, its
+   * record in this replica's cache or in a store in this process, live and not due for a touch.
+   * undefined otherwise (resolve() then decides, and does the clean-up or the touch).
+   */
+  resolveKnown(cookieValue: string): SessionRecord | null | undefined {
+    const named = this.verified.get(cookieValue);
+    if (!named) return undefined;
+    const now = this.clock.now();
+    const values = this.cache.readKnown(named.sid, named.user, now);
+    if (values === undefined) return undefined;
+    const [raw, generation] = values;
+    const record = raw ? this.cache.parse(named.sid, raw) : null;
+    if (record && (!this.isLive(record, named.user, generation, now) || this.touchDue(record, now))) return undefined;
+    this.options.cacheStats?.hit();
+    return record;
+  }
+
+  /** The record is the user's, of the current generation, neither idle nor past its lifetime. */
+  private isLive(record: SessionRecord, user: string, generation: string | null, now: number): boolean {
+    return (
+      record.user === user &&
+      record.generation >= Number(generation ?? '0') &&
+      now - record.lastSeenAt < this.options.idleTimeoutMs &&
+      now - record.createdAt < this.options.absoluteLifetimeMs
+    );
+  }
+
+  /** lastSeenAt is written back at most this often, so reading a session is not a write. */
+  private touchDue(record: SessionRecord, now: number): boolean {
+    return now - record.lastSeenAt >= Math.min(TOUCH_GRANULARITY_MS, this.options.idleTimeoutMs / 10);
   }
 
   /** Writes an existing record back; false (and nothing written) when it was revoked meanwhile. */

@@ -8,6 +8,11 @@ export interface EphemeralStore {
   get(key: string): Promise<string | null>;
   /** Several keys in one round trip; missing keys are null. */
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
+  /**
+   * What getMany would answer, at once: only a store that holds its data in this process has it
+   * (the memory store). Lets the hot path decide a signed-in request without waiting on a promise.
+   */
+  peekMany?(keys: readonly string[]): Array<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when the key does not exist; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;

@@ -65,6 +65,10 @@ export class MemoryStore implements EphemeralStore {
   }
 
   async getMany(keys: readonly string[]): Promise<Array<string | null>> {
+    return this.peekMany(keys);
+  }
+
+  peekMany(keys: readonly string[]): Array<string | null> {
     return keys.map((key) => this.live(key)?.value ?? null);
   }
 

@@ -45,7 +45,7 @@ const anonymous: Identity = { user: { authenticated: false }, session: null };
 const PAGE = { accept: 'text/html' };
 const API = { accept: 'application/json' };
 
-function accessWith(options: { identity?: Identity; mandate?: MandateFacts | null; failing?: boolean } = {}) {
+function accessWith(options: { identity?: Identity; mandate?: MandateFacts | null; failing?: boolean; known?: Identity | undefined; traced?: boolean } = {}) {
   const identity = options.identity ?? signedIn;
   return createAccess({
     policy: () => policy,
@@ -55,7 +55,9 @@ function accessWith(options: { identity?: Identity; mandate?: MandateFacts | nul
         if (options.failing) throw new StoreUnavailableError('down');
         return identity;
       },
+      resolveKnown: () => options.known,
     },
+    ...(options.traced ? { trace: () => ({ begin: () => ({ end: () => undefined, fail: () => undefined }) }) } : {}),
     sensitive: { userState: async (who) => ({ ...who.user, risk: 'low', fresh: true, freshPhishingResistant: false }) },
     ...(options.mandate === null ? {} : { mandate: options.mandate ?? { userState: async (_who, user) => ({ ...user, twoFactorGrace: 'prompt' as const }) } }),
     logger: createLogger('silent'),
@@ -118,5 +120,45 @@ describe('access: one decision for every entry', () => {
     assert.equal((await check('/pub', 'http', PAGE, { failing: true })).kind, 'forward');
     assert.equal((await check('/members', 'http', PAGE, { failing: true })).kind, 'store_unavailable');
     assert.equal((await check('/members', 'socket', API, { failing: true })).kind, 'store_unavailable');
+  });
+});
+
+describe('access: facts known without waiting (the hot path)', () => {
+  const known = (path: string, headers: Record<string, string | undefined>, options: Parameters<typeof accessWith>[0] = {}, channel: Channel = 'http') => {
+    const access = accessWith(options);
+    const routing = access.route('GET', path, client);
+    return access.knownFacts(routing, { headers } as unknown as IncomingMessage, client, channel);
+  };
+  const COOKIE = { cookie: 'spg_session=x' };
+
+  it('no cookie: anonymous at once, on every rule', () => {
+    for (const path of ['/pub', '/members', '/export', '/reports']) {
+      const facts = known(path, {});
+      assert.equal(facts?.identity.session, null, path);
+      assert.equal(facts?.user.authenticated, false, path);
+    }
+  });
+
+  it('a session the resolver knows decides a rule that needs nothing more, as gather would', async () => {
+    for (const path of ['/pub', '/members', '/_guard/security']) {
+      const facts = known(path, COOKIE, { known: signedIn });
+      assert.equal(facts?.identity, signedIn, path);
+      const access = accessWith({ identity: signedIn });
+      const routing = access.route('GET', path, client);
+      assert.deepEqual(facts, await access.gather(routing, { headers: COOKIE } as unknown as IncomingMessage, client, 'r1', 'http'), path);
+    }
+    assert.equal(known('/reports', COOKIE, { known: withTwoFactor })?.identity, withTwoFactor, 'require_2fa, and the user has it');
+  });
+
+  it('anything that needs a lookup goes to gather', () => {
+    assert.equal(known('/members', COOKIE, { known: undefined }), null, 'the resolver cannot tell at once');
+    assert.equal(known('/export', COOKIE, { known: signedIn }), null, 'a sensitive rule needs risk and freshness');
+    assert.equal(known('/reports', COOKIE, { known: signedIn }), null, 'require_2fa without 2FA needs the grace state');
+    assert.equal(known('/members', COOKIE, { known: signedIn, traced: true }), null, 'a traced request, for its spans');
+    assert.equal(known('/members', {}, { traced: true }), null);
+  });
+
+  it('a websocket upgrade of a sensitive rule is decided on the identity alone, as gather does', () => {
+    assert.equal(known('/export', COOKIE, { known: signedIn }, 'socket')?.identity, signedIn);
   });
 });

@@ -476,3 +476,53 @@ describe('SessionService: replicas cache session records for at most a second', 
     assert.equal(counted.reads(), 2);
   });
 });
+
+describe('SessionService: resolveKnown (the hot path without waiting)', () => {
+  test('answers what resolve answers, or undefined where resolve has something to do', async () => {
+    const { clock, sessions, service } = setup();
+    const { record, cookieValue } = await login(sessions, clock);
+    const known = sessions.resolveKnown(cookieValue);
+    assert.deepEqual(known, await sessions.resolve(cookieValue), 'a fresh session: the same record');
+    assert.equal(known?.id, record.id);
+
+    assert.equal(service().resolveKnown(cookieValue), undefined, 'a cookie this instance never verified: only resolve can unseal it');
+    assert.equal(sessions.resolveKnown('Fe26.2*1*not-a-seal'), undefined);
+
+    clock.advance(5 * MINUTE);
+    assert.equal(sessions.resolveKnown(cookieValue), undefined, 'lastSeenAt is due to be written: resolve does it');
+    const touched = await sessions.resolve(cookieValue);
+    assert.equal(touched?.lastSeenAt, clock.now());
+    assert.equal(sessions.resolveKnown(cookieValue)?.lastSeenAt, clock.now(), 'touched: known again');
+
+    clock.advance(16 * MINUTE);
+    assert.equal(await sessions.resolve(cookieValue), null);
+    assert.equal(sessions.resolveKnown(cookieValue), null, 'idle: its record expired with it, no session, known at once');
+  });
+
+  test('a revoked session, and every session of a user whose generation moved, is no session', async () => {
+    const { clock, sessions } = setup();
+    const a = await login(sessions, clock);
+    const b = await login(sessions, clock, 'bob@example.com');
+    await sessions.revoke(a.record.id);
+    assert.equal(sessions.resolveKnown(a.cookieValue), null);
+    await sessions.revokeUser('bob@example.com');
+    assert.equal(sessions.resolveKnown(b.cookieValue), undefined, 'an older generation: resolve ends it');
+    assert.equal(await sessions.resolve(b.cookieValue), null);
+  });
+
+  test('a store that cannot answer at once (Redis, the workers’ shared store) leaves it to resolve', async () => {
+    const { clock, store, random, opts } = setup();
+    // Without peekMany, as a store in another process.
+    const remote = new Proxy(store, {
+      get: (target, name) => {
+        if (name === 'peekMany') return undefined;
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EphemeralStore;
+    const sessions = new SessionService(remote, keysOf({ '1': OLD }), clock, random, opts);
+    const { cookieValue } = await login(sessions, clock);
+    assert.equal(sessions.resolveKnown(cookieValue), undefined);
+    assert.ok(await sessions.resolve(cookieValue));
+  });
+});
