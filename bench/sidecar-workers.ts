@@ -11,6 +11,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../src/core/clock.ts';
 import { runPrimary, runWorker, workerSlot } from '../src/server/cluster.ts';
+import { settleHeap } from '../src/server/settle-heap.ts';
 import { handleSignals, startGuard } from '../src/server/start.ts';
 import { announceReady, failStartup } from './announce-ready.ts';
 import { benchSidecarConfig } from './sidecar-config.ts';
@@ -34,7 +35,13 @@ try {
   const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir);
   const slot = workerSlot();
   if (slot !== null) {
-    const guard = await runWorker(loaded, slot, { start: (options) => startGuard(loaded, { ...options, watchPolicy: false }) });
+    // Each worker settles its heap after start, as `serve` does (src/cli/serve.ts).
+    const start = async (options: Parameters<typeof startGuard>[1]) => {
+      const started = await startGuard(loaded, { ...options, watchPolicy: false });
+      await settleHeap();
+      return started;
+    };
+    const guard = await runWorker(loaded, slot, { start });
     handleSignals(guard);
     process.on('message', (message: { type?: string; id?: number }) => {
       if (message?.type === 'bench-cpu') process.send?.({ type: 'bench-worker-cpu', id: message.id ?? 0, cpu: process.cpuUsage() } satisfies WorkerCpu);
