@@ -12,13 +12,13 @@ import { RedisPasskeyStore } from '../factors/passkey/redis-store.ts';
 import { SqliteGraceStore } from '../store/sqlite-grace.ts';
 import { RedisGraceStore } from '../store/redis-grace.ts';
 import { StoreUnavailableError } from '../store/ephemeral.ts';
-import { migrateRecords, TargetNotEmptyError, type MigrationCounts, type MigrationSide } from './store-migrate.ts';
+import { migrateRecords, TargetNotEmptyError, type MigrationSide } from './store-migrate.ts';
 import { closeRedisClient, openRedisClient } from '../store/redis-connection.ts';
 import { RedisDurableStore } from '../store/redis-durable.ts';
 import { SqliteDurableStore } from '../store/sqlite.ts';
 import { KeyCheckError } from '../factors/key-check.ts';
 import { configPathFrom, UsageError } from './policy.ts';
-import { BackupError, runBackup, type RedisSide } from './store-backup.ts';
+import { BackupError, formatCounts, runBackup, type RedisSide } from './store-backup.ts';
 import { runRestore } from './store-restore.ts';
 
 /**
@@ -174,15 +174,3 @@ async function open(kind: Backend, loaded: LoadedConfig, role: 'source' | 'targe
   }
 }
 
-function formatCounts(c: MigrationCounts): string {
-  const rows: Array<[string, string]> = [
-    ['enrollments', String(c.enrollments)],
-    ['recovery codes', `${c.recoveryCodes} (${c.usedRecoveryCodes} used)`],
-    ['used TOTP steps', String(c.usedTotpSteps)],
-    ['known devices', String(c.knownDevices)],
-    ['remembered browsers', String(c.rememberedBrowsers)],
-    ['logins', String(c.logins)],
-    ...(c.twoFactorGrace !== undefined ? [['2FA grace periods', String(c.twoFactorGrace)] as [string, string]] : []),
-  ];
-  return rows.map(([label, value]) => `  ${label.padEnd(16)} ${value}\n`).join('');
-}

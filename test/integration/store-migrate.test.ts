@@ -12,6 +12,7 @@ import type { DurableUserRecords, RecordPort, RiskUserRecords } from '../../src/
 import { closeRedisClient, openRedisClient } from '../../src/store/redis-connection.ts';
 import { RedisDurableStore } from '../../src/store/redis-durable.ts';
 import { SqliteDurableStore } from '../../src/store/sqlite.ts';
+import { SqlitePasskeyStore } from '../../src/factors/passkey/sqlite-store.ts';
 import { emailEnrollment, smsEnrollment, totpEnrollment } from '../helpers/durable-contract.ts';
 import { login } from '../helpers/risk-history-contract.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
@@ -106,6 +107,8 @@ function registerTests(redis: RedisServer): void {
       await history.rememberDevice('new@example.com', 'device-c', T0 + 40);
       for (let i = 0; i < 3; i++) await history.recordLogin('zoe@example.com', login(i));
       await history.recordLogin('sam@example.com', { network: '2001:db8::/48', userAgent: 'Agent “ü” 🙂', at: T0 + 99 });
+      const key = { publicKey: 'cHVibGljLWtleQ', counter: 3, transports: ['usb' as const], createdAt: T0 + 50, lastUsedAt: null };
+      assert.equal(await new SqlitePasskeyStore(store).add({ ...key, user: 'zoe@example.com', id: 'Y3JlZC0x', name: 'YubiKey' }), true);
     } finally {
       await store.close();
     }
@@ -117,6 +120,7 @@ function registerTests(redis: RedisServer): void {
     /used TOTP steps +3\n/,
     /known devices +3\n/,
     /logins +4\n/,
+    /passkeys +1\n/,
   ];
 
   describe('smartpush-guard store migrate', () => {
