@@ -171,7 +171,8 @@ export function createAccess(deps: AccessDeps): Access {
     }
     // Fail closed (THREATS T16): without the store nobody can be recognised, so only what an
     // anonymous visitor may do goes on; anything that needs a session is refused, never guessed.
-    return facts.storeDown ? { kind: 'store_unavailable', routing, explanation, identity } : result;
+    // A rule that denies everyone is refused as such: its answer does not depend on who asks.
+    return facts.storeDown && decision.kind !== 'deny' ? { kind: 'store_unavailable', routing, explanation, identity } : result;
   }
 
   return {

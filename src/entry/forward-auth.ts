@@ -161,11 +161,6 @@ export function createForwardAuthRoutes(options: ForwardAuthOptions): Array<Guar
         return;
       }
       case 'store_unavailable':
-        // A rule that denies everyone is refused as such, store or no store.
-        if (result.explanation.decision.kind === 'deny') {
-          sendError(ctx, 403, 'forbidden', ANSWER_MESSAGES.forbidden);
-          return;
-        }
         answerStoreUnavailable(ctx, ANSWER_MESSAGES.storeDownIngress);
         return;
       case 'intercept':

@@ -120,6 +120,9 @@ describe('access: one decision for every entry', () => {
     assert.equal((await check('/pub', 'http', PAGE, { failing: true })).kind, 'forward');
     assert.equal((await check('/members', 'http', PAGE, { failing: true })).kind, 'store_unavailable');
     assert.equal((await check('/members', 'socket', API, { failing: true })).kind, 'store_unavailable');
+    const closed = await check('/closed', 'http', PAGE, { failing: true });
+    assert.equal(closed.kind === 'deny' && closed.code, 'forbidden', 'a rule that denies everyone says so, store or no store (every entry alike)');
+    assert.equal((await check('/closed', 'ingress', API, { failing: true })).kind, 'deny');
   });
 });
 
