@@ -22,7 +22,7 @@ import { setFlagsFromString } from 'node:v8';
  * MB instead of 2.1 (58 full collections instead of 3; the bare proxy, whose heap is below the
  * threshold, never marks). Without incremental marking V8 collects the old generation only when it
  * is actually full. The price is that such a collection is one pause instead of several short
- * steps (≈ 10–20 ms for this heap); under request load none happened in 10 s (README "Benchmarks").
+ * steps (≈ 10–40 ms for this heap), rare under request load (README "Benchmarks").
  */
 export async function settleHeap(): Promise<void> {
   await lowMemoryCollection();
