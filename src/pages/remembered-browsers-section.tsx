@@ -1,3 +1,4 @@
+import { browserLabelParts } from '../flows/browser-label.ts';
 import { useUi } from './page-ui.tsx';
 import { CsrfField } from './security-parts.tsx';
 
@@ -35,21 +36,25 @@ export function RememberedBrowsersSection(props: RememberedBrowsersSectionProps)
       ) : (
         <>
           <ul id="remembered-browsers">
-            {props.browsers.map((b) => (
-              <li data-browser-id={b.id}>
-                <strong>{b.label}</strong>
-                {b.current ? ` (${t.rememberedBrowserThis})` : ''}
-                <br />
-                <small class="muted">{t.rememberedBrowserDates(b.lastUsed, b.expires)}</small>
-                <form method="post" action={FORGET_BROWSER_PATH}>
-                  <CsrfField csrf={props.csrf} />
-                  <input type="hidden" name="id" value={b.id} />
-                  <button type="submit" class="secondary" aria-label={t.forgetBrowserLabel(b.label)}>
-                    {t.forgetBrowser}
-                  </button>
-                </form>
-              </li>
-            ))}
+            {props.browsers.map((b) => {
+              const parts = browserLabelParts(b.label);
+              const name = t.sessionDevice(parts.browser, parts.os);
+              return (
+                <li data-browser-id={b.id}>
+                  <strong>{name}</strong>
+                  {b.current ? ` (${t.rememberedBrowserThis})` : ''}
+                  <br />
+                  <small class="muted">{t.rememberedBrowserDates(b.lastUsed, b.expires)}</small>
+                  <form method="post" action={FORGET_BROWSER_PATH}>
+                    <CsrfField csrf={props.csrf} />
+                    <input type="hidden" name="id" value={b.id} />
+                    <button type="submit" class="secondary" aria-label={t.forgetBrowserLabel(name)}>
+                      {t.forgetBrowser}
+                    </button>
+                  </form>
+                </li>
+              );
+            })}
           </ul>
           <form method="post" action={FORGET_BROWSER_PATH}>
             <CsrfField csrf={props.csrf} />

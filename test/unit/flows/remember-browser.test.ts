@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryAudit } from '../../../src/audit/audit.ts';
 import { browserLabel, forgetRememberedBrowsers, hashSecret, RememberedBrowsers } from '../../../src/flows/remember-browser.ts';
+import { browserLabelParts } from '../../../src/flows/browser-label.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { cryptoRandom } from '../../../src/core/random.ts';
@@ -176,4 +177,12 @@ describe('browserLabel: coarse browser and system', () => {
     ['', 'Unknown browser'],
   ];
   for (const [ua, label] of cases) test(`${label} ← ${ua.slice(0, 40) || '(empty)'}`, () => assert.equal(browserLabel(ua), label));
+
+  test('browserLabelParts reads a stored label back (unknown parts as null), for the page to say it in its language', () => {
+    assert.deepEqual(browserLabelParts('Chrome on Linux'), { browser: 'Chrome', os: 'Linux' });
+    assert.deepEqual(browserLabelParts('Unknown browser on iOS'), { browser: null, os: 'iOS' });
+    assert.deepEqual(browserLabelParts('Firefox on unknown system'), { browser: 'Firefox', os: null });
+    assert.deepEqual(browserLabelParts('Unknown browser'), { browser: null, os: null });
+    assert.deepEqual(browserLabelParts('Safari'), { browser: 'Safari', os: null }, 'a label without a system');
+  });
 });

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { en } from '../../../src/i18n/en.ts';
 import { zhCN } from '../../../src/i18n/zh-cn.ts';
 import { matchLanguage, negotiateLanguage, requestLanguage } from '../../../src/i18n/language.ts';
-import { pageUi, type Brand, type PageUi } from '../../../src/pages/page-ui.tsx';
+import { pageUi, renderPage, type Brand, type PageUi } from '../../../src/pages/page-ui.tsx';
+import { RememberedBrowsersSection } from '../../../src/pages/remembered-browsers-section.tsx';
+import { h } from 'preact';
 import { renderLoginPage } from '../../../src/pages/login-page.tsx';
 import { errorWords } from '../../../src/pages/error-page.tsx';
 import { flowMessage } from '../../../src/pages/flow-messages.ts';
@@ -152,5 +154,33 @@ describe('error words', () => {
       const u = ui(lang);
       for (const code of codes) assert.notEqual(errorWords(u, 400, code).message, u.t.errorGeneric, `${lang}: no words for ${code}`);
     }
+  });
+});
+
+describe('remembered browsers are named in the page language', () => {
+  const browsers = [
+    { id: 'a', label: 'Chrome on Windows', lastUsed: '2026-12-01', expires: '2026-12-31', current: true },
+    { id: 'b', label: 'Unknown browser on Linux', lastUsed: '2026-12-01', expires: '2026-12-31', current: false },
+    { id: 'c', label: 'Safari on unknown system', lastUsed: '2026-12-01', expires: '2026-12-31', current: false },
+    { id: 'd', label: 'Unknown browser', lastUsed: '2026-12-01', expires: '2026-12-31', current: false },
+  ];
+  const render = (lang: string): string => renderPage(ui(lang), h(RememberedBrowsersSection, { csrf: 'c', browsers }));
+
+  test('the stored English label is said in Chinese on the Chinese page, the button label too', () => {
+    const zh = render('zh-CN');
+    for (const english of ['Chrome on Windows', 'Unknown browser', 'unknown system', ' on ']) assert.ok(!zh.includes(english), `English "${english}" on the Chinese page`);
+    assert.ok(zh.includes('Windows 上的 Chrome'), zh);
+    assert.ok(zh.includes('Linux 上的浏览器'));
+    assert.ok(zh.includes('<strong>Safari</strong>'));
+    assert.ok(zh.includes('<strong>未知浏览器</strong>'));
+    assert.ok(zh.includes(`aria-label="${ui('zh-CN').t.forgetBrowserLabel('Windows 上的 Chrome')}"`));
+  });
+
+  test('the English page says what it said', () => {
+    const en = render('en');
+    assert.ok(en.includes('<strong>Chrome on Windows</strong>'));
+    assert.ok(en.includes('aria-label="Forget Chrome on Windows"'), en);
+    assert.ok(en.includes('<strong>A browser on Linux</strong>'));
+    assert.ok(en.includes('<strong>Unknown browser</strong>'));
   });
 });
