@@ -89,15 +89,21 @@ export class SessionRecordCache {
     }
   }
 
+  /** This replica's copies of the record and the generation, when both are fresh enough to answer. */
+  private freshCopy(sid: string, user: string, now: number): [string | null, string | null] | undefined {
+    if (!this.cacheLive) return undefined;
+    const record = this.records.get(sid);
+    const generation = this.generations.get(user);
+    if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
+      return [record.value, generation.value];
+    }
+    return undefined;
+  }
+
   /** The record and the user's generation: from this replica's cache when fresh, else from the store. */
   async read(sid: string, user: string, now: number): Promise<[string | null, string | null]> {
-    if (this.cacheLive) {
-      const record = this.records.get(sid);
-      const generation = this.generations.get(user);
-      if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
-        return [record.value, generation.value];
-      }
-    }
+    const copy = this.freshCopy(sid, user, now);
+    if (copy) return copy;
     const epoch = this.epoch;
     let values: Array<string | null>;
     try {
@@ -119,13 +125,8 @@ export class SessionRecordCache {
    * answers at once (the memory store); undefined when only read() can tell.
    */
   readKnown(sid: string, user: string, now: number): [string | null, string | null] | undefined {
-    if (this.cacheLive) {
-      const record = this.records.get(sid);
-      const generation = this.generations.get(user);
-      if (record && generation && now - record.at < this.recordCacheMs && now - generation.at < this.recordCacheMs) {
-        return [record.value, generation.value];
-      }
-    }
+    const copy = this.freshCopy(sid, user, now);
+    if (copy) return copy;
     const values = this.store.peekMany?.([RECORD(sid), GENERATION(user)]);
     return values === undefined ? undefined : [values[0] ?? null, values[1] ?? null];
   }
