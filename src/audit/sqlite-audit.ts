@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
 import type { SqliteDurableStore } from '../store/sqlite.ts';
 import type { AuditEvent, AuditFilter, AuditQuery } from './audit.ts';
@@ -11,11 +11,16 @@ import type { AuditSink } from './record.ts';
  * loop. A query first writes what is queued, so it sees every record so far. Records older than the
  * retention are pruned (at open, then hourly) and never answered.
  *
- * The audit table gets its own connection with `synchronous = NORMAL`: the durable store's FULL
- * fsyncs every commit (~4 ms measured, blocking the event loop, on every sign-in); NORMAL in WAL
- * mode does not fsync per commit and may lose only the last commits on power loss. That is fine
- * for the query side: the JSON-lines file is the complete trail, and nothing replays from here.
- * (An in-memory durable store, in tests, has no file to share: its connection is used.)
+ * The audit table shares the durable store's connection, but its commits run with `synchronous =
+ * NORMAL`: the store's FULL fsyncs every commit (~4 ms measured, blocking the event loop, on every
+ * sign-in); NORMAL in WAL mode does not fsync per commit and may lose only the last commits on
+ * power loss (the store's next FULL commit syncs them with its own). That is fine for the query
+ * side: the JSON-lines file is the complete trail, and nothing replays from here.
+ *
+ * Why one connection and not one of its own, as before (issue 16): SQLite drops a connection's
+ * whole page cache when another connection has committed to the file, so every audit commit made
+ * the store re-read its pages from the operating system at the next sign-in (its first reads then
+ * cost 5–10 times as much), and every store commit did the same to the audit connection.
  */
 interface SqliteAuditOptions {
   readonly clock: Clock;
@@ -29,7 +34,8 @@ const PRUNE_EVERY_MS = 3_600_000;
 export class SqliteAudit implements AuditSink, AuditQuery {
   readonly name = 'sqlite';
   private readonly db: Database.Database;
-  private readonly ownConnection: boolean;
+  /** Run around each batch when the store's connection syncs harder than NORMAL; null when it does not. */
+  private readonly relaxed: { readonly normal: Database.Statement; readonly restore: Database.Statement } | null;
   private readonly insert;
   private readonly insertBatch;
   private readonly prune;
@@ -42,15 +48,10 @@ export class SqliteAudit implements AuditSink, AuditQuery {
     store: SqliteDurableStore,
     private readonly options: SqliteAuditOptions,
   ) {
-    const shared = store.database();
-    this.ownConnection = !shared.memory;
-    if (this.ownConnection) {
-      this.db = new Database(shared.name);
-      this.db.pragma('busy_timeout = 5000');
-      this.db.pragma('synchronous = NORMAL');
-    } else {
-      this.db = shared;
-    }
+    this.db = store.database();
+    // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA: a connection set above NORMAL is relaxed for audit commits only.
+    const level = Number(this.db.pragma('synchronous', { simple: true }));
+    this.relaxed = level > 1 ? { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), restore: this.db.prepare(`PRAGMA synchronous = ${level}`) } : null;
     this.insert = this.db.prepare<[{ time: number; user: string | null; event: string; record: string }]>(
       'INSERT INTO audit_events (time, user, event, record) VALUES (@time, @user, @event, @record)',
     );
@@ -103,7 +104,12 @@ export class SqliteAudit implements AuditSink, AuditQuery {
     const batch = this.queue;
     this.queue = [];
     try {
-      this.insertBatch(batch);
+      this.relaxed?.normal.run();
+      try {
+        this.insertBatch(batch);
+      } finally {
+        this.relaxed?.restore.run();
+      }
     } catch (error) {
       this.options.onError?.(error);
     }
@@ -140,6 +146,5 @@ export class SqliteAudit implements AuditSink, AuditQuery {
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     if (this.db.open) this.flush();
-    if (this.ownConnection && this.db.open) this.db.close();
   }
 }

@@ -95,15 +95,41 @@ test('SqliteAudit: a batch that cannot be written is reported, not thrown', asyn
   await durable.close();
 });
 
-test('SqliteAudit on a file: its own connection (no fsync per audit commit), the durable store keeps FULL, both see the same rows', async () => {
+test('SqliteAudit on a file: the store\'s own connection, each audit commit at NORMAL (no fsync) and FULL restored after it', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'spg-audit-sqlite-')), 'guard.db');
   const clock = new ManualClock(T0);
   const durable = SqliteDurableStore.open(file, { clock });
+  const db = durable.database();
+  // What ran, in order: the pragma statements the audit prepares, and each row the trigger sees inserted.
+  const ran: string[] = [];
+  db.function('noted_insert', () => {
+    ran.push('insert');
+    return null;
+  });
+  db.exec('CREATE TEMP TRIGGER note_audit AFTER INSERT ON audit_events BEGIN SELECT noted_insert(); END');
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source);
+    if (!source.startsWith('PRAGMA')) return statement;
+    const run = statement.run.bind(statement);
+    return Object.assign(statement, { run: (...args: never[]) => (ran.push(source), run(...args)) });
+  }) as typeof db.prepare;
   const store = new SqliteAudit(durable, { clock, retentionMs: RETENTION });
+  db.prepare = prepare;
   try {
     store.write(auditEvent(clock, 'ann@example.com', 'logout', 1));
+    store.write(auditEvent(clock, 'bob@example.com', 'logout', 2));
     store.flush();
-    assert.equal(count(durable), 1, 'the durable connection sees the audit row');
+    assert.deepEqual(ran, ['PRAGMA synchronous = NORMAL', 'insert', 'insert', 'PRAGMA synchronous = 2']);
+    assert.equal(count(durable), 2, 'the durable connection sees the audit rows');
+    assert.equal(durable.settings().synchronous, 'FULL', 'the store\'s own commits still sync');
+    // A failed batch restores FULL too.
+    db.exec('DROP TRIGGER note_audit');
+    db.exec('CREATE TEMP TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, \'refused\'); END');
+    ran.length = 0;
+    store.write(auditEvent(clock, 'cy@example.com', 'logout', 3));
+    store.flush();
+    assert.deepEqual(ran, ['PRAGMA synchronous = NORMAL', 'PRAGMA synchronous = 2']);
     assert.equal(durable.settings().synchronous, 'FULL');
   } finally {
     await store.close();
