@@ -41,3 +41,19 @@ test('error codes at the top level stay readable (they are not secrets)', () => 
   logger.info({ code: 'HPE_HEADER_OVERFLOW' }, 'malformed request refused');
   assert.equal(logs[0]?.['code'], 'HPE_HEADER_OVERFLOW');
 });
+
+test('plain fields are written as given next to a redacted one (strings, numbers, booleans, nested objects)', () => {
+  const { logger, logs } = memoryLogger();
+  const odd = 'quote " backslash \\ newline \n line separator \u2028 emoji 😀';
+  logger.info({ event: 'login_success', user: odd, score: 12.5, count: 3, ok: true, missing: null, nested: { keep: 'v', password: SECRET, n: 1 } }, odd);
+  const line = logs[0];
+  assert.ok(line);
+  assert.equal(line['user'], odd);
+  assert.equal(line['msg'], odd);
+  assert.equal(line['score'], 12.5);
+  assert.equal(line['count'], 3);
+  assert.equal(line['ok'], true);
+  assert.equal(line['missing'], null);
+  assert.deepEqual(line['nested'], { keep: 'v', password: '[redacted]', n: 1 });
+  assert.ok(!JSON.stringify(line).includes(SECRET));
+});
