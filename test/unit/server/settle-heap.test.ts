@@ -52,7 +52,7 @@ test('the marking guard turns incremental marking off only for a run of full col
   guard.fullCollection(161_200);
   assert.deepEqual(switched, [false, true, false]);
   // Collections the process asked for itself (settleHeap's) are not counted.
-  const quiet = new MarkingGuard({ gapMs: 1_000, runLength: 3, calmMs: 60_000 }, (on) => switched.push(on));
+  const quiet = new MarkingGuard({ gapMs: 1_000, runLength: 3, calmMs: 60_000 }, () => undefined);
   quiet.ignoreBefore(1_020);
   for (const at of [1_000, 1_010, 1_015, 1_030, 1_040]) quiet.fullCollection(at);
   assert.equal(quiet.marking, true, 'three ignored, two counted: no run of three');
