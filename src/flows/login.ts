@@ -112,8 +112,7 @@ export class LoginFlow extends PendingLogins {
       if (assessment.level === 'low') {
         log.info({ event: 'login_success', user: user, client: input.client.address, requestId: input.requestId }, 'login succeeded');
         // Security alerts (src/alerts/): is this browser or network new to the account, and its language.
-        const novelty = await this.deps.risk.novelty(user, input.deviceCookie, input.client.address);
-        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level, ...novelty, lang: input.lang }) });
+        this.deps.audit.record({ event: 'login_success', outcome: 'success', user: user, ...fromContext(context, { factors: 'password', risk_level: assessment.level, ...assessment.novelty, lang: input.lang }) });
         return this.complete(user, now, null, check.setCookies, check.upstreamCookies, presenter, false);
       }
       // The address comes from the directory: a username is never taken for one (issue 12).

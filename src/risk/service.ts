@@ -113,18 +113,25 @@ export class RiskService {
   async novelty(user: string, deviceCookie: string | undefined, clientAddress: string): Promise<Record<string, boolean>> {
     try {
       const logins = await this.deps.history.recentLogins(user, this.deps.config.history.logins);
-      if (logins.length === 0) return { first_sign_in: true };
+      if (logins.length === 0) return noveltyOf([], false, clientAddress);
       const id = this.deviceId(deviceCookie);
       const known = id !== null && (await this.deps.history.knownDevice(user, id));
-      const network = networkPrefix(clientAddress) ?? clientAddress;
-      return { new_device: !known, new_network: !logins.some((entry) => (networkPrefix(entry.network) ?? entry.network) === network) };
+      return noveltyOf(
+        logins.map((entry) => entry.network),
+        known,
+        clientAddress,
+      );
     } catch (error) {
       this.deps.logger.warn({ err: error, user }, 'could not read the sign-in history for security alerts');
       return {};
     }
   }
 
-  async assess(request: RiskRequest): Promise<RiskAssessment> {
+  /**
+   * An assessment with the sign-in's novelty (as `novelty` gives it) read off the same facts, so a
+   * password sign-in reads the history once. Empty novelty when a fact could not be read.
+   */
+  async assess(request: RiskRequest): Promise<RiskAssessment & { readonly novelty: Record<string, boolean> }> {
     const facts = await gatherFacts({
       config: this.deps.config,
       history: this.deps.history,
@@ -135,6 +142,10 @@ export class RiskService {
       userAgent: request.userAgent,
     });
     const assessment = assessRisk(this.deps.config, facts, this.deps.clock.now());
+    const novelty =
+      facts.recentNetworks === 'unknown' || (facts.deviceKnown === 'unknown' && facts.recentNetworks.length > 0)
+        ? {}
+        : noveltyOf(facts.recentNetworks, facts.deviceKnown === true, request.clientAddress);
     (this.deps.audit ?? NO_AUDIT).record({
       event: 'risk_assessed',
       outcome: 'info',
@@ -142,7 +153,7 @@ export class RiskService {
       risk: { score: assessment.score, level: assessment.level, signals: explainRisk(assessment) },
       ...fromContext({ client: request.clientAddress, userAgent: request.userAgent, ...request.context }, { category: request.category ?? 'sign_in' }),
     });
-    return assessment;
+    return { ...assessment, novelty };
   }
 
   /** Counts one sensitive operation (before it is assessed, so the burst includes it). */
@@ -173,4 +184,15 @@ export class RiskService {
     }
     return existing ? null : signDeviceId(this.deps.deviceKeys[0] as Buffer, deviceId);
   }
+}
+
+/**
+ * Whether a sign-in's device and network (/24, /48) are new to the account, from the networks of
+ * its recent sign-ins (newest first) and whether its device is known. `first_sign_in`: none on
+ * record, so nothing is "new" to the owner.
+ */
+function noveltyOf(recentNetworks: readonly string[], deviceKnown: boolean, clientAddress: string): Record<string, boolean> {
+  if (recentNetworks.length === 0) return { first_sign_in: true };
+  const network = networkPrefix(clientAddress) ?? clientAddress;
+  return { new_device: !deviceKnown, new_network: !recentNetworks.some((entry) => (networkPrefix(entry) ?? entry) === network) };
 }
