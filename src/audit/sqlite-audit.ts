@@ -103,12 +103,15 @@ export class SqliteAudit implements AuditSink, AuditQuery {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
+    // SQLite refuses a new safety level inside a transaction: a flush from within one (a query
+    // run inside a store transaction) commits with the transaction, at its level.
+    const relaxed = this.db.inTransaction ? null : this.relaxed;
     try {
-      this.relaxed?.normal.run();
+      relaxed?.normal.run();
       try {
         this.insertBatch(batch);
       } finally {
-        this.relaxed?.restore.run();
+        relaxed?.restore.run();
       }
     } catch (error) {
       this.options.onError?.(error);

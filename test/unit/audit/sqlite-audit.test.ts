@@ -131,6 +131,20 @@ test('SqliteAudit on a file: the store\'s own connection, each audit commit at N
     store.flush();
     assert.deepEqual(ran, ['PRAGMA synchronous = NORMAL', 'PRAGMA synchronous = 2']);
     assert.equal(durable.settings().synchronous, 'FULL');
+    // Inside a transaction of the store SQLite refuses to change the level: the batch is written
+    // with the transaction instead of being lost.
+    db.exec('DROP TRIGGER refuse_audit');
+    ran.length = 0;
+    const errors: unknown[] = [];
+    const inside = new SqliteAudit(durable, { clock, retentionMs: RETENTION, onError: (error) => errors.push(error) });
+    db.exec('BEGIN');
+    inside.write(auditEvent(clock, 'dee@example.com', 'logout', 4));
+    inside.flush();
+    db.exec('COMMIT');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(ran, []);
+    assert.equal(count(durable), 3);
+    await inside.close();
   } finally {
     await store.close();
     await durable.close();
