@@ -108,12 +108,13 @@ test('SqliteAudit on a file: the store\'s own connection, each audit commit at N
   });
   db.exec('CREATE TEMP TRIGGER note_audit AFTER INSERT ON audit_events BEGIN SELECT noted_insert(); END');
   const prepare = db.prepare.bind(db);
-  db.prepare = ((source: string) => {
+  const spying = ((source: string) => {
     const statement = prepare(source);
     if (!source.startsWith('PRAGMA')) return statement;
     const run = statement.run.bind(statement);
     return Object.assign(statement, { run: (...args: never[]) => (ran.push(source), run(...args)) });
   }) as typeof db.prepare;
+  db.prepare = spying;
   const store = new SqliteAudit(durable, { clock, retentionMs: RETENTION });
   db.prepare = prepare;
   try {
@@ -131,12 +132,14 @@ test('SqliteAudit on a file: the store\'s own connection, each audit commit at N
     store.flush();
     assert.deepEqual(ran, ['PRAGMA synchronous = NORMAL', 'PRAGMA synchronous = 2']);
     assert.equal(durable.settings().synchronous, 'FULL');
-    // Inside a transaction of the store SQLite refuses to change the level: the batch is written
-    // with the transaction instead of being lost.
+    // Inside a transaction of the store the level is left alone (SQLite refuses a new safety level
+    // inside a transaction): the batch is written with the transaction, at its level.
     db.exec('DROP TRIGGER refuse_audit');
     ran.length = 0;
     const errors: unknown[] = [];
+    db.prepare = spying;
     const inside = new SqliteAudit(durable, { clock, retentionMs: RETENTION, onError: (error) => errors.push(error) });
+    db.prepare = prepare;
     db.exec('BEGIN');
     inside.write(auditEvent(clock, 'dee@example.com', 'logout', 4));
     inside.flush();
