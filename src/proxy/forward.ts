@@ -78,6 +78,17 @@ interface ForwardResult {
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
+/** Idempotent and, here, bodiless (RFC 9110 §9.2.2): safe to send again when no answer came (as Go's transport). */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+/** How a pooled connection the upstream had just closed fails: reset, or closed before any answer ("socket hang up"). */
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Every pooled connection may have gone stale at once (an upstream restart): a bound on the retries. */
+const MAX_ATTEMPTS = 4;
+
+function isStaleConnection(error: unknown): boolean {
+  return STALE_CONNECTION.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
 const proxyModule = lazyModule<typeof import('http-proxy-3')>('http-proxy-3');
 
 export class Upstream {
@@ -171,7 +182,8 @@ export class Upstream {
    * Forwards one request. Resolves when the response has been fully written (or the client went
    * away); rejects with an UpstreamError when the upstream failed before a response started (the
    * caller answers 502/504). A failure after the response started ends the client connection, as
-   * there is no honest way to signal it within a half-sent body.
+   * there is no honest way to signal it within a half-sent body. A bodiless GET, HEAD, OPTIONS or
+   * TRACE whose pooled connection turns out closed before any answer is sent again.
    */
   web(
     req: http.IncomingMessage,
@@ -182,7 +194,8 @@ export class Upstream {
   ): Promise<ForwardResult> {
     sanitiseRequestHeaders(req.headers, facts, { stripped: this.options.stripped, ownCookie: this.options.ownCookie });
     const headers = req.headers;
-    const proxyReq = this.client({
+    const withBody = carriesBody(headers);
+    const requestOptions: http.RequestOptions = {
       agent: this.agent,
       host: this.hostname,
       port: this.port,
@@ -190,9 +203,13 @@ export class Upstream {
       path: this.basePath + target,
       headers: headerList(headers),
       ...(this.secure ? { servername: serverNameFor(headers.host ?? this.hostname) } : {}),
-    });
+    };
+    const replayable = !withBody && REPLAYABLE_METHODS.has(req.method ?? '');
     return new Promise((resolve, reject) => {
       let settled = false;
+      let answered = false;
+      let attempts = 0;
+      let proxyReq: http.ClientRequest;
       const finish = (): void => {
         if (settled) return;
         settled = true;
@@ -209,14 +226,13 @@ export class Upstream {
         settled = true;
         reject(new UpstreamError(this.classify(error), error));
       };
-      // Once attached, the listener stays: a destroyed request may still report its error.
-      proxyReq.on('error', fail);
       res.on('close', () => {
         // The client went away (or the answer is complete): an unfinished upstream exchange is dropped.
         if (!res.writableFinished && !proxyReq.destroyed) proxyReq.destroy();
         finish();
       });
-      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
+      const onResponse = (proxyRes: http.IncomingMessage): void => {
+        answered = true;
         if (settled || res.destroyed) {
           proxyReq.destroy();
           return;
@@ -240,13 +256,32 @@ export class Upstream {
         proxyRes.on('error', () => res.destroy());
         this.sendWatch.watch(proxyRes, req, res, facts.requestId);
         proxyRes.pipe(res);
-      });
-      if (carriesBody(headers)) {
-        this.inFlight.set(req, proxyReq);
-        req.pipe(proxyReq);
-      } else {
-        proxyReq.end();
-      }
+      };
+      const send = (): void => {
+        attempts++;
+        const attempt = this.client(requestOptions);
+        proxyReq = attempt;
+        // Once attached, the listener stays: a destroyed request may still report its error.
+        attempt.on('error', (error) => {
+          if (attempt !== proxyReq) return;
+          // A pooled connection the upstream closed as it was handed out (its keep-alive timeout
+          // ran out just then): nothing was answered, so a request that can be sent again is, as
+          // RFC 9112 §9.3.1 allows and Go's transport and nginx do. A fresh connection's failure is final.
+          if (replayable && !answered && !settled && !res.destroyed && attempt.reusedSocket && attempts < MAX_ATTEMPTS && isStaleConnection(error)) {
+            send();
+            return;
+          }
+          fail(error);
+        });
+        attempt.on('response', onResponse);
+        if (withBody) {
+          this.inFlight.set(req, attempt);
+          req.pipe(attempt);
+        } else {
+          attempt.end();
+        }
+      };
+      send();
     });
   }
 

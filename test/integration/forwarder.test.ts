@@ -229,6 +229,77 @@ test('an upstream that goes quiet is a timeout (504), on a new and on a reused c
   for (const failure of failures) assert.ok(failure instanceof UpstreamError && failure.failure === 'timeout');
 });
 
+/**
+ * An upstream that answers the first request on each connection with keep-alive and then treats the
+ * connection as timed out: a later request on it is met by `stale(socket)` (a reset or a close),
+ * never an answer, as when its keep-alive timeout runs out just as the sidecar reuses the socket.
+ */
+async function closesReusedConnections(stale: (socket: net.Socket) => void): Promise<{ url: string; connections: () => number; heads: string[] }> {
+  const served = new WeakSet<net.Socket>();
+  const heads: string[] = [];
+  const upstream = await rawUpstream((head, socket) => {
+    heads.push(head.split('\r\n')[0] ?? '');
+    if (served.has(socket)) {
+      stale(socket);
+      return;
+    }
+    served.add(socket);
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n${head.startsWith('HEAD ') ? '' : 'ok'}`);
+  });
+  return { ...upstream, heads };
+}
+
+test('a GET whose pooled connection the upstream had just reset is sent again on a new one', async () => {
+  const upstream = await closesReusedConnections((socket) => socket.resetAndDestroy());
+  const f = await front({ url: new URL(upstream.url) });
+  assert.equal((await get(`${f.url}/first`)).body, 'ok');
+  const second = await get(`${f.url}/second`);
+  assert.equal(second.status, 200);
+  assert.equal(second.body, 'ok');
+  assert.equal(upstream.connections(), 2, 'the retry went over a new connection');
+  assert.deepEqual(upstream.heads, ['GET /first HTTP/1.1', 'GET /second HTTP/1.1', 'GET /second HTTP/1.1']);
+  assert.deepEqual(await f.outcomes[1], { status: 200 });
+});
+
+test('a HEAD whose pooled connection was closed before any answer (socket hang up) is sent again', async () => {
+  const upstream = await closesReusedConnections((socket) => socket.end());
+  const f = await front({ url: new URL(upstream.url) });
+  assert.equal((await get(`${f.url}/first`)).status, 200);
+  assert.equal((await get(`${f.url}/again`, { method: 'HEAD' })).status, 200);
+  assert.equal(upstream.connections(), 2);
+});
+
+test('a request with a body, or with a method that is not idempotent, is not sent twice: 502', async () => {
+  const upstream = await closesReusedConnections((socket) => socket.resetAndDestroy());
+  const f = await front({ url: new URL(upstream.url) });
+  assert.equal((await get(`${f.url}/first`)).status, 200);
+  const posted = new Promise<number>((resolve, reject) => {
+    const req = http.request(`${f.url}/orders`, { method: 'POST', agent: false, headers: { 'content-type': 'text/plain' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end('buy');
+  });
+  assert.equal(await posted, 502);
+  assert.equal((await get(`${f.url}/warm`)).status, 200);
+  assert.equal((await get(`${f.url}/orders/7`, { method: 'DELETE' })).status, 502);
+  assert.equal(upstream.connections(), 2, 'neither failed request opened a connection to try again');
+  for (const index of [1, 3]) {
+    const failure = await f.outcomes[index];
+    assert.ok(failure instanceof UpstreamError && failure.failure === 'reset');
+  }
+});
+
+test('a GET that fails on a new connection is not retried', async () => {
+  const upstream = await rawUpstream((_head, socket) => socket.resetAndDestroy());
+  const f = await front({ url: new URL(upstream.url) });
+  assert.equal((await get(`${f.url}/x`)).status, 502);
+  assert.equal(upstream.connections(), 1);
+  const failure = await f.outcomes[0];
+  assert.ok(failure instanceof UpstreamError && failure.failure === 'reset');
+});
+
 test('a refused connection is a connect failure (502)', async () => {
   const probe = net.createServer();
   const port = await listen(probe);
