@@ -18,7 +18,7 @@ if (!upstreamUrl || !policyFile || !stateDir) failStartup(new Error('usage: side
 try {
   const loaded = benchSidecarConfig(upstreamUrl, policyFile, stateDir, redisUrl);
   // The same buffered writer production uses for stdout, pointed at /dev/null.
-  const logger = createLogger('info', '/dev/null');
+  const logger = createLogger('info', process.env['BENCH_SIDECAR_LOG'] ?? '/dev/null');
   const started = performance.now();
   const guard = await startGuard(loaded, { logger, watchPolicy: false, initStore: true });
   await settleHeap(); // as `serve` does (src/cli/serve.ts)
