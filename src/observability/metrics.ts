@@ -116,6 +116,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests = new RequestStats();
   private readonly upstreamErrors: Counter<'failure'>;
+  private readonly upstreamRetries: Counter;
   private readonly logins: Counter<'outcome' | 'reason'>;
   private readonly codesSent: Counter<'channel' | 'purpose'>;
   private readonly verificationFailures: Counter<'purpose' | 'reason'>;
@@ -149,6 +150,11 @@ export class Metrics {
       ),
     );
     this.upstreamErrors = new Counter({ name: 'spg_upstream_errors_total', help: 'Proxied requests the upstream failed (before answering)', labelNames: ['failure'], registers });
+    this.upstreamRetries = new Counter({
+      name: 'spg_upstream_retries_total',
+      help: 'Bodiless GET/HEAD/OPTIONS/TRACE requests sent again because the pooled upstream connection they went out on had just been closed',
+      registers,
+    });
     this.logins = new Counter({ name: 'spg_logins_total', help: 'Sign-in attempts by outcome (success, failure, verification_required) and reason', labelNames: ['outcome', 'reason'], registers });
     this.codesSent = new Counter({ name: 'spg_codes_sent_total', help: 'One-time codes sent, by channel (sms, email) and purpose', labelNames: ['channel', 'purpose'], registers });
     this.verificationFailures = new Counter({ name: 'spg_verification_failures_total', help: 'Codes refused, by purpose and reason', labelNames: ['purpose', 'reason'], registers });
@@ -228,6 +234,10 @@ export class Metrics {
 
   upstreamError(failure: string): void {
     this.upstreamErrors.labels(failure).inc();
+  }
+
+  upstreamRetry(): void {
+    this.upstreamRetries.inc();
   }
 
   storeError(where: string): void {

@@ -60,6 +60,8 @@ export interface UpstreamOptions {
   readonly sendTimeoutMs?: number;
   /** Told when a client was cut off for not reading (metrics, log). */
   readonly onSendStall?: (req: http.IncomingMessage, requestId: string | undefined) => void;
+  /** Told when a request is sent again because its pooled connection had just been closed (metrics, log). */
+  readonly onRetry?: (requestId: string | undefined, error: unknown) => void;
   /** Framing protection for upstream HTML responses that lack it (config headers.framing; default same_origin). */
   readonly framing?: FramingPolicy;
 }
@@ -268,6 +270,7 @@ export class Upstream {
           // ran out just then): nothing was answered, so a request that can be sent again is, as
           // RFC 9112 §9.3.1 allows and Go's transport and nginx do. A fresh connection's failure is final.
           if (replayable && !answered && !settled && !res.destroyed && attempt.reusedSocket && attempts < MAX_ATTEMPTS && isStaleConnection(error)) {
+            this.options.onRetry?.(facts.requestId, error);
             send();
             return;
           }

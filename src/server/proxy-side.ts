@@ -23,6 +23,10 @@ export function buildProxySide(config: Config, account: UpstreamAccount, { metri
       metrics.clientLimit('send_timeout');
       logger.warn({ requestId, client: req.socket.remoteAddress, limit: 'send_timeout' }, 'client limit reached: the client stopped reading its response');
     },
+    onRetry: (requestId, error) => {
+      metrics.upstreamRetry();
+      logger.debug({ requestId, err: error }, 'the pooled upstream connection had just been closed: request sent again');
+    },
   });
   const trustedProxies = trustedProxyList(config.trusted_proxies);
   const clientLimits = new ClientLimits(clientLimitOptions(config), trustedProxies, config.trusted_proxies.length > 0);

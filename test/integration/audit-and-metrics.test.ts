@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import type { AuditEvent } from '../../src/audit/audit.ts';
 import { OPEN_POLICY, startStack } from '../helpers/stack.ts';
 import {
@@ -213,6 +215,36 @@ describe('audit trail and metrics after scripted traffic', () => {
       assert.ok(sample(samples, 'spg_policy_reloads_total', { outcome: 'failure' }) >= 1);
     } finally {
       await stack.close();
+    }
+  });
+
+  test('a GET whose pooled upstream connection had just been closed is answered all the same, and counted as a retry', { timeout: 30_000 }, async () => {
+    // Each connection answers one request with keep-alive, then resets: its keep-alive timeout ran
+    // out as the sidecar reused it.
+    const answered = new WeakSet<net.Socket>();
+    const upstream = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', () => {
+        if (answered.has(socket)) return void socket.resetAndDestroy();
+        answered.add(socket);
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const stack = await startStack({ policy: OPEN_POLICY, upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` });
+    try {
+      for (const path of ['/one', '/two']) {
+        const response = await fetch(`${stack.url}${path}`);
+        assert.equal(response.status, 200, path);
+        assert.equal(await response.text(), 'ok');
+      }
+      const { samples } = await scrape(stack.adminUrl);
+      assert.equal(sample(samples, 'spg_upstream_retries_total'), 1);
+      assert.equal(sumOf(samples, 'spg_upstream_errors_total', () => true), 0);
+    } finally {
+      await stack.close();
+      upstream.close();
     }
   });
 

@@ -251,7 +251,8 @@ async function closesReusedConnections(stale: (socket: net.Socket) => void): Pro
 
 test('a GET whose pooled connection the upstream had just reset is sent again on a new one', async () => {
   const upstream = await closesReusedConnections((socket) => socket.resetAndDestroy());
-  const f = await front({ url: new URL(upstream.url) });
+  const retried: Array<string | undefined> = [];
+  const f = await front({ url: new URL(upstream.url), onRetry: (requestId) => retried.push(requestId) });
   assert.equal((await get(`${f.url}/first`)).body, 'ok');
   const second = await get(`${f.url}/second`);
   assert.equal(second.status, 200);
@@ -259,6 +260,7 @@ test('a GET whose pooled connection the upstream had just reset is sent again on
   assert.equal(upstream.connections(), 2, 'the retry went over a new connection');
   assert.deepEqual(upstream.heads, ['GET /first HTTP/1.1', 'GET /second HTTP/1.1', 'GET /second HTTP/1.1']);
   assert.deepEqual(await f.outcomes[1], { status: 200 });
+  assert.deepEqual(retried, ['req-1'], 'the retry is reported once, with the request id');
 });
 
 test('a HEAD whose pooled connection was closed before any answer (socket hang up) is sent again', async () => {
@@ -271,7 +273,8 @@ test('a HEAD whose pooled connection was closed before any answer (socket hang u
 
 test('a request with a body, or with a method that is not idempotent, is not sent twice: 502', async () => {
   const upstream = await closesReusedConnections((socket) => socket.resetAndDestroy());
-  const f = await front({ url: new URL(upstream.url) });
+  const retried: Array<string | undefined> = [];
+  const f = await front({ url: new URL(upstream.url), onRetry: (requestId) => retried.push(requestId) });
   assert.equal((await get(`${f.url}/first`)).status, 200);
   const posted = new Promise<number>((resolve, reject) => {
     const req = http.request(`${f.url}/orders`, { method: 'POST', agent: false, headers: { 'content-type': 'text/plain' } }, (res) => {
@@ -285,6 +288,7 @@ test('a request with a body, or with a method that is not idempotent, is not sen
   assert.equal((await get(`${f.url}/warm`)).status, 200);
   assert.equal((await get(`${f.url}/orders/7`, { method: 'DELETE' })).status, 502);
   assert.equal(upstream.connections(), 2, 'neither failed request opened a connection to try again');
+  assert.deepEqual(retried, []);
   for (const index of [1, 3]) {
     const failure = await f.outcomes[index];
     assert.ok(failure instanceof UpstreamError && failure.failure === 'reset');
@@ -293,9 +297,11 @@ test('a request with a body, or with a method that is not idempotent, is not sen
 
 test('a GET that fails on a new connection is not retried', async () => {
   const upstream = await rawUpstream((_head, socket) => socket.resetAndDestroy());
-  const f = await front({ url: new URL(upstream.url) });
+  const retried: Array<string | undefined> = [];
+  const f = await front({ url: new URL(upstream.url), onRetry: (requestId) => retried.push(requestId) });
   assert.equal((await get(`${f.url}/x`)).status, 502);
   assert.equal(upstream.connections(), 1);
+  assert.deepEqual(retried, []);
   const failure = await f.outcomes[0];
   assert.ok(failure instanceof UpstreamError && failure.failure === 'reset');
 });

@@ -48,6 +48,7 @@ test('security counters come from audit events', async () => {
   metrics.sessionCache.hit();
   metrics.sessionCache.miss();
   metrics.upstreamError('timeout');
+  metrics.upstreamRetry();
   metrics.storeError('request');
   metrics.auditWriteFailure('file');
   const { body } = await metrics.render();
@@ -62,6 +63,7 @@ test('security counters come from audit events', async () => {
     'spg_session_cache_hits_total 2',
     'spg_session_cache_misses_total 1',
     'spg_upstream_errors_total{failure="timeout"} 1',
+    'spg_upstream_retries_total 1',
     'spg_store_errors_total{where="request"} 1',
     'spg_audit_write_failures_total{sink="file"} 1',
   ]) {
