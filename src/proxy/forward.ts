@@ -3,7 +3,6 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
-import { lazyModule } from '../core/lazy-module.ts';
 import {
   addFramingProtection,
   asSetCookieList,
@@ -14,6 +13,8 @@ import {
   type HeaderFilter,
 } from './headers.ts';
 import { SendWatch } from './send-watch.ts';
+import { createWebsocketProxy } from './websocket-proxy.ts';
+import { isStaleConnection, MAX_ATTEMPTS, REPLAYABLE_METHODS } from './retry.ts';
 import { carriesBody, headerList, serverNameFor, writeResponseHead } from './message-head.ts';
 
 /**
@@ -77,21 +78,7 @@ interface ForwardResult {
   readonly status: number;
 }
 
-
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
-/** Idempotent and, here, bodiless (RFC 9110 §9.2.2): safe to send again when no answer came (as Go's transport). */
-const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-/** How a pooled connection the upstream had just closed fails: reset, or closed before any answer ("socket hang up"). */
-const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-/** Every pooled connection may have gone stale at once (an upstream restart): a bound on the retries. */
-const MAX_ATTEMPTS = 4;
-
-function isStaleConnection(error: unknown): boolean {
-  return STALE_CONNECTION.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
-}
-
-const proxyModule = lazyModule<typeof import('http-proxy-3')>('http-proxy-3');
 
 export class Upstream {
   private readonly agent: http.Agent;
@@ -296,35 +283,8 @@ export class Upstream {
   }
 
   private websocketProxy(): ProxyServer {
-    if (this.wsProxy) return this.wsProxy;
-    const { ProxyServer } = proxyModule();
-    const proxy = new ProxyServer({
-      target: new URL(this.options.url.origin),
-      agent: this.agent,
-      // The request-target is already canonical: toProxy makes http-proxy-3 take req.url verbatim
-      // instead of re-parsing it with WHATWG URL rules (which turn '\' into '/' and fold dots).
-      toProxy: true,
-      prependPath: false,
-      xfwd: false,
-      ws: true,
-    });
-    proxy.on('proxyReqWs', (proxyReq) => {
-      // http-proxy-3 copies the upstream's hand-shake answer to the client without emitting
-      // proxyRes; these listeners run before its own (registration order), so the headers are
-      // cleaned in place first: no upstream may set the sidecar's cookies through a 101 or a refusal.
-      proxyReq.on('upgrade', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, true);
-        proxyRes.headers.connection = 'Upgrade';
-        proxyRes.headers.upgrade = 'websocket';
-      });
-      proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
-        sanitiseResponseHeaders(proxyRes.headers, [], this.withheldSetCookie, false);
-      });
-    });
-    // Errors are handled through the per-call callbacks; this keeps a stray one from throwing.
-    proxy.on('error', () => undefined);
-    this.wsProxy = proxy;
-    return proxy;
+    this.wsProxy ??= createWebsocketProxy(this.options.url, this.agent, this.withheldSetCookie);
+    return this.wsProxy;
   }
 
   close(): void {
