@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import {
@@ -13,6 +12,7 @@ import {
   type HeaderFilter,
 } from './headers.ts';
 import { SendWatch } from './send-watch.ts';
+import { createUpstreamAgent, type UpstreamAgent } from './upstream-agent.ts';
 import { createWebsocketProxy } from './websocket-proxy.ts';
 import { isStaleConnection, MAX_ATTEMPTS, REPLAYABLE_METHODS } from './retry.ts';
 import { carriesBody, headerList, serverNameFor, writeResponseHead } from './message-head.ts';
@@ -44,6 +44,12 @@ export interface UpstreamOptions {
   readonly url: URL;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  /**
+   * A pooled connection unused this long is closed (Node's agent then also honours a shorter
+   * `Keep-Alive: timeout=N` from the upstream, closing 1 s before it); none: kept until the
+   * upstream closes it.
+   */
+  readonly idleTimeoutMs?: number;
   readonly maxSockets: number;
   readonly stripped: HeaderFilter;
   readonly ownCookie: (name: string) => boolean;
@@ -91,6 +97,7 @@ export class Upstream {
   /** Requests whose body is being piped upstream (only those can be abandoned for a slow body). */
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly sendWatch: SendWatch;
+  private readonly noteKeepAlive: UpstreamAgent['noteKeepAlive'];
 
   /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
   private readonly withheldSetCookie: (name: string) => boolean;
@@ -102,49 +109,21 @@ export class Upstream {
     const url = options.url;
     const secure = url.protocol === 'https:';
     this.secure = secure;
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const pool = createUpstreamAgent({
+      secure,
+      maxSockets: options.maxSockets,
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      onIdle: (socket) => this.sendWatch.onUpstreamIdle(socket),
+    });
+    this.agent = pool.agent;
+    this.noteKeepAlive = pool.noteKeepAlive;
     this.client = secure ? https.request : http.request;
     // WHATWG URL keeps an IPv6 literal in brackets; the socket wants the bare address.
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
     this.basePath = url.pathname.replace(/\/$/, '');
-    this.armAgent(this.agent);
-  }
-
-  /**
-   * The upstream timeouts, set where sockets are made and handed out rather than per request:
-   * a new socket gets the connect timer and (once) the idle listener; every request, on a new or a
-   * reused socket, re-arms the idle timeout (the agent disarms it while the socket waits in the
-   * pool). A timeout destroys the socket, which fails the request in flight (504).
-   */
-  private armAgent(agent: http.Agent): void {
-    const create = agent.createConnection;
-    const reuse = agent.reuseSocket;
-    const responseTimeoutMs = this.options.responseTimeoutMs;
-    agent.createConnection = (options, callback) => {
-      const socket = create.call(agent, options, callback);
-      if (socket) this.armNewSocket(socket as Socket);
-      return socket;
-    };
-    agent.reuseSocket = (socket, request) => {
-      reuse.call(agent, socket, request);
-      (socket as Socket).setTimeout(responseTimeoutMs);
-    };
-  }
-
-  private armNewSocket(socket: Socket): void {
-    if (socket.connecting) {
-      const timer = setTimeout(() => {
-        socket.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UPSTREAM_CONNECT_TIMEOUT' }));
-      }, this.options.connectTimeoutMs);
-      timer.unref();
-      const clear = (): void => clearTimeout(timer);
-      socket.once('connect', clear);
-      socket.once('close', clear);
-    }
-    socket.on('timeout', () => this.sendWatch.onUpstreamIdle(socket));
-    socket.setTimeout(this.options.responseTimeoutMs);
   }
 
   /**
@@ -227,6 +206,8 @@ export class Upstream {
           return;
         }
         const upstreamHeaders = proxyRes.headers;
+        const keepAliveHint = upstreamHeaders['keep-alive'];
+        if (typeof keepAliveHint === 'string') this.noteKeepAlive(proxyRes.socket, keepAliveHint);
         const status = proxyRes.statusCode ?? 502;
         if (observeSetCookies) observeSetCookies({ status, location: upstreamHeaders.location, setCookies: upstreamHeaders['set-cookie'] ?? [] });
         const own = asSetCookieList(res.getHeader('set-cookie'));

@@ -146,6 +146,7 @@ export function upstreamOptions(config: Config) {
     url: new URL(config.upstream.url),
     connectTimeoutMs: config.upstream.connect_timeout,
     responseTimeoutMs: config.upstream.response_timeout,
+    idleTimeoutMs: config.upstream.idle_timeout,
     maxSockets: config.upstream.max_sockets,
     strippedHeaders: [...config.headers.strip, config.headers.request_id, ...(config.headers.forward_authorization ? [] : ['authorization'])],
     requestIdHeader: config.headers.request_id,

@@ -306,6 +306,38 @@ test('a GET that fails on a new connection is not retried', async () => {
   assert.ok(failure instanceof UpstreamError && failure.failure === 'reset');
 });
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a pooled connection unused for idleTimeoutMs is closed by the sidecar; one used within it is reused', async () => {
+  let closed = 0;
+  const seen = new WeakSet<net.Socket>();
+  const upstream = await rawUpstream((_head, socket) => {
+    if (!seen.has(socket)) socket.once('close', () => closed++);
+    seen.add(socket);
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx');
+  });
+  const f = await front({ url: new URL(upstream.url), idleTimeoutMs: 300 });
+  assert.equal((await get(`${f.url}/a`)).status, 200);
+  assert.equal((await get(`${f.url}/b`)).status, 200);
+  assert.equal(upstream.connections(), 1, 'reused at once');
+  await sleep(600);
+  assert.equal(closed, 1, 'the sidecar closed the idle connection');
+  assert.equal((await get(`${f.url}/c`)).status, 200);
+  assert.equal(upstream.connections(), 2);
+});
+
+test("the upstream's Keep-Alive: timeout=N is honoured: its connection is closed a second before that", async () => {
+  const upstream = await rawUpstream((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: 1\r\n\r\nx'));
+  const retried: Array<string | undefined> = [];
+  const f = await front({ url: new URL(upstream.url), idleTimeoutMs: 60_000, onRetry: (id) => retried.push(id) });
+  assert.equal((await get(`${f.url}/a`)).status, 200);
+  // The hint says 2 s: the sidecar keeps the connection for 1 s, so after 1.5 s it opens another.
+  await sleep(1_500);
+  assert.equal((await get(`${f.url}/b`)).status, 200);
+  assert.equal(upstream.connections(), 2);
+  assert.deepEqual(retried, []);
+});
+
 test('a refused connection is a connect failure (502)', async () => {
   const probe = net.createServer();
   const port = await listen(probe);

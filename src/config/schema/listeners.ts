@@ -43,6 +43,13 @@ export const upstreamSchema = z
     connect_timeout: duration.prefault('5s'),
     /** Idle time without a byte from the upstream before the request is answered 504. */
     response_timeout: duration.prefault('60s'),
+    /**
+     * A pooled upstream connection unused for this long is closed by the sidecar: before the app's
+     * own keep-alive timeout (Node's and Apache's 5 s) closes it under a request, and before a
+     * load balancer or NAT on the way drops it without a word. A shorter `Keep-Alive: timeout=N`
+     * from the app wins (closed 1 s before it).
+     */
+    idle_timeout: duration.refine((ms) => ms >= 100, 'must be at least 100ms').prefault('4s'),
     max_sockets: z.number().int().min(1).max(65_536).default(256),
     /**
      * The part of max_sockets that requests without a full session (public routes) may hold at
