@@ -45,9 +45,8 @@ export interface UpstreamOptions {
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   /**
-   * A pooled connection unused this long is closed (Node's agent then also honours a shorter
-   * `Keep-Alive: timeout=N` from the upstream, closing 1 s before it); none: kept until the
-   * upstream closes it.
+   * A pooled connection unused this long is closed; none: kept until the upstream closes it. A
+   * shorter `Keep-Alive: timeout=N` from the upstream closes it 1 s before that either way.
    */
   readonly idleTimeoutMs?: number;
   readonly maxSockets: number;
