@@ -232,7 +232,12 @@ describe('audit trail and metrics after scripted traffic', () => {
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    const stack = await startStack({ policy: OPEN_POLICY, upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` });
+    // The sidecar's idle limit out of the way: the second request must find the connection pooled.
+    const stack = await startStack({
+      policy: OPEN_POLICY,
+      upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      config: { upstream: { url: 'http://unused.invalid', idle_timeout: '10m' } },
+    });
     try {
       for (const path of ['/one', '/two']) {
         const response = await fetch(`${stack.url}${path}`);
