@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { zhCN } from '../../src/i18n/zh-cn.ts';
 import { checkPage, describeInBrowser, type GuardPage } from '../helpers/browser.ts';
-import { enrollDirectly, lastCode, MERCHANT, PASSWORD, startClockedStack } from '../helpers/two-factor.ts';
+import { enrollDirectly, lastCode, MERCHANT, outboxLines, PASSWORD, startClockedStack } from '../helpers/two-factor.ts';
 import { enterCode, submit } from './merchant-steps.ts';
 
 /**
@@ -23,12 +22,7 @@ interface Line {
 }
 
 function alerts(outboxFile: string): Line[] {
-  if (!existsSync(outboxFile)) return [];
-  return readFileSync(outboxFile, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Line)
-    .filter((line) => line.kind === 'alert');
+  return outboxLines<Line>(outboxFile).filter((line) => line.kind === 'alert');
 }
 
 /** The sign-in page and the code page, in Chinese (the context's locale is zh-CN). */

@@ -237,11 +237,20 @@ export interface OutboxMessage {
 
 /** Every message in the outbox file, oldest first (none when the file does not exist yet). */
 export function outboxMessages(outboxFile: string): OutboxMessage[] {
+  return outboxLines<OutboxMessage>(outboxFile);
+}
+
+/** The outbox file's complete lines, parsed, oldest first (none when the file does not exist yet). */
+export function outboxLines<T>(outboxFile: string): T[] {
   if (!existsSync(outboxFile)) return [];
-  return readFileSync(outboxFile, 'utf8')
+  const text = readFileSync(outboxFile, 'utf8');
+  // A line being appended (another message sent meanwhile) can be read half-written: a write that
+  // straddles a page shows its first part first. Only lines with their newline are complete.
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.trim().length > 0)
-    .map((line) => JSON.parse(line) as OutboxMessage);
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** The 6-digit code in a code message's text. */

@@ -1,9 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { startReplicas, type Replicas } from '../helpers/replicas.ts';
-import { enableEmail, expectStatus, GENEROUS_BUDGETS, GuardClient, lastCode, MERCHANT } from '../helpers/two-factor.ts';
+import { enableEmail, expectStatus, GENEROUS_BUDGETS, GuardClient, lastCode, MERCHANT, outboxLines } from '../helpers/two-factor.ts';
 
 /**
  * Security alerts on the Redis store, two replicas: the account's language learnt by one replica,
@@ -31,12 +30,7 @@ interface Line {
 }
 
 function alertLines(file: string, alert: string): Line[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Line)
-    .filter((line) => line.kind === 'alert' && line.alert === alert);
+  return outboxLines<Line>(file).filter((line) => line.kind === 'alert' && line.alert === alert);
 }
 
 async function settled(r: Replicas): Promise<void> {

@@ -2,7 +2,7 @@ import { cryptoRandom } from '../../src/core/random.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +20,7 @@ import {
   lastCode,
   MERCHANT,
   MERCHANT_PHONE,
+  outboxLines,
   rawRequest,
   withClockedStack,
   type ClockedStack,
@@ -43,12 +44,7 @@ interface AlertLine {
 }
 
 function alertLines(outboxFile: string, alert?: string): AlertLine[] {
-  if (!existsSync(outboxFile)) return [];
-  return readFileSync(outboxFile, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as AlertLine)
-    .filter((line) => line.kind === 'alert' && (alert === undefined || line.alert === alert));
+  return outboxLines<AlertLine>(outboxFile).filter((line) => line.kind === 'alert' && (alert === undefined || line.alert === alert));
 }
 
 async function settled(s: ClockedStack): Promise<void> {

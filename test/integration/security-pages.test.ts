@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
 import { totpCode, totpStep } from '../../src/factors/totp/algorithm.ts';
 import { withStack, type Stack } from '../helpers/stack.ts';
 import { CookieJar, csrfFrom, form, formSignIn, navigation, sameOriginForm, send, type Reply } from '../helpers/browser-like.ts';
+import { outboxLines } from '../helpers/two-factor.ts';
 
 /**
  * The Login & Security pages (DESIGN §3) driven like a browser without JavaScript: a cookie jar,
@@ -115,11 +115,7 @@ interface OutboxEntry {
 }
 
 function outbox(stack: Stack): OutboxEntry[] {
-  if (!existsSync(stack.outboxFile)) return [];
-  return readFileSync(stack.outboxFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as OutboxEntry);
+  return outboxLines<OutboxEntry>(stack.outboxFile);
 }
 
 function codesSentTo(stack: Stack, channel: 'email' | 'sms', to: string): string[] {
