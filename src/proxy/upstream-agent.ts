@@ -82,11 +82,20 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): UpstreamAgen
   };
   agent.keepSocketAlive = keepSocketAlive as unknown as http.Agent['keepSocketAlive'];
 
+  // An upstream sends the same header on every answer (a Node app: `timeout=5`): parsed once per value.
+  let lastHeader: string | undefined;
+  let lastKeepMs: number | undefined;
+  const idleMs = options.idleTimeoutMs ?? Number.POSITIVE_INFINITY;
   return {
     agent,
     noteKeepAlive(socket, header) {
-      const seconds = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i.exec(header)?.[1];
-      if (seconds !== undefined) hints.set(socket, Number(seconds) * 1000 - 1000);
+      if (header !== lastHeader) {
+        lastHeader = header;
+        const seconds = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i.exec(header)?.[1];
+        lastKeepMs = seconds === undefined ? undefined : Number(seconds) * 1000 - 1000;
+      }
+      // A hint that leaves the socket at least the agent's own idle limit changes nothing: not noted.
+      if (lastKeepMs !== undefined && lastKeepMs < idleMs) hints.set(socket, lastKeepMs);
     },
   };
 }
