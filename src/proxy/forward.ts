@@ -11,6 +11,7 @@ import {
   type ForwardingFacts,
   type HeaderFilter,
 } from './headers.ts';
+import { BodyMemory, processBodyMemory } from './body-memory.ts';
 import { SendWatch } from './send-watch.ts';
 import { createUpstreamAgent, type UpstreamAgent } from './upstream-agent.ts';
 import { createWebsocketProxy } from './websocket-proxy.ts';
@@ -21,8 +22,9 @@ import { carriesBody, headerList, serverNameFor, writeResponseHead } from './mes
  * Streams requests to the upstream with node:http's client on a keep-alive agent: one
  * `http.request` per request, the body piped both ways (never buffered, with backpressure), the
  * response head written once with `res.writeHead(status, [name, value, …])` after header hygiene.
- * The request-target sent is exactly the canonical one the policy decided on. Nothing runs per
- * chunk; the timeouts live on the agent's sockets, not on each request.
+ * The request-target sent is exactly the canonical one the policy decided on. The timeouts live on
+ * the agent's sockets, not on each request; the one thing that runs per chunk, and only for bodies
+ * of 1 MiB or more, is a byte count that gives their memory back early (body-memory.ts).
  *
  * Websocket hand-shakes still go through http-proxy-3 (loaded on the first upgrade): its upgrade
  * path (the 101 or refusal relayed to the raw socket, then both sockets piped) is not on the hot
@@ -70,6 +72,8 @@ export interface UpstreamOptions {
   readonly onRetry?: (requestId: string | undefined, error: unknown) => void;
   /** Framing protection for upstream HTML responses that lack it (config headers.framing; default same_origin). */
   readonly framing?: FramingPolicy;
+  /** Gives large bodies' chunk memory back as they stream (default: the process's one, body-memory.ts). */
+  readonly bodyMemory?: BodyMemory;
 }
 
 /** What an observer of a proxied answer is told (status, Location, Set-Cookie; never the body). */
@@ -97,12 +101,14 @@ export class Upstream {
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly sendWatch: SendWatch;
   private readonly noteKeepAlive: UpstreamAgent['noteKeepAlive'];
+  private readonly bodyMemory: BodyMemory;
 
   /** Set-Cookie names the browser never gets: the sidecar's own and the bound upstream session cookies. */
   private readonly withheldSetCookie: (name: string) => boolean;
 
   constructor(private readonly options: UpstreamOptions) {
     this.sendWatch = new SendWatch(options);
+    this.bodyMemory = options.bodyMemory ?? processBodyMemory();
     const bound = options.upstreamSessionCookie;
     this.withheldSetCookie = bound ? (name) => options.ownCookie(name) || bound(name) : options.ownCookie;
     const url = options.url;
@@ -224,6 +230,7 @@ export class Upstream {
         // truncated body that looks complete).
         proxyRes.on('error', () => res.destroy());
         this.sendWatch.watch(proxyRes, req, res, facts.requestId);
+        this.bodyMemory.watch(proxyRes, upstreamHeaders['content-length']);
         proxyRes.pipe(res);
       };
       const send = (): void => {
@@ -246,6 +253,7 @@ export class Upstream {
         attempt.on('response', onResponse);
         if (withBody) {
           this.inFlight.set(req, attempt);
+          this.bodyMemory.watch(req, req.headers['content-length']);
           req.pipe(attempt);
         } else {
           attempt.end();
