@@ -1,7 +1,8 @@
 /**
  * The forwarding core on its own, side by side in one run: the bare http-proxy-3 server
  * (bare-proxy.ts), the sidecar's forwarding core alone (bare-forwarder.ts: src/proxy/forward.ts
- * with header hygiene, no policy, session or log) and the whole sidecar, alternating in rounds.
+ * with header hygiene, no policy, session or log), a candidate core on undici's dispatch API with
+ * the same hygiene (undici-forwarder.ts) and the whole sidecar, alternating in rounds.
  * CPU µs per request (process.cpuUsage of each server) for a public and an authenticated request.
  *
  *   node --import tsx bench/forwarder-compare.ts      # BENCH_ROUNDS (5), BENCH_SECONDS (4)
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const servers = {
     'bare http-proxy-3': await startServer('bare-proxy', './bare-proxy.ts', [upstream.url]),
     'forwarding core alone': await startServer('bare-forwarder', './bare-forwarder.ts', [upstream.url], prof),
+    'undici dispatch (candidate)': await startServer('undici-forwarder', './undici-forwarder.ts', [upstream.url], prof),
     sidecar: await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, STATE], prof),
   };
   const cookie = await loginThroughSidecar(servers.sidecar.url, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
