@@ -2,7 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { AccessEntry, createAccessLog, createLogger } from '../../../src/observability/logger.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AccessEntry, createAccessLog, createLogger, LineBatch } from '../../../src/observability/logger.ts';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -51,5 +54,63 @@ describe('access log', () => {
     assert.equal(line['extra'], 1);
     assert.equal(line['path'], '/STATIC/APP.CSS');
     assert.equal(line['msg'], 'request');
+  });
+
+  test('a hook or a message prefix that could change the line still gets it, through pino', () => {
+    const hooked = capture();
+    createAccessLog(pino({ hooks: { streamWrite: (line: string) => line.replace('"request"', '"REQ"') } }, hooked.stream))(ENTRIES[0] as AccessEntry);
+    assert.equal((JSON.parse(hooked.lines[0] ?? '') as Record<string, unknown>)['msg'], 'REQ');
+    const prefixed = capture();
+    createAccessLog(pino({ msgPrefix: '[guard] ' }, prefixed.stream))(ENTRIES[0] as AccessEntry);
+    assert.equal((JSON.parse(prefixed.lines[0] ?? '') as Record<string, unknown>)['msg'], '[guard] request');
+  });
+
+  test('lines are handed on in order, about 4 KiB at a time, and flushing passes the held ones first', () => {
+    const written: string[] = [];
+    const calls: string[] = [];
+    const batch = new LineBatch({
+      write: (text: string) => {
+        written.push(text);
+        calls.push('write');
+        return true;
+      },
+      flush: () => {
+        calls.push('flush');
+      },
+      flushSync: () => {
+        calls.push('flushSync');
+      },
+    });
+    const line = (i: number): string => `${JSON.stringify({ i, pad: 'x'.repeat(90) })}\n`;
+    for (let i = 0; i < 100; i++) batch.write(line(i));
+    // 100 lines of ~110 characters: handed on in batches of at least 4096 characters.
+    assert.ok(written.length >= 2 && written.length <= 3, `${written.length} writes`);
+    for (const text of written) assert.ok(text.length >= 4096);
+    batch.flush();
+    assert.deepEqual(calls.slice(-2), ['write', 'flush']);
+    assert.equal(written.join(''), Array.from({ length: 100 }, (_, i) => line(i)).join(''));
+    batch.write(line(100));
+    batch.flushSync();
+    assert.deepEqual(calls.slice(-2), ['write', 'flushSync']);
+    assert.equal(written.at(-1), line(100));
+    batch.flush();
+    assert.deepEqual(calls.slice(-2), ['flushSync', 'flush'], 'nothing held: nothing written');
+  });
+
+  test('to a file: access lines and other lines arrive in the order they were logged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spg-log-'));
+    try {
+      const file = join(dir, 'guard.log');
+      const logger = createLogger('info', file);
+      const access = createAccessLog(logger);
+      access(ENTRIES[0] as AccessEntry);
+      logger.warn({ requestId: 'req-2' }, 'between');
+      access(ENTRIES[1] as AccessEntry);
+      await new Promise<void>((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as Record<string, unknown>);
+      assert.deepEqual(lines.map((l) => [l['msg'], l['requestId']]), [['request', 'req-1'], ['between', 'req-2'], ['request', ENTRIES[1]?.requestId]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
