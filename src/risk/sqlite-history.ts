@@ -31,7 +31,8 @@ interface LoginRow {
   at: number;
 }
 
-function prepareStatements(db: Database.Database) {
+/** The history's statements (exported for the test that checks their query plans). */
+export function prepareStatements(db: Database.Database) {
   return {
     knownDevice: db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM known_devices WHERE user = ? AND device_id = ?',

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryRiskHistory } from '../../../src/risk/history.ts';
-import { SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
+import { prepareStatements, SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
 import { SqliteDurableStore } from '../../../src/store/sqlite.ts';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../../src/store/sqlite-schema.ts';
 import { emailEnrollment, totpEnrollment } from '../../helpers/durable-contract.ts';
@@ -149,7 +149,7 @@ describe('SQLite schema step 2 (risk history)', () => {
   test('a version-1 file is upgraded to the current version without losing enrollments', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
-      assert.equal(SQLITE_SCHEMA_VERSION, 6);
+      assert.equal(SQLITE_SCHEMA_VERSION, 7);
       const step1 = SQLITE_MIGRATIONS[0];
       assert.ok(step1 !== undefined);
       // A file as a version-1 build left it: step 1 applied, then written to.
@@ -191,7 +191,7 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const store = SqliteDurableStore.open(file, { clock: systemClock });
       try {
-        assert.equal(store.settings().schemaVersion, 6);
+        assert.equal(store.settings().schemaVersion, SQLITE_SCHEMA_VERSION);
         assert.deepEqual(await store.getEnrollment('zoe@example.com'), totpEnrollment('zoe@example.com'));
         assert.deepEqual(await store.getEnrollment('sam@example.com'), emailEnrollment('sam@example.com'));
         assert.equal(await store.remainingRecoveryCodes('zoe@example.com'), 2);
@@ -209,7 +209,7 @@ describe('SQLite schema step 2 (risk history)', () => {
 
       const db = new Database(file, { 'readonly': true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 6);
+        assert.equal(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
         const tables = db
           .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
           .pluck()
@@ -230,12 +230,13 @@ describe('SQLite schema step 2 (risk history)', () => {
           { name: 'user_agent', type: 'TEXT', notnull: 1, pk: 0 },
         ]);
         const index = db
-          .prepare("SELECT name, desc FROM pragma_index_xinfo('login_history_user_at') WHERE key = 1 ORDER BY seqno")
+          .prepare("SELECT name, desc FROM pragma_index_xinfo('login_history_user_time') WHERE key = 1 ORDER BY seqno")
           .all();
         assert.deepEqual(index, [
           { name: 'user', desc: 0 },
-          { name: 'at', desc: 1 },
+          { name: 'at', desc: 0 },
         ]);
+        assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'login_history_user_at'").pluck().get(), 0, 'step 7 dropped the old index');
       } finally {
         db.close();
       }
@@ -258,6 +259,67 @@ describe('SQLite schema step 2 (risk history)', () => {
         const history = new SqliteRiskHistory(store);
         await history.recordLogin('zoe@example.com', login(0));
         assert.deepEqual(await history.recentLogins('zoe@example.com', 1), [login(0)]);
+      } finally {
+        await store.close();
+      }
+    }));
+});
+
+describe('SQLite schema step 7 (sign-in history order)', () => {
+  test('the history is read and trimmed through its index, with no sort per sign-in', () =>
+    inTempDir(async (dir) => {
+      const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
+      try {
+        const db = store.database();
+        const statements = prepareStatements(db);
+        const plan = (sql: string, ...params: unknown[]): string =>
+          db
+            .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+            .all(...params)
+            .map((row) => row.detail)
+            .join(' | ');
+        for (const [name, sql, params] of [
+          ['recentLogins', statements.recentLogins.source, ['zoe@example.com', 5]],
+          ['trimLogins', statements.trimLogins.source, [{ user: 'zoe@example.com', keep: 100 }]],
+          ['allLogins', statements.allLogins.source, ['zoe@example.com']],
+        ] as const) {
+          const shown = plan(sql, ...params);
+          assert.match(shown, /INDEX login_history_user_time/, `${name}: ${shown}`);
+          assert.doesNotMatch(shown, /TEMP B-TREE/, `${name}: ${shown}`);
+        }
+      } finally {
+        await store.close();
+      }
+    }));
+
+  test('a version-6 file keeps its history, newest first with ties in insertion order reversed', () =>
+    inTempDir(async (dir) => {
+      const file = join(dir, 'guard.db');
+      const old = new Database(file);
+      for (const step of SQLITE_MIGRATIONS.slice(0, 6)) old.exec(step);
+      old.pragma('user_version = 6');
+      const insert = old.prepare('INSERT INTO login_history (user, at, network, user_agent) VALUES (?, ?, ?, ?)');
+      // Two sign-ins in the same millisecond: the later row is the newer one.
+      insert.run('zoe@example.com', T0, 'net-a', 'first');
+      insert.run('zoe@example.com', T0 + 1000, 'net-b', 'second');
+      insert.run('zoe@example.com', T0 + 1000, 'net-c', 'third');
+      insert.run('sam@example.com', T0 + 5000, 'net-d', 'other');
+      old.close();
+      const store = SqliteDurableStore.open(file, { clock: systemClock });
+      try {
+        assert.equal(store.settings().schemaVersion, SQLITE_SCHEMA_VERSION);
+        const history = new SqliteRiskHistory(store, { maxLoginsPerUser: 2 });
+        assert.deepEqual(
+          (await history.recentLogins('zoe@example.com', 10)).map((l) => l.userAgent),
+          ['third', 'second', 'first'],
+        );
+        // The trim keeps the newest two, by the same order.
+        await history.recordLogin('zoe@example.com', { at: T0 + 1000, network: 'net-e', userAgent: 'fourth' });
+        assert.deepEqual(
+          (await history.recentLogins('zoe@example.com', 10)).map((l) => l.userAgent),
+          ['fourth', 'third'],
+        );
+        assert.deepEqual((await history.recentLogins('sam@example.com', 10)).map((l) => l.userAgent), ['other']);
       } finally {
         await store.close();
       }

@@ -131,7 +131,7 @@ describe('SqliteDurableStore: migrations', () => {
       await store.close();
       const db = raw(file);
       try {
-        assert.equal(SQLITE_SCHEMA_VERSION, 6);
+        assert.equal(SQLITE_SCHEMA_VERSION, 7);
         assert.equal(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
         const tables = db
           .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
