@@ -88,10 +88,15 @@ interface RecordLoginInput {
  */
 export async function recordVerifiedLogin(input: RecordLoginInput): Promise<void> {
   const at = input.clock.now();
-  await input.history.rememberDevice(input.user, input.deviceId, at);
-  await input.history.recordLogin(input.user, {
+  const entry = {
     network: networkPrefix(input.clientAddress) ?? input.clientAddress,
     userAgent: input.userAgent.slice(0, MAX_STORED_USER_AGENT),
     at,
-  });
+  };
+  if (input.history.recordSignIn) {
+    await input.history.recordSignIn(input.user, input.deviceId, entry);
+    return;
+  }
+  await input.history.rememberDevice(input.user, input.deviceId, at);
+  await input.history.recordLogin(input.user, entry);
 }

@@ -78,6 +78,7 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly rememberTx: (user: string, deviceId: string, now: number) => void;
   private readonly recordTx: (user: string, entry: LoginRecord) => void;
+  private readonly signInTx: (user: string, deviceId: string, entry: LoginRecord) => void;
   private readonly importTx: (records: RiskUserRecords) => void;
   private readonly maxDevices: number;
   private readonly maxLogins: number;
@@ -96,6 +97,13 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
       s.evictDevices.run({ user, device: deviceId, keep: this.maxDevices - 1 });
     });
     this.recordTx = db.transaction((user: string, entry: LoginRecord): void => {
+      s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
+      s.trimLogins.run({ user, keep: this.maxLogins });
+    });
+    // Both writes of a sign-in in one transaction: with `synchronous = FULL` each commit is an fsync.
+    this.signInTx = db.transaction((user: string, deviceId: string, entry: LoginRecord): void => {
+      s.upsertDevice.run({ user, device: deviceId, now: entry.at });
+      s.evictDevices.run({ user, device: deviceId, keep: this.maxDevices - 1 });
       s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
       s.trimLogins.run({ user, keep: this.maxLogins });
     });
@@ -131,6 +139,11 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
 
   async recordLogin(user: string, entry: LoginRecord): Promise<void> {
     this.store.guarded(() => this.recordTx(user, entry));
+  }
+
+  /** The device (seen at the sign-in's time) and the sign-in, in one transaction. */
+  async recordSignIn(user: string, deviceId: string, entry: LoginRecord): Promise<void> {
+    this.store.guarded(() => this.signInTx(user, deviceId, entry));
   }
 
   /** Every account with devices or logins (src/cli/store-migrate.ts). */

@@ -115,6 +115,27 @@ describe('SqliteRiskHistory', () => {
       }
     }));
 
+  test('a sign-in is written in one transaction: device and login together, or neither', () =>
+    inTempDir(async (dir) => {
+      const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
+      try {
+        const history = new SqliteRiskHistory(store, { maxDevicesPerUser: 2, maxLoginsPerUser: 3 });
+        for (let i = 0; i < 4; i++) await history.recordSignIn('zoe@example.com', `device-${i}`, login(i));
+        // The bounds hold as with the two separate writes.
+        assert.deepEqual(await history.recentLogins('zoe@example.com', 10), [login(3), login(2), login(1)]);
+        assert.equal(await history.knownDevice('zoe@example.com', 'device-3'), true);
+        assert.equal(await history.knownDevice('zoe@example.com', 'device-2'), true);
+        assert.equal(await history.knownDevice('zoe@example.com', 'device-1'), false);
+        // The login's insert fails: the device is not remembered either.
+        store.database().exec("CREATE TRIGGER refuse BEFORE INSERT ON login_history BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+        await assert.rejects(history.recordSignIn('sam@example.com', 'device-9', login(9)), /disk says no/);
+        assert.equal(await history.knownDevice('sam@example.com', 'device-9'), false);
+        assert.deepEqual(await history.recentLogins('sam@example.com', 10), []);
+      } finally {
+        await store.close();
+      }
+    }));
+
   test('two stores on one file share the history and its bounds', () =>
     inTempDir(async (dir) => {
       const file = join(dir, 'guard.db');
