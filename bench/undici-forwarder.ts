@@ -3,19 +3,27 @@
  * a raw handler (the response head and each chunk handed to callbacks; no ClientRequest, no
  * IncomingMessage stream per exchange), with the same header hygiene as the sidecar's core
  * (bare-forwarder.ts). What it lacks against src/proxy/forward.ts, and would need before it could
- * replace it: the stale-connection retry, the slow-reader watch, abortSlowBody, the body-memory
- * count, the websocket hand-shake, the 502/504 mapping of undici's errors (README "Benchmarks":
- * "The forwarding core, measured against undici").
+ * replace it: the stale-connection retry, the slow-reader watch, abortSlowBody, the websocket
+ * hand-shake, the 502/504 mapping of undici's errors (README "Benchmarks": "The forwarding core,
+ * measured against undici"). Response bodies get the sidecar's body-memory count, so an export
+ * through it compares with the sidecar's core on equal terms (bench/forwarder-export.ts).
+ * BENCH_UNDICI_LIFTOFF=1 keeps undici's WebAssembly HTTP parser on V8's baseline compiler (its
+ * optimising compile takes some 35 MiB once: README "undici's parser memory").
  * Usage: node --import tsx bench/undici-forwarder.ts <upstream-url>
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import { Pool, type Dispatcher } from 'undici';
 import { addFramingProtection, BUILTIN_STRIPPED_HEADERS, compileHeaderFilter, sanitiseRequestHeaders, sanitiseResponseHeaders } from '../src/proxy/headers.ts';
 import { carriesBody, headerList, writeResponseHead } from '../src/proxy/message-head.ts';
+import { COUNTED_BODY_BYTES, processBodyMemory } from '../src/proxy/body-memory.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
 
 exitWithParent();
+// Before the first connection: undici compiles its parser then.
+if (process.env['BENCH_UNDICI_LIFTOFF'] === '1') setFlagsFromString('--liftoff-only');
+const bodyMemory = processBodyMemory();
 
 const target = process.argv[2];
 if (!target) failStartup(new Error('usage: undici-forwarder.ts <upstream-url>'));
@@ -49,11 +57,15 @@ const server = http.createServer((req, res) => {
     if (res.headersSent) res.destroy();
     else res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Bad Gateway');
   };
+  // As BodyMemory.watch decides for the sidecar's core: bodies of 1 MiB or more, or of unknown length.
+  let counted = false;
   const handler: Dispatcher.DispatchHandler = {
     // undici 7 calls every callback of the (legacy) handler API it wraps, this one included.
     onConnect() {},
     onHeaders(status, raw, resume, statusText) {
       const headers = headerObject(raw as unknown as Buffer[]);
+      const length = headers['content-length'];
+      counted = length === undefined || Number(length) >= COUNTED_BODY_BYTES;
       sanitiseResponseHeaders(headers, [], ownCookie, (res as http.ServerResponse & { shouldKeepAlive: boolean }).shouldKeepAlive, 'unset');
       addFramingProtection(headers, 'same_origin');
       writeResponseHead(res, status, statusText, headers);
@@ -61,6 +73,7 @@ const server = http.createServer((req, res) => {
       return true;
     },
     onData(chunk) {
+      if (counted) bodyMemory.count(chunk);
       return res.write(chunk);
     },
     onComplete() {

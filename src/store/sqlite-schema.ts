@@ -120,7 +120,7 @@ const MIGRATIONS: readonly string[] = [
   // 7: the sign-in history in the order it is read. Its reads go newest first with the row id
   // breaking ties (`ORDER BY at DESC, rowid DESC`); an index on (user, at DESC) holds ties in
   // ascending row id, so SQLite sorted every account's rows in a temporary b-tree on each read and
-  // on each sign-in's trim to the last 100 (≈ 160 µs of a sign-in's CPU at 100 rows). Read
+  // on each verified sign-in's trim to the last 100 (≈ 160 µs of CPU at 100 rows). Read
   // backwards, an ascending (user, at) index — whose entries end in the row id — is that order.
   `
   DROP INDEX login_history_user_at;
