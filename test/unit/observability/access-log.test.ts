@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AccessEntry, createAccessLog, createLogger, LineBatch } from '../../../src/observability/logger.ts';
+import { AccessEntry, createAccessLog, createLogger, isoTimeOncePerMs, LineBatch } from '../../../src/observability/logger.ts';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -112,5 +112,45 @@ describe('access log', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("the time field is pino's ISO time, whatever the millisecond, second or year", () => {
+    const times = [
+      Date.UTC(2026, 11, 3, 19, 34, 12, 0),
+      Date.UTC(2026, 11, 3, 19, 34, 12, 7),
+      Date.UTC(2026, 11, 3, 19, 34, 12, 42),
+      Date.UTC(2026, 11, 3, 19, 34, 12, 999),
+      Date.UTC(2026, 11, 3, 19, 34, 13, 0),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2027, 0, 1, 0, 0, 0, 1),
+      0,
+      -1,
+      -1001,
+      Date.UTC(12000, 0, 1, 0, 0, 0, 5),
+    ];
+    // Each value twice in a row (the once-per-millisecond cache), then again after others.
+    for (const at of [...times, ...times.reverse()]) {
+      const expected = `,"time":"${new Date(at).toISOString()}"`;
+      assert.equal(isoTimeOncePerMs(at), expected);
+      assert.equal(isoTimeOncePerMs(at), expected);
+    }
+  });
+
+  test('field values seen before are written the same way as new ones', () => {
+    const out = capture();
+    const log = createAccessLog(createLogger('info', out.stream));
+    const entry = (i: number): AccessEntry => new AccessEntry(`id-${i}`, 'GET', '/p', 200, `rule "${i % 3}"\u2028`, 'forward', `198.51.100.${i % 2000}`, 1);
+    // More distinct client addresses than the remembered literals hold, each seen several times.
+    for (let i = 0; i < 2500; i++) log(entry(i));
+    for (let i = 0; i < 2500; i++) log(entry(i));
+    assert.equal(out.lines.length, 5000);
+    out.lines.forEach((line, n) => {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      const i = n % 2500;
+      assert.equal(parsed['client'], `198.51.100.${i % 2000}`);
+      assert.equal(parsed['rule'], `rule "${i % 3}"\u2028`);
+      assert.equal(parsed['method'], 'GET');
+      assert.equal(parsed['msg'], 'request');
+    });
   });
 });
