@@ -128,6 +128,9 @@ function foldHeaderName(name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-');
 }
 
+/** Connection values that name only hop-by-hop headers (removed anyway): nothing more to drop. */
+const ONLY_HOP_BY_HOP_LISTED: ReadonlySet<string> = new Set(['keep-alive', 'Keep-Alive']);
+
 /** Names listed in Connection (lower-case): a client may name any header there to make proxies drop it. */
 function connectionListed(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
@@ -165,9 +168,14 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   const chunked = headers['transfer-encoding'] !== undefined;
   const contentLength = headers['content-length'];
   const host = headers.host;
-  for (const name of connectionListed(headers.connection)) delete headers[name];
-  for (const name of Object.keys(headers)) {
-    if (HOP_BY_HOP.has(name) || options.stripped(name)) delete headers[name];
+  // Left undefined rather than deleted on the forwarding path: `delete` turns Node's header object
+  // into a dictionary, and every later read of it is slower; the head is written from
+  // headerList(), which skips undefined values. http-proxy-3 (websockets) sets every key it finds.
+  const remove = options.websocket ? (name: string) => delete headers[name] : (name: string) => (headers[name] = undefined);
+  const connection = headers.connection;
+  if (connection !== undefined && !ONLY_HOP_BY_HOP_LISTED.has(connection)) for (const name of connectionListed(connection)) remove(name);
+  for (const name in headers) {
+    if (headers[name] !== undefined && (HOP_BY_HOP.has(name) || options.stripped(name))) remove(name);
   }
   // Framing and Host cannot be dropped by naming them in Connection: the body must be framed
   // upstream exactly as Node's parser framed it, or the bytes after it become a second request.
@@ -177,7 +185,7 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   if (chunked) {
     // Node already rejected every TE that is not a final "chunked"; never send CL alongside it.
     headers['transfer-encoding'] = 'chunked';
-    delete headers['content-length'];
+    remove('content-length');
   } else if (contentLength !== undefined) {
     headers['content-length'] = contentLength;
   }
@@ -189,7 +197,7 @@ export function sanitiseRequestHeaders(headers: IncomingHttpHeaders, facts: Forw
   if (cookie !== undefined && /spg_/i.test(cookie)) {
     const kept = filterCookieHeader(cookie, options.ownCookie);
     if (kept) headers.cookie = kept;
-    else delete headers.cookie;
+    else remove('cookie');
   }
   headers['x-forwarded-for'] = facts.forwardedFor;
   headers['x-forwarded-proto'] = facts.proto;

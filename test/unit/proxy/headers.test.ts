@@ -8,6 +8,7 @@ import {
   sanitiseRequestHeaders,
   sanitiseResponseHeaders,
 } from '../../../src/proxy/headers.ts';
+import { headerList } from '../../../src/proxy/message-head.ts';
 
 const facts = { forwardedFor: '203.0.113.9', proto: 'http', host: 'app.example.com', requestId: 'req-1', requestIdHeader: 'x-request-id' } as const;
 const own = (name: string): boolean => /^(__Host-)?spg_/.test(name);
@@ -47,14 +48,28 @@ test('request: hop-by-hop, Connection-listed and spoofed headers go; ours are wr
     accept: 'text/html',
   };
   sanitiseRequestHeaders(h, facts, { stripped, ownCookie: own });
-  assert.deepEqual(h, {
-    host: 'app.example.com',
-    accept: 'text/html',
-    'x-forwarded-for': '203.0.113.9',
-    'x-forwarded-proto': 'http',
-    'x-forwarded-host': 'app.example.com',
-    'x-request-id': 'req-1',
-  });
+  // Removed headers are left undefined (the object stays fast); the upstream gets the list.
+  // (A header the sidecar writes over a client's keeps the client's place in the list.)
+  assert.deepEqual(headerList(h), [
+    'host', 'app.example.com',
+    'x-forwarded-for', '203.0.113.9',
+    'x-forwarded-host', 'app.example.com',
+    'x-forwarded-proto', 'http',
+    'x-request-id', 'req-1',
+    'accept', 'text/html',
+  ]);
+  for (const name of ['connection', 'keep-alive', 'x-custom', 'te', 'upgrade', 'proxy-authorization', 'cookie']) assert.equal(h[name], undefined, name);
+});
+
+test('Connection: keep-alive, the common case, and a header named like the close option', () => {
+  const kept: IncomingHttpHeaders = { host: 'h', connection: 'keep-alive', 'keep-alive': 'timeout=5', accept: '*/*' };
+  sanitiseRequestHeaders(kept, facts, { stripped, ownCookie: own });
+  assert.deepEqual(headerList(kept), ['host', 'app.example.com', 'accept', '*/*', 'x-forwarded-for', '203.0.113.9', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'app.example.com', 'x-request-id', 'req-1']);
+  // A field a client names in Connection goes, even one called like a connection option.
+  const close: IncomingHttpHeaders = { host: 'h', connection: 'close', close: 'x', accept: '*/*' };
+  sanitiseRequestHeaders(close, facts, { stripped, ownCookie: own });
+  assert.equal(close['close'], undefined);
+  assert.deepEqual(headerList(close).filter((_, i) => i % 2 === 0), ['host', 'accept', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 });
 
 test('request framing survives Connection tricks and is exactly one of CL or chunked', () => {
@@ -84,6 +99,9 @@ test('websocket hand-shakes keep exactly the upgrade headers', () => {
   assert.equal(h.upgrade, 'websocket');
   assert.equal(h['x-secret'], undefined);
   assert.equal(h['sec-websocket-key'], 'k');
+  // http-proxy-3 sets every header it finds: on this path removed ones are gone, not undefined.
+  assert.equal(Object.values(h).includes(undefined), false);
+  assert.equal('x-secret' in h, false);
 });
 
 test('response: upstream cookies cannot overwrite the sidecar cookies, ours are merged in', () => {
