@@ -54,8 +54,8 @@ let secondPrefix = '';
  * several access-log lines share a millisecond and most share a second, and `toISOString` was a
  * visible share of a proxied request's CPU. Only the milliseconds change within a second.
  */
+// A log line carries the machine's wall time (what operators correlate with), not the injected clock.
 export function isoTimeOncePerMs(now: number = Date.now()): string {
-  // A log line carries the machine's wall time (what operators correlate with), not the injected clock.
   if (now !== stampedMs) {
     stampedMs = now;
     const millis = ((now % 1000) + 1000) % 1000;
