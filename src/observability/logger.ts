@@ -121,21 +121,22 @@ export class LineBatch {
   write(line: string): boolean {
     this.pending.push(line);
     this.chars += line.length;
-    if (this.chars >= LINE_BATCH_CHARS) this.pass();
+    if (this.chars >= LINE_BATCH_CHARS) this.handOn();
     return true;
   }
 
   flush(callback?: (error?: Error) => void): void {
-    this.pass();
+    this.handOn();
     this.stream.flush(callback);
   }
 
   flushSync(): void {
-    this.pass();
+    this.handOn();
     this.stream.flushSync();
   }
 
-  private pass(): void {
+  /** Hands the held lines to the writer (which writes them when its own buffer is due). */
+  handOn(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
     this.pending = [];

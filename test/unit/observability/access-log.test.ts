@@ -2,9 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AccessEntry, createAccessLog, createLogger, isoTimeOncePerMs, LineBatch } from '../../../src/observability/logger.ts';
 
 function capture(): { lines: string[]; stream: Writable } {
@@ -152,5 +154,36 @@ describe('access log', () => {
       assert.equal(parsed['method'], 'GET');
       assert.equal(parsed['msg'], 'request');
     });
+  });
+
+  test('lines still held when the process ends are written: at a natural end and at process.exit()', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spg-log-exit-'));
+    try {
+      const logger = fileURLToPath(new URL('../../../src/observability/logger.ts', import.meta.url));
+      const script = join(dir, 'child.mts');
+      // Fewer than 4 KiB of lines: all of them still held by the batch when the process ends.
+      writeFileSync(
+        script,
+        `import { createLogger, createAccessLog, AccessEntry } from ${JSON.stringify(logger)};
+const log = createLogger('info', process.argv[2]);
+const access = createAccessLog(log);
+// The writer opens its file asynchronously; a service logs once it is open.
+const { existsSync } = await import('node:fs');
+while (!existsSync(process.argv[2])) await new Promise((resolve) => setTimeout(resolve, 10));
+await new Promise((resolve) => setTimeout(resolve, 50));
+for (let i = 0; i < 5; i++) access(new AccessEntry('r-' + i, 'GET', '/', 200, 'rule', 'forward', '127.0.0.1', 1));
+log.info('last line');
+if (process.argv[3] === 'exit') process.exit(0);
+`,
+      );
+      for (const how of ['natural', 'exit']) {
+        const file = join(dir, `${how}.log`);
+        execFileSync(process.execPath, ['--import', 'tsx', script, file, how], { stdio: 'pipe' });
+        const lines = readFileSync(file, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as Record<string, unknown>);
+        assert.deepEqual(lines.map((l) => l['requestId'] ?? l['msg']), ['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'last line'], how);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
