@@ -136,7 +136,7 @@ export class LineBatch {
   }
 
   /** Hands the held lines to the writer (which writes them when its own buffer is due). */
-  handOn(): void {
+  private handOn(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
     this.pending = [];
