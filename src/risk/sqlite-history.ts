@@ -92,20 +92,20 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
     const db = store.database();
     const s = prepareStatements(db);
     this.statements = s;
-    this.rememberTx = db.transaction((user: string, deviceId: string, now: number): void => {
+    const remember = (user: string, deviceId: string, now: number): void => {
       s.upsertDevice.run({ user, device: deviceId, now });
       s.evictDevices.run({ user, device: deviceId, keep: this.maxDevices - 1 });
-    });
-    this.recordTx = db.transaction((user: string, entry: LoginRecord): void => {
+    };
+    const record = (user: string, entry: LoginRecord): void => {
       s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
       s.trimLogins.run({ user, keep: this.maxLogins });
-    });
+    };
+    this.rememberTx = db.transaction(remember);
+    this.recordTx = db.transaction(record);
     // Both writes of a sign-in in one transaction: with `synchronous = FULL` each commit is an fsync.
     this.signInTx = db.transaction((user: string, deviceId: string, entry: LoginRecord): void => {
-      s.upsertDevice.run({ user, device: deviceId, now: entry.at });
-      s.evictDevices.run({ user, device: deviceId, keep: this.maxDevices - 1 });
-      s.insertLogin.run({ user, at: entry.at, network: entry.network, userAgent: entry.userAgent });
-      s.trimLogins.run({ user, keep: this.maxLogins });
+      remember(user, deviceId, entry.at);
+      record(user, entry);
     });
     this.importTx = db.transaction((records: RiskUserRecords): void => {
       const { user } = records;
