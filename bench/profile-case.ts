@@ -2,6 +2,7 @@
  * One case against one server, to see where its time goes without the other cases mixed in:
  *
  *   node --import tsx bench/profile-case.ts public|auth [seconds]    pass-through through the sidecar
+ *   node --import tsx bench/profile-case.ts public-bare|auth-bare [s] the same requests through the bare proxy
  *   node --import tsx bench/profile-case.ts login [sign-ins]         sequential sign-ins
  *   node --import tsx bench/profile-case.ts export|export-bare [rows] a streamed export (sidecar | bare proxy)
  *
@@ -28,7 +29,7 @@ import { loginThroughSidecar, sequentialLogins } from './sidecar-login.ts';
 import { BENCH_EMAIL, BENCH_PASSWORD } from './upstream-body.ts';
 
 const OUT = join(fileURLToPath(new URL('..', import.meta.url)), 'var/bench');
-const CASES = ['public', 'auth', 'login', 'export', 'export-bare'] as const;
+const CASES = ['public', 'auth', 'login', 'export', 'export-bare', 'public-bare', 'auth-bare'] as const;
 type Case = (typeof CASES)[number];
 const which: Case = CASES.find((name) => name === process.argv[2]) ?? 'public';
 const exporting = which === 'export' || which === 'export-bare';
@@ -49,10 +50,10 @@ try {
   const policies = writePolicyFiles(join(OUT, 'policies'), 10, 10);
   const upstream = exporting ? await startServer('demo-app', './demo-app.ts', []) : await startServer('upstream', './upstream.ts', []);
   const nodeFlags = env['BENCH_CPU_PROF'] === '0' ? (env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean) : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-  const server =
-    which === 'export-bare'
-      ? await startServer('bare-proxy', './bare-proxy.ts', [upstream.url], { nodeFlags })
-      : await startServer('sidecar', './sidecar.ts', [upstream.url, exporting ? policies.open : policies.small, join(OUT, 'state-profile')], { nodeFlags });
+  const bare = which === 'export-bare' || which === 'public-bare' || which === 'auth-bare';
+  const server = bare
+    ? await startServer('bare-proxy', './bare-proxy.ts', [upstream.url], { nodeFlags })
+    : await startServer('sidecar', './sidecar.ts', [upstream.url, exporting ? policies.open : policies.small, join(OUT, 'state-profile')], { nodeFlags });
   const creds = { email: BENCH_EMAIL, password: BENCH_PASSWORD };
 
   if (exporting) {
@@ -78,8 +79,11 @@ try {
     console.log(`login: ${count} sign-ins, ${(cpu / count / 1000).toFixed(2)} ms CPU/sign-in`);
   } else {
     const seconds = Number(process.argv[3] ?? 8);
-    const headers = which === 'auth' ? { Cookie: await loginThroughSidecar(server.url, creds) } : undefined;
-    const url = `${server.url}${env['BENCH_PATH'] ?? (which === 'auth' ? '/app/data' : '/static/app.css')}`;
+    const authenticated = which === 'auth' || which === 'auth-bare';
+    // The bare proxy is sent the same Cookie header: that of a session signed in through a sidecar.
+    const signedIn = authenticated ? (which === 'auth' ? server : await startServer('sidecar', './sidecar.ts', [upstream.url, policies.small, join(OUT, 'state-profile')], {})) : undefined;
+    const headers = signedIn ? { Cookie: await loginThroughSidecar(signedIn.url, creds) } : undefined;
+    const url = `${server.url}${env['BENCH_PATH'] ?? (authenticated ? '/app/data' : '/static/app.css')}`;
     await applyLoad(url, { seconds: 2, connections: 32, ...(headers ? { headers } : {}) });
     let requests = 0;
     const cpu = await cpuDuring(server, async () => {
