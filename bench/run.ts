@@ -846,14 +846,17 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     // the medians of the interleaved rounds are in the RATIOS block above.
     const pp = pass.paired.public;
     const pa = pass.paired.authenticated;
-    check('sidecar / bare-proxy req/s (paired)', pp.rpsRatio, fixed(pp.rpsRatio), `≥ ${TARGETS.sidecarOverBare}`, (v) => v >= TARGETS.sidecarOverBare, pp.blockRpsRatios);
+    // NOISY for a pair means that the blocks other than its highest and its lowest fall on both
+    // sides: one block that caught another job's burst does not hide what the other blocks agree on.
+    const inner = (blocks: readonly number[]): number[] => (blocks.length > 4 ? [...blocks].sort((a, b) => a - b).slice(1, -1) : [...blocks]);
+    check('sidecar / bare-proxy req/s (paired)', pp.rpsRatio, fixed(pp.rpsRatio), `≥ ${TARGETS.sidecarOverBare}`, (v) => v >= TARGETS.sidecarOverBare, inner(pp.blockRpsRatios));
     check(
       'sidecar (authenticated) / bare-proxy req/s (paired)',
       pa.rpsRatio,
       fixed(pa.rpsRatio),
       `≥ ${TARGETS.sidecarAuthOverBare}`,
       (v) => v >= TARGETS.sidecarAuthOverBare,
-      pa.blockRpsRatios,
+      inner(pa.blockRpsRatios),
     );
     check(
       'CPU per request, sidecar / bare-proxy (paired)',
@@ -861,7 +864,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       fixed(pp.cpuRatio),
       `≤ ${TARGETS.cpuPerRequestOverBare}`,
       (v) => v <= TARGETS.cpuPerRequestOverBare,
-      pp.blockCpuRatios,
+      inner(pp.blockCpuRatios),
     );
     check(
       'CPU per request, sidecar (auth) / bare-proxy (paired)',
@@ -869,7 +872,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       fixed(pa.cpuRatio),
       `≤ ${TARGETS.cpuPerRequestOverBare}`,
       (v) => v <= TARGETS.cpuPerRequestOverBare,
-      pa.blockCpuRatios,
+      inner(pa.blockCpuRatios),
     );
     check(
       'authenticated, Redis store / memory store req/s',
@@ -1030,7 +1033,8 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
 
   log();
   log('TARGETS (informational; 2 shared cores: load generator, proxy and upstream compete for CPU;');
-  log('NOISY = the per-round values fall on both sides of the target, so this run cannot tell)');
+  log('NOISY = the per-round values fall on both sides of the target, so this run cannot tell;');
+  log(' for a paired target, the blocks other than its highest and lowest)');
   log(
     table(
       ['target', 'measured', 'wanted', 'result'],
