@@ -3,7 +3,7 @@
  * (bare-proxy.ts), the sidecar's core (bare-forwarder.ts) and the undici candidate
  * (undici-forwarder.ts), with and without its parser kept on V8's baseline compiler, in front of
  * the demo app. Per server: MB/s, CPU ms per MB and peak RSS (sampled VmRSS or VmHWM, whichever is
- * higher: the kernel's peak includes a one-time compile). README "undici's parser memory".
+ * higher: the kernel's peak includes a one-time compile). docs/PERFORMANCE.md, "undici's parser memory".
  *
  *   node --import tsx bench/forwarder-export.ts     # BENCH_EXPORT_ROUNDS (2), BENCH_EXPORT_ROWS (8388608)
  */

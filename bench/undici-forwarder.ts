@@ -4,11 +4,11 @@
  * IncomingMessage stream per exchange), with the same header hygiene as the sidecar's core
  * (bare-forwarder.ts). What it lacks against src/proxy/forward.ts, and would need before it could
  * replace it: the stale-connection retry, the slow-reader watch, abortSlowBody, the websocket
- * hand-shake, the 502/504 mapping of undici's errors (README "Benchmarks": "The forwarding core,
+ * hand-shake, the 502/504 mapping of undici's errors (docs/PERFORMANCE.md: "The forwarding core,
  * measured against undici"). Response bodies get the sidecar's body-memory count, so an export
  * through it compares with the sidecar's core on equal terms (bench/forwarder-export.ts).
  * BENCH_UNDICI_LIFTOFF=1 keeps undici's WebAssembly HTTP parser on V8's baseline compiler (its
- * optimising compile takes some 35 MiB once: README "undici's parser memory").
+ * optimising compile takes some 35 MiB once: docs/PERFORMANCE.md, "undici's parser memory").
  * Usage: node --import tsx bench/undici-forwarder.ts <upstream-url>
  */
 import http from 'node:http';

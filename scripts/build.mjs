@@ -41,7 +41,7 @@ export function bundleIsStale() {
  * but copies comments as written, so one `…` or Chinese word in a comment doubled the bundle's
  * size in memory. Every character left above U+007E becomes its `\uXXXX` escape (UTF-16 code
  * units): the same text in a comment, the same value in a string, template, regular expression or
- * identifier (README "Benchmarks", memory).
+ * identifier (docs/PERFORMANCE.md, memory).
  */
 export function asciiOnly(code) {
   return code.replace(/[^\x00-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);

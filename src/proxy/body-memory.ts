@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
  * collection comes only from V8's own rule for such buffers: once 32 MiB of them (2 × the largest
  * young generation) have piled up. During a 1 GiB export that pile was most of the sidecar's peak
  * memory above its resting size, and every chunk landed on memory the process had not touched for
- * a while (README "Benchmarks": peak RSS and CPU per MB of the export).
+ * a while (docs/PERFORMANCE.md: peak RSS and CPU per MB of the export).
  *
  * So the forwarder counts the bytes of large bodies and asks for a young-generation collection
  * (a scavenge: the young generation holds little while bytes stream) each time another STEP has

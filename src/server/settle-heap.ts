@@ -3,7 +3,7 @@ import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * Hands the start-up's spare heap back once the sidecar has started (README "Benchmarks", memory).
+ * Hands the start-up's spare heap back once the sidecar has started (docs/PERFORMANCE.md, memory).
  *
  * Loading the bundle, the packages, the config and the policy makes V8 grow its young generation
  * to its largest size (2 × 16 MiB) and reserve old space for the start-up's survivors. V8 gives

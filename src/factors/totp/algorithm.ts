@@ -31,7 +31,7 @@ const ALGORITHMS: Readonly<Record<TotpParameters['algorithm'], HashAlgorithm>> =
 };
 
 // otplib (with @noble/hashes and @scure/base) is loaded on the first TOTP use, not at start: a
-// deployment whose users never use an authenticator app does not hold it (README "Benchmarks").
+// deployment whose users never use an authenticator app does not hold it (docs/PERFORMANCE.md, memory).
 type Otplib = typeof import('otplib');
 const otplibModule = lazyModule<Otplib>('otplib');
 interface Otp {

@@ -65,7 +65,7 @@ test('settleHeap starts the marking guard, fed by V8\'s own full collections', a
   const guard = markingGuard();
   assert.ok(guard, 'settleHeap started the marking guard');
   assert.equal(guard.marking, true, 'settleHeap\'s own collections are no thrash');
-  // Full collections back to back, as a download after an idle spell runs them (README "Benchmarks").
+  // Full collections back to back, as a download after an idle spell runs them (docs/PERFORMANCE.md).
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   for (let i = 0; i < MARKING_GUARD.runLength; i++) {
