@@ -237,12 +237,19 @@ async function measure(target: Target, upstream: ServerProcess, options: LoadOpt
   return { ...result, serverCpuUs: perRequest(0), upstreamCpuUs: perRequest(1) };
 }
 
-/** Two servers measured in alternating slices: totals per server, and the ratio of each A B B A block. */
-interface PairedMeasurement {
-  readonly baseline: TargetName;
-  readonly candidate: TargetName;
+/** How a pair was sliced: blocks of four slices of this many seconds. */
+interface PairedSlices {
   readonly blocks: number;
   readonly sliceSeconds: number;
+}
+
+/** One block of paired slices: the baseline, the candidate twice, the baseline again. */
+const BLOCK_ORDER = ['baseline', 'candidate', 'candidate', 'baseline'] as const;
+
+/** Two servers measured in alternating slices: totals per server, and the ratio of each A B B A block. */
+interface PairedMeasurement extends PairedSlices {
+  readonly baseline: TargetName;
+  readonly candidate: TargetName;
   /** Σ CPU / Σ successful requests over all slices of each server, µs. */
   readonly cpuUs: { readonly baseline: number; readonly candidate: number };
   /** Σ successful requests / Σ measured seconds of each server. */
@@ -270,7 +277,7 @@ async function pairedMeasure(baseline: Target, candidate: Target, upstream: Serv
   const blockRpsRatios: number[] = [];
   for (let block = 0; block < settings.pairedBlocks; block++) {
     const inBlock = { baseline: { cpu: 0, requests: 0, seconds: 0 }, candidate: { cpu: 0, requests: 0, seconds: 0 } };
-    for (const which of ['baseline', 'candidate', 'candidate', 'baseline'] as const) {
+    for (const which of BLOCK_ORDER) {
       const result = await measure(which === 'baseline' ? baseline : candidate, upstream, options, 0);
       const cpu = (result.serverCpuUs ?? Number.NaN) * result.requests;
       for (const into of [sum[which], inBlock[which]]) {
@@ -299,10 +306,8 @@ async function pairedMeasure(baseline: Target, candidate: Target, upstream: Serv
 }
 
 /** Latency of the two proxies at the same offered rate, in alternating slices (A B B A blocks). */
-interface PairedHalfLoad {
+interface PairedHalfLoad extends PairedSlices {
   readonly rate: number;
-  readonly blocks: number;
-  readonly sliceSeconds: number;
   /** p50 and p99 over all slices of each proxy (their latencies merged into one distribution), ms. */
   readonly baseline: { readonly p50Ms: number; readonly p99Ms: number };
   readonly candidate: { readonly p50Ms: number; readonly p99Ms: number };
@@ -320,7 +325,7 @@ async function pairedHalfLoad(baseline: Target, candidate: Target, rate: number)
   const blockP99AddedMs: number[] = [];
   for (let block = 0; block < settings.pairedBlocks; block++) {
     const inBlock = { baseline: histogram(), candidate: histogram() };
-    for (const which of ['baseline', 'candidate', 'candidate', 'baseline'] as const) {
+    for (const which of BLOCK_ORDER) {
       await slice(which === 'baseline' ? baseline : candidate, settings.pairedSliceSeconds, inBlock[which]);
     }
     all.baseline.add(inBlock.baseline);
