@@ -7,7 +7,10 @@
  *   BENCH_BASELINE_REF=main npm run bench:compare
  *
  * Measures: idle RSS; CPU ms per MB of a streamed export; CPU µs per public and per
- * authenticated pass-through request; CPU ms per login (upstream excluded).
+ * authenticated pass-through request; CPU ms per login (upstream excluded). The requests are also
+ * measured paired: before and after alternating in one-second slices (blocks of before, after,
+ * after, before; BENCH_PAIRED_BLOCKS, 6), which a burst of another job on the shared cores cannot
+ * put on one side only; a change of a few per cent needs that.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +37,7 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const exportRows = Number(process.env['BENCH_EXPORT_ROWS'] ?? 4_194_304);
 const only = new Set((process.env['BENCH_COMPARE'] ?? 'requests,logins,export').split(','));
 const logins = Number(process.env['BENCH_LOGINS'] ?? 100);
+const pairedBlocks = Number(process.env['BENCH_PAIRED_BLOCKS'] ?? 6);
 // BENCH_RATE=N: the request cases run open-loop at N req/s instead of saturating the machine. A
 // machine that is not saturated gives a far steadier CPU per request (less contention for caches
 // and cores), which is what a before/after of a few per cent needs.
@@ -120,6 +124,31 @@ async function main(): Promise<void> {
     }
     const m = (name: Name): number => median(perRound[name]);
     rows.push([`${c.label}, CPU µs/req`, fixed(m('bare'), 1), fixed(m('before'), 1), fixed(m('after'), 1), `${ratio(m('before'), m('bare'))} → ${ratio(m('after'), m('bare'))}`]);
+    // Paired: Σ CPU / Σ requests of each sidecar over its slices, and the ratio of each block.
+    const sum = { before: { cpu: 0, requests: 0 }, after: { cpu: 0, requests: 0 } };
+    const blocks: number[] = [];
+    for (let block = 0; block < pairedBlocks; block++) {
+      const inBlock = { before: { cpu: 0, requests: 0 }, after: { cpu: 0, requests: 0 } };
+      for (const name of ['before', 'after', 'after', 'before'] as const) {
+        const headers = c.auth ? { Cookie: cookies[name] } : undefined;
+        const before = await cpuUs(servers[name]);
+        const result = await measure(`${servers[name].url}${c.path}`, headers, 1);
+        const cpu = (await cpuUs(servers[name])) - before;
+        for (const into of [sum[name], inBlock[name]]) {
+          into.cpu += cpu;
+          into.requests += result.requests;
+        }
+      }
+      blocks.push(inBlock.after.cpu / inBlock.after.requests / (inBlock.before.cpu / inBlock.before.requests));
+    }
+    const paired = (name: 'before' | 'after'): number => sum[name].cpu / sum[name].requests;
+    rows.push([
+      `${c.label}, paired, CPU µs/req`,
+      '–',
+      fixed(paired('before'), 1),
+      fixed(paired('after'), 1),
+      `now / before ${ratio(paired('after'), paired('before'))} (blocks ${blocks.map((b) => fixed(b)).join(' ')})`,
+    ]);
   }
   const loginCpu: Record<'before' | 'after', number[]> = { before: [], after: [] };
   for (const name of ['before', 'after'] as const) await sequentialLogins(servers[name].url, creds, 20);
