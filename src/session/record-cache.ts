@@ -31,6 +31,21 @@ export const RECORD = (sid: string): string => `sess:${sid}`;
 export const GENERATION = (user: string): string => `ugen:${user}`;
 
 /**
+ * The session a verified cookie names, with its two store keys built once: every request reads
+ * them, and a string made afresh per request would be hashed afresh for each lookup.
+ */
+export interface NamedSession {
+  readonly sid: string;
+  readonly user: string;
+  /** [RECORD(sid), GENERATION(user)] */
+  readonly keys: readonly [string, string];
+}
+
+export function namedSession(sid: string, user: string): NamedSession {
+  return { sid, user, keys: [RECORD(sid), GENERATION(user)] };
+}
+
+/**
  * This replica's copies of session records (at most `recordCacheMs` old, dropped at once when another
  * replica announces a change) and of their parsed form (keyed by the exact string read).
  */
@@ -101,13 +116,14 @@ export class SessionRecordCache {
   }
 
   /** The record and the user's generation: from this replica's cache when fresh, else from the store. */
-  async read(sid: string, user: string, now: number): Promise<[string | null, string | null]> {
+  async read(named: NamedSession, now: number): Promise<[string | null, string | null]> {
+    const { sid, user } = named;
     const copy = this.freshCopy(sid, user, now);
     if (copy) return copy;
     const epoch = this.epoch;
     let values: Array<string | null>;
     try {
-      values = await this.store.getMany([RECORD(sid), GENERATION(user)]);
+      values = await this.store.getMany(named.keys);
     } catch (error) {
       this.dropCaches();
       throw error;
@@ -124,10 +140,10 @@ export class SessionRecordCache {
    * What read() would answer when it needs no waiting: this replica's fresh copies, or a store that
    * answers at once (the memory store); undefined when only read() can tell.
    */
-  readKnown(sid: string, user: string, now: number): [string | null, string | null] | undefined {
-    const copy = this.freshCopy(sid, user, now);
+  readKnown(named: NamedSession, now: number): [string | null, string | null] | undefined {
+    const copy = this.freshCopy(named.sid, named.user, now);
     if (copy) return copy;
-    const values = this.store.peekMany?.([RECORD(sid), GENERATION(user)]);
+    const values = this.store.peekMany?.(named.keys);
     return values === undefined ? undefined : [values[0] ?? null, values[1] ?? null];
   }
 

@@ -9,7 +9,7 @@ import type { SessionKeys } from './keys.ts';
 import type { FactorMethod } from '../store/durable.ts';
 import type { StoreEvents } from '../store/events.ts';
 import { SessionIndex } from './session-index.ts';
-import { GENERATION, RECORD, SessionRecordCache } from './record-cache.ts';
+import { GENERATION, namedSession, RECORD, SessionRecordCache, type NamedSession } from './record-cache.ts';
 
 /**
  * Server-side sessions named by a sealed cookie. The cookie only says which record to read; the
@@ -113,7 +113,7 @@ interface SealedContent {
 const TOUCH_GRANULARITY_MS = 30_000;
 
 export class SessionService {
-  private readonly verified: LRUCache<string, { sid: string; user: string }>;
+  private readonly verified: LRUCache<string, NamedSession>;
   private readonly cache: SessionRecordCache;
   /** The account → sessions index behind "My sessions" (written at sign-in, never per request). */
   readonly index: SessionIndex;
@@ -182,11 +182,11 @@ export class SessionService {
     await this.store.set(RECORD(id), JSON.stringify(record), this.recordTtl(record, now));
     await this.index.add(record);
     const cookieValue = sealSession({ s: id, u: input.user }, this.keys.passwords, this.sealTtlSeconds(), this.random);
-    this.verified.set(cookieValue, { sid: id, user: input.user });
+    this.verified.set(cookieValue, namedSession(id, input.user));
     return { record, cookieValue };
   }
 
-  private async verify(cookieValue: string): Promise<{ sid: string; user: string } | null> {
+  private async verify(cookieValue: string): Promise<NamedSession | null> {
     const cached = this.verified.get(cookieValue);
     if (cached) {
       this.options.cacheStats?.hit();
@@ -201,7 +201,7 @@ export class SessionService {
       return null;
     }
     if (typeof content.s !== 'string' || typeof content.u !== 'string') return null;
-    const verified = { sid: content.s, user: content.u };
+    const verified = namedSession(content.s, content.u);
     this.verified.set(cookieValue, verified);
     return verified;
   }
@@ -212,7 +212,7 @@ export class SessionService {
     const named = await this.verify(cookieValue);
     if (!named) return null;
     const now = this.clock.now();
-    const [raw, generation] = await this.cache.read(named.sid, named.user, now);
+    const [raw, generation] = await this.cache.read(named, now);
     if (!raw) return null;
     const record = this.cache.parse(named.sid, raw);
     if (!this.isLive(record, named.user, generation, now)) {
@@ -237,7 +237,7 @@ export class SessionService {
     const named = this.verified.get(cookieValue);
     if (!named) return undefined;
     const now = this.clock.now();
-    const values = this.cache.readKnown(named.sid, named.user, now);
+    const values = this.cache.readKnown(named, now);
     if (values === undefined) return undefined;
     const [raw, generation] = values;
     const record = raw ? this.cache.parse(named.sid, raw) : null;
