@@ -29,8 +29,9 @@ export interface IdentityResolver {
    * The Cookie header the upstream may see: its session cookies only as bound to a fully
    * authenticated sidecar session, never as the client sent them (cookie binding, DESIGN §2).
    * Not part of the decision: the proxy, upgrade and forward-auth entries apply it to what passed.
+   * `connection`: the one the header came on, where its filtered form is remembered.
    */
-  upstreamCookieHeader(header: string | undefined, identity: Identity): string | undefined;
+  upstreamCookieHeader(header: string | undefined, identity: Identity, connection?: object): string | undefined;
   /** The upstream answered a proxied request of this identity (it may have rotated or ended its session). */
   observeUpstreamResponse?(identity: Identity, answer: UpstreamAnswer): void;
 }

@@ -52,7 +52,7 @@ export interface ForwarderDeps {
 
 /** The upstream sees only the session cookies bound to this identity (HTTP and websockets alike). */
 export function bindUpstreamCookies(identity: Pick<IdentityResolver, 'upstreamCookieHeader'>, req: IncomingMessage, who: Identity): void {
-  const cookie = identity.upstreamCookieHeader(req.headers.cookie, who);
+  const cookie = identity.upstreamCookieHeader(req.headers.cookie, who, req.socket);
   if (cookie === undefined) delete req.headers.cookie;
   else req.headers.cookie = cookie;
 }

@@ -17,6 +17,32 @@ import type { SignInDeps } from './sign-in.ts';
 
 const ANONYMOUS: Identity = { user: { authenticated: false }, session: null };
 
+/** Longer Cookie headers are read afresh every time rather than remembered. */
+const MAX_REMEMBERED_HEADER = 16_384;
+
+/**
+ * What a connection's last Cookie header says. It is read (parsed, then filtered for the upstream)
+ * once per connection and header rather than once per request, and the strings kept here carry the
+ * hashes that the session caches' look-ups need, so a repeated header is not hashed again. Only
+ * what the header itself says is remembered, keyed by the exact header and scheme: a different
+ * header on the same connection (a proxy in front that mixes clients) is read afresh, and the
+ * session it names is still looked up on every request.
+ */
+interface ReadHeader {
+  readonly header: string;
+  readonly secure: boolean;
+  readonly sessionCookie: string | undefined;
+  /** The header without the sidecar's and the upstream's session cookies, once asked for. */
+  kept: string | undefined;
+}
+
+const readOnConnection = new WeakMap<object, ReadHeader>();
+
+/** The connection a request came on (absent for requests built by hand). */
+function connectionOf(req: Pick<IncomingMessage, 'socket'>): object | undefined {
+  return (req.socket as object | null | undefined) ?? undefined;
+}
+
 export type IdentityDeps = Pick<SignInDeps, 'sessions' | 'account' | 'logger' | 'audit' | 'clock' | 'contacts'> & {
   readonly options: Pick<SignInDeps['options'], 'publicOrigin' | 'upstreamCookies'>;
 };
@@ -28,18 +54,33 @@ export function createIdentityResolver(deps: IdentityDeps): IdentityResolver {
   const mentionsUpstreamCookie = mayMentionCookie(options.upstreamCookies);
   // A browser sends the same Cookie header request after request: its filtered form is remembered.
   const keptCache = new LRUCache<string, string>({ max: 1000, maxSize: 4_000_000, sizeCalculation: (value, key) => key.length + value.length + 1 });
-  const keptCookies = (header: string): string => {
+  const filtered = (header: string): string => filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name));
+  const keptCookies = (header: string, connection: object | undefined): string => {
+    const read = connection === undefined ? undefined : readOnConnection.get(connection);
+    if (read !== undefined && read.header === header) return (read.kept ??= filtered(header));
     let kept = keptCache.get(header);
     if (kept === undefined) {
-      kept = filterCookieHeader(header, (name) => isUpstreamSessionCookie(name) || isOwnCookie(name));
-      if (header.length <= 16_384) keptCache.set(header, kept);
+      kept = filtered(header);
+      if (header.length <= MAX_REMEMBERED_HEADER) keptCache.set(header, kept);
     }
     return kept;
   };
+  /**
+   * The header as read on this connection: the last one read there when it is the same header
+   * (a kept-alive browser connection sends the same one every time), else read and remembered.
+   */
+  const readHeader = (header: string, secure: boolean, connection: object | undefined): ReadHeader => {
+    const last = connection === undefined ? undefined : readOnConnection.get(connection);
+    if (last !== undefined && last.header === header && last.secure === secure) return last;
+    const read: ReadHeader = { header, secure, sessionCookie: readCookies(header)[cookieName('session', secure)], kept: undefined };
+    if (connection !== undefined && header.length <= MAX_REMEMBERED_HEADER) readOnConnection.set(connection, read);
+    return read;
+  };
+  const publicSecure = options.publicOrigin === undefined ? undefined : options.publicOrigin.startsWith('https:');
   const sessionCookieOf = (req: IncomingMessage, client: ClientFacts): string | undefined => {
     const header = req.headers.cookie;
     if (!header) return undefined;
-    return readCookies(header)[cookieName('session', options.publicOrigin !== undefined ? options.publicOrigin.startsWith('https:') : client.proto === 'https')];
+    return readHeader(header, publicSecure ?? client.proto === 'https', connectionOf(req)).sessionCookie;
   };
   const identityOf = (session: SessionRecord | null): Identity =>
     session ? { user: { authenticated: true, twoFactorEnabled: session.twoFactor !== null }, session } : ANONYMOUS;
@@ -54,11 +95,11 @@ export function createIdentityResolver(deps: IdentityDeps): IdentityResolver {
       const session = sessions.resolveKnown(value);
       return session === undefined ? undefined : identityOf(session);
     },
-    upstreamCookieHeader(header, who) {
+    upstreamCookieHeader(header, who, connection) {
       // Most anonymous requests carry none of the upstream's session cookies: nothing to rewrite.
       if (!who.session && (header === undefined || !mentionsUpstreamCookie(header))) return header;
       // The sidecar's own cookies go in the same pass (the proxy's own filter then has nothing to do).
-      const kept = header ? keptCookies(header) : '';
+      const kept = header ? keptCookies(header, connection) : '';
       // Built once per session record string (src/session/sessions.ts), not per request.
       const pairs = who.session ? boundCookiePairs(who.session.upstreamCookies, upstreamNames) : '';
       // The bound pairs go first: parsers that keep the first of two same-named pairs (PHP) read them.
@@ -74,7 +115,8 @@ export function createIdentityResolver(deps: IdentityDeps): IdentityResolver {
      */
     observeUpstreamResponse(who, answer) {
       const session = who.session;
-      if (!session) return;
+      // Most answers set no cookie and lead nowhere: nothing to follow.
+      if (!session || (answer.setCookies.length === 0 && (answer.status < 300 || answer.status >= 400))) return;
       const changes: Record<string, string | null> = {};
       const now = deps.clock.now();
       for (const header of answer.setCookies) {
