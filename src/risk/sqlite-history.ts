@@ -31,6 +31,19 @@ interface LoginRow {
   at: number;
 }
 
+/**
+ * The newest `limit` sign-ins of a user. The limit is written into the statement, not bound: SQLite
+ * prepares a statement with a bound LIMIT again every time the value is bound (the value may change
+ * its plan), which made each read cost twice what it does with the number in the text.
+ */
+export function recentLoginsSql(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`recent sign-ins: ${limit} is not a row count`);
+  return `SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ${limit}`;
+}
+
+/** Limits a history keeps a prepared read for (the configured count and 1 are all a sidecar asks). */
+const REMEMBERED_LIMITS = 8;
+
 /** The history's statements (exported for the test that checks their query plans). */
 export function prepareStatements(db: Database.Database) {
   return {
@@ -54,9 +67,6 @@ export function prepareStatements(db: Database.Database) {
       `DELETE FROM login_history WHERE rowid IN (
          SELECT rowid FROM login_history WHERE user = @user
          ORDER BY at DESC, rowid DESC LIMIT -1 OFFSET @keep)`,
-    ),
-    recentLogins: db.prepare<[string, number], LoginRow>(
-      'SELECT network, user_agent, at FROM login_history WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?',
     ),
     // Migration (src/cli/store-migrate.ts).
     users: db.prepare<[], string>('SELECT user FROM known_devices UNION SELECT user FROM login_history').pluck(),
@@ -83,6 +93,8 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
   private readonly maxDevices: number;
   private readonly maxLogins: number;
   private readonly store: SqliteDurableStore;
+  /** The newest-sign-ins read, prepared once per limit asked for. */
+  private readonly recent = new Map<number, Database.Statement<[string], LoginRow>>();
 
   /** `store` must be open (its schema is then at step 2 or later). */
   constructor(store: SqliteDurableStore, options: SqliteRiskHistoryOptions = {}) {
@@ -127,13 +139,22 @@ export class SqliteRiskHistory implements RiskHistoryStore, RecordPort<RiskUserR
     this.store.guarded(() => this.rememberTx(user, deviceId, now));
   }
 
+  private recentStatement(limit: number): Database.Statement<[string], LoginRow> {
+    let statement = this.recent.get(limit);
+    if (statement === undefined) {
+      statement = this.store.database().prepare<[string], LoginRow>(recentLoginsSql(limit));
+      if (this.recent.size < REMEMBERED_LIMITS) this.recent.set(limit, statement);
+    }
+    return statement;
+  }
+
   async recentLogins(user: string, n: number): Promise<LoginRecord[]> {
     // As `slice(0, floor(n))`: NaN and negatives are 0, Infinity is everything. SQLite's LIMIT
     // takes integers only, and huge doubles are not bound as integers.
     const limit = Number.isNaN(n) ? 0 : Math.min(Math.max(0, Math.floor(n)), Number.MAX_SAFE_INTEGER);
     if (limit === 0) return [];
     return this.store
-      .guarded(() => this.statements.recentLogins.all(user, limit))
+      .guarded(() => this.recentStatement(limit).all(user))
       .map((row) => ({ network: row.network, userAgent: row.user_agent, at: row.at }));
   }
 

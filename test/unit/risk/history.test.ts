@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryRiskHistory } from '../../../src/risk/history.ts';
-import { prepareStatements, SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
+import { prepareStatements, recentLoginsSql, SqliteRiskHistory } from '../../../src/risk/sqlite-history.ts';
 import { SqliteDurableStore } from '../../../src/store/sqlite.ts';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../../src/store/sqlite-schema.ts';
 import { emailEnrollment, totpEnrollment } from '../../helpers/durable-contract.ts';
@@ -287,6 +287,23 @@ describe('SQLite schema step 2 (risk history)', () => {
 });
 
 describe('SQLite schema step 7 (sign-in history order)', () => {
+  test('every limit reads the newest sign-ins, also past the limits whose statements are kept', () =>
+    inTempDir(async (dir) => {
+      const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
+      try {
+        const history = new SqliteRiskHistory(store);
+        for (let i = 0; i < 15; i++) await history.recordLogin('zoe@example.com', login(i));
+        const newest = Array.from({ length: 15 }, (_, i) => login(14 - i));
+        for (let round = 0; round < 2; round++) {
+          for (let n = 1; n <= 16; n++) assert.deepEqual(await history.recentLogins('zoe@example.com', n), newest.slice(0, n), `round ${round}, n = ${n}`);
+        }
+        assert.throws(() => recentLoginsSql(1.5), RangeError);
+        assert.throws(() => recentLoginsSql(-1), RangeError);
+      } finally {
+        await store.close();
+      }
+    }));
+
   test('the history is read and trimmed through its index, with no sort per sign-in', () =>
     inTempDir(async (dir) => {
       const store = SqliteDurableStore.open(join(dir, 'guard.db'), { clock: systemClock });
@@ -300,7 +317,7 @@ describe('SQLite schema step 7 (sign-in history order)', () => {
             .map((row) => row.detail)
             .join(' | ');
         for (const [name, sql, params] of [
-          ['recentLogins', statements.recentLogins.source, ['zoe@example.com', 5]],
+          ['recentLogins', recentLoginsSql(5), ['zoe@example.com']],
           ['trimLogins', statements.trimLogins.source, [{ user: 'zoe@example.com', keep: 100 }]],
           ['allLogins', statements.allLogins.source, ['zoe@example.com']],
         ] as const) {
