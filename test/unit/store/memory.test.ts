@@ -45,3 +45,48 @@ test('MemoryStore expires by the injected clock, not by wall time', async () => 
   clock.advance(1);
   assert.equal(await store.get('k'), null, 'expires exactly at set time + ttl');
 });
+
+test('MemoryStore: a key deleted and set again over and over, among many others, always reads as last written', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryStore(clock);
+  for (const k of keys(3000)) await store.set(k, k, LONG);
+  for (let i = 0; i < 3000; i++) {
+    assert.equal(await store.setIfAbsent('hot', String(i), LONG), true, `round ${i}: the deleted key is absent`);
+    assert.equal(await store.get('hot'), String(i));
+    assert.equal(await store.increment('count', 1, LONG), 1);
+    if (i % 3 === 0) assert.equal(await store.delete('hot'), true);
+    else if (i % 3 === 1) assert.equal(await store.compareAndDelete('hot', String(i)), true);
+    else {
+      // Ended by its time instead.
+      await store.set('hot', 'x', 1);
+      clock.advance(1);
+    }
+    assert.equal(await store.delete('count'), true);
+    assert.deepEqual(await store.getMany(['hot', 'count', 'k7']), [null, null, 'k7']);
+    assert.equal(await store.ttl('hot'), null);
+    assert.equal(await store.delete('hot'), false, 'a forgotten key is not deleted twice');
+  }
+});
+
+test('MemoryStore: deleted and expired keys give their room back, in a full store and in batches', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryStore(clock, 10);
+  for (const k of keys(10)) await store.set(k, k, LONG);
+  for (const k of keys(5)) await store.delete(k);
+  for (const k of ['x1', 'x2', 'x3']) await store.set(k, k, LONG);
+  await store.set('y', 'y', 1);
+  clock.advance(1);
+  assert.equal(await store.get('y'), null, 'expired');
+  await store.set('x4', 'x4', LONG);
+  await store.set('x5', 'x5', LONG);
+  // Deleted and expired keys made room: no live key was evicted for the new ones.
+  assert.deepEqual(await store.getMany([...keys(10).slice(5), 'x1', 'x2', 'x3', 'x4', 'x5']), [...keys(10).slice(5), 'x1', 'x2', 'x3', 'x4', 'x5']);
+
+  // Many keys ended: the store drops them a batch at a time rather than holding them all.
+  const big = new MemoryStore(clock);
+  for (const k of keys(5000)) await big.set(k, k, LONG);
+  for (const k of keys(5000)) await big.delete(k);
+  const held = (big as unknown as { cache: { size: number } }).cache.size;
+  assert.ok(held < 1024, `at most one batch of ended keys is held (${held})`);
+  assert.deepEqual(await big.getMany(keys(5000)), keys(5000).map(() => null));
+});
