@@ -35,7 +35,7 @@ async function setUp() {
   });
   const mia = await sessions.create({ user: 'mia', factors: { password: clock.now() }, upstreamCookies: { sessionid: 'mia-app' }, twoFactor: null });
   const noah = await sessions.create({ user: 'noah', factors: { password: clock.now() }, upstreamCookies: { sessionid: 'noah-app' }, twoFactor: null });
-  return { identity, mia, noah };
+  return { identity, sessions, mia, noah };
 }
 
 /** Every test runs with requests built without a connection, and with all of them on one connection. */
@@ -96,17 +96,7 @@ for (const via of VIA) test(`a header without the session cookie is anonymous, b
 
 for (const via of VIA) test(`a header read before still names a session only while it lives (${via})`, async () => {
   connection = via === 'one connection' ? {} : undefined;
-  const store = new MemoryStore(clock);
-  const sessions = new SessionService(store, parseSessionKeys('k'.repeat(40)), clock, cryptoRandom, { idleTimeoutMs: 600_000, absoluteLifetimeMs: 3_600_000 });
-  const identity = createIdentityResolver({
-    sessions,
-    account: { isLoginLocation: () => false } as unknown as UpstreamAccount,
-    logger: memoryLogger().logger,
-    audit: new MemoryAudit(Date.now),
-    clock,
-    options: { upstreamCookies: ['sessionid'] },
-  });
-  const mia = await sessions.create({ user: 'mia', factors: { password: clock.now() }, upstreamCookies: { sessionid: 'mia-app' }, twoFactor: null });
+  const { identity, sessions, mia } = await setUp();
   const header = `spg_session=${mia.cookieValue}`;
   assert.equal(identity.resolveKnown?.(request(copy(header)), client('http'))?.session?.user, 'mia');
   await sessions.revoke(mia.record.id);
