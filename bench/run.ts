@@ -246,6 +246,25 @@ interface PairedSlices {
 /** One block of paired slices: the baseline, the candidate twice, the baseline again. */
 const BLOCK_ORDER = ['baseline', 'candidate', 'candidate', 'baseline'] as const;
 
+/**
+ * A candidate and its baseline, the baseline as two processes of the same server: one started
+ * before the candidate (a block's first slice) and one started after every other server (its last
+ * slice). The same code measured against itself cost up to a tenth more CPU per request in the
+ * process started later (bench/README.md, "Start order"); with one baseline on each side, that
+ * falls on the baseline's two halves and not on the ratio.
+ */
+interface Pair {
+  readonly baseline: Target;
+  readonly lateBaseline: Target;
+  readonly candidate: Target;
+}
+
+/** The server of a block's slice `slot`. */
+function slotTarget(pair: Pair, slot: number): Target {
+  if (BLOCK_ORDER[slot] === 'candidate') return pair.candidate;
+  return slot === 0 ? pair.baseline : pair.lateBaseline;
+}
+
 /** Two servers measured in alternating slices: totals per server, and the ratio of each A B B A block. */
 interface PairedMeasurement extends PairedSlices {
   readonly baseline: TargetName;
@@ -260,6 +279,8 @@ interface PairedMeasurement extends PairedSlices {
   /** The same ratios per A B B A block (the spread shows what is left of the noise). */
   readonly blockCpuRatios: readonly number[];
   readonly blockRpsRatios: readonly number[];
+  /** The baseline's CPU per request in its process started before the candidate, and in the one started after. */
+  readonly baselineCpuUsByStart: { readonly before: number; readonly after: number };
 }
 
 /**
@@ -268,18 +289,25 @@ interface PairedMeasurement extends PairedSlices {
  * and a drift within a block cancels out. The interleaved rounds above run each target for
  * `BENCH_SECONDS` in a row, so a spell can fall on one proxy of a pair and not on the other.
  */
-async function pairedMeasure(baseline: Target, candidate: Target, upstream: ServerProcess): Promise<PairedMeasurement> {
+async function pairedMeasure(pair: Pair, upstream: ServerProcess): Promise<PairedMeasurement> {
+  const { baseline, candidate } = pair;
   const options = { seconds: settings.pairedSliceSeconds, connections: settings.connections };
   // Each server warmed up once more: the previous case may have been another server.
-  for (const target of [baseline, candidate]) await measure(target, upstream, { ...options, seconds: settings.warmupSeconds }, 0);
+  for (const target of [baseline, pair.lateBaseline, candidate]) await measure(target, upstream, { ...options, seconds: settings.warmupSeconds }, 0);
   const sum = { baseline: { cpu: 0, requests: 0, seconds: 0 }, candidate: { cpu: 0, requests: 0, seconds: 0 } };
   const blockCpuRatios: number[] = [];
   const blockRpsRatios: number[] = [];
+  const byStart = { before: { cpu: 0, requests: 0 }, after: { cpu: 0, requests: 0 } };
   for (let block = 0; block < settings.pairedBlocks; block++) {
     const inBlock = { baseline: { cpu: 0, requests: 0, seconds: 0 }, candidate: { cpu: 0, requests: 0, seconds: 0 } };
-    for (const which of BLOCK_ORDER) {
-      const result = await measure(which === 'baseline' ? baseline : candidate, upstream, options, 0);
+    for (const [slot, which] of BLOCK_ORDER.entries()) {
+      const result = await measure(slotTarget(pair, slot), upstream, options, 0);
       const cpu = (result.serverCpuUs ?? Number.NaN) * result.requests;
+      if (which === 'baseline') {
+        const half = byStart[slot === 0 ? 'before' : 'after'];
+        half.cpu += cpu;
+        half.requests += result.requests;
+      }
       for (const into of [sum[which], inBlock[which]]) {
         into.cpu += cpu;
         into.requests += result.requests;
@@ -302,6 +330,7 @@ async function pairedMeasure(baseline: Target, candidate: Target, upstream: Serv
     rpsRatio: rps.candidate / rps.baseline,
     blockCpuRatios,
     blockRpsRatios,
+    baselineCpuUsByStart: { before: byStart.before.cpu / byStart.before.requests, after: byStart.after.cpu / byStart.after.requests },
   };
 }
 
@@ -316,18 +345,16 @@ interface PairedHalfLoad extends PairedSlices {
   readonly blockP99AddedMs: readonly number[];
 }
 
-async function pairedHalfLoad(baseline: Target, candidate: Target, rate: number): Promise<PairedHalfLoad> {
+async function pairedHalfLoad(pair: Pair, rate: number): Promise<PairedHalfLoad> {
   const slice = (target: Target, seconds: number, record?: RecordableHistogram): Promise<LoadResult> =>
     openLoop(`${target.server.url}${target.path}`, { rate, seconds, connections: settings.connections, ...(record ? { record } : {}) });
   const histogram = (): RecordableHistogram => createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
-  for (const target of [baseline, candidate]) await slice(target, settings.halfLoadWarmupSeconds);
+  for (const target of [pair.baseline, pair.lateBaseline, pair.candidate]) await slice(target, settings.halfLoadWarmupSeconds);
   const all = { baseline: histogram(), candidate: histogram() };
   const blockP99AddedMs: number[] = [];
   for (let block = 0; block < settings.pairedBlocks; block++) {
     const inBlock = { baseline: histogram(), candidate: histogram() };
-    for (const which of BLOCK_ORDER) {
-      await slice(which === 'baseline' ? baseline : candidate, settings.pairedSliceSeconds, inBlock[which]);
-    }
+    for (const [slot, which] of BLOCK_ORDER.entries()) await slice(slotTarget(pair, slot), settings.pairedSliceSeconds, inBlock[which]);
     all.baseline.add(inBlock.baseline);
     all.candidate.add(inBlock.candidate);
     blockP99AddedMs.push((inBlock.candidate.percentile(99) - inBlock.baseline.percentile(99)) / 1000);
@@ -384,6 +411,8 @@ async function passThrough(): Promise<PassThroughResult> {
   const sidecarLarge = await startServer('sidecar-10k', './sidecar.ts', [upstream.url, policies.large, join(STATE_DIR, 'sidecar-10k')], {
     nodeFlags: profileFlags,
   });
+  // The bare proxy once more, started after every sidecar: the last slice of each paired block.
+  const bareLate = await startServer('bare-proxy-late', './bare-proxy.ts', [upstream.url], { nodeFlags: profileFlags });
   // Idle: started, settled (as `serve` does), no request yet; the servers started after it had time to.
   await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
   const idleRssKiB = procStatusKiB(sidecar.pid, 'VmRSS');
@@ -443,9 +472,14 @@ async function passThrough(): Promise<PassThroughResult> {
   const medians = Object.fromEntries(TARGET_NAMES.map((name) => [name, medianOf(rounds, name)])) as Record<TargetName, MedianMeasurement>;
 
   const byName = (name: TargetName): Target => targets.find((t) => t.name === name) as Target;
+  const pairOf = (baseline: TargetName, candidate: TargetName): Pair => ({
+    baseline: byName(baseline),
+    lateBaseline: { ...byName(baseline), server: bareLate },
+    candidate: byName(candidate),
+  });
   const pairedLoad = {
-    public: await pairedMeasure(byName('bare-proxy'), byName('sidecar'), upstream),
-    authenticated: await pairedMeasure(byName('bare-proxy-auth'), byName('sidecar-auth'), upstream),
+    public: await pairedMeasure(pairOf('bare-proxy', 'sidecar'), upstream),
+    authenticated: await pairedMeasure(pairOf('bare-proxy-auth', 'sidecar-auth'), upstream),
   };
   for (const [name, p] of Object.entries(pairedLoad)) {
     log(
@@ -470,7 +504,7 @@ async function passThrough(): Promise<PassThroughResult> {
     halfRounds.push(results);
   }
 
-  const pairedHalf = await pairedHalfLoad(byName('bare-proxy'), byName('sidecar'), rate);
+  const pairedHalf = await pairedHalfLoad(pairOf('bare-proxy', 'sidecar'), rate);
   log(
     `  paired half load: ${pairedHalf.blocks} blocks of A B B A × ${pairedHalf.sliceSeconds} s at ${int(rate)} req/s, p99 ${fixed(pairedHalf.baseline.p99Ms, 3)} / ` +
       `${fixed(pairedHalf.candidate.p99Ms, 3)} ms (added ${signedMs(pairedHalf.p99AddedMs)}; blocks ${pairedHalf.blockP99AddedMs.map((v) => fixed(v, 2)).join(' ')})`,
@@ -781,6 +815,10 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
           ];
         }),
       ),
+    );
+    log(
+      `  the bare proxy's two processes (the first slice of a block: started before the sidecars; the last: after them), CPU µs/req: ` +
+        (['public', 'authenticated'] as const).map((name) => `${name} ${fixed(pass.paired[name].baselineCpuUsByStart.before, 1)} / ${fixed(pass.paired[name].baselineCpuUsByStart.after, 1)}`).join(', '),
     );
     const ph = pass.paired.halfLoad;
     log(
