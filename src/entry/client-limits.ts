@@ -3,6 +3,7 @@ import type { BlockList, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { normaliseAddress } from '../proxy/client-address.ts';
 import { addressKey } from '../flows/regulation.ts';
+import { Counts } from '../core/counts.ts';
 
 /**
  * What one client may hold on the public listener (THREATS T17): connections per address, and how
@@ -36,7 +37,7 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 export class ClientLimits {
-  private readonly connections = new Map<string, number>();
+  private readonly connections = new Counts();
   private readonly overCap = new WeakSet<Socket>();
 
   constructor(
@@ -54,17 +55,13 @@ export class ClientLimits {
     const peer = normaliseAddress(socket.remoteAddress);
     if (this.hasTrusted && this.trusted.check(peer, isIP(peer) === 6 ? 'ipv6' : 'ipv4')) return;
     const key = addressKey(peer);
-    const open = this.connections.get(key) ?? 0;
+    const open = this.connections.get(key);
     if (open >= this.options.connectionsPerAddress) {
       this.overCap.add(socket);
       return;
     }
-    this.connections.set(key, open + 1);
-    socket.once('close', () => {
-      const left = (this.connections.get(key) ?? 1) - 1;
-      if (left <= 0) this.connections.delete(key);
-      else this.connections.set(key, left);
-    });
+    this.connections.add(key);
+    socket.once('close', () => this.connections.remove(key));
   }
 
   overConnectionCap(socket: Socket): boolean {
@@ -73,7 +70,7 @@ export class ClientLimits {
 
   /** Open connections counted for an address (for tests). */
   openConnections(address: string): number {
-    return this.connections.get(addressKey(normaliseAddress(address))) ?? 0;
+    return this.connections.get(addressKey(normaliseAddress(address)));
   }
 
   /**

@@ -1,3 +1,5 @@
+import { Counts } from '../core/counts.ts';
+
 /**
  * Who may hold an upstream socket (THREATS T17). The keep-alive pool has `maxSockets` sockets;
  * requests without a full session may hold only `anonymousShare` of them, so anonymous clients
@@ -28,7 +30,7 @@ export class UpstreamAdmission {
   private readonly anonymousLimit: number;
   private total = 0;
   private anonymous = 0;
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new Counts();
   private readonly waiting: Record<Traffic, Waiter[]> = { signed_in: [], anonymous: [] };
 
   constructor(private readonly options: AdmissionOptions) {
@@ -66,10 +68,10 @@ export class UpstreamAdmission {
    * the request would have to wait, which `acquire` then does. Keeps the common case synchronous.
    */
   tryAcquire(traffic: Traffic, addressKey: string): Admission | null {
-    const held = this.perAddress.get(addressKey) ?? 0;
+    const held = this.perAddress.get(addressKey);
     if (held >= this.options.perAddress) return { ok: false, reason: 'address_limit' };
     if (!this.free(traffic)) return null;
-    this.perAddress.set(addressKey, held + 1);
+    this.perAddress.add(addressKey);
     this.take(traffic);
     return this.admitted(traffic, addressKey);
   }
@@ -80,9 +82,7 @@ export class UpstreamAdmission {
   }
 
   private dropAddress(addressKey: string): void {
-    const left = (this.perAddress.get(addressKey) ?? 1) - 1;
-    if (left <= 0) this.perAddress.delete(addressKey);
-    else this.perAddress.set(addressKey, left);
+    this.perAddress.remove(addressKey);
   }
 
   private admitted(traffic: Traffic, addressKey: string): Admission {
@@ -105,7 +105,7 @@ export class UpstreamAdmission {
   acquire(traffic: Traffic, addressKey: string, signal?: AbortSignal): Promise<Admission> {
     const now = this.tryAcquire(traffic, addressKey);
     if (now !== null) return Promise.resolve(now);
-    this.perAddress.set(addressKey, (this.perAddress.get(addressKey) ?? 0) + 1);
+    this.perAddress.add(addressKey);
     let addressHeld = true;
     const dropAddress = (): void => {
       if (!addressHeld) return;
