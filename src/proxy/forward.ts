@@ -114,8 +114,13 @@ export class Upstream {
     const url = options.url;
     const secure = url.protocol === 'https:';
     this.secure = secure;
+    // WHATWG URL keeps an IPv6 literal in brackets; the socket wants the bare address.
+    this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
     const pool = createUpstreamAgent({
       secure,
+      host: this.hostname,
+      port: this.port,
       maxSockets: options.maxSockets,
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
@@ -125,9 +130,6 @@ export class Upstream {
     this.agent = pool.agent;
     this.noteKeepAlive = pool.noteKeepAlive;
     this.client = secure ? https.request : http.request;
-    // WHATWG URL keeps an IPv6 literal in brackets; the socket wants the bare address.
-    this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    this.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
     this.basePath = url.pathname.replace(/\/$/, '');
   }
 
