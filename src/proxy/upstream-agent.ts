@@ -26,7 +26,7 @@ export interface UpstreamAgent {
  * The keep-alive agent of the upstream pool (LIFO), with the upstream timeouts set where sockets
  * are made and handed out rather than per request: a new socket gets the connect timer and (once)
  * the idle listener; every request, on a new or a reused socket, re-arms the response timeout. In
- * the pool a socket has the agent's timeout (idleTimeoutMs), or the upstream's shorter keep-alive
+ * the pool a socket has the idle timeout (idleTimeoutMs), or the upstream's shorter keep-alive
  * hint less a second (as Node's agent would do, but header hygiene removes the header before the
  * agent reads it). A timeout destroys the socket, which fails the request in flight (504) or takes
  * the idle one out of the pool: before the app's own keep-alive timeout closes it under a request,
@@ -38,8 +38,8 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): UpstreamAgen
     maxSockets: options.maxSockets,
     maxFreeSockets: 64,
     scheduling: 'lifo' as const,
-    // The agent's timeout applies to the pooled connections only: those in use get responseTimeoutMs below.
-    ...(options.idleTimeoutMs !== undefined ? { timeout: options.idleTimeoutMs } : {}),
+    // No `timeout` here: an agent with one makes Node add and remove a timeout listener on the
+    // socket of every request. The pooled connections' idle timeout is set in keepSocketAlive.
   };
   const agent = options.secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   /** Per socket, ms to keep it in the pool after the answer it just carried (the hint N − 1 s). */
@@ -71,16 +71,23 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): UpstreamAgen
     reuse.call(agent, socket, request);
     (socket as Socket).setTimeout(responseTimeoutMs);
   };
-  // Node's agent returns whether the socket may be kept (its typings say void).
-  const keepAlive = agent.keepSocketAlive as unknown as (this: http.Agent, socket: Socket) => boolean;
+  const poolIdleMs = options.idleTimeoutMs ?? 0;
+  const keepAliveMsecs = (agent as { keepAliveMsecs?: number }).keepAliveMsecs ?? 1000;
+  // Node's keepSocketAlive (TCP keep-alive, the pool not holding the process open), with the idle
+  // timeout and the upstream's hint applied in one step. Returns whether the socket may be kept
+  // (Node's typings say void).
   const keepSocketAlive = (socket: Socket): boolean => {
-    if (!keepAlive.call(agent, socket)) return false;
+    socket.setKeepAlive(true, keepAliveMsecs);
+    socket.unref();
+    let timeoutMs = poolIdleMs;
     const keepMs = hints.get(socket);
-    if (keepMs === undefined) return true;
-    hints.delete(socket);
-    // Less than a second left by the upstream's own count: not worth the race.
-    if (keepMs <= 0) return false;
-    if (!socket.timeout || keepMs < socket.timeout) socket.setTimeout(keepMs);
+    if (keepMs !== undefined) {
+      hints.delete(socket);
+      // Less than a second left by the upstream's own count: not worth the race.
+      if (keepMs <= 0) return false;
+      if (timeoutMs === 0 || keepMs < timeoutMs) timeoutMs = keepMs;
+    }
+    if (socket.timeout !== timeoutMs) socket.setTimeout(timeoutMs);
     return true;
   };
   agent.keepSocketAlive = keepSocketAlive as unknown as http.Agent['keepSocketAlive'];

@@ -174,3 +174,30 @@ test('a socket handed out again gets a new async id, as with Node\'s agent (asyn
 function handleAsyncId(socket: net.Socket): number {
   return (socket as net.Socket & { _handle: { getAsyncId(): number } })._handle.getAsyncId();
 }
+
+test('a socket waiting in the pool does not keep the process running (as with Node\'s agent)', async () => {
+  const { port, connections } = await upstream();
+  const agent = pool(port);
+  const answer = await get(agent, port);
+  await settle();
+  for (const connection of connections) connection.unref();
+  const open = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'TCPSocketWrap').length;
+  const whilePooled = open();
+  answer.socket.ref();
+  assert.equal(open(), whilePooled + 1);
+  answer.socket.unref();
+});
+
+test('a pooled socket gets the idle timeout; in use, the response timeout', async () => {
+  const { port } = await upstream();
+  const { agent } = createUpstreamAgent({ secure: false, host: '127.0.0.1', port, maxSockets: 8, connectTimeoutMs: 5_000, responseTimeoutMs: 30_000, idleTimeoutMs: 4_000, onIdle: () => undefined });
+  closers.push(async () => agent.destroy());
+  let inUse = -1;
+  const first = await get(agent, port, '/', () => (inUse = (Object.values(agent.sockets)[0]?.[0] as (net.Socket & { timeout?: number }) | undefined)?.timeout ?? -2));
+  await settle();
+  assert.equal(inUse, 30_000);
+  assert.equal((first.socket as net.Socket & { timeout?: number }).timeout, 4_000);
+  const second = await get(agent, port, '/', () => (inUse = (Object.values(agent.sockets)[0]?.[0] as (net.Socket & { timeout?: number }) | undefined)?.timeout ?? -2));
+  assert.equal(second.reused, true);
+  assert.equal(inUse, 30_000);
+});
