@@ -6,7 +6,7 @@ import type { ClientFacts } from '../proxy/client-address.ts';
 import type { ForwardingFacts } from '../proxy/headers.ts';
 import { UpstreamError, type Upstream, type UpstreamAnswer } from '../proxy/forward.ts';
 import type { CanonicalTarget } from '../proxy/canonical-target.ts';
-import type { UpstreamAdmission } from '../proxy/admission.ts';
+import type { Admission, UpstreamAdmission } from '../proxy/admission.ts';
 import { isStoreUnavailable } from '../store/ephemeral.ts';
 import { addressKey } from '../flows/regulation.ts';
 import type { Brand } from '../pages/page-ui.tsx';
@@ -57,6 +57,8 @@ export function bindUpstreamCookies(identity: Pick<IdentityResolver, 'upstreamCo
   else req.headers.cookie = cookie;
 }
 
+const noRelease = (): void => undefined;
+
 /** Forwarding a passed request upstream, and the body pace watch that may cut it short. */
 export function createForwarder(deps: ForwarderDeps): { forward: Forward; watchBody(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string): void } {
   const { traffic, logger: log, metrics } = deps;
@@ -83,7 +85,9 @@ export function createForwarder(deps: ForwarderDeps): { forward: Forward; watchB
     };
     // From here the body is judged by its pace: a long upload may take as long as it keeps coming.
     bodyWatches.get(req)?.toRate();
-    const release = await admit(req, res, client, requestId, who);
+    const admitted = admit(req, res, client, requestId, who);
+    // A place free now is taken without a turn of the microtask queue.
+    const release = admitted instanceof Promise ? await admitted : admitted;
     if (release === null) return;
     const call = deps.tracing?.spanOf(req)?.upstream(req, target.path);
     try {
@@ -110,21 +114,26 @@ export function createForwarder(deps: ForwarderDeps): { forward: Forward; watchB
 
   /**
    * A place on the upstream pool for this request (THREATS T17): signed-in traffic has its reserve,
-   * one address its cap. Null when refused (answered 429/503 here) or the client left while waiting.
+   * one address its cap. Null when refused (answered 429/503 here) or the client left while waiting;
+   * a promise only when the request has to wait for a place.
    */
-  async function admit(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string, who: Identity): Promise<(() => void) | null> {
+  function admit(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string, who: Identity): (() => void) | null | Promise<(() => void) | null> {
     const admission = deps.admission;
-    if (!admission) return () => undefined;
+    if (!admission) return noRelease;
     const kind = who.user.authenticated ? 'signed_in' : 'anonymous';
     const key = addressKey(client.address);
-    let granted = admission.tryAcquire(kind, key);
-    if (granted === null) {
-      const gone = new AbortController();
-      const onClose = (): void => gone.abort();
-      res.once('close', onClose);
-      granted = await admission.acquire(kind, key, gone.signal);
+    const granted = admission.tryAcquire(kind, key);
+    if (granted !== null) return admittedOrAnswered(req, res, client, requestId, kind, granted);
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    res.once('close', onClose);
+    return admission.acquire(kind, key, gone.signal).then((waited) => {
       res.off('close', onClose);
-    }
+      return admittedOrAnswered(req, res, client, requestId, kind, waited);
+    });
+  }
+
+  function admittedOrAnswered(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string, kind: 'signed_in' | 'anonymous', granted: Admission): (() => void) | null {
     if (granted.ok) return granted.release;
     if (granted.reason === 'gone') return null;
     if (granted.reason === 'address_limit') {
