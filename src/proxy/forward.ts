@@ -20,7 +20,7 @@ import { carriesBody, headerList, serverNameFor, writeResponseHead } from './mes
 
 /**
  * Streams requests to the upstream with node:http's client on a keep-alive agent: one
- * `http.request` per request, the body piped both ways (never buffered, with backpressure), the
+ * `http.request` per request, the bodies streamed both ways (never buffered, with backpressure: `pipe` up, relayBody down), the
  * response head written once with `res.writeHead(status, [name, value, …])` after header hygiene.
  * The request-target sent is exactly the canonical one the policy decided on. The timeouts live on
  * the agent's sockets, not on each request; the one thing that runs per chunk, and only for bodies
@@ -85,6 +85,25 @@ export interface UpstreamAnswer {
 
 interface ForwardResult {
   readonly status: number;
+}
+
+/**
+ * The answer's body to the client with backpressure: what `pipe` does for one source and one
+ * destination that end together (the upstream stops while the client's socket is full and goes on
+ * when it drains), without pipe's bookkeeping for many destinations, about eight listeners added and
+ * removed per answer. A client that leaves ends the exchange through `web()`'s close handler; an
+ * upstream that breaks off, through the body's error handler.
+ */
+function relayBody(body: http.IncomingMessage, res: http.ServerResponse): void {
+  const resume = (): void => {
+    body.resume();
+  };
+  body.on('data', (chunk: Buffer) => {
+    if (res.write(chunk) || res.destroyed) return;
+    body.pause();
+    res.once('drain', resume);
+  });
+  body.once('end', () => res.end());
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
@@ -233,7 +252,7 @@ export class Upstream {
         proxyRes.on('error', () => res.destroy());
         this.sendWatch.watch(proxyRes, req, res, facts.requestId);
         this.bodyMemory.watch(proxyRes, upstreamHeaders['content-length']);
-        proxyRes.pipe(res);
+        relayBody(proxyRes, res);
       };
       const send = (): void => {
         attempts++;
