@@ -27,12 +27,12 @@ export class SendWatch {
   constructor(private readonly options: Pick<UpstreamOptions, 'sendTimeoutMs' | 'onSendStall' | 'responseTimeoutMs'>) {}
 
   /**
-   * `pipe` pauses the upstream response while the client's socket is full and resumes it on
-   * drain, which can happen on every chunk of a large body. So nothing here runs per chunk: the
+   * The relay (forward.ts `relayBody`) pauses the upstream response while the client's socket is
+   * full and resumes it on drain, which can happen on every chunk of a large body. So nothing here runs per chunk: the
    * first pause puts the response on a watch list, and one coarse timer (a quarter of
    * sendTimeout) samples what is on it. A client must make progress: within every sendTimeout
    * (+ one tick) either the bytes queued for it shrink or the upstream socket is read further
-   * (pipe resumed because the client drained), or it is cut off. A client that keeps reading,
+   * (the relay resumed because the client drained), or it is cut off. A client that keeps reading,
    * however slowly, keeps its download; one that stopped reading does not hold the upstream
    * socket for ever. The upstream's idle timeout stays armed: when it fires while its response
    * waits for the client, it is re-armed instead (a slow client is not a slow upstream).
