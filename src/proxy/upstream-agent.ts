@@ -194,6 +194,7 @@ function singleOriginFastPaths(agent: http.Agent, host: string, port: number): v
       return;
     }
     pool.freeSockets[name] = freeSockets;
+    asyncIdSymbol ??= findAsyncIdSymbol(socket);
     if (asyncIdSymbol !== undefined) (socket as unknown as Record<symbol, number>)[asyncIdSymbol] = -1;
     socket._httpMessage = null;
     // Node's removeSocket for a writable socket with no request waiting: out of the busy list.
@@ -216,11 +217,15 @@ function hasWaiting(pool: AgentInternals): boolean {
   return false;
 }
 
+function findAsyncIdSymbol(socket: Socket): symbol | undefined {
+  return Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'async_id_symbol');
+}
+
 /** What Node's agent does to a socket it hands out again: a new async id, so async hooks see a new resource. */
 function resetAsyncId(socket: PooledSocket): void {
   const handle = socket._handle;
   if (!handle || typeof handle.asyncReset !== 'function' || typeof handle.getProviderType !== 'function' || typeof handle.getAsyncId !== 'function') return;
   handle.asyncReset({ type: handle.getProviderType(), handle });
-  asyncIdSymbol ??= Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'async_id_symbol');
+  asyncIdSymbol ??= findAsyncIdSymbol(socket);
   if (asyncIdSymbol !== undefined) (socket as unknown as Record<symbol, number>)[asyncIdSymbol] = handle.getAsyncId();
 }

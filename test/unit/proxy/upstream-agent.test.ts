@@ -74,6 +74,10 @@ test('sequential requests go out on one socket, handed out again, and the lists 
   const first = await get(agent, port);
   await settle();
   assert.deepEqual(lists(agent), { busy: 0, free: 1 });
+  // As Node's agent marks a free socket: no async resource while it waits.
+  const asyncId = Object.getOwnPropertySymbols(first.socket).find((symbol) => symbol.description === 'async_id_symbol');
+  assert.ok(asyncId);
+  assert.equal((first.socket as unknown as Record<symbol, number>)[asyncId], -1);
   for (let i = 0; i < 50; i++) {
     const answer = await get(agent, port);
     assert.equal(answer.reused, true);
