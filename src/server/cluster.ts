@@ -10,6 +10,7 @@ import { childPort, primaryPort } from '../store/shared-ipc.ts';
 import { StoreHost } from '../store/shared-host.ts';
 import type { Clock } from '../core/clock.ts';
 import type { RunningGuard, StartOptions } from './start.ts';
+import { keepTickShape } from './tick-shape.ts';
 
 /**
  * `serve --workers N`: N worker processes serve one port (node:cluster; the primary accepts the
@@ -77,6 +78,7 @@ export interface PrimaryOptions {
 
 /** The primary: forks and supervises the workers, holds the shared store, aggregates metrics. Resolves with the exit code. */
 export async function runPrimary(loaded: LoadedConfig, options: PrimaryOptions): Promise<number> {
+  keepTickShape();
   const { config } = loaded;
   const logger = options.logger ?? createLogger(config.log.level).child({ worker: 0 });
   const clock = options.clock;
@@ -263,6 +265,7 @@ export interface WorkerHooks {
 
 /** A worker: the sidecar with the shared store (embedded) and, in slot 1, the admin listener. */
 export async function runWorker(loaded: LoadedConfig, slot: number, hooks: WorkerHooks): Promise<RunningGuard> {
+  keepTickShape();
   const logger = createLogger(loaded.config.log.level).child({ worker: slot });
   const shared = loaded.config.store.kind === 'embedded' ? new SharedStoreClient(primaryPort()) : undefined;
   let nextMetrics = 1;

@@ -36,6 +36,7 @@ import { reportPolicyReloads } from './policy-reloads.ts';
 import { checkEncryptionKeys } from './second-factor.ts';
 import { buildSidecarHttp } from './sidecar-http.ts';
 import { openStores } from './stores.ts';
+import { keepTickShape } from './tick-shape.ts';
 
 /** The composition root: config in, two listening servers out. */
 
@@ -95,6 +96,7 @@ export interface RunningGuard {
 }
 
 export async function startGuard(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGuard> {
+  keepTickShape();
   const { config } = loaded;
   // The logo is read and checked first: a bad brand setting stops the start before anything opens.
   const site = buildSite(config.product, loaded.file, siteOptions(config));
