@@ -7,9 +7,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Upstream } from '../src/proxy/forward.ts';
 import { BUILTIN_STRIPPED_HEADERS, compileHeaderFilter } from '../src/proxy/headers.ts';
+import { keepTickShape } from '../src/server/tick-shape.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
 
 exitWithParent();
+// As the sidecar and the bare proxy do (src/server/tick-shape.ts).
+keepTickShape();
 
 const target = process.argv[2];
 if (!target) failStartup(new Error('usage: bare-forwarder.ts <upstream-url>'));

@@ -1,13 +1,18 @@
 /**
  * The baseline the sidecar is compared with: http-proxy-3 in a plain http.createServer, nothing
- * else. Usage: node --import tsx bench/bare-proxy.ts <upstream-url>
+ * else but the one process-level remedy the sidecar applies too (keepTickShape: without it a Node
+ * process's `nextTick` can turn megamorphic after full collections in an idle spell, which made two
+ * bare-proxy processes of this same file differ by a fifth; docs/PERFORMANCE.md).
+ * Usage: node --import tsx bench/bare-proxy.ts <upstream-url>
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyServer } from 'http-proxy-3';
+import { keepTickShape } from '../src/server/tick-shape.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
 
 exitWithParent();
+keepTickShape();
 
 const target = process.argv[2];
 if (!target) failStartup(new Error('usage: bare-proxy.ts <upstream-url>'));

@@ -18,9 +18,12 @@ import { Pool, type Dispatcher } from 'undici';
 import { addFramingProtection, BUILTIN_STRIPPED_HEADERS, compileHeaderFilter, sanitiseRequestHeaders, sanitiseResponseHeaders } from '../src/proxy/headers.ts';
 import { carriesBody, headerList, writeResponseHead } from '../src/proxy/message-head.ts';
 import { COUNTED_BODY_BYTES, processBodyMemory } from '../src/proxy/body-memory.ts';
+import { keepTickShape } from '../src/server/tick-shape.ts';
 import { announceReady, exitWithParent, failStartup } from './announce-ready.ts';
 
 exitWithParent();
+// As the sidecar and the bare proxy do (src/server/tick-shape.ts).
+keepTickShape();
 // Before the first connection: undici compiles its parser then.
 if (process.env['BENCH_UNDICI_LIFTOFF'] === '1') setFlagsFromString('--liftoff-only');
 const bodyMemory = processBodyMemory();
