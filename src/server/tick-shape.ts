@@ -10,8 +10,8 @@ import { executionAsyncResource } from 'node:async_hooks';
  * clears them, and the next tick builds a new chain. After four such chains the feedback is
  * megamorphic for good, and every tick is then built by V8's runtime: 230–340 ns instead of about
  * 50, some ten ticks per proxied request, about 10 µs of a request in a cluster worker
- * (docs/PERFORMANCE.md, "a cluster worker's slow nextTick"). One live tick object keeps its maps,
- * so the chain is never rebuilt.
+ * (docs/PERFORMANCE.md, "One kept tick object"). One live tick object keeps its maps, so the chain
+ * is never rebuilt.
  */
 let kept: object | undefined;
 
