@@ -20,8 +20,9 @@ import { carriesBody, headerList, serverNameFor, writeResponseHead } from './mes
 
 /**
  * Streams requests to the upstream with node:http's client on a keep-alive agent: one
- * `http.request` per request, the bodies streamed both ways (never buffered, with backpressure: `pipe` up, relayBody down), the
- * response head written once with `res.writeHead(status, [name, value, …])` after header hygiene.
+ * `http.request` per request, the bodies streamed both ways (never buffered, with backpressure:
+ * `pipe` up, `relayBody` down), the response head written once with
+ * `res.writeHead(status, [name, value, …])` after header hygiene.
  * The request-target sent is exactly the canonical one the policy decided on. The timeouts live on
  * the agent's sockets, not on each request; the one thing that runs per chunk, and only for bodies
  * of 1 MiB or more, is a byte count that gives their memory back early (body-memory.ts).

@@ -183,13 +183,16 @@ function singleOriginFastPaths(agent: http.Agent, host: string, port: number): v
   agent.on('free', (socket: PooledSocket, options: http.RequestOptions) => {
     const req = socket._httpMessage;
     const busy = pool.sockets[name];
-    if (!socket.writable || !req || !req.shouldKeepAlive || !pool.keepAlive || !sameOrigin(options) || busy === undefined || hasWaiting(pool)) {
+    const common = socket.writable && req && req.shouldKeepAlive && pool.keepAlive && sameOrigin(options);
+    if (!common || busy === undefined || hasWaiting(pool)) {
       nodeFree(socket, options);
       return;
     }
     const freeSockets = pool.freeSockets[name] ?? [];
     const freeLen = freeSockets.length;
-    if (pool.totalSocketCount > pool.maxTotalSockets || freeLen + busy.length > agent.maxSockets || freeLen >= pool.maxFreeSockets || !(agent.keepSocketAlive as unknown as (s: Socket) => boolean)(socket)) {
+    const keep = agent.keepSocketAlive as unknown as (s: Socket) => boolean;
+    const over = pool.totalSocketCount > pool.maxTotalSockets || freeLen + busy.length > agent.maxSockets || freeLen >= pool.maxFreeSockets;
+    if (over || !keep(socket)) {
       socket.destroy();
       return;
     }
@@ -224,7 +227,7 @@ function findAsyncIdSymbol(socket: Socket): symbol | undefined {
 /** What Node's agent does to a socket it hands out again: a new async id, so async hooks see a new resource. */
 function resetAsyncId(socket: PooledSocket): void {
   const handle = socket._handle;
-  if (!handle || typeof handle.asyncReset !== 'function' || typeof handle.getProviderType !== 'function' || typeof handle.getAsyncId !== 'function') return;
+  if (!handle?.asyncReset || !handle.getProviderType || !handle.getAsyncId) return;
   handle.asyncReset({ type: handle.getProviderType(), handle });
   asyncIdSymbol ??= findAsyncIdSymbol(socket);
   if (asyncIdSymbol !== undefined) (socket as unknown as Record<symbol, number>)[asyncIdSymbol] = handle.getAsyncId();
