@@ -17,6 +17,7 @@ import { createUpstreamAgent, type UpstreamAgent } from './upstream-agent.ts';
 import { createWebsocketProxy } from './websocket-proxy.ts';
 import { isStaleConnection, MAX_ATTEMPTS, REPLAYABLE_METHODS } from './retry.ts';
 import { carriesBody, headerList, serverNameFor, writeResponseHead } from './message-head.ts';
+import { relayBody } from './relay-body.ts';
 
 /**
  * Streams requests to the upstream with node:http's client on a keep-alive agent: one
@@ -86,25 +87,6 @@ export interface UpstreamAnswer {
 
 interface ForwardResult {
   readonly status: number;
-}
-
-/**
- * The answer's body to the client with backpressure: what `pipe` does for one source and one
- * destination that end together (the upstream stops while the client's socket is full and goes on
- * when it drains), without pipe's bookkeeping for many destinations, about eight listeners added and
- * removed per answer. A client that leaves ends the exchange through `web()`'s close handler; an
- * upstream that breaks off, through the body's error handler.
- */
-function relayBody(body: http.IncomingMessage, res: http.ServerResponse): void {
-  const resume = (): void => {
-    body.resume();
-  };
-  body.on('data', (chunk: Buffer) => {
-    if (res.write(chunk) || res.destroyed) return;
-    body.pause();
-    res.once('drain', resume);
-  });
-  body.once('end', () => res.end());
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);

@@ -27,9 +27,9 @@ export class SendWatch {
   constructor(private readonly options: Pick<UpstreamOptions, 'sendTimeoutMs' | 'onSendStall' | 'responseTimeoutMs'>) {}
 
   /**
-   * The relay (forward.ts `relayBody`) pauses the upstream response while the client's socket is
-   * full and resumes it on drain, which can happen on every chunk of a large body. So nothing here runs per chunk: the
-   * first pause puts the response on a watch list, and one coarse timer (a quarter of
+   * The relay (relay-body.ts) pauses the upstream response while the client's socket is full and
+   * resumes it on drain, which can happen on every chunk of a large body. So nothing here runs per
+   * chunk: the first pause puts the response on a watch list, and one coarse timer (a quarter of
    * sendTimeout) samples what is on it. A client must make progress: within every sendTimeout
    * (+ one tick) either the bytes queued for it shrink or the upstream socket is read further
    * (the relay resumed because the client drained), or it is cut off. A client that keeps reading,

@@ -1,3 +1,4 @@
+// Over 300 lines: the composition root builds every part of the sidecar once and wires it, in one place.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { ownerMessageRoute } from '../alerts/owner-message.ts';
