@@ -4,13 +4,15 @@
  *
  *   1. pass-through: direct upstream vs bare http-proxy-3 vs the sidecar, interleaved rounds,
  *      then latency at half of the bare proxy's throughput;
- *   2. policy size: the sidecar with a 10-rule vs a 10,000-rule policy (in the same rounds);
+ *   2. policy size: the sidecar with a 10-rule vs a 10,000-rule policy (in the same rounds, then
+ *      in paired slices);
  *   3. authenticated pass-through: GET /app/data with a real session's Cookie, through the bare
  *      proxy and through the sidecar (in the same rounds), then the sidecar's CPU per login;
  *   4. a 1 GiB streamed export, direct vs through a bare proxy vs through the sidecar, with the
  *      sidecar's peak RSS.
  *   5. workers: the authenticated request through `serve --workers 1` vs `--workers 2`, with the
- *      CPU split between load generator, upstream and sidecar (bench/workers-case.ts).
+ *      CPU split between load generator, upstream and sidecar, in rounds and in paired slices
+ *      (bench/workers-case.ts).
  *
  * Results: console table + var/bench/latest.json. See bench/README.md.
  */
@@ -175,7 +177,13 @@ interface PassThroughResult {
     readonly median: Record<HalfLoadName, MedianMeasurement>;
   };
   /** The public and the authenticated pair, measured in alternating slices. */
-  readonly paired: { readonly public: PairedMeasurement; readonly authenticated: PairedMeasurement; readonly halfLoad: PairedHalfLoad };
+  readonly paired: {
+    readonly public: PairedMeasurement;
+    readonly authenticated: PairedMeasurement;
+    /** The 10-rule sidecar (baseline, both slices) against the 10,000-rule one. */
+    readonly policySize: PairedMeasurement;
+    readonly halfLoad: PairedHalfLoad;
+  };
   readonly memory: Record<'bare-proxy' | 'sidecar' | 'sidecar-10k', { rssKiB: number | undefined; hwmKiB: number | undefined; startMs: unknown }>;
   /** VmRSS of the 10-rule sidecar once started, before any request (after IDLE_SETTLE_MS). */
   readonly idleRssKiB: number | undefined;
@@ -481,7 +489,9 @@ async function passThrough(): Promise<PassThroughResult> {
     public: await pairedMeasure(pairOf('bare-proxy', 'sidecar'), upstream),
     authenticated: await pairedMeasure(pairOf('bare-proxy-auth', 'sidecar-auth'), upstream),
   };
-  for (const [name, p] of Object.entries(pairedLoad)) {
+  // Policy size: the one sidecar process of each size, so the 10-rule sidecar stands on both sides of a block.
+  const policySize = await pairedMeasure({ baseline: byName('sidecar'), lateBaseline: byName('sidecar'), candidate: byName('sidecar-10k') }, upstream);
+  for (const [name, p] of Object.entries({ ...pairedLoad, 'policy size': policySize })) {
     log(
       `  paired (${name}): ${p.blocks} blocks of A B B A × ${p.sliceSeconds} s, CPU ${fixed(p.cpuUs.baseline, 1)} / ${fixed(p.cpuUs.candidate, 1)} µs/req ` +
         `(ratio ${fixed(p.cpuRatio)}, blocks ${p.blockCpuRatios.map((r) => fixed(r)).join(' ')}), req/s ratio ${fixed(p.rpsRatio)}`,
@@ -546,7 +556,7 @@ async function passThrough(): Promise<PassThroughResult> {
     rounds,
     median: medians,
     halfLoad: { rate, rounds: halfRounds, median: { 'bare-proxy': medianOf(halfRounds, 'bare-proxy'), sidecar: medianOf(halfRounds, 'sidecar') } },
-    paired: { ...pairedLoad, halfLoad: pairedHalf },
+    paired: { ...pairedLoad, policySize, halfLoad: pairedHalf },
     memory,
     idleRssKiB,
     profiles,
@@ -734,6 +744,11 @@ interface TargetCheck {
   readonly verdict: 'PASS' | 'MISS' | 'NOISY' | 'n/a';
 }
 
+/** A paired target's blocks other than its highest and lowest (with more than four blocks): what decides NOISY. */
+function innerBlocks(blocks: readonly number[]): number[] {
+  return blocks.length > 4 ? [...blocks].sort((a, b) => a - b).slice(1, -1) : [...blocks];
+}
+
 function report(pass: PassThroughResult | undefined, exp: ExportResult | undefined, workers: WorkersResult | undefined): { ratios: Record<string, number>; targets: TargetCheck[] } {
   const ratios: Record<string, number> = {};
   const targets: TargetCheck[] = [];
@@ -819,6 +834,12 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     log(
       `  the bare proxy's two processes (the first slice of a block: started before the sidecars; the last: after them), CPU µs/req: ` +
         (['public', 'authenticated'] as const).map((name) => `${name} ${fixed(pass.paired[name].baselineCpuUsByStart.before, 1)} / ${fixed(pass.paired[name].baselineCpuUsByStart.after, 1)}`).join(', '),
+    );
+    const ps = pass.paired.policySize;
+    log(
+      `  policy size, the same slices between the ${settings.smallPolicyRules}-rule and the ${settings.largePolicyRules.toLocaleString('en-US')}-rule sidecar: ` +
+        `CPU ${fixed(ps.cpuUs.baseline, 1)} / ${fixed(ps.cpuUs.candidate, 1)} µs/req (ratio ${fixed(ps.cpuRatio)}, per block ${ps.blockCpuRatios.map((r) => fixed(r)).join(' ')}), ` +
+        `req/s ratio ${fixed(ps.rpsRatio)} (per block ${ps.blockRpsRatios.map((r) => fixed(r)).join(' ')})`,
     );
     const ph = pass.paired.halfLoad;
     log(
@@ -941,15 +962,14 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     const pa = pass.paired.authenticated;
     // NOISY for a pair means that the blocks other than its highest and its lowest fall on both
     // sides: one block that caught another job's burst does not hide what the other blocks agree on.
-    const inner = (blocks: readonly number[]): number[] => (blocks.length > 4 ? [...blocks].sort((a, b) => a - b).slice(1, -1) : [...blocks]);
-    check('sidecar / bare-proxy req/s (paired)', pp.rpsRatio, fixed(pp.rpsRatio), `≥ ${TARGETS.sidecarOverBare}`, (v) => v >= TARGETS.sidecarOverBare, inner(pp.blockRpsRatios));
+    check('sidecar / bare-proxy req/s (paired)', pp.rpsRatio, fixed(pp.rpsRatio), `≥ ${TARGETS.sidecarOverBare}`, (v) => v >= TARGETS.sidecarOverBare, innerBlocks(pp.blockRpsRatios));
     check(
       'sidecar (authenticated) / bare-proxy req/s (paired)',
       pa.rpsRatio,
       fixed(pa.rpsRatio),
       `≥ ${TARGETS.sidecarAuthOverBare}`,
       (v) => v >= TARGETS.sidecarAuthOverBare,
-      inner(pa.blockRpsRatios),
+      innerBlocks(pa.blockRpsRatios),
     );
     check(
       'CPU per request, sidecar / bare-proxy (paired)',
@@ -957,7 +977,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       fixed(pp.cpuRatio),
       `≤ ${TARGETS.cpuPerRequestOverBare}`,
       (v) => v <= TARGETS.cpuPerRequestOverBare,
-      inner(pp.blockCpuRatios),
+      innerBlocks(pp.blockCpuRatios),
     );
     check(
       'CPU per request, sidecar (auth) / bare-proxy (paired)',
@@ -965,7 +985,7 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       fixed(pa.cpuRatio),
       `≤ ${TARGETS.cpuPerRequestOverBare}`,
       (v) => v <= TARGETS.cpuPerRequestOverBare,
-      inner(pa.blockCpuRatios),
+      innerBlocks(pa.blockCpuRatios),
     );
     check(
       'authenticated, Redis store / memory store req/s',
@@ -981,15 +1001,16 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       signedMs(pass.paired.halfLoad.p99AddedMs),
       `≤ ${TARGETS.p99AddedMs} ms`,
       (v) => v <= TARGETS.p99AddedMs,
-      inner(pass.paired.halfLoad.blockP99AddedMs),
+      innerBlocks(pass.paired.halfLoad.blockP99AddedMs),
     );
+    ratios['pairedLargeOverSmallPolicy'] = pass.paired.policySize.rpsRatio;
     check(
-      `${settings.largePolicyRules.toLocaleString('en-US')}-rule / ${settings.smallPolicyRules}-rule policy req/s`,
-      ratios['largeOverSmallPolicy'],
-      fixed(ratios['largeOverSmallPolicy']),
+      `${settings.largePolicyRules.toLocaleString('en-US')}-rule / ${settings.smallPolicyRules}-rule policy req/s (paired)`,
+      pass.paired.policySize.rpsRatio,
+      fixed(pass.paired.policySize.rpsRatio),
       `≥ ${TARGETS.largeOverSmallPolicy}`,
       (v) => v >= TARGETS.largeOverSmallPolicy,
-      pass.rounds.map((r) => r['sidecar-10k'].rps / r.sidecar.rps),
+      innerBlocks(pass.paired.policySize.blockRpsRatios),
     );
 
     const idleMiB = pass.idleRssKiB === undefined ? undefined : pass.idleRssKiB / 1024;
@@ -1109,18 +1130,27 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
 
   if (workers) {
     reportWorkers(workers, settings, log);
-    const two = (r: Record<'workers-1' | 'workers-2', { rps: number }>): number => r['workers-2'].rps / r['workers-1'].rps;
-    const cpu = (r: Record<'workers-1' | 'workers-2', { cpuUs: { sidecar: number } }>): number => r['workers-2'].cpuUs.sidecar / r['workers-1'].cpuUs.sidecar;
-    ratios['workersTwoOverOne'] = workers.twoOverOne;
-    ratios['workersCpuPerRequestTwoOverOne'] = workers.median['workers-2'].cpuUs.sidecar / workers.median['workers-1'].cpuUs.sidecar;
-    check('--workers 2 / --workers 1 req/s', workers.twoOverOne, fixed(workers.twoOverOne), `> ${TARGETS.workersTwoOverOne}`, (v) => v > TARGETS.workersTwoOverOne, workers.rounds.map(two));
+    // The paired slices, as for the proxy-against-proxy targets (the rounds' ratios are in the table above).
+    const paired = workers.paired;
+    ratios['workersTwoOverOne'] = paired.rpsRatio;
+    ratios['workersCpuPerRequestTwoOverOne'] = paired.cpuRatio;
+    ratios['workersTwoOverOneRounds'] = workers.twoOverOne;
+    ratios['workersCpuPerRequestTwoOverOneRounds'] = workers.median['workers-2'].cpuUs.sidecar / workers.median['workers-1'].cpuUs.sidecar;
     check(
-      'CPU per request, 2 workers / 1 worker',
+      '--workers 2 / --workers 1 req/s (paired)',
+      paired.rpsRatio,
+      fixed(paired.rpsRatio),
+      `> ${TARGETS.workersTwoOverOne}`,
+      (v) => v > TARGETS.workersTwoOverOne,
+      innerBlocks(paired.blockRpsRatios),
+    );
+    check(
+      'CPU per request, 2 workers / 1 worker (paired)',
       ratios['workersCpuPerRequestTwoOverOne'],
       fixed(ratios['workersCpuPerRequestTwoOverOne']),
       `≤ ${TARGETS.workersCpuPerRequestTwoOverOne}`,
       (v) => v <= TARGETS.workersCpuPerRequestTwoOverOne,
-      workers.rounds.map(cpu),
+      innerBlocks(paired.blockCpuRatios),
     );
   }
 
@@ -1174,6 +1204,8 @@ async function main(): Promise<boolean> {
             warmupSeconds: settings.warmupSeconds,
             connections: settings.connections,
             rounds: settings.rounds,
+            pairedBlocks: settings.pairedBlocks,
+            pairedSliceSeconds: settings.pairedSliceSeconds,
             policy: writePolicyFiles(join(OUT_DIR, 'policies'), settings.smallPolicyRules, settings.largePolicyRules).small,
             stateDir: STATE_DIR,
             nodeFlags: settings.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],

@@ -24,6 +24,9 @@ export interface WorkersSettings {
   readonly warmupSeconds: number;
   readonly connections: number;
   readonly rounds: number;
+  /** Blocks of paired slices (1 worker, 2 workers, 2 workers, 1 worker) and each slice's length. */
+  readonly pairedBlocks: number;
+  readonly pairedSliceSeconds: number;
   /** The 10-rule policy file (writePolicyFiles().small). */
   readonly policy: string;
   readonly stateDir: string;
@@ -49,12 +52,38 @@ interface WorkersRun {
   readonly cores: { readonly loadGenerator: number; readonly upstream: number; readonly sidecar: number };
 }
 
+/** What each party spent over some measured windows of one target, summed. */
+interface Spent {
+  readonly cpuUs: { loadGenerator: number; upstream: number; sidecar: number };
+  requests: number;
+  seconds: number;
+}
+
+/**
+ * The two targets in alternating slices, blocks of 1 worker, 2 workers, 2 workers, 1 worker: a slow
+ * or fast spell of the shared machine longer than a slice falls on both alike. The rounds above run
+ * each target for `seconds` in a row, and this machine's speed drifts by a fifth over a minute.
+ */
+export interface WorkersPaired {
+  readonly blocks: number;
+  readonly sliceSeconds: number;
+  /** Over all slices of each target: CPU µs per successful request of each party, req/s, cores used. */
+  readonly totals: Record<WorkersTarget, Pick<WorkersRun, 'cpuUs' | 'cores' | 'rps'>>;
+  /** 2 workers / 1 worker over all slices (Σ requests / Σ seconds; Σ sidecar CPU / Σ requests). */
+  readonly rpsRatio: number;
+  readonly cpuRatio: number;
+  /** The same ratios per block. */
+  readonly blockRpsRatios: readonly number[];
+  readonly blockCpuRatios: readonly number[];
+}
+
 export interface WorkersResult {
   readonly request: string;
   readonly rounds: Array<Record<WorkersTarget, WorkersRun>>;
   readonly median: Record<WorkersTarget, WorkersRun & { readonly rpsSpread: number }>;
   /** Median req/s of 2 workers / 1 worker. */
   readonly twoOverOne: number;
+  readonly paired: WorkersPaired;
 }
 
 async function cpuOf(server: ServerProcess): Promise<number> {
@@ -63,19 +92,49 @@ async function cpuOf(server: ServerProcess): Promise<number> {
   return stats.cpu.user + stats.cpu.system;
 }
 
-async function measureOnce(server: ServerProcess, upstream: ServerProcess, cookie: string, settings: WorkersSettings): Promise<WorkersRun> {
+/** One measured window of load on `server`: what each party spent, and the load's own figures. */
+async function measureWindow(server: ServerProcess, upstream: ServerProcess, cookie: string, settings: WorkersSettings, seconds: number) {
   const url = `${server.url}${PATH}`;
   const options = { connections: settings.connections, headers: { Cookie: cookie } };
-  if (settings.warmupSeconds > 0) await applyLoad(url, { ...options, seconds: settings.warmupSeconds });
   const [sidecarBefore, upstreamBefore] = await Promise.all([cpuOf(server), cpuOf(upstream)]);
   const ownBefore = process.cpuUsage();
-  const result = await applyLoad(url, { ...options, seconds: settings.seconds });
+  const result = await applyLoad(url, { ...options, seconds });
   const own = process.cpuUsage(ownBefore);
   const [sidecarAfter, upstreamAfter] = await Promise.all([cpuOf(server), cpuOf(upstream)]);
-  const spent = { loadGenerator: own.user + own.system, upstream: upstreamAfter - upstreamBefore, sidecar: sidecarAfter - sidecarBefore };
-  const perRequest = (us: number): number => us / result.requests;
-  const cores = (us: number): number => us / 1e6 / result.seconds;
+  const spent: Spent = {
+    cpuUs: { loadGenerator: own.user + own.system, upstream: upstreamAfter - upstreamBefore, sidecar: sidecarAfter - sidecarBefore },
+    requests: result.requests,
+    seconds: result.seconds,
+  };
+  return { result, spent };
+}
+
+/** CPU µs per request and cores of each party over what was spent. */
+function perRequest(spent: Spent): Pick<WorkersRun, 'cpuUs' | 'cores' | 'rps'> {
+  const each = (of: (us: number) => number) => ({
+    loadGenerator: of(spent.cpuUs.loadGenerator),
+    upstream: of(spent.cpuUs.upstream),
+    sidecar: of(spent.cpuUs.sidecar),
+  });
+  return { rps: spent.requests / spent.seconds, cpuUs: each((us) => us / spent.requests), cores: each((us) => us / 1e6 / spent.seconds) };
+}
+
+function addInto(into: Spent, more: Spent): void {
+  into.cpuUs.loadGenerator += more.cpuUs.loadGenerator;
+  into.cpuUs.upstream += more.cpuUs.upstream;
+  into.cpuUs.sidecar += more.cpuUs.sidecar;
+  into.requests += more.requests;
+  into.seconds += more.seconds;
+}
+
+const nothingSpent = (): Spent => ({ cpuUs: { loadGenerator: 0, upstream: 0, sidecar: 0 }, requests: 0, seconds: 0 });
+
+async function measureOnce(server: ServerProcess, upstream: ServerProcess, cookie: string, settings: WorkersSettings): Promise<WorkersRun> {
+  const url = `${server.url}${PATH}`;
+  if (settings.warmupSeconds > 0) await applyLoad(url, { connections: settings.connections, headers: { Cookie: cookie }, seconds: settings.warmupSeconds });
+  const { result, spent } = await measureWindow(server, upstream, cookie, settings, settings.seconds);
   return {
+    ...perRequest(spent),
     rps: result.rps,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
@@ -83,8 +142,40 @@ async function measureOnce(server: ServerProcess, upstream: ServerProcess, cooki
     errors: result.errors,
     non2xx: result.non2xx,
     seconds: result.seconds,
-    cpuUs: { loadGenerator: perRequest(spent.loadGenerator), upstream: perRequest(spent.upstream), sidecar: perRequest(spent.sidecar) },
-    cores: { loadGenerator: cores(spent.loadGenerator), upstream: cores(spent.upstream), sidecar: cores(spent.sidecar) },
+  };
+}
+
+const BLOCK_ORDER: readonly WorkersTarget[] = ['workers-1', 'workers-2', 'workers-2', 'workers-1'];
+
+async function measurePaired(
+  servers: Record<WorkersTarget, ServerProcess>,
+  upstream: ServerProcess,
+  cookies: Record<WorkersTarget, string>,
+  settings: WorkersSettings,
+): Promise<WorkersPaired> {
+  const totals = { 'workers-1': nothingSpent(), 'workers-2': nothingSpent() };
+  const blockRpsRatios: number[] = [];
+  const blockCpuRatios: number[] = [];
+  for (let block = 0; block < settings.pairedBlocks; block++) {
+    const inBlock = { 'workers-1': nothingSpent(), 'workers-2': nothingSpent() };
+    for (const name of BLOCK_ORDER) {
+      const { spent } = await measureWindow(servers[name], upstream, cookies[name], settings, settings.pairedSliceSeconds);
+      addInto(inBlock[name], spent);
+      addInto(totals[name], spent);
+    }
+    const [one, two] = [perRequest(inBlock['workers-1']), perRequest(inBlock['workers-2'])];
+    blockRpsRatios.push(two.rps / one.rps);
+    blockCpuRatios.push(two.cpuUs.sidecar / one.cpuUs.sidecar);
+  }
+  const sums = { 'workers-1': perRequest(totals['workers-1']), 'workers-2': perRequest(totals['workers-2']) };
+  return {
+    blocks: settings.pairedBlocks,
+    sliceSeconds: settings.pairedSliceSeconds,
+    totals: sums,
+    rpsRatio: sums['workers-2'].rps / sums['workers-1'].rps,
+    cpuRatio: sums['workers-2'].cpuUs.sidecar / sums['workers-1'].cpuUs.sidecar,
+    blockRpsRatios,
+    blockCpuRatios,
   };
 }
 
@@ -112,6 +203,7 @@ export async function workersCase(settings: WorkersSettings, log: (line?: string
     await check(servers[name], cookies[name]);
   }
   const rounds: Array<Record<WorkersTarget, WorkersRun>> = [];
+  let paired: WorkersPaired | undefined;
   try {
     for (let round = 1; round <= settings.rounds; round++) {
       const results = {} as Record<WorkersTarget, WorkersRun>;
@@ -126,6 +218,12 @@ export async function workersCase(settings: WorkersSettings, log: (line?: string
       }
       rounds.push(results);
     }
+    paired = await measurePaired(servers, upstream, cookies, settings);
+    log(
+      `  paired: ${paired.blocks} blocks of 1 worker, 2, 2, 1 × ${paired.sliceSeconds} s: req/s ratio ${fixed(paired.rpsRatio)} ` +
+        `(blocks ${paired.blockRpsRatios.map((r) => fixed(r)).join(' ')}), CPU per request ratio ${fixed(paired.cpuRatio)} ` +
+        `(blocks ${paired.blockCpuRatios.map((r) => fixed(r)).join(' ')})`,
+    );
   } finally {
     await Promise.all([one.stop(), two.stop()]);
     await upstream.stop();
@@ -147,7 +245,8 @@ export async function workersCase(settings: WorkersSettings, log: (line?: string
     };
   };
   const medians = { 'workers-1': medianOf('workers-1'), 'workers-2': medianOf('workers-2') };
-  return { request: `GET ${PATH} + Cookie`, rounds, median: medians, twoOverOne: medians['workers-2'].rps / medians['workers-1'].rps };
+  if (!paired) throw new Error('workers: the paired slices did not run');
+  return { request: `GET ${PATH} + Cookie`, rounds, median: medians, twoOverOne: medians['workers-2'].rps / medians['workers-1'].rps, paired };
 }
 
 export function reportWorkers(result: WorkersResult, settings: Pick<WorkersSettings, 'rounds' | 'seconds' | 'connections'>, log: (line?: string) => void): void {
@@ -177,5 +276,30 @@ export function reportWorkers(result: WorkersResult, settings: Pick<WorkersSetti
     ),
   );
   log(`  ratio req/s: 2 workers / 1 worker ${fixed(result.twoOverOne)} (per round: ${result.rounds.map((r) => fixed(r['workers-2'].rps / r['workers-1'].rps)).join(' ')})`);
+  const p = result.paired;
+  log();
+  log(`WORKERS PAIRED  the same request in alternating slices (1 worker, 2, 2, 1) of ${p.sliceSeconds} s, ${p.blocks} blocks; the TARGETS use these`);
+  log(
+    table(
+      ['target', 'req/s', 'sidecar µs/req', 'upstream µs/req', 'load gen µs/req', 'cores: sidecar', 'upstream', 'load gen'],
+      TARGETS.map((name) => {
+        const t = p.totals[name];
+        return [
+          LABELS[name],
+          int(t.rps),
+          fixed(t.cpuUs.sidecar, 1),
+          fixed(t.cpuUs.upstream, 1),
+          fixed(t.cpuUs.loadGenerator, 1),
+          fixed(t.cores.sidecar),
+          fixed(t.cores.upstream),
+          fixed(t.cores.loadGenerator),
+        ];
+      }),
+    ),
+  );
+  log(
+    `  2 workers / 1 worker: req/s ${fixed(p.rpsRatio)} (per block ${p.blockRpsRatios.map((r) => fixed(r)).join(' ')}), ` +
+      `sidecar CPU per request ${fixed(p.cpuRatio)} (per block ${p.blockCpuRatios.map((r) => fixed(r)).join(' ')})`,
+  );
   log(`  "cores" = CPU seconds / wall seconds of each party over the measured window (this machine: ${availableParallelism()} cores)`);
 }
