@@ -419,6 +419,11 @@ async function passThrough(): Promise<PassThroughResult> {
   const sidecarLarge = await startServer('sidecar-10k', './sidecar.ts', [upstream.url, policies.large, join(STATE_DIR, 'sidecar-10k')], {
     nodeFlags: profileFlags,
   });
+  // The 10-rule sidecar once more, started after the 10,000-rule one: the last slice of each block
+  // of the policy-size pair, as the late bare proxy is for the proxy pairs (bench/README, "Start order").
+  const sidecarLate = await startServer('sidecar-late', './sidecar.ts', [upstream.url, policies.small, join(STATE_DIR, 'sidecar-late')], {
+    nodeFlags: profileFlags,
+  });
   // The bare proxy once more, started after every sidecar: the last slice of each paired block.
   const bareLate = await startServer('bare-proxy-late', './bare-proxy.ts', [upstream.url], { nodeFlags: profileFlags });
   // Idle: started, settled (as `serve` does), no request yet; the servers started after it had time to.
@@ -489,8 +494,8 @@ async function passThrough(): Promise<PassThroughResult> {
     public: await pairedMeasure(pairOf('bare-proxy', 'sidecar'), upstream),
     authenticated: await pairedMeasure(pairOf('bare-proxy-auth', 'sidecar-auth'), upstream),
   };
-  // Policy size: the one sidecar process of each size, so the 10-rule sidecar stands on both sides of a block.
-  const policySize = await pairedMeasure({ baseline: byName('sidecar'), lateBaseline: byName('sidecar'), candidate: byName('sidecar-10k') }, upstream);
+  // Policy size: the 10-rule sidecar on both sides of a block (its first process, then the late one).
+  const policySize = await pairedMeasure({ baseline: byName('sidecar'), lateBaseline: { ...byName('sidecar'), server: sidecarLate }, candidate: byName('sidecar-10k') }, upstream);
   for (const [name, p] of Object.entries({ ...pairedLoad, 'policy size': policySize })) {
     log(
       `  paired (${name}): ${p.blocks} blocks of A B B A × ${p.sliceSeconds} s, CPU ${fixed(p.cpuUs.baseline, 1)} / ${fixed(p.cpuUs.candidate, 1)} µs/req ` +
@@ -541,7 +546,7 @@ async function passThrough(): Promise<PassThroughResult> {
     console.error(`\nbench: the login measurement failed: ${loginError}`);
   }
 
-  for (const server of [sidecar, sidecarLarge, bare, nginx, upstream]) await server.stop();
+  for (const server of [sidecar, sidecarLarge, sidecarLate, bare, nginx, upstream]) await server.stop();
   const profiles: PassThroughResult['profiles'] = {};
   if (settings.cpuProfile) {
     for (const [name, server] of [['bare-proxy', bare], ['sidecar', sidecar], ['sidecar-10k', sidecarLarge]] as const) {
@@ -694,13 +699,21 @@ async function streamedExport(): Promise<ExportResult> {
   checkDownload('warm-up via sidecar', await download(`${sidecar.url}${small}`, sidecarCookie), 29 + 64 * 10_000);
 
   const rounds: Array<Record<ExportPath, ExportTransfer>> = [];
+  const transfers: Record<ExportPath, (tag: string) => Promise<ExportTransfer>> = {
+    direct: (tag) => transfer(`${tag} direct`, `${demo.url}${path}`, directCookie, expected),
+    'bare-proxy': (tag) => transfer(`${tag} bare-proxy`, `${bare.url}${path}`, directCookie, expected, bare),
+    sidecar: (tag) => transfer(`${tag} sidecar`, `${sidecar.url}${path}`, sidecarCookie, expected, sidecar),
+  };
   for (let round = 1; round <= settings.exportRounds; round++) {
     const tag = `round ${round}/${settings.exportRounds}`;
-    rounds.push({
-      direct: await transfer(`${tag} direct`, `${demo.url}${path}`, directCookie, expected),
-      'bare-proxy': await transfer(`${tag} bare-proxy`, `${bare.url}${path}`, directCookie, expected, bare),
-      sidecar: await transfer(`${tag} sidecar`, `${sidecar.url}${path}`, sidecarCookie, expected, sidecar),
-    });
+    // Every other round runs the paths in reverse (A B C, C B A): a machine that slows or speeds up
+    // during the case then weighs on both proxies alike instead of on whichever runs later.
+    const order: ExportPath[] = round % 2 === 1 ? ['direct', 'bare-proxy', 'sidecar'] : ['sidecar', 'bare-proxy', 'direct'];
+    const done: Partial<Record<ExportPath, ExportTransfer>> = {};
+    for (const name of order) done[name] = await transfers[name](tag);
+    const { direct, 'bare-proxy': bareRound, sidecar: sidecarRound } = done;
+    if (!direct || !bareRound || !sidecarRound) throw new Error(`${tag}: a transfer did not run`);
+    rounds.push({ direct, 'bare-proxy': bareRound, sidecar: sidecarRound });
   }
   const sidecarMemoryAfter = (await sidecar.stats())?.memory;
   await Promise.all([sidecar.stop(), bare.stop()]);
@@ -839,7 +852,8 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
     log(
       `  policy size, the same slices between the ${settings.smallPolicyRules}-rule and the ${settings.largePolicyRules.toLocaleString('en-US')}-rule sidecar: ` +
         `CPU ${fixed(ps.cpuUs.baseline, 1)} / ${fixed(ps.cpuUs.candidate, 1)} µs/req (ratio ${fixed(ps.cpuRatio)}, per block ${ps.blockCpuRatios.map((r) => fixed(r)).join(' ')}), ` +
-        `req/s ratio ${fixed(ps.rpsRatio)} (per block ${ps.blockRpsRatios.map((r) => fixed(r)).join(' ')})`,
+        `req/s ratio ${fixed(ps.rpsRatio)} (per block ${ps.blockRpsRatios.map((r) => fixed(r)).join(' ')}); ` +
+        `the 10-rule side's two processes ${fixed(ps.baselineCpuUsByStart.before, 1)} / ${fixed(ps.baselineCpuUsByStart.after, 1)} µs/req`,
     );
     const ph = pass.paired.halfLoad;
     log(
