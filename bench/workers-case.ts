@@ -249,6 +249,12 @@ export async function workersCase(settings: WorkersSettings, log: (line?: string
   return { request: `GET ${PATH} + Cookie`, rounds, median: medians, twoOverOne: medians['workers-2'].rps / medians['workers-1'].rps, paired };
 }
 
+/** The columns: µs per request of the sidecar, the upstream and the load generator, then the cores each used. */
+function cpuSplit(of: Pick<WorkersRun, 'cpuUs' | 'cores'>): string[] {
+  const { cpuUs, cores } = of;
+  return [fixed(cpuUs.sidecar, 1), fixed(cpuUs.upstream, 1), fixed(cpuUs.loadGenerator, 1), fixed(cores.sidecar), fixed(cores.upstream), fixed(cores.loadGenerator)];
+}
+
 export function reportWorkers(result: WorkersResult, settings: Pick<WorkersSettings, 'rounds' | 'seconds' | 'connections'>, log: (line?: string) => void): void {
   log();
   log(`WORKERS  ${result.request}, ${settings.connections} connections, median of ${settings.rounds} interleaved rounds × ${settings.seconds} s`);
@@ -263,12 +269,7 @@ export function reportWorkers(result: WorkersResult, settings: Pick<WorkersSetti
           `±${fixed((m.rpsSpread * 100) / 2, 1)} %`,
           fixed(m.p50Ms, 3),
           fixed(m.p99Ms, 3),
-          fixed(m.cpuUs.sidecar, 1),
-          fixed(m.cpuUs.upstream, 1),
-          fixed(m.cpuUs.loadGenerator, 1),
-          fixed(m.cores.sidecar),
-          fixed(m.cores.upstream),
-          fixed(m.cores.loadGenerator),
+          ...cpuSplit(m),
           String(m.errors),
           String(m.non2xx),
         ];
@@ -284,16 +285,7 @@ export function reportWorkers(result: WorkersResult, settings: Pick<WorkersSetti
       ['target', 'req/s', 'sidecar µs/req', 'upstream µs/req', 'load gen µs/req', 'cores: sidecar', 'upstream', 'load gen'],
       TARGETS.map((name) => {
         const t = p.totals[name];
-        return [
-          LABELS[name],
-          int(t.rps),
-          fixed(t.cpuUs.sidecar, 1),
-          fixed(t.cpuUs.upstream, 1),
-          fixed(t.cpuUs.loadGenerator, 1),
-          fixed(t.cores.sidecar),
-          fixed(t.cores.upstream),
-          fixed(t.cores.loadGenerator),
-        ];
+        return [LABELS[name], int(t.rps), ...cpuSplit(t)];
       }),
     ),
   );
