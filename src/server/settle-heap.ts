@@ -50,7 +50,14 @@ export interface MarkingGuardSettings {
   readonly calmMs: number;
 }
 
-export const MARKING_GUARD: MarkingGuardSettings = { gapMs: 1_000, runLength: 3, calmMs: 60_000 };
+/**
+ * A download's thrash runs full collections 25–100 ms apart (now and then one ~380 ms after the
+ * last). A sign-in load whose heap is still growing runs them ~1 s apart, and V8's memory reducer
+ * runs up to three ~0.6 s apart when the process goes idle: neither is a thrash. With a 1 s gap and
+ * runs of three, a sidecar warming up under sequential sign-ins was seen to turn marking off (three
+ * collections 978 and 923 ms apart) and then pay ≈ 0.3 ms more per sign-in for the next minute.
+ */
+export const MARKING_GUARD: MarkingGuardSettings = { gapMs: 400, runLength: 4, calmMs: 60_000 };
 
 /**
  * Why incremental marking is turned off, and only while full collections come back to back.
@@ -67,7 +74,7 @@ export const MARKING_GUARD: MarkingGuardSettings = { gapMs: 1_000, runLength: 3,
  * Turning incremental marking off for good (as the sidecar did first) fixed exports but cost every
  * sign-in ≈ 0.25 ms of CPU on V8's helper threads (issue 16: 1.60 → 1.38 ms per sign-in with it
  * on). So it goes off only while the thrash lasts: `runLength` full collections each less than
- * `gapMs` after the previous one (a sidecar under sign-in load runs one every few seconds), and
+ * `gapMs` after the previous one (a sidecar under sign-in load runs one every second or few), and
  * comes back after `calmMs` without such a run. While it is off, a full collection is one pause
  * instead of several short steps (≈ 10–40 ms for this heap).
  */

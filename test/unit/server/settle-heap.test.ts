@@ -60,6 +60,19 @@ test('the marking guard turns incremental marking off only for a run of full col
   assert.equal(quiet.marking, false);
 });
 
+test('with the shipped settings, a growing sign-in heap and the memory reducer are no thrash; a download is', () => {
+  const switched: boolean[] = [];
+  const guard = new MarkingGuard(MARKING_GUARD, (on) => switched.push(on));
+  // Seen in a sidecar warming up under sequential sign-ins (start times, ms): collections ~1 s apart.
+  for (const at of [25_888, 26_866, 27_789, 28_650, 29_500, 30_420]) guard.fullCollection(at);
+  // V8's memory reducer when the process goes idle: up to three, ~0.6 s apart.
+  for (const at of [48_775, 49_403, 50_010]) guard.fullCollection(at);
+  assert.deepEqual(switched, [], 'neither pattern turns incremental marking off');
+  // A download after an idle spell, as traced: 376 ms, then ~50–90 ms apart.
+  for (const at of [63_342, 63_718, 63_811, 63_860, 63_930]) guard.fullCollection(at);
+  assert.deepEqual(switched, [false]);
+});
+
 test('settleHeap starts the marking guard, fed by V8\'s own full collections', async () => {
   await settleHeap();
   const guard = markingGuard();
