@@ -162,6 +162,12 @@ interface LoginResult {
   readonly batchCpuMsPerLogin: number[];
   /** The upstream's CPU per login (the replayed POST /login), ms: not part of the sidecar's figure. */
   readonly upstreamCpuMsPerLogin: number | undefined;
+  /**
+   * The same sign-ins through bench/login-floor.ts (the three HTTP exchanges of a sign-in and
+   * nothing else), warmed and measured in turn with the sidecar's: CPU ms per login, all and per batch.
+   */
+  readonly floorCpuMsPerLogin: number;
+  readonly floorBatchCpuMsPerLogin: number[];
   readonly wallMsMedian: number;
   readonly wallMsP99: number;
 }
@@ -540,7 +546,12 @@ async function passThrough(): Promise<PassThroughResult> {
   let login: LoginResult | undefined;
   let loginError: string | undefined;
   try {
-    login = await measureLogins(sidecar, upstream);
+    const floor = await startServer('login-floor', './login-floor.ts', [upstream.url]);
+    try {
+      login = await measureLogins(sidecar, upstream, floor);
+    } finally {
+      await floor.stop();
+    }
   } catch (error) {
     loginError = error instanceof Error ? (error.stack ?? error.message) : String(error);
     console.error(`\nbench: the login measurement failed: ${loginError}`);
@@ -576,44 +587,73 @@ async function passThrough(): Promise<PassThroughResult> {
  * sidecar's CPU delta over them / their number. The upstream that checks the password is its own
  * process, so its CPU is not in the figure (it is reported beside it).
  */
-async function measureLogins(sidecar: ServerProcess, upstream: ServerProcess): Promise<LoginResult> {
+async function measureLogins(sidecar: ServerProcess, upstream: ServerProcess, floor: ServerProcess): Promise<LoginResult> {
   const credentials = { email: BENCH_EMAIL, password: BENCH_PASSWORD };
   const coldCount = Math.min(settings.coldLogins, settings.loginWarmup);
   const coldBefore = await cpuMicros(sidecar);
   await sequentialLogins(sidecar.url, credentials, coldCount);
   const coldAfter = await cpuMicros(sidecar);
-  await sequentialLogins(sidecar.url, credentials, settings.loginWarmup - coldCount);
+  // The rest of the warm-up in turns with the floor's own: a process left idle after its warm-up
+  // while another warms up was seen to cost up to a fifth more per sign-in for a while after.
+  for (let left = settings.loginWarmup - coldCount, floorLeft = settings.loginWarmup; left > 0 || floorLeft > 0; ) {
+    const step = Math.min(250, left);
+    if (step > 0) await sequentialLogins(sidecar.url, credentials, step);
+    left -= step;
+    const floorStep = Math.min(250, floorLeft);
+    if (floorStep > 0) await sequentialLogins(floor.url, credentials, floorStep);
+    floorLeft -= floorStep;
+  }
   const batches = Math.max(1, Math.min(settings.loginBatches, settings.logins));
   const batchCpuMsPerLogin: number[] = [];
+  const floorBatchCpuMsPerLogin: number[] = [];
   const wall: number[] = [];
   let done = 0;
-  const [sidecarBefore, upstreamBefore] = await Promise.all([cpuMicros(sidecar), cpuMicros(upstream)]);
+  let sidecarCpu = 0;
+  let floorCpu = 0;
+  let upstreamCpu = 0;
+  let upstreamComplete = true;
+  // Batches of the sidecar and the floor in turns (S F F S S F …), so a slower spell of the machine falls on both.
   for (let batch = 0; batch < batches; batch++) {
     const count = Math.round((settings.logins * (batch + 1)) / batches) - done;
-    const before = await cpuMicros(sidecar);
-    wall.push(...(await sequentialLogins(sidecar.url, credentials, count)));
-    const after = await cpuMicros(sidecar);
+    const order = batch % 2 === 0 ? (['sidecar', 'floor'] as const) : (['floor', 'sidecar'] as const);
+    for (const which of order) {
+      const server = which === 'sidecar' ? sidecar : floor;
+      const [before, upstreamBefore] = await Promise.all([cpuMicros(server), cpuMicros(upstream)]);
+      const times = await sequentialLogins(server.url, credentials, count);
+      const [after, upstreamAfter] = await Promise.all([cpuMicros(server), cpuMicros(upstream)]);
+      if (before === undefined || after === undefined) throw new Error(`login case: ${server.name} did not report its CPU usage`);
+      if (which === 'sidecar') {
+        wall.push(...times);
+        sidecarCpu += after - before;
+        batchCpuMsPerLogin.push((after - before) / 1000 / count);
+        if (upstreamBefore === undefined || upstreamAfter === undefined) upstreamComplete = false;
+        else upstreamCpu += upstreamAfter - upstreamBefore;
+      } else {
+        floorCpu += after - before;
+        floorBatchCpuMsPerLogin.push((after - before) / 1000 / count);
+      }
+    }
     done += count;
-    if (before !== undefined && after !== undefined) batchCpuMsPerLogin.push((after - before) / 1000 / count);
   }
-  const [sidecarAfter, upstreamAfter] = await Promise.all([cpuMicros(sidecar), cpuMicros(upstream)]);
-  if (sidecarBefore === undefined || sidecarAfter === undefined) throw new Error('login case: the sidecar did not report its CPU usage');
   const sorted = [...wall].sort((a, b) => a - b);
   const result: LoginResult = {
     count: done,
     warmup: settings.loginWarmup,
     coldCount,
     coldCpuMsPerLogin: coldBefore === undefined || coldAfter === undefined || coldCount === 0 ? undefined : (coldAfter - coldBefore) / 1000 / coldCount,
-    sidecarCpuMsPerLogin: (sidecarAfter - sidecarBefore) / 1000 / done,
+    sidecarCpuMsPerLogin: sidecarCpu / 1000 / done,
     batchCpuMsPerLogin,
-    upstreamCpuMsPerLogin: upstreamBefore === undefined || upstreamAfter === undefined ? undefined : (upstreamAfter - upstreamBefore) / 1000 / done,
+    upstreamCpuMsPerLogin: upstreamComplete ? upstreamCpu / 1000 / done : undefined,
+    floorCpuMsPerLogin: floorCpu / 1000 / done,
+    floorBatchCpuMsPerLogin,
     wallMsMedian: median(wall),
     wallMsP99: sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN,
   };
   log(
     `  logins: ${done} sequential (after ${settings.loginWarmup} warm-up), sidecar CPU ${fixed(result.sidecarCpuMsPerLogin, 3)} ms/login ` +
       `[batches ${batchCpuMsPerLogin.map((v) => fixed(v, 3)).join(' ')}], wall p50 ${fixed(result.wallMsMedian, 2)} ms; ` +
-      `the first ${coldCount} after start: ${fixed(result.coldCpuMsPerLogin ?? Number.NaN, 3)} ms/login`,
+      `the first ${coldCount} after start: ${fixed(result.coldCpuMsPerLogin ?? Number.NaN, 3)} ms/login; ` +
+      `the floor (three exchanges, nothing else) ${fixed(result.floorCpuMsPerLogin, 3)} ms/login [batches ${floorBatchCpuMsPerLogin.map((v) => fixed(v, 3)).join(' ')}]`,
   );
   return result;
 }
@@ -1039,12 +1079,14 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       );
       log(
         table(
-          ['sidecar CPU ms/login', 'per batch', `first ${login.coldCount} after start`, 'upstream CPU ms/login', 'wall p50 ms', 'wall p99 ms'],
+          ['sidecar CPU ms/login', 'per batch', `first ${login.coldCount} after start`, 'floor CPU ms/login', 'sidecar − floor', 'upstream CPU ms/login', 'wall p50 ms', 'wall p99 ms'],
           [
             [
               fixed(login.sidecarCpuMsPerLogin, 3),
               login.batchCpuMsPerLogin.map((v) => fixed(v, 3)).join(' '),
               fixed(login.coldCpuMsPerLogin ?? Number.NaN, 3),
+              fixed(login.floorCpuMsPerLogin, 3),
+              fixed(login.sidecarCpuMsPerLogin - login.floorCpuMsPerLogin, 3),
               fixed(login.upstreamCpuMsPerLogin ?? Number.NaN, 3),
               fixed(login.wallMsMedian, 2),
               fixed(login.wallMsP99, 2),
@@ -1054,6 +1096,8 @@ function report(pass: PassThroughResult | undefined, exp: ExportResult | undefin
       );
       log('  sidecar CPU ms/login: the sidecar process\'s CPU over all measured logins / their number (upstream excluded: another process).');
       log(`  first ${login.coldCount} after start: the same over the first sign-ins the process served (V8 still compiling; part of the warm-up).`);
+      log('  floor: bench/login-floor.ts, the three HTTP exchanges of a sign-in (the browser\'s, the replayed POST /login, GET /api/me) in a');
+      log('  plain Node server with no session, risk, audit, throttle or log, warmed and measured in turns with the sidecar (not a target).');
       ratios['loginCpuMs'] = login.sidecarCpuMsPerLogin;
     } else {
       log('LOGINS  not measured (see the error above)');
