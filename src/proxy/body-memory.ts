@@ -67,6 +67,38 @@ export function minorCollection(): (() => void) | undefined {
   }
 }
 
+/**
+ * The size of the block `raiseMallocTrimThreshold` maps and frees: glibc then keeps up to twice
+ * this free at the top of its heap before handing memory back to the kernel.
+ */
+export const MALLOC_THRESHOLD_BLOCK = 8 * 1024 * 1024;
+
+/**
+ * Keeps glibc from handing a streamed body's chunk memory back to the kernel after each
+ * collection, only to fault it in again for the next chunks.
+ *
+ * A socket's 64 KiB read buffers come from glibc's heap (`malloc`). Each collection above frees
+ * 4 MiB of them at once, which leaves that much free at the top of the heap; glibc returns the top
+ * to the kernel once more than its trim threshold is free there (128 KiB until it adjusts), and the
+ * next chunks fault the same memory in again, zeroed page by page. On this project's 2-core machine
+ * a 4 MiB cycle of reads and one collection cost 0.9–1.1 ms of CPU that way (34 page faults, half
+ * of it in the kernel) against 0.2–0.5 ms without the round trip (docs/PERFORMANCE.md, "the
+ * export's page faults"). The bare proxy falls into the same loop, 100–190 faults per MB, whenever
+ * V8 frees its 32 MiB of chunk garbage at the top of the heap.
+ *
+ * glibc adjusts its thresholds itself (mallopt(3), M_MMAP_THRESHOLD): when a mapped block larger
+ * than the mmap threshold is freed, the threshold becomes that block's size and the trim threshold
+ * twice that. So one 8 MiB block, mapped and never touched (it costs no resident memory), is
+ * dropped here and freed by the next full collection (`settleHeap` runs one right after): from then
+ * on up to 16 MiB stay free in the heap for the next chunks. An operator's own setting
+ * (`MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES`) turns glibc's adjustment off and stays in force; with
+ * another allocator (musl) nothing changes.
+ */
+export function raiseMallocTrimThreshold(): void {
+  // Dropped at once: only its being freed matters.
+  Buffer.allocUnsafeSlow(MALLOC_THRESHOLD_BLOCK);
+}
+
 let shared: BodyMemory | undefined;
 
 /** The process's one BodyMemory (V8's heap is per process); it counts only where gc cannot be had. */

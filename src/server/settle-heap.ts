@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
+import { raiseMallocTrimThreshold } from '../proxy/body-memory.ts';
 
 /**
  * Hands the start-up's spare heap back once the sidecar has started (docs/PERFORMANCE.md, memory).
@@ -14,10 +15,13 @@ import { setFlagsFromString } from 'node:v8';
  * over an in-process inspector session is V8's low-memory notification (full collections that
  * shrink the heap, ≈ 50–150 ms once). The session is local to the process (no port, no debugger
  * attached) and disconnected when done. Where Node was built without the inspector, nothing happens.
+ * That collection also frees the block that raises glibc's trim threshold (src/proxy/body-memory.ts).
  *
  * Then the marking guard below is started.
  */
 export async function settleHeap(): Promise<void> {
+  // Freed by the collection below.
+  raiseMallocTrimThreshold();
   await lowMemoryCollection();
   // Its entries arrive after the fact: the collections just asked for are no thrash.
   startMarkingGuard().ignoreBefore(performance.now());
