@@ -10,7 +10,8 @@
  * authenticated pass-through request; CPU ms per login (upstream excluded). The requests are also
  * measured paired: before and after alternating in one-second slices (blocks of before, after,
  * after, before; BENCH_PAIRED_BLOCKS, 6), which a burst of another job on the shared cores cannot
- * put on one side only; a change of a few per cent needs that.
+ * put on one side only; a change of a few per cent needs that. Logins are paired the same way,
+ * in slices of BENCH_LOGINS sign-ins (BENCH_LOGIN_BLOCKS blocks), after BENCH_LOGIN_WARMUP each.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +37,9 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
 const exportRows = Number(process.env['BENCH_EXPORT_ROWS'] ?? 4_194_304);
 const only = new Set((process.env['BENCH_COMPARE'] ?? 'requests,logins,export').split(','));
-const logins = Number(process.env['BENCH_LOGINS'] ?? 100);
+const logins = Number(process.env['BENCH_LOGINS'] ?? 300);
+const loginWarmup = Number(process.env['BENCH_LOGIN_WARMUP'] ?? 5_000);
+const loginBlocks = Number(process.env['BENCH_LOGIN_BLOCKS'] ?? 12);
 const pairedBlocks = Number(process.env['BENCH_PAIRED_BLOCKS'] ?? 6);
 const startFirst = process.env['BENCH_START_FIRST'] === 'after' ? 'after' : 'before';
 // BENCH_RATE=N: the request cases run open-loop at N req/s instead of saturating the machine. A
@@ -159,14 +162,34 @@ async function main(): Promise<void> {
       `now / before ${ratio(paired('after'), paired('before'))} (blocks ${blocks.map((b) => fixed(b)).join(' ')})`,
     ]);
   }
-  const loginCpu: Record<'before' | 'after', number[]> = { before: [], after: [] };
-  for (const name of ['before', 'after'] as const) await sequentialLogins(servers[name].url, creds, 20);
-  for (let round = 0; round < (only.has('logins') ? rounds : 0); round++) {
-    for (const name of ['before', 'after'] as const) {
-      loginCpu[name].push((await cpuOf(servers[name], async () => (await sequentialLogins(servers[name].url, creds, logins)).length)) / 1000);
+  // Sign-ins, paired: both sidecars warmed in turns (V8 compiles a sign-in's code over its first
+  // few thousand runs), then blocks of before, after, after, before, each slice BENCH_LOGINS
+  // sequential sign-ins. Two processes of one build differ by up to a fifth from one slice to the
+  // next on a shared machine, so only the blocks' spread says whether a difference is real.
+  if (only.has('logins')) {
+    for (let left = loginWarmup; left > 0; left -= 500) {
+      for (const name of ['before', 'after'] as const) await sequentialLogins(servers[name].url, creds, Math.min(500, left));
     }
+    const sum = { before: 0, after: 0 };
+    const blocks: number[] = [];
+    for (let block = 0; block < loginBlocks; block++) {
+      const inBlock = { before: 0, after: 0 };
+      for (const name of block % 2 === 0 ? (['before', 'after', 'after', 'before'] as const) : (['after', 'before', 'before', 'after'] as const)) {
+        const cpu = await cpuOf(servers[name], async () => (await sequentialLogins(servers[name].url, creds, logins)).length);
+        inBlock[name] += cpu;
+        sum[name] += cpu;
+      }
+      blocks.push(inBlock.after / inBlock.before);
+    }
+    const perLogin = (name: 'before' | 'after'): number => sum[name] / (2 * loginBlocks) / 1000;
+    rows.push([
+      'login, paired, sidecar CPU ms/login',
+      '–',
+      fixed(perLogin('before'), 3),
+      fixed(perLogin('after'), 3),
+      `now / before ${ratio(perLogin('after'), perLogin('before'))} (blocks ${blocks.map((b) => fixed(b)).join(' ')})`,
+    ]);
   }
-  rows.push(['login, sidecar CPU ms/login', '–', fixed(median(loginCpu.before), 3), fixed(median(loginCpu.after), 3), '']);
   rows.push(['idle RSS (after start, before load)', mib(idle.bare), mib(idle.before), mib(idle.after), '']);
   await stopAllServers();
 

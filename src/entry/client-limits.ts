@@ -27,6 +27,8 @@ export interface BodyWatch {
   /** Proxied from now on: judge the body by its rate, not by one deadline. */
   toRate(): void;
   stop(): void;
+  /** Whether the watch has ended (onStop has run). */
+  stopped(): boolean;
 }
 
 /** Whether a request announces a body (a length above 0 or chunked framing). */
@@ -74,12 +76,13 @@ export class ClientLimits {
   }
 
   /**
-   * Watches a request's body from now on; `onStall` runs once if it arrives too slowly. In
+   * Watches a request's body from now on; `onStall` runs once if it arrives too slowly, `onStop`
+   * once when the watch ends (the body is in, the request closed, or it stalled). In
    * 'deadline' mode the whole body must be in within bodyTimeout; in 'rate' mode every window of
    * bodyTimeout must bring bodyMinRate × window bytes, except while the request is not being read
    * (the upstream is the slow one then, or the request waits for an upstream socket).
    */
-  watchBody(req: IncomingMessage, onStall: () => void): BodyWatch {
+  watchBody(req: IncomingMessage, onStall: () => void, onStop?: () => void): BodyWatch {
     const { bodyTimeoutMs, bodyMinRate } = this.options;
     const minBytes = Math.max(1, Math.floor((bodyMinRate * bodyTimeoutMs) / 1000));
     const socket = req.socket;
@@ -87,11 +90,13 @@ export class ClientLimits {
     let stopped = false;
     let baseline = socket.bytesRead;
     const stop = (): void => {
+      if (stopped) return;
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       req.off('end', stop);
       req.off('close', stop);
+      onStop?.();
     };
     const stall = (): void => {
       stop();
@@ -125,6 +130,7 @@ export class ClientLimits {
         arm(window);
       },
       stop,
+      stopped: () => stopped,
     };
   }
 }

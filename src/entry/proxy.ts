@@ -62,6 +62,10 @@ const noRelease = (): void => undefined;
 /** Forwarding a passed request upstream, and the body pace watch that may cut it short. */
 export function createForwarder(deps: ForwarderDeps): { forward: Forward; watchBody(req: IncomingMessage, res: ServerResponse, client: ClientFacts, requestId: string): void } {
   const { traffic, logger: log, metrics } = deps;
+  // An entry is removed when its watch stops, not left to the map's weakness: the watch refers to
+  // its request, and V8's young-generation collections keep such a key alive through its own
+  // value, so every request with a body, its answer and all they held survived into the old
+  // generation and waited for a full collection (about 11 KB per sign-in, issue 16).
   const bodyWatches = new WeakMap<IncomingMessage, BodyWatch>();
 
   /**
@@ -168,8 +172,9 @@ export function createForwarder(deps: ForwarderDeps): { forward: Forward; watchB
       // would otherwise wait for the rest of the body for ever: Node does not abort a request
       // whose response has finished).
       res.once('finish', () => req.destroy());
-    });
-    bodyWatches.set(req, watch);
+    }, () => bodyWatches.delete(req));
+    // A watch already stopped (the body was in) has nothing left to do.
+    if (!watch.stopped()) bodyWatches.set(req, watch);
   }
 
   return { forward, watchBody };

@@ -264,6 +264,9 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
     };
     spans.set(req, request);
     res.once('close', () => {
+      // Not left to the map's weakness: a young key kept alive by its own value outlives
+      // young-generation collections (src/entry/proxy.ts, bodyWatches).
+      spans.delete(req);
       const status = res.statusCode;
       server.setAttribute('http.response.status_code', status);
       if (status >= 500) server.setStatus({ code: SpanStatusCode.ERROR });

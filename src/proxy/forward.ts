@@ -99,7 +99,12 @@ export class Upstream {
   private readonly port: number;
   private readonly basePath: string;
   private wsProxy: ProxyServer | undefined;
-  /** Requests whose body is being piped upstream (only those can be abandoned for a slow body). */
+  /**
+   * Requests whose body is being piped upstream (only those can be abandoned for a slow body). An
+   * entry is deleted when the exchange settles: its upstream request's listeners refer back to the
+   * request, and V8's young-generation collections keep a weak key alive through such a value
+   * (src/entry/proxy.ts, bodyWatches).
+   */
   private readonly inFlight = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   private readonly sendWatch: SendWatch;
   private readonly noteKeepAlive: UpstreamAgent['noteKeepAlive'];
@@ -190,6 +195,7 @@ export class Upstream {
       const finish = (): void => {
         if (settled) return;
         settled = true;
+        this.inFlight.delete(req);
         resolve({ status: res.statusCode });
       };
       const fail = (error: unknown): void => {
@@ -201,6 +207,7 @@ export class Upstream {
           return;
         }
         settled = true;
+        this.inFlight.delete(req);
         reject(new UpstreamError(this.classify(error), error));
       };
       res.on('close', () => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { ClientLimits } from '../../../src/entry/client-limits.ts';
 import { trustedProxyList } from '../../../src/config/schema.ts';
 
@@ -39,4 +40,42 @@ test('IPv4-mapped peers count as their IPv4 address; a trusted proxy is not capp
   for (const s of proxy) limits.accept(s);
   assert.ok(proxy.every((s) => !limits.overConnectionCap(s)), 'the proxy carries many clients; they are capped per request');
   assert.equal(limits.openConnections('10.1.2.3'), 0);
+});
+
+/** A request as the body watch sees it: events, `complete`, and its socket's byte count. */
+function bodyRequest(complete = false): IncomingMessage & EventEmitter {
+  return Object.assign(new EventEmitter(), { complete, socket: { bytesRead: 0 }, readableFlowing: null, readableLength: 0 }) as unknown as IncomingMessage & EventEmitter;
+}
+
+test('a body watch tells its owner once when it ends: body in, request closed, already complete, or stalled', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const limits = new ClientLimits(OPTIONS, trustedProxyList([]), false);
+  const count = (req: IncomingMessage & EventEmitter): { stops: number; stalls: number; watch: ReturnType<ClientLimits['watchBody']> } => {
+    const seen = { stops: 0, stalls: 0 } as { stops: number; stalls: number; watch: ReturnType<ClientLimits['watchBody']> };
+    seen.watch = limits.watchBody(req, () => seen.stalls++, () => seen.stops++);
+    return seen;
+  };
+
+  const ended = bodyRequest();
+  const a = count(ended);
+  assert.equal(a.watch.stopped(), false);
+  ended.emit('end');
+  ended.emit('close');
+  a.watch.stop();
+  assert.deepEqual([a.stops, a.stalls, a.watch.stopped()], [1, 0, true], 'the end, the close and a stop after them: one notice');
+
+  const closed = bodyRequest();
+  const b = count(closed);
+  closed.emit('close');
+  assert.deepEqual([b.stops, b.stalls], [1, 0]);
+
+  const b2 = count(bodyRequest(true));
+  assert.deepEqual([b2.stops, b2.watch.stopped()], [1, true], 'a body already in: the watch ends at once');
+
+  const slow = bodyRequest();
+  const c = count(slow);
+  t.mock.timers.tick(OPTIONS.bodyTimeoutMs);
+  assert.deepEqual([c.stops, c.stalls, c.watch.stopped()], [1, 1, true], 'a stall ends the watch too');
+  slow.emit('end');
+  assert.equal(c.stops, 1);
 });
