@@ -195,7 +195,7 @@ export class Upstream {
       const finish = (): void => {
         if (settled) return;
         settled = true;
-        this.inFlight.delete(req);
+        if (withBody) this.inFlight.delete(req);
         resolve({ status: res.statusCode });
       };
       const fail = (error: unknown): void => {
@@ -207,7 +207,7 @@ export class Upstream {
           return;
         }
         settled = true;
-        this.inFlight.delete(req);
+        if (withBody) this.inFlight.delete(req);
         reject(new UpstreamError(this.classify(error), error));
       };
       res.on('close', () => {
